@@ -1,0 +1,1 @@
+"""One module per API family; each turns a request body into a ResponsePlan."""

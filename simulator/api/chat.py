@@ -1,0 +1,268 @@
+"""POST /v1/chat/completions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import jsongen, params, textgen, tokens
+from ..catalog import CHAT, ModelInfo
+from ..context import Context
+from ..errors import invalid
+from ..plan import SSE_TYPE, ResponsePlan, json_plan
+from ..sse import DONE, data_event
+from ..timing import schedule
+from ..tools import Tool, arguments, choose, parse_tools
+from .logprobs import token_logprobs
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+REASONING_TOKENS = 64  # what a reasoning model reports having thought, per choice
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    pieces: list[str]  # text tokens, or the tool call's argument tokens
+    finish_reason: str
+    tool: Tool | None = None
+    call_id: str = ""
+
+
+def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    model_name = params.required(body, "model", str)
+    messages = _messages(body)
+    model = ctx.catalog.resolve(model_name, CHAT)
+    stream = bool(params.optional(body, "stream", bool, False))
+    _check_sampling(body, model, stream)
+    n = params.int_in(body, "n", 1, 128, 1) or 1
+    limit = _max_tokens(body, model)
+    stop = params.stop_list(body)
+    logprobs = bool(params.optional(body, "logprobs", bool, False))
+    top_logprobs = params.int_in(body, "top_logprobs", 0, 20, 0) or 0
+    if top_logprobs and not logprobs:
+        raise invalid("Invalid value for 'logprobs': must be true when 'top_logprobs' is set.", param="logprobs",
+                      code="invalid_value")
+    tools = parse_tools(body.get("tools"), nested=True)
+    fmt = _response_format(body)
+
+    prompt = _last_user_text(messages)
+    after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
+    prompt_tokens = tokens.count_messages(messages) + sum(tokens.count(json.dumps(t.parameters)) for t in tools)
+    choices = []
+    for i in range(n):
+        rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
+        tool = choose(tools, body.get("tool_choice"), prompt, after_tool)
+        if tool is not None:
+            args = arguments(tool, rng)
+            choices.append(Choice(i, tokens.pieces(args), "tool_calls", tool, ctx.new_id("call_")))
+            continue
+        text = _formatted_text(fmt, rng, prompt)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
+        choices.append(Choice(i, gen.pieces, gen.finish_reason))
+
+    completion_tokens = sum(len(c.pieces) for c in choices)
+    reasoning = REASONING_TOKENS * n if model.reasoning else 0
+    usage = _usage(prompt_tokens, completion_tokens + reasoning, reasoning)
+    head = {
+        "id": ctx.new_id("chatcmpl-", 29),
+        "created": ctx.now(),
+        "model": model_name,
+        "service_tier": "default",
+        "system_fingerprint": ctx.fingerprint(model.id),
+    }
+    common = {"model": model_name, "prompt_tokens": prompt_tokens, "completion_tokens": usage["completion_tokens"]}
+    if stream:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        rng = ctx.rng("logprobs", model_name, messages)
+        parts = _stream_parts(head, choices, usage if include_usage else None, logprobs, top_logprobs, rng)
+        return ResponsePlan(chunks=schedule(parts, ctx.scenario.timing), media_type=SSE_TYPE, **common)
+
+    rng = ctx.rng("logprobs", model_name, messages)
+    out = {
+        "id": head["id"],
+        "object": "chat.completion",
+        "created": head["created"],
+        "model": model_name,
+        "choices": [_choice(c, logprobs, top_logprobs, rng) for c in choices],
+        "usage": usage,
+        "service_tier": "default",
+        "system_fingerprint": head["system_fingerprint"],
+    }
+    return json_plan(out, latency_s=ctx.scenario.timing.latency_s, **common)
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = params.required(body, "messages", list)
+    if not messages:
+        raise invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
+                      "array instead.", param="messages", code="empty_array")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise invalid(f"Invalid type for 'messages[{i}]': expected an object, but got {type(m).__name__} "
+                          "instead.", param=f"messages[{i}]", code="invalid_type")
+        role = m.get("role")
+        if role is None:
+            raise invalid(f"Missing required parameter: 'messages[{i}].role'.", param=f"messages[{i}].role",
+                          code="missing_required_parameter")
+        if role not in ROLES:
+            raise invalid(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
+                          "'function', 'tool', and 'developer'.", param=f"messages[{i}].role", code="invalid_value")
+        content = m.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise invalid(f"Invalid type for 'messages[{i}].content': expected one of a string or array of "
+                          f"objects, but got {type(content).__name__} instead.", param=f"messages[{i}].content",
+                          code="invalid_type")
+        if content is None and role in ("user", "system", "developer"):
+            raise invalid(f"Missing required parameter: 'messages[{i}].content'.",
+                          param=f"messages[{i}].content", code="missing_required_parameter")
+        if role == "tool" and not m.get("tool_call_id"):
+            raise invalid(f"Missing required parameter: 'messages[{i}].tool_call_id'.",
+                          param=f"messages[{i}].tool_call_id", code="missing_required_parameter")
+    return messages
+
+
+def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> None:
+    temperature = params.number_in(body, "temperature", 0, 2)
+    params.number_in(body, "top_p", 0, 1)
+    params.number_in(body, "presence_penalty", -2, 2)
+    params.number_in(body, "frequency_penalty", -2, 2)
+    params.optional(body, "seed", int)
+    params.optional(body, "user", str)
+    if body.get("stream_options") is not None:
+        params.check_type("stream_options", body["stream_options"], dict)
+        if not stream:
+            raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                          param="stream_options", code="invalid_value")
+    if model.reasoning:
+        if body.get("max_tokens") is not None:
+            raise params.unsupported("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with "
+                                     "this model. Use 'max_completion_tokens' instead.")
+        if temperature is not None and temperature != 1:
+            raise invalid(f"Unsupported value: 'temperature' does not support {temperature:g} with this model. "
+                          "Only the default (1) value is supported.", param="temperature", code="unsupported_value")
+
+
+def _max_tokens(body: dict[str, Any], model: ModelInfo) -> int | None:
+    limit = params.int_in(body, "max_completion_tokens", 1, 10**7)
+    legacy = params.int_in(body, "max_tokens", 1, 10**7)
+    return limit if limit is not None else legacy
+
+
+def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = params.optional(body, "response_format", dict)
+    if fmt is None:
+        return None
+    kind = fmt.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise invalid(f"Invalid value: '{kind}'. Supported values are: 'text', 'json_object', and 'json_schema'.",
+                      param="response_format.type", code="invalid_value")
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise invalid("Missing required parameter: 'response_format.json_schema.name'.",
+                          param="response_format.json_schema.name", code="missing_required_parameter")
+        if spec.get("schema") is not None and not isinstance(spec["schema"], dict):
+            raise invalid("Invalid type for 'response_format.json_schema.schema': expected an object.",
+                          param="response_format.json_schema.schema", code="invalid_type")
+    return None if kind == "text" else fmt
+
+
+def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt: str) -> str | None:
+    """JSON content for `response_format`; None lets the text generator write prose."""
+    if fmt is None:
+        return None
+    if fmt["type"] == "json_schema":
+        schema = fmt["json_schema"].get("schema") or {"type": "object"}
+        return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
+    reply = textgen.compose(rng, prompt, 12)
+    return json.dumps({"answer": reply}, ensure_ascii=False)
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            return tokens.content_text(m.get("content"))
+    return ""
+
+
+def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _tool_call(c: Choice) -> dict[str, Any]:
+    assert c.tool is not None
+    return {"id": c.call_id, "type": "function",
+            "function": {"name": c.tool.name, "arguments": "".join(c.pieces)}}
+
+
+def _choice(c: Choice, logprobs: bool, top: int, rng: np.random.Generator) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+    if c.tool is not None:
+        message["tool_calls"] = [_tool_call(c)]
+    else:
+        message["content"] = "".join(c.pieces)
+    lp = None
+    if logprobs and c.tool is None:
+        lp = {"content": token_logprobs(c.pieces, top, rng), "refusal": None}
+    return {"index": c.index, "message": message, "logprobs": lp, "finish_reason": c.finish_reason}
+
+
+def _stream_parts(
+    head: dict[str, Any],
+    choices: list[Choice],
+    usage: dict[str, Any] | None,
+    logprobs: bool,
+    top: int,
+    rng: np.random.Generator,
+) -> list[tuple[bytes, bool]]:
+    def chunk(choice: dict[str, Any] | None, **extra: Any) -> bytes:
+        obj = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"],
+               "model": head["model"], "service_tier": head["service_tier"],
+               "system_fingerprint": head["system_fingerprint"], "choices": [choice] if choice else []}
+        if usage is not None:
+            obj["usage"] = None  # every chunk carries it; the last one before [DONE] fills it
+        obj.update(extra)
+        return data_event(obj)
+
+    def delta(c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
+        return {"index": c.index, "delta": d, "logprobs": lp, "finish_reason": finish}
+
+    parts: list[tuple[bytes, bool]] = []
+    for c in choices:
+        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        if c.tool is not None:
+            first["content"] = None
+            first["tool_calls"] = [{"index": 0, "id": c.call_id, "type": "function",
+                                    "function": {"name": c.tool.name, "arguments": ""}}]
+        parts.append((chunk(delta(c, first)), True))
+    for k in range(max(len(c.pieces) for c in choices)):
+        for c in choices:
+            if k >= len(c.pieces):
+                continue
+            piece = c.pieces[k]
+            if c.tool is not None:
+                d = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                parts.append((chunk(delta(c, d)), True))
+            else:
+                lp = ({"content": token_logprobs([piece], top, rng), "refusal": None} if logprobs else None)
+                parts.append((chunk(delta(c, {"content": piece}, lp=lp)), True))
+    for c in choices:
+        parts.append((chunk(delta(c, {}, c.finish_reason)), False))
+    if usage is not None:
+        parts.append((chunk(None, usage=usage), False))
+    parts.append((DONE, False))
+    return parts

@@ -1,0 +1,74 @@
+"""Service routes: /, /health, /healthz, /stats, /metrics, /openapi.json, /docs. Never behind a key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from starlette.requests import Request
+
+from .. import __version__
+from ..context import Context
+from ..plan import ResponsePlan, json_plan
+from . import openapi
+
+
+async def index(ctx: Context, request: Request) -> ResponsePlan:
+    return json_plan({
+        "status": "ok",
+        "message": "simctl replay is running",
+        "version": __version__,
+        "scenario": ctx.scenario.name,
+        "endpoints": ctx.extras.get("endpoints", []),
+    })
+
+
+def _now_iso() -> str:
+    return dt.datetime.now().isoformat(timespec="microseconds")
+
+
+async def health(ctx: Context, request: Request) -> ResponsePlan:
+    return json_plan({
+        "status": "healthy",
+        "timestamp": _now_iso(),
+        "uptime": round(ctx.state.uptime, 3),
+        "version": __version__,
+        "requests_processed": ctx.state.stats.requests_served,
+    })
+
+
+async def healthz(ctx: Context, request: Request) -> ResponsePlan:
+    chat = next((m.id for m in ctx.catalog.models if m.kind in ("chat", "reasoning")), None)
+    return json_plan({
+        "status": "ok",
+        "uptime": round(ctx.state.uptime, 3),
+        "version": __version__,
+        "provider": "simctl",
+        "model": chat,
+    })
+
+
+async def stats(ctx: Context, request: Request) -> ResponsePlan:
+    return json_plan(ctx.state.stats.summary())
+
+
+async def metrics(ctx: Context, request: Request) -> ResponsePlan:
+    if request.query_params.get("format") == "json":
+        s = ctx.state.stats
+        body: dict[str, Any] = {
+            "requests": dict(s.by_route),
+            "response_times": {k: list(v) for k, v in s.times_by_route.items()},
+            "errors": dict(s.errors_by_route),
+            "tokens_generated": dict(s.tokens_by_route),
+        }
+        return json_plan(body)
+    registry = ctx.extras["metrics"]
+    return ResponsePlan(body=registry.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+async def openapi_json(ctx: Context, request: Request) -> ResponsePlan:
+    return json_plan(openapi.document(ctx.extras.get("endpoints", [])))
+
+
+async def docs(ctx: Context, request: Request) -> ResponsePlan:
+    return ResponsePlan(body=openapi.docs_html(), media_type="text/html; charset=utf-8")

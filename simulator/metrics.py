@@ -1,0 +1,35 @@
+"""Prometheus metrics, one registry per app (so several servers can share a process in tests)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from .plan import ResponsePlan
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("simctl_requests", "Requests answered", ["route", "model", "status"], registry=r)
+        self.latency = Histogram("simctl_request_duration_seconds", "Time from request to last byte", ["route"],
+                                 buckets=_LATENCY_BUCKETS, registry=r)
+        self.ttft = Histogram("simctl_time_to_first_token_seconds", "Planned time to first streamed token",
+                              ["route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.tokens = Counter("simctl_tokens", "Tokens in prompts and completions", ["direction"], registry=r)
+        self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r)
+
+    def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
+        self.requests.labels(route, plan.model or "", str(plan.status)).inc()
+        self.latency.labels(route).observe(seconds)
+        if plan.chunks:
+            self.ttft.labels(route).observe(plan.latency_s + plan.chunks[0].delay_s)
+        if plan.prompt_tokens:
+            self.tokens.labels("in").inc(plan.prompt_tokens)
+        if plan.completion_tokens:
+            self.tokens.labels("out").inc(plan.completion_tokens)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,49 @@
+"""ResponsePlan: everything about an answer, decided before a byte reaches the socket."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_TYPE = "application/json"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One piece of a streamed body and the gap (seconds) before it is sent.
+
+    The first chunk's delay is the time to first token, counted from the start of the response.
+    """
+
+    data: bytes
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    chunks: tuple[Chunk, ...] | None = None
+    # Non-streaming: wait this long before the headers. Streaming: the head start before chunk delays.
+    latency_s: float = 0.0
+    media_type: str = JSON_TYPE
+    # What the run statistics need to know about this answer.
+    model: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def streaming(self) -> bool:
+        return self.chunks is not None
+
+
+def dumps(obj: Any) -> bytes:
+    # Compact separators and real UTF-8, as OpenAI writes its bodies.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_plan(obj: Any, status: int = 200, **kw: Any) -> ResponsePlan:
+    return ResponsePlan(status=status, body=dumps(obj), **kw)

@@ -1,0 +1,82 @@
+"""What a running server remembers: stored files and responses, and its counters."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class StoredFile:
+    id: str
+    filename: str
+    purpose: str
+    content: bytes
+    created_at: int
+
+    def card(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "file",
+            "bytes": len(self.content),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": "processed",
+            "status_details": None,
+            "expires_at": None,
+        }
+
+
+@dataclass(slots=True)
+class Stats:
+    requests_served: int = 0
+    total_tokens_generated: int = 0
+    total_response_time: float = 0.0
+    active_requests: int = 0
+    queue_length: int = 0
+    by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    errors_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    tokens_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Bounded: the JSON metrics view shows recent response times, not the whole run.
+    times_by_route: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def record(self, route: str, status: int, seconds: float, tokens: int) -> None:
+        self.requests_served += 1
+        self.total_tokens_generated += tokens
+        self.total_response_time += seconds
+        self.by_route[route] += 1
+        self.tokens_by_route[route] += tokens
+        if status >= 400:
+            self.errors_by_route[route] += 1
+        times = self.times_by_route[route]
+        times.append(round(seconds, 6))
+        if len(times) > 1000:
+            del times[:500]
+
+    def summary(self) -> dict[str, Any]:
+        avg = self.total_response_time / self.requests_served if self.requests_served else 0.0
+        return {
+            "requests_served": self.requests_served,
+            "total_tokens_generated": self.total_tokens_generated,
+            "average_response_time": round(avg, 6),
+            "queue_length": self.queue_length,
+            "active_requests": self.active_requests,
+        }
+
+
+@dataclass(slots=True)
+class ServerState:
+    started_at: float = field(default_factory=time.time)
+    started_monotonic: float = field(default_factory=time.monotonic)
+    files: dict[str, StoredFile] = field(default_factory=dict)
+    # Responses API objects by id, with the conversation (input items + output) that led to them.
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    stats: Stats = field(default_factory=Stats)
+
+    @property
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_monotonic

