@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 
 import click
 import uvicorn
@@ -12,6 +15,16 @@ from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
 
 EXIT_CONFIG = 2
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises the signal after a graceful stop, which makes a clean SIGTERM exit -15.
+        # The first signal drains, a second one stops at once (uvicorn's handle_exit does both).
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.handle_exit)
+        yield
 
 
 @click.command()
@@ -43,4 +56,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     if host not in ("127.0.0.1", "localhost", "::1") and not keys:
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
                    err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, loop="uvloop", http="httptools")
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, loop="uvloop", http="httptools",
+                                    lifespan="off"))
+    server.run()
+    if not server.started:
+        sys.exit(1)

@@ -15,7 +15,18 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from . import scenario as scenarios
-from .api import chat, models, service
+from .api import (
+    chat,
+    completions,
+    embeddings,
+    files,
+    images,
+    models,
+    ranking,
+    responses,
+    service,
+    text_generation,
+)
 from .config import ServerConfig
 from .context import Context
 from .emitter import PlanResponse
@@ -42,6 +53,19 @@ class Endpoint:
 # The whole API surface, as a table. Starlette's `{name:path}` lets model ids contain slashes.
 ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/chat/completions", json=chat.plan),
+    Endpoint("POST", "/v1/completions", json=completions.plan),
+    Endpoint("POST", "/v1/embeddings", json=embeddings.plan),
+    Endpoint("POST", "/v1/images/generations", json=images.plan),
+    Endpoint("GET", "/v1/images/files/{image_id}", raw=images.get_image, auth=False),
+    Endpoint("POST", "/v1/files", raw=files.upload),
+    Endpoint("GET", "/v1/files", raw=files.list_files),
+    Endpoint("GET", "/v1/files/{file_id}", raw=files.get_file),
+    Endpoint("DELETE", "/v1/files/{file_id}", raw=files.delete_file),
+    Endpoint("GET", "/v1/files/{file_id}/content", raw=files.get_content),
+    Endpoint("POST", "/v1/responses", json=responses.plan),
+    Endpoint("GET", "/v1/responses/{response_id}", raw=responses.get_response),
+    Endpoint("POST", "/v1/text/generation", json=text_generation.plan),
+    Endpoint("POST", "/v1/ranking", json=ranking.plan),
     Endpoint("GET", "/v1/models", raw=models.list_models),
     Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
     Endpoint("GET", "/", raw=service.index, auth=False),
@@ -64,6 +88,7 @@ class Server:
         self.keys = config.api_keys or scenario.api_keys
         self.metrics = Metrics()
         self.ctx.extras["metrics"] = self.metrics
+        self.ctx.extras["max_body_bytes"] = config.max_body_bytes
         self.ctx.extras["endpoints"] = [f"{e.method} {e.path}" for e in ENDPOINTS]
 
     def route(self, endpoint: Endpoint) -> Route:
