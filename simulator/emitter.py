@@ -1,10 +1,18 @@
-"""The emitter: writes a ResponsePlan to the socket on time. The only code that sleeps."""
+"""The emitter: writes a ResponsePlan to the socket on time. The only code that sleeps.
+
+It also carries out the faults a plan asks for: holding the request, resetting the connection
+before the headers, cutting a stream, and pacing bytes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import socket
+import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -13,20 +21,43 @@ from .plan import ResponsePlan
 Finished = Callable[[ResponsePlan, float, bool], None]  # plan, seconds taken, completed
 
 
+class Gate:
+    """A model's `max_concurrency`: answers beyond it wait in a queue, as on an inference server."""
+
+    def __init__(self, size: int, on_change: Callable[[int], None]) -> None:
+        self.sem = asyncio.Semaphore(size)
+        self.waiting = 0
+        self.on_change = on_change
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        self.on_change(1)
+        try:
+            await self.sem.acquire()
+        finally:
+            self.waiting -= 1
+            self.on_change(-1)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.sem.release()
+
+
 class PlanResponse:
     """An ASGI response for a plan. Streams keep absolute deadlines, so gaps never drift."""
 
-    def __init__(self, plan: ResponsePlan, headers: dict[str, str], started: float, on_finish: Finished) -> None:
+    def __init__(self, plan: ResponsePlan, headers: dict[str, str], started: float, on_finish: Finished,
+                 gate: Gate | None = None) -> None:
         self.plan = plan
         self.headers = headers
         self.started = started  # perf_counter() when the request arrived
         self.on_finish = on_finish
+        self.gate = gate
 
     def _start(self) -> dict[str, object]:
         headers = {"content-type": self.plan.media_type, **self.plan.headers, **self.headers}
-        if self.plan.chunks is None:
+        if self.plan.chunks is None and self.plan.abort is None:
             headers["content-length"] = str(len(self.plan.body))
-        else:
+        elif self.plan.chunks is not None:
             headers["cache-control"] = "no-cache"
         headers["openai-processing-ms"] = str(int((time.perf_counter() - self.started) * 1000))
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
@@ -35,26 +66,77 @@ class PlanResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         completed = False
         try:
-            if self.plan.chunks is None:
-                await _sleep_until(self.started + self.plan.latency_s)
-                await send(self._start())
-                await send({"type": "http.response.body", "body": self.plan.body})
-                completed = True
-            else:
-                completed = await _until_first(self._stream(send), _disconnected(receive))
+            completed = await _until_first(self._run(send, receive), _disconnected(receive))
         finally:
             self.on_finish(self.plan, time.perf_counter() - self.started, completed)
 
-    async def _stream(self, send: Send) -> bool:
-        assert self.plan.chunks is not None
+    async def _run(self, send: Send, receive: Receive) -> bool:
+        plan = self.plan
+        if plan.hold_s:
+            if math.isinf(plan.hold_s):
+                await asyncio.Event().wait()  # never answer: the client's timeout ends it
+            await asyncio.sleep(plan.hold_s)
+        if self.gate is not None:
+            async with self.gate:
+                # The model's work starts when a slot frees: time queued adds to latency and TTFT.
+                return await self._emit(send, receive, time.perf_counter())
+        return await self._emit(send, receive, self.started)
+
+    async def _emit(self, send: Send, receive: Receive, origin: float) -> bool:
+        plan = self.plan
+        if plan.abort == "reset":
+            _abort(receive)
+            return False
+        if plan.chunks is None:
+            await _sleep_until(origin + plan.latency_s)
+            await send(self._start())
+            if plan.abort == "cut":
+                await send({"type": "http.response.body", "body": plan.body[: len(plan.body) // 2], "more_body": True})
+                _abort(receive)
+                return False
+            await self._send(send, plan.body, more=False)
+            return True
         await send(self._start())
-        deadline = self.started + self.plan.latency_s
-        for chunk in self.plan.chunks:
+        deadline = origin + plan.latency_s
+        for chunk in plan.chunks:
             deadline += chunk.delay_s
             await _sleep_until(deadline)
-            await send({"type": "http.response.body", "body": chunk.data, "more_body": True})
+            await self._send(send, chunk.data, more=True)
+        if plan.abort == "cut":
+            _abort(receive)
+            return False
         await send({"type": "http.response.body", "body": b""})
         return True
+
+    async def _send(self, send: Send, data: bytes, more: bool) -> None:
+        rate = self.plan.bytes_per_second
+        if not rate:
+            await send({"type": "http.response.body", "body": data, "more_body": more})
+            return
+        step = max(1, int(rate / 20))  # twenty writes a second keeps the pace smooth
+        for i in range(0, len(data), step):
+            await send({"type": "http.response.body", "body": data[i : i + step], "more_body": True})
+            await asyncio.sleep(step / rate)
+        if not more:
+            await send({"type": "http.response.body", "body": b""})
+
+
+def _abort(receive: Receive) -> None:
+    """Drop the connection with a TCP reset, as a crashed upstream or a proxy would.
+
+    ASGI has no message for this; uvicorn's protocol object is reachable through its `receive`.
+    Without it, raising makes the server close the connection abruptly, which clients see the same.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionAbortedError("simctl fault: connection dropped")
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
 
 
 async def _sleep_until(deadline: float) -> None:
@@ -69,9 +151,9 @@ async def _disconnected(receive: Receive) -> bool:
     return False
 
 
-async def _until_first(work: asyncio.Future[bool] | object, watch: object) -> bool:
-    """Run the stream until it ends or the client goes away; a gone client frees the task at once."""
-    tasks = [asyncio.ensure_future(work), asyncio.ensure_future(watch)]  # type: ignore[arg-type]
+async def _until_first(work: Coroutine[Any, Any, bool], watch: Coroutine[Any, Any, bool]) -> bool:
+    """Run the answer until it ends or the client goes away; a gone client frees the task at once."""
+    tasks = [asyncio.ensure_future(work), asyncio.ensure_future(watch)]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         return bool(tasks[0] in done and tasks[0].result())

@@ -19,6 +19,7 @@ class Chunk:
 
     data: bytes
     delay_s: float = 0.0
+    token: bool = True  # carries a new token: the timing model gives it an inter-token gap
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,11 @@ class ResponsePlan:
     model: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Faults, carried out by the emitter.
+    hold_s: float = 0.0  # wait before anything (inf: never answer; the client gives up)
+    abort: str | None = None  # "reset": before the headers; "cut": after the chunks, no clean end
+    bytes_per_second: float = 0.0  # 0: as fast as the timing allows
+    fault: str | None = None  # what was injected, for stats and the verdict
 
     @property
     def streaming(self) -> bool:

@@ -1,41 +1,91 @@
-"""Scenario files: the world `simctl replay` simulates (models, reply size, timing, errors).
+"""Scenario files: the world `simctl replay` simulates (models, rules, timing, faults, rate limits).
 
-Scenario files are untrusted (shared across teams): they are read with a safe loader, and every
-problem is reported as `file:line:column: key: what is wrong`.
+Scenario files are untrusted (shared across teams): they are read with a safe loader, aliases and
+size are bounded, templates are sandboxed, `extends` cannot leave the file's folder or the built-in
+pack, and every problem is reported as `file:line:column: key: what is wrong`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import templates
 from .catalog import ENDPOINTS_BY_KIND, ModelInfo
 from .errors import ConfigError
+from .faults import Fault, parse_fault
+from .ratelimit import Limits, parse_limits
+from .rules import Match, parse_match
+from .timing import parse_timing
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ALIASES = 100
+MAX_EXTENDS_DEPTH = 8
+TOP_KEYS = ("version", "name", "description", "extends", "server", "models", "reply_tokens", "timing", "rules",
+            "faults", "rate_limits")
+SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by")
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    latency_s: float = 0.0  # whole answer, non-streaming
-    ttft_s: float = 0.0  # time to first token, streaming
-    itl_s: float = 0.0  # gap between tokens, streaming
+@dataclass(slots=True)
+class Reply:
+    """What a rule answers: a whole response (status/headers/body), or text for the generator."""
+
+    status: int | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+    body: Any = None  # a YAML structure whose strings may be templates
+    text: Any = None  # str or Template: the content the endpoint's generator sends
+    tokens: int | None = None  # reply length for the generator
+    tool: str | None = None  # "none", "required" or a function name: overrides the tool choice
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class Rule:
+    name: str
+    when: Match
+    reply: Reply | None = None
+    timing: dict[str, Any] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Scenario:
     name: str
     models: list[ModelInfo]
     description: str = ""
     error_style: str = "openai"  # "openai" or "detail" ({"detail": "..."} as FastAPI apps answer)
     api_keys: tuple[str, ...] = ()
+    fault_header: bool = True  # honour `x-simctl-fault` request headers
+    rate_limit_by: str = "key"  # "key" (per API key; client IP when auth is off) or "ip"
     reply_tokens: int = 40
-    timing: Timing = field(default_factory=Timing)
-    source: str = "<memory>"
+    timing_layer: dict[str, Any] = field(default_factory=dict)
+    model_timing: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    rate_limits: Limits | None = None
+    sources: tuple[str, ...] = ()
+    present: frozenset[str] = frozenset()  # the settings this file (or its layers) set explicitly
+
+
+    @property
+    def timing(self) -> _NoDelay:
+        # TRANSITIONAL: planners written before the timing stage read this; it always says "no delay"
+        # because TimingModel.apply() sets every delay afterwards.
+        return _NO_DELAY
+
+
+@dataclass(frozen=True, slots=True)
+class _NoDelay:
+    latency_s: float = 0.0
+    ttft_s: float = 0.0
+    itl_s: float = 0.0
+
+
+_NO_DELAY = _NoDelay()
 
 
 class _Where:
@@ -45,16 +95,18 @@ class _Where:
         self.source = source
         self.marks: dict[tuple[Any, ...], yaml.Mark] = {}
         if root is not None:
-            self._walk(root, ())
+            self._walk(root, (), 0)
 
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...], depth: int) -> None:
         self.marks[path] = node.start_mark
+        if depth > 64:
+            return
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
-                self._walk(v, (*path, k.value))
+                self._walk(v, (*path, k.value), depth + 1)
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
-                self._walk(v, (*path, i))
+                self._walk(v, (*path, i), depth + 1)
 
     def error(self, path: tuple[Any, ...], what: str) -> ConfigError:
         probe = path
@@ -65,100 +117,232 @@ class _Where:
         key = ".".join(str(p) for p in path) or "(top)"
         return ConfigError(f"{where}: {key}: {what}")
 
+    def check(self, path: tuple[Any, ...], fn: Any, *args: Any) -> Any:
+        """Run a parser that raises ValueError("sub.key: what"), re-raised with file and line."""
+        try:
+            return fn(*args)
+        except ValueError as e:
+            sub, sep, what = str(e).partition(": ")
+            extra = tuple(int(p) if p.isdigit() else p for p in sub.split(".")) if sep and " " not in sub else ()
+            raise self.error((*path, *extra), what if extra else str(e)) from None
 
-def resolve_path(name_or_path: str) -> Path:
-    """A built-in scenario by name, or a file path."""
-    builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
-    if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")) and builtin.is_file():
-        return builtin
-    path = Path(name_or_path)
+
+def builtin_names() -> list[str]:
+    return sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml"))
+
+
+def resolve_path(name_or_path: str, base: Path | None = None) -> Path:
+    """A built-in scenario by name, or a file; relative `extends` may not leave `base`."""
+    if "/" not in name_or_path and not name_or_path.endswith((".yaml", ".yml")):
+        builtin = BUILTIN_DIR / f"{name_or_path}.yaml"
+        if builtin.is_file():
+            return builtin
+        raise ConfigError(f"{name_or_path}: no such built-in scenario (built-in: {', '.join(builtin_names())})")
+    if base is not None:
+        path = (base / name_or_path).resolve()
+        allowed = (base.resolve(), BUILTIN_DIR)
+        if not any(path.is_relative_to(a) for a in allowed):
+            raise ConfigError(f"{name_or_path}: extends may not leave the scenario's folder ({base})")
+    else:
+        path = Path(name_or_path)
     if not path.is_file():
-        names = ", ".join(sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")))
-        raise ConfigError(f"{name_or_path}: no such scenario file or built-in scenario (built-in: {names})")
+        raise ConfigError(f"{name_or_path}: no such scenario file")
     return path
 
 
-def load(name_or_path: str = "default") -> Scenario:
-    path = resolve_path(name_or_path)
+def load(*names: str) -> Scenario:
+    """Load one or more scenarios; later ones layer over earlier ones."""
+    layers = [_load_file(resolve_path(n), 0) for n in (names or ("default",))]
+    out = layers[0]
+    for layer in layers[1:]:
+        out = layer_over(out, layer)
+    return out
+
+
+def _load_file(path: Path, depth: int) -> Scenario:
+    if depth > MAX_EXTENDS_DEPTH:
+        raise ConfigError(f"{path}: extends nests deeper than {MAX_EXTENDS_DEPTH} (a cycle?)")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: file is larger than {MAX_FILE_BYTES} bytes")
-    return parse(path.read_text(encoding="utf-8"), str(path))
+    text = path.read_text(encoding="utf-8")
+    scenario, extends = parse_with_extends(text, str(path))
+    parents = [_load_file(resolve_path(e, path.parent), depth + 1) for e in extends]
+    for parent in reversed(parents):
+        scenario = layer_over(parent, scenario)
+    return scenario
 
 
 def parse(text: str, source: str = "<memory>") -> Scenario:
+    return parse_with_extends(text, source)[0]
+
+
+def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
     try:
+        aliases = sum(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader))
+        if aliases > MAX_ALIASES:
+            raise ConfigError(f"{source}: more than {MAX_ALIASES} YAML aliases (refused: alias bombs)")
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader is the safe loader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
-    where = _Where(source, root)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
+    w = _Where(source, root)
     if not isinstance(data, dict):
-        raise where.error((), "a scenario must be a mapping")
-    models = [_model(m, ("models", i), where) for i, m in enumerate(_get(data, "models", list, where, []))]
-    if not models:
-        raise where.error(("models",), "at least one model is required")
-    server = _get(data, "server", dict, where, {})
-    timing = _get(data, "timing", dict, where, {})
-    style = _get(server, "error_style", str, where, "openai", ("server",))
+        raise w.error((), "a scenario must be a mapping")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise w.error((key,), f"unknown key (known: {', '.join(TOP_KEYS)})")
+    if data.get("version", 1) != 1:
+        raise w.error(("version",), f"unsupported version {data.get('version')!r} (this simctl reads version 1)")
+    extends = data.get("extends") or []
+    extends = [extends] if isinstance(extends, str) else extends
+    if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
+        raise w.error(("extends",), "expected a scenario name or path, or a list of them")
+    server = _get(data, "server", dict, w, {})
+    for key in server:
+        if key not in SERVER_KEYS:
+            raise w.error(("server", key), f"unknown key (known: {', '.join(SERVER_KEYS)})")
+    style = _get(server, "error_style", str, w, "openai", ("server",))
     if style not in ("openai", "detail"):
-        raise where.error(("server", "error_style"), f"must be 'openai' or 'detail', not {style!r}")
-    return Scenario(
-        name=_get(data, "name", str, where, Path(source).stem),
-        description=_get(data, "description", str, where, ""),
+        raise w.error(("server", "error_style"), f"must be 'openai' or 'detail', not {style!r}")
+    by = _get(server, "rate_limit_by", str, w, "key", ("server",))
+    if by not in ("key", "ip"):
+        raise w.error(("server", "rate_limit_by"), f"must be 'key' or 'ip', not {by!r}")
+    models, model_timing = [], {}
+    for i, m in enumerate(_get(data, "models", list, w, [])):
+        info, timing = _model(m, ("models", i), w)
+        models.append(info)
+        if timing:
+            model_timing[info.id] = timing
+    if not models and not extends:
+        raise w.error(("models",), "at least one model is required (or `extends` a scenario that has them)")
+    limits = data.get("rate_limits")
+    scenario = Scenario(
+        name=_get(data, "name", str, w, Path(source).stem),
+        description=_get(data, "description", str, w, ""),
         models=models,
         error_style=style,
-        api_keys=tuple(_get(server, "api_keys", list, where, [], ("server",))),
-        reply_tokens=_get(data, "reply_tokens", int, where, 40),
-        timing=Timing(
-            latency_s=_seconds(timing, "latency", where),
-            ttft_s=_seconds(timing, "ttft", where),
-            itl_s=_seconds(timing, "itl", where),
-        ),
-        source=source,
+        api_keys=tuple(str(k) for k in _get(server, "api_keys", list, w, [], ("server",))),
+        fault_header=_get(server, "fault_header", bool, w, True, ("server",)),
+        rate_limit_by=by,
+        reply_tokens=_get(data, "reply_tokens", int, w, 40),
+        timing_layer=w.check(("timing",), parse_timing, _get(data, "timing", dict, w, {})),
+        model_timing=model_timing,
+        rules=[_rule(r, ("rules", i), w) for i, r in enumerate(_get(data, "rules", list, w, []))],
+        faults=[w.check(("faults", i), parse_fault, f) for i, f in enumerate(_get(data, "faults", list, w, []))],
+        rate_limits=w.check(("rate_limits",), parse_limits, limits) if limits is not None else None,
+        sources=(source,),
+        present=frozenset({k for k in data if k in ("name", "description", "reply_tokens", "rate_limits")}
+                          | {f"server.{k}" for k in server}),
     )
+    return scenario, extends
 
 
-def _get(d: dict[str, Any], key: str, typ: type, where: _Where, default: Any, at: tuple[Any, ...] = ()) -> Any:
+def layer_over(base: Scenario, top: Scenario) -> Scenario:
+    """`top` over `base`: its settings win, models merge by id, its rules come first, faults add up."""
+    present = top.present
+    by_id = {m.id: m for m in base.models}
+    by_id.update({m.id: m for m in top.models})
+    changes: dict[str, Any] = {
+        "models": list(by_id.values()),
+        "timing_layer": {**base.timing_layer, **top.timing_layer},
+        "model_timing": {**base.model_timing, **top.model_timing},
+        "rules": [*top.rules, *base.rules],
+        "faults": [*base.faults, *top.faults],
+        "sources": (*base.sources, *top.sources),
+    }
+    for key, attr in (("name", "name"), ("description", "description"), ("reply_tokens", "reply_tokens"),
+                      ("rate_limits", "rate_limits"), ("server.error_style", "error_style"),
+                      ("server.api_keys", "api_keys"), ("server.fault_header", "fault_header"),
+                      ("server.rate_limit_by", "rate_limit_by")):
+        if key in present:
+            changes[attr] = getattr(top, attr)
+    return dataclasses.replace(base, **changes, present=base.present | present)
+
+
+def _get(d: dict[str, Any], key: str, typ: type, w: _Where, default: Any, at: tuple[Any, ...] = ()) -> Any:
     value = d.get(key, default)
-    if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+    if value is None:
+        value = default
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise where.error((*at, key), f"expected {typ.__name__}, got {type(value).__name__}")
+        raise w.error((*at, key), f"expected {typ.__name__}, got {type(value).__name__}")
     return value
 
 
-def _seconds(d: dict[str, Any], key: str, where: _Where) -> float:
-    value = _get(d, key, float, where, 0.0, ("timing",))
-    if not 0 <= value <= 600:
-        raise where.error(("timing", key), f"must be between 0 and 600 seconds, got {value}")
-    return value
-
-
-def _model(m: Any, at: tuple[Any, ...], where: _Where) -> ModelInfo:
+def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str, Any]]:
     if isinstance(m, str):
         m = {"id": m}
     if not isinstance(m, dict) or "id" not in m:
-        raise where.error(at, "a model needs at least an `id`")
-    kind = _get(m, "kind", str, where, "chat", at)
+        raise w.error(at, "a model needs at least an `id`")
+    known = ("id", "kind", "owned_by", "created", "aliases", "endpoints", "context_window", "dimensions", "timing")
+    for key in m:
+        if key not in known:
+            raise w.error((*at, key), f"unknown model key (known: {', '.join(known)})")
+    kind = _get(m, "kind", str, w, "chat", at)
     if kind not in ENDPOINTS_BY_KIND:
-        raise where.error((*at, "kind"), f"unknown kind {kind!r} (one of {', '.join(ENDPOINTS_BY_KIND)})")
-    endpoints = _get(m, "endpoints", list, where, sorted(ENDPOINTS_BY_KIND[kind]), at)
-    known = set().union(*ENDPOINTS_BY_KIND.values())
+        raise w.error((*at, "kind"), f"unknown kind {kind!r} (one of {', '.join(ENDPOINTS_BY_KIND)})")
+    endpoints = _get(m, "endpoints", list, w, sorted(ENDPOINTS_BY_KIND[kind]), at)
+    known_endpoints = set().union(*ENDPOINTS_BY_KIND.values())
     for e in endpoints:
-        if e not in known:
-            raise where.error((*at, "endpoints"), f"unknown endpoint {e!r} (one of {', '.join(sorted(known))})")
+        if e not in known_endpoints:
+            raise w.error((*at, "endpoints"), f"unknown endpoint {e!r} (one of {', '.join(sorted(known_endpoints))})")
     dims = m.get("dimensions")
-    if kind == "embedding" and not isinstance(dims, int):
-        raise where.error((*at, "dimensions"), "embedding models need integer `dimensions`")
-    return ModelInfo(
+    if kind == "embedding" and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
+        raise w.error((*at, "dimensions"), "embedding models need a positive integer `dimensions`")
+    timing = w.check((*at, "timing"), parse_timing, _get(m, "timing", dict, w, {}, at))
+    info = ModelInfo(
         id=str(m["id"]),
-        owned_by=_get(m, "owned_by", str, where, "openai", at),
-        created=_get(m, "created", int, where, 1700000000, at),
+        owned_by=_get(m, "owned_by", str, w, "openai", at),
+        created=_get(m, "created", int, w, 1700000000, at),
         kind=kind,
-        aliases=tuple(str(a) for a in _get(m, "aliases", list, where, [], at)),
+        aliases=tuple(str(a) for a in _get(m, "aliases", list, w, [], at)),
         endpoints=frozenset(endpoints),
-        context_window=_get(m, "context_window", int, where, 128000, at),
+        context_window=_get(m, "context_window", int, w, 128000, at),
         dimensions=dims,
     )
+    return info, timing
+
+
+def _rule(r: Any, at: tuple[Any, ...], w: _Where) -> Rule:
+    if not isinstance(r, dict):
+        raise w.error(at, "a rule must be a mapping with `when` and `reply`, `timing` or `faults`")
+    known = ("name", "when", "reply", "timing", "faults")
+    for key in r:
+        if key not in known:
+            raise w.error((*at, key), f"unknown rule key (known: {', '.join(known)})")
+    when = w.check((*at, "when"), parse_match, _get(r, "when", dict, w, {}, at))
+    reply = None
+    if "reply" in r:
+        reply = _reply(_get(r, "reply", dict, w, {}, at), (*at, "reply"), w)
+    return Rule(
+        name=_get(r, "name", str, w, f"rule {at[-1]}", at),
+        when=when,
+        reply=reply,
+        timing=w.check((*at, "timing"), parse_timing, _get(r, "timing", dict, w, {}, at)),
+        faults=[w.check((*at, "faults", i), parse_fault, f) for i, f in enumerate(_get(r, "faults", list, w, [], at))],
+    )
+
+
+def _reply(spec: dict[str, Any], at: tuple[Any, ...], w: _Where) -> Reply:
+    known = ("status", "headers", "body", "text", "tokens", "tool")
+    for key in spec:
+        if key not in known:
+            raise w.error((*at, key), f"unknown reply key (known: {', '.join(known)})")
+    status = spec.get("status")
+    if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
+        raise w.error((*at, "status"), f"expected an HTTP status (100-599), got {status!r}")
+    if "body" in spec and "text" in spec:
+        raise w.error((*at, "text"), "give `body` (the whole answer) or `text` (the generated content), not both")
+    tokens = spec.get("tokens")
+    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
+        raise w.error((*at, "tokens"), f"expected a positive integer, got {tokens!r}")
+    compiled = {}
+    for key in ("headers", "body", "text"):
+        if key in spec:
+            compiled[key] = w.check((*at, key), templates.compile_tree, spec[key])
+    headers = compiled.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise w.error((*at, "headers"), "expected a mapping of header names to values")
+    return Reply(status=status, headers=headers, body=compiled.get("body"), text=compiled.get("text"),
+                 tokens=tokens, tool=spec.get("tool"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import tokens
+from . import directive, tokens
 
 _OPENERS = (
     "Sure, here is a short answer.",
@@ -66,8 +66,14 @@ def generate(
     stop: list[str] | None = None,
     text: str | None = None,
 ) -> Generated:
-    """The reply as token pieces, cut at a stop sequence or at `max_tokens` as OpenAI does."""
-    full = text if text is not None else compose(rng, prompt, target_tokens)
+    """The reply as token pieces, cut at a stop sequence or at `max_tokens` as OpenAI does.
+
+    A scenario rule's directive (reply text or length) wins over the endpoint's defaults.
+    """
+    d = directive.current.get()
+    if text is None and d.text is not None:
+        text = d.text
+    full = text if text is not None else compose(rng, prompt, d.tokens or target_tokens)
     pieces = tokens.pieces(full)
     finish = "stop"
     for s in stop or []:

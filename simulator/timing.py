@@ -2,23 +2,92 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from .plan import Chunk
-from .scenario import Timing
+import numpy as np
+
+from . import distributions
+from .distributions import ZERO, Distribution
+from .plan import Chunk, ResponsePlan
+
+TIMING_KEYS = ("latency", "ttft", "itl", "tokens_per_second", "prefill_per_token", "max_concurrency")
 
 
-def schedule(parts: Iterable[tuple[bytes, bool]], timing: Timing) -> tuple[Chunk, ...]:
-    """Chunks for a stream: the first after the time to first token, each token after the inter-token gap.
+def schedule(parts: Iterable[tuple[bytes, bool]], timing: Any = None) -> tuple[Chunk, ...]:
+    """Chunks for a stream, each marked with whether it carries a new token.
 
-    `parts` pairs each encoded event with whether it carries a new token; events that do not
-    (the finish chunk, usage, `[DONE]`) follow the previous one at once, as on a real server.
+    The delays are filled in by TimingModel.apply; events that carry no token (the finish chunk,
+    usage, `[DONE]`) follow the previous one at once, as on a real server.
     """
-    out: list[Chunk] = []
-    for i, (data, is_token) in enumerate(parts):
-        if i == 0:
-            delay = timing.ttft_s
-        else:
-            delay = timing.itl_s if is_token else 0.0
-        out.append(Chunk(data, delay))
-    return tuple(out)
+    return tuple(Chunk(data, 0.0, is_token) for data, is_token in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class TimingModel:
+    latency: Distribution | None = None  # whole answer, non-streaming; None: derived from ttft + itl
+    ttft: Distribution = ZERO
+    itl: Distribution = ZERO
+    prefill_per_token: float = 0.0  # seconds of time to first token per prompt token
+    max_concurrency: int | None = None  # per model; requests beyond it wait their turn
+
+    @classmethod
+    def layered(cls, *layers: Mapping[str, Any]) -> TimingModel:
+        """Later layers (model, then rule) override earlier ones (scenario) key by key."""
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            merged.update(layer)
+        return cls(**merged)
+
+    def apply(self, plan: ResponsePlan, rng: np.random.Generator) -> ResponsePlan:
+        prefill = self.prefill_per_token * plan.prompt_tokens
+        if plan.chunks is None:
+            if self.latency is not None:
+                total = self.latency.one(rng)
+            else:
+                total = self.ttft.one(rng) + prefill + float(self.itl.sample(rng, plan.completion_tokens).sum())
+            return dataclasses.replace(plan, latency_s=plan.latency_s + total)
+        tokens = sum(1 for c in plan.chunks[1:] if c.token)
+        gaps = iter(self.itl.sample(rng, tokens)) if tokens else iter(())
+        first = self.ttft.one(rng) + prefill
+        chunks = []
+        for i, c in enumerate(plan.chunks):
+            delay = first if i == 0 else (float(next(gaps)) if c.token else 0.0)
+            chunks.append(dataclasses.replace(c, delay_s=delay))
+        return dataclasses.replace(plan, chunks=tuple(chunks))
+
+
+def parse_timing(spec: Any) -> dict[str, Any]:
+    """The keys a scenario, model or rule sets; ValueError("key: what is wrong") on bad input."""
+    if not isinstance(spec, Mapping):
+        raise ValueError("expected a mapping of timing keys")
+    unknown = set(spec) - set(TIMING_KEYS)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)[0]}: unknown timing key (known: {', '.join(TIMING_KEYS)})")
+    out: dict[str, Any] = {}
+    for key in ("latency", "ttft", "itl"):
+        if key in spec:
+            try:
+                out[key] = distributions.parse(spec[key])
+            except ValueError as e:
+                raise ValueError(f"{key}: {e}") from None
+    if "tokens_per_second" in spec:
+        tps = spec["tokens_per_second"]
+        if isinstance(tps, bool) or not isinstance(tps, int | float) or tps <= 0:
+            raise ValueError(f"tokens_per_second: expected a positive number, got {tps!r}")
+        if "itl" in spec:
+            raise ValueError("tokens_per_second: give either itl or tokens_per_second, not both")
+        out["itl"] = distributions.constant(1.0 / tps)
+    if "prefill_per_token" in spec:
+        value = spec["prefill_per_token"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ValueError(f"prefill_per_token: expected seconds in [0, 1], got {value!r}")
+        out["prefill_per_token"] = float(value)
+    if "max_concurrency" in spec:
+        value = spec["max_concurrency"]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"max_concurrency: expected a positive integer, got {value!r}")
+        out["max_concurrency"] = value
+    return out

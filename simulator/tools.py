@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jsongen
+from . import directive, jsongen
 from .errors import invalid
 
 
@@ -54,6 +54,9 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
     Once the conversation holds a tool's result the model answers in text, so an agent loop ends
     as it would against the real API; a forced choice (`required` or a named function) always calls.
     """
+    forced = directive.current.get().tool
+    if forced is not None:  # a scenario rule decides, whatever the request asked
+        tool_choice = forced if forced in ("none", "auto", "required") else {"name": forced}
     if not tools or tool_choice == "none":
         return None
     if isinstance(tool_choice, dict):

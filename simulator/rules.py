@@ -1,0 +1,168 @@
+"""Match: which requests a rule or fault applies to. Every predicate given must hold.
+
+Count predicates (`every`, `first`, `after`) count the requests that passed the other
+predicates of the same match, so "every 3rd chat request for gpt-4o" means exactly that.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(-?\d+)\]")
+
+
+@dataclass(slots=True)
+class Incoming:
+    """What matching sees of a request."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: Any
+    elapsed_s: float  # since the server started
+
+    @property
+    def model(self) -> str | None:
+        return self.body.get("model") if isinstance(self.body, dict) else None
+
+
+def json_path(data: Any, path: str) -> Any:
+    """A value by a dotted path with list indexes, e.g. `messages[-1].content`; None when absent."""
+    for name, index in _PATH_PART.findall(path):
+        if name:
+            data = data.get(name) if isinstance(data, dict) else None
+        else:
+            i = int(index)
+            data = data[i] if isinstance(data, list) and -len(data) <= i < len(data) else None
+        if data is None:
+            return None
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class BodyTest:
+    path: str | None  # None: the whole body as compact JSON text
+    regex: re.Pattern[str] | None
+    equals: Any = None
+
+
+@dataclass(slots=True)
+class Match:
+    route: str | None = None  # glob over the path, e.g. /v1/chat/*
+    method: str | None = None
+    model: str | None = None  # glob
+    headers: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    body: tuple[BodyTest, ...] = ()
+    every: int | None = None
+    first: int | None = None
+    after: int | None = None
+    window: tuple[float, float] | None = None  # seconds since start: [start, end)
+    probability: float | None = None
+    seen: int = 0  # requests that passed the non-count predicates so far
+
+    def static(self, req: Incoming) -> bool:
+        if self.route and not fnmatch.fnmatchcase(req.path, self.route):
+            return False
+        if self.method and req.method.upper() != self.method.upper():
+            return False
+        if self.model and not fnmatch.fnmatchcase(str(req.model or ""), self.model):
+            return False
+        for name, pattern in self.headers.items():
+            if not pattern.search(req.headers.get(name, "")):
+                return False
+        for test in self.body:
+            if not _body_ok(test, req.body):
+                return False
+        if self.window and not self.window[0] <= req.elapsed_s < self.window[1]:
+            return False
+        return True
+
+    def __call__(self, req: Incoming, rng: np.random.Generator) -> bool:
+        if not self.static(req):
+            return False
+        self.seen += 1
+        n = self.seen
+        if self.every and n % self.every != 0:
+            return False
+        if self.first is not None and n > self.first:
+            return False
+        if self.after is not None and n <= self.after:
+            return False
+        if self.probability is not None and not rng.random() < self.probability:
+            return False
+        return True
+
+
+def _body_ok(test: BodyTest, body: Any) -> bool:
+    import json
+
+    value = json_path(body, test.path) if test.path else body
+    if test.equals is not None:
+        return bool(value == test.equals)
+    if test.regex is None:
+        return value is not None
+    if value is None:
+        return False
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return test.regex.search(text) is not None
+
+
+MATCH_KEYS = ("route", "method", "model", "header", "headers", "body", "every", "first", "after", "window",
+              "probability")
+
+
+def parse_match(spec: Mapping[str, Any]) -> Match:
+    """A Match from YAML; ValueError("key: what is wrong") on bad input."""
+    unknown = set(spec) - set(MATCH_KEYS)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)[0]}: unknown match key (known: {', '.join(MATCH_KEYS)})")
+    m = Match(route=_str(spec, "route"), method=_str(spec, "method"), model=_str(spec, "model"))
+    headers = {**(spec.get("header") or {}), **(spec.get("headers") or {})}
+    m.headers = {str(k).lower(): _regex(f"header.{k}", str(v)) for k, v in headers.items()}
+    tests = spec.get("body") or []
+    if isinstance(tests, dict):
+        tests = [tests]
+    parsed = []
+    for i, t in enumerate(tests):
+        if not isinstance(t, dict):
+            raise ValueError(f"body.{i}: expected a mapping with `path` and `regex` or `equals`")
+        regex = _regex(f"body.{i}.regex", t["regex"]) if "regex" in t else None
+        parsed.append(BodyTest(t.get("path"), regex, t.get("equals")))
+    m.body = tuple(parsed)
+    for key in ("every", "first", "after"):
+        if key in spec:
+            value = spec[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "every" else 0):
+                raise ValueError(f"{key}: expected a positive integer, got {value!r}")
+            setattr(m, key, value)
+    if "window" in spec:
+        w = spec["window"]
+        if not isinstance(w, dict) or not all(isinstance(w.get(k, 0), int | float) for k in ("start", "end")):
+            raise ValueError("window: expected {start: seconds, end: seconds}")
+        m.window = (float(w.get("start", 0)), float(w.get("end", float("inf"))))
+    if "probability" in spec:
+        p = spec["probability"]
+        if isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1:
+            raise ValueError(f"probability: expected a number in [0, 1], got {p!r}")
+        m.probability = float(p)
+    return m
+
+
+def _str(spec: Mapping[str, Any], key: str) -> str | None:
+    value = spec.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _regex(key: str, source: str) -> re.Pattern[str]:
+    try:
+        return re.compile(source)
+    except re.error as e:
+        raise ValueError(f"{key}: invalid regex: {e}") from None

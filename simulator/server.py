@@ -1,0 +1,261 @@
+"""Server: one request flows one way.
+
+request -> auth -> rate limit -> rule match -> source (rule reply or endpoint planner) ->
+ResponsePlan -> timing -> faults -> emitter. Everything before the emitter is decided up front.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
+
+from . import __version__, directive, faults, templates
+from . import scenario as scenarios
+from .config import ServerConfig
+from .context import Context
+from .emitter import Gate, PlanResponse
+from .errors import APIError
+from .http import check_key, presented_key, read_json
+from .metrics import Metrics
+from .plan import ResponsePlan, dumps
+from .ratelimit import RateLimiter, estimate_tokens
+from .rules import Incoming
+from .scenario import Reply, Rule
+from .timing import TimingModel
+
+if TYPE_CHECKING:
+    from .app import Endpoint
+
+log = logging.getLogger("simctl")
+FAULT_HEADER = "x-simctl-fault"
+
+
+class Server:
+    def __init__(self, config: ServerConfig, endpoints: list[Endpoint]) -> None:
+        self.config = config
+        self.endpoints = endpoints
+        scenario = scenarios.load(*config.scenarios)
+        self.ctx = Context(scenario=scenario, seed=config.seed)
+        self.keys = config.api_keys or scenario.api_keys
+        self.metrics = Metrics()
+        self.limiter = RateLimiter(scenario.rate_limits) if scenario.rate_limits else None
+        self.gates: dict[str, Gate] = {}
+        self.timings: dict[tuple[str | None, int], TimingModel] = {}
+        self.count = 0
+        self.ctx.extras.update(metrics=self.metrics, max_body_bytes=config.max_body_bytes,
+                               endpoints=[f"{e.method} {e.path}" for e in endpoints])
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    def route(self, endpoint: Endpoint) -> Route:
+        async def handle(request: Request) -> PlanResponse:
+            return await self.handle(endpoint, request)
+
+        return Route(endpoint.path, handle, methods=[endpoint.method], name=endpoint.path)
+
+    async def handle(self, endpoint: Endpoint, request: Request) -> PlanResponse:
+        started = time.perf_counter()
+        self.count += 1
+        # One generator per request, fixed by the seed and the request's place in the run, so the
+        # same sequence of requests gets the same rule picks, timings and faults.
+        rng = np.random.default_rng([self.config.seed or 0, self.count])
+        fault: faults.Fault | None = None
+        extra_headers: dict[str, str] = {}
+        model_id: str | None = None
+        rule: Rule | None = None
+        try:
+            if endpoint.auth:
+                check_key(request, self.keys)
+            body = await read_json(request, self.config.max_body_bytes) if endpoint.json else None
+            incoming = Incoming(request.method, request.url.path, request.headers, body,
+                                time.monotonic() - self.ctx.state.started_monotonic)
+            api = incoming.path.startswith("/v1/")
+            model_id = self._model_id(incoming.model)
+            if self.limiter is not None and api:
+                extra_headers = self.limiter.take(self._client(request),
+                                                  estimate_tokens(body, self.ctx.scenario.reply_tokens),
+                                                  incoming.model)
+            rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
+                        None)
+            fault = self._fault(request, incoming, rule, rng, api)
+            if rule is not None and rule.reply is not None and _whole_answer(rule.reply):
+                plan = self._reply_plan(rule.reply, incoming)
+            else:
+                plan = await self._planned(endpoint, request, body, rule, incoming)
+            if plan.status < 400:
+                plan = self._timing(model_id, rule).apply(plan, rng)
+        except APIError as e:
+            plan = self.error_plan(e)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            plan = self.error_plan(APIError(500, "The server had an error while processing your request. "
+                                            "Sorry about that!", type="server_error"))
+        if fault is not None:
+            plan = faults.inject(plan, fault, self.error_plan)
+        if extra_headers:
+            plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
+        gate = self._gate(model_id) if plan.status < 400 else None
+        return self.respond(plan, endpoint.path, started, gate)
+
+    async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
+                       incoming: Incoming) -> ResponsePlan:
+        reply = rule.reply if rule is not None else None
+        d = directive.NONE
+        if reply is not None:
+            text = templates.render_tree(reply.text, self._scope(incoming)) if reply.text is not None else None
+            d = directive.Directive(text=None if text is None else str(text), tokens=reply.tokens, tool=reply.tool)
+        token = directive.current.set(d)
+        try:
+            if endpoint.json is not None:
+                plan = endpoint.json(self.ctx, body)
+            else:
+                assert endpoint.raw is not None
+                plan = await endpoint.raw(self.ctx, request)
+        finally:
+            directive.current.reset(token)
+        if reply is not None and (reply.status or reply.headers):
+            headers = {**plan.headers, **templates.render_tree(reply.headers, self._scope(incoming))}
+            plan = _replace(plan, status=reply.status or plan.status, headers=headers)
+        return plan
+
+    def _reply_plan(self, reply: Reply, incoming: Incoming) -> ResponsePlan:
+        scope = self._scope(incoming)
+        body = templates.render_tree(reply.body, scope)
+        headers = {str(k): str(v) for k, v in templates.render_tree(reply.headers, scope).items()}
+        if isinstance(body, str):
+            media = headers.pop("content-type", "text/plain; charset=utf-8")
+            return ResponsePlan(status=reply.status or 200, body=body.encode(), headers=headers, media_type=media,
+                                model=incoming.model)
+        media = headers.pop("content-type", "application/json")
+        return ResponsePlan(status=reply.status or 200, body=dumps(body), headers=headers, media_type=media,
+                            model=incoming.model)
+
+    def _scope(self, incoming: Incoming) -> dict[str, Any]:
+        stats = self.ctx.state.stats
+        return {
+            "request": incoming.body if incoming.body is not None else {},
+            "headers": dict(incoming.headers),
+            "path": incoming.path,
+            "method": incoming.method,
+            "model": incoming.model,
+            "count": self.count,
+            "server": {
+                "uptime": round(self.ctx.state.uptime, 3),
+                "timestamp": dt.datetime.now().isoformat(timespec="microseconds"),
+                "version": __version__,
+                "scenario": self.ctx.scenario.name,
+                "models": [m.id for m in self.ctx.catalog.models],
+                **stats.summary(),
+            },
+        }
+
+    def _fault(self, request: Request, incoming: Incoming, rule: Rule | None, rng: np.random.Generator,
+               api: bool) -> faults.Fault | None:
+        if self.ctx.scenario.fault_header and FAULT_HEADER in request.headers:
+            named = faults.from_header(request.headers[FAULT_HEADER])
+            if named is None:
+                raise APIError(400, f"Invalid {FAULT_HEADER} header: {request.headers[FAULT_HEADER]!r}",
+                               param=FAULT_HEADER)
+            return named
+        for f in [*(rule.faults if rule else []), *self.ctx.scenario.faults]:
+            if _applies(f.when.route, api) and f.when(incoming, rng):
+                return f
+        return None
+
+    def _timing(self, model_id: str | None, rule: Rule | None) -> TimingModel:
+        key = (model_id, id(rule))
+        model = self.timings.get(key)
+        if model is None:
+            s = self.ctx.scenario
+            model = TimingModel.layered(s.timing_layer, s.model_timing.get(model_id or "", {}),
+                                        rule.timing if rule else {})
+            self.timings[key] = model
+        return model
+
+    def _gate(self, model_id: str | None) -> Gate | None:
+        if model_id is None:
+            return None
+        gate = self.gates.get(model_id)
+        if gate is None:
+            size = self._timing(model_id, None).max_concurrency
+            if size is None:
+                return None
+            stats = self.ctx.state.stats
+
+            def queued(delta: int) -> None:
+                stats.queue_length += delta
+
+            gate = self.gates[model_id] = Gate(size, queued)
+        return gate
+
+    def _model_id(self, name: str | None) -> str | None:
+        model = self.ctx.catalog.get(name) if isinstance(name, str) else None
+        return model.id if model else None
+
+    def _client(self, request: Request) -> str:
+        if self.ctx.scenario.rate_limit_by == "key":
+            key = presented_key(request)
+            if key:
+                return "key:" + key
+        return "ip:" + (request.client.host if request.client else "?")
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def error_plan(self, e: APIError) -> ResponsePlan:
+        body: Any = e.body() if self.ctx.scenario.error_style == "openai" else {"detail": e.message}
+        return ResponsePlan(status=e.status, body=dumps(body), headers=dict(e.headers))
+
+    def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None) -> PlanResponse:
+        stats = self.ctx.state.stats
+        stats.active_requests += 1
+        if plan.streaming:
+            self.metrics.active_streams.inc()
+
+        def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
+            stats.active_requests -= 1
+            if plan.streaming:
+                self.metrics.active_streams.dec()
+            stats.record(route, plan.status, seconds, plan.completion_tokens)
+            self.metrics.observe(route, plan, seconds)
+
+        headers = {"x-request-id": "req_" + secrets.token_hex(16), "openai-version": "2020-10-01"}
+        return PlanResponse(plan, headers, started, finished, gate)
+
+    async def http_error(self, request: Request, exc: Exception) -> PlanResponse:
+        assert isinstance(exc, HTTPException)
+        started = time.perf_counter()
+        where = f"{request.method} {request.url.path}"
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            err = APIError(405, f"Method not allowed: {where}. Allowed: {allowed}.", headers=dict(exc.headers or {}))
+        else:
+            err = APIError(exc.status_code, f"Invalid URL ({where})")
+        return self.respond(self.error_plan(err), "(unmatched)", started)
+
+    def app(self) -> Starlette:
+        routes = [self.route(e) for e in self.endpoints]
+        return Starlette(routes=routes, exception_handlers={HTTPException: self.http_error})
+
+
+def _applies(route: str | None, api: bool) -> bool:
+    """A rule or fault without a `route` is about the API (/v1/...), never the service routes."""
+    return route is not None or api
+
+
+def _whole_answer(reply: Reply) -> bool:
+    return reply.body is not None
+
+
+def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
+    import dataclasses
+
+    return dataclasses.replace(plan, **changes)
