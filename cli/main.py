@@ -7,6 +7,7 @@ import click
 from simulator import __version__
 
 from .replay import replay
+from .scenario import scenario
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,3 +17,4 @@ def main() -> None:
 
 
 main.add_command(replay)
+main.add_command(scenario)

@@ -75,6 +75,10 @@ def error_for(fault: Fault, model: str | None) -> APIError:
                 502: "Bad gateway.", 503: "The server is overloaded or not ready yet.",
                 504: "Gateway timeout."}[s]
         err = APIError(s, text, type="server_error")
+    if s == 429 and fault.limit != "quota":
+        kind = fault.limit
+        headers.update({f"x-ratelimit-limit-{kind}": "60", f"x-ratelimit-remaining-{kind}": "0",
+                        f"x-ratelimit-reset-{kind}": format_duration(retry or 1)})
     if fault.message:
         err.message = fault.message
     if fault.code:
