@@ -6,13 +6,16 @@ server sets it around the planner call and the generator reads it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
 class Directive:
-    text: str | None = None  # the content to send instead of generated prose
+    # The content to send instead of generated prose. Rendered on first use, after the endpoint
+    # validated the request, so a template never sees a malformed body.
+    text: Callable[[], str] | None = None
     tokens: int | None = None  # reply length for generated prose
     tool: str | None = None  # "none", "required", or the name of the function to call
 

@@ -111,8 +111,12 @@ class Server:
         reply = rule.reply if rule is not None else None
         d = directive.NONE
         if reply is not None:
-            text = templates.render_tree(reply.text, self._scope(incoming)) if reply.text is not None else None
-            d = directive.Directive(text=None if text is None else str(text), tokens=reply.tokens, tool=reply.tool)
+            source = reply.text
+
+            def text() -> str:
+                return str(templates.render_tree(source, self._scope(incoming)))
+
+            d = directive.Directive(text=text if source is not None else None, tokens=reply.tokens, tool=reply.tool)
         token = directive.current.set(d)
         try:
             if endpoint.json is not None:
@@ -154,6 +158,7 @@ class Server:
                 "version": __version__,
                 "scenario": self.ctx.scenario.name,
                 "models": [m.id for m in self.ctx.catalog.models],
+                "metrics": stats.by_route_json(),
                 **stats.summary(),
             },
         }

@@ -56,6 +56,15 @@ class Stats:
         if len(times) > 1000:
             del times[:500]
 
+    def by_route_json(self) -> dict[str, Any]:
+        """The FakeAI seed's JSON metrics shape."""
+        return {
+            "requests": dict(self.by_route),
+            "response_times": {k: list(v) for k, v in self.times_by_route.items()},
+            "errors": dict(self.errors_by_route),
+            "tokens_generated": dict(self.tokens_by_route),
+        }
+
     def summary(self) -> dict[str, Any]:
         avg = self.total_response_time / self.requests_served if self.requests_served else 0.0
         return {

@@ -6,6 +6,7 @@ them); rendering happens per request with the request in scope as `request`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,9 @@ class Template:
     def __init__(self, source: str) -> None:
         self.source = source
         self._compiled = ENV.from_string(source)
+        # A value that is one `{{ expression }}` keeps its type in a structure (a count stays a number).
+        stripped = source.strip()
+        self.whole = stripped.startswith("{{") and stripped.endswith("}}") and stripped.count("{{") == 1
 
     def render(self, scope: Mapping[str, Any]) -> str:
         try:
@@ -98,7 +102,13 @@ def compile_tree(value: Any) -> Any:
 
 def render_tree(value: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(value, Template):
-        return value.render(scope)
+        out = value.render(scope)
+        if value.whole:
+            try:
+                return json.loads(out)
+            except ValueError:
+                return out
+        return out
     if isinstance(value, list):
         return [render_tree(v, scope) for v in value]
     if isinstance(value, dict):

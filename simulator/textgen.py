@@ -72,7 +72,7 @@ def generate(
     """
     d = directive.current.get()
     if text is None and d.text is not None:
-        text = d.text
+        text = d.text()
     full = text if text is not None else compose(rng, prompt, d.tokens or target_tokens)
     pieces = tokens.pieces(full)
     finish = "stop"

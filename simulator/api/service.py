@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from starlette.requests import Request
 
@@ -54,14 +53,7 @@ async def stats(ctx: Context, request: Request) -> ResponsePlan:
 
 async def metrics(ctx: Context, request: Request) -> ResponsePlan:
     if request.query_params.get("format") == "json":
-        s = ctx.state.stats
-        body: dict[str, Any] = {
-            "requests": dict(s.by_route),
-            "response_times": {k: list(v) for k, v in s.times_by_route.items()},
-            "errors": dict(s.errors_by_route),
-            "tokens_generated": dict(s.tokens_by_route),
-        }
-        return json_plan(body)
+        return json_plan(ctx.state.stats.by_route_json())
     registry = ctx.extras["metrics"]
     return ResponsePlan(body=registry.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
