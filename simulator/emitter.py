@@ -85,7 +85,7 @@ class PlanResponse:
     async def _emit(self, send: Send, receive: Receive, origin: float) -> bool:
         plan = self.plan
         if plan.abort == "reset":
-            _abort(receive)
+            _abort(receive, reset=True)
             return False
         if plan.chunks is None:
             await _sleep_until(origin + plan.latency_s)
@@ -121,8 +121,8 @@ class PlanResponse:
             await send({"type": "http.response.body", "body": b""})
 
 
-def _abort(receive: Receive) -> None:
-    """Drop the connection with a TCP reset, as a crashed upstream or a proxy would.
+def _abort(receive: Receive, reset: bool = False) -> None:
+    """Drop the connection: a TCP reset (a crashed upstream), or a close mid-body (a cut stream).
 
     ASGI has no message for this; uvicorn's protocol object is reachable through its `receive`.
     Without it, raising makes the server close the connection abruptly, which clients see the same.
@@ -130,6 +130,9 @@ def _abort(receive: Receive) -> None:
     transport = getattr(getattr(receive, "__self__", None), "transport", None)
     if transport is None:
         raise ConnectionAbortedError("simctl fault: connection dropped")
+    if not reset:
+        transport.close()  # what was sent still arrives, then FIN with the body unfinished
+        return
     sock = transport.get_extra_info("socket")
     if sock is not None:
         try:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, templates
+from . import __version__, directive, faults, templates, tokens
 from . import scenario as scenarios
 from .config import ServerConfig
 from .context import Context
@@ -51,6 +51,7 @@ class Server:
         self.gates: dict[str, Gate] = {}
         self.timings: dict[tuple[str | None, int], TimingModel] = {}
         self.count = 0
+        tokens.encoding()  # load the BPE now, not on the first request (it takes a few hundred ms)
         self.ctx.extras.update(metrics=self.metrics, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
 
