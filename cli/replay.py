@@ -10,11 +10,14 @@ from collections.abc import Iterator
 
 import click
 import uvicorn
+from rich.console import Console
+from rich.table import Table
 
 from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
 
-EXIT_CONFIG = 2
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT = 0, 1, 2, 3
+err = Console(stderr=True)
 
 
 class _Server(uvicorn.Server):
@@ -31,33 +34,62 @@ class _Server(uvicorn.Server):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to bind.")
 @click.option("--scenario", "scenarios", multiple=True, default=("default",), show_default=True,
-              help="Built-in scenario name or path to a scenario file.")
-@click.option("--seed", type=int, default=None, help="Seed for replies and timing: same requests, same answers.")
+              help="Built-in scenario name or scenario file; repeatable, later ones layer over earlier ones.")
+@click.option("--seed", type=int, default=None, help="Seed for replies, timing and faults: same requests, same run.")
 @click.option("--api-key", "api_keys", multiple=True, envvar="SIMCTL_API_KEYS",
               help="Require this key (repeatable; env SIMCTL_API_KEYS=k1,k2). Auth is off without keys.")
 @click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; larger ones get 413.")
+@click.option("--watch", is_flag=True, help="Reload changed scenario files without dropping streams in flight.")
+@click.option("--fail-on-verdict", is_flag=True,
+              help="Exit 3 at shutdown if the resilience verdict found client misbehaviour (a CI gate).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
 def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, api_keys: tuple[str, ...],
-           max_body: int, log_level: str) -> None:
-    """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options)."""
-    from simulator.app import create_app
+           max_body: int, watch: bool, fail_on_verdict: bool, log_level: str) -> None:
+    """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options).
+
+    Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
+    3 the resilience verdict failed under --fail-on-verdict.
+    """
+    from simulator.app import ENDPOINTS
+    from simulator.server import Server
 
     keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
     config = ServerConfig(host=host, port=port, seed=seed, api_keys=keys, scenarios=scenarios,
-                          max_body_bytes=max_body, log_level=log_level)
+                          max_body_bytes=max_body, log_level=log_level, watch=watch)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
-        app = create_app(config)
+        server = Server(config, ENDPOINTS)
     except ConfigError as e:
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
-    if host not in ("127.0.0.1", "localhost", "::1") and not keys:
+    if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
                    err=True)
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, loop="uvloop", http="httptools",
-                                    lifespan="off"))
-    server.run()
-    if not server.started:
-        sys.exit(1)
+    runner = _Server(uvicorn.Config(server.app(), host=host, port=port, log_level=log_level, loop="uvloop",
+                                    http="httptools", lifespan="on"))
+    with contextlib.suppress(SystemExit):  # uvicorn exits 3 itself when it cannot bind; we say why
+        runner.run()
+    if not runner.started:
+        click.echo(f"simctl: could not serve on {host}:{port} (is the port in use?)", err=True)
+        sys.exit(EXIT_FAILED)
+    report = server.verdict.report()
+    _summary(server, report)
+    if fail_on_verdict and not report["passed"]:
+        sys.exit(EXIT_VERDICT)
+
+
+def _summary(server: object, report: dict) -> None:
+    stats = server.ctx.state.stats  # type: ignore[attr-defined]
+    table = Table("route", "requests", "errors", "tokens out", title="simctl replay: run summary")
+    for route, n in sorted(stats.by_route.items()):
+        table.add_row(route, str(n), str(stats.errors_by_route.get(route, 0)), str(stats.tokens_by_route.get(route, 0)))
+    err.print(table)
+    if stats.faults:
+        err.print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
+    if report["requests"]:
+        verdict = "[green]passed[/green]" if report["passed"] else "[red]failed[/red]"
+        err.print(f"resilience verdict: {verdict} ({report['clients']} clients, {report['requests']} requests)")
+        for f in report["findings"]:
+            err.print(f"  - {f['kind']} x{f['count']}: {f['what']}; e.g. {f['examples'][0]}", markup=False)

@@ -63,6 +63,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/metrics", raw=service.metrics, auth=False),
     Endpoint("GET", "/openapi.json", raw=service.openapi_json, auth=False),
     Endpoint("GET", "/docs", raw=service.docs, auth=False),
+    Endpoint("GET", "/_simctl/verdict", raw=service.verdict, auth=False),
 ]
 
 

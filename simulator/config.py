@@ -16,3 +16,4 @@ class ServerConfig:
     scenarios: tuple[str, ...] = ("default",)
     max_body_bytes: int = DEFAULT_MAX_BODY
     log_level: str = "info"
+    watch: bool = False  # reload changed scenario files while serving

@@ -28,6 +28,10 @@ class Context:
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.scenario.models)
 
+    def set_scenario(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.catalog = Catalog(scenario.models)
+
     def rng(self, *parts: Any) -> np.random.Generator:
         """A generator fixed by the server seed and the given parts (usually the request body).
 

@@ -19,6 +19,7 @@ class Metrics:
         self.ttft = Histogram("simctl_time_to_first_token_seconds", "Planned time to first streamed token",
                               ["route"], buckets=_LATENCY_BUCKETS, registry=r)
         self.tokens = Counter("simctl_tokens", "Tokens in prompts and completions", ["direction"], registry=r)
+        self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
         self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r)
 
     def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
@@ -26,6 +27,8 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
         if plan.chunks:
             self.ttft.labels(route).observe(plan.latency_s + plan.chunks[0].delay_s)
+        if plan.fault:
+            self.faults.labels(plan.fault).inc()
         if plan.prompt_tokens:
             self.tokens.labels("in").inc(plan.prompt_tokens)
         if plan.completion_tokens:

@@ -6,10 +6,14 @@ ResponsePlan -> timing -> faults -> emitter. Everything before the emitter is de
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
+import os
 import secrets
 import time
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,13 +28,15 @@ from .config import ServerConfig
 from .context import Context
 from .emitter import Gate, PlanResponse
 from .errors import APIError
-from .http import check_key, presented_key, read_json
+from .http import check_key, presented_key, read_body
 from .metrics import Metrics
+from .params import parse_json
 from .plan import ResponsePlan, dumps
 from .ratelimit import RateLimiter, estimate_tokens
 from .rules import Incoming
 from .scenario import Reply, Rule
 from .timing import TimingModel
+from .verdict import Attempt, Verdict, call_key
 
 if TYPE_CHECKING:
     from .app import Endpoint
@@ -52,7 +58,8 @@ class Server:
         self.timings: dict[tuple[str | None, int], TimingModel] = {}
         self.count = 0
         tokens.encoding()  # load the BPE now, not on the first request (it takes a few hundred ms)
-        self.ctx.extras.update(metrics=self.metrics, max_body_bytes=config.max_body_bytes,
+        self.verdict = Verdict()
+        self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
 
     # -- the pipeline ---------------------------------------------------------------------------
@@ -73,12 +80,15 @@ class Server:
         extra_headers: dict[str, str] = {}
         model_id: str | None = None
         rule: Rule | None = None
+        raw: bytes | None = None
+        arrived = time.monotonic() - self.ctx.state.started_monotonic
         try:
             if endpoint.auth:
                 check_key(request, self.keys)
-            body = await read_json(request, self.config.max_body_bytes) if endpoint.json else None
-            incoming = Incoming(request.method, request.url.path, request.headers, body,
-                                time.monotonic() - self.ctx.state.started_monotonic)
+            if endpoint.json:
+                raw = await read_body(request, self.config.max_body_bytes)
+            body = parse_json(raw) if raw is not None else None
+            incoming = Incoming(request.method, request.url.path, request.headers, body, arrived)
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
             if self.limiter is not None and api:
@@ -105,7 +115,9 @@ class Server:
         if extra_headers:
             plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
         gate = self._gate(model_id) if plan.status < 400 else None
-        return self.respond(plan, endpoint.path, started, gate)
+        attempt = Attempt(arrived, self._client(request), call_key(request.url.path, raw), plan.status, plan.fault,
+                          _retry_after(plan.headers), plan.streaming)
+        return self.respond(plan, endpoint.path, started, gate, attempt)
 
     async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
                        incoming: Incoming) -> ResponsePlan:
@@ -220,7 +232,8 @@ class Server:
         body: Any = e.body() if self.ctx.scenario.error_style == "openai" else {"detail": e.message}
         return ResponsePlan(status=e.status, body=dumps(body), headers=dict(e.headers))
 
-    def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None) -> PlanResponse:
+    def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
+                attempt: Attempt | None = None) -> PlanResponse:
         stats = self.ctx.state.stats
         stats.active_requests += 1
         if plan.streaming:
@@ -232,6 +245,10 @@ class Server:
                 self.metrics.active_streams.dec()
             stats.record(route, plan.status, seconds, plan.completion_tokens)
             self.metrics.observe(route, plan, seconds)
+            if plan.fault:
+                stats.faults[plan.fault] += 1
+            if attempt is not None and route.startswith("/v1/"):
+                self.verdict.record(attempt)
 
         headers = {"x-request-id": "req_" + secrets.token_hex(16), "openai-version": "2020-10-01"}
         return PlanResponse(plan, headers, started, finished, gate)
@@ -247,14 +264,65 @@ class Server:
             err = APIError(exc.status_code, f"Invalid URL ({where})")
         return self.respond(self.error_plan(err), "(unmatched)", started)
 
+    def reload(self) -> None:
+        """Swap in the scenario files as they are now. Answers already planned (streams in flight)
+        keep their plans; a broken file is reported and the running scenario stays."""
+        try:
+            scenario = scenarios.load(*self.config.scenarios)
+        except Exception as e:  # noqa: BLE001 - any problem in the new file keeps the old scenario
+            log.error("scenario not reloaded: %s", e)
+            return
+        self.ctx.set_scenario(scenario)
+        self.keys = self.config.api_keys or scenario.api_keys
+        self.limiter = RateLimiter(scenario.rate_limits) if scenario.rate_limits else None
+        self.timings.clear()
+        self.gates.clear()
+        log.info("scenario reloaded from %s", ", ".join(scenario.sources))
+
+    async def _watch(self) -> None:
+        def stamp() -> tuple[float, ...]:
+            return tuple(_mtime(s) for s in self.ctx.scenario.sources)
+
+        seen = stamp()
+        while True:
+            await asyncio.sleep(0.5)
+            now = stamp()
+            if now != seen:
+                seen = now
+                self.reload()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.ensure_future(self._watch()) if self.config.watch else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
     def app(self) -> Starlette:
         routes = [self.route(e) for e in self.endpoints]
-        return Starlette(routes=routes, exception_handlers={HTTPException: self.http_error})
+        return Starlette(routes=routes, exception_handlers={HTTPException: self.http_error}, lifespan=self.lifespan)
 
 
 def _applies(route: str | None, api: bool) -> bool:
     """A rule or fault without a `route` is about the API (/v1/...), never the service routes."""
     return route is not None or api
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    if "retry-after-ms" in headers:
+        return int(headers["retry-after-ms"]) / 1000
+    if headers.get("retry-after", "").isdigit():
+        return float(headers["retry-after"])
+    return None
 
 
 def _whole_answer(reply: Reply) -> bool:

@@ -40,6 +40,7 @@ class Stats:
     by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     errors_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     tokens_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    faults: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # Bounded: the JSON metrics view shows recent response times, not the whole run.
     times_by_route: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 

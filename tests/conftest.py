@@ -30,7 +30,7 @@ def running_server(config: ServerConfig | None = None) -> Iterator[str]:
     """Start the replay server in a thread on a free port; yield its base URL; stop it."""
     config = replace(config or ServerConfig(), host="127.0.0.1", port=free_port())
     server = uvicorn.Server(uvicorn.Config(create_app(config), host=config.host, port=config.port,
-                                           log_level="warning", loop="asyncio", lifespan="off"))
+                                           log_level="warning", loop="asyncio", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

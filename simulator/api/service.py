@@ -64,3 +64,7 @@ async def openapi_json(ctx: Context, request: Request) -> ResponsePlan:
 
 async def docs(ctx: Context, request: Request) -> ResponsePlan:
     return ResponsePlan(body=openapi.docs_html(), media_type="text/html; charset=utf-8")
+
+
+async def verdict(ctx: Context, request: Request) -> ResponsePlan:
+    return json_plan(ctx.extras["verdict"].report())

@@ -1,0 +1,89 @@
+"""The `simctl replay` process: exit codes, the shutdown summary, --watch."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from conftest import free_port
+
+
+@contextmanager
+def replay(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    while True:
+        try:
+            httpx.get(url + "/health")
+            break
+        except httpx.ConnectError:
+            if proc.poll() is not None or time.monotonic() - t0 > 15:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    try:
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(15)
+
+
+def test_port_in_use_is_exit_1_with_a_message() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = subprocess.run([sys.executable, "-m", "cli", "replay", "--port", str(port)], capture_output=True,
+                           text=True, timeout=30)
+    assert p.returncode == 1
+    assert f"could not serve on 127.0.0.1:{port}" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_summary_and_fail_on_verdict() -> None:
+    with replay("--fail-on-verdict") as (url, proc):
+        for _ in range(3):
+            httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 3
+    assert "run summary" in stderr and "/v1/chat/completions" in stderr
+    assert "retried_non_retryable" in stderr
+
+
+def test_clean_stop_is_exit_0() -> None:
+    with replay() as (url, proc):
+        assert httpx.post(url + "/v1/chat/completions", json={
+            "model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
+
+
+def test_watch_reloads_changed_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    rule = "extends: default\nrules:\n  - when: {{route: /v1/chat/completions}}\n    reply: {{text: {word}}}\n"
+    path.write_text(rule.format(word="before"))
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
+    with replay("--scenario", str(path), "--watch") as (url, _):
+        assert httpx.post(url + "/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"] == "before"
+        path.write_text(rule.format(word="after"))
+        deadline = time.monotonic() + 10
+        while True:
+            got = httpx.post(url + "/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+            if got == "after" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert got == "after"
+        path.write_text("models: [{id: a, kind: broken}]\n")  # a bad edit keeps the running scenario
+        time.sleep(1.2)
+        assert httpx.post(url + "/v1/chat/completions", json=body).status_code == 200
