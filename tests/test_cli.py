@@ -75,7 +75,8 @@ def test_watch_reloads_changed_scenario(tmp_path: Path) -> None:
     path.write_text(rule.format(word="before"))
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
     with replay("--scenario", str(path), "--watch") as (url, _):
-        assert httpx.post(url + "/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"] == "before"
+        first = httpx.post(url + "/v1/chat/completions", json=body).json()
+        assert first["choices"][0]["message"]["content"] == "before"
         path.write_text(rule.format(word="after"))
         deadline = time.monotonic() + 10
         while True:
