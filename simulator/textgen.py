@@ -65,6 +65,7 @@ def generate(
     max_tokens: int | None = None,
     stop: list[str] | None = None,
     text: str | None = None,
+    lead: str = "",
 ) -> Generated:
     """The reply as token pieces, cut at a stop sequence or at `max_tokens` as OpenAI does.
 
@@ -73,7 +74,7 @@ def generate(
     d = directive.current.get()
     if text is None and d.text is not None:
         text = d.text()
-    full = text if text is not None else compose(rng, prompt, d.tokens or target_tokens)
+    full = text if text is not None else lead + compose(rng, prompt, d.tokens or target_tokens)
     pieces = tokens.pieces(full)
     finish = "stop"
     for s in stop or []:

@@ -28,3 +28,18 @@ def token_logprobs(pieces: list[str], top: int, rng: np.random.Generator) -> lis
         entry["top_logprobs"] = tops[:top]
         out.append(entry)
     return out
+
+
+def legacy_logprobs(pieces: list[str], top: int, rng: np.random.Generator) -> dict[str, Any]:
+    """The legacy completions format: parallel lists, and `top_logprobs` as token -> logprob maps."""
+    entries = token_logprobs(pieces, top, rng)
+    offsets, at = [], 0
+    for p in pieces:
+        offsets.append(at)
+        at += len(p)
+    return {
+        "tokens": [e["token"] for e in entries],
+        "token_logprobs": [e["logprob"] for e in entries],
+        "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries] if top else None,
+        "text_offset": offsets,
+    }

@@ -1,22 +1,69 @@
-"""PLACEHOLDER: being written now; replaced before commit."""
+"""POST /v1/ranking: NVIDIA NIM reranking, by a deterministic lexical relevance (BM25)."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from typing import Any
 
-from starlette.requests import Request
-
+from .. import params, tokens
+from ..catalog import RANKING
 from ..context import Context
-from ..errors import APIError
-from ..plan import ResponsePlan
+from ..errors import invalid
+from ..plan import ResponsePlan, json_plan
+
+_WORD = re.compile(r"\w+")
+K1, B = 1.2, 0.75
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
-    raise APIError(501, "not yet")
+    model_name = params.required(body, "model", str)
+    query = params.required(body, "query", dict)
+    query_text = query.get("text")
+    if not isinstance(query_text, str) or not query_text.strip():
+        raise invalid("Missing required parameter: 'query.text'.", param="query.text",
+                      code="missing_required_parameter")
+    passages = params.required(body, "passages", list)
+    if not passages:
+        raise invalid("Invalid 'passages': empty array. Expected an array with minimum length 1.", param="passages",
+                      code="empty_array")
+    texts = []
+    for i, p in enumerate(passages):
+        if not isinstance(p, dict) or not isinstance(p.get("text"), str):
+            raise invalid(f"Missing required parameter: 'passages[{i}].text'.", param=f"passages[{i}].text",
+                          code="missing_required_parameter")
+        texts.append(p["text"])
+    truncate = params.one_of(body, "truncate", ("NONE", "END"), "NONE")
+    model = ctx.catalog.resolve(model_name, RANKING)
+    if truncate == "NONE":
+        for i, t in enumerate(texts):
+            if tokens.count(query_text) + tokens.count(t) > model.context_window:
+                raise invalid(f"Input length of passages[{i}] exceeds the model's maximum context length "
+                              f"({model.context_window} tokens); set truncate to END to cut it.",
+                              param=f"passages[{i}].text")
+    scores = bm25(query_text, texts)
+    order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))
+    rankings = [{"index": i, "logit": round(scores[i], 4)} for i in order]
+    return json_plan({"rankings": rankings}, model=model_name, prompt_tokens=sum(map(tokens.count, texts)))
 
 
-async def _raw(ctx: Context, request: Request) -> ResponsePlan:
-    raise APIError(501, "not yet")
-
-
-upload = list_files = get_file = get_content = delete_file = get_response = get_image = _raw
+def bm25(query: str, docs: list[str]) -> list[float]:
+    """BM25 over the given passages, shifted so an unrelated passage sits well below a relevant one."""
+    terms = [w.lower() for w in _WORD.findall(query)]
+    bags = [Counter(w.lower() for w in _WORD.findall(d)) for d in docs]
+    lengths = [sum(b.values()) for b in bags]
+    avg = (sum(lengths) / len(lengths)) or 1.0
+    n = len(docs)
+    scores = []
+    for bag, length in zip(bags, lengths, strict=True):
+        score = 0.0
+        for t in terms:
+            f = bag.get(t, 0)
+            if f:
+                df = sum(1 for b in bags if t in b)
+                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                score += idf * f * (K1 + 1) / (f + K1 * (1 - B + B * length / avg))
+        # NIM logits are unbounded reals, negative for irrelevant passages.
+        scores.append(score * 4.0 - 5.0)
+    return scores
