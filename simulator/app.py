@@ -52,6 +52,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("GET", "/v1/files/{file_id}/content", raw=files.get_content),
     Endpoint("POST", "/v1/responses", json=responses.plan),
     Endpoint("GET", "/v1/responses/{response_id}", raw=responses.get_response),
+    Endpoint("DELETE", "/v1/responses/{response_id}", raw=responses.delete_response),
     Endpoint("POST", "/v1/text/generation", json=text_generation.plan),
     Endpoint("POST", "/v1/ranking", json=ranking.plan),
     Endpoint("GET", "/v1/models", raw=models.list_models),

@@ -49,12 +49,20 @@ class TimingModel:
             else:
                 total = self.ttft.one(rng) + prefill + float(self.itl.sample(rng, plan.completion_tokens).sum())
             return dataclasses.replace(plan, latency_s=plan.latency_s + total)
-        tokens = sum(1 for c in plan.chunks[1:] if c.token)
+        # Events before the first token (a Responses stream's `response.created`...) go out at once;
+        # the first token waits for the TTFT; later tokens each wait one inter-token gap.
+        first_token = next((i for i, c in enumerate(plan.chunks) if c.token), 0)
+        tokens = sum(1 for c in plan.chunks[first_token + 1 :] if c.token)
         gaps = iter(self.itl.sample(rng, tokens)) if tokens else iter(())
         first = self.ttft.one(rng) + prefill
         chunks = []
         for i, c in enumerate(plan.chunks):
-            delay = first if i == 0 else (float(next(gaps)) if c.token else 0.0)
+            if i < first_token:
+                delay = 0.0
+            elif i == first_token:
+                delay = first
+            else:
+                delay = float(next(gaps)) if c.token else 0.0
             chunks.append(dataclasses.replace(c, delay_s=delay))
         return dataclasses.replace(plan, chunks=tuple(chunks))
 

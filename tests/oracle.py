@@ -91,6 +91,8 @@ def validate(schema_name: str, instance: object) -> None:
     found = list(validator(schema_name).iter_errors(instance))
     if found:
         best = best_match(found)
+        while best.context:  # an anyOf/oneOf failure: show the branch that came closest
+            best = max(best.context, key=lambda e: len(e.absolute_path))
         where = "/".join(map(str, best.absolute_path)) or "(root)"
         raise AssertionError(f"{schema_name} rejects the body at {where}: {best.message} "
                              f"[{best.validator}] ({len(found)} errors)\n{json.dumps(instance)[:2000]}")

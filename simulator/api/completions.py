@@ -129,6 +129,4 @@ def _stream_parts(head: dict[str, Any], choices: list[tuple[int, str, list[str],
     if usage is not None:
         parts.append((chunk(None, "", None, usage=usage), False))
     parts.append((DONE, False))
-    if parts and not parts[0][1]:
-        parts[0] = (parts[0][0], True)  # the first event is what time to first token is measured to
     return parts

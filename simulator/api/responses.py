@@ -1,22 +1,226 @@
-"""PLACEHOLDER: being written now; replaced before commit."""
+"""POST /v1/responses, GET and DELETE /v1/responses/{id}: the Responses API, with stored conversations."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.requests import Request
 
+from .. import jsongen, params, textgen, tokens
+from ..catalog import RESPONSES
 from ..context import Context
-from ..errors import APIError
-from ..plan import ResponsePlan
+from ..errors import APIError, invalid
+from ..plan import SSE_TYPE, ResponsePlan, json_plan
+from ..timing import schedule
+from ..tools import Tool, arguments, choose, parse_tools
+from .responses_stream import stream_events
+
+MIN_OUTPUT_TOKENS = 16  # OpenAI refuses smaller max_output_tokens
+MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
-    raise APIError(501, "not yet")
+    model_name = params.required(body, "model", str)
+    items = _input_items(body)
+    previous_id = params.optional(body, "previous_response_id", str)
+    history: list[dict[str, Any]] = []
+    if previous_id is not None:
+        if previous_id not in ctx.state.conversations:
+            raise invalid(f"Previous response with id '{previous_id}' not found.", param="previous_response_id",
+                          code="previous_response_not_found")
+        history = ctx.state.conversations[previous_id]
+    model = ctx.catalog.resolve(model_name, RESPONSES)
+    instructions = params.optional(body, "instructions", str)
+    temperature = params.number_in(body, "temperature", 0, 2, 1.0)
+    top_p = params.number_in(body, "top_p", 0, 1, 1.0)
+    limit = params.int_in(body, "max_output_tokens", MIN_OUTPUT_TOKENS, 10**7)
+    store = bool(params.optional(body, "store", bool, True))
+    stream = bool(params.optional(body, "stream", bool, False))
+    metadata = params.optional(body, "metadata", dict, {})
+    parallel = bool(params.optional(body, "parallel_tool_calls", bool, True))
+    tools = parse_tools(body.get("tools"), nested=False)
+    text_format = _text_format(body)
+
+    conversation = [*history, *items]
+    prompt = _last_user_text(conversation)
+    rng = ctx.rng(body.get("seed"), model_name, instructions, conversation, body.get("tools"), text_format)
+    tool = choose(tools, body.get("tool_choice"), prompt, _ends_with_tool_output(conversation))
+    output: list[dict[str, Any]] = []
+    pieces: list[str]
+    incomplete = False
+    if tool is not None:
+        pieces = tokens.pieces(arguments(tool, rng))
+        output.append({"id": ctx.new_id("fc_", 40), "type": "function_call", "status": "completed",
+                       "arguments": "".join(pieces), "call_id": ctx.new_id("call_"), "name": tool.name})
+    else:
+        text = _formatted(text_format, rng)
+        if text is None and history:
+            first = _first_user_text(history)
+            text = f'Following up on "{first[:60]}": ' + textgen.compose(rng, prompt, ctx.scenario.reply_tokens)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, text=text)
+        pieces, incomplete = gen.pieces, gen.finish_reason == "length"
+        output.append({"id": ctx.new_id("msg_", 40), "type": "message", "status": "incomplete" if incomplete
+                       else "completed", "role": "assistant",
+                       "content": [{"type": "output_text", "text": gen.text, "annotations": [], "logprobs": []}]})
+
+    input_tokens = sum(tokens.count(_item_text(i)) + 4 for i in conversation) + (
+        tokens.count(instructions) if instructions else 0)
+    reasoning = 64 if model.reasoning else 0
+    created = ctx.now()
+    response = {
+        "id": ctx.new_id("resp_", 48),
+        "object": "response",
+        "created_at": created,
+        "status": "incomplete" if incomplete else "completed",
+        "completed_at": created,
+        "background": False,
+        "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "instructions": instructions,
+        "max_output_tokens": limit,
+        "max_tool_calls": None,
+        "model": model_name,
+        "output": output,
+        "parallel_tool_calls": parallel,
+        "previous_response_id": previous_id,
+        "reasoning": {"effort": "medium" if model.reasoning else None, "summary": None},
+        "service_tier": "default",
+        "store": store,
+        "temperature": temperature,
+        "text": {"format": text_format or {"type": "text"}},
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": [_tool_card(t, body) for t in tools],
+        "top_logprobs": 0,
+        "top_p": top_p,
+        "truncation": "disabled",
+        "usage": {
+            "input_tokens": input_tokens,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": len(pieces) + reasoning,
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": input_tokens + len(pieces) + reasoning,
+        },
+        "metadata": metadata,
+    }
+    user = params.optional(body, "user", str)
+    if user is not None:  # the schema has no null `user`: absent unless given
+        response["user"] = user
+    if store:
+        ctx.state.responses[response["id"]] = response
+        ctx.state.conversations[response["id"]] = [*conversation, *(_as_input(o) for o in output)]
+    common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": len(pieces)}
+    if stream:
+        return ResponsePlan(chunks=schedule(stream_events(response, pieces)), media_type=SSE_TYPE, **common)
+    return json_plan(response, **common)
 
 
-async def _raw(ctx: Context, request: Request) -> ResponsePlan:
-    raise APIError(501, "not yet")
+async def get_response(ctx: Context, request: Request) -> ResponsePlan:
+    return json_plan(_stored(ctx, request.path_params["response_id"]))
 
 
-upload = list_files = get_file = get_content = delete_file = get_response = get_image = _raw
+async def delete_response(ctx: Context, request: Request) -> ResponsePlan:
+    rid = request.path_params["response_id"]
+    _stored(ctx, rid)
+    del ctx.state.responses[rid]
+    ctx.state.conversations.pop(rid, None)
+    return json_plan({"id": rid, "object": "response.deleted", "deleted": True})
+
+
+def _stored(ctx: Context, rid: str) -> dict[str, Any]:
+    if rid not in ctx.state.responses:
+        raise APIError(404, f"Response with id '{rid}' not found.", param="response_id")
+    return ctx.state.responses[rid]
+
+
+def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """`input` (a string or a list of items), or a chat-style `messages` list as some proxies accept."""
+    raw = body.get("input", body.get("messages"))
+    name = "input" if "input" in body else "messages"
+    if raw is None:
+        raise invalid("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    if not isinstance(raw, list):
+        raise invalid(f"Invalid type for '{name}': expected a string or an array of input items.", param=name,
+                      code="invalid_type")
+    for i, item in enumerate(raw):
+        where = f"{name}[{i}]"
+        if not isinstance(item, dict):
+            raise invalid(f"Invalid type for '{where}': expected an object.", param=where, code="invalid_type")
+        kind = item.get("type", "message" if "role" in item else None)
+        if kind == "message":
+            if item.get("role") not in MESSAGE_ROLES:
+                raise invalid(f"Invalid value: '{item.get('role')}'. Supported values are: 'user', 'assistant', "
+                              "'system', and 'developer'.", param=f"{where}.role", code="invalid_value")
+            if not isinstance(item.get("content"), str | list):
+                raise invalid(f"Missing required parameter: '{where}.content'.", param=f"{where}.content",
+                              code="missing_required_parameter")
+        elif kind == "function_call_output":
+            for key in ("call_id", "output"):
+                if key not in item:
+                    raise invalid(f"Missing required parameter: '{where}.{key}'.", param=f"{where}.{key}",
+                                  code="missing_required_parameter")
+        elif kind == "function_call":
+            for key in ("call_id", "name", "arguments"):
+                if key not in item:
+                    raise invalid(f"Missing required parameter: '{where}.{key}'.", param=f"{where}.{key}",
+                                  code="missing_required_parameter")
+        elif kind not in ("reasoning", "item_reference"):
+            raise invalid(f"Invalid value: '{kind}'. Supported values are: 'message', 'function_call', "
+                          "'function_call_output', 'reasoning' and 'item_reference'.", param=f"{where}.type",
+                          code="invalid_value")
+    return raw
+
+
+def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    text = params.optional(body, "text", dict)
+    fmt = (text or {}).get("format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema"):
+        raise invalid("Invalid value for 'text.format.type': expected 'text', 'json_object' or 'json_schema'.",
+                      param="text.format.type", code="invalid_value")
+    if fmt["type"] == "json_schema" and not isinstance(fmt.get("name"), str):
+        raise invalid("Missing required parameter: 'text.format.name'.", param="text.format.name",
+                      code="missing_required_parameter")
+    return fmt
+
+
+def _formatted(fmt: dict[str, Any] | None, rng: Any) -> str | None:
+    if fmt is None or fmt["type"] == "text":
+        return None
+    if fmt["type"] == "json_schema":
+        return json.dumps(jsongen.generate(fmt.get("schema") or {"type": "object"}, rng), ensure_ascii=False)
+    return json.dumps({"answer": textgen.compose(rng, "", 12)})
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    if "content" in item:
+        return tokens.content_text(item["content"])
+    return str(item.get("output", "")) + str(item.get("arguments", ""))
+
+
+def _last_user_text(items: list[dict[str, Any]]) -> str:
+    return next((_item_text(i) for i in reversed(items) if i.get("role") == "user"), "")
+
+
+def _first_user_text(items: list[dict[str, Any]]) -> str:
+    return next((_item_text(i) for i in items if i.get("role") == "user"), "")
+
+
+def _ends_with_tool_output(items: list[dict[str, Any]]) -> bool:
+    return bool(items) and items[-1].get("type") == "function_call_output"
+
+
+def _as_input(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as the input item a follow-up turn carries."""
+    if item["type"] == "message":
+        return {"type": "message", "role": "assistant", "content": item["content"]}
+    return {k: item[k] for k in ("type", "call_id", "name", "arguments")}
+
+
+def _tool_card(tool: Tool, body: dict[str, Any]) -> dict[str, Any]:
+    given = next((t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name") == tool.name), {})
+    return {"type": "function", "name": tool.name, "description": tool.description or None,
+            "parameters": tool.parameters, "strict": given.get("strict", True)}
