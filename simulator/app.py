@@ -43,7 +43,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/chat/completions", json=chat.plan),
     Endpoint("POST", "/v1/completions", json=completions.plan),
     Endpoint("POST", "/v1/embeddings", json=embeddings.plan),
-    Endpoint("POST", "/v1/images/generations", json=images.plan),
+    Endpoint("POST", "/v1/images/generations", raw=images.plan),
     Endpoint("GET", "/v1/images/files/{image_id}", raw=images.get_image, auth=False),
     Endpoint("POST", "/v1/files", raw=files.upload),
     Endpoint("GET", "/v1/files", raw=files.list_files),

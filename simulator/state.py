@@ -25,9 +25,7 @@ class StoredFile:
             "filename": self.filename,
             "purpose": self.purpose,
             "status": "processed",
-            "status_details": None,
-            "expires_at": None,
-        }
+        }  # no `expires_at` or `status_details`: absent unless set, as the schema has no null for them
 
 
 @dataclass(slots=True)
