@@ -41,6 +41,7 @@ class Reply:
     text: Any = None  # str or Template: the content the endpoint's generator sends
     tokens: int | None = None  # reply length for the generator
     tool: str | None = None  # "none", "required" or a function name: overrides the tool choice
+    json: dict[str, Any] | None = None  # a JSON Schema: the content is generated JSON that validates
 
 
 @dataclass(slots=True)
@@ -69,23 +70,6 @@ class Scenario:
     rate_limits: Limits | None = None
     sources: tuple[str, ...] = ()
     present: frozenset[str] = frozenset()  # the settings this file (or its layers) set explicitly
-
-
-    @property
-    def timing(self) -> _NoDelay:
-        # TRANSITIONAL: planners written before the timing stage read this; it always says "no delay"
-        # because TimingModel.apply() sets every delay afterwards.
-        return _NO_DELAY
-
-
-@dataclass(frozen=True, slots=True)
-class _NoDelay:
-    latency_s: float = 0.0
-    ttft_s: float = 0.0
-    itl_s: float = 0.0
-
-
-_NO_DELAY = _NoDelay()
 
 
 class _Where:
@@ -325,15 +309,17 @@ def _rule(r: Any, at: tuple[Any, ...], w: _Where) -> Rule:
 
 
 def _reply(spec: dict[str, Any], at: tuple[Any, ...], w: _Where) -> Reply:
-    known = ("status", "headers", "body", "text", "tokens", "tool")
+    known = ("status", "headers", "body", "text", "tokens", "tool", "json")
     for key in spec:
         if key not in known:
             raise w.error((*at, key), f"unknown reply key (known: {', '.join(known)})")
     status = spec.get("status")
     if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
         raise w.error((*at, "status"), f"expected an HTTP status (100-599), got {status!r}")
-    if "body" in spec and "text" in spec:
-        raise w.error((*at, "text"), "give `body` (the whole answer) or `text` (the generated content), not both")
+    if sum(k in spec for k in ("body", "text", "json")) > 1:
+        raise w.error((*at, "text"), "give one of `body` (the whole answer), `text` or `json` (the content)")
+    if "json" in spec and not isinstance(spec["json"], dict):
+        raise w.error((*at, "json"), "expected a JSON Schema (a mapping)")
     tokens = spec.get("tokens")
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
         raise w.error((*at, "tokens"), f"expected a positive integer, got {tokens!r}")
@@ -345,4 +331,4 @@ def _reply(spec: dict[str, Any], at: tuple[Any, ...], w: _Where) -> Reply:
     if not isinstance(headers, dict):
         raise w.error((*at, "headers"), "expected a mapping of header names to values")
     return Reply(status=status, headers=headers, body=compiled.get("body"), text=compiled.get("text"),
-                 tokens=tokens, tool=spec.get("tool"))
+                 tokens=tokens, tool=spec.get("tool"), json=spec.get("json"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import secrets
@@ -22,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, templates, tokens
+from . import __version__, directive, faults, jsongen, templates, tokens
 from . import scenario as scenarios
 from .config import ServerConfig
 from .context import Context
@@ -101,7 +102,7 @@ class Server:
             if rule is not None and rule.reply is not None and _whole_answer(rule.reply):
                 plan = self._reply_plan(rule.reply, incoming)
             else:
-                plan = await self._planned(endpoint, request, body, rule, incoming)
+                plan = await self._planned(endpoint, request, body, rule, incoming, rng)
             if plan.status < 400:
                 plan = self._timing(model_id, rule).apply(plan, rng)
         except APIError as e:
@@ -120,16 +121,19 @@ class Server:
         return self.respond(plan, endpoint.path, started, gate, attempt)
 
     async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
-                       incoming: Incoming) -> ResponsePlan:
+                       incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
         reply = rule.reply if rule is not None else None
         d = directive.NONE
         if reply is not None:
-            source = reply.text
+            source, schema = reply.text, reply.json
 
             def text() -> str:
+                if schema is not None:
+                    return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
                 return str(templates.render_tree(source, self._scope(incoming)))
 
-            d = directive.Directive(text=text if source is not None else None, tokens=reply.tokens, tool=reply.tool)
+            wanted = source is not None or schema is not None
+            d = directive.Directive(text=text if wanted else None, tokens=reply.tokens, tool=reply.tool)
         token = directive.current.set(d)
         try:
             if endpoint.json is not None:

@@ -16,7 +16,7 @@ from .plan import Chunk, ResponsePlan
 TIMING_KEYS = ("latency", "ttft", "itl", "tokens_per_second", "prefill_per_token", "max_concurrency")
 
 
-def schedule(parts: Iterable[tuple[bytes, bool]], timing: Any = None) -> tuple[Chunk, ...]:
+def schedule(parts: Iterable[tuple[bytes, bool]]) -> tuple[Chunk, ...]:
     """Chunks for a stream, each marked with whether it carries a new token.
 
     The delays are filled in by TimingModel.apply; events that carry no token (the finish chunk,

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import jsonschema
+import numpy as np
 import openai
 import pytest
 from conftest import run
@@ -164,7 +165,8 @@ def test_no_byte_before_time_to_first_token(base_url: str) -> None:
     """The role chunk is not flushed early: the first body byte arrives after the TTFT delay."""
     from simulator.scenario import load
 
-    ttft = load("default").timing.ttft_s
+    ttft = load("default").timing_layer["ttft"].one(np.random.default_rng(0))  # constant in the default
+    assert ttft > 0
     body = {"model": "gpt-4o", "messages": USER, "stream": True}
     with httpx.Client(base_url=base_url) as h:
         t0 = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,25 @@ timing:
     first, second = run(), run()
     assert first == second
     assert {s for s, _ in first} == {200, 500}
+
+
+def test_json_reply_and_forced_tool(tmp_path: Path) -> None:
+    rules = """
+rules:
+  - when: {route: /v1/chat/completions, header: {x-want: json}}
+    reply:
+      json: {type: object, required: [city, temp], additionalProperties: false,
+             properties: {city: {type: string}, temp: {type: integer, minimum: -30, maximum: 45}}}
+  - when: {route: /v1/chat/completions, header: {x-want: tool}}
+    reply: {tool: send_email}
+"""
+    tools = [{"type": "function", "function": {"name": n, "parameters": {"type": "object", "properties": {}}}}
+             for n in ("get_weather", "send_email")]
+    with serve(tmp_path, rules) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        msgs = [{"role": "user", "content": "weather?"}]
+        r = client.chat.completions.create(model="gpt-4o", messages=msgs, extra_headers={"x-want": "json"})
+        data = json.loads(r.choices[0].message.content or "")
+        assert set(data) == {"city", "temp"} and -30 <= data["temp"] <= 45
+        r = client.chat.completions.create(model="gpt-4o", messages=msgs, tools=tools, extra_headers={"x-want": "tool"})
+        assert r.choices[0].message.tool_calls[0].function.name == "send_email"

@@ -78,7 +78,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         rng = ctx.rng("logprobs", model_name, messages)
         parts = _stream_parts(head, choices, usage if include_usage else None, logprobs, top_logprobs, rng)
-        return ResponsePlan(chunks=schedule(parts, ctx.scenario.timing), media_type=SSE_TYPE, **common)
+        return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
 
     rng = ctx.rng("logprobs", model_name, messages)
     out = {
@@ -91,7 +91,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "service_tier": "default",
         "system_fingerprint": head["system_fingerprint"],
     }
-    return json_plan(out, latency_s=ctx.scenario.timing.latency_s, **common)
+    return json_plan(out, **common)
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
