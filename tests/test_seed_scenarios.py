@@ -62,6 +62,31 @@ def test_fakeai_seed_001() -> None:
         assert text
         health = httpx.get(url + "/health").json()
         assert health["status"] == "healthy" and "timestamp" in health
+        h = {"Authorization": f"Bearer {key}"}
+        llama = client.completions.create(model="meta-llama/Llama-3.1-8B-Instruct", prompt="Once upon a time,",
+                                          max_tokens=30)
+        assert llama.object == "text_completion" and llama.choices[0].text
+        emb = client.embeddings.create(model="sentence-transformers/all-mpnet-base-v2",
+                                       input=["Text 1", "Text 2", "Text 3"])
+        assert [len(d.embedding) for d in emb.data] == [768, 768, 768]
+        img = client.images.generate(model="stabilityai/stable-diffusion-xl-base-1.0", size="1024x1024",
+                                     prompt="A futuristic city with flying cars", quality="hd", n=1)
+        assert img.data[0].url
+        f = client.files.create(file=("training_data.jsonl", b"{}\n", "application/jsonl"), purpose="fine-tune")
+        assert httpx.get(url + f"/v1/files/{f.id}", headers=h).json()["id"] == f.id
+        assert httpx.delete(url + f"/v1/files/{f.id}", headers=h).json() == {"id": f.id, "object": "file",
+                                                                             "deleted": True}
+        gen = httpx.post(url + "/v1/text/generation", headers=h, json={
+            "input": "Explain quantum computing", "model": "openai/gpt-oss-120b", "max_output_tokens": 200}).json()
+        assert gen["id"].startswith("txtgen-") and gen["output"] and gen["usage"]["total_tokens"] > 0
+        resp = httpx.post(url + "/v1/responses", headers=h, json={
+            "model": "openai/gpt-oss-120b", "input": "What is machine learning?", "instructions": "Be concise"}).json()
+        assert resp["status"] == "completed" and resp["output"][0]["content"][0]["text"]
+        ranked = httpx.post(url + "/v1/ranking", headers=h, json={
+            "model": "nvidia/nv-rerankqa-mistral-4b-v3", "query": {"text": "machine learning frameworks"},
+            "passages": [{"text": "TensorFlow is developed by Google"}, {"text": "PyTorch is popular in research"},
+                         {"text": "Scikit-learn is for classical machine learning"}]}).json()
+        assert ranked["rankings"][0]["index"] == 2 and len(ranked["rankings"]) == 3
         metrics = httpx.get(url + "/metrics").json()
         assert metrics["requests"]["/v1/chat/completions"] >= 2
         assert set(metrics) == {"requests", "response_times", "errors", "tokens_generated"}
