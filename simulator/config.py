@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
@@ -17,3 +18,12 @@ class ServerConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     log_level: str = "info"
     watch: bool = False  # reload changed scenario files while serving
+    # Cassette replay.
+    cassettes: tuple[str, ...] = ()
+    mode: str = "strict"  # strict | fallback | record-new
+    upstream: str = "https://api.openai.com"  # where record-new forwards misses
+    speed: float = 1.0  # recorded timing divided by this; 0: no delays
+    timing: str = "recorded"  # recorded | scenario (the scenario's timing model over cassette answers)
+    miss_status: int = 404  # the status of a strict-mode miss
+    after_last: str | None = None  # cycle | repeat-last | fail (default: the cassette's, else repeat-last)
+    match: dict[str, Any] = field(default_factory=dict)  # ignore / on / normalize / matchers / convert

@@ -20,6 +20,7 @@ class Metrics:
                               ["route"], buckets=_LATENCY_BUCKETS, registry=r)
         self.tokens = Counter("simctl_tokens", "Tokens in prompts and completions", ["direction"], registry=r)
         self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
+        self.cassette = Counter("simctl_cassette_lookups", "Cassette lookups, by result", ["result"], registry=r)
         self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r)
 
     def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:

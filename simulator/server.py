@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from . import __version__, directive, faults, jsongen, templates, tokens
 from . import scenario as scenarios
+from .cassette import Interaction, save
 from .config import ServerConfig
 from .context import Context
 from .emitter import Gate, PlanResponse
@@ -34,9 +36,11 @@ from .metrics import Metrics
 from .params import parse_json
 from .plan import ResponsePlan, dumps
 from .ratelimit import RateLimiter, estimate_tokens
+from .replay import source_from_config, without_delays
 from .rules import Incoming
 from .scenario import Reply, Rule
 from .timing import TimingModel
+from .upstream import forward
 from .verdict import Attempt, Verdict, call_key
 
 if TYPE_CHECKING:
@@ -60,6 +64,8 @@ class Server:
         self.count = 0
         tokens.encoding()  # load the BPE now, not on the first request (it takes a few hundred ms)
         self.verdict = Verdict()
+        self.source = source_from_config(config)
+        self.http: httpx.AsyncClient | None = None
         self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
 
@@ -92,6 +98,7 @@ class Server:
             incoming = Incoming(request.method, request.url.path, request.headers, body, arrived)
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
+            recorded = await self._from_cassette(request, incoming, raw) if self.source is not None and api else None
             if self.limiter is not None and api:
                 extra_headers = self.limiter.take(self._client(request),
                                                   estimate_tokens(body, self.ctx.scenario.reply_tokens),
@@ -99,11 +106,15 @@ class Server:
             rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
                         None)
             fault = self._fault(request, incoming, rule, rng, api)
-            if rule is not None and rule.reply is not None and _whole_answer(rule.reply):
+            if recorded is not None:
+                plan = recorded
+                if self.config.timing == "scenario":
+                    plan = self._timing(model_id, rule).apply(plan, rng)
+            elif rule is not None and rule.reply is not None and _whole_answer(rule.reply):
                 plan = self._reply_plan(rule.reply, incoming)
             else:
                 plan = await self._planned(endpoint, request, body, rule, incoming, rng)
-            if plan.status < 400:
+            if plan.status < 400 and recorded is None:
                 plan = self._timing(model_id, rule).apply(plan, rng)
         except APIError as e:
             plan = self.error_plan(e)
@@ -119,6 +130,36 @@ class Server:
         attempt = Attempt(arrived, self._client(request), call_key(request.url.path, raw), plan.status, plan.fault,
                           _retry_after(plan.headers), plan.streaming)
         return self.respond(plan, endpoint.path, started, gate, attempt)
+
+    async def _from_cassette(self, request: Request, incoming: Incoming, raw: bytes | None) -> ResponsePlan | None:
+        """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
+        assert self.source is not None
+        query = dict(request.query_params)
+        hit = self.source.find(incoming.method, incoming.path, query, incoming.body)
+        if hit is not None:
+            self.metrics.cassette.labels("hit").inc()
+            return self.source.plan(hit, incoming.body)
+        self.metrics.cassette.labels("miss").inc()
+        if self.config.mode == "fallback":
+            self.source.miss(incoming.method, incoming.path, incoming.body)
+            return None
+        if self.config.mode == "record-new":
+            if self.http is None:
+                self.http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10))
+            interaction = await forward(self.http, self.config.upstream, incoming.method, incoming.path, query,
+                                        dict(request.headers), raw or b"")
+            await asyncio.to_thread(self._append, interaction)
+            plan = self.source.plan(interaction, incoming.body)
+            return without_delays(plan)  # the client already waited for the upstream once
+        miss = self.source.miss(incoming.method, incoming.path, incoming.body)
+        raise APIError(self.config.miss_status, miss.message(), code="cassette_miss")
+
+    def _append(self, interaction: Interaction) -> None:
+        assert self.source is not None
+        cassette = self.source.cassettes[0]
+        cassette.interactions.append(interaction)
+        self.source.add(interaction)
+        save(cassette, cassette.source)
 
     async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
@@ -303,6 +344,8 @@ class Server:
         finally:
             if task is not None:
                 task.cancel()
+            if self.http is not None:
+                await self.http.aclose()
 
     def app(self) -> Starlette:
         routes = [self.route(e) for e in self.endpoints]

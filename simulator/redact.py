@@ -1,0 +1,88 @@
+"""Redaction: secrets never reach a cassette. Filters are plain functions applied in order.
+
+A filter takes an Interaction and returns it changed (or None to drop it). The default removes
+credential headers and query keys and masks anything that looks like a known key format; a last
+scan (`find_secrets`) refuses to write what still looks like one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .cassette import Interaction
+
+Filter = Callable[[Interaction], Interaction | None]
+SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
+                  "x-api-key", "proxy-authorization")
+SECRET_QUERY = re.compile(r"(?i)^(api[-_]?key|key|token|access[-_]?token|sig|signature)$")
+# Formats of real credentials: OpenAI, Anthropic, AWS, GitHub, Google, Slack, JWTs and long bearer tokens.
+SECRET_PATTERNS = [re.compile(p) for p in (
+    r"sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}",
+    r"AKIA[0-9A-Z]{16}",
+    r"gh[pousr]_[A-Za-z0-9]{36,}",
+    r"AIza[0-9A-Za-z_-]{35}",
+    r"xox[baprs]-[A-Za-z0-9-]{10,}",
+    r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+    r"(?i)bearer\s+[A-Za-z0-9._~+/-]{20,}",
+)]
+MASK = "[REDACTED]"
+
+
+def _walk(value: Any, fn: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        return [_walk(v, fn) for v in value]
+    if isinstance(value, dict):
+        return {k: _walk(v, fn) for k, v in value.items()}
+    return value
+
+
+def mask_text(text: str, patterns: Iterable[re.Pattern[str]] = SECRET_PATTERNS) -> str:
+    for p in patterns:
+        text = p.sub(MASK, text)
+    return text
+
+
+def drop_secret_headers(i: Interaction, extra: Iterable[str] = ()) -> Interaction:
+    names = {*SECRET_HEADERS, *(h.lower() for h in extra)}
+    i.request.headers = {k: v for k, v in i.request.headers.items() if k.lower() not in names}
+    i.response.headers = {k: v for k, v in i.response.headers.items() if k.lower() not in names}
+    i.request.query = {k: (MASK if SECRET_QUERY.match(k) else v) for k, v in i.request.query.items()}
+    return i
+
+
+def mask_bodies(i: Interaction, patterns: Iterable[re.Pattern[str]] = SECRET_PATTERNS) -> Interaction:
+    pats = list(patterns)
+
+    def fn(s: str) -> str:
+        return mask_text(s, pats)
+
+    for body in (i.request.body, i.response.body):
+        if body.kind in ("json", "text"):
+            body.value = _walk(body.value, fn)
+    for c in i.response.chunks or []:
+        c.data = _walk(c.data, fn)
+        if c.raw is not None:
+            c.raw = fn(c.raw)
+    i.request.headers = {k: fn(v) for k, v in i.request.headers.items()}
+    i.response.headers = {k: fn(v) for k, v in i.response.headers.items()}
+    i.request.query = {k: fn(v) for k, v in i.request.query.items()}
+    return i
+
+
+def redact_interaction(i: Interaction, headers: Iterable[str] = (), patterns: Iterable[str] = ()) -> Interaction:
+    compiled = [*SECRET_PATTERNS, *(re.compile(p) for p in patterns)]
+    return mask_bodies(drop_secret_headers(i, headers), compiled)
+
+
+def find_secrets(text: str) -> list[str]:
+    """What still looks like a credential in serialised text (the last scan before writing)."""
+    found = []
+    for p in SECRET_PATTERNS:
+        for m in p.finditer(text):
+            value = m.group(0)
+            found.append(value[:6] + "..." + value[-2:] if len(value) > 12 else "***")
+    return found

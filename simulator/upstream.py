@@ -1,0 +1,85 @@
+"""Forwarding a request to a real upstream and turning the exchange into an Interaction.
+
+Used by `--mode record-new`. The upstream key comes from the server's environment, never from
+the client, and no credential is ever part of the Interaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from typing import Any
+
+import httpx
+
+from .cassette import KEEP_REQUEST_HEADERS, Body, Interaction, RecordedChunk, Request, Response
+from .errors import APIError
+from .redact import redact_interaction
+
+KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
+
+
+def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """Complete SSE events (ending in a blank line) and the unfinished rest."""
+    events = []
+    while True:
+        cut = buffer.find(b"\n\n")
+        if cut < 0:
+            return events, buffer
+        events.append(buffer[: cut + 2])
+        buffer = buffer[cut + 2 :]
+
+
+def make_interaction(method: str, path: str, query: dict[str, str], req_headers: dict[str, str], req_body: bytes,
+                     status: int, resp_headers: dict[str, str], resp_body: bytes,
+                     chunks: list[tuple[float, bytes]] | None, upstream: str, duration_ms: float) -> Interaction:
+    """The exchange as a redacted Interaction; `chunks` are (ms since the request started, bytes) pairs."""
+    recorded = None
+    if chunks is not None:
+        recorded = [RecordedChunk.from_text(at, data.decode("utf-8", errors="replace")) for at, data in chunks]
+    interaction = Interaction(
+        request=Request(method.upper(), path, dict(query),
+                        {k: v for k, v in req_headers.items() if k.lower() in KEEP_REQUEST_HEADERS},
+                        Body.from_bytes(req_body)),
+        response=Response(status, {k.lower(): v for k, v in resp_headers.items()},
+                          Body() if recorded is not None else Body.from_bytes(resp_body), recorded),
+        recorded_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        upstream=upstream,
+        duration_ms=duration_ms,
+    )
+    return redact_interaction(interaction)
+
+
+async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
+                  headers: dict[str, str], body: bytes) -> Interaction:
+    key = next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
+    send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
+    if key:
+        send["authorization"] = f"Bearer {key}"
+    send["accept-encoding"] = "identity"  # chunks as sent, not compressed
+    started = time.perf_counter()
+    chunks: list[tuple[float, bytes]] = []
+    try:
+        async with client.stream(method, upstream.rstrip("/") + path, params=query, headers=send,
+                                 content=body) as r:
+            streaming = r.headers.get("content-type", "").startswith("text/event-stream")
+            raw = b""
+            async for part in r.aiter_raw():
+                if streaming:
+                    events, rest = split_events(raw + part)
+                    at = (time.perf_counter() - started) * 1000
+                    chunks += [(at, e) for e in events]
+                    raw = rest
+                else:
+                    raw += part
+            if streaming and raw:
+                chunks.append(((time.perf_counter() - started) * 1000, raw))
+            resp_headers: dict[str, Any] = dict(r.headers)
+            status = r.status_code
+    except httpx.HTTPError as e:
+        raise APIError(502, f"simctl: the upstream {upstream} could not be reached: {type(e).__name__}",
+                       type="server_error", code="upstream_unreachable") from None
+    return make_interaction(method, path, query, headers, body, status, resp_headers,
+                            b"" if streaming else raw, chunks if streaming else None, upstream,
+                            (time.perf_counter() - started) * 1000)
