@@ -6,6 +6,7 @@ import click
 
 from simulator import __version__
 
+from .cassette import cassette
 from .replay import replay
 from .scenario import scenario
 
@@ -18,3 +19,4 @@ def main() -> None:
 
 main.add_command(replay)
 main.add_command(scenario)
+main.add_command(cassette)

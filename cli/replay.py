@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import uvicorn
@@ -16,7 +18,7 @@ from rich.table import Table
 from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
 err = Console(stderr=True)
 
 
@@ -43,21 +45,49 @@ class _Server(uvicorn.Server):
 @click.option("--watch", is_flag=True, help="Reload changed scenario files without dropping streams in flight.")
 @click.option("--fail-on-verdict", is_flag=True,
               help="Exit 3 at shutdown if the resilience verdict found client misbehaviour (a CI gate).")
+@click.option("--cassette", "cassettes", multiple=True, type=click.Path(dir_okay=False),
+              help="Replay this cassette (repeatable). With record-new, new interactions go to the first.")
+@click.option("--mode", type=click.Choice(["strict", "fallback", "record-new"]), default="strict", show_default=True,
+              help="On a cassette miss: an error (strict), the scenario (fallback), or the upstream (record-new).")
+@click.option("--upstream", default="https://api.openai.com", show_default=True,
+              help="Where record-new forwards misses (key from SIMCTL_UPSTREAM_KEY or OPENAI_API_KEY).")
+@click.option("--speed", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Recorded timing divided by this (2: twice as fast; 0: no delays).")
+@click.option("--timing", "timing_mode", type=click.Choice(["recorded", "scenario"]), default="recorded",
+              show_default=True, help="Cassette answers keep their recorded timing, or take the scenario's.")
+@click.option("--miss-status", type=click.IntRange(400, 599), default=404, show_default=True,
+              help="Status of a strict-mode miss.")
+@click.option("--after-last", type=click.Choice(["cycle", "repeat-last", "fail"]), default=None,
+              help="When identical requests outnumber recorded answers (default: the cassette's, else repeat-last).")
+@click.option("--match-ignore", multiple=True, help="Body field left out of matching (repeatable).")
+@click.option("--match-on", multiple=True, help="Match only on these body fields (repeatable).")
+@click.option("--match-normalize", multiple=True, help="Regex whose matches in body strings are ignored (repeatable).")
+@click.option("--matcher", "matchers", multiple=True, help="A registered matcher to apply too (repeatable).")
+@click.option("--convert", is_flag=True, help="Serve a recorded stream to a non-stream request and the reverse.")
+@click.option("--fail-on-unmatched", is_flag=True, help="Exit 4 at shutdown if any request missed the cassettes.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the run report (requests, faults, verdict, cassette hits, misses and use) as JSON.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
 def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, api_keys: tuple[str, ...],
-           max_body: int, watch: bool, fail_on_verdict: bool, log_level: str) -> None:
+           max_body: int, watch: bool, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str, upstream: str,
+           speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
+           match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
+           fail_on_unmatched: bool, report_path: str | None, log_level: str) -> None:
     """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options).
 
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
-    3 the resilience verdict failed under --fail-on-verdict.
+    3 the resilience verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
     """
     from simulator.app import ENDPOINTS
     from simulator.server import Server
 
     keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
     config = ServerConfig(host=host, port=port, seed=seed, api_keys=keys, scenarios=scenarios,
-                          max_body_bytes=max_body, log_level=log_level, watch=watch)
+                          max_body_bytes=max_body, log_level=log_level, watch=watch, cassettes=cassettes, mode=mode,
+                          upstream=upstream, speed=speed, timing=timing_mode, miss_status=miss_status,
+                          after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
+                                                              convert))
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         server = Server(config, ENDPOINTS)
@@ -76,8 +106,28 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         sys.exit(EXIT_FAILED)
     report = server.verdict.report()
     _summary(server, report)
+    if report_path:
+        Path(report_path).write_text(json.dumps(server.report(), indent=2) + "\n")
     if fail_on_verdict and not report["passed"]:
         sys.exit(EXIT_VERDICT)
+    if fail_on_unmatched and server.source is not None and server.source.misses:
+        sys.exit(EXIT_UNMATCHED)
+
+
+def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, ...], matchers: tuple[str, ...],
+           convert: bool) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if ignore:
+        out["ignore"] = list(ignore)
+    if on:
+        out["on"] = list(on)
+    if normalize:
+        out["normalize"] = list(normalize)
+    if matchers:
+        out["matchers"] = list(matchers)
+    if convert:
+        out["convert"] = True
+    return out
 
 
 def _summary(server: object, report: dict) -> None:
@@ -88,6 +138,11 @@ def _summary(server: object, report: dict) -> None:
     err.print(table)
     if stats.faults:
         err.print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
+    source = server.source  # type: ignore[attr-defined]
+    if source is not None:
+        err.print(f"cassettes: {source.hits} hits, {len(source.misses)} misses")
+        for miss in source.misses[:20]:
+            err.print(f"  - miss: {miss.message()}", markup=False)
     if report["requests"]:
         verdict = "[green]passed[/green]" if report["passed"] else "[red]failed[/red]"
         err.print(f"resilience verdict: {verdict} ({report['clients']} clients, {report['requests']} requests)")

@@ -27,7 +27,8 @@ MAX_ALIASES = 100
 # Headers worth keeping: what a matcher or a client may look at. Hop-by-hop and volatile ones go.
 KEEP_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "x-stainless-lang")
 DROP_RESPONSE_HEADERS = ("content-length", "transfer-encoding", "connection", "date", "keep-alive", "server",
-                         "content-encoding", "set-cookie", "cf-ray", "alt-svc")
+                         "content-encoding", "set-cookie", "cf-ray", "alt-svc", "x-request-id", "openai-processing-ms",
+                         "cf-cache-status", "strict-transport-security", "x-envoy-upstream-service-time")
 # Migrations from older versions: {from_version: fn(data) -> data of from_version + 1}.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
@@ -211,6 +212,9 @@ def save(c: Cassette, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a cassette is a shared file like any other
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(dumps(c))
             f.flush()

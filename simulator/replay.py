@@ -48,15 +48,30 @@ class CassetteSource:
     plays: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # bucket id -> times played
     hits: int = 0
     misses: list[Miss] = field(default_factory=list)
+    # Which recorded interactions were played, by cassette file and position (for `simctl cassette prune`).
+    used: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    origin: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = Index(self.opts)
         for c in self.cassettes:
-            for i in c.interactions:
-                self.index.add(i)
+            for n, i in enumerate(c.interactions):
+                self.add(i, c.source, n)
 
-    def add(self, interaction: Interaction) -> None:
+    def add(self, interaction: Interaction, source: str = "", position: int = -1) -> None:
         self.index.add(interaction)
+        self.origin[id(interaction)] = (source, position)
+
+    def _played(self, interaction: Interaction) -> Interaction:
+        self.hits += 1
+        source, position = self.origin.get(id(interaction), ("", -1))
+        if position >= 0:
+            self.used[source].add(position)
+        return interaction
+
+    def report(self) -> dict[str, Any]:
+        return {"hits": self.hits, "misses": [m.message() for m in self.misses],
+                "used": {src: sorted(pos) for src, pos in self.used.items()}}
 
     def find(self, method: str, path: str, query: dict[str, str], body: Any) -> Interaction | None:
         found = self.index.candidates(method, path, query, body)
@@ -66,13 +81,11 @@ class CassetteSource:
         n = self.plays[bucket]
         self.plays[bucket] = n + 1
         if n < len(found):
-            self.hits += 1
-            return found[n]
+            return self._played(found[n])
         if self.after_last == "fail":
             raise APIError(409, f"simctl: all {len(found)} recorded answers to {method} {path} were already "
                            "played (after_last: fail)", code="cassette_exhausted")
-        self.hits += 1
-        return found[n % len(found)] if self.after_last == "cycle" else found[-1]
+        return self._played(found[n % len(found)] if self.after_last == "cycle" else found[-1])
 
     def miss(self, method: str, path: str, body: Any) -> Miss:
         closest, diff = self.index.closest(method, path, body)

@@ -158,7 +158,7 @@ class Server:
         assert self.source is not None
         cassette = self.source.cassettes[0]
         cassette.interactions.append(interaction)
-        self.source.add(interaction)
+        self.source.add(interaction, cassette.source, len(cassette.interactions) - 1)
         save(cassette, cassette.source)
 
     async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
@@ -308,6 +308,13 @@ class Server:
         else:
             err = APIError(exc.status_code, f"Invalid URL ({where})")
         return self.respond(self.error_plan(err), "(unmatched)", started)
+
+    def report(self) -> dict[str, Any]:
+        """The run report: what `--report FILE` writes and the shutdown summary shows."""
+        stats = self.ctx.state.stats
+        return {"scenario": self.ctx.scenario.name, "requests": stats.summary(), "routes": stats.by_route_json(),
+                "faults": dict(stats.faults), "verdict": self.verdict.report(),
+                "cassettes": self.source.report() if self.source is not None else None}
 
     def reload(self) -> None:
         """Swap in the scenario files as they are now. Answers already planned (streams in flight)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from .cassette import KEEP_REQUEST_HEADERS, Body, Interaction, RecordedChunk, Request, Response
+from .cassette import DROP_RESPONSE_HEADERS, KEEP_REQUEST_HEADERS, Body, Interaction, RecordedChunk, Request, Response
 from .errors import APIError
 from .redact import redact_interaction
 
@@ -42,7 +42,8 @@ def make_interaction(method: str, path: str, query: dict[str, str], req_headers:
         request=Request(method.upper(), path, dict(query),
                         {k: v for k, v in req_headers.items() if k.lower() in KEEP_REQUEST_HEADERS},
                         Body.from_bytes(req_body)),
-        response=Response(status, {k.lower(): v for k, v in resp_headers.items()},
+        response=Response(status, {k.lower(): v for k, v in resp_headers.items()
+                                   if k.lower() not in DROP_RESPONSE_HEADERS},
                           Body() if recorded is not None else Body.from_bytes(resp_body), recorded),
         recorded_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         upstream=upstream,
