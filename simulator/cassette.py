@@ -8,6 +8,7 @@ safe loader, bounded size and aliases, every problem reported as `file:line: key
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -230,18 +231,44 @@ def save(c: Cassette, path: str | Path) -> None:
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load(path: str | Path) -> Cassette:
+def cache_dir() -> Path:
+    return Path(os.environ.get("SIMCTL_CACHE_DIR") or Path.home() / ".cache" / "simctl") / "cassettes"
+
+
+def load(path: str | Path, use_cache: bool = True) -> Cassette:
+    """Parse a cassette. Parsing YAML costs ~10 s per 10 MB even with libyaml, so the parsed data is
+    kept as JSON in a cache keyed by the file's hash: a cassette seen before loads at JSON speed."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such cassette file")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: file is larger than {MAX_FILE_BYTES} bytes")
-    return parse(path.read_text(encoding="utf-8"), str(path))
+    raw = path.read_bytes()
+    cached = cache_dir() / f"{hashlib.sha256(raw).hexdigest()}.json"
+    if use_cache and cached.is_file():
+        try:
+            return from_data(json.loads(cached.read_bytes()), str(path))
+        except (ValueError, _Bad):
+            pass  # a damaged cache entry: parse the file again
+    c = parse(raw.decode("utf-8"), str(path))
+    if use_cache:
+        _write_cache(cached, to_data(c))
+    return c
+
+
+def _write_cache(target: Path, data: dict[str, Any]) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only home is fine: the next load parses the YAML again
 
 
 def parse(text: str, source: str = "<memory>") -> Cassette:
     # Aliases need anchors; only a file with anchors pays for the exact (slow) count.
-    if _ANCHOR.search(text) and _aliases(text) > MAX_ALIASES:
+    if "&" in text and _ANCHOR.search(text) and _aliases(text) > MAX_ALIASES:
         raise ConfigError(f"{source}: more than {MAX_ALIASES} YAML aliases (refused: alias bombs)")
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
