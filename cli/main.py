@@ -7,6 +7,7 @@ import click
 from simulator import __version__
 
 from .cassette import cassette
+from .record import import_, record
 from .replay import replay
 from .scenario import scenario
 
@@ -20,3 +21,5 @@ def main() -> None:
 main.add_command(replay)
 main.add_command(scenario)
 main.add_command(cassette)
+main.add_command(record)
+main.add_command(import_)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -33,7 +34,8 @@ def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
 
 def make_interaction(method: str, path: str, query: dict[str, str], req_headers: dict[str, str], req_body: bytes,
                      status: int, resp_headers: dict[str, str], resp_body: bytes,
-                     chunks: list[tuple[float, bytes]] | None, upstream: str, duration_ms: float) -> Interaction:
+                     chunks: list[tuple[float, bytes]] | None, upstream: str, duration_ms: float,
+                     extra_headers: Iterable[str] = (), extra_patterns: Iterable[str] = ()) -> Interaction:
     """The exchange as a redacted Interaction; `chunks` are (ms since the request started, bytes) pairs."""
     recorded = None
     if chunks is not None:
@@ -49,7 +51,7 @@ def make_interaction(method: str, path: str, query: dict[str, str], req_headers:
         upstream=upstream,
         duration_ms=duration_ms,
     )
-    return redact_interaction(interaction)
+    return redact_interaction(interaction, extra_headers, extra_patterns)
 
 
 async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],

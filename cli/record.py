@@ -1,0 +1,145 @@
+"""`simctl record` (mitmproxy in-process, reverse or regular proxy) and `simctl import`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+import yaml
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from simulator.errors import ConfigError
+
+err = Console(stderr=True)
+EXIT_CONFIG = 2
+
+
+@click.command()
+@click.option("--upstream", default="https://api.openai.com", show_default=True,
+              help="The real API (reverse mode). The application's base URL becomes http://HOST:PORT/v1.")
+@click.option("--cassette", "cassette_path", type=click.Path(dir_okay=False),
+              help="Cassette to write (appended to if it exists).")
+@click.option("--host", "listen_host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--mode", type=click.Choice(["reverse", "regular"]), default="reverse", show_default=True,
+              help="reverse: the app points its base URL here; regular: an HTTP(S) proxy (HTTPS_PROXY).")
+@click.option("--record-host", "hosts", multiple=True,
+              help="Record only these hosts (regular mode; repeatable). Others pass through unrecorded.")
+@click.option("--redact-header", multiple=True, help="Another header to keep out of the cassette (repeatable).")
+@click.option("--redact-pattern", multiple=True, help="Another regex to mask in bodies and headers (repeatable).")
+@click.option("--redact-config", type=click.Path(exists=True, dir_okay=False),
+              help="YAML file with `headers:` and `patterns:` lists to redact.")
+@click.option("--ca", "show_ca", is_flag=True, help="Print where mitmproxy's CA certificate is and how to trust it.")
+@click.option("--quiet", is_flag=True, help="No live display.")
+def record(upstream: str, cassette_path: str | None, listen_host: str, port: int, mode: str, hosts: tuple[str, ...],
+           redact_header: tuple[str, ...], redact_pattern: tuple[str, ...], redact_config: str | None,
+           show_ca: bool, quiet: bool) -> None:
+    """Record real traffic into a cassette through mitmproxy, secrets redacted before anything is written."""
+    if show_ca:
+        _print_ca()
+        return
+    if not cassette_path:
+        raise click.UsageError("--cassette is required")
+    headers, patterns = list(redact_header), list(redact_pattern)
+    if redact_config:
+        extra = yaml.safe_load(Path(redact_config).read_text()) or {}
+        headers += list(extra.get("headers") or [])
+        patterns += list(extra.get("patterns") or [])
+    from simulator.recorder import Recorder, use_openai_error_pages
+    from simulator.writer import CassetteWriter
+
+    try:
+        writer = CassetteWriter(cassette_path)
+    except ConfigError as e:
+        err.print(f"simctl: {e}", markup=False)
+        sys.exit(EXIT_CONFIG)
+    use_openai_error_pages()
+    recorder = Recorder(writer, upstream if mode == "reverse" else "")
+    proxy_mode = f"reverse:{upstream}" if mode == "reverse" else "regular"
+    try:
+        asyncio.run(_serve(recorder, proxy_mode, listen_host, port, hosts, headers, patterns, quiet))
+    finally:
+        writer.close()
+    _summary(recorder, cassette_path)
+    if writer.error is not None:
+        sys.exit(1)
+
+
+async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts: tuple[str, ...],
+                 headers: list[str], patterns: list[str], quiet: bool) -> None:
+    from mitmproxy import options
+    from mitmproxy.tools.dump import DumpMaster
+
+    opts = options.Options(listen_host=host, listen_port=port, mode=[proxy_mode])
+    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    master.addons.add(recorder)
+    # anticomp: the upstream sends plain text, so SSE events are recorded as they are.
+    opts.update(anticomp=True, simctl_hosts=list(hosts), simctl_redact_headers=headers,
+                simctl_redact_patterns=patterns, stream_large_bodies="1m")
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, master.shutdown)
+    err.print(f"simctl record: listening on http://{host}:{port} ({proxy_mode})", highlight=False)
+    if quiet:
+        await master.run()
+        return
+    with Live(_table(recorder), console=err, refresh_per_second=2, transient=True) as live:
+        task = asyncio.ensure_future(master.run())
+        while not task.done():
+            live.update(_table(recorder))
+            await asyncio.sleep(0.5)
+        await task
+
+
+def _table(recorder: object) -> Table:
+    tally = recorder.tally  # type: ignore[attr-defined]
+    table = Table("route", "status", "count", title=f"recording: {tally.recorded} interactions, {tally.bytes} bytes",
+                  caption=f"last: {tally.last or '-'}")
+    for (route, status), n in sorted(tally.by_route.items()):
+        table.add_row(route, str(status), str(n))
+    return table
+
+
+def _summary(recorder: object, path: str) -> None:
+    err.print(_table(recorder))
+    writer = recorder.writer  # type: ignore[attr-defined]
+    err.print(f"wrote {len(writer.cassette.interactions)} interactions to {path}", highlight=False)
+    for what in writer.refused:
+        err.print(f"refused (looked like a secret after redaction): {what}", markup=False)
+
+
+def _print_ca() -> None:
+    from mitmproxy import certs
+
+    confdir = Path("~/.mitmproxy").expanduser()
+    certs.CertStore.from_store(confdir, "mitmproxy", 2048)  # creates the CA on first use
+    pem = confdir / "mitmproxy-ca-cert.pem"
+    click.echo(f"mitmproxy CA certificate: {pem}\n"
+               "Trust it in the application under test, for example:\n"
+               f"  export SSL_CERT_FILE={pem}          # Python (httpx/openai), OpenSSL\n"
+               f"  export REQUESTS_CA_BUNDLE={pem}     # requests\n"
+               f"  export NODE_EXTRA_CA_CERTS={pem}    # Node.js\n"
+               "then point the application at the proxy: export HTTPS_PROXY=http://127.0.0.1:8080")
+
+
+@click.command("import")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Cassette to write.")
+def import_(source: str, output: str) -> None:
+    """Turn a mitmproxy flow file or a HAR file into a cassette."""
+    from simulator import cassette as cassettes
+    from simulator.importer import from_file
+
+    try:
+        c = from_file(source)
+    except ValueError as e:
+        err.print(f"simctl: {source}: {e}", markup=False)
+        sys.exit(EXIT_CONFIG)
+    c.source = output
+    cassettes.save(c, output)
+    click.echo(f"wrote {len(c.interactions)} interactions to {output}")

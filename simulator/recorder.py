@@ -1,0 +1,134 @@
+"""The mitmproxy addon that records: a small class with hook methods, options declared in `load`.
+
+Streams pass through untouched: `responseheaders` sets a tap as the response's stream callable,
+which stamps each SSE event as it goes by and hands the bytes on at once. `response` (after the
+stream ended) or `error` turns the flow into a redacted Interaction for the CassetteWriter.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mitmproxy import ctx, exceptions, http
+from mitmproxy.proxy.layers.http import _http1
+
+from .cassette import Interaction
+from .upstream import make_interaction, split_events
+from .writer import CassetteWriter
+
+
+class Tap:
+    """The stream callable: records (ms since the request started, event bytes), returns data unchanged."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.events: list[tuple[float, bytes]] = []
+        self.rest = b""
+
+    def __call__(self, data: bytes) -> bytes:
+        now = (time.time() - self.started) * 1000
+        if data:
+            events, self.rest = split_events(self.rest + data)
+            self.events += [(now, e) for e in events]
+        elif self.rest:  # end of stream: keep whatever did not end in a blank line
+            self.events.append((now, self.rest))
+            self.rest = b""
+        return data
+
+
+@dataclass
+class Tally:
+    """What the live display and the summary show."""
+
+    by_route: Counter[tuple[str, int]] = field(default_factory=Counter)
+    bytes: int = 0
+    last: str = ""
+    recorded: int = 0
+
+
+class Recorder:
+    def __init__(self, writer: CassetteWriter, upstream: str = "") -> None:
+        self.writer = writer
+        self.upstream = upstream
+        self.tally = Tally()
+
+    def load(self, loader: object) -> None:
+        add = loader.add_option  # type: ignore[attr-defined]
+        add("simctl_hosts", Sequence[str], [], "Hosts to record; others pass through unrecorded (all if empty).")
+        add("simctl_redact_headers", Sequence[str], [], "More request/response headers to leave out of the cassette.")
+        add("simctl_redact_patterns", Sequence[str], [], "More regexes to mask in bodies, headers and queries.")
+
+    def configure(self, updated: set[str]) -> None:
+        import re
+
+        for p in ctx.options.simctl_redact_patterns:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise exceptions.OptionsError(f"simctl_redact_patterns: {p!r} is not a valid regex: {e}") from e
+
+    def _wanted(self, flow: http.HTTPFlow) -> bool:
+        hosts = ctx.options.simctl_hosts
+        return not hosts or flow.request.pretty_host in hosts
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        assert flow.response is not None
+        if self._wanted(flow) and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
+            tap = Tap(flow.request.timestamp_start)
+            flow.response.stream = tap
+            flow.metadata["simctl_tap"] = tap
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if not self._wanted(flow):
+            return
+        assert flow.response is not None
+        tap: Tap | None = flow.metadata.get("simctl_tap")
+        end = flow.response.timestamp_end or time.time()
+        self._record(flow, flow.response.status_code, dict(flow.response.headers),
+                     b"" if tap else (flow.response.content or b""), tap.events if tap else None,
+                     (end - flow.request.timestamp_start) * 1000)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # The upstream was unreachable or broke off: record what the client got, a 502 (chaos replay is made of these).
+        if not self._wanted(flow) or flow.response is not None or flow.error is None:
+            return
+        body = openai_error_body(502, f"simctl record: upstream error: {flow.error.msg}")
+        self._record(flow, 502, {"content-type": "application/json"}, body, None,
+                     (time.time() - flow.request.timestamp_start) * 1000)
+
+    def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
+                chunks: list[tuple[float, bytes]] | None, duration_ms: float) -> None:
+        req = flow.request
+        interaction: Interaction = make_interaction(
+            req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers), req.content or b"",
+            status, headers, body, chunks, self.upstream or f"{req.scheme}://{req.pretty_host}",
+            duration_ms, extra_headers=ctx.options.simctl_redact_headers,
+            extra_patterns=ctx.options.simctl_redact_patterns)
+        if self.writer.append(interaction):
+            self.tally.recorded += 1
+        self.tally.by_route[(req.path.split("?", 1)[0], status)] += 1
+        self.tally.bytes += len(body) + sum(len(c) for _, c in chunks or [])
+        self.tally.last = f"{req.method} {req.path.split('?', 1)[0]} -> {status}"
+
+
+def openai_error_body(status: int, message: str) -> bytes:
+    return json.dumps({"error": {"message": message, "type": "server_error", "param": None,
+                                 "code": "upstream_error"}}).encode()
+
+
+def _openai_error_response(status_code: int, message: str = "") -> bytes:
+    # mitmproxy answers failures (upstream down, ...) with an HTML page and has no hook to change it;
+    # an OpenAI client expects its JSON error shape, so the recorder swaps the page for one.
+    resp = http.Response.make(status_code, openai_error_body(status_code, f"simctl record: {message}"),
+                              {"content-type": "application/json", "connection": "close"})
+    from mitmproxy.net.http import http1
+
+    return http1.assemble_response(resp)
+
+
+def use_openai_error_pages() -> None:
+    _http1.make_error_response = _openai_error_response
