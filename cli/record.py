@@ -79,7 +79,8 @@ async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts:
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     master.addons.add(recorder)
     # anticomp: the upstream sends plain text, so SSE events are recorded as they are.
-    opts.update(anticomp=True, simctl_hosts=list(hosts), simctl_redact_headers=headers,
+    # lazy: connect upstream per request, so an unreachable upstream becomes a 502 answer, not a dropped client.
+    opts.update(anticomp=True, connection_strategy="lazy", simctl_hosts=list(hosts), simctl_redact_headers=headers,
                 simctl_redact_patterns=patterns, stream_large_bodies="1m")
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cassette import Interaction
+from .redact import MASK, SECRET_QUERY, mask_text
 
 # Fields that change between runs of the same test and say nothing about what was asked.
 VOLATILE = ("user", "metadata", "stream_options", "store", "service_tier", "safety_identifier", "prompt_cache_key")
@@ -80,9 +81,9 @@ def canonical(body: Any, opts: MatchOptions) -> Any:
 
 
 def _norm(value: Any, opts: MatchOptions) -> Any:
-    if not opts.normalize:
-        return value
     if isinstance(value, str):
+        # Recorded bodies were redacted before they were written: redact the incoming one the same way.
+        value = mask_text(value)
         for p in opts.normalize:
             value = p.sub("*", value)
         return value
@@ -94,7 +95,7 @@ def _norm(value: Any, opts: MatchOptions) -> Any:
 
 
 def key(method: str, path: str, query: dict[str, str], body: Any, opts: MatchOptions) -> str:
-    q = sorted(query.items()) if opts.query else []
+    q = sorted((k, MASK if SECRET_QUERY.match(k) else mask_text(v)) for k, v in query.items()) if opts.query else []
     return json.dumps([method.upper(), path, q, canonical(body, opts)], sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
 

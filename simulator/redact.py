@@ -63,6 +63,7 @@ def mask_bodies(i: Interaction, patterns: Iterable[re.Pattern[str]] = SECRET_PAT
     for body in (i.request.body, i.response.body):
         if body.kind in ("json", "text"):
             body.value = _walk(body.value, fn)
+    mask_split_secrets(i.response.chunks or [], pats)
     for c in i.response.chunks or []:
         c.data = _walk(c.data, fn)
         if c.raw is not None:
@@ -86,3 +87,52 @@ def find_secrets(text: str) -> list[str]:
             value = m.group(0)
             found.append(value[:6] + "..." + value[-2:] if len(value) > 12 else "***")
     return found
+
+
+def _slots(chunks: list[Any]) -> dict[Any, list[tuple[dict[str, Any], str]]]:
+    """The text deltas of a stream, per output (choice or item), as (holder dict, key) in order."""
+    out: dict[Any, list[tuple[dict[str, Any], str]]] = {}
+    for c in chunks:
+        data = c.data
+        if not isinstance(data, dict):
+            continue
+        if isinstance(data.get("delta"), str):  # Responses API text and argument deltas
+            out.setdefault(("item", data.get("item_id")), []).append((data, "delta"))
+        for choice in data.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            n = choice.get("index", 0)
+            if isinstance(choice.get("text"), str):  # legacy completions
+                out.setdefault(("text", n), []).append((choice, "text"))
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                out.setdefault(("content", n), []).append((delta, "content"))
+            for call in delta.get("tool_calls") or []:
+                fn = call.get("function") or {}
+                if isinstance(fn.get("arguments"), str):
+                    out.setdefault(("args", n, call.get("index", 0)), []).append((fn, "arguments"))
+    return out
+
+
+def mask_split_secrets(chunks: list[Any], patterns: list[re.Pattern[str]]) -> None:
+    """Mask secrets that a stream spread over several deltas (one token each): no single chunk shows
+    the key, but the file would hold all its pieces. The first piece of a match carries the mask,
+    the rest of the match is removed from the pieces that held it."""
+    for slots in _slots(chunks).values():
+        pieces = [holder[key] for holder, key in slots]
+        text = "".join(pieces)
+        spans = [m.span() for p in patterns for m in p.finditer(text)]
+        if not spans:
+            continue
+        starts = [0]
+        for piece in pieces:
+            starts.append(starts[-1] + len(piece))
+        for (holder, key), begin in zip(slots, starts, strict=False):
+            kept = []
+            for pos, ch in enumerate(holder[key], start=begin):
+                hit = next((sp for sp in spans if sp[0] <= pos < sp[1]), None)
+                if hit is None:
+                    kept.append(ch)
+                elif pos == hit[0]:
+                    kept.append(MASK)
+            holder[key] = "".join(kept)

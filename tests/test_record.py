@@ -1,0 +1,193 @@
+"""simctl record: real mitmproxy between the official SDK and a real upstream, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from conftest import free_port, running_server
+from starlette.applications import Starlette
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+
+from simulator import cassette as cassettes
+from simulator.config import ServerConfig
+from simulator.redact import mask_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRETS = {
+    "auth": "sk-proj-" + "Aa1Bb2Cc3Dd4" * 4,
+    "azure": "0123456789abcdef0123456789abcdef",
+    "org": "org-SecretOrganization123",
+    "project": "proj_SecretProject456",
+    "cookie": "session=CookieSecret789",
+    "query": "QueryKeySecret0123456789",
+    "body": "sk-" + "ZyXwVu987654" * 3,
+}
+
+
+@contextmanager
+def recorder(upstream: str, path: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "record", "--upstream", upstream, "--cassette", str(path),
+                             "--port", str(port), "--quiet", *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+
+
+async def _slow_stream(request: object) -> StreamingResponse:
+    async def events() -> AsyncIterator[bytes]:
+        for k in range(5):
+            await asyncio.sleep(0.2)
+            chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o",
+                     "choices": [{"index": 0, "delta": {"content": f"w{k} "}, "logprobs": None,
+                                  "finish_reason": None}]}
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@contextmanager
+def timed_upstream() -> Iterator[str]:
+    """A minimal Starlette app that streams five chunks 200 ms apart."""
+    port = free_port()
+    app = Starlette(routes=[Route("/v1/chat/completions", _slow_stream, methods=["POST"])])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_records_every_call_without_secrets_and_replays_them(tmp_path: Path) -> None:
+    path = tmp_path / "rec.yaml"
+    msgs = [{"role": "user", "content": f"my key is {SECRETS['body']}, keep it safe"}]
+    with running_server(ServerConfig(seed=2)) as upstream, recorder(upstream, path) as (url, _):
+        client = openai.OpenAI(base_url=url + "/v1", api_key=SECRETS["auth"], max_retries=0,
+                               organization=SECRETS["org"], project=SECRETS["project"],
+                               default_headers={"api-key": SECRETS["azure"], "cookie": SECRETS["cookie"]},
+                               default_query={"api_key": SECRETS["query"]})
+        plain = client.chat.completions.create(model="gpt-4o", messages=msgs).choices[0].message.content
+        streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+            model="gpt-4o", messages=msgs, stream=True) if c.choices)
+        vector = client.embeddings.create(model="text-embedding-3-small", input="hello").data[0].embedding
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="gpt-4o", messages=msgs, extra_headers={"x-simctl-fault": "429"})
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model="gpt-4o", messages=msgs, extra_headers={"x-simctl-fault": "500"})
+    raw = path.read_bytes()
+    for name, secret in SECRETS.items():
+        assert secret.encode() not in raw, name
+    c = cassettes.load(path)
+    assert [i.response.status for i in c.interactions] == [200, 200, 200, 429, 500]
+    assert c.interactions[1].response.streaming and len(c.interactions[1].response.chunks or []) > 10
+    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    # The upstream is gone: the cassette alone answers the same.
+    with running_server(ServerConfig(cassettes=(str(path),), speed=0)) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="anything", max_retries=0,
+                               default_query={"api_key": SECRETS["query"]})
+        # The upstream echoed the secret back; the cassette holds the reply with it masked.
+        replayed = client.chat.completions.create(model="gpt-4o", messages=msgs).choices[0].message.content
+        assert replayed == mask_text(plain or "") and "[REDACTED]" in replayed
+        again = "".join(ch.choices[0].delta.content or "" for ch in client.chat.completions.create(
+            model="gpt-4o", messages=msgs, stream=True) if ch.choices)
+        assert SECRETS["body"] not in again and again.replace("[REDACTED]", "") in streamed.replace(SECRETS["body"], "")
+        assert client.embeddings.create(model="text-embedding-3-small", input="hello").data[0].embedding == vector
+
+
+def test_streams_pass_through_unbuffered_with_their_timing(tmp_path: Path) -> None:
+    path = tmp_path / "stream.yaml"
+    with timed_upstream() as upstream, recorder(upstream, path) as (url, _):
+        t0 = time.perf_counter()
+        arrivals = []
+        with httpx.stream("POST", url + "/v1/chat/completions", json={"model": "gpt-4o", "stream": True,
+                                                                     "messages": []}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    arrivals.append(time.perf_counter() - t0)
+        time.sleep(0.3)
+    # The first chunk arrived while the upstream was still sending the rest (the whole takes ~1 s).
+    assert arrivals[0] < 0.5 and arrivals[-1] > 0.9
+    chunks = cassettes.load(path).interactions[0].response.chunks or []
+    at = [c.at_ms for c in chunks]
+    assert len(at) == 6 and abs(at[0] - 200) < 80
+    assert all(abs((b - a) - 200) < 60 for a, b in zip(at[:5], at[1:5], strict=False))
+
+
+def test_upstream_down_gives_an_openai_shaped_502_and_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "down.yaml"
+    dead = f"http://127.0.0.1:{free_port()}"
+    with recorder(dead, path) as (url, _):
+        with pytest.raises(openai.InternalServerError) as e:
+            openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0).chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+        assert e.value.status_code == 502 and e.value.body["type"] == "server_error"
+        time.sleep(0.3)
+    c = cassettes.load(path)
+    assert c.interactions[0].response.status == 502
+
+
+def test_kill_9_leaves_a_valid_cassette(tmp_path: Path) -> None:
+    path = tmp_path / "killed.yaml"
+    with running_server(ServerConfig()) as upstream, recorder(upstream, path) as (url, proc):
+        client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        for n in range(5):
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"q{n}"}])
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    assert len(cassettes.load(path).interactions) == 5
+    assert not list(tmp_path.glob(".killed.yaml.*.tmp"))
+
+
+def test_import_har(tmp_path: Path) -> None:
+    har = {"log": {"entries": [{
+        "time": 120,
+        "request": {"method": "POST", "url": "https://api.openai.com/v1/chat/completions?x=1",
+                    "headers": [{"name": "Authorization", "value": "Bearer " + SECRETS["auth"]},
+                                {"name": "Content-Type", "value": "application/json"}],
+                    "queryString": [{"name": "x", "value": "1"}],
+                    "postData": {"text": json.dumps({"model": "gpt-4o", "messages": []})}},
+        "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "text/event-stream"}],
+                     "content": {"text": 'data: {"choices": []}\n\ndata: [DONE]\n\n'}}}]}}
+    (tmp_path / "cap.har").write_text(json.dumps(har))
+    p = subprocess.run([sys.executable, "-m", "cli", "import", str(tmp_path / "cap.har"), "-o",
+                        str(tmp_path / "imp.yaml")], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    c = cassettes.load(tmp_path / "imp.yaml")
+    assert c.interactions[0].response.chunks and c.interactions[0].response.chunks[-1].data == "[DONE]"
+    assert SECRETS["auth"] not in (tmp_path / "imp.yaml").read_text()
