@@ -24,12 +24,13 @@ EXIT_CONFIG = 2
               help="The real API (reverse mode). The application's base URL becomes http://HOST:PORT/v1.")
 @click.option("--cassette", "cassette_path", type=click.Path(dir_okay=False),
               help="Cassette to write (appended to if it exists).")
-@click.option("--host", "listen_host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--listen-host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--mode", type=click.Choice(["reverse", "regular"]), default="reverse", show_default=True,
               help="reverse: the app points its base URL here; regular: an HTTP(S) proxy (HTTPS_PROXY).")
-@click.option("--record-host", "hosts", multiple=True,
-              help="Record only these hosts (regular mode; repeatable). Others pass through unrecorded.")
+@click.option("--host", "hosts", multiple=True,
+              help="Record only requests to this host (repeatable; e.g. api.openai.com). Others pass through "
+                   "unrecorded. Default: record everything.")
 @click.option("--redact-header", multiple=True, help="Another header to keep out of the cassette (repeatable).")
 @click.option("--redact-pattern", multiple=True, help="Another regex to mask in bodies and headers (repeatable).")
 @click.option("--redact-config", type=click.Path(exists=True, dir_okay=False),

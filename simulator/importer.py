@@ -55,6 +55,8 @@ def from_flows(path: str) -> Cassette:
     from mitmproxy import http, io
     from mitmproxy.exceptions import FlowReadException
 
+    from .recorder import origin
+
     out: list[Interaction] = []
     try:
         with open(path, "rb") as f:
@@ -67,7 +69,7 @@ def from_flows(path: str) -> Cassette:
                 chunks = _chunks(data, r.headers.get("content-type", ""), duration)
                 out.append(make_interaction(q.method, q.path.split("?", 1)[0], dict(q.query), dict(q.headers),
                                             q.content or b"", r.status_code, dict(r.headers),
-                                            b"" if chunks else data, chunks, f"{q.scheme}://{q.pretty_host}",
+                                            b"" if chunks else data, chunks, origin(q),
                                             duration))
     except FlowReadException as e:
         raise ValueError(f"not a mitmproxy flow file or a HAR file: {e}") from None

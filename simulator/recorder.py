@@ -105,7 +105,7 @@ class Recorder:
         req = flow.request
         interaction: Interaction = make_interaction(
             req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers), req.content or b"",
-            status, headers, body, chunks, self.upstream or f"{req.scheme}://{req.pretty_host}",
+            status, headers, body, chunks, self.upstream or origin(req),
             duration_ms, extra_headers=ctx.options.simctl_redact_headers,
             extra_patterns=ctx.options.simctl_redact_patterns)
         if self.writer.append(interaction):
@@ -113,6 +113,11 @@ class Recorder:
         self.tally.by_route[(req.path.split("?", 1)[0], status)] += 1
         self.tally.bytes += len(body) + sum(len(c) for _, c in chunks or [])
         self.tally.last = f"{req.method} {req.path.split('?', 1)[0]} -> {status}"
+
+
+def origin(req: http.Request) -> str:
+    default = {"http": 80, "https": 443}.get(req.scheme)
+    return f"{req.scheme}://{req.pretty_host}" + ("" if req.port == default else f":{req.port}")
 
 
 def openai_error_body(status: int, message: str) -> bytes:

@@ -191,3 +191,39 @@ def test_import_har(tmp_path: Path) -> None:
     c = cassettes.load(tmp_path / "imp.yaml")
     assert c.interactions[0].response.chunks and c.interactions[0].response.chunks[-1].data == "[DONE]"
     assert SECRETS["auth"] not in (tmp_path / "imp.yaml").read_text()
+
+
+def test_regular_proxy_records_only_the_named_hosts(tmp_path: Path) -> None:
+    path = tmp_path / "regular.yaml"
+    with running_server(ServerConfig()) as upstream:
+        port = upstream.rsplit(":", 1)[1]
+        with recorder("unused", path, "--mode", "regular", "--host", "localhost") as (proxy, _):
+            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "via proxy"}]}
+            with httpx.Client(proxy=proxy) as client:
+                assert client.post(f"http://localhost:{port}/v1/chat/completions", json=body).status_code == 200
+                assert client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body).status_code == 200
+            time.sleep(0.3)
+    c = cassettes.load(path)
+    assert len(c.interactions) == 1 and c.interactions[0].upstream == f"http://localhost:{port}"
+
+
+def test_import_mitmproxy_flow_file(tmp_path: Path) -> None:
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    flow = tflow.tflow(resp=True)
+    flow.request.path = "/v1/models"
+    flow.request.headers["authorization"] = "Bearer " + SECRETS["auth"]
+    flow.response.headers["content-type"] = "application/json"
+    flow.response.content = b'{"object": "list", "data": []}'
+    with open(tmp_path / "flows", "wb") as f:
+        io.FlowWriter(f).add(flow)
+    p = subprocess.run([sys.executable, "-m", "cli", "import", str(tmp_path / "flows"), "-o",
+                        str(tmp_path / "f.yaml")], cwd=ROOT, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    c = cassettes.load(tmp_path / "f.yaml")
+    assert c.interactions[0].request.path == "/v1/models" and c.interactions[0].response.body.value["object"] == "list"
+    assert SECRETS["auth"] not in (tmp_path / "f.yaml").read_text()
+    bad = subprocess.run([sys.executable, "-m", "cli", "import", str(ROOT / "README.md"), "-o",
+                          str(tmp_path / "x.yaml")], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
