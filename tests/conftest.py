@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 
 import httpx
 import openai
 import pytest
-import uvicorn
 
-from simulator.app import create_app
 from simulator.config import ServerConfig
+from simulator.testing import free_port, running_server
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running_server(config: ServerConfig | None = None) -> Iterator[str]:
-    """Start the replay server in a thread on a free port; yield its base URL; stop it."""
-    config = replace(config or ServerConfig(), host="127.0.0.1", port=free_port())
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host=config.host, port=config.port,
-                                           log_level="warning", loop="asyncio", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("replay server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://{config.host}:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+__all__ = ["free_port", "running_server", "run"]
 
 
 @pytest.fixture(scope="session")
