@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import numpy as np
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from simulator import logs
 from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
 
@@ -67,13 +69,17 @@ class _Server(uvicorn.Server):
 @click.option("--fail-on-unmatched", is_flag=True, help="Exit 4 at shutdown if any request missed the cassettes.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the run report (requests, faults, verdict, cassette hits, misses and use) as JSON.")
+@click.option("--dashboard", is_flag=True, help="A live view: requests/s, latency and TTFT percentiles, errors.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Access log: one line per request (request id, route, model, status, duration, tokens, fault).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
 def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, api_keys: tuple[str, ...],
            max_body: int, watch: bool, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str, upstream: str,
            speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
            match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
-           fail_on_unmatched: bool, report_path: str | None, log_level: str) -> None:
+           fail_on_unmatched: bool, report_path: str | None, dashboard: bool, log_format: str,
+           log_level: str) -> None:
     """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options).
 
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
@@ -89,6 +95,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                           after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
                                                               convert))
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(log_format, log_level)
     try:
         server = Server(config, ENDPOINTS)
     except ConfigError as e:
@@ -97,10 +104,21 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
                    err=True)
+    if dashboard and log_level in ("info", "debug"):
+        log_level = "warning"  # log lines printed under the live view would break it
+        logging.getLogger().setLevel("WARNING")
     runner = _Server(uvicorn.Config(server.app(), host=host, port=port, log_level=log_level, loop="uvloop",
-                                    http="httptools", lifespan="on"))
+                                    http="httptools", lifespan="on", access_log=False))
+    view = None
+    if dashboard:
+        from simulator.dashboard import Dashboard
+
+        view = Dashboard(server.ctx.state.stats)
+        view.start()
     with contextlib.suppress(SystemExit):  # uvicorn exits 3 itself when it cannot bind; we say why
         runner.run()
+    if view is not None:
+        view.stop()
     if not runner.started:
         click.echo(f"simctl: could not serve on {host}:{port} (is the port in use?)", err=True)
         sys.exit(EXIT_FAILED)
@@ -132,10 +150,17 @@ def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, .
 
 def _summary(server: object, report: dict) -> None:
     stats = server.ctx.state.stats  # type: ignore[attr-defined]
-    table = Table("route", "requests", "errors", "tokens out", title="simctl replay: run summary")
+    table = Table("route", "requests", "errors", "tokens out", "latency p50/p99", title="simctl replay: run summary")
     for route, n in sorted(stats.by_route.items()):
-        table.add_row(route, str(n), str(stats.errors_by_route.get(route, 0)), str(stats.tokens_by_route.get(route, 0)))
+        times = stats.times_by_route.get(route) or [0.0]
+        p50, p99 = (float(np.percentile(times, q)) * 1000 for q in (50, 99))
+        table.add_row(route, str(n), str(stats.errors_by_route.get(route, 0)), str(stats.tokens_by_route.get(route, 0)),
+                      f"{p50:.0f}/{p99:.0f} ms")
     err.print(table)
+    ttfts = [r[2] for r in stats.recent if r[2] is not None]
+    if ttfts:
+        err.print(f"time to first token: p50 {np.percentile(ttfts, 50) * 1000:.0f} ms, "
+                  f"p99 {np.percentile(ttfts, 99) * 1000:.0f} ms")
     if stats.faults:
         err.print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
     source = server.source  # type: ignore[attr-defined]

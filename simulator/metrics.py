@@ -18,6 +18,8 @@ class Metrics:
                                  buckets=_LATENCY_BUCKETS, registry=r)
         self.ttft = Histogram("simctl_time_to_first_token_seconds", "Planned time to first streamed token",
                               ["route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.itl = Histogram("simctl_inter_token_latency_seconds", "Planned gaps between streamed tokens", ["route"],
+                             buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1), registry=r)
         self.tokens = Counter("simctl_tokens", "Tokens in prompts and completions", ["direction"], registry=r)
         self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
         self.cassette = Counter("simctl_cassette_lookups", "Cassette lookups, by result", ["result"], registry=r)
@@ -28,6 +30,10 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
         if plan.chunks:
             self.ttft.labels(route).observe(plan.latency_s + plan.chunks[0].delay_s)
+            itl = self.itl.labels(route)
+            for c in plan.chunks[1:]:
+                if c.token:
+                    itl.observe(c.delay_s)
         if plan.fault:
             self.faults.labels(plan.fault).inc()
         if plan.prompt_tokens:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, jsongen, templates, tokens
+from . import __version__, directive, faults, jsongen, logs, templates, tokens
 from . import scenario as scenarios
 from .cassette import Interaction, save
 from .config import ServerConfig
@@ -127,9 +128,10 @@ class Server:
         if extra_headers:
             plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
         gate = self._gate(model_id) if plan.status < 400 else None
-        attempt = Attempt(arrived, self._client(request), call_key(request.url.path, raw), plan.status, plan.fault,
+        client = self._client(request)
+        attempt = Attempt(arrived, client, call_key(request.url.path, raw), plan.status, plan.fault,
                           _retry_after(plan.headers), plan.streaming)
-        return self.respond(plan, endpoint.path, started, gate, attempt)
+        return self.respond(plan, endpoint.path, started, gate, attempt, request)
 
     async def _from_cassette(self, request: Request, incoming: Incoming, raw: bytes | None) -> ResponsePlan | None:
         """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
@@ -268,7 +270,8 @@ class Server:
         if self.ctx.scenario.rate_limit_by == "key":
             key = presented_key(request)
             if key:
-                return "key:" + key
+                # A fingerprint, never the key: this id reaches logs, the verdict and the run report.
+                return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
         return "ip:" + (request.client.host if request.client else "?")
 
     # -- answers ----------------------------------------------------------------------------
@@ -278,24 +281,32 @@ class Server:
         return ResponsePlan(status=e.status, body=dumps(body), headers=dict(e.headers))
 
     def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
-                attempt: Attempt | None = None) -> PlanResponse:
+                attempt: Attempt | None = None, request: Request | None = None) -> PlanResponse:
         stats = self.ctx.state.stats
         stats.active_requests += 1
         if plan.streaming:
             self.metrics.active_streams.inc()
 
+        request_id = "req_" + secrets.token_hex(16)
+
         def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
             stats.active_requests -= 1
             if plan.streaming:
                 self.metrics.active_streams.dec()
-            stats.record(route, plan.status, seconds, plan.completion_tokens)
+            ttft = plan.latency_s + plan.chunks[0].delay_s if plan.chunks else None
+            stats.record(route, plan.status, seconds, plan.completion_tokens, ttft, plan.fault)
             self.metrics.observe(route, plan, seconds)
             if plan.fault:
                 stats.faults[plan.fault] += 1
             if attempt is not None and route.startswith("/v1/"):
                 self.verdict.record(attempt)
+            logs.request_done(request_id=request_id, method=request.method if request else None,
+                              path=request.url.path if request else route, route=route, model=plan.model,
+                              status=plan.status, duration_ms=round(seconds * 1000, 1),
+                              prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
+                              fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
 
-        headers = {"x-request-id": "req_" + secrets.token_hex(16), "openai-version": "2020-10-01"}
+        headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
         return PlanResponse(plan, headers, started, finished, gate)
 
     async def http_error(self, request: Request, exc: Exception) -> PlanResponse:
@@ -307,7 +318,7 @@ class Server:
             err = APIError(405, f"Method not allowed: {where}. Allowed: {allowed}.", headers=dict(exc.headers or {}))
         else:
             err = APIError(exc.status_code, f"Invalid URL ({where})")
-        return self.respond(self.error_plan(err), "(unmatched)", started)
+        return self.respond(self.error_plan(err), "(unmatched)", started, request=request)
 
     def report(self) -> dict[str, Any]:
         """The run report: what `--report FILE` writes and the shutdown summary shows."""

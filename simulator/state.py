@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +39,15 @@ class Stats:
     errors_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     tokens_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     faults: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # (monotonic time, seconds, time to first token or None, status, fault): the dashboard and summary.
+    recent: deque[tuple[float, float, float | None, int, str | None]] = field(
+        default_factory=lambda: deque(maxlen=20000))
     # Bounded: the JSON metrics view shows recent response times, not the whole run.
     times_by_route: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
-    def record(self, route: str, status: int, seconds: float, tokens: int) -> None:
+    def record(self, route: str, status: int, seconds: float, tokens: int, ttft: float | None = None,
+               fault: str | None = None) -> None:
+        self.recent.append((time.monotonic(), seconds, ttft, status, fault))
         self.requests_served += 1
         self.total_tokens_generated += tokens
         self.total_response_time += seconds

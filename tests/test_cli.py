@@ -88,3 +88,20 @@ def test_watch_reloads_changed_scenario(tmp_path: Path) -> None:
         path.write_text("models: [{id: a, kind: broken}]\n")  # a bad edit keeps the running scenario
         time.sleep(1.2)
         assert httpx.post(url + "/v1/chat/completions", json=body).status_code == 200
+
+
+def test_json_access_log_has_one_line_per_request_and_no_key() -> None:
+    import json
+
+    with replay("--log-format", "json") as (url, proc):
+        httpx.post(url + "/v1/chat/completions", headers={"Authorization": "Bearer sk-secret-key-123456789"},
+                   json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+        httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": []})
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=15)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    chat = [x for x in lines if x["path"] == "/v1/chat/completions"]
+    assert [x["status"] for x in chat] == [200, 400]
+    assert chat[0]["model"] == "gpt-4o" and chat[0]["completion_tokens"] > 0 and chat[0]["request_id"].startswith("req_")
+    assert {"duration_ms", "fault", "route", "prompt_tokens"} <= set(chat[0])
+    assert "sk-secret-key-123456789" not in stderr
