@@ -1,0 +1,262 @@
+"""The benchmark harness: simctl replay against a bare Starlette baseline, in one run, as ratios.
+
+    python benchmarks/run.py            # the full run (several minutes), writes benchmarks/results.json
+    python benchmarks/run.py --quick    # under a minute; CI may run it, it never fails on a number
+
+Servers are pinned to core 0 and load generators to core 1 where the machine has two (taskset).
+Each figure is measured `--repeat` times; the tables show the median and the spread (min-max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+import sse_client  # noqa: E402
+
+from simulator import cassette as cassettes  # noqa: E402
+from simulator.cassette import Body, Cassette, Interaction, RecordedChunk, Request, Response  # noqa: E402
+
+PY = sys.executable
+PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say something short."}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(core: int, cmd: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *cmd] if PIN else cmd
+
+
+@contextmanager
+def server(cmd: list[str], port: int) -> Iterator[float]:
+    """Start a server process; yield seconds from start to its first answered request."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(pinned(0, cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    body = json.dumps(CHAT).encode()
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: b\r\ncontent-type: application/json\r\n"
+                          b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
+                if s.recv(12).startswith(b"HTTP/1.1 200"):
+                    break
+        except OSError:
+            if proc.poll() is not None or time.perf_counter() - t0 > 30:
+                raise RuntimeError(f"server did not start: {cmd}") from None
+            time.sleep(0.02)
+    try:
+        yield time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def wrk(port: int, conns: int, seconds: float, body: dict) -> dict[str, float]:
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                      f"wrk.body = [[{json.dumps(body)}]]\n")
+    out = subprocess.run(pinned(1, ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script),
+                                    f"http://127.0.0.1:{port}/v1/chat/completions"]),
+                         capture_output=True, text=True).stdout
+    script.unlink()
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms("50"), "p99_ms": ms("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def scenario_file(tmp: Path, ttft: float = 0.0, itl: float = 0.0) -> str:
+    path = tmp / f"bench-{ttft}-{itl}.yaml"
+    path.write_text(f"extends: default\nreply_tokens: 64\ntiming: {{latency: 0, ttft: {ttft}, itl: {itl}}}\n")
+    return str(path)
+
+
+def cassette_file(tmp: Path, n: int = 1) -> str:
+    """The baseline's answers as a cassette (n interactions; the first answers the benchmark request)."""
+    import baseline
+
+    items = []
+    for k in range(n):
+        body = dict(CHAT, messages=[{"role": "user", "content": "Say something short." if k == 0 else f"q{k}"}])
+        items.append(Interaction(Request("POST", "/v1/chat/completions", body=Body("json", body)),
+                                 Response(200, {"content-type": "application/json"},
+                                          Body("json", json.loads(baseline.BODY))), duration_ms=0))
+        stream = dict(body, stream=True)
+        chunks = [RecordedChunk(0.0, json.loads(baseline.CHUNK[6:])) for _ in range(64)]
+        items.append(Interaction(Request("POST", "/v1/chat/completions", body=Body("json", stream)),
+                                 Response(200, {"content-type": "text/event-stream"},
+                                          chunks=[*chunks, RecordedChunk(0.0, "[DONE]")]), duration_ms=0))
+    path = tmp / f"bench-{n}.yaml"
+    cassettes.save(Cassette(items), path)
+    return str(path)
+
+
+def simctl(port: int, *args: str) -> list[str]:
+    return [PY, "-m", "cli", "replay", "--port", str(port), "--log-level", "warning", *args]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def measure_throughput(tmp: Path, conns: list[int], seconds: float, repeat: int, stream: bool) -> dict:
+    body = dict(CHAT, stream=True) if stream else CHAT
+    targets = {"baseline": lambda p: [PY, str(HERE / "baseline.py"), str(p)],
+               "simctl-scenario": lambda p: simctl(p, "--scenario", scenario_file(tmp)),
+               "simctl-cassette": lambda p: simctl(p, "--cassette", cassette_file(tmp), "--speed", "0")}
+    results: dict = {}
+    for name, cmd in targets.items():
+        port = free_port()
+        with server(cmd(port), port):
+            for c in conns:
+                runs = [wrk(port, c, seconds, body) for _ in range(repeat)]
+                results.setdefault(name, {})[c] = {k: spread([r[k] for r in runs]) for k in runs[0]}
+    for name in ("simctl-scenario", "simctl-cassette"):
+        for c in conns:
+            base = results["baseline"][c]["rps"]["median"]
+            results[name][c]["ratio"] = results[name][c]["rps"]["median"] / base if base else float("nan")
+    return results
+
+
+def measure_timing(tmp: Path, streams_list: list[int], repeat: int) -> dict:
+    ttft, itl = 0.1, 0.02
+    body = dict(CHAT, stream=True, max_tokens=64)
+    targets = {"baseline-sleeping": lambda p: [PY, str(HERE / "baseline.py"), str(p), str(ttft), str(itl)],
+               "simctl": lambda p: simctl(p, "--scenario", scenario_file(tmp, ttft, itl))}
+    out: dict = {}
+    for name, cmd in targets.items():
+        port = free_port()
+        with server(cmd(port), port):
+            for streams in streams_list:
+                runs = []
+                for _ in range(repeat):
+                    r = asyncio.run(pinned_client(port, streams, body))
+                    ttft_err = np.abs(np.array(r.ttfts) - ttft) * 1000
+                    gap_err = np.abs(np.array([g for g in r.gaps if g > 0]) - itl) * 1000
+                    asked = streams * 64 / (ttft + 63 * itl)
+                    runs.append({"ttft_err_p50": float(np.percentile(ttft_err, 50)),
+                                 "ttft_err_p99": float(np.percentile(ttft_err, 99)),
+                                 "gap_err_p50": float(np.percentile(gap_err, 50)) if gap_err.size else float("nan"),
+                                 "gap_err_p99": float(np.percentile(gap_err, 99)) if gap_err.size else float("nan"),
+                                 "gap_err_max": float(gap_err.max()) if gap_err.size else float("nan"),
+                                 "delivered_share": (r.chunks / r.seconds) / asked if r.seconds else 0.0,
+                                 "errors": r.errors, "client_cpu": r.cpu_share})
+                out.setdefault(name, {})[streams] = {k: spread([x[k] for x in runs]) for k in runs[0]}
+    return out
+
+
+async def pinned_client(port: int, streams: int, body: dict) -> sse_client.Result:
+    if PIN:
+        os.sched_setaffinity(0, {1})
+    try:
+        return await sse_client.run("127.0.0.1", port, streams, body)
+    finally:
+        if PIN:
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+
+
+def measure_cassette_load(tmp: Path, sizes: list[int]) -> dict:
+    out = {}
+    for n in sizes:
+        path = cassette_file(tmp, n // 2)  # two interactions per request pair
+        code = ("import resource,time,sys;sys.path.insert(0,%r);from simulator import cassette as c;"
+                "from simulator.replay import CassetteSource;from simulator.matching import MatchOptions;"
+                "t=time.perf_counter();x=c.load(%r,use_cache=%s);CassetteSource([x],MatchOptions());"
+                "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+        row = {}
+        for label, cache in (("first_load_s", "True"), ("cached_load_s", "True")):
+            env = dict(os.environ, SIMCTL_CACHE_DIR=str(tmp / "cache"))
+            res = subprocess.run([PY, "-c", code % (str(HERE.parent), path, cache)], capture_output=True, text=True,
+                                 env=env).stdout.split()
+            row[label], row["rss_mb"] = float(res[0]), int(res[1]) / 1024
+        out[n] = row
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    ap.add_argument("--repeat", type=int, default=None)
+    ap.add_argument("--out", default=str(HERE / "results.json"))
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: run benchmarks/setup.sh")
+    quick = args.quick
+    repeat = args.repeat or (1 if quick else 2)
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        port = free_port()
+        with server(simctl(port), port) as startup:
+            pass
+        results = {
+            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                        "pinned": PIN},
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "quick": quick,
+            "startup_s": startup,
+            "non_streaming": measure_throughput(tmp, [64] if quick else [1, 64, 256], 3 if quick else 8, repeat,
+                                                False),
+            "streaming": measure_throughput(tmp, [64], 3 if quick else 8, repeat, True),
+            "timing": measure_timing(tmp, [1, 64] if quick else [1, 256, 1000], repeat),
+            "cassette_load": measure_cassette_load(tmp, [1000] if quick else [1000, 10000]),
+        }
+    Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print_tables(results)
+
+
+def print_tables(r: dict) -> None:
+    print(f"start-up to first answer: {r['startup_s']:.2f} s")
+    for kind in ("non_streaming", "streaming"):
+        print(f"\n{kind} requests/s (median, spread) and ratio to the bare baseline")
+        for name, by_conn in r[kind].items():
+            for c, v in by_conn.items():
+                ratio = f"  ratio {v['ratio']:.2f}" if "ratio" in v else ""
+                print(f"  {name:16} c={c:<4} {v['rps']['median']:9.0f} rps ({v['rps']['min']:.0f}-"
+                      f"{v['rps']['max']:.0f})  p50 {v['p50_ms']['median']:.2f} ms  p99 {v['p99_ms']['median']:.2f} ms"
+                      f"{ratio}")
+    print("\ntiming (TTFT 100 ms, ITL 20 ms): errors in ms, measured minus configured")
+    for name, by_n in r["timing"].items():
+        for n, v in by_n.items():
+            flag = "  (client CPU > 80%: figure flagged)" if v["client_cpu"]["median"] > 0.8 else ""
+            print(f"  {name:18} streams={n:<5} TTFT p99 {v['ttft_err_p99']['median']:6.1f}  gap p50 "
+                  f"{v['gap_err_p50']['median']:5.1f} p99 {v['gap_err_p99']['median']:6.1f} max "
+                  f"{v['gap_err_max']['median']:7.1f}  delivered {v['delivered_share']['median']:.1%}{flag}")
+    print("\ncassette load")
+    for n, v in r["cassette_load"].items():
+        print(f"  {n:>6} interactions: first {v['first_load_s']:.2f} s, cached {v['cached_load_s']:.2f} s, "
+              f"RSS {v['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
