@@ -66,7 +66,11 @@ class PlanResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         completed = False
         try:
-            completed = await _until_first(self._run(send, receive), _disconnected(receive))
+            if self.plan.chunks is None and not self.plan.hold_s and self.gate is None:
+                # A whole body sent at once needs no watch for a client going away: the common fast path.
+                completed = await self._emit(send, receive, self.started)
+            else:
+                completed = await _until_first(self._run(send, receive), _disconnected(receive))
         finally:
             self.on_finish(self.plan, time.perf_counter() - self.started, completed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -45,17 +46,26 @@ class Generated:
         return "".join(self.pieces)
 
 
-def compose(rng: np.random.Generator, prompt: str, target_tokens: int) -> str:
+@lru_cache(maxsize=256)
+def _sentence_pieces(sentence: str) -> tuple[str, ...]:
+    # The fixed sentences are tokenized once; a reply is then a join, not a fresh encode per request.
+    return tuple(tokens.pieces(sentence))
+
+
+def compose_pieces(rng: np.random.Generator, prompt: str, target_tokens: int) -> list[str]:
     """Whole sentences of prose, at least `target_tokens` long, that quote the start of the prompt."""
     words = prompt.split()
-    parts: list[str] = [_OPENERS[int(rng.integers(len(_OPENERS)))]]
+    pieces = list(_sentence_pieces(_OPENERS[int(rng.integers(len(_OPENERS)))]))
     if words:
         quoted = " ".join(words[:_QUOTE_WORDS]) + ("..." if len(words) > _QUOTE_WORDS else "")
-        parts.append(f'You wrote: "{quoted}"')
-    text = " ".join(parts)
-    while tokens.count(text) < target_tokens:
-        text += " " + _SENTENCES[int(rng.integers(len(_SENTENCES)))]
-    return text
+        pieces += tokens.pieces(f' You wrote: "{quoted}"')
+    while len(pieces) < target_tokens:
+        pieces += _sentence_pieces(" " + _SENTENCES[int(rng.integers(len(_SENTENCES)))])
+    return pieces
+
+
+def compose(rng: np.random.Generator, prompt: str, target_tokens: int) -> str:
+    return "".join(compose_pieces(rng, prompt, target_tokens))
 
 
 def generate(
@@ -74,8 +84,12 @@ def generate(
     d = directive.current.get()
     if text is None and d.text is not None:
         text = d.text()
-    full = text if text is not None else lead + compose(rng, prompt, d.tokens or target_tokens)
-    pieces = tokens.pieces(full)
+    if text is not None:
+        pieces = tokens.pieces(text)
+    else:
+        pieces = compose_pieces(rng, prompt, d.tokens or target_tokens)
+        if lead:
+            pieces[0] = lead + pieces[0]
     finish = "stop"
     for s in stop or []:
         joined = "".join(pieces)
