@@ -69,6 +69,8 @@ class _Server(uvicorn.Server):
 @click.option("--fail-on-unmatched", is_flag=True, help="Exit 4 at shutdown if any request missed the cassettes.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the run report (requests, faults, verdict, cassette hits, misses and use) as JSON.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes. State (files, responses, rate limits, stats) is per worker; metrics are summed.")
 @click.option("--dashboard", is_flag=True, help="A live view: requests/s, latency and TTFT percentiles, errors.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Access log: one line per request (request id, route, model, status, duration, tokens, fault).")
@@ -78,7 +80,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
            max_body: int, watch: bool, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str, upstream: str,
            speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
            match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
-           fail_on_unmatched: bool, report_path: str | None, dashboard: bool, log_format: str,
+           fail_on_unmatched: bool, report_path: str | None, workers: int, dashboard: bool, log_format: str,
            log_level: str) -> None:
     """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options).
 
@@ -101,6 +103,9 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     except ConfigError as e:
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
+    if workers > 1:
+        _serve_workers(config, workers, log_level)
+        return
     if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
                    err=True)
@@ -130,6 +135,21 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         sys.exit(EXIT_VERDICT)
     if fail_on_unmatched and server.source is not None and server.source.misses:
         sys.exit(EXIT_UNMATCHED)
+
+
+def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
+    """Several uvicorn worker processes, each building its app from the same config."""
+    import dataclasses
+    import os
+    import tempfile
+
+    os.environ["SIMCTL_CONFIG"] = json.dumps(dataclasses.asdict(config))
+    metrics_dir = tempfile.mkdtemp(prefix="simctl-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    err.print(f"simctl replay: {workers} workers. Per worker: uploaded files, stored responses, rate-limit buckets, "
+              "cassette play order and /stats. Shared: /metrics (summed).", highlight=False)
+    uvicorn.run("simulator.app:from_environment", factory=True, host=config.host, port=config.port,
+                workers=workers, log_level=log_level, loop="uvloop", http="httptools", access_log=False)
 
 
 def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, ...], matchers: tuple[str, ...],

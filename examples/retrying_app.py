@@ -5,10 +5,13 @@
     kill %1; wait %1   # exit 3 if the verdict found misbehaviour (e.g. ignoring retry-after)
 """
 
+import os
+
 from openai import OpenAI
 
 # The SDK retries 429, 5xx and broken connections with exponential backoff and honours retry-after.
-client = OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="anything", max_retries=4, timeout=10)
+client = OpenAI(base_url=os.environ.get("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1"), api_key="anything",
+                max_retries=4, timeout=10)
 
 ok = failed = 0
 for n in range(50):

@@ -72,3 +72,14 @@ def create_app(config: ServerConfig | None = None) -> Starlette:
     from .server import Server
 
     return Server(config or ServerConfig(), ENDPOINTS).app()
+
+
+def from_environment() -> Starlette:
+    """The app for `uvicorn --factory` workers: the ServerConfig comes as JSON in SIMCTL_CONFIG."""
+    import json
+    import os
+
+    data = json.loads(os.environ["SIMCTL_CONFIG"])
+    for key in ("api_keys", "scenarios", "cassettes"):
+        data[key] = tuple(data.get(key) or ())
+    return create_app(ServerConfig(**data))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 from .plan import ResponsePlan
 
@@ -11,8 +13,11 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 
 class Metrics:
     def __init__(self) -> None:
+        # With several workers (PROMETHEUS_MULTIPROC_DIR set), values live in shared files and a scrape
+        # of any worker sums them all; alone, a private registry, so servers in one process stay apart.
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
-        r = self.registry
+        r = None if self.multiprocess else self.registry
         self.requests = Counter("simctl_requests", "Requests answered", ["route", "model", "status"], registry=r)
         self.latency = Histogram("simctl_request_duration_seconds", "Time from request to last byte", ["route"],
                                  buckets=_LATENCY_BUCKETS, registry=r)
@@ -23,7 +28,8 @@ class Metrics:
         self.tokens = Counter("simctl_tokens", "Tokens in prompts and completions", ["direction"], registry=r)
         self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
         self.cassette = Counter("simctl_cassette_lookups", "Cassette lookups, by result", ["result"], registry=r)
-        self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r)
+        self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r,
+                                    multiprocess_mode="livesum")
 
     def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
         self.requests.labels(route, plan.model or "", str(plan.status)).inc()
@@ -42,4 +48,8 @@ class Metrics:
             self.tokens.labels("out").inc(plan.completion_tokens)
 
     def render(self) -> bytes:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)

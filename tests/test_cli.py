@@ -106,3 +106,20 @@ def test_json_access_log_has_one_line_per_request_and_no_key() -> None:
     assert chat[0]["request_id"].startswith("req_")
     assert {"duration_ms", "fault", "route", "prompt_tokens"} <= set(chat[0])
     assert "sk-secret-key-123456789" not in stderr
+
+
+def test_workers_share_metrics() -> None:
+    with replay("--workers", "2") as (url, proc):
+        for _ in range(40):  # new connections each time, so both workers get some
+            with httpx.Client() as c:
+                c.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user",
+                                                                                            "content": "x"}]})
+        seen = set()
+        for _ in range(20):
+            with httpx.Client() as c:
+                text = c.get(url + "/metrics").text
+            line = next(x for x in text.splitlines() if x.startswith("simctl_requests_total{")
+                        and 'status="200"' in x and "gpt-4o" in x)
+            seen.add(float(line.rsplit(" ", 1)[1]))
+        # Every scrape, whichever worker answers it, sees the sum over the workers.
+        assert seen == {40.0}
