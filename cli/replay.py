@@ -170,12 +170,12 @@ def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, .
 
 def _summary(server: object, report: dict) -> None:
     stats = server.ctx.state.stats  # type: ignore[attr-defined]
-    table = Table("route", "requests", "errors", "tokens out", "latency p50/p99", title="simctl replay: run summary")
+    table = Table("route", "requests", "by status", "tokens out", "latency p50/p99", title="simctl replay: run summary")
     for route, n in sorted(stats.by_route.items()):
         times = stats.times_by_route.get(route) or [0.0]
         p50, p99 = (float(np.percentile(times, q)) * 1000 for q in (50, 99))
-        table.add_row(route, str(n), str(stats.errors_by_route.get(route, 0)), str(stats.tokens_by_route.get(route, 0)),
-                      f"{p50:.0f}/{p99:.0f} ms")
+        statuses = " ".join(f"{st}:{c}" for (r, st), c in sorted(stats.by_route_status.items()) if r == route)
+        table.add_row(route, str(n), statuses, str(stats.tokens_by_route.get(route, 0)), f"{p50:.0f}/{p99:.0f} ms")
     err.print(table)
     ttfts = [r[2] for r in stats.recent if r[2] is not None]
     if ttfts:

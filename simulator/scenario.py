@@ -28,7 +28,7 @@ MAX_ALIASES = 100
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "models", "reply_tokens", "timing", "rules",
             "faults", "rate_limits")
-SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by")
+SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream")
 
 
 @dataclass(slots=True)
@@ -62,6 +62,8 @@ class Scenario:
     api_keys: tuple[str, ...] = ()
     fault_header: bool = True  # honour `x-simctl-fault` request headers
     rate_limit_by: str = "key"  # "key" (per API key; client IP when auth is off) or "ip"
+    # "events": OpenAI's Responses stream; "chat_chunks": chat-style chunks and [DONE], as some proxies send
+    responses_stream: str = "events"
     reply_tokens: int = 40
     timing_layer: dict[str, Any] = field(default_factory=dict)
     model_timing: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -193,6 +195,9 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
     by = _get(server, "rate_limit_by", str, w, "key", ("server",))
     if by not in ("key", "ip"):
         raise w.error(("server", "rate_limit_by"), f"must be 'key' or 'ip', not {by!r}")
+    responses_stream = _get(server, "responses_stream", str, w, "events", ("server",))
+    if responses_stream not in ("events", "chat_chunks"):
+        raise w.error(("server", "responses_stream"), f"must be 'events' or 'chat_chunks', not {responses_stream!r}")
     models, model_timing = [], {}
     for i, m in enumerate(_get(data, "models", list, w, [])):
         info, timing = _model(m, ("models", i), w)
@@ -210,6 +215,7 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         api_keys=tuple(str(k) for k in _get(server, "api_keys", list, w, [], ("server",))),
         fault_header=_get(server, "fault_header", bool, w, True, ("server",)),
         rate_limit_by=by,
+        responses_stream=responses_stream,
         reply_tokens=_get(data, "reply_tokens", int, w, 40),
         timing_layer=w.check(("timing",), parse_timing, _get(data, "timing", dict, w, {})),
         model_timing=model_timing,
@@ -239,7 +245,7 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
     for key, attr in (("name", "name"), ("description", "description"), ("reply_tokens", "reply_tokens"),
                       ("rate_limits", "rate_limits"), ("server.error_style", "error_style"),
                       ("server.api_keys", "api_keys"), ("server.fault_header", "fault_header"),
-                      ("server.rate_limit_by", "rate_limit_by")):
+                      ("server.rate_limit_by", "rate_limit_by"), ("server.responses_stream", "responses_stream")):
         if key in present:
             changes[attr] = getattr(top, attr)
     return dataclasses.replace(base, **changes, present=base.present | present)

@@ -323,7 +323,9 @@ class Server:
     def report(self) -> dict[str, Any]:
         """The run report: what `--report FILE` writes and the shutdown summary shows."""
         stats = self.ctx.state.stats
+        by_status = {f"{route} {status}": n for (route, status), n in sorted(stats.by_route_status.items())}
         return {"scenario": self.ctx.scenario.name, "requests": stats.summary(), "routes": stats.by_route_json(),
+                "by_route_and_status": by_status,
                 "faults": dict(stats.faults), "verdict": self.verdict.report(),
                 "cassettes": self.source.report() if self.source is not None else None}
 

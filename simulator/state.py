@@ -39,6 +39,7 @@ class Stats:
     errors_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     tokens_by_route: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     faults: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    by_route_status: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
     # (monotonic time, seconds, time to first token or None, status, fault): the dashboard and summary.
     recent: deque[tuple[float, float, float | None, int, str | None]] = field(
         default_factory=lambda: deque(maxlen=20000))
@@ -52,6 +53,7 @@ class Stats:
         self.total_tokens_generated += tokens
         self.total_response_time += seconds
         self.by_route[route] += 1
+        self.by_route_status[(route, status)] += 1
         self.tokens_by_route[route] += tokens
         if status >= 400:
             self.errors_by_route[route] += 1

@@ -56,7 +56,7 @@ def test_summary_and_fail_on_verdict() -> None:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=15)
     assert proc.returncode == 3
-    assert "run summary" in stderr and "/v1/chat/completions" in stderr
+    assert "run summary" in stderr and "/v1/chat/completions" in stderr and "400:3" in stderr
     assert "retried_non_retryable" in stderr
 
 

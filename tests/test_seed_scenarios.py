@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -124,6 +125,11 @@ def test_responses_proxy_seed_003() -> None:
             "previous_response_id": first.json()["id"]})
         assert follow.status_code == 200
         assert int(follow.headers["x-ratelimit-remaining-requests"]) < 60
+        stream = httpx.post(url + "/v1/responses", json={"model": "gpt-4.1-mini", "stream": True, "messages": [
+            {"role": "user", "content": "Hello"}], "previous_response_id": first.json()["id"]})
+        lines = [line for line in stream.text.split("\n\n") if line]
+        assert lines[-1] == "data: [DONE]" and '"object":"chat.completion.chunk"' in lines[0]
+        assert json.loads(lines[0][6:])["id"].startswith("resp_")
         healthz = httpx.get(url + "/healthz").json()
         assert healthz["status"] == "ok" and healthz["provider"] == "openai-compatible"
         assert healthz["model"] == "gpt-4.1-mini" and isinstance(healthz["uptime"], int)

@@ -14,7 +14,7 @@ from ..errors import APIError, invalid
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
-from .responses_stream import stream_events
+from .responses_stream import chat_chunks, stream_events
 
 MIN_OUTPUT_TOKENS = 16  # OpenAI refuses smaller max_output_tokens
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
@@ -111,7 +111,9 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         ctx.state.conversations[response["id"]] = [*conversation, *(_as_input(o) for o in output)]
     common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": len(pieces)}
     if stream:
-        return ResponsePlan(chunks=schedule(stream_events(response, pieces)), media_type=SSE_TYPE, **common)
+        events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
+            stream_events(response, pieces)
+        return ResponsePlan(chunks=schedule(events), media_type=SSE_TYPE, **common)
     return json_plan(response, **common)
 
 

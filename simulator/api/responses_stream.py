@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..sse import named_event
+from ..sse import DONE, data_event, named_event
 
 
 def stream_events(response: dict[str, Any], pieces: list[str]) -> list[tuple[bytes, bool]]:
@@ -45,3 +45,15 @@ def stream_events(response: dict[str, Any], pieces: list[str]) -> list[tuple[byt
     final = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
     emit(final, response=response)
     return out
+
+
+def chat_chunks(response: dict[str, Any], pieces: list[str]) -> list[tuple[bytes, bool]]:
+    """The stream as a chat proxy sends it (seed 003): chat.completion.chunk deltas carrying the
+    response id (for previous_response_id), then `data: [DONE]`."""
+    head = {"id": response["id"], "object": "chat.completion.chunk", "created": response["created_at"],
+            "model": response["model"]}
+    out = [(data_event({**head, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}), True)
+           for p in pieces]
+    finish = "length" if response["status"] == "incomplete" else "stop"
+    out.append((data_event({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}), False))
+    return [*out, (DONE, False)]
