@@ -186,6 +186,28 @@ async def pinned_client(port: int, streams: int, body: dict) -> sse_client.Resul
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
 
 
+def measure_recording(tmp: Path, samples: int) -> dict:
+    """Time to first token through `simctl record` (mitmproxy) versus straight to the same upstream."""
+    body = dict(CHAT, stream=True)
+    up = free_port()
+    out: dict = {}
+    with server([PY, str(HERE / "baseline.py"), str(up), "0.05", "0.002"], up):
+        rec = free_port()
+        cmd = [PY, "-m", "cli", "record", "--upstream", f"http://127.0.0.1:{up}", "--cassette",
+               str(tmp / "rec.yaml"), "--port", str(rec), "--quiet"]
+        with server(cmd, rec):
+            for name, port in (("direct", up), ("recorder", rec), ("direct-again", up)):
+                ttfts = []
+                for _ in range(samples):
+                    r = asyncio.run(pinned_client(port, 1, body))
+                    ttfts += r.ttfts
+                out[name] = {"ttft_p50_ms": float(np.percentile(ttfts, 50) * 1000),
+                             "ttft_p90_ms": float(np.percentile(ttfts, 90) * 1000)}
+    direct = min(out["direct"]["ttft_p50_ms"], out["direct-again"]["ttft_p50_ms"])
+    out["added_p50_ms"] = out["recorder"]["ttft_p50_ms"] - direct
+    return out
+
+
 def measure_cassette_load(tmp: Path, sizes: list[int]) -> dict:
     out = {}
     for n in sizes:
@@ -209,11 +231,16 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a short run (under a minute)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--out", default=str(HERE / "results.json"))
+    ap.add_argument("--only", choices=["recording"], help="measure one figure only")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: run benchmarks/setup.sh")
     quick = args.quick
     repeat = args.repeat or (1 if quick else 2)
+    if args.only == "recording":
+        with tempfile.TemporaryDirectory() as t:
+            print(json.dumps(measure_recording(Path(t), 40), indent=2))
+        return
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         port = free_port()
@@ -230,6 +257,7 @@ def main() -> None:
             "streaming": measure_throughput(tmp, [64], 3 if quick else 8, repeat, True),
             "timing": measure_timing(tmp, [1, 64] if quick else [1, 256, 1000], repeat),
             "cassette_load": measure_cassette_load(tmp, [1000] if quick else [1000, 10000]),
+            "recording": measure_recording(tmp, 10 if quick else 40),
         }
     Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
     print_tables(results)
@@ -252,6 +280,9 @@ def print_tables(r: dict) -> None:
             print(f"  {name:18} streams={n:<5} TTFT p99 {v['ttft_err_p99']['median']:6.1f}  gap p50 "
                   f"{v['gap_err_p50']['median']:5.1f} p99 {v['gap_err_p99']['median']:6.1f} max "
                   f"{v['gap_err_max']['median']:7.1f}  delivered {v['delivered_share']['median']:.1%}{flag}")
+    rec = r["recording"]
+    print(f"\nrecording: TTFT p50 direct {rec['direct']['ttft_p50_ms']:.1f} ms, through simctl record "
+          f"{rec['recorder']['ttft_p50_ms']:.1f} ms: added {rec['added_p50_ms']:.1f} ms")
     print("\ncassette load")
     for n, v in r["cassette_load"].items():
         print(f"  {n:>6} interactions: first {v['first_load_s']:.2f} s, cached {v['cached_load_s']:.2f} s, "

@@ -60,6 +60,9 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
         err.print(f"simctl: {e}", markup=False)
         sys.exit(EXIT_CONFIG)
     use_openai_error_pages()
+    # The writer thread redacts and writes while the proxy streams the next request: hand the GIL back to
+    # the proxy's event loop often, so the writer's work does not add to a client's time to first token.
+    sys.setswitchinterval(0.0002)
     recorder = Recorder(writer, upstream if mode == "reverse" else "")
     proxy_mode = f"reverse:{upstream}" if mode == "reverse" else "regular"
     try:

@@ -144,7 +144,8 @@ class Cassette:
 
 # -- writing ------------------------------------------------------------------------------------
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter when present: the same bytes as the Python one (a test checks), four times faster.
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     def ignore_aliases(self, data: Any) -> bool:
         return True  # never anchors: every value written out where it is, for readers and for diffs
 

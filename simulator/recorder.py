@@ -77,10 +77,21 @@ class Recorder:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
-        if self._wanted(flow) and flow.response.headers.get("content-type", "").startswith("text/event-stream"):
+        if not self._wanted(flow):
+            return
+        if flow.response.headers.get("content-type", "").startswith("text/event-stream"):
             tap = Tap(flow.request.timestamp_start)
             flow.response.stream = tap
             flow.metadata["simctl_tap"] = tap
+        elif flow.response.stream:  # a body over stream_large_bodies: passed on as it comes, kept here
+            kept = bytearray()
+
+            def keep(data: bytes) -> bytes:
+                kept.extend(data)
+                return data
+
+            flow.response.stream = keep
+            flow.metadata["simctl_body"] = kept
 
     def response(self, flow: http.HTTPFlow) -> None:
         if not self._wanted(flow):
@@ -88,8 +99,9 @@ class Recorder:
         assert flow.response is not None
         tap: Tap | None = flow.metadata.get("simctl_tap")
         end = flow.response.timestamp_end or time.time()
+        body = bytes(flow.metadata["simctl_body"]) if "simctl_body" in flow.metadata else flow.response.content
         self._record(flow, flow.response.status_code, dict(flow.response.headers),
-                     b"" if tap else (flow.response.content or b""), tap.events if tap else None,
+                     b"" if tap else (body or b""), tap.events if tap else None,
                      (end - flow.request.timestamp_start) * 1000)
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -103,13 +115,16 @@ class Recorder:
     def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
                 chunks: list[tuple[float, bytes]] | None, duration_ms: float) -> None:
         req = flow.request
-        interaction: Interaction = make_interaction(
-            req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers), req.content or b"",
-            status, headers, body, chunks, self.upstream or origin(req),
-            duration_ms, extra_headers=ctx.options.simctl_redact_headers,
-            extra_patterns=ctx.options.simctl_redact_patterns)
-        if self.writer.append(interaction):
-            self.tally.recorded += 1
+        args = (req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers), req.content or b"",
+                status, headers, body, chunks, self.upstream or origin(req), duration_ms)
+        redact_headers = list(ctx.options.simctl_redact_headers)
+        redact_patterns = list(ctx.options.simctl_redact_patterns)
+
+        def build() -> Interaction:
+            return make_interaction(*args, extra_headers=redact_headers, extra_patterns=redact_patterns)
+
+        self.writer.submit(build)
+        self.tally.recorded += 1
         self.tally.by_route[(req.path.split("?", 1)[0], status)] += 1
         self.tally.bytes += len(body) + sum(len(c) for _, c in chunks or [])
         self.tally.last = f"{req.method} {req.path.split('?', 1)[0]} -> {status}"

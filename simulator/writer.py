@@ -7,8 +7,11 @@ happen on a background thread and coalesce, so a burst of requests does not queu
 
 from __future__ import annotations
 
+import json
 import logging
+import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from . import cassette as cassettes
@@ -24,15 +27,20 @@ class CassetteWriter:
         self.cassette = cassettes.load(self.path) if self.path.exists() else Cassette(source=str(self.path))
         self.refused: list[str] = []
         self.error: Exception | None = None
-        self._dirty = threading.Event()
+        self.written = 0
+        self._queue: queue.Queue[Callable[[], Interaction] | None] = queue.Queue()
         self._lock = threading.Lock()
-        self._stop = False
         self._thread = threading.Thread(target=self._run, name="simctl-writer", daemon=True)
         self._thread.start()
 
+    def submit(self, make: Callable[[], Interaction]) -> None:
+        """Hand over the work of building, redacting, checking and writing an interaction: all of it runs
+        on the writer's thread, so the proxy's event loop is back to streaming at once."""
+        self._queue.put(make)
+
     def append(self, interaction: Interaction) -> bool:
-        """Queue an interaction for writing; refuse (and say so) if it still holds something secret-looking."""
-        leaked = find_secrets(cassettes.dumps(Cassette([interaction])))
+        """Add an interaction; refuse (and say so) if it still holds something secret-looking."""
+        leaked = find_secrets(json.dumps(cassettes.to_data(Cassette([interaction])), ensure_ascii=False))
         if leaked:
             what = f"{interaction.request.method} {interaction.request.path}"
             self.refused.append(what)
@@ -40,14 +48,27 @@ class CassetteWriter:
             return False
         with self._lock:
             self.cassette.interactions.append(interaction)
-        self._dirty.set()
+            self.written += 1
         return True
 
     def _run(self) -> None:
-        while not self._stop:
-            self._dirty.wait()
-            self._dirty.clear()
-            self._write()
+        while True:
+            make = self._queue.get()
+            if make is None:
+                return
+            added = self.append(make())
+            # Coalesce: write once for everything queued by now (a burst does not queue up rewrites).
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                added = self.append(more()) or added
+            if added:
+                self._write()
 
     def _write(self) -> None:
         with self._lock:
@@ -62,8 +83,7 @@ class CassetteWriter:
 
     def close(self) -> None:
         """Write what is pending and stop."""
-        self._stop = True
-        self._dirty.set()
-        self._thread.join(timeout=30)
+        self._queue.put(None)
+        self._thread.join(timeout=60)
         self._write()
 
