@@ -122,3 +122,30 @@ def stop_list(body: dict[str, Any]) -> list[str]:
 
 def unsupported(name: str, message: str) -> APIError:
     return invalid(message, param=name, code="unsupported_parameter")
+
+
+def texts_or_token_ids(name: str, value: list[Any]) -> list[str] | None:
+    """A list of strings, one list of token ids, or a list of token-id lists, as texts; None otherwise.
+
+    `prompt` (legacy completions) and `input` (embeddings) both take these forms.
+    """
+    def ids(v: Any) -> bool:
+        return isinstance(v, list) and bool(v) and all(isinstance(t, int) and not isinstance(t, bool) for t in v)
+
+    if all(isinstance(v, str) for v in value):
+        return list(value)
+    if ids(value):
+        return [_decode(name, value)]
+    if all(ids(v) for v in value):
+        return [_decode(name, v) for v in value]
+    return None
+
+
+def _decode(name: str, token_ids: list[int]) -> str:
+    from . import tokens
+
+    try:
+        return tokens.encoding().decode(token_ids)
+    except Exception:  # noqa: BLE001 - any id outside the vocabulary
+        raise invalid(f"Invalid '{name}': a token id is outside the vocabulary.", param=name,
+                      code="invalid_value") from None

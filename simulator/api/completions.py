@@ -83,22 +83,11 @@ def _prompts(body: dict[str, Any]) -> list[str]:
     if not prompt:
         raise invalid("Invalid 'prompt': empty array. Expected an array with minimum length 1.", param="prompt",
                       code="empty_array")
-    if all(isinstance(p, str) for p in prompt):
-        return list(prompt)
-    if all(isinstance(t, int) and not isinstance(t, bool) for t in prompt):
-        return [_decode(prompt)]
-    if all(isinstance(p, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in p) for p in prompt):
-        return [_decode(p) for p in prompt]
+    texts = params.texts_or_token_ids("prompt", prompt)
+    if texts is not None:
+        return texts
     raise invalid("Invalid type for 'prompt': expected a string, an array of strings, an array of integers "
                   "or an array of integer arrays.", param="prompt", code="invalid_type")
-
-
-def _decode(ids: list[int]) -> str:
-    try:
-        return tokens.encoding().decode(ids)
-    except Exception:  # noqa: BLE001 - any id outside the vocabulary
-        raise invalid("Invalid 'prompt': a token id is outside the model's vocabulary.", param="prompt",
-                      code="invalid_value") from None
 
 
 def _stream_parts(head: dict[str, Any], choices: list[tuple[int, str, list[str], str]],

@@ -83,22 +83,10 @@ def _inputs(body: dict[str, Any]) -> list[str]:
     if len(value) > MAX_INPUTS:
         raise invalid(f"Invalid 'input': array too long. Expected an array with maximum length {MAX_INPUTS}, but got "
                       f"an array with length {len(value)} instead.", param="input", code="array_above_max_length")
-    if all(isinstance(v, str) for v in value):
-        if any(not v for v in value):
+    texts = params.texts_or_token_ids("input", value)
+    if texts is not None:
+        if any(not t for t in texts):
             raise invalid("'$.input' is invalid: an input string is empty.", param="input", code="invalid_value")
-        return list(value)
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        return [_decode(value)]
-    if all(isinstance(v, list) and v and all(isinstance(t, int) and not isinstance(t, bool) for t in v)
-           for v in value):
-        return [_decode(v) for v in value]
+        return texts
     raise invalid("Invalid type for 'input': expected a string, an array of strings, an array of integers or an "
                   "array of integer arrays.", param="input", code="invalid_type")
-
-
-def _decode(ids: list[int]) -> str:
-    try:
-        return tokens.encoding().decode(ids)
-    except Exception:  # noqa: BLE001 - any id outside the vocabulary
-        raise invalid("Invalid 'input': a token id is outside the vocabulary.", param="input",
-                      code="invalid_value") from None
