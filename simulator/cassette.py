@@ -236,10 +236,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SIMCTL_CACHE_DIR") or Path.home() / ".cache" / "simctl") / "cassettes"
 
 
+def journal_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(f".{path.name}.journal")
+
+
 def load(path: str | Path, use_cache: bool = True) -> Cassette:
     """Parse a cassette. Parsing YAML costs ~10 s per 10 MB even with libyaml, so the parsed data is
     kept as JSON in a cache keyed by the file's hash: a cassette seen before loads at JSON speed."""
     path = Path(path)
+    journal = journal_path(path)
+    if journal.is_file():
+        return _with_journal(path, journal)
     if not path.is_file():
         raise ConfigError(f"{path}: no such cassette file")
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -255,6 +263,22 @@ def load(path: str | Path, use_cache: bool = True) -> Cassette:
     if use_cache:
         _write_cache(cached, to_data(c))
     return c
+
+
+def _with_journal(path: Path, journal: Path) -> Cassette:
+    """A recording that was killed before it compacted: the cassette plus its journal's interactions.
+    A line cut short by the kill is the interaction that was in flight; it is skipped."""
+    c = load_yaml_only(path) if path.is_file() else Cassette(source=str(path))
+    for n, line in enumerate(journal.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            c.interactions.append(_interaction(json.loads(line), ("journal", n)))
+        except (ValueError, _Bad):
+            continue
+    return c
+
+
+def load_yaml_only(path: Path) -> Cassette:
+    return parse(path.read_text(encoding="utf-8"), str(path))
 
 
 def _write_cache(target: Path, data: dict[str, Any]) -> None:

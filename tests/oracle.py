@@ -1,9 +1,10 @@
 """The wire oracle: validate bodies against OpenAI's published OpenAPI description.
 
 The spec lives in `shared/openai-openapi/openapi.yaml` beside the repository (override with
-SIMCTL_OPENAPI). Parsing 3 MB of YAML is slow, so the parsed document is cached as JSON keyed by
-the file's hash. The only change made to the schemas is OpenAPI 3.0's `nullable: true`, turned into
-a JSON Schema null branch; nothing is loosened.
+SIMCTL_OPENAPI). Parsing 3 MB of YAML is slow, so the parsed document is cached as JSON under
+tests/.oracle-cache, keyed by the file's sha256. The only change made to the schemas is OpenAPI 3.0's
+`nullable: true`, turned into a JSON Schema null branch; nothing is loosened. `format` is not asserted
+(annotation only, as Draft 2020-12 specifies by default); `discriminator` and `x-*` keys are ignored.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 ROOT = "urn:openai-openapi"
 CACHE = Path(__file__).resolve().parent / ".oracle-cache"
+NULLABLE_ONLY = {"nullable": True}
 
 
 def spec_path() -> Path:
@@ -32,46 +35,50 @@ def spec_path() -> Path:
     return path
 
 
+def _parsed(path: Path) -> dict[str, Any]:
+    """The YAML as JSON-typed data (dates become strings), through a cache keyed by the file's sha256."""
+    raw = path.read_bytes()
+    cached = CACHE / f"{hashlib.sha256(raw).hexdigest()}.parsed.json"
+    if cached.is_file():
+        return json.loads(cached.read_bytes())
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    text = json.dumps(yaml.load(raw, Loader=loader), default=str)  # noqa: S506 - a safe loader
+    CACHE.mkdir(exist_ok=True)
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(cached)  # atomic, so parallel test processes never read half a file
+    return json.loads(text)
+
+
 def _nullable(node: Any) -> Any:
-    if isinstance(node, dict):
-        node = {k: _nullable(v) for k, v in node.items()}
-        if node.pop("nullable", False) is True:
-            return {"anyOf": [node, {"type": "null"}]}
-        return node
+    """`nullable: true` becomes `anyOf: [schema, {type: null}]`. The spec also writes
+    `allOf: [{$ref: X}, {nullable: true}]` to mean "X or null", so a bare flag in an allOf is hoisted."""
     if isinstance(node, list):
         return [_nullable(v) for v in node]
-    return node
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    nullable = node.get("nullable") is True
+    if isinstance(node.get("nullable"), bool):
+        del node["nullable"]
+    if isinstance(node.get("allOf"), list) and NULLABLE_ONLY in node["allOf"]:
+        node["allOf"] = [m for m in node["allOf"] if m != NULLABLE_ONLY]
+        nullable = True
+    node = {k: _nullable(v) for k, v in node.items()}
+    return {"anyOf": [node, {"type": "null"}]} if nullable else node
 
 
 @lru_cache(maxsize=1)
 def spec() -> dict[str, Any]:
-    path = spec_path()
-    raw = path.read_bytes()
-    cached = CACHE / f"{hashlib.sha256(raw).hexdigest()[:16]}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    doc = _nullable(yaml.load(raw, Loader=loader))  # noqa: S506 - a safe loader
-    CACHE.mkdir(exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, default=str))
-    doc = json.loads(tmp.read_text())  # the same (JSON-typed) document on first and later runs
-    tmp.replace(cached)
-    return doc
+    return _nullable(_parsed(spec_path()))
 
 
 @lru_cache(maxsize=1)
 def _registry() -> Registry:
-    return Registry().with_resource(ROOT, Resource.from_contents(spec(), default_specification=_draft()))
+    return Registry().with_resource(ROOT, Resource.from_contents(spec(), default_specification=DRAFT202012))
 
 
-def _draft() -> Any:
-    from referencing.jsonschema import DRAFT202012
-
-    return DRAFT202012
-
-
-@cache
+@lru_cache(maxsize=None)
 def validator(schema_name: str) -> Draft202012Validator:
     if schema_name not in spec()["components"]["schemas"]:
         raise KeyError(f"no schema named {schema_name!r} in the OpenAPI description")
@@ -82,17 +89,29 @@ def schema_names() -> list[str]:
     return sorted(spec()["components"]["schemas"])
 
 
+def _closest(error: ValidationError) -> ValidationError:
+    """For an anyOf/oneOf failure, follow the branch with the fewest errors (usually the intended one)."""
+    while error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for e in error.context:
+            branches.setdefault(e.relative_schema_path[0], []).append(e)
+        error = best_match(min(branches.values(), key=len))
+    return error
+
+
+def _describe(error: ValidationError) -> str:
+    where = "/".join(map(str, error.absolute_path)) or "(root)"
+    return f"{where}: {error.message} [{error.validator}]"
+
+
 def errors(schema_name: str, instance: object) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-            for e in validator(schema_name).iter_errors(instance)]
+    """Every violation, as 'path: message [validator]'; empty when the body is valid."""
+    return [_describe(_closest(e)) for e in validator(schema_name).iter_errors(instance)]
 
 
 def validate(schema_name: str, instance: object) -> None:
     found = list(validator(schema_name).iter_errors(instance))
     if found:
-        best = best_match(found)
-        while best.context:  # an anyOf/oneOf failure: show the branch that came closest
-            best = max(best.context, key=lambda e: len(e.absolute_path))
-        where = "/".join(map(str, best.absolute_path)) or "(root)"
-        raise AssertionError(f"{schema_name} rejects the body at {where}: {best.message} "
-                             f"[{best.validator}] ({len(found)} errors)\n{json.dumps(instance)[:2000]}")
+        listing = "\n".join(f"  - {_describe(_closest(e))}" for e in found[:20])
+        raise AssertionError(f"{schema_name} rejects the body at {_describe(_closest(best_match(found)))}\n"
+                             f"all {len(found)} errors:\n{listing}\nbody: {json.dumps(instance)[:2000]}")
