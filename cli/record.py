@@ -35,11 +35,13 @@ EXIT_CONFIG = 2
 @click.option("--redact-pattern", multiple=True, help="Another regex to mask in bodies and headers (repeatable).")
 @click.option("--redact-config", type=click.Path(exists=True, dir_okay=False),
               help="YAML file with `headers:` and `patterns:` lists to redact.")
+@click.option("--upstream-ca", type=click.Path(exists=True, dir_okay=False),
+              help="Trust this CA (PEM) for the upstream's certificate too (a corporate or test CA).")
 @click.option("--ca", "show_ca", is_flag=True, help="Print where mitmproxy's CA certificate is and how to trust it.")
 @click.option("--quiet", is_flag=True, help="No live display.")
 def record(upstream: str, cassette_path: str | None, listen_host: str, port: int, mode: str, hosts: tuple[str, ...],
            redact_header: tuple[str, ...], redact_pattern: tuple[str, ...], redact_config: str | None,
-           show_ca: bool, quiet: bool) -> None:
+           upstream_ca: str | None, show_ca: bool, quiet: bool) -> None:
     """Record real traffic into a cassette through mitmproxy, secrets redacted before anything is written."""
     if show_ca:
         _print_ca()
@@ -66,7 +68,7 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
     recorder = Recorder(writer, upstream if mode == "reverse" else "")
     proxy_mode = f"reverse:{upstream}" if mode == "reverse" else "regular"
     try:
-        asyncio.run(_serve(recorder, proxy_mode, listen_host, port, hosts, headers, patterns, quiet))
+        asyncio.run(_serve(recorder, proxy_mode, listen_host, port, hosts, headers, patterns, quiet, upstream_ca))
     finally:
         writer.close()
     _summary(recorder, cassette_path)
@@ -75,7 +77,7 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
 
 
 async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts: tuple[str, ...],
-                 headers: list[str], patterns: list[str], quiet: bool) -> None:
+                 headers: list[str], patterns: list[str], quiet: bool, upstream_ca: str | None) -> None:
     from mitmproxy import options
     from mitmproxy.tools.dump import DumpMaster
 
@@ -86,6 +88,8 @@ async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts:
     # lazy: connect upstream per request, so an unreachable upstream becomes a 502 answer, not a dropped client.
     opts.update(anticomp=True, connection_strategy="lazy", simctl_hosts=list(hosts), simctl_redact_headers=headers,
                 simctl_redact_patterns=patterns, stream_large_bodies="1m")
+    if upstream_ca:
+        opts.update(ssl_verify_upstream_trusted_ca=upstream_ca)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)

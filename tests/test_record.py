@@ -227,3 +227,57 @@ def test_import_mitmproxy_flow_file(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "cli", "import", str(ROOT / "README.md"), "-o",
                           str(tmp_path / "x.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _tls_files(tmp: Path) -> tuple[str, str]:
+    """A throwaway CA-less self-signed certificate for localhost (the test's HTTPS upstream)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    (tmp / "up.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "up.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    return str(tmp / "up.pem"), str(tmp / "up.key")
+
+
+def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
+    from simulator.app import create_app
+
+    cert, key = _tls_files(tmp_path)
+    port = free_port()
+    up = uvicorn.Server(uvicorn.Config(create_app(ServerConfig()), host="127.0.0.1", port=port, log_level="warning",
+                                       ssl_certfile=cert, ssl_keyfile=key, lifespan="off"))
+    thread = threading.Thread(target=up.run, daemon=True)
+    thread.start()
+    while not up.started:
+        time.sleep(0.01)
+    try:
+        ca = subprocess.run([sys.executable, "-m", "cli", "record", "--ca"], cwd=ROOT, capture_output=True,
+                            text=True).stdout
+        ca_file = ca.split("certificate: ", 1)[1].split("\n", 1)[0].strip()
+        assert Path(ca_file).is_file() and "SSL_CERT_FILE" in ca
+        path = tmp_path / "https.yaml"
+        with recorder("unused", path, "--mode", "regular", "--host", "localhost", "--upstream-ca", cert) as (proxy, _):
+            client = openai.OpenAI(base_url=f"https://localhost:{port}/v1", api_key=SECRETS["auth"], max_retries=0,
+                                   http_client=httpx.Client(proxy=proxy, verify=ca_file))
+            assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "tls"}])
+            time.sleep(0.3)
+    finally:
+        up.should_exit = True
+        thread.join(10)
+    c = cassettes.load(path)
+    assert len(c.interactions) == 1 and c.interactions[0].upstream == f"https://localhost:{port}"
+    assert SECRETS["auth"] not in path.read_text()
