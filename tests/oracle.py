@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -78,7 +78,7 @@ def _registry() -> Registry:
     return Registry().with_resource(ROOT, Resource.from_contents(spec(), default_specification=DRAFT202012))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(schema_name: str) -> Draft202012Validator:
     if schema_name not in spec()["components"]["schemas"]:
         raise KeyError(f"no schema named {schema_name!r} in the OpenAPI description")
@@ -90,12 +90,14 @@ def schema_names() -> list[str]:
 
 
 def _closest(error: ValidationError) -> ValidationError:
-    """For an anyOf/oneOf failure, follow the branch with the fewest errors (usually the intended one)."""
+    """For an anyOf/oneOf failure, follow the intended branch: the one whose `type`-like enum/const
+    keywords match (fewest enum/const errors), then the one with the fewest errors."""
     while error.context:
         branches: dict[Any, list[ValidationError]] = {}
         for e in error.context:
             branches.setdefault(e.relative_schema_path[0], []).append(e)
-        error = best_match(min(branches.values(), key=len))
+        branch = min(branches.values(), key=lambda es: (sum(e.validator in ("enum", "const") for e in es), len(es)))
+        error = max(branch, key=relevance)  # jsonschema's best_match ranking, without its own descent
     return error
 
 
@@ -113,5 +115,5 @@ def validate(schema_name: str, instance: object) -> None:
     found = list(validator(schema_name).iter_errors(instance))
     if found:
         listing = "\n".join(f"  - {_describe(_closest(e))}" for e in found[:20])
-        raise AssertionError(f"{schema_name} rejects the body at {_describe(_closest(best_match(found)))}\n"
+        raise AssertionError(f"{schema_name} rejects the body at {_describe(_closest(max(found, key=relevance)))}\n"
                              f"all {len(found)} errors:\n{listing}\nbody: {json.dumps(instance)[:2000]}")

@@ -5,30 +5,50 @@ from __future__ import annotations
 import copy
 
 import pytest
-from oracle import errors, validate
+from oracle import errors, schema_names, spec, validate, validator
 
 CHAT = {"id": "chatcmpl-abc", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi", "refusal": None},
                      "logprobs": None, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6}}
+DELTA = {"type": "response.output_text.delta", "sequence_number": 4, "item_id": "msg_1", "output_index": 0,
+         "content_index": 0, "delta": "Hi", "logprobs": []}
 
 
 def test_accepts_a_real_body() -> None:
+    assert {"CreateChatCompletionResponse", "Response", "ResponseStreamEvent"} <= set(schema_names())
     validate("CreateChatCompletionResponse", CHAT)
     validate("ErrorResponse", {"error": {"message": "x", "type": "invalid_request_error", "param": None,
                                          "code": None}})
+    validate("ResponseStreamEvent", DELTA)
 
 
 def test_rejects_a_missing_key_and_a_bad_enum() -> None:
     missing = {k: v for k, v in CHAT.items() if k != "choices"}
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"\(root\): 'choices' is a required property \[required\]"):
         validate("CreateChatCompletionResponse", missing)
     bad = copy.deepcopy(CHAT)
     bad["choices"][0]["finish_reason"] = "done"
-    assert errors("CreateChatCompletionResponse", bad)
+    assert errors("CreateChatCompletionResponse", bad) == [
+        "choices/0/finish_reason: 'done' is not one of "
+        "['stop', 'length', 'tool_calls', 'content_filter', 'function_call'] [enum]"]
     bad = copy.deepcopy(CHAT)
     bad["object"] = "chat.completion.chunk"
     assert errors("CreateChatCompletionResponse", bad)
+    with pytest.raises(KeyError):
+        validate("NoSuchSchema", {})
+
+
+def test_union_errors_name_the_intended_branch() -> None:
+    """ResponseStreamEvent is an anyOf of ~58 events: the error must come from the one whose type matches."""
+    assert errors("ResponseStreamEvent", {k: v for k, v in DELTA.items() if k != "logprobs"}) == [
+        "(root): 'logprobs' is a required property [required]"]
+    assert errors("ResponseStreamEvent", {**DELTA, "type": "response.output_text.nope"})
+    message = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": "Hi", "annotations": []}]}  # no logprobs
+    found = errors("Response", {"output": [message]})
+    assert "output/0/content/0: 'logprobs' is a required property [required]" in found
+    assert "(root): 'id' is a required property [required]" in found
 
 
 def test_nullable_becomes_null_branch_only_where_declared() -> None:
@@ -37,3 +57,14 @@ def test_nullable_becomes_null_branch_only_where_declared() -> None:
     validate("CreateChatCompletionStreamResponse", chunk)
     chunk["created"] = None
     assert errors("CreateChatCompletionStreamResponse", chunk)
+    assert "nullable" not in str(spec()["components"]["schemas"])
+
+
+def test_nullable_inside_allof_means_x_or_null() -> None:
+    """`allOf: [{$ref: TruncationObject}, {nullable: true}]` accepts null, and still checks non-null values."""
+    pointer = "urn:openai-openapi#/components/schemas/RunObject/properties/truncation_strategy"
+    check = validator("RunObject").evolve(schema={"$ref": pointer})
+    assert check.is_valid(None)
+    assert check.is_valid({"type": "auto"})
+    assert not check.is_valid({"type": "sometimes"})
+    assert not check.is_valid("auto")
