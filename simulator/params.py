@@ -149,3 +149,20 @@ def _decode(name: str, token_ids: list[int]) -> str:
     except Exception:  # noqa: BLE001 - any id outside the vocabulary
         raise invalid(f"Invalid '{name}': a token id is outside the vocabulary.", param=name,
                       code="invalid_value") from None
+
+
+def sampling(body: dict[str, Any], stream: bool) -> float | None:
+    """The sampling fields chat and legacy completions share; returns `temperature`."""
+    temperature = number_in(body, "temperature", 0, 2)
+    number_in(body, "top_p", 0, 1)
+    number_in(body, "presence_penalty", -2, 2)
+    number_in(body, "frequency_penalty", -2, 2)
+    optional(body, "seed", int)
+    optional(body, "user", str)
+    optional(body, "logit_bias", dict)
+    if body.get("stream_options") is not None:
+        check_type("stream_options", body["stream_options"], dict)
+        if not stream:
+            raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                          param="stream_options", code="invalid_value")
+    return temperature

@@ -125,17 +125,7 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> None:
-    temperature = params.number_in(body, "temperature", 0, 2)
-    params.number_in(body, "top_p", 0, 1)
-    params.number_in(body, "presence_penalty", -2, 2)
-    params.number_in(body, "frequency_penalty", -2, 2)
-    params.optional(body, "seed", int)
-    params.optional(body, "user", str)
-    if body.get("stream_options") is not None:
-        params.check_type("stream_options", body["stream_options"], dict)
-        if not stream:
-            raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                          param="stream_options", code="invalid_value")
+    temperature = params.sampling(body, stream)
     if model.reasoning:
         if body.get("max_tokens") is not None:
             raise params.unsupported("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with "

@@ -14,6 +14,7 @@ def _entry(token: str, logprob: float) -> dict[str, Any]:
 
 
 def token_logprobs(pieces: list[str], top: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """Chat's format: one entry per token, with `top` alternatives (the chosen token first)."""
     out = []
     for piece in pieces:
         chosen = -float(rng.exponential(0.3))
@@ -30,16 +31,20 @@ def token_logprobs(pieces: list[str], top: int, rng: np.random.Generator) -> lis
     return out
 
 
-def legacy_logprobs(pieces: list[str], top: int, rng: np.random.Generator) -> dict[str, Any]:
-    """The legacy completions format: parallel lists, and `top_logprobs` as token -> logprob maps."""
+def legacy_logprobs(pieces: list[str], top: int, rng: np.random.Generator, offset: int = 0) -> dict[str, Any]:
+    """The legacy completions format: parallel lists, and `top_logprobs` as token -> logprob maps.
+
+    `text_offset` counts characters from the start of the prompt, so a completion's first token sits at
+    len(prompt) unless the prompt is echoed. With `logprobs: 0` each map is empty (the spec has no null).
+    """
     entries = token_logprobs(pieces, top, rng)
-    offsets, at = [], 0
+    offsets, at = [], offset
     for p in pieces:
         offsets.append(at)
         at += len(p)
     return {
         "tokens": [e["token"] for e in entries],
         "token_logprobs": [e["logprob"] for e in entries],
-        "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries] if top else None,
+        "top_logprobs": [{t["token"]: t["logprob"] for t in e["top_logprobs"]} for e in entries],
         "text_offset": offsets,
     }

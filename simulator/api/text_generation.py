@@ -5,22 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from .. import params, textgen, tokens
-from ..catalog import TEXT_GENERATION
+from ..catalog import TEXT_GENERATION, Catalog
 from ..context import Context
 from ..plan import ResponsePlan, json_plan
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     text = params.required(body, "input", str)
-    default = next((m.id for m in ctx.catalog.models if TEXT_GENERATION in m.endpoints), "")
-    model_name = params.optional(body, "model", str, default)
+    model_name = params.optional(body, "model", str) or _default_model(ctx.catalog)
     ctx.catalog.resolve(model_name, TEXT_GENERATION)
     params.number_in(body, "temperature", 0, 2)
     params.number_in(body, "top_p", 0, 1)
     params.optional(body, "user", str)
+    params.optional(body, "seed", int)
     limit = params.int_in(body, "max_output_tokens", 1, 10**7)
-    gen = textgen.generate(ctx.rng(model_name, text, body.get("seed")), text, ctx.scenario.reply_tokens, limit,
-                           params.stop_list(body))
+    stop = params.stop_list(body)
+    rng = ctx.rng(body.get("seed"), model_name, text)
+    gen = textgen.generate(rng, text, ctx.scenario.reply_tokens, limit, stop)
     prompt_tokens, completion_tokens = tokens.count(text), len(gen.pieces)
     return json_plan({
         "id": ctx.new_id("txtgen-", 24),
@@ -30,3 +31,10 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},
     }, model=model_name, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+
+def _default_model(catalog: Catalog) -> str:
+    # With no `model`, the scenario's first chat model answers (any text-generation model if it has none).
+    serving = [m for m in catalog.models if TEXT_GENERATION in m.endpoints]
+    chat = [m for m in serving if m.kind == "chat"]
+    return (chat or serving)[0].id if serving else ""
