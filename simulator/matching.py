@@ -71,33 +71,38 @@ class MatchOptions:
         return opts
 
 
-def canonical(body: Any, opts: MatchOptions) -> Any:
+def canonical(body: Any, opts: MatchOptions, redact: bool = True) -> Any:
     if not isinstance(body, dict):
-        return _norm(body, opts)
+        return _norm(body, opts, redact)
     keep = {k: v for k, v in body.items() if (k in opts.on if opts.on is not None else k not in opts.ignore)}
     if opts.convert:
         keep.pop("stream", None)
-    return _norm(keep, opts)
+    return _norm(keep, opts, redact)
 
 
-def _norm(value: Any, opts: MatchOptions) -> Any:
+def _norm(value: Any, opts: MatchOptions, redact: bool) -> Any:
+    if not redact and not opts.normalize:
+        return value
     if isinstance(value, str):
         # Recorded bodies were redacted before they were written: redact the incoming one the same way.
-        value = mask_text(value)
+        if redact:
+            value = mask_text(value)
         for p in opts.normalize:
             value = p.sub("*", value)
         return value
     if isinstance(value, list):
-        return [_norm(v, opts) for v in value]
+        return [_norm(v, opts, redact) for v in value]
     if isinstance(value, dict):
-        return {k: _norm(v, opts) for k, v in value.items()}
+        return {k: _norm(v, opts, redact) for k, v in value.items()}
     return value
 
 
-def key(method: str, path: str, query: dict[str, str], body: Any, opts: MatchOptions) -> str:
-    q = sorted((k, MASK if SECRET_QUERY.match(k) else mask_text(v)) for k, v in query.items()) if opts.query else []
-    return json.dumps([method.upper(), path, q, canonical(body, opts)], sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False)
+def key(method: str, path: str, query: dict[str, str], body: Any, opts: MatchOptions, redact: bool = True) -> str:
+    """The index key. `redact=False` for recorded requests: they were redacted when written."""
+    q = sorted((k, MASK if redact and SECRET_QUERY.match(k) else (mask_text(v) if redact else v))
+               for k, v in query.items()) if opts.query else []
+    return json.dumps([method.upper(), path, q, canonical(body, opts, redact)], sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(slots=True)
@@ -107,7 +112,7 @@ class Index:
     all: list[Interaction] = field(default_factory=list)
 
     def add(self, i: Interaction) -> None:
-        k = key(i.request.method, i.request.path, i.request.query, i.request.body.value, self.opts)
+        k = key(i.request.method, i.request.path, i.request.query, i.request.body.value, self.opts, redact=False)
         self.buckets.setdefault(k, []).append(i)
         self.all.append(i)
 
