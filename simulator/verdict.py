@@ -89,7 +89,9 @@ def _judge(client: str, attempts: list[Attempt], found: dict[str, list[str]]) ->
                 found["ignored_retry_after"].append(
                     f"{who}: retried after {gap:.2f}s, asked to wait {prev.retry_after_s:.2f}s at t={prev.at:.1f}s")
         gaps = [b.at - a.at for a, b in zip(chain, chain[1:], strict=False) if _failed(a) and a.retry_after_s is None]
-        if len(gaps) >= 2 and all(g2 < 1.3 * g1 for g1, g2 in zip(gaps, gaps[1:], strict=False)) and max(gaps) < 2:
+        flat = all(g2 < 1.3 * g1 for g1, g2 in zip(gaps, gaps[1:], strict=False))
+        # Back-to-back retries (under 250 ms, when the SDKs wait at least ~400 ms) are no backoff, jitter or not.
+        if len(gaps) >= 2 and max(gaps) < 2 and (flat or max(gaps) < 0.25):
             found["no_backoff"].append(f"{who}: retry gaps {', '.join(f'{g * 1000:.0f}ms' for g in gaps)}")
         last = chain[-1]
         if _failed(last) and (last.status in RETRYABLE or last.fault in BROKEN) and len(chain) == 1:
