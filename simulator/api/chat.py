@@ -74,19 +74,19 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "system_fingerprint": ctx.fingerprint(model.id),
     }
     common = {"model": model_name, "prompt_tokens": prompt_tokens, "completion_tokens": usage["completion_tokens"]}
+    # Seeding a generator costs more than planning a short reply: only when logprobs are asked for.
+    rng = ctx.rng("logprobs", model_name, messages) if logprobs else None
     if stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        rng = ctx.rng("logprobs", model_name, messages)
-        parts = _stream_parts(head, choices, usage if include_usage else None, logprobs, top_logprobs, rng)
+        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng)
         return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
 
-    rng = ctx.rng("logprobs", model_name, messages)
     out = {
         "id": head["id"],
         "object": "chat.completion",
         "created": head["created"],
         "model": model_name,
-        "choices": [_choice(c, logprobs, top_logprobs, rng) for c in choices],
+        "choices": [_choice(c, top_logprobs, rng) for c in choices],
         "usage": usage,
         "service_tier": "default",
         "system_fingerprint": head["system_fingerprint"],
@@ -199,14 +199,14 @@ def _tool_call(c: Choice) -> dict[str, Any]:
             "function": {"name": c.tool.name, "arguments": "".join(c.pieces)}}
 
 
-def _choice(c: Choice, logprobs: bool, top: int, rng: np.random.Generator) -> dict[str, Any]:
+def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
     if c.tool is not None:
         message["tool_calls"] = [_tool_call(c)]
     else:
         message["content"] = "".join(c.pieces)
     lp = None
-    if logprobs and c.tool is None:
+    if rng is not None and c.tool is None:
         lp = {"content": token_logprobs(c.pieces, top, rng), "refusal": None}
     return {"index": c.index, "message": message, "logprobs": lp, "finish_reason": c.finish_reason}
 
@@ -215,9 +215,8 @@ def _stream_parts(
     head: dict[str, Any],
     choices: list[Choice],
     usage: dict[str, Any] | None,
-    logprobs: bool,
     top: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
 ) -> list[tuple[bytes, bool]]:
     def chunk(choice: dict[str, Any] | None, **extra: Any) -> bytes:
         obj = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"],
@@ -248,7 +247,7 @@ def _stream_parts(
                 d = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
                 parts.append((chunk(delta(c, d)), True))
             else:
-                lp = ({"content": token_logprobs([piece], top, rng), "refusal": None} if logprobs else None)
+                lp = {"content": token_logprobs([piece], top, rng), "refusal": None} if rng is not None else None
                 parts.append((chunk(delta(c, {"content": piece}, lp=lp)), True))
     for c in choices:
         parts.append((chunk(delta(c, {}, c.finish_reason)), False))
