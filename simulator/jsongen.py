@@ -1,40 +1,68 @@
 """Plausible JSON that validates against a JSON Schema: tool-call arguments and structured output.
 
-Deterministic for a given numpy Generator state. Supports the schema subset that OpenAI accepts for
-function parameters and strict structured outputs (types, enum/const, properties, items, anyOf/oneOf/
-allOf, local $ref, numeric and length bounds, common formats). A `pattern` is honoured by trying a
-few candidates; patterns that none match fall back to a plain string (documented limitation).
+Deterministic for a given numpy Generator state. Covers the subset OpenAI accepts for function
+parameters and strict structured outputs: type (or list of types), enum/const, properties/required/
+additionalProperties, items/prefixItems/min/maxItems/uniqueItems, string formats and length bounds,
+numeric bounds and multipleOf, anyOf/oneOf/allOf, local `$ref` (#/$defs, #/definitions).
+
+`pattern` is best effort: a tiny generator understands literals, escapes (\\d \\w \\s \\.), character
+classes with ranges, `.` and quantifiers ({n}, {n,m}, {n,}, +, *, ?), anchored or not. Groups,
+alternation, negated classes, lookarounds and backreferences are unsupported; for those we try the
+hint text and fall back to it even if it does not match. Remote `$ref`s resolve to `{}`.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsonschema
 import numpy as np
 
-MAX_DEPTH = 6
-_WORDS = ("alpha", "bravo", "delta", "echo", "orbit", "river", "maple", "cobalt", "summit", "harbor")
-_HINTS: dict[str, tuple[str, ...]] = {
-    "city": ("Paris", "Tokyo", "Lisbon", "Nairobi", "Toronto"),
-    "location": ("San Francisco, CA", "Paris, France", "Berlin, Germany", "Tokyo, Japan"),
-    "name": ("Alex Morgan", "Sam Lee", "Priya Patel", "Jordan Smith"),
-    "country": ("France", "Japan", "Brazil", "Canada"),
-    "email": ("alex@example.com", "sam.lee@example.org"),
-    "query": ("latest weather report", "best pizza nearby", "quarterly revenue"),
-    "description": ("A short description of the item.", "Details provided by the assistant."),
-    "title": ("Quarterly Report", "Getting Started", "Release Notes"),
-    "unit": ("celsius", "metric"),
-    "language": ("English", "French", "Spanish"),
-}
+MAX_DEPTH = 6  # beyond this, emit minimal values so recursive schemas terminate
+_HARD_STOP = MAX_DEPTH + 12  # required recursion with minItems >= 1 has no finite instance anyway
+
+_WORDS = ("alpha", "bravo", "cobalt", "delta", "echo", "harbor", "maple", "orbit", "river", "summit")
+_SENTENCES = ("A short note about the request.", "Details provided by the assistant.",
+              "Summary of the latest results.", "Follow up with the team tomorrow.")
+# Ordered so specific keys win over generic ones ("city_name" is a city, not a person).
+_URLS = ("https://example.com", "https://example.org/docs", "https://example.com/a/b")
+_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("email", ("alex@example.com", "sam.lee@example.org", "priya@example.net")),
+    ("url", _URLS), ("uri", _URLS), ("link", _URLS),
+    ("city", ("Paris", "Tokyo", "Lisbon", "Nairobi", "Toronto")),
+    ("location", ("San Francisco, CA", "Paris, France", "Berlin, Germany", "Tokyo, Japan")),
+    ("address", ("1 Market St, San Francisco, CA", "10 Rue de Rivoli, Paris")),
+    ("country", ("France", "Japan", "Brazil", "Canada")), ("language", ("English", "French", "Spanish")),
+    ("currency", ("USD", "EUR", "JPY")), ("unit", ("celsius", "fahrenheit")), ("color", ("red", "green", "blue")),
+    ("title", ("Quarterly Report", "Getting Started", "Release Notes")),
+    ("query", ("latest weather report", "best pizza nearby", "quarterly revenue")),
+    ("search", ("weather in Paris", "python tutorials")), ("name", ("Alex Morgan", "Sam Lee", "Priya Patel")),
+    *((k, _SENTENCES) for k in ("description", "summary", "reason", "message", "content", "text", "comment")),
+)
+_ALNUM = string.ascii_lowercase + string.digits
+
+
+def _pick(rng: np.random.Generator, seq: Any) -> Any:
+    return seq[int(rng.integers(len(seq)))]
+
+
+def _date(r: np.random.Generator) -> str:
+    return f"2025-{int(r.integers(1, 13)):02d}-{int(r.integers(1, 29)):02d}"
+
+
+def _time(r: np.random.Generator) -> str:
+    return f"{int(r.integers(0, 24)):02d}:{int(r.integers(0, 60)):02d}:00Z"
+
+
 _FORMATS: dict[str, Callable[[np.random.Generator], str]] = {
-    "date": lambda r: f"2025-{int(r.integers(1, 13)):02d}-{int(r.integers(1, 29)):02d}",
-    "date-time": lambda r: f"2025-{int(r.integers(1, 13)):02d}-{int(r.integers(1, 29)):02d}T12:00:00Z",
-    "time": lambda r: f"{int(r.integers(0, 24)):02d}:{int(r.integers(0, 60)):02d}:00",
-    "email": lambda r: f"{_WORDS[int(r.integers(len(_WORDS)))]}@example.com",
-    "uri": lambda r: f"https://example.com/{_WORDS[int(r.integers(len(_WORDS)))]}",
+    "date": _date,
+    "date-time": lambda r: f"{_date(r)}T{_time(r)}",
+    "time": _time,
+    "email": lambda r: f"{_pick(r, _WORDS)}@example.com",
+    "uri": lambda r: f"https://example.com/{_pick(r, _WORDS)}",
     "uuid": lambda r: "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}".format(
         *(int(r.integers(0, 16**k)) for k in (8, 4, 3, 3, 12))),
 }
@@ -49,169 +77,236 @@ def validate_or_raise(schema: Mapping[str, Any], instance: Any) -> None:
     jsonschema.Draft202012Validator(schema).validate(instance)
 
 
+def _valid(s: Any, value: Any, root: Mapping[str, Any]) -> bool:
+    # Sub-schemas may $ref into the root, so carry the root's definitions along.
+    if isinstance(s, Mapping) and s is not root:
+        s = {**{k: root[k] for k in ("$defs", "definitions") if k in root}, **s}
+    try:
+        return jsonschema.Draft202012Validator(s).is_valid(value)
+    except Exception:  # unresolvable refs or malformed schemas: trust the generator instead
+        return False
+
+
 def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
     if not ref.startswith("#"):
         return {}
     node: Any = root
-    for part in ref.lstrip("#/").split("/"):
+    for part in ref[1:].split("/"):
         if part:
             node = node.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(node, Mapping) else {}
     return node if isinstance(node, Mapping) else {}
 
 
-def _gen(s: Mapping[str, Any], rng: np.random.Generator, hint: str, root: Mapping[str, Any], depth: int) -> Any:
+def _merge_all_of(s: Mapping[str, Any], root: Mapping[str, Any]) -> dict[str, Any]:
+    merged: dict[str, Any] = {k: v for k, v in s.items() if k != "allOf"}
+    for part in s["allOf"]:
+        while isinstance(part, Mapping) and "$ref" in part:
+            part = {**_resolve(part["$ref"], root), **{k: v for k, v in part.items() if k != "$ref"}}
+        for k, v in (part.items() if isinstance(part, Mapping) else ()):
+            if k == "properties":
+                merged[k] = {**merged.get(k, {}), **v}
+            elif k == "required":
+                merged[k] = list(dict.fromkeys([*merged.get(k, []), *v]))
+            else:
+                merged.setdefault(k, v)
+    return merged
+
+
+def _gen(s: Any, rng: np.random.Generator, hint: str, root: Mapping[str, Any], depth: int) -> Any:
     if not isinstance(s, Mapping):
-        return None if s is False else _string({}, rng, hint)
+        return None if s is False else _pick(rng, _WORDS)
+    if depth > _HARD_STOP:
+        return None
     if "$ref" in s:
-        return _gen({**_resolve(s["$ref"], root), **{k: v for k, v in s.items() if k != "$ref"}},
-                    rng, hint, root, depth + 1)
+        target = {**_resolve(s["$ref"], root), **{k: v for k, v in s.items() if k != "$ref"}}
+        return _gen(target, rng, hint, root, depth + 1)
     if "const" in s:
         return s["const"]
-    if "enum" in s and s["enum"]:
-        return s["enum"][int(rng.integers(len(s["enum"])))]
-    for key in ("examples", "default"):
-        value = s.get(key)
-        candidate = value[0] if key == "examples" and isinstance(value, list) and value else value
+    if s.get("enum"):
+        return _pick(rng, s["enum"])
+    examples = s.get("examples")
+    for candidate in ((examples[0],) if isinstance(examples, list) and examples else ()) + (s.get("default"),):
         if candidate is not None and _valid(s, candidate, root):
             return candidate
     if "allOf" in s:
-        merged: dict[str, Any] = {k: v for k, v in s.items() if k != "allOf"}
-        for part in s["allOf"]:
-            part = _resolve(part["$ref"], root) if "$ref" in part else part
-            for k, v in part.items():
-                if k in ("properties",):
-                    merged[k] = {**merged.get(k, {}), **v}
-                elif k == "required":
-                    merged[k] = [*merged.get(k, []), *v]
-                else:
-                    merged.setdefault(k, v)
-        return _gen(merged, rng, hint, root, depth + 1)
+        return _gen(_merge_all_of(s, root), rng, hint, root, depth)
     for key in ("anyOf", "oneOf"):
         if key in s:
-            branches = [b for b in s[key] if not (isinstance(b, Mapping) and b.get("type") == "null")]
-            return _gen(branches[0] if branches else {"type": "null"}, rng, hint, root, depth + 1)
+            return _branch(s, key, rng, hint, root, depth)
     kind = s.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind is None:
-        kind = "object" if "properties" in s else "array" if "items" in s else "string"
+        kind = ("object" if "properties" in s else "array" if "items" in s or "prefixItems" in s
+                else "number" if "minimum" in s or "maximum" in s else "string")
     return _BY_TYPE.get(kind, _string)(s, rng, hint, root, depth)
 
 
-def _valid(s: Mapping[str, Any], value: Any, root: Mapping[str, Any]) -> bool:
-    try:
-        jsonschema.Draft202012Validator({**root, **s}).validate(value)
-        return True
-    except (jsonschema.ValidationError, jsonschema.SchemaError, Exception):
-        return False
+def _branch(s: Mapping[str, Any], key: str, rng: np.random.Generator, hint: str,
+            root: Mapping[str, Any], depth: int) -> Any:
+    rest = {k: v for k, v in s.items() if k != key}
+    branches = [{**rest, **b} if isinstance(b, Mapping) else b for b in s[key]]
+    # At the depth limit a null branch is the smallest value and ends recursion (tree -> null child).
+    def is_null(b: Any) -> bool:
+        return isinstance(b, Mapping) and b.get("type") == "null"
+
+    value = None
+    for b in sorted(branches, key=lambda b: is_null(b) != (depth >= MAX_DEPTH)):
+        value = _gen(b, rng, hint, root, depth + 1)
+        # oneOf needs exactly one match, so a value that fits two branches is rejected.
+        if _valid(s, value, root):
+            return value
+    return value
 
 
 def _object(s: Mapping[str, Any], rng: np.random.Generator, hint: str, root: Mapping[str, Any], depth: int) -> Any:
-    props: Mapping[str, Any] = s.get("properties", {})
-    required = set(s.get("required", []))
-    keys = [k for k in props if k in required or depth < MAX_DEPTH]
-    out = {k: _gen(props[k], rng, k, root, depth + 1) for k in keys}
-    for k in required - out.keys():  # required but undeclared: any short string satisfies it
-        out[k] = _string({}, rng, k)
+    props: Mapping[str, Any] = s.get("properties") or {}
+    required = list(s.get("required") or [])
+    minimal = depth >= MAX_DEPTH
+    out = {k: _gen(v, rng, k, root, depth + 1) for k, v in props.items() if not minimal or k in required}
+    extra = s.get("additionalProperties", True)
+    for k in required:
+        if k not in out:  # required but undeclared: the additionalProperties schema governs it
+            out[k] = _gen(extra if isinstance(extra, Mapping) else {}, rng, k, root, depth + 1)
     return out
 
 
 def _array(s: Mapping[str, Any], rng: np.random.Generator, hint: str, root: Mapping[str, Any], depth: int) -> Any:
-    prefix = list(s.get("prefixItems", []))
-    low = int(s.get("minItems", 0 if depth >= MAX_DEPTH else 1))
-    high = int(s.get("maxItems", max(low, 3)))
-    n = low if depth >= MAX_DEPTH else int(rng.integers(low, max(low, min(high, low + 2)) + 1))
-    n = max(n, len(prefix)) if "maxItems" not in s else min(max(n, len(prefix)), high)
+    prefix = list(s.get("prefixItems") or [])
     items = s.get("items", {})
-    out = [_gen(prefix[i] if i < len(prefix) else items, rng, hint, root, depth + 1) for i in range(n)]
-    if s.get("uniqueItems"):
-        seen: list[Any] = []
-        for i, v in enumerate(out):
-            while v in seen and isinstance(v, str):
-                v = f"{v}-{i}"
-            seen.append(v)
-        out = seen
+    low, unique = int(s.get("minItems", 0)), s.get("uniqueItems")
+    high = min(int(s.get("maxItems", max(low, 3))), len(prefix) if items is False else 1 << 30)
+    start = max(low, 1)
+    n = low if depth >= MAX_DEPTH else min(max(int(rng.integers(start, max(start, min(high, start + 2)) + 1)),
+                                               len(prefix)), high)
+    out: list[Any] = []
+    for i in range(n):
+        sub = prefix[i] if i < len(prefix) else items
+        value = _gen(sub, rng, hint, root, depth + 1)
+        # A few retries find distinct values; small enums may run out, so stop once minItems is met.
+        for _ in range(8 if unique else 0):
+            if value not in out:
+                break
+            value = _gen(sub, rng, hint, root, depth + 1)
+        if unique and value in out:
+            if len(out) >= low:
+                break
+            value = f"{value} {i}" if isinstance(value, str) else value
+        out.append(value)
     return out
+
+
+def _hinted(hint: str, rng: np.random.Generator) -> str:
+    key = hint.lower()
+    if key == "id" or key.endswith("_id") or hint.endswith("Id"):
+        return f"id_{''.join(_pick(rng, _ALNUM) for _ in range(8))}"
+    if "date" in key:
+        return _date(rng)
+    for name, choices in _HINTS:
+        if name in key:
+            return str(_pick(rng, choices))
+    return f"{_pick(rng, _WORDS)} {_pick(rng, _WORDS)}"
 
 
 def _string(s: Mapping[str, Any], rng: np.random.Generator, hint: str = "", root: Any = None, depth: int = 0) -> str:
     fmt = s.get("format")
-    choices = _HINTS.get(hint.lower()) if hint else None
-    if fmt in _FORMATS:
-        text = _FORMATS[fmt](rng)
-    elif choices:
-        text = choices[int(rng.integers(len(choices)))]
-    else:
-        key = hint.lower()
-        text = next((v[int(rng.integers(len(v)))] for k, v in _HINTS.items() if k in key), None) or " ".join(
-            _WORDS[int(rng.integers(len(_WORDS)))] for _ in range(2))
+    text = _FORMATS[fmt](rng) if fmt in _FORMATS else _hinted(hint, rng)
+    low, high = int(s.get("minLength", 0)), s.get("maxLength")
     pattern = s.get("pattern")
     if pattern:
-        text = _matching(pattern, rng, text)
-    low, high = int(s.get("minLength", 0)), s.get("maxLength")
+        for _ in range(12):
+            # Open quantifiers (+, *) ignore length bounds, so also try the candidate cut to maxLength.
+            candidate = _from_pattern(pattern, rng) or ""
+            for c in (candidate, candidate[: int(high)] if high is not None else candidate):
+                if c and _searches(pattern, c) and low <= len(c) <= (high if high is not None else len(c)):
+                    return c
+        if _searches(pattern, text):
+            return text
     if len(text) < low:
-        text = (text + " " + "x" * low)[: max(low, len(text))] if low else text
-        text = text.ljust(low, "x")
-    if high is not None:
-        text = text[: int(high)]
-    return text
+        text = text + "".join(_pick(rng, string.ascii_lowercase) for _ in range(low - len(text)))
+    return text if high is None else text[: int(high)]
 
 
-def _matching(pattern: str, rng: np.random.Generator, fallback: str) -> str:
-    # Fill simple character classes with counts, e.g. ^[A-Z]{3}$ or ^\d{3}-\d{4}$.
-    def fill(m: re.Match[str]) -> str:
-        cls, count = m.group(1), int(m.group(2) or m.group(3) or 1)
-        pool = {"\\d": "0123456789", "[0-9]": "0123456789", "[a-z]": "abcdefghij", "[A-Z]": "ABCDEFGHIJ",
-                "[a-zA-Z]": "abcdeABCDE", "\\w": "abcde12345"}.get(cls, "a")
-        return "".join(pool[int(rng.integers(len(pool)))] for _ in range(count))
+def _searches(pattern: str, text: str) -> bool:
+    try:  # JSON Schema patterns are unanchored, hence search rather than fullmatch
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
 
-    body = pattern.removeprefix("^").removesuffix("$")
-    candidate = re.sub(r"(\\d|\\w|\[[^\]]+\])(?:\{(\d+)(?:,\d*)?\}|(\+|\*)?)",
-                       lambda m: fill(m) if not m.group(3) or m.group(3) == "+" else fill(m), body)
-    candidate = candidate.replace("\\", "")
-    for text in (candidate, fallback):
-        try:
-            if re.search(pattern, text):
-                return text
-        except re.error:
-            break
-    return fallback
+
+_ESCAPES = {"d": string.digits, "w": string.ascii_letters + string.digits + "_", "s": " ",
+            "D": string.ascii_letters, "W": "-", "S": string.ascii_letters}
+
+
+def _char_class(body: str) -> str:
+    parts = re.findall(r"\\(.)|(.)-(.)|(.)", body)
+    return "".join(_ESCAPES.get(esc, esc) if esc else "".join(map(chr, range(ord(lo), ord(hi) + 1))) if lo else ch
+                   for esc, lo, hi, ch in parts)
+
+
+# One atom (escape, class, group/alternation, anchor, literal) followed by an optional quantifier.
+_ATOM = re.compile(r"(?:\\(.)|\[(\^?)((?:\\.|[^\]])+)\]|([()|])|([\^$])|(.))(\{(\d+)(,(\d*))?\}|[+*?])?", re.S)
+
+
+def _from_pattern(pattern: str, rng: np.random.Generator) -> str | None:
+    out = []
+    for m in _ATOM.finditer(pattern):
+        esc, negated, cls, group, anchor, lit, quant, n, comma, m_max = m.groups()
+        if group or negated:
+            return None
+        if anchor:
+            continue
+        pool = (_ESCAPES.get(esc, esc) if esc else _char_class(cls) if cls
+                else string.ascii_lowercase if lit == "." else lit)
+        lo, hi = {None: (1, 1), "+": (1, 6), "*": (0, 6), "?": (0, 1)}.get(quant, (0, 0))
+        if n is not None:
+            lo = int(n)
+            hi = int(m_max) if m_max else lo + 4 if comma else lo
+        out.append("".join(_pick(rng, pool) for _ in range(int(rng.integers(lo, hi + 1)))))
+    return "".join(out)
+
+
+def _bounds(s: Mapping[str, Any], step: float) -> tuple[float, float]:
+    def num(key: str) -> float | None:  # draft-4 style boolean exclusive* flags are ignored
+        v = s.get(key)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    lows = [v for v in (num("minimum"), None if num("exclusiveMinimum") is None else num("exclusiveMinimum") + step)
+            if v is not None]
+    highs = [v for v in (num("maximum"), None if num("exclusiveMaximum") is None else num("exclusiveMaximum") - step)
+             if v is not None]
+    # Only one side given: keep the default 0..100 window anchored to it.
+    low = max(lows) if lows else 0.0 if not highs or min(highs) >= 0 else min(highs) - 100
+    high = min(highs) if highs else max(100.0, low + 100)
+    return low, max(low, high)
+
+
+def _multiple(s: Mapping[str, Any], rng: np.random.Generator, low: float, high: float, cast: type) -> Any:
+    step = s["multipleOf"]
+    k_low, k_high = int(np.ceil(low / step)), int(np.floor(high / step))
+    ks = [int(rng.integers(k_low, max(k_low, k_high) + 1)) for _ in range(6)] + list(range(k_low, k_low + 50))
+    for k in ks:
+        # Float steps like 0.1 fail jsonschema's quotient check for most k; keep the first that passes.
+        value = cast(round(k * step, 10))
+        if low <= value <= high and _valid({"multipleOf": step}, value, {}):
+            return value
+    return cast(k_low * step)
 
 
 def _integer(s: Mapping[str, Any], rng: np.random.Generator, hint: str, root: Any, depth: int) -> int:
-    low, high = _bounds(s, 0, 100, integer=True)
-    step = s.get("multipleOf")
-    if step:
-        k_low, k_high = int(np.ceil(low / step)), int(np.floor(high / step))
-        return int(step * int(rng.integers(k_low, max(k_low, k_high) + 1)))
-    return int(rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1))
+    low, high = _bounds(s, 1)
+    low, high = float(np.ceil(low)), float(np.floor(high))
+    if s.get("multipleOf"):
+        return int(_multiple(s, rng, low, high, int))
+    return int(rng.integers(int(low), int(max(low, high)) + 1))
 
 
 def _number(s: Mapping[str, Any], rng: np.random.Generator, hint: str, root: Any, depth: int) -> float:
-    low, high = _bounds(s, 0.0, 100.0, integer=False)
-    step = s.get("multipleOf")
-    if step:
-        k_low, k_high = int(np.ceil(low / step)), int(np.floor(high / step))
-        return float(step * int(rng.integers(k_low, max(k_low, k_high) + 1)))
+    low, high = _bounds(s, 0.01)
+    if s.get("multipleOf"):
+        return float(_multiple(s, rng, low, high, float))
     value = round(float(rng.uniform(low, high)), 2)
     return min(max(value, low), high)
-
-
-def _bounds(s: Mapping[str, Any], low: float, high: float, *, integer: bool) -> tuple[float, float]:
-    eps = 1 if integer else 0.01
-    if "minimum" in s:
-        low = float(s["minimum"])
-    if "exclusiveMinimum" in s and not isinstance(s["exclusiveMinimum"], bool):
-        low = float(s["exclusiveMinimum"]) + eps
-    if "maximum" in s:
-        high = float(s["maximum"])
-    if "exclusiveMaximum" in s and not isinstance(s["exclusiveMaximum"], bool):
-        high = float(s["exclusiveMaximum"]) - eps
-    if "maximum" not in s and "exclusiveMaximum" not in s and high < low:
-        high = low + 100
-    if "minimum" not in s and "exclusiveMinimum" not in s and low > high:
-        low = high - 100
-    return low, max(low, high)
 
 
 _BY_TYPE: dict[str, Callable[..., Any]] = {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import re
 import time
 
 import httpx
@@ -33,12 +35,32 @@ def test_default_dimensions_per_model(client: openai.OpenAI, http: httpx.Client,
 def test_base64_and_float_are_the_same_float32_values(client: openai.OpenAI, http: httpx.Client) -> None:
     as_b64 = client.embeddings.create(model=SMALL, input=["alpha", "beta"]).data
     as_float = client.embeddings.create(model=SMALL, input=["beta", "alpha"], encoding_format="float").data
-    assert as_b64[0].embedding == as_float[1].embedding and as_b64[1].embedding == as_float[0].embedding
+    # As with OpenAI: the float form is the shortest decimal of each float32, the base64 form its exact bytes,
+    # so the two agree as float32 (the service's precision), not digit for digit as float64.
+    for b64, flt in ((as_b64[0], as_float[1]), (as_b64[1], as_float[0])):
+        assert np.array_equal(np.array(b64.embedding, np.float32), np.array(flt.embedding, np.float32))
     raw = http.post("/v1/embeddings", json={"model": SMALL, "input": "alpha", "encoding_format": "base64"}).json()
     decoded = np.frombuffer(base64.b64decode(raw["data"][0]["embedding"]), dtype="<f4")
     # The spec types only the float form; decoded, the base64 body must be exactly that.
     validate("CreateEmbeddingResponse", {**raw, "data": [{**raw["data"][0], "embedding": decoded.tolist()}]})
-    assert decoded.tolist() == as_float[1].embedding
+    assert decoded.tolist() == as_b64[0].embedding
+
+
+def test_float_numbers_are_shortest_float32_decimals(http: httpx.Client) -> None:
+    r = http.post("/v1/embeddings", json={"model": "text-embedding-3-large", "input": ["alpha", "beta gamma"],
+                                          "encoding_format": "float"})
+    # OpenAI writes 0.0023064255, not 0.0023064254876226187: compact JSON, each number as Python's repr
+    # of the shortest decimal that reads back as the float32 (e-notation below 1e-4, as json.dumps does).
+    assert r.content.startswith(b'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[')
+    body = r.json()
+    validate("CreateEmbeddingResponse", body)
+    for item in body["data"]:
+        f32 = np.array(item["embedding"], np.float32)
+        expected = json.dumps([float(np.format_float_scientific(v, unique=True, trim="-")) for v in f32],
+                              separators=(",", ":"))
+        assert expected.encode() in r.content
+    mantissas = [m.split(b"e")[0] for m in re.findall(rb"-?[0-9][0-9.e-]*", r.content)]
+    assert max(len(re.sub(rb"\D", b"", m).lstrip(b"0")) for m in mantissas) <= 9  # nine digits single out a float32
 
 
 def test_determinism_across_calls_and_batches(client: openai.OpenAI) -> None:
@@ -96,13 +118,19 @@ def test_errors(client: openai.OpenAI, http: httpx.Client) -> None:
     assert r.status_code == 400 and r.json()["error"]["param"] == "input"
 
 
-def test_large_batch_is_fast(client: openai.OpenAI) -> None:
+def test_large_batch_is_fast(client: openai.OpenAI, http: httpx.Client) -> None:
     texts = [f"document {i} about caching, retries and backoff" for i in range(2048)]
     start = time.perf_counter()
-    r = client.embeddings.create(model=SMALL, input=texts)
+    r = client.embeddings.create(model=SMALL, input=texts)  # the SDK's default: base64, decoded with numpy
     assert time.perf_counter() - start < 3.0
     m = np.array([d.embedding for d in r.data])
     assert m.shape == (2048, 1536) and np.allclose(np.linalg.norm(m, axis=1), 1, atol=1e-5)
+    # 3M numbers written out as JSON text. Timed over raw HTTP: the SDK's own pydantic parsing of so many
+    # floats takes seconds on the client, whoever the server is.
+    start = time.perf_counter()
+    raw = http.post("/v1/embeddings", json={"model": SMALL, "input": texts, "encoding_format": "float"})
+    assert raw.status_code == 200 and time.perf_counter() - start < 3.0
+    assert raw.content.count(b'"embedding":[') == 2048
 
 
 def test_async(async_client: openai.AsyncOpenAI) -> None:

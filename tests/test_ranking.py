@@ -58,3 +58,20 @@ def test_truncate_none_rejects_overlong_passages(http: httpx.Client) -> None:
     r = http.post("/v1/ranking", json={**body, "truncate": "NONE"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "passages[1].text"
     assert http.post("/v1/ranking", json={**body, "truncate": "END"}).status_code == 200
+
+
+def test_a_passage_scores_the_same_whatever_else_is_ranked(http: httpx.Client) -> None:
+    # A cross-encoder scores each (query, passage) pair alone: clients rerank in batches and merge by logit.
+    whole = http.post("/v1/ranking", json=BODY).json()["rankings"]
+    by_index = {x["index"]: x["logit"] for x in whole}
+    for i, passage in enumerate(BODY["passages"]):
+        alone = http.post("/v1/ranking", json={**BODY, "passages": [passage]}).json()["rankings"]
+        assert alone == [{"index": 0, "logit": by_index[i]}]
+    assert by_index[1] > 0  # relevant on its own, not only relative to the others
+
+
+def test_truncate_end_scores_only_what_fits(http: httpx.Client) -> None:
+    # The query's words past the model's 512 tokens are cut away: the passage no longer matches.
+    tail = {"text": "filler " * 600 + "machine learning"}
+    ranked = http.post("/v1/ranking", json={**BODY, "passages": [tail, {"text": "machine learning"}]}).json()
+    assert [x["index"] for x in ranked["rankings"]] == [1, 0] and ranked["rankings"][1]["logit"] < -3

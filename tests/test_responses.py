@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import jsonschema
@@ -135,3 +136,115 @@ def test_async_streaming(async_client: openai.AsyncOpenAI) -> None:
 
     kinds = run(go())
     assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+
+
+def test_function_call_stream_sequence_and_manual_context(client: openai.OpenAI) -> None:
+    events = list(client.responses.create(model=M, input="weather in Oslo?", tools=[WEATHER], stream=True))
+    kinds = [e.type for e in events]
+    n = kinds.count("response.function_call_arguments.delta")
+    assert n > 0 and kinds == ["response.created", "response.in_progress", "response.output_item.added",
+                               *["response.function_call_arguments.delta"] * n,
+                               "response.function_call_arguments.done", "response.output_item.done",
+                               "response.completed"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    call = events[-1].response.output[0]
+    assert call.type == "function_call" and call.id.startswith("fc_")
+    assert "".join(e.delta for e in events if e.type == "response.function_call_arguments.delta") == call.arguments
+    # Without previous_response_id a client carries the context itself: the earlier output items as input.
+    context = [{"role": "user", "content": "weather in Oslo?"}, call.model_dump(exclude_none=True),
+               {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}]
+    answer = client.responses.create(model=M, input=context, tools=[WEATHER], store=False)
+    assert answer.output[0].type == "message" and answer.output_text
+
+
+def test_chat_style_messages_with_tool_calls(http: httpx.Client) -> None:
+    messages = [{"role": "user", "content": "weather in Paris?"},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}]
+    r = http.post("/v1/responses", json={"model": M, "messages": messages, "tools": [WEATHER]})
+    assert r.status_code == 200 and r.json()["output"][0]["type"] == "message"
+    validate("Response", r.json())
+
+
+def test_reasoning_model_reasons_first(client: openai.OpenAI, http: httpx.Client) -> None:
+    r = client.responses.create(model="o4-mini", input="Why is the sky blue?", reasoning={"effort": "low"})
+    assert [o.type for o in r.output] == ["reasoning", "message"] and r.output[0].id.startswith("rs_")
+    assert r.output_text and r.reasoning and r.reasoning.effort == "low"
+    assert r.usage and r.usage.output_tokens_details.reasoning_tokens > 0
+    # The thinking counts against max_output_tokens: a small budget ends before any answer.
+    cut = http.post("/v1/responses", json={"model": "o4-mini", "input": "x", "max_output_tokens": 16}).json()
+    validate("Response", cut)
+    assert cut["status"] == "incomplete" and [o["type"] for o in cut["output"]] == ["reasoning"]
+    raw = http.post("/v1/responses", json={"model": "o4-mini", "input": "x", "stream": True})
+    parsed = sse(raw.text)
+    for _, data in parsed:
+        validate("ResponseStreamEvent", data)
+    assert [k for k, _ in parsed][2:4] == ["response.output_item.added", "response.output_item.done"]
+    assert parsed[4][1]["output_index"] == 1
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model="o4-mini", input="x", temperature=0.3)
+    assert e.value.body["param"] == "temperature"
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model=M, input="x", reasoning={"effort": "high"})
+
+
+def test_streamed_response_is_stored_and_chains(client: openai.OpenAI, http: httpx.Client) -> None:
+    events = list(client.responses.create(model=M, input="Remember the number 42.", stream=True))
+    rid = events[-1].response.id
+    stored = http.get(f"/v1/responses/{rid}").json()
+    validate("Response", stored)
+    assert stored["output"][0]["content"][0]["text"] == events[-1].response.output_text
+    second = client.responses.create(model=M, input="Which number?", previous_response_id=rid,
+                                     metadata={"turn": "2"}, instructions="Be brief")
+    assert second.metadata == {"turn": "2"} and second.instructions == "Be brief"
+    assert "Remember the number 42" in second.output_text
+    missing = http.get("/v1/responses/resp_missing")
+    assert missing.status_code == 404 and missing.json() == {"error": {
+        "message": "Response with id 'resp_missing' not found.", "type": "invalid_request_error",
+        "param": None, "code": None}}
+
+
+def test_ids_and_obfuscation_as_openai_writes_them(http: httpx.Client) -> None:
+    r = http.post("/v1/responses", json={"model": M, "input": "hello"}).json()
+    rid, mid = r["id"], r["output"][0]["id"]
+    assert re.fullmatch(r"resp_[0-9a-f]{48}", rid) and re.fullmatch(r"msg_[0-9a-f]{48}", mid)
+    assert rid[-16:] == mid[-16:] and int(rid[5:13], 16) == r["created_at"]  # time first, a shared suffix
+    padded = sse(http.post("/v1/responses", json={"model": M, "input": "hello", "stream": True}).text)
+    deltas = [d for k, d in padded if k.endswith(".delta")]
+    assert deltas and all(isinstance(d["obfuscation"], str) and d["obfuscation"] for d in deltas)
+    plain = sse(http.post("/v1/responses", json={"model": M, "input": "hello", "stream": True,
+                                                  "stream_options": {"include_obfuscation": False}}).text)
+    assert all("obfuscation" not in d for _, d in plain)
+    refused = http.post("/v1/responses", json={"model": M, "input": "x", "stream_options": {}})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "stream_options"
+
+
+def test_tool_calls_and_outputs_must_pair_and_parts_are_checked(client: openai.OpenAI, http: httpx.Client) -> None:
+    r = client.responses.create(model=M, input="What's the weather in Paris?", tools=[WEATHER])
+    call_id = r.output[0].call_id
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=M, input="thanks", previous_response_id=r.id, tools=[WEATHER])
+    assert e.value.body["message"] == f"No tool output found for function call {call_id}."
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=M, input=[{"type": "function_call_output", "call_id": "call_x", "output": "1"}])
+    assert e.value.body["message"] == "No tool call found for function call output with call_id call_x."
+    with pytest.raises(openai.BadRequestError) as e:  # chat's part type, sent to the Responses API
+        client.responses.create(model=M, input=[{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    assert e.value.body["param"] == "input[0].content[0]" and e.value.body["code"] == "invalid_value"
+    with pytest.raises(openai.BadRequestError) as e:
+        client.responses.create(model=M, input=[{"role": "assistant", "content": [{"type": "input_text",
+                                                                                   "text": "hi"}]}])
+    assert "'output_text' and 'refusal'" in e.value.body["message"]
+    chat = http.post("/v1/responses", json={"model": M, "messages": [  # the proxy converts chat parts
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]}]})
+    assert chat.status_code == 200, chat.text
+
+
+def test_a_long_conversation_continued_by_id_hits_the_cache(client: openai.OpenAI) -> None:
+    first = client.responses.create(model=M, input="word " * 1500)
+    second = client.responses.create(model=M, input="and?", previous_response_id=first.id)
+    assert first.usage and first.usage.input_tokens_details.cached_tokens == 0
+    assert second.usage and second.usage.input_tokens > first.usage.input_tokens
+    cached = second.usage.input_tokens_details.cached_tokens
+    assert 1024 <= cached < second.usage.input_tokens and cached % 128 == 0

@@ -1,80 +1,162 @@
-"""Files: upload (multipart), list, retrieve, content, delete. Held for the server's lifetime."""
+"""Files: upload (multipart), list, retrieve, content, delete. Kept in ctx.state.files for the server's lifetime.
+
+Upload errors follow OpenAI's wording, which comes from a JSON Schema check of the form fields
+("'file' is a required property", "'x' is not one of [...] - 'purpose'"), plus the format checks
+the batch and fine-tuning purposes make before accepting a file.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
+from starlette.types import Message
 
 from ..context import Context
 from ..errors import APIError, invalid
-from ..http import too_large
+from ..http import read_body
 from ..plan import ResponsePlan, json_plan
 from ..state import StoredFile
 
-PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data")  # the ones a client may upload
+DEFAULT_LIMIT = 16 * 1024 * 1024
+PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")  # in OpenAI's error's order
+BATCH_LIFETIME_S = 30 * 24 * 3600  # batch input files expire after 30 days unless `expires_after` says otherwise
+EXPIRY_RANGE = (3600, 30 * 24 * 3600)  # what `expires_after.seconds` may be
+LIST_LIMIT = 10000
+
+
+@dataclass(slots=True)
+class UploadedFile(StoredFile):
+    expires_at: int | None = None
+
+    def card(self) -> dict[str, Any]:
+        card = StoredFile.card(self)
+        if self.expires_at is not None:
+            card["expires_at"] = self.expires_at
+        return card
 
 
 async def upload(ctx: Context, request: Request) -> ResponsePlan:
-    limit = ctx.extras.get("max_body_bytes", 16 * 1024 * 1024)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise invalid("Invalid content type: files are uploaded as multipart/form-data with 'file' and 'purpose'.",
-                      param="file")
+    limit = ctx.extras.get("max_body_bytes", DEFAULT_LIMIT)
+    # read_body refuses (413) a declared or streamed body over the limit before parsing any of it.
+    raw = await read_body(request, limit)
+    form_type = request.headers.get("content-type", "").startswith(("multipart/form-data",
+                                                                     "application/x-www-form-urlencoded"))
+    if not form_type:  # e.g. a JSON body: no form fields at all, so the first required one is missing
+        raise invalid("'file' is a required property")
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
     try:
-        async with request.form(max_files=1, max_fields=8, max_part_size=limit) as form:
-            stored = await _from_form(ctx, form, limit)
+        async with Request(request.scope, replay).form(max_files=4, max_fields=16, max_part_size=limit) as form:
+            stored = await _from_form(ctx, form)
     except APIError:
         raise
     except Exception as e:  # noqa: BLE001 - any malformed multipart body is the client's error
-        raise invalid(f"Could not parse the multipart form: {e}", param="file") from None
+        raise invalid(f"Could not parse the multipart form: {e}") from None
     ctx.state.files[stored.id] = stored
     return json_plan(stored.card())
 
 
-async def _from_form(ctx: Context, form: FormData, limit: int) -> StoredFile:
-    purpose = form.get("purpose")
-    if not isinstance(purpose, str) or not purpose:
-        raise invalid("Missing required parameter: 'purpose'.", param="purpose", code="missing_required_parameter")
-    if purpose not in PURPOSES:
-        listed = ", ".join(f"'{p}'" for p in PURPOSES)
-        raise invalid(f"Invalid value: '{purpose}'. Supported values are: {listed}.", param="purpose",
-                      code="invalid_value")
+async def _from_form(ctx: Context, form: FormData) -> UploadedFile:
     file = form.get("file")
     if not isinstance(file, UploadFile):
-        raise invalid("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
+        raise invalid("'file' is a required property")
+    purpose = form.get("purpose")
+    if not isinstance(purpose, str):
+        raise invalid("'purpose' is a required property")
+    if purpose not in PURPOSES:
+        listed = ", ".join(f"'{p}'" for p in PURPOSES)
+        raise invalid(f"'{purpose}' is not one of [{listed}] - 'purpose'", param="purpose")
     content = await file.read()
-    if len(content) > limit:
-        raise too_large(limit)
-    return StoredFile(id=ctx.new_id("file-", 24), filename=file.filename or "upload", purpose=purpose,
-                      content=content, created_at=ctx.now())
+    filename = file.filename or "upload"
+    _check_format(purpose, filename, content)
+    created = ctx.now()
+    lifetime = _expires_after(form)
+    if lifetime is None and purpose == "batch":
+        lifetime = BATCH_LIFETIME_S
+    return UploadedFile(id=ctx.new_id("file-", 24), filename=filename, purpose=purpose, content=content,
+                        created_at=created, expires_at=created + lifetime if lifetime is not None else None)
+
+
+def _check_format(purpose: str, filename: str, content: bytes) -> None:
+    """The checks OpenAI makes at upload time; anything deeper waits for the batch or fine-tuning job."""
+    api = {"batch": "Batch API", "fine-tune": "Fine-Tuning API"}.get(purpose)
+    if api is None:
+        return
+    if not filename.lower().endswith(".jsonl"):
+        raise invalid(f"Invalid file format for {api}. Must be .jsonl")
+    if purpose != "fine-tune":
+        return  # a batch file's lines are checked when the batch starts, not on upload
+    for number, line in enumerate(content.decode("utf-8", "replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            ok = isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise invalid("Expected file to have JSONL format, where every line is a valid JSON dictionary. "
+                          f'Line {number} is not a dictionary (HINT: line starts with: "{line[:4]}...").')
+
+
+def _expires_after(form: FormData) -> int | None:
+    """`expires_after[anchor]` and `expires_after[seconds]`, as the SDK sends the object in a form."""
+    anchor, seconds = form.get("expires_after[anchor]"), form.get("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        raise invalid(f"'{anchor}' is not one of ['created_at'] - 'expires_after.anchor'",
+                      param="expires_after.anchor")
+    if not isinstance(seconds, str) or not seconds.strip().lstrip("-").isdigit():
+        raise invalid(f"'{seconds}' is not of type 'integer' - 'expires_after.seconds'",
+                      param="expires_after.seconds")
+    value = int(seconds)
+    lo, hi = EXPIRY_RANGE
+    if not lo <= value <= hi:
+        bound = f"less than the minimum of {lo}" if value < lo else f"greater than the maximum of {hi}"
+        raise invalid(f"{value} is {bound} - 'expires_after.seconds'", param="expires_after.seconds")
+    return value
+
+
+def _live(ctx: Context) -> dict[str, StoredFile]:
+    """The stored files, after dropping any whose `expires_at` has passed (OpenAI deletes them)."""
+    now = time.time()
+    expired = [k for k, f in ctx.state.files.items() if (t := getattr(f, "expires_at", None)) is not None and t <= now]
+    for file_id in expired:
+        del ctx.state.files[file_id]
+    return ctx.state.files
 
 
 async def list_files(ctx: Context, request: Request) -> ResponsePlan:
     q = request.query_params
-    files = list(ctx.state.files.values())
-    if q.get("purpose"):
-        files = [f for f in files if f.purpose == q["purpose"]]
+    files = _live(ctx)
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise invalid(f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order",
                       code="invalid_value")
+    raw_limit = q.get("limit", str(LIST_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= LIST_LIMIT:
+        raise invalid(f"Invalid 'limit': expected an integer between 1 and {LIST_LIMIT}, but got '{raw_limit}'.",
+                      param="limit", code="invalid_value")
     # Uploads within one second share created_at: upload order breaks the tie, as OpenAI lists them.
-    position = {fid: i for i, fid in enumerate(ctx.state.files)}
-    files.sort(key=lambda f: (f.created_at, position[f.id]), reverse=order == "desc")
+    position = {file_id: i for i, file_id in enumerate(files)}
+    chosen = [f for f in files.values() if not q.get("purpose") or f.purpose == q["purpose"]]
+    chosen.sort(key=lambda f: (f.created_at, position[f.id]), reverse=order == "desc")
     after = q.get("after")
     if after:
-        ids = [f.id for f in files]
-        files = files[ids.index(after) + 1:] if after in ids else []
-    raw_limit = q.get("limit", "10000")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 10000:
-        raise invalid("Invalid 'limit': expected an integer between 1 and 10000.", param="limit",
-                      code="invalid_value")
-    page = files[: int(raw_limit)]
+        ids = [f.id for f in chosen]
+        chosen = chosen[ids.index(after) + 1:] if after in ids else []
+    page = chosen[: int(raw_limit)]
+    # The spec types first_id/last_id as strings, never null: an empty page gives empty strings.
     return json_plan({"object": "list", "data": [f.card() for f in page],
                       "first_id": page[0].id if page else "", "last_id": page[-1].id if page else "",
-                      "has_more": len(files) > len(page)})
+                      "has_more": len(chosen) > len(page)})
 
 
 async def get_file(ctx: Context, request: Request) -> ResponsePlan:
@@ -93,9 +175,7 @@ async def delete_file(ctx: Context, request: Request) -> ResponsePlan:
 
 def _find(ctx: Context, request: Request) -> StoredFile:
     file_id = request.path_params["file_id"]
-    stored = ctx.state.files.get(file_id)
+    stored = _live(ctx).get(file_id)
     if stored is None:
         raise APIError(404, f"No such File object: {file_id}", param="id")
     return stored
-
-

@@ -7,17 +7,31 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .. import jsongen, params, textgen, tokens
+from .. import directive, jsongen, params, textgen, tokens
 from ..catalog import RESPONSES
 from ..context import Context
 from ..errors import APIError, invalid
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
-from .responses_stream import chat_chunks, stream_events
+from .responses_items import (
+    Ids,
+    as_input,
+    check_parts,
+    check_tool_pairs,
+    from_chat,
+    function_call_item,
+    message_item,
+    reasoning_item,
+    stream_events,
+)
+from .responses_stream import chat_chunks
 
 MIN_OUTPUT_TOKENS = 16  # OpenAI refuses smaller max_output_tokens
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+CACHE_MIN, CACHE_STEP = 1024, 128  # OpenAI caches prompt prefixes from 1024 tokens, in steps of 128
+REASONING_TOKENS = 64  # what a reasoning model reports having thought before its answer
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
@@ -34,46 +48,64 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     instructions = params.optional(body, "instructions", str)
     temperature = params.number_in(body, "temperature", 0, 2, 1.0)
     top_p = params.number_in(body, "top_p", 0, 1, 1.0)
+    if model.reasoning and temperature != 1:
+        raise params.unsupported("temperature", "Unsupported parameter: 'temperature' is not supported with this "
+                                 "model.")
+    reasoning = _reasoning(body, model.reasoning)
     limit = params.int_in(body, "max_output_tokens", MIN_OUTPUT_TOKENS, 10**7)
     store = bool(params.optional(body, "store", bool, True))
     stream = bool(params.optional(body, "stream", bool, False))
+    obfuscate = _obfuscation(body, stream)
     metadata = params.optional(body, "metadata", dict, {})
     parallel = bool(params.optional(body, "parallel_tool_calls", bool, True))
+    user = params.optional(body, "user", str)
     tools = parse_tools(body.get("tools"), nested=False)
     text_format = _text_format(body)
 
     conversation = [*history, *items]
+    check_tool_pairs(conversation)
     prompt = _last_user_text(conversation)
     rng = ctx.rng(body.get("seed"), model_name, instructions, conversation, body.get("tools"), text_format)
     tool = choose(tools, body.get("tool_choice"), prompt, _ends_with_tool_output(conversation))
     output: list[dict[str, Any]] = []
-    pieces: list[str]
-    incomplete = False
-    if tool is not None:
+    created = ctx.now()
+    ids = Ids(created)
+    # A reasoning model thinks first, and its thinking counts against max_output_tokens: a small limit
+    # can end the response before any answer, with only the reasoning item, as the real API does.
+    thought = min(REASONING_TOKENS, limit or REASONING_TOKENS) if model.reasoning else 0
+    if model.reasoning:
+        output.append(reasoning_item(ids("rs_")))
+    room = None if limit is None else limit - thought
+    pieces: list[str] = []
+    incomplete = room == 0
+    if incomplete:
+        pass  # the thinking used the whole budget: no answer item
+    elif tool is not None:
         pieces = tokens.pieces(arguments(tool, rng))
-        output.append({"id": ctx.new_id("fc_", 40), "type": "function_call", "status": "completed",
-                       "arguments": "".join(pieces), "call_id": ctx.new_id("call_"), "name": tool.name})
+        output.append(function_call_item(ids("fc_"), ctx.new_id("call_"), tool.name, "".join(pieces)))
     else:
         text = _formatted(text_format, rng)
-        if text is None and history:
+        wanted = directive.current.get()
+        if text is None and history and wanted.text is None:  # a scenario rule's reply text still wins
             first = _first_user_text(history)
-            text = f'Following up on "{first[:60]}": ' + textgen.compose(rng, prompt, ctx.scenario.reply_tokens)
-        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, text=text)
+            text = f'Following up on "{first[:60]}": ' + textgen.compose(rng, prompt,
+                                                                        wanted.tokens or ctx.scenario.reply_tokens)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text)
         pieces, incomplete = gen.pieces, gen.finish_reason == "length"
-        output.append({"id": ctx.new_id("msg_", 40), "type": "message", "status": "incomplete" if incomplete
-                       else "completed", "role": "assistant",
-                       "content": [{"type": "output_text", "text": gen.text, "annotations": [], "logprobs": []}]})
+        output.append(message_item(ids("msg_"), gen.text, incomplete))
 
-    input_tokens = sum(tokens.count(_item_text(i)) + 4 for i in conversation) + (
-        tokens.count(instructions) if instructions else 0)
-    reasoning = 64 if model.reasoning else 0
-    created = ctx.now()
+    history_tokens = _count(history)
+    input_tokens = history_tokens + _count(items) + (tokens.count(instructions) if instructions else 0) + sum(
+        tokens.count(json.dumps(t.parameters)) + tokens.count(t.name + t.description) for t in tools)
+    # A conversation continued by id starts with the prefix the last turn sent: most of it is a cache hit.
+    cached = history_tokens // CACHE_STEP * CACHE_STEP if history_tokens >= CACHE_MIN else 0
+    output_tokens = len(pieces) + thought
     response = {
-        "id": ctx.new_id("resp_", 48),
+        "id": ids("resp_"),
         "object": "response",
         "created_at": created,
         "status": "incomplete" if incomplete else "completed",
-        "completed_at": created,
+        "completed_at": None if incomplete else created,
         "background": False,
         "error": None,
         "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
@@ -84,35 +116,36 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "output": output,
         "parallel_tool_calls": parallel,
         "previous_response_id": previous_id,
-        "reasoning": {"effort": "medium" if model.reasoning else None, "summary": None},
+        "prompt_cache_key": params.optional(body, "prompt_cache_key", str),
+        "reasoning": reasoning,
+        "safety_identifier": params.optional(body, "safety_identifier", str),
         "service_tier": "default",
         "store": store,
         "temperature": temperature,
-        "text": {"format": text_format or {"type": "text"}},
+        "text": {"format": text_format or {"type": "text"}, "verbosity": _verbosity(body)},
         "tool_choice": body.get("tool_choice") or "auto",
-        "tools": [_tool_card(t, body) for t in tools],
+        "tools": _tool_cards(body, tools),
         "top_logprobs": 0,
         "top_p": top_p,
         "truncation": "disabled",
         "usage": {
             "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-            "output_tokens": len(pieces) + reasoning,
-            "output_tokens_details": {"reasoning_tokens": reasoning},
-            "total_tokens": input_tokens + len(pieces) + reasoning,
+            "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"reasoning_tokens": thought},
+            "total_tokens": input_tokens + output_tokens,
         },
         "metadata": metadata,
     }
-    user = params.optional(body, "user", str)
     if user is not None:  # the schema has no null `user`: absent unless given
         response["user"] = user
     if store:
         ctx.state.responses[response["id"]] = response
-        ctx.state.conversations[response["id"]] = [*conversation, *(_as_input(o) for o in output)]
-    common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": len(pieces)}
+        ctx.state.conversations[response["id"]] = [*conversation, *(as_input(o) for o in output)]
+    common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": output_tokens}
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
-            stream_events(response, pieces)
+            stream_events(response, pieces, ctx.rng("obfuscation", response["id"]) if obfuscate else None)
         return ResponsePlan(chunks=schedule(events), media_type=SSE_TYPE, **common)
     return json_plan(response, **common)
 
@@ -131,7 +164,7 @@ async def delete_response(ctx: Context, request: Request) -> ResponsePlan:
 
 def _stored(ctx: Context, rid: str) -> dict[str, Any]:
     if rid not in ctx.state.responses:
-        raise APIError(404, f"Response with id '{rid}' not found.", param="response_id")
+        raise APIError(404, f"Response with id '{rid}' not found.")
     return ctx.state.responses[rid]
 
 
@@ -146,6 +179,8 @@ def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise invalid(f"Invalid type for '{name}': expected a string or an array of input items.", param=name,
                       code="invalid_type")
+    if name == "messages":
+        raw = from_chat(raw)
     for i, item in enumerate(raw):
         where = f"{name}[{i}]"
         if not isinstance(item, dict):
@@ -158,6 +193,7 @@ def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
             if not isinstance(item.get("content"), str | list):
                 raise invalid(f"Missing required parameter: '{where}.content'.", param=f"{where}.content",
                               code="missing_required_parameter")
+            check_parts(item["content"], item["role"], where)
         elif kind == "function_call_output":
             for key in ("call_id", "output"):
                 if key not in item:
@@ -203,6 +239,21 @@ def _item_text(item: dict[str, Any]) -> str:
     return str(item.get("output", "")) + str(item.get("arguments", ""))
 
 
+def _count(items: list[dict[str, Any]]) -> int:
+    # Earlier reasoning is dropped from the context, as OpenAI does; every other item costs its framing.
+    return sum(tokens.count(_item_text(i)) + 4 for i in items if i.get("type") != "reasoning")
+
+
+def _obfuscation(body: dict[str, Any], stream: bool) -> bool:
+    options = params.optional(body, "stream_options", dict)
+    if options is None:
+        return True
+    if not stream:
+        raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                      param="stream_options", code="invalid_value")
+    return params.check_type("stream_options.include_obfuscation", options.get("include_obfuscation", True), bool)
+
+
 def _last_user_text(items: list[dict[str, Any]]) -> str:
     return next((_item_text(i) for i in reversed(items) if i.get("role") == "user"), "")
 
@@ -215,14 +266,41 @@ def _ends_with_tool_output(items: list[dict[str, Any]]) -> bool:
     return bool(items) and items[-1].get("type") == "function_call_output"
 
 
-def _as_input(item: dict[str, Any]) -> dict[str, Any]:
-    """An output item as the input item a follow-up turn carries."""
-    if item["type"] == "message":
-        return {"type": "message", "role": "assistant", "content": item["content"]}
-    return {k: item[k] for k in ("type", "call_id", "name", "arguments")}
+def _reasoning(body: dict[str, Any], reasons: bool) -> dict[str, Any]:
+    given = params.optional(body, "reasoning", dict, {})
+    effort, summary = given.get("effort"), given.get("summary")
+    if effort is not None and effort not in EFFORTS:
+        listed = ", ".join(f"'{e}'" for e in EFFORTS)
+        raise invalid(f"Invalid value: '{effort}'. Supported values are: {listed}.", param="reasoning.effort",
+                      code="invalid_value")
+    if summary is not None and summary not in ("auto", "concise", "detailed"):
+        raise invalid(f"Invalid value: '{summary}'. Supported values are: 'auto', 'concise', and 'detailed'.",
+                      param="reasoning.summary", code="invalid_value")
+    if not reasons:
+        if effort is not None:
+            raise params.unsupported("reasoning.effort", "Unsupported parameter: 'reasoning.effort' is not "
+                                     "supported with this model.")
+        return {"effort": None, "summary": None}
+    return {"effort": effort or "medium", "summary": summary}
 
 
-def _tool_card(tool: Tool, body: dict[str, Any]) -> dict[str, Any]:
-    given = next((t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name") == tool.name), {})
-    return {"type": "function", "name": tool.name, "description": tool.description or None,
-            "parameters": tool.parameters, "strict": given.get("strict", True)}
+def _verbosity(body: dict[str, Any]) -> str:
+    value = ((body.get("text") or {}) if isinstance(body.get("text"), dict) else {}).get("verbosity", "medium")
+    if value not in ("low", "medium", "high"):
+        raise invalid(f"Invalid value: '{value}'. Supported values are: 'low', 'medium', and 'high'.",
+                      param="text.verbosity", code="invalid_value")
+    return str(value)
+
+
+def _tool_cards(body: dict[str, Any], tools: list[Tool]) -> list[dict[str, Any]]:
+    """The tools as the response echoes them: function tools in full (strict defaults to true), others as given."""
+    by_name = {t.name: t for t in tools}
+    out = []
+    for given in body.get("tools") or []:
+        tool = by_name.get(given.get("name")) if given.get("type") == "function" else None
+        if tool is None:
+            out.append(given)
+            continue
+        out.append({"type": "function", "name": tool.name, "description": tool.description or None,
+                    "parameters": tool.parameters, "strict": given.get("strict", True)})
+    return out

@@ -1,0 +1,176 @@
+"""Responses API items: chat messages as input items, the output items a response holds, and its event stream."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+import string
+from typing import Any
+
+import numpy as np
+
+from .. import tokens
+from ..errors import invalid
+from ..sse import named_event
+
+_PADDING = np.array(list(string.ascii_letters + string.digits))
+INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio", "output_text", "refusal")
+
+
+class Ids:
+    """Ids as OpenAI writes them: 48 hex digits led by the creation time and ending in a suffix that every
+    item of one response shares (`resp_67cc...0bb6a6b452d3795b`, `msg_67cc...0bb6a6b452d3795b`)."""
+
+    def __init__(self, created: int) -> None:
+        self.created = created
+        self.suffix = secrets.token_hex(8)
+
+    def __call__(self, prefix: str) -> str:
+        return f"{prefix}{self.created:08x}{secrets.token_hex(2)}8190{secrets.token_hex(8)}{self.suffix}"
+
+
+def from_chat(messages: list[Any]) -> list[dict[str, Any]]:
+    """Chat messages as the Responses items the seed 003 proxy turns them into: a tool result becomes a
+    `function_call_output`, an assistant's `tool_calls` become `function_call`s."""
+    items: list[dict[str, Any]] = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") != "tool" and not m.get("tool_calls"):
+            items.append(_chat_parts(m))  # an ordinary message: validated as an input item by the caller
+            continue
+        if m["role"] == "tool":
+            if not m.get("tool_call_id"):
+                raise invalid(f"Missing required parameter: 'messages[{i}].tool_call_id'.",
+                              param=f"messages[{i}].tool_call_id", code="missing_required_parameter")
+            items.append({"type": "function_call_output", "call_id": str(m["tool_call_id"]),
+                          "output": tokens.content_text(m.get("content"))})
+            continue
+        if m.get("content"):
+            items.append({"role": m["role"], "content": m["content"]})
+        for call in m["tool_calls"]:
+            fn = (call.get("function") or {}) if isinstance(call, dict) else {}
+            items.append({"type": "function_call", "call_id": str(call.get("id", "")) if isinstance(call, dict)
+                          else "", "name": str(fn.get("name", "")), "arguments": str(fn.get("arguments", "{}"))})
+    return items
+
+
+def _chat_parts(m: Any) -> Any:
+    """Chat content parts (`text`, `image_url`) as the Responses parts the proxy sends on."""
+    if not isinstance(m, dict) or not isinstance(m.get("content"), list):
+        return m
+    text = "output_text" if m.get("role") == "assistant" else "input_text"
+    parts = []
+    for part in m["content"]:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            part = {"type": text, "text": part.get("text")}
+        elif kind == "image_url":
+            url = part.get("image_url")
+            part = {"type": "input_image", "image_url": url.get("url") if isinstance(url, dict) else url,
+                    "detail": (url or {}).get("detail", "auto") if isinstance(url, dict) else "auto"}
+        parts.append(part)
+    return {**m, "content": parts}
+
+
+def check_parts(content: Any, role: str, where: str) -> None:
+    """Content parts as OpenAI checks them: an assistant's are outputs, everyone else's inputs."""
+    if not isinstance(content, list):
+        return
+    for j, part in enumerate(content):
+        at = f"{where}.content[{j}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if role == "assistant" and kind not in ("output_text", "refusal"):
+            raise invalid(f"Invalid value: '{kind}'. Supported values are: 'output_text' and 'refusal'.",
+                          param=at, code="invalid_value")
+        if kind not in INPUT_PARTS:
+            raise invalid(f"Invalid value: '{kind}'. Supported values are: 'input_text', 'input_image', "
+                          "'output_text', 'refusal', 'input_file', 'computer_screenshot', and 'summary_text'.",
+                          param=at, code="invalid_value")
+        if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
+            raise invalid(f"Missing required parameter: '{at}.text'.", param=f"{at}.text",
+                          code="missing_required_parameter")
+
+
+def check_tool_pairs(items: list[dict[str, Any]]) -> None:
+    """Every function call needs its output and every output its call, or OpenAI refuses the turn."""
+    calls = [i.get("call_id") for i in items if i.get("type") == "function_call"]
+    outputs = [i.get("call_id") for i in items if i.get("type") == "function_call_output"]
+    for call_id in outputs:
+        if call_id not in calls:
+            raise invalid(f"No tool call found for function call output with call_id {call_id}.", param="input")
+    for call_id in calls:
+        if call_id not in outputs:
+            raise invalid(f"No tool output found for function call {call_id}.", param="input")
+
+
+def message_item(item_id: str, text: str, incomplete: bool) -> dict[str, Any]:
+    return {"id": item_id, "type": "message", "status": "incomplete" if incomplete else "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+
+
+def function_call_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": item_id, "type": "function_call", "status": "completed", "arguments": arguments,
+            "call_id": call_id, "name": name}
+
+
+def reasoning_item(item_id: str) -> dict[str, Any]:
+    return {"id": item_id, "type": "reasoning", "summary": []}
+
+
+def as_input(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as the input item a follow-up turn carries."""
+    if item["type"] == "message":
+        return {"type": "message", "role": "assistant", "content": item["content"]}
+    if item["type"] == "reasoning":
+        return {"type": "reasoning", "id": item["id"], "summary": item["summary"]}
+    return {k: item[k] for k in ("type", "call_id", "name", "arguments")}
+
+
+def stream_events(response: dict[str, Any], pieces: list[str],
+                  padding: np.random.Generator | None = None) -> list[tuple[bytes, bool]]:
+    """Events as (bytes, carries a token); `pieces` are the tokens of the answer item (message or call).
+    With `padding`, each delta carries the random `obfuscation` OpenAI adds by default (stream_options.
+    include_obfuscation). No `data: [DONE]`: a Responses stream ends with its last event."""
+    out: list[tuple[bytes, bool]] = []
+
+    def emit(kind: str, token: bool = False, **fields: Any) -> None:
+        if padding is not None and kind.endswith(".delta"):  # evens out sizes so a delta's length tells nothing
+            size = max(1, 16 - len(fields["delta"])) + int(padding.integers(4))
+            fields["obfuscation"] = "".join(padding.choice(_PADDING, size))
+        out.append((named_event(kind, {"type": kind, **fields, "sequence_number": len(out)}), token))
+
+    start = copy.deepcopy(response)
+    start.update(status="in_progress", completed_at=None, incomplete_details=None, output=[])
+    del start["usage"]  # not known yet; the schema has no null usage, so it is absent until the end
+    emit("response.created", response=start)
+    emit("response.in_progress", response=start)
+    for index, item in enumerate(response["output"]):
+        if item["type"] == "reasoning":
+            emit("response.output_item.added", output_index=index, item=item)
+            # The thinking happens between these two events: the time to first token belongs to the second.
+            emit("response.output_item.done", True, output_index=index, item=item)
+            continue
+        if item["type"] == "function_call":
+            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress",
+                                                                          "arguments": ""})
+            for piece in pieces:
+                emit("response.function_call_arguments.delta", True, item_id=item["id"], output_index=index,
+                     delta=piece)
+            emit("response.function_call_arguments.done", item_id=item["id"], name=item["name"], output_index=index,
+                 arguments=item["arguments"])
+        else:
+            part = item["content"][0]
+            emit("response.output_item.added", output_index=index,
+                 item={**item, "status": "in_progress", "content": []})
+            emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
+                 part={**part, "text": ""})
+            for piece in pieces:
+                emit("response.output_text.delta", True, item_id=item["id"], output_index=index, content_index=0,
+                     delta=piece, logprobs=[])
+            emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
+                 text=part["text"], logprobs=[])
+            emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)
+        emit("response.output_item.done", output_index=index, item=item)
+    final = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+    emit(final, response=response)
+    return out
