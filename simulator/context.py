@@ -12,6 +12,7 @@ import numpy as np
 
 from .catalog import Catalog
 from .plan import dumps
+from .rng import LazyRng
 from .scenario import Scenario
 from .state import ServerState
 
@@ -39,7 +40,7 @@ class Context:
         so a reply is still stable across runs (as a test author expects).
         """
         digest = hashlib.sha256(dumps([self.seed, *parts])).digest()
-        return np.random.default_rng(int.from_bytes(digest[:16], "little"))
+        return LazyRng(int.from_bytes(digest[:16], "little"))  # type: ignore[return-value]
 
     @staticmethod
     def new_id(prefix: str, size: int = 24) -> str:
@@ -51,3 +52,4 @@ class Context:
 
     def fingerprint(self, model: str) -> str:
         return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+

@@ -87,11 +87,19 @@ class Distribution:
 
     def sample(self, rng: np.random.Generator, n: int = 1) -> np.ndarray:
         if self.kind == "constant":
-            return np.full(n, float(np.clip(self.params["value"], self.low, self.high)))
+            return np.full(n, min(max(float(self.params["value"]), self.low), self.high))
         return np.clip(SAMPLERS[self.kind](rng, self.params, n), self.low, self.high)
 
     def one(self, rng: np.random.Generator) -> float:
+        if self.kind == "constant":  # the common case, without numpy's per-call overhead
+            return min(max(float(self.params["value"]), self.low), self.high)
         return float(self.sample(rng, 1)[0])
+
+    def total(self, rng: np.random.Generator, n: int) -> float:
+        """The sum of n draws: a whole non-streamed answer's token time."""
+        if self.kind == "constant":
+            return self.one(rng) * n
+        return float(self.sample(rng, n).sum())
 
     @property
     def is_zero(self) -> bool:

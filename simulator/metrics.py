@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
+from collections import Counter as Tally
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -28,24 +31,31 @@ class Metrics:
         self.tokens = Counter("simctl_tokens", "Tokens in prompts and completions", ["direction"], registry=r)
         self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
         self.cassette = Counter("simctl_cassette_lookups", "Cassette lookups, by result", ["result"], registry=r)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r,
                                     multiprocess_mode="livesum")
 
     def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
-        self.requests.labels(route, plan.model or "", str(plan.status)).inc()
-        self.latency.labels(route).observe(seconds)
+        child = self._child
+        child(self.requests, route, plan.model or "", str(plan.status)).inc()
+        child(self.latency, route).observe(seconds)
         if plan.chunks:
-            self.ttft.labels(route).observe(plan.latency_s + plan.chunks[0].delay_s)
-            itl = self.itl.labels(route)
-            for c in plan.chunks[1:]:
-                if c.token:
-                    itl.observe(c.delay_s)
+            child(self.ttft, route).observe(plan.latency_s + plan.chunks[0].delay_s)
+            observe_many(child(self.itl, route), [c.delay_s for c in plan.chunks[1:] if c.token])
         if plan.fault:
-            self.faults.labels(plan.fault).inc()
+            child(self.faults, plan.fault).inc()
         if plan.prompt_tokens:
-            self.tokens.labels("in").inc(plan.prompt_tokens)
+            child(self.tokens, "in").inc(plan.prompt_tokens)
         if plan.completion_tokens:
-            self.tokens.labels("out").inc(plan.completion_tokens)
+            child(self.tokens, "out").inc(plan.completion_tokens)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # `labels()` takes a lock and builds a tuple key on every call; the children never change.
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def render(self) -> bytes:
         if self.multiprocess:
@@ -53,3 +63,19 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry)
         return generate_latest(self.registry)
+
+
+def observe_many(histogram: Any, values: list[float]) -> None:
+    """Observe a stream's gaps in one step per bucket instead of one locked update per gap.
+
+    Reaches into prometheus_client's histogram child (its `_upper_bounds`, `_buckets`, `_sum`), which
+    has no bulk API; anything else gets the plain loop.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    if bounds is None or not hasattr(histogram, "_buckets") or len(values) < 8:
+        for v in values:
+            histogram.observe(v)
+        return
+    for index, n in Tally(bisect_left(bounds, v) for v in values).items():
+        histogram._buckets[index].inc(n)
+    histogram._sum.inc(sum(values))

@@ -38,6 +38,7 @@ from .params import parse_json
 from .plan import ResponsePlan, dumps
 from .ratelimit import RateLimiter, estimate_tokens
 from .replay import source_from_config, without_delays
+from .rng import LazyRng
 from .rules import Incoming
 from .scenario import Reply, Rule
 from .timing import TimingModel
@@ -83,7 +84,7 @@ class Server:
         self.count += 1
         # One generator per request, fixed by the seed and the request's place in the run, so the
         # same sequence of requests gets the same rule picks, timings and faults.
-        rng = np.random.default_rng([self.config.seed or 0, self.count])
+        rng: Any = LazyRng([self.config.seed or 0, self.count])
         fault: faults.Fault | None = None
         extra_headers: dict[str, str] = {}
         model_id: str | None = None

@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import directive, tokens
+from .rng import LazyRng
 
 _OPENERS = (
     "Sure, here is a short answer.",
@@ -54,6 +55,18 @@ def _sentence_pieces(sentence: str) -> tuple[str, ...]:
 
 def compose_pieces(rng: np.random.Generator, prompt: str, target_tokens: int) -> list[str]:
     """Whole sentences of prose, at least `target_tokens` long, that quote the start of the prompt."""
+    if isinstance(rng, LazyRng) and rng.fresh:
+        # Same seed, same prose: a load test repeating one request pays for composing it once.
+        return list(_composed(rng.seed, prompt, target_tokens))
+    return _compose(rng, prompt, target_tokens)
+
+
+@lru_cache(maxsize=4096)
+def _composed(seed: int, prompt: str, target_tokens: int) -> tuple[str, ...]:
+    return tuple(_compose(np.random.default_rng(seed), prompt, target_tokens))
+
+
+def _compose(rng: np.random.Generator, prompt: str, target_tokens: int) -> list[str]:
     words = prompt.split()
     pieces = list(_sentence_pieces(_OPENERS[int(rng.integers(len(_OPENERS)))]))
     if words:

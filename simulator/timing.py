@@ -47,23 +47,18 @@ class TimingModel:
             if self.latency is not None:
                 total = self.latency.one(rng)
             else:
-                total = self.ttft.one(rng) + prefill + float(self.itl.sample(rng, plan.completion_tokens).sum())
+                total = self.ttft.one(rng) + prefill + self.itl.total(rng, plan.completion_tokens)
             return dataclasses.replace(plan, latency_s=plan.latency_s + total)
         # Events before the first token (a Responses stream's `response.created`...) go out at once;
         # the first token waits for the TTFT; later tokens each wait one inter-token gap.
         first_token = next((i for i, c in enumerate(plan.chunks) if c.token), 0)
         tokens = sum(1 for c in plan.chunks[first_token + 1 :] if c.token)
-        gaps = iter(self.itl.sample(rng, tokens)) if tokens else iter(())
+        gaps = iter(self.itl.sample(rng, tokens).tolist()) if tokens else iter(())
         first = self.ttft.one(rng) + prefill
-        chunks = []
-        for i, c in enumerate(plan.chunks):
-            if i < first_token:
-                delay = 0.0
-            elif i == first_token:
-                delay = first
-            else:
-                delay = float(next(gaps)) if c.token else 0.0
-            chunks.append(dataclasses.replace(c, delay_s=delay))
+        chunks = [Chunk(c.data, 0.0, c.token) for c in plan.chunks[:first_token]]
+        head = plan.chunks[first_token]
+        chunks.append(Chunk(head.data, first, head.token))
+        chunks.extend(Chunk(c.data, next(gaps) if c.token else 0.0, c.token) for c in plan.chunks[first_token + 1 :])
         return dataclasses.replace(plan, chunks=tuple(chunks))
 
 

@@ -13,7 +13,7 @@ from ..catalog import CHAT, ModelInfo
 from ..context import Context
 from ..errors import invalid
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
-from ..sse import DONE, data_event
+from ..sse import DONE, Template, data_event
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
 from .logprobs import token_logprobs
@@ -230,6 +230,10 @@ def _stream_parts(
     def delta(c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
         return {"index": c.index, "delta": d, "logprobs": lp, "finish_reason": finish}
 
+    # Token chunks differ only in the piece: encode each choice's chunk once, splice the pieces in.
+    content = {c.index: Template(chunk(delta(c, {"content": Template.MARK}))) for c in choices if c.tool is None}
+    arguments = {c.index: Template(chunk(delta(c, {"tool_calls": [{"index": 0, "function": {
+        "arguments": Template.MARK}}]}))) for c in choices if c.tool is not None}
     parts: list[tuple[bytes, bool]] = []
     for c in choices:
         first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
@@ -244,11 +248,12 @@ def _stream_parts(
                 continue
             piece = c.pieces[k]
             if c.tool is not None:
-                d = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
-                parts.append((chunk(delta(c, d)), True))
-            else:
-                lp = {"content": token_logprobs([piece], top, rng), "refusal": None} if rng is not None else None
+                parts.append((arguments[c.index].fill(piece), True))
+            elif rng is not None:
+                lp = {"content": token_logprobs([piece], top, rng), "refusal": None}
                 parts.append((chunk(delta(c, {"content": piece}, lp=lp)), True))
+            else:
+                parts.append((content[c.index].fill(piece), True))
     for c in choices:
         parts.append((chunk(delta(c, {}, c.finish_reason)), False))
     if usage is not None:

@@ -1,0 +1,64 @@
+"""The shortcuts taken for speed give exactly what the plain code gives."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from simulator import textgen
+from simulator.metrics import observe_many
+from simulator.rng import LazyRng
+from simulator.sse import Template, data_event
+
+
+def test_template_fill_is_byte_identical_to_dumping() -> None:
+    head = {"id": "chatcmpl-x", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}}]}
+    template = Template(data_event({**head, "choices": [{"index": 0, "delta": {"content": Template.MARK}}]}))
+    for piece in ["plain", ' "quoted"', "back\\slash", "new\nline", "ünï ✓ 😀", "\u2028\x00\x1f", ""]:
+        want = data_event({**head, "choices": [{"index": 0, "delta": {"content": piece}}]})
+        assert template.fill(piece) == want
+        assert json.loads(template.fill(piece)[6:])["choices"][0]["delta"]["content"] == piece
+
+
+def test_template_with_two_slots() -> None:
+    template = Template(data_event({"a": Template.MARK, "b": 1, "c": Template.MARK}))
+    assert template.fill("x", 'y"') == data_event({"a": "x", "b": 1, "c": 'y"'})
+
+
+def _buckets(values: list[float], bulk: bool) -> list[str]:
+    registry = CollectorRegistry()
+    child = Histogram("gap", "g", ["route"], buckets=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 1),
+                      registry=registry).labels("r")
+    if bulk:
+        observe_many(child, values)
+    else:
+        for v in values:
+            child.observe(v)
+    return [line for line in generate_latest(registry).decode().splitlines() if "_bucket" in line or "_count" in line]
+
+
+def test_observe_many_counts_like_observe() -> None:
+    rnd = random.Random(7)
+    values = [rnd.choice([0.0, 0.001, 0.0010001, 0.02, 0.3, 5.0]) for _ in range(500)]
+    values += [rnd.random() for _ in range(500)]
+    assert _buckets(values, bulk=True) == _buckets(values, bulk=False)
+    assert _buckets(values[:3], bulk=True) == _buckets(values[:3], bulk=False)
+
+
+def test_cached_prose_is_what_a_fresh_generator_writes() -> None:
+    seed = 1234567890123
+    cached = textgen.compose_pieces(LazyRng(seed), "hello there", 40)
+    again = textgen.compose_pieces(LazyRng(seed), "hello there", 40)
+    direct = textgen.compose_pieces(np.random.default_rng(seed), "hello there", 40)
+    assert cached == again == direct and len(cached) >= 40
+    assert textgen.compose_pieces(LazyRng(seed + 1), "hello there", 40) != cached
+
+
+def test_lazy_rng_draws_like_a_generator() -> None:
+    lazy = LazyRng(42)
+    assert lazy.fresh
+    assert lazy.integers(1000, size=5).tolist() == np.random.default_rng(42).integers(1000, size=5).tolist()
+    assert not lazy.fresh
