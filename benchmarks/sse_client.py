@@ -11,6 +11,8 @@ import json
 import time
 from dataclasses import dataclass, field
 
+TOKEN, EMPTY = b'"content":"', b'"content":""'  # a chat chunk with text, and one without
+
 
 @dataclass
 class Result:
@@ -22,7 +24,9 @@ class Result:
     seconds: float = 0.0
 
 
-async def one(host: str, port: int, body: bytes, out: Result) -> None:
+async def one(host: str, port: int, body: bytes, out: Result, delay: float = 0.0) -> None:
+    if delay:
+        await asyncio.sleep(delay)
     try:
         reader, writer = await asyncio.open_connection(host, port)
     except OSError:
@@ -32,7 +36,7 @@ async def one(host: str, port: int, body: bytes, out: Result) -> None:
     writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\ncontent-type: application/json\r\n"
                  b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
     await writer.drain()
-    last = None
+    first = last = None
     buf = b""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -45,15 +49,21 @@ async def one(host: str, port: int, body: bytes, out: Result) -> None:
                 break
             now = time.perf_counter()
             buf += data
-            n = buf.count(b"data: ")
-            if n:
-                buf = buf[buf.rfind(b"data: ") + 6:]
-                if last is None:
-                    out.ttfts.append(now - t0)
-                else:
+            *events, buf = buf.split(b"\n\n")
+            if not events:
+                continue
+            out.chunks += len(events)
+            if first is None:
+                first = now
+                out.ttfts.append(now - t0)
+            # Gaps are between token events (a non-empty content delta). The events a server sends at
+            # once after a token (finish_reason, usage, [DONE]) or with it (the role chunk) have none.
+            tokens = sum(1 for e in events if TOKEN in e and EMPTY not in e)
+            if tokens:
+                if last is not None:
                     out.gaps.append(now - last)
-                    out.gaps.extend([0.0] * (n - 1))  # several events in one read: no gap between them
-                out.chunks += n
+                    tokens -= 1
+                out.gaps.extend([0.0] * tokens)  # several tokens in one read: no gap between them
                 last = now
     except (asyncio.IncompleteReadError, ConnectionError):
         out.errors += 1
@@ -61,11 +71,13 @@ async def one(host: str, port: int, body: bytes, out: Result) -> None:
         writer.close()
 
 
-async def run(host: str, port: int, streams: int, body: dict) -> Result:
+async def run(host: str, port: int, streams: int, body: dict, ramp: float = 0.0) -> Result:
+    """`streams` concurrent streams; with `ramp`, their starts spread evenly over that many seconds
+    (all are still open at once when each stream lasts longer than the ramp)."""
     raw = json.dumps(body).encode()
     out = Result()
     cpu0, t0 = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(one(host, port, raw, out) for _ in range(streams)))
+    await asyncio.gather(*(one(host, port, raw, out, ramp * i / streams) for i in range(streams)))
     out.seconds = time.perf_counter() - t0
     out.cpu_share = (time.process_time() - cpu0) / out.seconds
     return out

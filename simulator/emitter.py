@@ -16,7 +16,8 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from .plan import ResponsePlan
+from . import ticker
+from .plan import Chunk, ResponsePlan
 
 Finished = Callable[[ResponsePlan, float, bool], None]  # plan, seconds taken, completed
 
@@ -102,14 +103,28 @@ class PlanResponse:
             return True
         await send(self._start())
         deadline = origin + plan.latency_s
-        for chunk in plan.chunks:
-            deadline += chunk.delay_s
+        groups = _due_together(plan.chunks)
+        cycle = getattr(receive, "__self__", None)
+        if not plan.bytes_per_second and _writes_chunked(cycle):
+            loop = asyncio.get_running_loop()
+            start = loop.time() + (deadline - time.perf_counter())
+            if not await ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, start):
+                return False  # the connection closed under the stream
+            if plan.abort == "cut":
+                _abort(receive)
+                return False
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return True
+        for n, (delay, data) in enumerate(groups, 1):
+            deadline += delay
             await _sleep_until(deadline)
-            await self._send(send, chunk.data, more=True)
+            # The last write also ends the body, unless the stream is to be cut instead.
+            await self._send(send, data, more=n < len(groups) or plan.abort == "cut")
         if plan.abort == "cut":
             _abort(receive)
             return False
-        await send({"type": "http.response.body", "body": b""})
+        if not groups:
+            await send({"type": "http.response.body", "body": b""})
         return True
 
     async def _send(self, send: Send, data: bytes, more: bool) -> None:
@@ -123,6 +138,25 @@ class PlanResponse:
             await asyncio.sleep(step / rate)
         if not more:
             await send({"type": "http.response.body", "body": b""})
+
+
+def _writes_chunked(cycle: Any) -> bool:
+    """uvicorn's httptools protocol, answering with chunked encoding: the ticker may write the body
+    chunks to its transport itself. (h11 keeps its own account of the body, so it always gets `send`.)"""
+    return (type(cycle).__module__.endswith("httptools_impl") and getattr(cycle, "chunked_encoding", False) is True
+            and getattr(cycle, "transport", None) is not None)
+
+
+def _due_together(chunks: tuple[Chunk, ...]) -> list[tuple[float, bytes]]:
+    """Chunks with no gap between them joined into one write: the finish chunk and `[DONE]` go out
+    with the last token in one packet, as a server writing them back to back would send them."""
+    groups: list[tuple[float, bytes]] = []
+    for c in chunks:
+        if groups and c.delay_s <= 0:
+            groups[-1] = (groups[-1][0], groups[-1][1] + c.data)
+        else:
+            groups.append((c.delay_s, c.data))
+    return groups
 
 
 def _abort(receive: Receive, reset: bool = False) -> None:

@@ -130,7 +130,7 @@ def inject(plan: ResponsePlan, fault: Fault, error_plan: Any) -> ResponsePlan:
     if fault.kind == "stall":
         chunks = list(plan.chunks)
         if k < len(chunks):
-            chunks[k] = r(chunks[k], delay_s=chunks[k].delay_s + fault.seconds)
+            chunks[k] = chunks[k]._replace(delay_s=chunks[k].delay_s + fault.seconds)
         return r(plan, chunks=tuple(chunks), fault=fault.label)
     raise ValueError(f"unknown fault kind {fault.kind}")
 

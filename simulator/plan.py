@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 
 
-@dataclass(frozen=True, slots=True)
-class Chunk:
+class Chunk(NamedTuple):
     """One piece of a streamed body and the gap (seconds) before it is sent.
 
     The first chunk's delay is the time to first token, counted from the start of the response.
+    A tuple, not a dataclass: a stream plans one per token, and a frozen dataclass is slow to build.
     """
 
     data: bytes

@@ -183,5 +183,5 @@ def source_from_config(config: ServerConfig) -> CassetteSource | None:
 
 
 def without_delays(plan: ResponsePlan) -> ResponsePlan:
-    chunks = tuple(dataclasses.replace(c, delay_s=0.0) for c in plan.chunks) if plan.chunks is not None else None
+    chunks = tuple(c._replace(delay_s=0.0) for c in plan.chunks) if plan.chunks is not None else None
     return dataclasses.replace(plan, chunks=chunks, latency_s=0.0)

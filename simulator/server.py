@@ -81,6 +81,9 @@ class Server:
 
     async def handle(self, endpoint: Endpoint, request: Request) -> PlanResponse:
         started = time.perf_counter()
+        # Let every request that arrived with this one take its arrival time before any is planned:
+        # planning a burst back to back would otherwise push the later ones' deadlines.
+        await asyncio.sleep(0)
         self.count += 1
         # One generator per request, fixed by the seed and the request's place in the run, so the
         # same sequence of requests gets the same rule picks, timings and faults.

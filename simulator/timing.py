@@ -22,7 +22,8 @@ def schedule(parts: Iterable[tuple[bytes, bool]]) -> tuple[Chunk, ...]:
     The delays are filled in by TimingModel.apply; events that carry no token (the finish chunk,
     usage, `[DONE]`) follow the previous one at once, as on a real server.
     """
-    return tuple(Chunk(data, 0.0, is_token) for data, is_token in parts)
+    make = Chunk._make  # tuple.__new__ straight from C: a NamedTuple's own __new__ is a Python call
+    return tuple(make((data, 0.0, is_token)) for data, is_token in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,11 @@ class TimingModel:
         tokens = sum(1 for c in plan.chunks[first_token + 1 :] if c.token)
         gaps = iter(self.itl.sample(rng, tokens).tolist()) if tokens else iter(())
         first = self.ttft.one(rng) + prefill
-        chunks = [Chunk(c.data, 0.0, c.token) for c in plan.chunks[:first_token]]
+        make = Chunk._make
+        chunks = [make((c.data, 0.0, c.token)) for c in plan.chunks[:first_token]]
         head = plan.chunks[first_token]
-        chunks.append(Chunk(head.data, first, head.token))
-        chunks.extend(Chunk(c.data, next(gaps) if c.token else 0.0, c.token) for c in plan.chunks[first_token + 1 :])
+        chunks.append(make((head.data, first, head.token)))
+        chunks.extend(make((c.data, next(gaps) if c.token else 0.0, c.token)) for c in plan.chunks[first_token + 1 :])
         return dataclasses.replace(plan, chunks=tuple(chunks))
 
 

@@ -241,19 +241,21 @@ def _stream_parts(
             first["content"] = None
             first["tool_calls"] = [{"index": 0, "id": c.call_id, "type": "function",
                                     "function": {"name": c.tool.name, "arguments": ""}}]
-        parts.append((chunk(delta(c, first)), True))
+        # The role chunk marks the first token (it waits the TTFT); the first piece rides with it, as on
+        # OpenAI, so a client timing the first content and one timing the first chunk both see the TTFT.
+        parts.append((chunk(delta(c, first)), c.index == 0))
     for k in range(max(len(c.pieces) for c in choices)):
         for c in choices:
             if k >= len(c.pieces):
                 continue
-            piece = c.pieces[k]
+            piece, is_token = c.pieces[k], k > 0
             if c.tool is not None:
-                parts.append((arguments[c.index].fill(piece), True))
+                parts.append((arguments[c.index].fill(piece), is_token))
             elif rng is not None:
                 lp = {"content": token_logprobs([piece], top, rng), "refusal": None}
-                parts.append((chunk(delta(c, {"content": piece}, lp=lp)), True))
+                parts.append((chunk(delta(c, {"content": piece}, lp=lp)), is_token))
             else:
-                parts.append((content[c.index].fill(piece), True))
+                parts.append((content[c.index].fill(piece), is_token))
     for c in choices:
         parts.append((chunk(delta(c, {}, c.finish_reason)), False))
     if usage is not None:

@@ -1,0 +1,164 @@
+"""The shared ticker: every open stream's chunks written on their deadlines by one timer."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openai
+import pytest
+import uvicorn
+
+from simulator.app import ENDPOINTS
+from simulator.config import ServerConfig
+from simulator.server import Server
+from simulator.testing import free_port
+from simulator.ticker import Ticker
+
+
+@dataclass
+class Flow:
+    write_paused: bool = False
+
+
+@dataclass
+class Transport:
+    """Stands in for the socket transport (the ticker's only collaborator outside simctl)."""
+
+    loop: asyncio.AbstractEventLoop
+    writes: list[tuple[float, bytes]] = field(default_factory=list)
+    closing: bool = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append((self.loop.time(), data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+def test_chunks_go_out_on_their_deadlines_in_chunked_framing() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(loop)
+        a, b = Transport(loop), Transport(loop)
+        start = loop.time() + 0.02
+        fa = ticker.play(a, Flow(), [(0.03, b"a1"), (0.01, b"a2"), (0.0, b"a3")], start)
+        fb = ticker.play(b, Flow(), [(0.0, b"b1"), (0.05, b"b2")], start)
+        assert await fa is True and await fb is True
+        assert [d for _, d in a.writes] == [b"2\r\na1\r\n", b"2\r\na2\r\n", b"2\r\na3\r\n"]
+        assert [d for _, d in b.writes] == [b"2\r\nb1\r\n", b"2\r\nb2\r\n"]
+        for (at, _), due in zip(a.writes, [0.03, 0.04, 0.04], strict=True):
+            assert start + due - 0.002 <= at < start + due + 0.05
+        for (at, _), due in zip(b.writes, [0.0, 0.05], strict=True):
+            assert start + due - 0.002 <= at < start + due + 0.05
+
+    asyncio.run(main())
+
+
+def test_a_closed_connection_ends_its_stream_and_a_cancelled_one_is_dropped() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(loop)
+        closed, dropped, fine = Transport(loop, closing=True), Transport(loop), Transport(loop)
+        start = loop.time()
+        f_closed = ticker.play(closed, None, [(0.01, b"x")], start)
+        f_dropped = ticker.play(dropped, None, [(0.0, b"x"), (0.02, b"y")], start)
+        f_fine = ticker.play(fine, None, [(0.0, b"x"), (0.04, b"y")], start)
+        await asyncio.sleep(0.01)
+        f_dropped.cancel()
+        assert await f_closed is False and await f_fine is True
+        assert closed.writes == [] and [d for _, d in dropped.writes] == [b"1\r\nx\r\n"]
+        assert not ticker.heap
+
+    asyncio.run(main())
+
+
+def test_a_client_that_stops_reading_holds_up_only_its_own_stream() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(loop)
+        stuck_flow = Flow(write_paused=True)
+        stuck, other = Transport(loop), Transport(loop)
+        start = loop.time()
+        f_stuck = ticker.play(stuck, stuck_flow, [(0.0, b"s1"), (0.01, b"s2")], start)
+        f_other = ticker.play(other, Flow(), [(0.0, b"o1"), (0.01, b"o2"), (0.01, b"o3")], start)
+        assert await f_other is True
+        assert other.writes[-1][0] < start + 0.02 + 0.05 and stuck.writes == []
+        stuck_flow.write_paused = False
+        assert await f_stuck is True
+        assert [d for _, d in stuck.writes] == [b"2\r\ns1\r\n", b"2\r\ns2\r\n"]
+
+    asyncio.run(main())
+
+
+@contextmanager
+def server_with(http: str, scenario: Path) -> Iterator[tuple[str, Server]]:
+    port = free_port()
+    server = Server(ServerConfig(port=port, scenarios=(str(scenario),), seed=7), ENDPOINTS)
+    runner = uvicorn.Server(uvicorn.Config(server.app(), host="127.0.0.1", port=port, log_level="warning",
+                                           loop="asyncio", http=http, lifespan="on", access_log=False))
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    while not runner.started:
+        assert thread.is_alive()
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        runner.should_exit = True
+        thread.join(15)
+
+
+@pytest.fixture
+def timed(tmp_path: Path) -> Path:
+    path = tmp_path / "timed.yaml"
+    path.write_text("extends: default\nreply_tokens: 30\ntiming: {ttft: 0.05, itl: 0.005}\n")
+    return path
+
+
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_streams_are_the_same_through_either_http_implementation(http: str, timed: Path) -> None:
+    """httptools gets its chunks from the ticker; h11 keeps its own body accounting and gets `send`."""
+    with server_with(http, timed) as (url, _):
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        t0 = time.perf_counter()
+        stream = client.chat.completions.create(model="gpt-4o-mini", stream=True,
+                                                messages=[{"role": "user", "content": "hi"}])
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        took = time.perf_counter() - t0
+    assert len(text) > 40
+    assert took >= 0.05 + 29 * 0.005 - 0.01  # deadlines are kept, not skipped
+
+
+def test_a_stalled_reader_does_not_hold_up_other_streams(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"  # long chunks, fast: fills a non-reading client's socket buffers quickly
+    # 20,000 chunks (~3.6 MB) due within 0.4 s: more than the socket buffers hold, so the server's
+    # transport pauses; still open after a second means it waits for the client rather than finishing.
+    big.write_text("extends: default\nreply_tokens: 20000\ntiming: {ttft: 0, itl: 0.00002}\n")
+    with server_with("httptools", big) as (url, server):
+        port = int(url.rsplit(":", 1)[1])
+        body = b'{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", port))
+        stalled.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        time.sleep(1.0)  # it never reads: the server's write buffer for it fills and stays full
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=20)
+        t0 = time.perf_counter()
+        stream = client.chat.completions.create(model="gpt-4o-mini", stream=True, max_tokens=50,
+                                                messages=[{"role": "user", "content": "hi"}])
+        pieces = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+        assert len(pieces) == 50 and time.perf_counter() - t0 < 5
+        assert server.ctx.state.stats.active_requests == 1  # the stalled stream is still open
+        stalled.close()
+        deadline = time.monotonic() + 10
+        while server.ctx.state.stats.active_requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.ctx.state.stats.active_requests == 0
