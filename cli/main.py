@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from simulator import __version__
 
-from .cassette import cassette
-from .record import import_, record
-from .replay import replay
-from .scenario import scenario
+# Each command's module is imported when that command runs: `simctl replay` should not pay for the
+# cassette tools' jsonschema and rich syntax highlighting, nor the recorder's mitmproxy.
+COMMANDS = {
+    "replay": "cli.replay:replay",
+    "scenario": "cli.scenario:scenario",
+    "cassette": "cli.cassette:cassette",
+    "record": "cli.record:record",
+    "import": "cli.record:import_",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*COMMANDS, *self.commands])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return super().get_command(ctx, name)
+        module, attr = COMMANDS[name].split(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="simctl")
 def main() -> None:
     """simctl: record and replay OpenAI-compatible API traffic, or simulate it from scenarios."""
-
-
-main.add_command(replay)
-main.add_command(scenario)
-main.add_command(cassette)
-main.add_command(record)
-main.add_command(import_)

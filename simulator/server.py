@@ -100,7 +100,7 @@ class Server:
             if endpoint.json:
                 raw = await read_body(request, self.config.max_body_bytes)
             body = parse_json(raw) if raw is not None else None
-            incoming = Incoming(request.method, request.url.path, request.headers, body, arrived)
+            incoming = Incoming(request.method, request.scope["path"], request.headers, body, arrived)
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
             recorded = await self._from_cassette(request, incoming, raw) if self.source is not None and api else None
@@ -133,7 +133,7 @@ class Server:
             plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
         gate = self._gate(model_id) if plan.status < 400 else None
         client = self._client(request)
-        attempt = Attempt(arrived, client, call_key(request.url.path, raw), plan.status, plan.fault,
+        attempt = Attempt(arrived, client, call_key(request.scope["path"], raw), plan.status, plan.fault,
                           _retry_after(plan.headers), plan.streaming)
         return self.respond(plan, endpoint.path, started, gate, attempt, request)
 
@@ -305,7 +305,7 @@ class Server:
             if attempt is not None and route.startswith("/v1/"):
                 self.verdict.record(attempt)
             logs.request_done(request_id=request_id, method=request.method if request else None,
-                              path=request.url.path if request else route, route=route, model=plan.model,
+                              path=request.scope["path"] if request else route, route=route, model=plan.model,
                               status=plan.status, duration_ms=round(seconds * 1000, 1),
                               prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
                               fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
