@@ -123,3 +123,15 @@ def test_workers_share_metrics() -> None:
             seen.add(float(line.rsplit(" ", 1)[1]))
         # Every scrape, whichever worker answers it, sees the sum over the workers.
         assert seen == {40.0}
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md is generated from the commands; a new option without regenerating it fails here."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("gen_cli_docs", root / "scripts" / "gen_cli_docs.py")
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert (root / "docs" / "cli.md").read_text() == gen.reference(), "run: python scripts/gen_cli_docs.py"
