@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -120,6 +121,10 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
 
         view = Dashboard(server.ctx.state.stats)
         view.start()
+    # What is loaded now (scenario, catalog, cassettes and their index) lives as long as the process:
+    # frozen, the collector stops walking it, and full collections no longer stall requests.
+    gc.collect()
+    gc.freeze()
     with contextlib.suppress(SystemExit):  # uvicorn exits 3 itself when it cannot bind; we say why
         runner.run()
     if view is not None:
