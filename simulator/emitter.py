@@ -106,9 +106,7 @@ class PlanResponse:
         groups = _due_together(plan.chunks)
         cycle = getattr(receive, "__self__", None)
         if not plan.bytes_per_second and _writes_chunked(cycle):
-            loop = asyncio.get_running_loop()
-            start = loop.time() + (deadline - time.perf_counter())
-            if not await ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, start):
+            if not await ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline):
                 return False  # the connection closed under the stream
             if plan.abort == "cut":
                 _abort(receive)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import math
+import time
 from typing import Any
 
+SLOTS_PER_S = 4000  # deadlines are kept to a quarter of a millisecond, finer than the loop's timers
 SLACK_S = 0.0002  # chunks due this close to a wake go out with it, rather than costing another wake
 RETRY_S = 0.005  # a connection whose client is not reading is tried again this much later
 
@@ -33,60 +34,76 @@ class _Stream:
 
 
 class Ticker:
-    """Streams of (gap before, bytes) groups written on absolute deadlines in the loop's clock."""
+    """Streams of (gap before, bytes) groups written on absolute deadlines (`time.perf_counter()`).
+
+    Not the loop's clock: uvloop's `loop.time()` counts whole milliseconds and stands still while a
+    callback runs, so a deadline taken from it after a burst of planning would already be late.
+
+    Deadlines fall into slots of 1/SLOTS_PER_S seconds. Streams due in the same slot share a list, so
+    a thousand streams on the same rhythm cost one heap entry per slot rather than one per chunk.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self.heap: list[tuple[float, int, _Stream]] = []
-        self.order = itertools.count()
+        self.slots: dict[int, list[_Stream]] = {}
+        self.due: list[int] = []  # heap of the slot numbers in self.slots
         self.timer: asyncio.TimerHandle | None = None
-        self.armed_at = math.inf
+        self.armed_at = math.inf  # the slot number the timer is set for
 
     def play(self, transport: Any, flow: Any, groups: list[tuple[float, bytes]], start: float) -> asyncio.Future[bool]:
-        """Write each group at `start` (loop time) plus the gaps so far. The future is True when all are
+        """Write each group at `start` (perf_counter time) plus the gaps so far. The future is True when all are
         written, False if the connection closed first; cancelling it drops the stream."""
         future: asyncio.Future[bool] = self.loop.create_future()
         if not groups:
             future.set_result(True)
             return future
-        self._push(_Stream(transport, flow, groups, start + groups[0][0], future), start + groups[0][0])
+        stream = _Stream(transport, flow, groups, start + groups[0][0], future)
+        self._push(stream, stream.deadline)
+        self._arm()
         return future
 
     def _push(self, stream: _Stream, when: float) -> None:
-        heapq.heappush(self.heap, (when, next(self.order), stream))
-        if when < self.armed_at:
+        slot = round(when * SLOTS_PER_S)
+        waiting = self.slots.get(slot)
+        if waiting is None:
+            self.slots[slot] = [stream]
+            heapq.heappush(self.due, slot)
+        else:
+            waiting.append(stream)
+
+    def _arm(self) -> None:
+        if self.due and self.due[0] < self.armed_at:
             if self.timer is not None:
                 self.timer.cancel()
-            self.timer = self.loop.call_at(when, self._tick)
-            self.armed_at = when
+            self.armed_at = self.due[0]
+            # Timers may fire up to a millisecond early (uvloop rounds them): _tick checks the clock.
+            self.timer = self.loop.call_later(max(0.0, self.armed_at / SLOTS_PER_S - time.perf_counter()), self._tick)
 
     def _tick(self) -> None:
         self.timer, self.armed_at = None, math.inf
-        heap = self.heap
-        horizon = self.loop.time() + SLACK_S
-        while heap and heap[0][0] <= horizon:
-            _, _, s = heapq.heappop(heap)
-            if s.future.done():  # cancelled: the client went away and the response task is gone
-                continue
-            if s.transport.is_closing():
-                s.future.set_result(False)
-                continue
-            if s.flow is not None and s.flow.write_paused:
-                # Backpressure: a client that stops reading holds up its own stream, nobody else's.
-                heapq.heappush(heap, (horizon + RETRY_S, next(self.order), s))
-                continue
-            data = s.groups[s.index][1]
-            s.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-            s.index += 1
-            if s.index == len(s.groups):
-                s.future.set_result(True)
-                continue
-            s.deadline += s.groups[s.index][0]
-            heapq.heappush(heap, (s.deadline, next(self.order), s))
-        if heap:
-            when = heap[0][0]
-            self.timer = self.loop.call_at(when, self._tick)
-            self.armed_at = when
+        now = time.perf_counter()
+        horizon = (now + SLACK_S) * SLOTS_PER_S
+        due, slots = self.due, self.slots
+        while due and due[0] <= horizon:
+            for s in slots.pop(heapq.heappop(due)):
+                if s.future.done():  # cancelled: the client went away and the response task is gone
+                    continue
+                if s.transport.is_closing():
+                    s.future.set_result(False)
+                    continue
+                if s.flow is not None and s.flow.write_paused:
+                    # Backpressure: a client that stops reading holds up its own stream, nobody else's.
+                    self._push(s, now + RETRY_S)
+                    continue
+                data = s.groups[s.index][1]
+                s.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+                s.index += 1
+                if s.index == len(s.groups):
+                    s.future.set_result(True)
+                    continue
+                s.deadline += s.groups[s.index][0]
+                self._push(s, s.deadline)  # an overdue next chunk lands in a due slot: sent in this wake
+        self._arm()
 
 
 _tickers: dict[asyncio.AbstractEventLoop, Ticker] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,9 @@ from . import distributions
 from .distributions import ZERO, Distribution
 from .plan import Chunk, ResponsePlan
 
+# tuple.__new__ straight from C: a NamedTuple's own __new__ and _make are Python calls, and a
+# stream builds one Chunk per token, twice.
+_new_chunk = partial(tuple.__new__, Chunk)
 TIMING_KEYS = ("latency", "ttft", "itl", "tokens_per_second", "prefill_per_token", "max_concurrency")
 
 
@@ -22,7 +26,7 @@ def schedule(parts: Iterable[tuple[bytes, bool]]) -> tuple[Chunk, ...]:
     The delays are filled in by TimingModel.apply; events that carry no token (the finish chunk,
     usage, `[DONE]`) follow the previous one at once, as on a real server.
     """
-    make = Chunk._make  # tuple.__new__ straight from C: a NamedTuple's own __new__ is a Python call
+    make = _new_chunk
     return tuple(make((data, 0.0, is_token)) for data, is_token in parts)
 
 
@@ -56,7 +60,7 @@ class TimingModel:
         tokens = sum(1 for c in plan.chunks[first_token + 1 :] if c.token)
         gaps = iter(self.itl.sample(rng, tokens).tolist()) if tokens else iter(())
         first = self.ttft.one(rng) + prefill
-        make = Chunk._make
+        make = _new_chunk
         chunks = [make((c.data, 0.0, c.token)) for c in plan.chunks[:first_token]]
         head = plan.chunks[first_token]
         chunks.append(make((head.data, first, head.token)))
