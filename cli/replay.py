@@ -162,8 +162,8 @@ def _banner(config: ServerConfig, workers: int) -> None:
     if config.state != MEMORY:
         err.print(f"simctl replay: state in {safe_url(config.state)}, shared by every worker and replica: uploaded "
                   "files, stored responses, rate-limit buckets, cassette play order, the record-new journal and "
-                  "the run counters. Per process: /stats and the latency figures of the summary; /metrics is per "
-                  "replica (scrape each).", highlight=False, markup=False)
+                  "the run counters. Per process: /stats, the resilience verdict and the summary's latency figures; "
+                  "/metrics is per replica (scrape each).", highlight=False, markup=False)
         if config.mode == "record-new" and config.cassettes:
             err.print(f"simctl replay: record-new journals to Redis; fold it into {config.cassettes[0]} with "
                       f"`simctl cassette compact {config.cassettes[0]} --state URL`.", highlight=False, markup=False)
@@ -222,6 +222,10 @@ def _summary(server: object, report: dict) -> None:
                   f"p99 {np.percentile(ttfts, 99) * 1000:.0f} ms")
     if stats.faults:
         err.print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
+    shared = server.shared_counters  # type: ignore[attr-defined]
+    if shared is not None:
+        err.print(f"all replicas (shared state): {shared.get('requests', 0)} requests, "
+                  f"{shared.get('tokens', 0)} tokens out so far", highlight=False)
     source = server.source  # type: ignore[attr-defined]
     if source is not None:
         err.print(f"cassettes: {source.hits} hits, {len(source.misses)} misses")
