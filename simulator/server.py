@@ -71,7 +71,6 @@ class Server:
         self.source = source_from_config(config)
         self.recording = Recording(self.source, self.store) if self.source and config.mode == "record-new" else None
         self.shared_counters: dict[str, int] | None = None  # Redis's run counters, read at shutdown
-        self._pending: set[asyncio.Task[None]] = set()
         self.http: httpx.AsyncClient | None = None
         self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
@@ -316,8 +315,7 @@ class Server:
                 stats.faults[plan.fault] += 1
             if attempt is not None and route.startswith("/v1/"):
                 self.verdict.record(attempt)
-            if self.store.shared:
-                self._background(self.store.count(route, plan.status, plan.completion_tokens, plan.fault))
+            self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
             logs.request_done(request_id=request_id, method=request.method if request else None,
                               path=request.url.path if request else route, route=route, model=plan.model,
                               status=plan.status, duration_ms=round(seconds * 1000, 1),
@@ -354,15 +352,6 @@ class Server:
         if self.shared_counters is not None:
             out["all_replicas"] = shared_summary(self.shared_counters)
         return out
-
-    def _background(self, job: Any) -> None:
-        async def run() -> None:
-            with contextlib.suppress(StoreUnavailable):  # a lost count is better than a failed request
-                await job
-
-        task = asyncio.ensure_future(run())
-        self._pending.add(task)  # keep a reference until it is done (the loop only keeps weak ones)
-        task.add_done_callback(self._pending.discard)
 
     def reload(self) -> None:
         """Swap in the scenario files as they are now. Answers already planned (streams in flight)
@@ -407,8 +396,6 @@ class Server:
             await self._close_store()
 
     async def _close_store(self) -> None:
-        if self._pending:
-            await asyncio.wait(list(self._pending), timeout=5)
         if self.store.shared:
             with contextlib.suppress(StoreUnavailable):
                 self.shared_counters = await self.store.counters()

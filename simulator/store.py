@@ -71,8 +71,9 @@ class Store(Protocol):
         and the number of the first one returned (later than `start` if a compaction took some)."""
         ...
 
-    async def count(self, route: str, status: int, tokens: int, fault: str | None) -> None:
-        """Add one finished request to the run's shared counters (a no-op when nothing is shared)."""
+    def count(self, route: str, status: int, tokens: int, fault: str | None) -> None:
+        """Add one finished request to the run's shared counters (a no-op when nothing is shared).
+        Never waits and never fails: the request has been answered already."""
         ...
 
     async def counters(self) -> dict[str, int] | None:
@@ -148,7 +149,7 @@ class MemoryStore:
     async def interactions(self, cassette: str, start: int) -> tuple[int, list[str]]:
         return await asyncio.to_thread(journal.read, cassette, start)
 
-    async def count(self, route: str, status: int, tokens: int, fault: str | None) -> None:
+    def count(self, route: str, status: int, tokens: int, fault: str | None) -> None:
         return None  # this process's Stats already count it
 
     async def counters(self) -> dict[str, int] | None:

@@ -8,6 +8,7 @@ uploaded files, cassette play order and record-new appends. Redis going away mus
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -32,11 +33,14 @@ ERROR_KEYS = {"message", "type", "param", "code"}
 
 
 @contextmanager
-def replicas(n: int, *args: str) -> Iterator[list[str]]:
-    """n replay processes started together (they load in parallel), each on its own free port."""
+def replicas(n: int, *args: str, each: list[list[str]] | None = None) -> Iterator[list[str]]:
+    """n replay processes started together (they load in parallel), each on its own free port;
+    `each` adds arguments to one replica only."""
     ports = [free_port() for _ in range(n)]
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(p), *args],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for p in ports]
+    procs = [subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(p), *args,
+                               *(each[i] if each else [])],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for i, p in enumerate(ports)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
         for url, proc in zip(urls, procs, strict=True):
@@ -176,6 +180,20 @@ def test_record_new_with_workers_and_memory_state_appends_through_the_file_journ
     assert not cassettes.journal_path(path).exists()
     c = cassettes.load(path, use_cache=False)
     assert sorted(i.request.body.value["messages"][0]["content"] for i in c.interactions) == prompts
+
+
+def test_the_run_report_counts_the_requests_of_every_replica(redis_url: str, tmp_path: Path) -> None:
+    reports = [tmp_path / "a.json", tmp_path / "b.json"]
+    with replicas(2, "--state", redis_url, each=[["--report", str(r)] for r in reports]) as urls:
+        with httpx.Client(timeout=10) as c:
+            for i in range(5):
+                c.post(urls[i % 2] + "/v1/chat/completions",
+                       json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        time.sleep(1.5)  # each replica sends its counts to Redis once a second
+    for report in reports:
+        data = json.loads(report.read_text())
+        assert data["state"]["shared"] is True and data["routes"]["requests"]["/v1/chat/completions"] in (2, 3)
+        assert data["state"]["all_replicas"]["by_route_and_status"]["/v1/chat/completions 200"] == 5
 
 
 def test_redis_down_at_start_is_a_clear_error_and_exit_1() -> None:
