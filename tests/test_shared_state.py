@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -194,6 +195,43 @@ def test_the_run_report_counts_the_requests_of_every_replica(redis_url: str, tmp
         data = json.loads(report.read_text())
         assert data["state"]["shared"] is True and data["routes"]["requests"]["/v1/chat/completions"] in (2, 3)
         assert data["state"]["all_replicas"]["by_route_and_status"]["/v1/chat/completions 200"] == 5
+
+
+def test_workers_share_one_limit_through_redis_and_the_banner_says_what_is_shared(redis_url: str,
+                                                                                  tmp_path: Path) -> None:
+    scenario = tmp_path / "limited.yaml"
+    scenario.write_text("extends: default\nrate_limits: {requests_per_minute: 10}\n")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--workers", "2",
+                             "--scenario", str(scenario)], env={**os.environ, "SIMCTL_STATE": redis_url},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, proc)
+        statuses = []
+        for _ in range(11):
+            with httpx.Client(timeout=10) as c:  # a new connection each time: both workers answer
+                statuses.append(c.get(url + "/v1/models").status_code)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    assert statuses == [200] * 10 + [429]
+    assert f"state in {redis_url}, shared by every worker and replica" in " ".join(stderr.split())
+
+
+def test_in_memory_workers_banner_says_what_is_per_worker() -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(f"http://127.0.0.1:{port}", proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    banner = " ".join(stderr.split())
+    assert ("2 workers with in-memory state. Per worker: uploaded files, stored responses, rate-limit buckets, "
+            "cassette play order, /stats") in banner
+    assert "--state redis://" in banner
 
 
 def test_redis_down_at_start_is_a_clear_error_and_exit_1() -> None:
