@@ -80,23 +80,27 @@ def test_a_rate_limit_of_60_per_minute_holds_across_three_replicas(redis_url: st
     scenario.write_text("extends: default\nrate_limits: {requests_per_minute: 60}\n")
     with replicas(3, "--state", redis_url, "--scenario", str(scenario)) as urls:
 
-        async def burst() -> tuple[list[httpx.Response], httpx.Response, float]:
+        async def burst() -> tuple[list[httpx.Response], int, httpx.Response, float]:
             async with httpx.AsyncClient(timeout=10) as c:
                 t0 = time.monotonic()
                 first = await asyncio.gather(*(c.get(urls[i % 3] + "/v1/models") for i in range(60)))
-                last = await c.get(urls[1] + "/v1/models")
-                return list(first), last, time.monotonic() - t0
+                extra = 0  # let through after the 60th: only what the buckets refilled meanwhile (1/s)
+                while (last := await c.get(urls[(60 + extra) % 3] + "/v1/models")).status_code == 200:
+                    extra += 1
+                return list(first), extra, last, time.monotonic() - t0
 
-        first, last, elapsed = asyncio.run(burst())
+        first, extra, last, elapsed = asyncio.run(burst())
     assert [r.status_code for r in first] == [200] * 60
     assert {r.headers["x-ratelimit-limit-requests"] for r in first} == {"60"}
-    # The buckets refill at one request per second: the 61st is over the limit if it came within a second.
-    assert elapsed < 1.0, f"the burst took {elapsed:.2f} s: too slow a machine to tell"
+    # The buckets refill at one request per second: the 61st is refused if it comes within a second of
+    # the first, as it does unless the machine is very busy; then only the refill may pass.
+    assert extra <= int(elapsed), f"{extra} more let through in {elapsed:.2f} s"
     assert last.status_code == 429
     assert set(last.json()["error"]) == ERROR_KEYS and last.json()["error"]["code"] == "rate_limit_exceeded"
     assert last.headers["x-ratelimit-limit-requests"] == "60" and last.headers["x-ratelimit-remaining-requests"] == "0"
     assert int(last.headers["retry-after"]) >= 1 and int(last.headers["retry-after-ms"]) <= 1000
-    assert last.headers["x-ratelimit-reset-requests"].startswith("59.")  # until the bucket is full again
+    # Until the bucket is full again: 59-60 s from under one request's worth.
+    assert last.headers["x-ratelimit-reset-requests"].startswith(("59.", "59s", "1m0s"))
 
 
 def test_responses_files_and_play_order_follow_the_client_across_replicas(redis_url: str, tmp_path: Path) -> None:
