@@ -400,8 +400,8 @@ class Server:
             with contextlib.suppress(StoreUnavailable):
                 self.shared_counters = await self.store.counters()
         await self.store.close()
-        # One process alone may fold the file journal into the YAML; with workers, the parent does it
-        # once they have all stopped (a worker compacting under another's feet would skip lines).
+        # A process alone folds the file journal into the YAML as it stops; with workers, the parent
+        # does it once after they have all stopped, rather than each rewriting the cassette in turn.
         if self.recording is not None and self.config.state == MEMORY and self.config.workers == 1:
             await asyncio.to_thread(journal.compact, self.recording.path)
 
