@@ -41,7 +41,7 @@ from .recording import Recording
 from .replay import source_from_config, without_delays
 from .rules import Incoming
 from .scenario import Reply, Rule
-from .store import MEMORY, StoreUnavailable, open_store, shared_summary, unavailable
+from .store import MEMORY, StoreUnavailable, open_store, state_report, unavailable
 from .timing import TimingModel
 from .upstream import forward
 from .verdict import Attempt, Verdict, call_key
@@ -344,14 +344,7 @@ class Server:
                 "by_route_and_status": by_status,
                 "faults": dict(stats.faults), "verdict": self.verdict.report(),
                 "cassettes": self.source.report() if self.source is not None else None,
-                "state": self.state_report()}
-
-    def state_report(self) -> dict[str, Any]:
-        """Where the state was; with a shared store, the counters of every worker and replica together."""
-        out: dict[str, Any] = {"store": "memory" if not self.store.shared else "redis", "shared": self.store.shared}
-        if self.shared_counters is not None:
-            out["all_replicas"] = shared_summary(self.shared_counters)
-        return out
+                "state": state_report(self.store, self.shared_counters)}
 
     def reload(self) -> None:
         """Swap in the scenario files as they are now. Answers already planned (streams in flight)

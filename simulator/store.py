@@ -197,3 +197,11 @@ def shared_summary(counters: dict[str, int]) -> dict[str, Any]:
             "total_tokens_generated": counters.get("tokens", 0),
             "by_route_and_status": {k[6:]: v for k, v in sorted(counters.items()) if k.startswith("route:")},
             "faults": {k[6:]: v for k, v in sorted(counters.items()) if k.startswith("fault:")}}
+
+
+def state_report(store: Store, counters: dict[str, int] | None) -> dict[str, Any]:
+    """The run report's `state`: where the state was and, when shared, every replica's requests together."""
+    out: dict[str, Any] = {"store": "redis" if store.shared else MEMORY, "shared": store.shared}
+    if counters is not None:
+        out["all_replicas"] = shared_summary(counters)
+    return out
