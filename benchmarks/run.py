@@ -55,10 +55,10 @@ def pinned(core: int, cmd: list[str]) -> list[str]:
 
 
 @contextmanager
-def server(cmd: list[str], port: int) -> Iterator[float]:
+def server(cmd: list[str], port: int, pin: bool = True) -> Iterator[float]:
     """Start a server process; yield seconds from start to its first answered request."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(pinned(0, cmd), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(pinned(0, cmd) if pin else cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     body = json.dumps(CHAT).encode()
     while True:
         try:
@@ -152,6 +152,55 @@ def measure_throughput(tmp: Path, conns: list[int], seconds: float, repeat: int,
     return results
 
 
+@contextmanager
+def redis_server() -> Iterator[str | None]:
+    """A throwaway redis-server on a free port (None when it is not installed: the Redis rows are left out)."""
+    if shutil.which("redis-server") is None:
+        yield None
+        return
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def measure_scaling(tmp: Path, conns: int, seconds: float, repeat: int, workers: list[int]) -> dict:
+    """Requests/s with 1, 2, 4 workers and with the Redis store, as ratios to the in-memory single worker
+    measured in the same run. The scenario has a (never reached) rate limit, so every request spends
+    from a token bucket: in memory a dict update, with Redis one Lua script call, the store's hot path.
+    Servers are not pinned here (workers need cores); the load generator still is, to core 1."""
+    scenario = tmp / "bench-scaling.yaml"
+    scenario.write_text("extends: default\nreply_tokens: 64\ntiming: {latency: 0, ttft: 0, itl: 0}\n"
+                        "rate_limits: {requests_per_minute: 1000000000}\n")
+    out: dict = {}
+    with redis_server() as url:
+        states = [("memory", "memory")] + ([("redis", url)] if url else [])
+        for label, state in states:
+            for n in workers:
+                port = free_port()
+                cmd = simctl(port, "--scenario", str(scenario), "--workers", str(n), "--state", state)
+                with server(cmd, port, pin=False):
+                    runs = [wrk(port, conns, seconds, CHAT) for _ in range(repeat)]
+                out[f"{label}-{n}w"] = {k: spread([r[k] for r in runs]) for k in runs[0]}
+    base = out["memory-1w"]["rps"]["median"]
+    for row in out.values():
+        row["ratio"] = row["rps"]["median"] / base if base else float("nan")
+    return out
+
+
 def measure_timing(tmp: Path, streams_list: list[int], repeat: int) -> dict:
     ttft, itl = 0.1, 0.02
     body = dict(CHAT, stream=True, max_tokens=64)
@@ -235,7 +284,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a short run (under a minute)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--out", default=str(HERE / "results.json"))
-    ap.add_argument("--only", choices=["recording", "throughput", "timing", "cassette"],
+    ap.add_argument("--only", choices=["recording", "throughput", "timing", "cassette", "scaling"],
                     help="measure one figure only, print it as JSON (results.json is left alone)")
     ap.add_argument("--streams", type=int, nargs="*", help="with --only timing: the concurrent stream counts")
     args = ap.parse_args()
@@ -243,6 +292,11 @@ def main() -> None:
         sys.exit("wrk is not installed: run benchmarks/setup.sh")
     quick = args.quick
     repeat = args.repeat or (1 if quick else 2)
+    if args.only == "scaling":
+        with tempfile.TemporaryDirectory() as t:
+            scaling = measure_scaling(Path(t), 64, 3 if quick else 8, repeat, [1, 2] if quick else [1, 2, 4])
+        print_scaling(scaling)
+        return
     if args.only:
         with tempfile.TemporaryDirectory() as t:
             tmp = Path(t)
@@ -273,6 +327,7 @@ def main() -> None:
             "timing": measure_timing(tmp, [1, 64] if quick else [1, 256, 1000], repeat),
             "cassette_load": measure_cassette_load(tmp, [1000] if quick else [1000, 10000]),
             "recording": measure_recording(tmp, 10 if quick else 40),
+            "scaling": measure_scaling(tmp, 64, 3 if quick else 8, repeat, [1, 2] if quick else [1, 2, 4]),
         }
     Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
     print_tables(results)
@@ -298,10 +353,19 @@ def print_tables(r: dict) -> None:
     rec = r["recording"]
     print(f"\nrecording: TTFT p50 direct {rec['direct']['ttft_p50_ms']:.1f} ms, through simctl record "
           f"{rec['recorder']['ttft_p50_ms']:.1f} ms: added {rec['added_p50_ms']:.1f} ms")
+    if "scaling" in r:
+        print_scaling(r["scaling"])
     print("\ncassette load")
     for n, v in r["cassette_load"].items():
         print(f"  {n:>6} interactions: first {v['first_load_s']:.2f} s, cached {v['cached_load_s']:.2f} s, "
               f"RSS {v['rss_mb']:.0f} MB")
+
+
+def print_scaling(scaling: dict) -> None:
+    print("\nworkers and state store: requests/s (c=64, rate limit on) and ratio to in-memory, 1 worker")
+    for name, v in scaling.items():
+        print(f"  {name:12} {v['rps']['median']:9.0f} rps ({v['rps']['min']:.0f}-{v['rps']['max']:.0f})  "
+              f"p99 {v['p99_ms']['median']:.2f} ms  ratio {v['ratio']:.2f}  non-2xx {v['non_2xx']['median']:.0f}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,37 @@ def problems(path: str) -> list[str]:
 
 
 @cassette.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--state", envvar="SIMCTL_STATE", default="memory", show_default=True,
+              help="Where record-new journalled: memory (the .PATH.journal file beside it) or the redis:// URL the "
+                   "replay servers used (env SIMCTL_STATE).")
+def compact(path: str, state: str) -> None:
+    """Fold a record-new journal into the cassette PATH (atomic; each interaction once).
+
+    Replay servers append new interactions to a journal rather than rewrite the cassette, so several
+    workers or replicas never lose one another's; this writes them into the YAML. Safe while servers
+    still run: what they append meanwhile stays in the journal for the next compaction."""
+    from simulator import journal
+    from simulator.store import MEMORY, StoreUnavailable, check_url, safe_url
+
+    try:
+        check_url(state)
+        if state == MEMORY:
+            added = journal.compact(path)
+        else:
+            from simulator.store_redis import compact as compact_redis
+
+            added = compact_redis(state, path)
+    except ConfigError as e:
+        err.print(f"simctl: {e}", markup=False)
+        sys.exit(2)
+    except StoreUnavailable as e:
+        err.print(f"simctl: cannot reach the state store {safe_url(state)}: {e}", markup=False)
+        sys.exit(1)
+    click.echo(f"{path}: added {added} interactions from the journal")
+
+
+@cassette.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 def validate(paths: tuple[str, ...]) -> None:
     """Check cassettes against the schema, and fail on anything that looks like a key or token."""

@@ -20,6 +20,7 @@ from rich.table import Table
 from simulator import logs
 from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
+from simulator.store import MEMORY, PER_WORKER, StoreUnavailable, check_url, safe_url
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
 err = Console(stderr=True)
@@ -71,7 +72,11 @@ class _Server(uvicorn.Server):
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write the run report (requests, faults, verdict, cassette hits, misses and use) as JSON.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes. State (files, responses, rate limits, stats) is per worker; metrics are summed.")
+              help="Worker processes. With --state memory, files, responses, rate limits, play order and /stats "
+                   "are per worker; with Redis, nothing is. /metrics is summed over workers.")
+@click.option("--state", "state", envvar="SIMCTL_STATE", default="memory", show_default=True,
+              help="Where shared state lives: memory (this process) or redis://host:port/db, shared by every "
+                   "worker and replica (env SIMCTL_STATE).")
 @click.option("--dashboard", is_flag=True, help="A live view: requests/s, latency and TTFT percentiles, errors.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Access log: one line per request (request id, route, model, status, duration, tokens, fault).")
@@ -81,8 +86,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
            max_body: int, watch: bool, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str, upstream: str,
            speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
            match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
-           fail_on_unmatched: bool, report_path: str | None, workers: int, dashboard: bool, log_format: str,
-           log_level: str) -> None:
+           fail_on_unmatched: bool, report_path: str | None, workers: int, state: str, dashboard: bool,
+           log_format: str, log_level: str) -> None:
     """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options).
 
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
@@ -96,14 +101,17 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                           max_body_bytes=max_body, log_level=log_level, watch=watch, cassettes=cassettes, mode=mode,
                           upstream=upstream, speed=speed, timing=timing_mode, miss_status=miss_status,
                           after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
-                                                              convert))
+                                                              convert), state=state, workers=workers)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     logs.configure(log_format, log_level)
     try:
+        check_url(state)
         server = Server(config, ENDPOINTS)
     except ConfigError as e:
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
+    _check_state(state)
+    _banner(config, workers)
     if workers > 1:
         _serve_workers(config, workers, log_level)
         return
@@ -142,6 +150,35 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         sys.exit(EXIT_UNMATCHED)
 
 
+def _check_state(url: str) -> None:
+    """Redis must answer before we serve: a replica that cannot share state would split the run."""
+    if url == MEMORY:
+        return
+    from simulator.store_redis import check
+
+    try:
+        check(url)
+    except StoreUnavailable as e:
+        click.echo(f"simctl: cannot reach the state store {safe_url(url)}: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _banner(config: ServerConfig, workers: int) -> None:
+    if config.state != MEMORY:
+        err.print(f"simctl replay: state in {safe_url(config.state)}, shared by every worker and replica: uploaded "
+                  "files, stored responses, rate-limit buckets, cassette play order, the record-new journal and "
+                  "the run counters. Per process: /stats, the resilience verdict and the summary's latency figures; "
+                  "/metrics is per replica (scrape each).", highlight=False, markup=False)
+        if config.mode == "record-new" and config.cassettes:
+            err.print(f"simctl replay: record-new journals to Redis; fold it into {config.cassettes[0]} with "
+                      f"`simctl cassette compact {config.cassettes[0]} --state URL`.", highlight=False, markup=False)
+    elif workers > 1:
+        err.print(f"simctl replay: {workers} workers with in-memory state. Per worker: {', '.join(PER_WORKER)} "
+                  "(a client may see a file or response on one connection and not the next; a rate limit "
+                  f"lets through up to {workers}x its figure). Shared: /metrics (summed) and the record-new "
+                  "journal. Use --state redis://... to share everything.", highlight=False, markup=False)
+
+
 def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
     """Several uvicorn worker processes, each building its app from the same config."""
     import dataclasses
@@ -151,10 +188,12 @@ def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
     os.environ["SIMCTL_CONFIG"] = json.dumps(dataclasses.asdict(config))
     metrics_dir = tempfile.mkdtemp(prefix="simctl-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    err.print(f"simctl replay: {workers} workers. Per worker: uploaded files, stored responses, rate-limit buckets, "
-              "cassette play order and /stats. Shared: /metrics (summed).", highlight=False)
     uvicorn.run("simulator.app:from_environment", factory=True, host=config.host, port=config.port,
                 workers=workers, log_level=log_level, loop="uvloop", http="httptools", access_log=False)
+    if config.mode == "record-new" and config.cassettes and config.state == MEMORY:
+        from simulator import journal
+
+        journal.compact(config.cassettes[0])  # every worker has stopped: nobody appends any more
 
 
 def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, ...], matchers: tuple[str, ...],
@@ -188,6 +227,10 @@ def _summary(server: object, report: dict) -> None:
                   f"p99 {np.percentile(ttfts, 99) * 1000:.0f} ms")
     if stats.faults:
         err.print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
+    shared = server.shared_counters  # type: ignore[attr-defined]
+    if shared is not None:
+        err.print(f"all replicas (shared state): {shared.get('requests', 0)} requests, "
+                  f"{shared.get('tokens', 0)} tokens out so far", highlight=False)
     source = server.source  # type: ignore[attr-defined]
     if source is not None:
         err.print(f"cassettes: {source.hits} hits, {len(source.misses)} misses")

@@ -25,7 +25,8 @@ from .config import ServerConfig
 from .context import Context
 from .plan import ResponsePlan
 
-JsonPlanner = Callable[[Context, dict[str, Any]], ResponsePlan]
+# A JSON planner may be async when it reads or writes the store (Responses); most are plain functions.
+JsonPlanner = Callable[[Context, dict[str, Any]], ResponsePlan | Awaitable[ResponsePlan]]
 RawPlanner = Callable[[Context, Request], Awaitable[ResponsePlan]]
 
 

@@ -433,3 +433,19 @@ def _chunk(c: Any, at: tuple[Any, ...]) -> RecordedChunk:
     if "data" not in c:
         raise _Bad(at, "a chunk needs `data` or `raw`")
     return RecordedChunk(float(c["at_ms"]), c["data"], c.get("event"))
+
+
+# -- journal lines (record-new appends one interaction per line, in a file or in the shared store) ----
+
+
+def interaction_line(i: Interaction) -> str:
+    """One interaction as one JSON line: the journal format the recorder's writer uses too."""
+    return json.dumps(_interaction_data(i), ensure_ascii=False, separators=(",", ":"))
+
+
+def interaction_from_line(line: str, n: int) -> Interaction | None:
+    """A journal line back as an Interaction; None for a line cut short (a writer killed mid-write)."""
+    try:
+        return _interaction(json.loads(line), ("journal", n))
+    except (ValueError, _Bad):
+        return None

@@ -27,3 +27,6 @@ class ServerConfig:
     miss_status: int = 404  # the status of a strict-mode miss
     after_last: str | None = None  # cycle | repeat-last | fail (default: the cassette's, else repeat-last)
     match: dict[str, Any] = field(default_factory=dict)  # ignore / on / normalize / matchers / convert
+    # Shared state: "memory" (this process) or a Redis URL (every worker and replica shares it).
+    state: str = "memory"
+    workers: int = 1

@@ -15,6 +15,7 @@ from .plan import dumps
 from .rng import LazyRng
 from .scenario import Scenario
 from .state import ServerState
+from .store import MemoryStore, Store
 
 
 @dataclass(slots=True)
@@ -25,9 +26,12 @@ class Context:
     catalog: Catalog = field(init=False)
     # Things the service routes show (metrics, the endpoint list); set by the server.
     extras: dict[str, Any] = field(default_factory=dict)
+    # Where files, stored responses, buckets and the like live: this process, or Redis (set by the server).
+    store: Store = field(init=False)
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.scenario.models)
+        self.store = MemoryStore(self.state)
 
     def set_scenario(self, scenario: Scenario) -> None:
         self.scenario = scenario

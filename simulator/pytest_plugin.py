@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from .cassette import journal_path
 from .config import ServerConfig
+from .journal import base_path
 from .testing import Running, serve
 
 RECORD_MODES = ("none", "new-episodes", "all")
@@ -58,7 +60,9 @@ def _config(request: pytest.FixtureRequest) -> ServerConfig:
         mode = "record-new"
         if record == "all":
             for c in cassettes[:1]:
-                Path(c).unlink(missing_ok=True)
+                # The cassette and any journal a killed run left: record-new reads the journal back.
+                for stale in (Path(c), journal_path(c), base_path(c)):
+                    stale.unlink(missing_ok=True)
     return ServerConfig(scenarios=scenarios, cassettes=cassettes, mode=mode, seed=s.pop("seed", None),
                         upstream=request.config.getoption("--simctl-upstream"), speed=s.pop("speed", 0.0), **s)
 

@@ -49,33 +49,55 @@ class RateLimiter:
 
     def take(self, client: str, tokens: int, model: str | None) -> dict[str, str]:
         """Spend one request and `tokens`; the headers to send, or a 429 APIError carrying them."""
-        checks = []
-        if self.limits.requests_per_minute:
-            checks.append(("requests", self._bucket(client, "requests", self.limits.requests_per_minute), 1))
-        if self.limits.tokens_per_minute:
-            checks.append(("tokens", self._bucket(client, "tokens", self.limits.tokens_per_minute), tokens))
-        for kind, bucket, cost in checks:
-            if bucket.level < cost:
-                wait = (cost - bucket.level) * 60.0 / bucket.capacity
-                per = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
-                headers = {**_headers(checks), "retry-after": str(max(1, int(wait + 0.999))),
-                           "retry-after-ms": str(int(wait * 1000))}
-                raise APIError(429, f"Rate limit reached for {model or 'requests'} in organization org-simctl on "
-                               f"{per}: Limit {int(bucket.capacity)}, Used {int(bucket.capacity - bucket.level)}, "
-                               f"Requested {cost}. Please try again in {format_duration(wait)}. Visit "
-                               "https://platform.openai.com/account/rate-limits to learn more.",
-                               type=kind, code="rate_limit_exceeded", headers=headers)
-        for _, bucket, cost in checks:
-            bucket.level -= cost
-        return _headers(checks)
+        wanted = checks(self.limits, tokens)
+        buckets = [self._bucket(client, kind, capacity) for kind, capacity, _ in wanted]
+        levels = [b.level for b in buckets]
+        failed = next((i for i, (_, _, cost) in enumerate(wanted) if levels[i] < cost), None)
+        if failed is None:
+            for b, (_, _, cost) in zip(buckets, wanted, strict=True):
+                b.level -= cost
+            levels = [b.level for b in buckets]
+        return outcome(wanted, levels, failed, model)
 
 
-def _headers(checks: list[tuple[str, Bucket, int]]) -> dict[str, str]:
+Check = tuple[str, int, int]  # (kind: "requests" | "tokens", capacity per minute, cost of this request)
+
+
+def checks(limits: Limits, tokens: int) -> list[Check]:
+    """The buckets a request spends from, in the order they are checked."""
+    out: list[Check] = []
+    if limits.requests_per_minute:
+        out.append(("requests", limits.requests_per_minute, 1))
+    if limits.tokens_per_minute:
+        out.append(("tokens", limits.tokens_per_minute, tokens))
+    return out
+
+
+def outcome(wanted: list[Check], levels: list[float], failed: int | None, model: str | None) -> dict[str, str]:
+    """The headers for a request that was let through (levels after spending), or the 429 for the
+    first bucket that could not pay (levels before spending). Shared by the in-memory buckets and the
+    Redis script, so both backends answer with the same message and headers."""
+    headers = _headers(wanted, levels)
+    if failed is None:
+        return headers
+    kind, capacity, cost = wanted[failed]
+    level = levels[failed]
+    wait = (cost - level) * 60.0 / capacity
+    per = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
+    headers.update({"retry-after": str(max(1, int(wait + 0.999))), "retry-after-ms": str(int(wait * 1000))})
+    raise APIError(429, f"Rate limit reached for {model or 'requests'} in organization org-simctl on "
+                   f"{per}: Limit {capacity}, Used {int(capacity - level)}, "
+                   f"Requested {cost}. Please try again in {format_duration(wait)}. Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more.",
+                   type=kind, code="rate_limit_exceeded", headers=headers)
+
+
+def _headers(wanted: list[Check], levels: list[float]) -> dict[str, str]:
     out = {}
-    for kind, bucket, _ in checks:
-        out[f"x-ratelimit-limit-{kind}"] = str(int(bucket.capacity))
-        out[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(bucket.level)))
-        out[f"x-ratelimit-reset-{kind}"] = format_duration(bucket.reset_after())
+    for (kind, capacity, _), level in zip(wanted, levels, strict=True):
+        out[f"x-ratelimit-limit-{kind}"] = str(capacity)
+        out[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(level)))
+        out[f"x-ratelimit-reset-{kind}"] = format_duration((capacity - level) * 60.0 / capacity)
     return out
 
 

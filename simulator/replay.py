@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tokens
-from .cassette import Cassette, Interaction, RecordedChunk
+from .cassette import Cassette, Interaction, RecordedChunk, load_yaml_only
 from .cassette import load as load_cassette
 from .config import ServerConfig
 from .errors import APIError, ConfigError
@@ -45,7 +45,7 @@ class CassetteSource:
     after_last: str = "repeat-last"
     speed: float = 1.0  # recorded time divided by this; 0 sends everything at once
     index: Index = field(init=False)
-    plays: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # bucket id -> times played
+    plays: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # play_key -> times played
     hits: int = 0
     misses: list[Miss] = field(default_factory=list)
     # Which recorded interactions were played, by cassette file and position (for `simctl cassette prune`).
@@ -74,12 +74,25 @@ class CassetteSource:
                 "used": {src: sorted(pos) for src, pos in self.used.items()}}
 
     def find(self, method: str, path: str, query: dict[str, str], body: Any) -> Interaction | None:
-        found = self.index.candidates(method, path, query, body)
+        found = self.candidates(method, path, query, body)
         if not found:
             return None
-        bucket = id(found[0])
+        bucket = self.play_key(found)
         n = self.plays[bucket]
         self.plays[bucket] = n + 1
+        return self.pick(found, n, method, path)
+
+    def candidates(self, method: str, path: str, query: dict[str, str], body: Any) -> list[Interaction]:
+        return self.index.candidates(method, path, query, body)
+
+    def play_key(self, found: list[Interaction]) -> str:
+        """A name for a group of identical recorded requests that every process agrees on (the first
+        one's cassette and position), so a shared store can count its plays across replicas."""
+        source, position = self.origin.get(id(found[0]), ("", -1))
+        return f"{Path(source).name}:{position}" if position >= 0 else f"local:{id(found[0])}"
+
+    def pick(self, found: list[Interaction], n: int, method: str, path: str) -> Interaction:
+        """The answer for the (n+1)th identical request: in recorded order, then as after_last says."""
         if n < len(found):
             return self._played(found[n])
         if self.after_last == "fail":
@@ -167,8 +180,10 @@ def source_from_config(config: ServerConfig) -> CassetteSource | None:
     loaded = []
     for path in config.cassettes:
         p = Path(path)
-        if config.mode == "record-new" and not p.exists():
-            loaded.append(Cassette(source=str(p)))  # created on the first new interaction
+        if config.mode == "record-new" and path == config.cassettes[0]:
+            # The file as it is; its journal (what this run and its peers record) is read by the
+            # server (simulator/recording.py), so a line is never counted twice.
+            loaded.append(load_yaml_only(p) if p.exists() else Cassette(source=str(p)))
         else:
             loaded.append(load_cassette(p))
     settings = {**loaded[0].matching, **config.match}

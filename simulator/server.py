@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -25,9 +26,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, jsongen, logs, templates, tokens
+from . import __version__, directive, faults, journal, jsongen, logs, templates, tokens
 from . import scenario as scenarios
-from .cassette import Interaction, save
 from .config import ServerConfig
 from .context import Context
 from .emitter import Gate, PlanResponse
@@ -36,17 +36,20 @@ from .http import check_key, presented_key, read_body
 from .metrics import Metrics
 from .params import parse_json
 from .plan import ResponsePlan, dumps
-from .ratelimit import RateLimiter, estimate_tokens
+from .ratelimit import estimate_tokens
+from .recording import Recording
 from .replay import source_from_config, without_delays
 from .rng import LazyRng
 from .rules import Incoming
 from .scenario import Reply, Rule
+from .store import MEMORY, StoreUnavailable, open_store, state_report, unavailable
 from .timing import TimingModel
 from .upstream import forward
 from .verdict import Attempt, Verdict, call_key
 
 if TYPE_CHECKING:
     from .app import Endpoint
+    from .cassette import Interaction
 
 log = logging.getLogger("simctl")
 FAULT_HEADER = "x-simctl-fault"
@@ -60,13 +63,15 @@ class Server:
         self.ctx = Context(scenario=scenario, seed=config.seed)
         self.keys = config.api_keys or scenario.api_keys
         self.metrics = Metrics()
-        self.limiter = RateLimiter(scenario.rate_limits) if scenario.rate_limits else None
+        self.store = self.ctx.store = open_store(config.state, self.ctx.state)
         self.gates: dict[str, Gate] = {}
         self.timings: dict[tuple[str | None, int], TimingModel] = {}
         self.count = 0
         tokens.encoding()  # load the BPE now, not on the first request (it takes a few hundred ms)
         self.verdict = Verdict()
         self.source = source_from_config(config)
+        self.recording = Recording(self.source, self.store) if self.source and config.mode == "record-new" else None
+        self.shared_counters: dict[str, int] | None = None  # Redis's run counters, read at shutdown
         self.http: httpx.AsyncClient | None = None
         self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
@@ -104,10 +109,10 @@ class Server:
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
             recorded = await self._from_cassette(request, incoming, raw) if self.source is not None and api else None
-            if self.limiter is not None and api:
-                extra_headers = self.limiter.take(self._client(request),
-                                                  estimate_tokens(body, self.ctx.scenario.reply_tokens),
-                                                  incoming.model)
+            if self.ctx.scenario.rate_limits and api:
+                extra_headers = await self.store.take(self._client(request), self.ctx.scenario.rate_limits,
+                                                      estimate_tokens(body, self.ctx.scenario.reply_tokens),
+                                                      incoming.model)
             rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
                         None)
             fault = self._fault(request, incoming, rule, rng, api)
@@ -123,6 +128,8 @@ class Server:
                 plan = self._timing(model_id, rule).apply(plan, rng)
         except APIError as e:
             plan = self.error_plan(e)
+        except StoreUnavailable:
+            plan = self.error_plan(unavailable())
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             plan = self.error_plan(APIError(500, "The server had an error while processing your request. "
@@ -141,7 +148,10 @@ class Server:
         """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
         assert self.source is not None
         query = dict(request.query_params)
-        hit = self.source.find(incoming.method, incoming.path, query, incoming.body)
+        hit = await self._find(incoming, query)
+        if hit is None and self.recording is not None:
+            await self.recording.sync()  # another worker or replica may have recorded it already
+            hit = await self._find(incoming, query)
         if hit is not None:
             self.metrics.cassette.labels("hit").inc()
             return self.source.plan(hit, incoming.body)
@@ -154,18 +164,22 @@ class Server:
                 self.http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10))
             interaction = await forward(self.http, self.config.upstream, incoming.method, incoming.path, query,
                                         dict(request.headers), raw or b"")
-            await asyncio.to_thread(self._append, interaction)
+            assert self.recording is not None
+            await self.recording.append(interaction)
             plan = self.source.plan(interaction, incoming.body)
             return without_delays(plan)  # the client already waited for the upstream once
         miss = self.source.miss(incoming.method, incoming.path, incoming.body)
         raise APIError(self.config.miss_status, miss.message(), code="cassette_miss")
 
-    def _append(self, interaction: Interaction) -> None:
+    async def _find(self, incoming: Incoming, query: dict[str, str]) -> Interaction | None:
         assert self.source is not None
-        cassette = self.source.cassettes[0]
-        cassette.interactions.append(interaction)
-        self.source.add(interaction, cassette.source, len(cassette.interactions) - 1)
-        save(cassette, cassette.source)
+        found = self.source.candidates(incoming.method, incoming.path, query, incoming.body)
+        if not found:
+            return None
+        # The play count lives in the store: with Redis, the 2nd identical request gets the 2nd
+        # recorded answer whichever replica it reaches.
+        n = await self.store.next_play(self.source.play_key(found))
+        return self.source.pick(found, n, incoming.method, incoming.path)
 
     async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
@@ -184,7 +198,8 @@ class Server:
         token = directive.current.set(d)
         try:
             if endpoint.json is not None:
-                plan = endpoint.json(self.ctx, body)
+                made = endpoint.json(self.ctx, body)
+                plan = await made if inspect.isawaitable(made) else made
             else:
                 assert endpoint.raw is not None
                 plan = await endpoint.raw(self.ctx, request)
@@ -304,6 +319,7 @@ class Server:
                 stats.faults[plan.fault] += 1
             if attempt is not None and route.startswith("/v1/"):
                 self.verdict.record(attempt)
+            self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
             logs.request_done(request_id=request_id, method=request.method if request else None,
                               path=request.scope["path"] if request else route, route=route, model=plan.model,
                               status=plan.status, duration_ms=round(seconds * 1000, 1),
@@ -331,7 +347,8 @@ class Server:
         return {"scenario": self.ctx.scenario.name, "requests": stats.summary(), "routes": stats.by_route_json(),
                 "by_route_and_status": by_status,
                 "faults": dict(stats.faults), "verdict": self.verdict.report(),
-                "cassettes": self.source.report() if self.source is not None else None}
+                "cassettes": self.source.report() if self.source is not None else None,
+                "state": state_report(self.store, self.shared_counters)}
 
     def reload(self) -> None:
         """Swap in the scenario files as they are now. Answers already planned (streams in flight)
@@ -343,7 +360,7 @@ class Server:
             return
         self.ctx.set_scenario(scenario)
         self.keys = self.config.api_keys or scenario.api_keys
-        self.limiter = RateLimiter(scenario.rate_limits) if scenario.rate_limits else None
+        self.store.limits_changed()
         self.timings.clear()
         self.gates.clear()
         log.info("scenario reloaded from %s", ", ".join(scenario.sources))
@@ -363,6 +380,9 @@ class Server:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         task = asyncio.ensure_future(self._watch()) if self.config.watch else None
+        if self.recording is not None:
+            with contextlib.suppress(StoreUnavailable):  # the first miss syncs again
+                await self.recording.sync()
         try:
             yield
         finally:
@@ -370,6 +390,17 @@ class Server:
                 task.cancel()
             if self.http is not None:
                 await self.http.aclose()
+            await self._close_store()
+
+    async def _close_store(self) -> None:
+        if self.store.shared:
+            with contextlib.suppress(StoreUnavailable):
+                self.shared_counters = await self.store.counters()
+        await self.store.close()
+        # A process alone folds the file journal into the YAML as it stops; with workers, the parent
+        # does it once after they have all stopped, rather than each rewriting the cassette in turn.
+        if self.recording is not None and self.config.state == MEMORY and self.config.workers == 1:
+            await asyncio.to_thread(journal.compact, self.recording.path)
 
     def app(self) -> Starlette:
         routes = [self.route(e) for e in self.endpoints]

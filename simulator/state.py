@@ -15,17 +15,26 @@ class StoredFile:
     purpose: str
     content: bytes
     created_at: int
+    expires_at: int | None = None
+    # The content's length when the content itself was not fetched (a listing from a shared store).
+    size: int | None = None
 
     def card(self) -> dict[str, Any]:
-        return {
+        card: dict[str, Any] = {
             "id": self.id,
             "object": "file",
-            "bytes": len(self.content),
+            "bytes": len(self.content) if self.size is None else self.size,
             "created_at": self.created_at,
             "filename": self.filename,
             "purpose": self.purpose,
             "status": "processed",
         }  # no `expires_at` or `status_details`: absent unless set, as the schema has no null for them
+        if self.expires_at is not None:
+            card["expires_at"] = self.expires_at
+        return card
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(slots=True)

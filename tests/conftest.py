@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+from redisproc import RedisProcess
+from redisproc import available as redis_available
 
 from simulator.config import ServerConfig
 from simulator.testing import free_port, running_server
@@ -39,3 +41,21 @@ def http(base_url: str) -> Iterator[httpx.Client]:
 
 def run(coro):  # noqa: ANN001, ANN201 - tiny helper for async SDK tests without a plugin
     return asyncio.run(coro)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One redis-server for the session's shared-state tests (each test starts from an empty one)."""
+    if not redis_available():
+        pytest.skip("redis-server is not on PATH (apt-get install redis-server): the shared-state tests need it")
+    server = RedisProcess(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisProcess) -> str:
+    redis_server.flush()
+    return redis_server.url

@@ -1,4 +1,4 @@
-"""Files: upload (multipart), list, retrieve, content, delete. Kept in ctx.state.files for the server's lifetime.
+"""Files: upload (multipart), list, retrieve, content, delete. Kept in ctx.store (this process, or Redis).
 
 Upload errors follow OpenAI's wording, which comes from a JSON Schema check of the form fields
 ("'file' is a required property", "'x' is not one of [...] - 'purpose'"), plus the format checks
@@ -8,9 +8,6 @@ the batch and fine-tuning purposes make before accepting a file.
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
-from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -27,17 +24,6 @@ PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals") 
 BATCH_LIFETIME_S = 30 * 24 * 3600  # batch input files expire after 30 days unless `expires_after` says otherwise
 EXPIRY_RANGE = (3600, 30 * 24 * 3600)  # what `expires_after.seconds` may be
 LIST_LIMIT = 10000
-
-
-@dataclass(slots=True)
-class UploadedFile(StoredFile):
-    expires_at: int | None = None
-
-    def card(self) -> dict[str, Any]:
-        card = StoredFile.card(self)
-        if self.expires_at is not None:
-            card["expires_at"] = self.expires_at
-        return card
 
 
 async def upload(ctx: Context, request: Request) -> ResponsePlan:
@@ -59,11 +45,11 @@ async def upload(ctx: Context, request: Request) -> ResponsePlan:
         raise
     except Exception as e:  # noqa: BLE001 - any malformed multipart body is the client's error
         raise invalid(f"Could not parse the multipart form: {e}") from None
-    ctx.state.files[stored.id] = stored
+    await ctx.store.put_file(stored)
     return json_plan(stored.card())
 
 
-async def _from_form(ctx: Context, form: FormData) -> UploadedFile:
+async def _from_form(ctx: Context, form: FormData) -> StoredFile:
     file = form.get("file")
     if not isinstance(file, UploadFile):
         raise invalid("'file' is a required property")
@@ -80,7 +66,7 @@ async def _from_form(ctx: Context, form: FormData) -> UploadedFile:
     lifetime = _expires_after(form)
     if lifetime is None and purpose == "batch":
         lifetime = BATCH_LIFETIME_S
-    return UploadedFile(id=ctx.new_id("file-", 24), filename=filename, purpose=purpose, content=content,
+    return StoredFile(id=ctx.new_id("file-", 24), filename=filename, purpose=purpose, content=content,
                         created_at=created, expires_at=created + lifetime if lifetime is not None else None)
 
 
@@ -124,18 +110,9 @@ def _expires_after(form: FormData) -> int | None:
     return value
 
 
-def _live(ctx: Context) -> dict[str, StoredFile]:
-    """The stored files, after dropping any whose `expires_at` has passed (OpenAI deletes them)."""
-    now = time.time()
-    expired = [k for k, f in ctx.state.files.items() if (t := getattr(f, "expires_at", None)) is not None and t <= now]
-    for file_id in expired:
-        del ctx.state.files[file_id]
-    return ctx.state.files
-
-
 async def list_files(ctx: Context, request: Request) -> ResponsePlan:
     q = request.query_params
-    files = _live(ctx)
+    files = await ctx.store.list_files()  # live ones only, in upload order
     order = q.get("order", "desc")
     if order not in ("asc", "desc"):
         raise invalid(f"Invalid value: '{order}'. Supported values are: 'asc' and 'desc'.", param="order",
@@ -145,8 +122,8 @@ async def list_files(ctx: Context, request: Request) -> ResponsePlan:
         raise invalid(f"Invalid 'limit': expected an integer between 1 and {LIST_LIMIT}, but got '{raw_limit}'.",
                       param="limit", code="invalid_value")
     # Uploads within one second share created_at: upload order breaks the tie, as OpenAI lists them.
-    position = {file_id: i for i, file_id in enumerate(files)}
-    chosen = [f for f in files.values() if not q.get("purpose") or f.purpose == q["purpose"]]
+    position = {f.id: i for i, f in enumerate(files)}
+    chosen = [f for f in files if not q.get("purpose") or f.purpose == q["purpose"]]
     chosen.sort(key=lambda f: (f.created_at, position[f.id]), reverse=order == "desc")
     after = q.get("after")
     if after:
@@ -160,22 +137,27 @@ async def list_files(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def get_file(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan(_find(ctx, request).card())
+    return json_plan((await _find(ctx, request)).card())
 
 
 async def get_content(ctx: Context, request: Request) -> ResponsePlan:
-    return ResponsePlan(body=_find(ctx, request).content, media_type="application/octet-stream")
+    return ResponsePlan(body=(await _find(ctx, request)).content, media_type="application/octet-stream")
 
 
 async def delete_file(ctx: Context, request: Request) -> ResponsePlan:
-    stored = _find(ctx, request)
-    del ctx.state.files[stored.id]
-    return json_plan({"id": stored.id, "object": "file", "deleted": True})
-
-
-def _find(ctx: Context, request: Request) -> StoredFile:
     file_id = request.path_params["file_id"]
-    stored = _live(ctx).get(file_id)
+    if not await ctx.store.delete_file(file_id):
+        raise _missing(file_id)
+    return json_plan({"id": file_id, "object": "file", "deleted": True})
+
+
+async def _find(ctx: Context, request: Request) -> StoredFile:
+    file_id = request.path_params["file_id"]
+    stored = await ctx.store.get_file(file_id)
     if stored is None:
-        raise APIError(404, f"No such File object: {file_id}", param="id")
+        raise _missing(file_id)
     return stored
+
+
+def _missing(file_id: str) -> APIError:
+    return APIError(404, f"No such File object: {file_id}", param="id")

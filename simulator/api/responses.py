@@ -34,16 +34,17 @@ CACHE_MIN, CACHE_STEP = 1024, 128  # OpenAI caches prompt prefixes from 1024 tok
 REASONING_TOKENS = 64  # what a reasoning model reports having thought before its answer
 
 
-def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     model_name = params.required(body, "model", str)
     items = _input_items(body)
     previous_id = params.optional(body, "previous_response_id", str)
     history: list[dict[str, Any]] = []
     if previous_id is not None:
-        if previous_id not in ctx.state.conversations:
+        found = await ctx.store.get_conversation(previous_id)
+        if found is None:
             raise invalid(f"Previous response with id '{previous_id}' not found.", param="previous_response_id",
                           code="previous_response_not_found")
-        history = ctx.state.conversations[previous_id]
+        history = found
     model = ctx.catalog.resolve(model_name, RESPONSES)
     instructions = params.optional(body, "instructions", str)
     temperature = params.number_in(body, "temperature", 0, 2, 1.0)
@@ -140,8 +141,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     if user is not None:  # the schema has no null `user`: absent unless given
         response["user"] = user
     if store:
-        ctx.state.responses[response["id"]] = response
-        ctx.state.conversations[response["id"]] = [*conversation, *(as_input(o) for o in output)]
+        await ctx.store.put_response(response, [*conversation, *(as_input(o) for o in output)])
     common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": output_tokens}
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
@@ -151,21 +151,22 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
 
 
 async def get_response(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan(_stored(ctx, request.path_params["response_id"]))
+    rid = request.path_params["response_id"]
+    stored = await ctx.store.get_response(rid)
+    if stored is None:
+        raise _missing(rid)
+    return json_plan(stored)
 
 
 async def delete_response(ctx: Context, request: Request) -> ResponsePlan:
     rid = request.path_params["response_id"]
-    _stored(ctx, rid)
-    del ctx.state.responses[rid]
-    ctx.state.conversations.pop(rid, None)
+    if not await ctx.store.delete_response(rid):
+        raise _missing(rid)
     return json_plan({"id": rid, "object": "response.deleted", "deleted": True})
 
 
-def _stored(ctx: Context, rid: str) -> dict[str, Any]:
-    if rid not in ctx.state.responses:
-        raise APIError(404, f"Response with id '{rid}' not found.")
-    return ctx.state.responses[rid]
+def _missing(rid: str) -> APIError:
+    return APIError(404, f"Response with id '{rid}' not found.")
 
 
 def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:

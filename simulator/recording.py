@@ -1,0 +1,44 @@
+"""`--mode record-new` across workers and replicas: new interactions go to one journal in the store.
+
+Every process appends what it recorded to the journal (a locked file beside the cassette with the
+in-memory store, a Redis list with Redis) and reads the journal back in its one global order, so all
+processes index the same interactions at the same positions, and a request one of them recorded is a
+hit for all of them. Nothing is written twice: the cassette's YAML only changes when the journal is
+compacted (see journal.py and `simctl cassette compact`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from . import cassette as cassettes
+from .cassette import Interaction
+from .replay import CassetteSource
+from .store import Store
+
+
+class Recording:
+    def __init__(self, source: CassetteSource, store: Store) -> None:
+        self.source = source
+        self.store = store
+        self.cassette = source.cassettes[0]
+        self.path = self.cassette.source
+        self.seen = 0  # journal lines already indexed
+        self._lock = asyncio.Lock()
+
+    async def sync(self) -> None:
+        """Index what was journalled since the last look (by this process or any other)."""
+        async with self._lock:  # two requests syncing at once must not index a line twice
+            first, lines = await self.store.interactions(self.path, self.seen)
+            self.seen = first  # lines compacted before this process read them are in the YAML, not here
+            for line in lines:
+                self.seen += 1
+                interaction = cassettes.interaction_from_line(line, self.seen)
+                if interaction is None:
+                    continue  # a line cut short by a killed writer: the interaction that was in flight
+                self.cassette.interactions.append(interaction)
+                self.source.add(interaction, self.path, len(self.cassette.interactions) - 1)
+
+    async def append(self, interaction: Interaction) -> None:
+        await self.store.append_interaction(self.path, cassettes.interaction_line(interaction))
+        await self.sync()
