@@ -8,7 +8,6 @@ safe loader, bounded size and aliases, every problem reported as `file:line: key
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -125,6 +124,48 @@ class Response:
         return self.chunks is not None
 
 
+class LazyResponse(Response):
+    """A recorded stream whose chunks become objects when first used.
+
+    A big cassette is mostly stream chunks, and building one object per chunk is most of its load
+    time; the index needs none of them. Status, headers and body are set at once; `chunks` is built
+    from `pending` (checked chunk mappings from the file, or their JSON from the cache) on first access.
+    """
+
+    __slots__ = ("pending",)
+
+    @property
+    def streaming(self) -> bool:
+        return True  # without building the chunks to find out
+
+    def __init__(self, status: int, headers: dict[str, str], body: Body, pending: list[Any] | bytes) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "pending", pending)
+
+    def __getattr__(self, name: str) -> Any:  # only reached while the `chunks` slot is still empty
+        if name != "chunks" or self.pending is None:
+            raise AttributeError(name)
+        pending = json.loads(self.pending) if isinstance(self.pending, bytes) else self.pending
+        object.__setattr__(self, "chunks", [_make_chunk(c) for c in pending])
+        object.__setattr__(self, "pending", None)
+        return self.chunks
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "chunks":
+            object.__setattr__(self, "pending", None)
+        object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (self.status, self.headers, self.body, self.chunks) == (other.status, other.headers, other.body,
+                                                                       other.chunks)
+
+    __hash__ = None  # type: ignore[assignment]  # like Response: mutable, compared by value
+
+
 @dataclass(slots=True)
 class Interaction:
     request: Request
@@ -159,17 +200,19 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str)
 
 
-def to_data(c: Cassette) -> dict[str, Any]:
+def to_data(c: Cassette, chunks: Callable[[Response], Any] | None = None) -> dict[str, Any]:
+    """The file's data. `chunks(response)`: what to write under `chunks` for a stream instead of the
+    list of chunk mappings (the cache keeps a reference to their JSON text)."""
     out: dict[str, Any] = {"version": VERSION}
     if c.name:
         out["name"] = c.name
     if c.matching:
         out["matching"] = c.matching
-    out["interactions"] = [_interaction_data(i) for i in c.interactions]
+    out["interactions"] = [_interaction_data(i, chunks) for i in c.interactions]
     return out
 
 
-def _interaction_data(i: Interaction) -> dict[str, Any]:
+def _interaction_data(i: Interaction, chunks: Callable[[Response], Any] | None = None) -> dict[str, Any]:
     req: dict[str, Any] = {"method": i.request.method, "path": i.request.path}
     if i.request.query:
         req["query"] = dict(sorted(i.request.query.items()))
@@ -179,8 +222,8 @@ def _interaction_data(i: Interaction) -> dict[str, Any]:
     resp: dict[str, Any] = {"status": i.response.status}
     if i.response.headers:
         resp["headers"] = dict(sorted(i.response.headers.items()))
-    if i.response.chunks is not None:
-        resp["chunks"] = [_chunk_data(c) for c in i.response.chunks]
+    if i.response.streaming:
+        resp["chunks"] = chunks(i.response) if chunks else [chunk_data(c) for c in i.response.chunks or []]
     else:
         i.response.body.dump_into(resp)
     out: dict[str, Any] = {"request": req, "response": resp}
@@ -192,7 +235,7 @@ def _interaction_data(i: Interaction) -> dict[str, Any]:
     return out
 
 
-def _chunk_data(c: RecordedChunk) -> dict[str, Any]:
+def chunk_data(c: RecordedChunk) -> dict[str, Any]:
     out: dict[str, Any] = {"at_ms": round(c.at_ms, 1)}
     if c.raw is not None:
         out["raw"] = c.raw
@@ -232,18 +275,15 @@ def save(c: Cassette, path: str | Path) -> None:
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("SIMCTL_CACHE_DIR") or Path.home() / ".cache" / "simctl") / "cassettes"
-
-
 def journal_path(path: str | Path) -> Path:
     path = Path(path)
     return path.with_name(f".{path.name}.journal")
 
 
 def load(path: str | Path, use_cache: bool = True) -> Cassette:
-    """Parse a cassette. Parsing YAML costs ~10 s per 10 MB even with libyaml, so the parsed data is
-    kept as JSON in a cache keyed by the file's hash: a cassette seen before loads at JSON speed."""
+    """Parse a cassette, or take it from the cache of cassettes parsed before (cassette_cache)."""
+    from . import cassette_cache
+
     path = Path(path)
     journal = journal_path(path)
     if journal.is_file():
@@ -253,15 +293,14 @@ def load(path: str | Path, use_cache: bool = True) -> Cassette:
     if path.stat().st_size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: file is larger than {MAX_FILE_BYTES} bytes")
     raw = path.read_bytes()
-    cached = cache_dir() / f"{hashlib.sha256(raw).hexdigest()}.json"
-    if use_cache and cached.is_file():
-        try:
-            return from_data(json.loads(cached.read_bytes()), str(path))
-        except (ValueError, _Bad):
-            pass  # a damaged cache entry: parse the file again
+    entry = cassette_cache.entry(raw) if use_cache else None
+    if entry is not None and entry.is_file():
+        cached = cassette_cache.read(entry, str(path))
+        if cached is not None:
+            return cached
     c = parse(raw.decode("utf-8"), str(path))
-    if use_cache:
-        _write_cache(cached, to_data(c))
+    if entry is not None:
+        cassette_cache.write(entry, c)
     return c
 
 
@@ -279,16 +318,6 @@ def _with_journal(path: Path, journal: Path) -> Cassette:
 
 def load_yaml_only(path: Path) -> Cassette:
     return parse(path.read_text(encoding="utf-8"), str(path))
-
-
-def _write_cache(target: Path, data: dict[str, Any]) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError:
-        pass  # a read-only home is fine: the next load parses the YAML again
 
 
 def parse(text: str, source: str = "<memory>") -> Cassette:
@@ -358,6 +387,7 @@ def _line_of(text: str, path: tuple[Any, ...]) -> int:
 
 
 def from_data(data: Any, source: str = "<memory>") -> Cassette:
+    """A Cassette from parsed data, every part checked."""
     if not isinstance(data, dict):
         raise _Bad((), "a cassette must be a mapping with `version` and `interactions`")
     version = data.get("version")
@@ -377,8 +407,8 @@ def from_data(data: Any, source: str = "<memory>") -> Cassette:
     matching = data.get("matching") or {}
     if not isinstance(matching, dict):
         raise _Bad(("matching",), "expected a mapping")
-    return Cassette([_interaction(x, ("interactions", i)) for i, x in enumerate(items)], str(data.get("name") or ""),
-                    matching, source)
+    return Cassette([_interaction(x, ("interactions", i)) for i, x in enumerate(items)],
+                    str(data.get("name") or ""), matching, source)
 
 
 def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
@@ -391,15 +421,20 @@ def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
     status = rs.get("status")
     if not isinstance(status, int) or not 100 <= status <= 599:
         raise _Bad((*at, "response", "status"), f"expected an HTTP status, got {status!r}")
-    chunks = None
+    headers, body = _strs(rs, "headers", (*at, "response")), _body(rs, (*at, "response"))
+    response: Response
     if "chunks" in rs:
         if not isinstance(rs["chunks"], list):
             raise _Bad((*at, "response", "chunks"), "expected a list")
-        chunks = [_chunk(c, (*at, "response", "chunks", j)) for j, c in enumerate(rs["chunks"])]
+        for j, c in enumerate(rs["chunks"]):
+            _check_chunk(c, (*at, "response", "chunks", j))
+        response = LazyResponse(status, headers, body, rs["chunks"])
+    else:
+        response = Response(status, headers, body)
     return Interaction(
         request=Request(method.upper(), path, _strs(rq, "query", (*at, "request")),
                         _strs(rq, "headers", (*at, "request")), _body(rq, (*at, "request"))),
-        response=Response(status, _strs(rs, "headers", (*at, "response")), _body(rs, (*at, "response")), chunks),
+        response=response,
         recorded_at=str(x.get("recorded_at") or ""),
         upstream=str(x.get("upstream") or ""),
         duration_ms=float(x.get("duration_ms") or 0.0),
@@ -410,7 +445,9 @@ def _strs(d: dict[str, Any], key: str, at: tuple[Any, ...]) -> dict[str, str]:
     value = d.get(key) or {}
     if not isinstance(value, dict):
         raise _Bad((*at, key), "expected a mapping of strings")
-    return {str(k).lower() if key == "headers" else str(k): str(v) for k, v in value.items()}
+    if key == "headers":
+        return {str(k).lower(): v if type(v) is str else str(v) for k, v in value.items()}
+    return {k if type(k) is str else str(k): v if type(v) is str else str(v) for k, v in value.items()}
 
 
 def _body(d: dict[str, Any], at: tuple[Any, ...]) -> Body:
@@ -425,13 +462,19 @@ def _body(d: dict[str, Any], at: tuple[Any, ...]) -> Body:
     return Body("json" if kind == "body" else kind, d[kind])
 
 
-def _chunk(c: Any, at: tuple[Any, ...]) -> RecordedChunk:
-    if not isinstance(c, dict) or not isinstance(c.get("at_ms"), int | float):
+def _check_chunk(c: Any, at: tuple[Any, ...]) -> None:
+    if not isinstance(c, dict) or not isinstance(c.get("at_ms"), int | float) or isinstance(c["at_ms"], bool):
         raise _Bad(at, "a chunk needs `at_ms` and `data` or `raw`")
+    if "raw" not in c and "data" not in c:
+        raise _Bad(at, "a chunk needs `data` or `raw`")
+    if c.get("event") is not None and not isinstance(c["event"], str):
+        raise _Bad((*at, "event"), "expected a string")
+
+
+def _make_chunk(c: dict[str, Any]) -> RecordedChunk:
+    """A chunk from a mapping _check_chunk passed."""
     if "raw" in c:
         return RecordedChunk(float(c["at_ms"]), raw=str(c["raw"]))
-    if "data" not in c:
-        raise _Bad(at, "a chunk needs `data` or `raw`")
     return RecordedChunk(float(c["at_ms"]), c["data"], c.get("event"))
 
 

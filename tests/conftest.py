@@ -17,6 +17,20 @@ from simulator.testing import free_port, running_server
 __all__ = ["free_port", "running_server", "run"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cassette_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The parsed-cassette cache of this run, not the developer's ~/.cache (subprocesses inherit it)."""
+    import os
+
+    old = os.environ.get("SIMCTL_CACHE_DIR")
+    os.environ["SIMCTL_CACHE_DIR"] = str(tmp_path_factory.mktemp("simctl-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SIMCTL_CACHE_DIR", None)
+    else:
+        os.environ["SIMCTL_CACHE_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
     with running_server(ServerConfig(seed=7)) as url:
