@@ -88,7 +88,7 @@ def problems(path: str) -> list[str]:
     found = []
     for e in jsonschema.Draft202012Validator(schema()).iter_errors(data):
         key = ".".join(map(str, e.absolute_path)) or "(top)"
-        line = cassettes._line_of(text, tuple(e.absolute_path))
+        line = cassettes.line_of(text, tuple(e.absolute_path))
         found.append(f"{path}:{line}: {key}: {e.message[:200]}")
     if not found:
         try:

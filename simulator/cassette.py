@@ -3,184 +3,43 @@
 The same content always serialises to the same bytes: a fixed key order, JSON bodies kept as
 YAML structure (not escaped strings), multi-line text as block scalars. Files are untrusted input:
 safe loader, bounded size and aliases, every problem reported as `file:line: key: what is wrong`.
+
+This module writes and loads them; the nouns are in cassette_model and the checks in
+cassette_read, and both are part of this module's interface.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .cassette_model import (
+    DROP_RESPONSE_HEADERS,
+    KEEP_REQUEST_HEADERS,
+    VERSION,
+    Body,
+    Cassette,
+    Interaction,
+    LazyResponse,
+    RecordedChunk,
+    Request,
+    Response,
+)
+from .cassette_read import MAX_ALIASES, MIGRATIONS, from_data, interaction_from_line, line_of, parse
 from .errors import ConfigError
 
-VERSION = 1
+__all__ = ["DROP_RESPONSE_HEADERS", "KEEP_REQUEST_HEADERS", "MAX_ALIASES", "MIGRATIONS", "VERSION", "Body", "Cassette",
+           "Interaction", "LazyResponse", "RecordedChunk", "Request", "Response", "chunk_data", "dumps", "from_data",
+           "interaction_from_line", "interaction_line", "journal_path", "line_of", "load", "load_yaml_only", "parse",
+           "save", "to_data"]
+
 MAX_FILE_BYTES = 512 * 1024 * 1024
-MAX_ALIASES = 100
-# Headers worth keeping: what a matcher or a client may look at. Hop-by-hop and volatile ones go.
-KEEP_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "x-stainless-lang")
-DROP_RESPONSE_HEADERS = ("content-length", "transfer-encoding", "connection", "date", "keep-alive", "server",
-                         "content-encoding", "set-cookie", "cf-ray", "alt-svc", "x-request-id", "openai-processing-ms",
-                         "cf-cache-status", "strict-transport-security", "x-envoy-upstream-service-time")
-# Migrations from older versions: {from_version: fn(data) -> data of from_version + 1}.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-
-
-@dataclass(slots=True)
-class Body:
-    """A body as stored: JSON structure, text, or base64 for binary."""
-
-    kind: str = "none"  # none | json | text | base64
-    value: Any = None
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> Body:
-        if not raw:
-            return cls()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return cls("base64", base64.b64encode(raw).decode())
-        try:
-            return cls("json", json.loads(text))
-        except ValueError:
-            return cls("text", text)
-
-    def to_bytes(self) -> bytes:
-        if self.kind == "json":
-            return json.dumps(self.value, ensure_ascii=False, separators=(",", ":")).encode()
-        if self.kind == "text":
-            return str(self.value).encode()
-        if self.kind == "base64":
-            return base64.b64decode(self.value)
-        return b""
-
-    def dump_into(self, out: dict[str, Any]) -> None:
-        if self.kind == "json":
-            out["body"] = self.value
-        elif self.kind in ("text", "base64"):
-            out[self.kind] = self.value
-
-
-@dataclass(slots=True)
-class RecordedChunk:
-    """One streamed event and when it left, in milliseconds from the request's start."""
-
-    at_ms: float
-    data: Any = None  # the JSON of a `data:` line, or the literal "[DONE]"
-    event: str | None = None  # the `event:` line, for the Responses API
-    raw: str | None = None  # anything that is not one clean SSE event, byte for byte
-
-    @classmethod
-    def from_text(cls, at_ms: float, text: str) -> RecordedChunk:
-        lines = text.rstrip("\n").split("\n")
-        event = None
-        if lines and lines[0].startswith("event: ") and len(lines) == 2:
-            event, lines = lines[0][7:], lines[1:]
-        if len(lines) == 1 and lines[0].startswith("data: ") and text.endswith("\n\n"):
-            payload = lines[0][6:]
-            if payload == "[DONE]":
-                return cls(at_ms, "[DONE]", event)
-            try:
-                return cls(at_ms, json.loads(payload), event)
-            except ValueError:
-                pass
-        return cls(at_ms, raw=text)
-
-    def to_bytes(self) -> bytes:
-        if self.raw is not None:
-            return self.raw.encode()
-        payload = self.data if self.data == "[DONE]" else json.dumps(self.data, ensure_ascii=False,
-                                                                      separators=(",", ":"))
-        head = f"event: {self.event}\n" if self.event else ""
-        return f"{head}data: {payload}\n\n".encode()
-
-
-@dataclass(slots=True)
-class Request:
-    method: str
-    path: str
-    query: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Body = field(default_factory=Body)
-
-
-@dataclass(slots=True)
-class Response:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Body = field(default_factory=Body)
-    chunks: list[RecordedChunk] | None = None
-
-    @property
-    def streaming(self) -> bool:
-        return self.chunks is not None
-
-
-class LazyResponse(Response):
-    """A recorded stream whose chunks become objects when first used.
-
-    A big cassette is mostly stream chunks, and building one object per chunk is most of its load
-    time; the index needs none of them. Status, headers and body are set at once; `chunks` is built
-    from `pending` (checked chunk mappings from the file, or their JSON from the cache) on first access.
-    """
-
-    __slots__ = ("pending",)
-
-    @property
-    def streaming(self) -> bool:
-        return True  # without building the chunks to find out
-
-    def __init__(self, status: int, headers: dict[str, str], body: Body, pending: list[Any] | bytes) -> None:
-        object.__setattr__(self, "status", status)
-        object.__setattr__(self, "headers", headers)
-        object.__setattr__(self, "body", body)
-        object.__setattr__(self, "pending", pending)
-
-    def __getattr__(self, name: str) -> Any:  # only reached while the `chunks` slot is still empty
-        if name != "chunks" or self.pending is None:
-            raise AttributeError(name)
-        pending = json.loads(self.pending) if isinstance(self.pending, bytes) else self.pending
-        object.__setattr__(self, "chunks", [_make_chunk(c) for c in pending])
-        object.__setattr__(self, "pending", None)
-        return self.chunks
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "chunks":
-            object.__setattr__(self, "pending", None)
-        object.__setattr__(self, name, value)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Response):
-            return NotImplemented
-        return (self.status, self.headers, self.body, self.chunks) == (other.status, other.headers, other.body,
-                                                                       other.chunks)
-
-    __hash__ = None  # type: ignore[assignment]  # like Response: mutable, compared by value
-
-
-@dataclass(slots=True)
-class Interaction:
-    request: Request
-    response: Response
-    recorded_at: str = ""
-    upstream: str = ""
-    duration_ms: float = 0.0
-
-
-@dataclass(slots=True)
-class Cassette:
-    interactions: list[Interaction] = field(default_factory=list)
-    name: str = ""
-    matching: dict[str, Any] = field(default_factory=dict)  # per-cassette matching options
-    source: str = "<memory>"
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -270,9 +129,7 @@ def save(c: Cassette, path: str | Path) -> None:
         raise
 
 
-# -- reading ------------------------------------------------------------------------------------
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# -- loading ------------------------------------------------------------------------------------
 
 
 def journal_path(path: str | Path) -> Path:
@@ -309,173 +166,14 @@ def _with_journal(path: Path, journal: Path) -> Cassette:
     A line cut short by the kill is the interaction that was in flight; it is skipped."""
     c = load_yaml_only(path) if path.is_file() else Cassette(source=str(path))
     for n, line in enumerate(journal.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            c.interactions.append(_interaction(json.loads(line), ("journal", n)))
-        except (ValueError, _Bad):
-            continue
+        interaction = interaction_from_line(line, n)
+        if interaction is not None:
+            c.interactions.append(interaction)
     return c
 
 
 def load_yaml_only(path: Path) -> Cassette:
     return parse(path.read_text(encoding="utf-8"), str(path))
-
-
-def parse(text: str, source: str = "<memory>") -> Cassette:
-    # Aliases need anchors; only a file with anchors pays for the exact (slow) count.
-    if "&" in text and _ANCHOR.search(text) and _aliases(text) > MAX_ALIASES:
-        raise ConfigError(f"{source}: more than {MAX_ALIASES} YAML aliases (refused: alias bombs)")
-    fast = _fast_load(text)
-    if fast is not None:
-        try:
-            return from_data(fast, source)
-        except _Bad:
-            pass  # parse again below, to report the problem with its line
-    try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
-    try:
-        return from_data(data, source)
-    except _Bad as e:
-        key = ".".join(map(str, e.path)) or "(top)"
-        raise ConfigError(f"{source}:{_line_of(text, e.path)}: {key}: {e.what}") from None
-
-
-_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s,\]}]+", re.M)
-
-
-def _fast_load(text: str) -> Any:
-    """yaml-rs (a Rust parser, ~20x PyYAML with libyaml) when installed; None to use PyYAML, which
-    also gives line numbers for errors. Only plain data comes out of either: no tags are constructed."""
-    try:
-        import yaml_rs
-    except ImportError:
-        return None
-    try:
-        return yaml_rs.loads(text, parse_datetime=False)
-    except Exception:  # noqa: BLE001 - any complaint: PyYAML parses again and reports it with its line
-        return None
-
-
-def _aliases(text: str) -> int:
-    return sum(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader))
-
-
-class _Bad(Exception):
-    def __init__(self, path: tuple[Any, ...], what: str) -> None:
-        super().__init__(what)
-        self.path, self.what = path, what
-
-
-def _line_of(text: str, path: tuple[Any, ...]) -> int:
-    """The line of a key path, found on the error path only (composing every load would be slow)."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    line = 1
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node, line = nxt, nxt.start_mark.line + 1
-    return line
-
-
-def from_data(data: Any, source: str = "<memory>") -> Cassette:
-    """A Cassette from parsed data, every part checked."""
-    if not isinstance(data, dict):
-        raise _Bad((), "a cassette must be a mapping with `version` and `interactions`")
-    version = data.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise _Bad(("version",), f"expected a version number, got {version!r}")
-    while version < VERSION:
-        data = MIGRATIONS[version](data)
-        version += 1
-    if version > VERSION:
-        raise _Bad(("version",), f"version {version} is newer than this simctl reads ({VERSION}); upgrade simctl")
-    unknown = set(data) - {"version", "name", "matching", "interactions"}
-    if unknown:
-        raise _Bad((sorted(unknown)[0],), "unknown key (known: version, name, matching, interactions)")
-    items = data.get("interactions") or []
-    if not isinstance(items, list):
-        raise _Bad(("interactions",), "expected a list")
-    matching = data.get("matching") or {}
-    if not isinstance(matching, dict):
-        raise _Bad(("matching",), "expected a mapping")
-    return Cassette([_interaction(x, ("interactions", i)) for i, x in enumerate(items)],
-                    str(data.get("name") or ""), matching, source)
-
-
-def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
-    if not isinstance(x, dict) or not isinstance(x.get("request"), dict) or not isinstance(x.get("response"), dict):
-        raise _Bad(at, "an interaction needs a `request` and a `response` mapping")
-    rq, rs = x["request"], x["response"]
-    method, path = rq.get("method"), rq.get("path")
-    if not isinstance(method, str) or not isinstance(path, str) or not path.startswith("/"):
-        raise _Bad((*at, "request"), "needs `method` and an absolute `path`")
-    status = rs.get("status")
-    if not isinstance(status, int) or not 100 <= status <= 599:
-        raise _Bad((*at, "response", "status"), f"expected an HTTP status, got {status!r}")
-    headers, body = _strs(rs, "headers", (*at, "response")), _body(rs, (*at, "response"))
-    response: Response
-    if "chunks" in rs:
-        if not isinstance(rs["chunks"], list):
-            raise _Bad((*at, "response", "chunks"), "expected a list")
-        for j, c in enumerate(rs["chunks"]):
-            _check_chunk(c, (*at, "response", "chunks", j))
-        response = LazyResponse(status, headers, body, rs["chunks"])
-    else:
-        response = Response(status, headers, body)
-    return Interaction(
-        request=Request(method.upper(), path, _strs(rq, "query", (*at, "request")),
-                        _strs(rq, "headers", (*at, "request")), _body(rq, (*at, "request"))),
-        response=response,
-        recorded_at=str(x.get("recorded_at") or ""),
-        upstream=str(x.get("upstream") or ""),
-        duration_ms=float(x.get("duration_ms") or 0.0),
-    )
-
-
-def _strs(d: dict[str, Any], key: str, at: tuple[Any, ...]) -> dict[str, str]:
-    value = d.get(key) or {}
-    if not isinstance(value, dict):
-        raise _Bad((*at, key), "expected a mapping of strings")
-    if key == "headers":
-        return {str(k).lower(): v if type(v) is str else str(v) for k, v in value.items()}
-    return {k if type(k) is str else str(k): v if type(v) is str else str(v) for k, v in value.items()}
-
-
-def _body(d: dict[str, Any], at: tuple[Any, ...]) -> Body:
-    kinds = [k for k in ("body", "text", "base64") if k in d]
-    if len(kinds) > 1:
-        raise _Bad((*at, kinds[1]), "give one of body, text or base64")
-    if not kinds:
-        return Body()
-    kind = kinds[0]
-    if kind != "body" and not isinstance(d[kind], str):
-        raise _Bad((*at, kind), "expected a string")
-    return Body("json" if kind == "body" else kind, d[kind])
-
-
-def _check_chunk(c: Any, at: tuple[Any, ...]) -> None:
-    if not isinstance(c, dict) or not isinstance(c.get("at_ms"), int | float) or isinstance(c["at_ms"], bool):
-        raise _Bad(at, "a chunk needs `at_ms` and `data` or `raw`")
-    if "raw" not in c and "data" not in c:
-        raise _Bad(at, "a chunk needs `data` or `raw`")
-    if c.get("event") is not None and not isinstance(c["event"], str):
-        raise _Bad((*at, "event"), "expected a string")
-
-
-def _make_chunk(c: dict[str, Any]) -> RecordedChunk:
-    """A chunk from a mapping _check_chunk passed."""
-    if "raw" in c:
-        return RecordedChunk(float(c["at_ms"]), raw=str(c["raw"]))
-    return RecordedChunk(float(c["at_ms"]), c["data"], c.get("event"))
 
 
 # -- journal lines (record-new appends one interaction per line, in a file or in the shared store) ----
@@ -484,11 +182,3 @@ def _make_chunk(c: dict[str, Any]) -> RecordedChunk:
 def interaction_line(i: Interaction) -> str:
     """One interaction as one JSON line: the journal format the recorder's writer uses too."""
     return json.dumps(_interaction_data(i), ensure_ascii=False, separators=(",", ":"))
-
-
-def interaction_from_line(line: str, n: int) -> Interaction | None:
-    """A journal line back as an Interaction; None for a line cut short (a writer killed mid-write)."""
-    try:
-        return _interaction(json.loads(line), ("journal", n))
-    except (ValueError, _Bad):
-        return None

@@ -1,0 +1,172 @@
+"""The cassette's nouns: Cassette, Interaction, Request, Response (LazyResponse), Body, RecordedChunk."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION = 1
+# Headers worth keeping: what a matcher or a client may look at. Hop-by-hop and volatile ones go.
+KEEP_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "x-stainless-lang")
+DROP_RESPONSE_HEADERS = ("content-length", "transfer-encoding", "connection", "date", "keep-alive", "server",
+                         "content-encoding", "set-cookie", "cf-ray", "alt-svc", "x-request-id", "openai-processing-ms",
+                         "cf-cache-status", "strict-transport-security", "x-envoy-upstream-service-time")
+
+
+@dataclass(slots=True)
+class Body:
+    """A body as stored: JSON structure, text, or base64 for binary."""
+
+    kind: str = "none"  # none | json | text | base64
+    value: Any = None
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Body:
+        if not raw:
+            return cls()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return cls("base64", base64.b64encode(raw).decode())
+        try:
+            return cls("json", json.loads(text))
+        except ValueError:
+            return cls("text", text)
+
+    def to_bytes(self) -> bytes:
+        if self.kind == "json":
+            return json.dumps(self.value, ensure_ascii=False, separators=(",", ":")).encode()
+        if self.kind == "text":
+            return str(self.value).encode()
+        if self.kind == "base64":
+            return base64.b64decode(self.value)
+        return b""
+
+    def dump_into(self, out: dict[str, Any]) -> None:
+        if self.kind == "json":
+            out["body"] = self.value
+        elif self.kind in ("text", "base64"):
+            out[self.kind] = self.value
+
+
+@dataclass(slots=True)
+class RecordedChunk:
+    """One streamed event and when it left, in milliseconds from the request's start."""
+
+    at_ms: float
+    data: Any = None  # the JSON of a `data:` line, or the literal "[DONE]"
+    event: str | None = None  # the `event:` line, for the Responses API
+    raw: str | None = None  # anything that is not one clean SSE event, byte for byte
+
+    @classmethod
+    def from_text(cls, at_ms: float, text: str) -> RecordedChunk:
+        lines = text.rstrip("\n").split("\n")
+        event = None
+        if lines and lines[0].startswith("event: ") and len(lines) == 2:
+            event, lines = lines[0][7:], lines[1:]
+        if len(lines) == 1 and lines[0].startswith("data: ") and text.endswith("\n\n"):
+            payload = lines[0][6:]
+            if payload == "[DONE]":
+                return cls(at_ms, "[DONE]", event)
+            try:
+                return cls(at_ms, json.loads(payload), event)
+            except ValueError:
+                pass
+        return cls(at_ms, raw=text)
+
+    def to_bytes(self) -> bytes:
+        if self.raw is not None:
+            return self.raw.encode()
+        payload = self.data if self.data == "[DONE]" else json.dumps(self.data, ensure_ascii=False,
+                                                                      separators=(",", ":"))
+        head = f"event: {self.event}\n" if self.event else ""
+        return f"{head}data: {payload}\n\n".encode()
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Body = field(default_factory=Body)
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Body = field(default_factory=Body)
+    chunks: list[RecordedChunk] | None = None
+
+    @property
+    def streaming(self) -> bool:
+        return self.chunks is not None
+
+
+class LazyResponse(Response):
+    """A recorded stream whose chunks become objects when first used.
+
+    A big cassette is mostly stream chunks, and building one object per chunk is most of its load
+    time; the index needs none of them. Status, headers and body are set at once; `chunks` is built
+    from `pending` (checked chunk mappings from the file, or their JSON from the cache) on first access.
+    """
+
+    __slots__ = ("pending",)
+
+    @property
+    def streaming(self) -> bool:
+        return True  # without building the chunks to find out
+
+    def __init__(self, status: int, headers: dict[str, str], body: Body, pending: list[Any] | bytes) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "body", body)
+        object.__setattr__(self, "pending", pending)
+
+    def __getattr__(self, name: str) -> Any:  # only reached while the `chunks` slot is still empty
+        if name != "chunks" or self.pending is None:
+            raise AttributeError(name)
+        pending = json.loads(self.pending) if isinstance(self.pending, bytes) else self.pending
+        object.__setattr__(self, "chunks", [_make_chunk(c) for c in pending])
+        object.__setattr__(self, "pending", None)
+        return self.chunks
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "chunks":
+            object.__setattr__(self, "pending", None)
+        object.__setattr__(self, name, value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (self.status, self.headers, self.body, self.chunks) == (other.status, other.headers, other.body,
+                                                                       other.chunks)
+
+    __hash__ = None  # type: ignore[assignment]  # like Response: mutable, compared by value
+
+
+@dataclass(slots=True)
+class Interaction:
+    request: Request
+    response: Response
+    recorded_at: str = ""
+    upstream: str = ""
+    duration_ms: float = 0.0
+
+
+@dataclass(slots=True)
+class Cassette:
+    interactions: list[Interaction] = field(default_factory=list)
+    name: str = ""
+    matching: dict[str, Any] = field(default_factory=dict)  # per-cassette matching options
+    source: str = "<memory>"
+
+
+def _make_chunk(c: dict[str, Any]) -> RecordedChunk:
+    """A chunk from a mapping _check_chunk passed."""
+    if "raw" in c:
+        return RecordedChunk(float(c["at_ms"]), raw=str(c["raw"]))
+    return RecordedChunk(float(c["at_ms"]), c["data"], c.get("event"))
