@@ -31,6 +31,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+import baseline  # noqa: E402
 import sse_client  # noqa: E402
 
 from simulator import cassette as cassettes  # noqa: E402
@@ -107,7 +108,6 @@ def scenario_file(tmp: Path, ttft: float = 0.0, itl: float = 0.0) -> str:
 
 def cassette_file(tmp: Path, n: int = 1) -> str:
     """The baseline's answers as a cassette (n interactions; the first answers the benchmark request)."""
-    import baseline
 
     items = []
     for k in range(n):
@@ -261,21 +261,57 @@ def measure_recording(tmp: Path, samples: int) -> dict:
     return out
 
 
+def load_cassette_file(tmp: Path, n: int, stream_every: int) -> str:
+    """n distinct chat interactions; every `stream_every`-th one a 45-chunk stream (0: none)."""
+    items = []
+    for k in range(n):
+        body = {"model": "gpt-4o-mini", "temperature": 0.2, "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": f"Question number {k}: what is the capital of country {k}?"}]}
+        if stream_every and k % stream_every == 0:
+            chunk = json.loads(baseline.CHUNK[6:])
+            chunks = [RecordedChunk(12.0 * j, dict(chunk, id=f"chatcmpl-{k:029d}")) for j in range(44)]
+            response = Response(200, {"content-type": "text/event-stream"},
+                                chunks=[*chunks, RecordedChunk(540.0, "[DONE]")])
+            body["stream"] = True
+        else:
+            answer = json.loads(baseline.BODY)
+            answer["id"] = f"chatcmpl-{k:029d}"
+            answer["choices"][0]["message"]["content"] = f"The capital of country {k} is City {k}."
+            response = Response(200, {"content-type": "application/json"}, Body("json", answer))
+        items.append(Interaction(Request("POST", "/v1/chat/completions", headers={"content-type": "application/json"},
+                                         body=Body("json", body)), response, "2026-11-20T10:00:00Z",
+                                 "https://api.openai.com", 420.0))
+    path = tmp / f"load-{n}-{stream_every}.yaml"
+    cassettes.save(Cassette(items), path)
+    return str(path)
+
+
+LOAD_KINDS = {"chat": 0, "third streamed": 3, "half streamed": 2}
+
+
 def measure_cassette_load(tmp: Path, sizes: list[int]) -> dict:
-    out = {}
+    """Load + index in a fresh process: with an empty cache (the YAML is parsed), then from the cache."""
+    # Peak RSS from VmHWM: ru_maxrss would carry this (large) process's own peak over fork and exec.
+    code = ("import re,time,sys;sys.path.insert(0,%r);from simulator import cassette as c;"
+            "from simulator import cassette_cache as cc;"
+            "from simulator.replay import CassetteSource;from simulator.matching import MatchOptions;"
+            "t=time.perf_counter();x=c.load(%r);CassetteSource([x],MatchOptions());e=time.perf_counter()-t;"
+            "hwm=re.search(r'VmHWM:\\s+(\\d+)',open('/proc/self/status').read()).group(1);"
+            "cc._finish_writes();print(e, hwm)")
+    out: dict = {}
     for n in sizes:
-        path = cassette_file(tmp, n // 2)  # two interactions per request pair
-        code = ("import resource,time,sys;sys.path.insert(0,%r);from simulator import cassette as c;"
-                "from simulator.replay import CassetteSource;from simulator.matching import MatchOptions;"
-                "t=time.perf_counter();x=c.load(%r,use_cache=%s);CassetteSource([x],MatchOptions());"
-                "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-        row = {}
-        for label, cache in (("first_load_s", "True"), ("cached_load_s", "True")):
-            env = dict(os.environ, SIMCTL_CACHE_DIR=str(tmp / "cache"))
-            res = subprocess.run([PY, "-c", code % (str(HERE.parent), path, cache)], capture_output=True, text=True,
-                                 env=env).stdout.split()
-            row[label], row["rss_mb"] = float(res[0]), int(res[1]) / 1024
-        out[n] = row
+        for kind, every in LOAD_KINDS.items():
+            path = load_cassette_file(tmp, n, every)
+            env = dict(os.environ, SIMCTL_CACHE_DIR=str(tmp / f"cache-{n}-{every}"))
+            runs = []
+            for _ in range(3):  # the first parses the YAML and writes the cache; the others read it
+                res = subprocess.run(pinned(0, [PY, "-c", code % (str(HERE.parent), path)]), capture_output=True,
+                                     text=True, env=env).stdout.split()
+                runs.append((float(res[0]), int(res[1]) / 1024))
+            out[f"{n} {kind}"] = {"mb": Path(path).stat().st_size / 1e6, "first_load_s": runs[0][0],
+                                  "first_rss_mb": runs[0][1], "cached_load_s": spread([r[0] for r in runs[1:]]),
+                                  "cached_rss_mb": runs[-1][1]}
     return out
 
 
@@ -355,10 +391,10 @@ def print_tables(r: dict) -> None:
           f"{rec['recorder']['ttft_p50_ms']:.1f} ms: added {rec['added_p50_ms']:.1f} ms")
     if "scaling" in r:
         print_scaling(r["scaling"])
-    print("\ncassette load")
-    for n, v in r["cassette_load"].items():
-        print(f"  {n:>6} interactions: first {v['first_load_s']:.2f} s, cached {v['cached_load_s']:.2f} s, "
-              f"RSS {v['rss_mb']:.0f} MB")
+    print("\ncassette load + index, fresh process (first: YAML parsed; cached: from the parsed-cassette cache)")
+    for name, v in r["cassette_load"].items():
+        print(f"  {name:22} {v['mb']:5.0f} MB  first {v['first_load_s']:.2f} s (RSS {v['first_rss_mb']:.0f} MB)  "
+              f"cached {v['cached_load_s']['median']:.2f} s (RSS {v['cached_rss_mb']:.0f} MB)")
 
 
 def print_scaling(scaling: dict) -> None:
