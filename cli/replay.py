@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import signal
@@ -93,7 +92,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
     3 the resilience verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
     """
-    from simulator.app import ENDPOINTS
+    from simulator.app import ENDPOINTS, settle_memory
     from simulator.server import Server
 
     keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
@@ -129,10 +128,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
 
         view = Dashboard(server.ctx.state.stats)
         view.start()
-    # What is loaded now (scenario, catalog, cassettes and their index) lives as long as the process:
-    # frozen, the collector stops walking it, and full collections no longer stall requests.
-    gc.collect()
-    gc.freeze()
+    settle_memory()
     with contextlib.suppress(SystemExit):  # uvicorn exits 3 itself when it cannot bind; we say why
         runner.run()
     if view is not None:

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, journal, jsongen, logs, templates, tokens
+from . import __version__, directive, faults, journal, jsongen, logs, templates, ticker, tokens
 from . import scenario as scenarios
 from .config import ServerConfig
 from .context import Context
@@ -89,6 +89,7 @@ class Server:
         # Let every request that arrived with this one take its arrival time before any is planned:
         # planning a burst back to back would otherwise push the later ones' deadlines.
         await asyncio.sleep(0)
+        ticker.for_loop().service()  # streams already open go first: their chunks are due now
         self.count += 1
         # One generator per request, fixed by the seed and the request's place in the run, so the
         # same sequence of requests gets the same rule picks, timings and faults.

@@ -62,6 +62,15 @@ class Ticker:
         self._arm()
         return future
 
+    def service(self) -> None:
+        """Write what is due now, from inside other work. asyncio runs every callback that is ready
+        before it looks at its timers: when a burst of requests is being planned, the streams already
+        open would wait for all of it. Called between requests, they wait for one at most."""
+        if self.due and self.due[0] <= (time.perf_counter() + SLACK_S) * SLOTS_PER_S:
+            if self.timer is not None:
+                self.timer.cancel()
+            self._tick()
+
     def _push(self, stream: _Stream, when: float) -> None:
         slot = round(when * SLOTS_PER_S)
         waiting = self.slots.get(slot)
