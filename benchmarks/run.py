@@ -22,9 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -213,7 +214,7 @@ def measure_timing(tmp: Path, streams_list: list[int], repeat: int) -> dict:
             for streams in streams_list:
                 runs = []
                 for _ in range(repeat):
-                    r = asyncio.run(pinned_client(port, streams, body, RAMP))
+                    r = run_client(pinned_client(port, streams, body, RAMP))
                     ttft_err = np.abs(np.array(r.ttfts) - ttft) * 1000
                     gap_err = np.abs(np.array([g for g in r.gaps if g > 0]) - itl) * 1000
                     # As fast as asked: the last stream starts at the end of the ramp and lasts its TTFT + 63 gaps.
@@ -227,6 +228,16 @@ def measure_timing(tmp: Path, streams_list: list[int], repeat: int) -> dict:
                                  "errors": r.errors, "client_cpu": r.cpu_share})
                 out.setdefault(name, {})[streams] = {k: spread([x[k] for x in runs]) for k in runs[0]}
     return out
+
+
+def run_client(main: Coroutine[Any, Any, sse_client.Result]) -> sse_client.Result:
+    # uvloop (uvicorn's own loop, installed with it) roughly halves the client's CPU per chunk, so
+    # the client saturates later than the servers it measures.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def pinned_client(port: int, streams: int, body: dict, ramp: float = 0.0) -> sse_client.Result:
@@ -252,7 +263,7 @@ def measure_recording(tmp: Path, samples: int) -> dict:
             for name, port in (("direct", up), ("recorder", rec), ("direct-again", up)):
                 ttfts = []
                 for _ in range(samples):
-                    r = asyncio.run(pinned_client(port, 1, body))
+                    r = run_client(pinned_client(port, 1, body))
                     ttfts += r.ttfts
                 out[name] = {"ttft_p50_ms": float(np.percentile(ttfts, 50) * 1000),
                              "ttft_p90_ms": float(np.percentile(ttfts, 90) * 1000)}
