@@ -18,7 +18,6 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jsonschema
 import numpy as np
 
 MAX_DEPTH = 6  # beyond this, emit minimal values so recursive schemas terminate
@@ -74,6 +73,8 @@ def generate(schema: Mapping[str, Any], rng: np.random.Generator, *, hint: str =
 
 
 def validate_or_raise(schema: Mapping[str, Any], instance: Any) -> None:
+    import jsonschema  # here, not at the top: it is a tenth of the server's start-up
+
     jsonschema.Draft202012Validator(schema).validate(instance)
 
 
@@ -81,6 +82,8 @@ def _valid(s: Any, value: Any, root: Mapping[str, Any]) -> bool:
     # Sub-schemas may $ref into the root, so carry the root's definitions along.
     if isinstance(s, Mapping) and s is not root:
         s = {**{k: root[k] for k in ("$defs", "definitions") if k in root}, **s}
+    import jsonschema
+
     try:
         return jsonschema.Draft202012Validator(s).is_valid(value)
     except Exception:  # unresolvable refs or malformed schemas: trust the generator instead

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from simulator import textgen
@@ -62,3 +64,17 @@ def test_lazy_rng_draws_like_a_generator() -> None:
     assert lazy.fresh
     assert lazy.integers(1000, size=5).tolist() == np.random.default_rng(42).integers(1000, size=5).tolist()
     assert not lazy.fresh
+
+
+def test_the_bpe_from_its_cache_encodes_like_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator import tokens
+
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path))
+    fresh = tokens._load()
+    assert tokens._cache_path().is_file()
+    cached = tokens._load()
+    text = "Héllo wörld 😀 <|endoftext|> def f(x):\n    return x ** 2  # 12345"
+    assert cached.encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
+    assert cached.name == fresh.name and cached.n_vocab == fresh.n_vocab
+    tokens._cache_path().write_bytes(b"not marshal data")  # a damaged cache: the package file again
+    assert tokens._load().encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
