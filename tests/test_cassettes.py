@@ -167,10 +167,12 @@ def test_recorded_timing_and_speed(tmp_path: Path) -> None:
     path = write(tmp_path, Cassette([i]))
 
     def arrivals(speed: float) -> list[float]:
-        with running_server(ServerConfig(cassettes=(path,), speed=speed)) as url:
+        # The client is made before the clock starts: httpx builds an SSL context per client (tens of ms
+        # on a busy machine), which is not the server's timing.
+        with running_server(ServerConfig(cassettes=(path,), speed=speed)) as url, httpx.Client() as client:
             t0 = time.perf_counter()
             out = []
-            with httpx.stream("POST", url + "/v1/chat/completions", json=body) as r:
+            with client.stream("POST", url + "/v1/chat/completions", json=body) as r:
                 for line in r.iter_lines():
                     if line.startswith("data: "):
                         out.append((time.perf_counter() - t0) * 1000)
