@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tokens
-from .cassette import Cassette, Interaction, RecordedChunk, load_yaml_only
+from .cassette import Cassette, Interaction, RecordedChunk, collector_paused, load_yaml_only
 from .cassette import load as load_cassette
 from .config import ServerConfig
 from .errors import APIError, ConfigError
@@ -54,9 +54,10 @@ class CassetteSource:
 
     def __post_init__(self) -> None:
         self.index = Index(self.opts)
-        for c in self.cassettes:
-            for n, i in enumerate(c.interactions):
-                self.add(i, c.source, n)
+        with collector_paused():
+            for c in self.cassettes:
+                for n, i in enumerate(c.interactions):
+                    self.add(i, c.source, n)
 
     def add(self, interaction: Interaction, source: str = "", position: int = -1) -> None:
         self.index.add(interaction)
