@@ -59,7 +59,8 @@ async def metrics(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def openapi_json(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan(openapi.document(ctx.extras.get("endpoints", [])))
+    models = [(m.id, m.kind) for m in ctx.catalog.models]
+    return json_plan(openapi.document(ctx.extras.get("endpoints", []), models))
 
 
 async def docs(ctx: Context, request: Request) -> ResponsePlan:
