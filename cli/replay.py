@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import click
 import numpy as np
@@ -28,10 +29,17 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn re-raises the signal after a graceful stop, which makes a clean SIGTERM exit -15.
-        # The first signal drains, a second one stops at once (uvicorn's handle_exit does both).
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self.handle_exit)
         yield
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # The first signal drains (streams in flight finish, up to --grace); a second one, SIGTERM
+        # as well as SIGINT, stops at once. uvicorn only forces on a second SIGINT, and an
+        # orchestrator that escalates sends SIGTERM twice.
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
 
 
 @click.command()
@@ -45,6 +53,8 @@ class _Server(uvicorn.Server):
 @click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--watch", is_flag=True, help="Reload changed scenario files without dropping streams in flight.")
+@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="On SIGTERM/SIGINT, seconds that streams in flight get to finish; a second signal stops at once.")
 @click.option("--fail-on-verdict", is_flag=True,
               help="Exit 3 at shutdown if the resilience verdict found client misbehaviour (a CI gate).")
 @click.option("--cassette", "cassettes", multiple=True, type=click.Path(dir_okay=False),
@@ -77,7 +87,8 @@ class _Server(uvicorn.Server):
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
 def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, api_keys: tuple[str, ...],
-           max_body: int, watch: bool, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str, upstream: str,
+           max_body: int, watch: bool, grace: float, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str,
+           upstream: str,
            speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
            match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
            fail_on_unmatched: bool, report_path: str | None, workers: int, dashboard: bool, log_format: str,
@@ -104,7 +115,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     if workers > 1:
-        _serve_workers(config, workers, log_level)
+        _serve_workers(config, workers, log_level, grace)
         return
     if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
@@ -113,7 +124,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         log_level = "warning"  # log lines printed under the live view would break it
         logging.getLogger().setLevel("WARNING")
     runner = _Server(uvicorn.Config(server.app(), host=host, port=port, log_level=log_level, loop="uvloop",
-                                    http="httptools", lifespan="on", access_log=False))
+                                    http="httptools", lifespan="on", access_log=False,
+                                    timeout_graceful_shutdown=grace))
     view = None
     if dashboard:
         from simulator.dashboard import Dashboard
@@ -137,7 +149,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         sys.exit(EXIT_UNMATCHED)
 
 
-def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
+def _serve_workers(config: ServerConfig, workers: int, log_level: str, grace: float) -> None:
     """Several uvicorn worker processes, each building its app from the same config."""
     import dataclasses
     import os
@@ -149,7 +161,8 @@ def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
     err.print(f"simctl replay: {workers} workers. Per worker: uploaded files, stored responses, rate-limit buckets, "
               "cassette play order and /stats. Shared: /metrics (summed).", highlight=False)
     uvicorn.run("simulator.app:from_environment", factory=True, host=config.host, port=config.port,
-                workers=workers, log_level=log_level, loop="uvloop", http="httptools", access_log=False)
+                workers=workers, log_level=log_level, loop="uvloop", http="httptools", access_log=False,
+                timeout_graceful_shutdown=grace)
 
 
 def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, ...], matchers: tuple[str, ...],
