@@ -20,6 +20,7 @@ from rich.table import Table
 from simulator import logs
 from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
+from simulator.protocol import PROTOCOL
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
 err = Console(stderr=True)
@@ -124,7 +125,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         log_level = "warning"  # log lines printed under the live view would break it
         logging.getLogger().setLevel("WARNING")
     runner = _Server(uvicorn.Config(server.app(), host=host, port=port, log_level=log_level, loop="uvloop",
-                                    http="httptools", lifespan="on", access_log=False,
+                                    http=PROTOCOL, lifespan="on", access_log=False,
                                     timeout_graceful_shutdown=grace))
     view = None
     if dashboard:
@@ -161,7 +162,7 @@ def _serve_workers(config: ServerConfig, workers: int, log_level: str, grace: fl
     err.print(f"simctl replay: {workers} workers. Per worker: uploaded files, stored responses, rate-limit buckets, "
               "cassette play order and /stats. Shared: /metrics (summed).", highlight=False)
     uvicorn.run("simulator.app:from_environment", factory=True, host=config.host, port=config.port,
-                workers=workers, log_level=log_level, loop="uvloop", http="httptools", access_log=False,
+                workers=workers, log_level=log_level, loop="uvloop", http=PROTOCOL, access_log=False,
                 timeout_graceful_shutdown=grace)
 
 
