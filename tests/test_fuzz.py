@@ -26,6 +26,7 @@ from simulator.testing import running_server
 LONG = os.environ.get("SIMCTL_LONG") == "1"
 ROUTE_EXAMPLES = 500 if LONG else 8  # per route and generation mode (schemathesis)
 MODEL_EXAMPLES = 3000 if LONG else 60  # per request model (hypothesis)
+pytestmark = pytest.mark.timeout(3600 if LONG else 120)
 ERROR_KEYS = {"message", "type", "param", "code"}
 TIMEOUT = 10  # a generated request that takes longer than this is a hang
 # derandomize: the short CI run is the same every time; the long run explores anew.
