@@ -119,6 +119,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: Body = field(default_factory=Body)
     chunks: list[RecordedChunk] | None = None
+    cut: bool = False  # the upstream broke off after these chunks (replayed as a connection cut there)
 
     @property
     def streaming(self) -> bool:
@@ -181,6 +182,8 @@ def _interaction_data(i: Interaction) -> dict[str, Any]:
         resp["headers"] = dict(sorted(i.response.headers.items()))
     if i.response.chunks is not None:
         resp["chunks"] = [_chunk_data(c) for c in i.response.chunks]
+        if i.response.cut:
+            resp["cut"] = True
     else:
         i.response.body.dump_into(resp)
     out: dict[str, Any] = {"request": req, "response": resp}
@@ -396,10 +399,14 @@ def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
         if not isinstance(rs["chunks"], list):
             raise _Bad((*at, "response", "chunks"), "expected a list")
         chunks = [_chunk(c, (*at, "response", "chunks", j)) for j, c in enumerate(rs["chunks"])]
+    cut = rs.get("cut", False)
+    if not isinstance(cut, bool) or (cut and chunks is None):
+        raise _Bad((*at, "response", "cut"), "expected true or false, and only on a response with `chunks`")
     return Interaction(
         request=Request(method.upper(), path, _strs(rq, "query", (*at, "request")),
                         _strs(rq, "headers", (*at, "request")), _body(rq, (*at, "request"))),
-        response=Response(status, _strs(rs, "headers", (*at, "response")), _body(rs, (*at, "response")), chunks),
+        response=Response(status, _strs(rs, "headers", (*at, "response")), _body(rs, (*at, "response")), chunks,
+                          cut),
         recorded_at=str(x.get("recorded_at") or ""),
         upstream=str(x.get("upstream") or ""),
         duration_ms=float(x.get("duration_ms") or 0.0),

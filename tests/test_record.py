@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -281,3 +282,132 @@ def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
     c = cassettes.load(path)
     assert len(c.interactions) == 1 and c.interactions[0].upstream == f"https://localhost:{port}"
     assert SECRETS["auth"] not in path.read_text()
+
+
+@contextmanager
+def resetting_upstream() -> Iterator[str]:
+    """A raw-socket upstream: /v1/models answers whole; anything else starts an SSE stream, sends two
+    events, then resets the connection (RST, not a clean close) as a crashed upstream does."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")), 0)
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                if head.startswith(b"GET /v1/models"):
+                    body = b'{"object": "list", "data": []}'
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                                 % (len(body), body))
+                    continue
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"transfer-encoding: chunked\r\n\r\n")
+                for k in range(2):
+                    event = b'data: {"choices": [{"index": 0, "delta": {"content": "w%d"}}]}\n\n' % k
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+                    time.sleep(0.05)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        srv.close()
+
+
+def _read_stream(url: str) -> tuple[list[str], Exception | None]:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    events: list[str] = []
+    try:
+        with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=10) as r:
+            for line in r.iter_lines():  # one by one: the events before a break are kept
+                if line.startswith("data: "):
+                    events.append(line)
+    except httpx.HTTPError as e:
+        return events, e
+    return events, None
+
+
+def test_upstream_reset_mid_stream_reaches_the_client_and_is_recorded_as_cut(tmp_path: Path) -> None:
+    path = tmp_path / "reset.yaml"
+    with resetting_upstream() as upstream, recorder(upstream, path) as (url, proc):
+        assert httpx.get(url + "/v1/models").json() == {"object": "list", "data": []}  # recorded first
+        events, error = _read_stream(url)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    # The client sees what the upstream did: two events, then a broken stream (not a clean end).
+    assert len(events) == 2 and isinstance(error, httpx.RemoteProtocolError), (events, error)
+    assert proc.returncode == 0 and "Traceback" not in stderr
+    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    c = cassettes.load(path)
+    assert [i.request.path for i in c.interactions] == ["/v1/models", "/v1/chat/completions"]
+    assert c.interactions[1].response.cut and len(c.interactions[1].response.chunks or []) == 2
+    # Replayed, the cut stream is cut at the same place.
+    with running_server(ServerConfig(cassettes=(str(path),), speed=0)) as replay_url:
+        events, error = _read_stream(replay_url)
+    assert len(events) == 2 and isinstance(error, httpx.RemoteProtocolError), (events, error)
+
+
+@contextmanager
+def small_disk(where: Path, size: str = "48k") -> Iterator[Path]:
+    """A tmpfs of `size` (ENOSPC when full), as root; the test is skipped where mounting is not allowed."""
+    where.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {p.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_disk_full_while_recording_is_a_clear_error_and_keeps_what_was_recorded(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk, running_server(ServerConfig(seed=3)) as upstream:
+        path = disk / "full.yaml"
+        with recorder(upstream, path) as (url, proc):
+            client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+            for n in range(3):
+                client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"q{n}"}])
+            journal = cassettes.journal_path(path)
+            deadline = time.monotonic() + 10
+            while (not journal.exists() or journal.read_text().count("\n") < 3) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # Then requests far bigger than the disk: the first one cannot be journaled, and from then on
+            # every client is told so, in OpenAI's shape.
+            big = "lorem ipsum " * 6000
+            refused = None
+            for _ in range(10):
+                try:
+                    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": big}])
+                except openai.APIStatusError as e:
+                    refused = e
+                    break
+                time.sleep(0.3)
+            assert refused is not None and refused.status_code == 507
+            assert "cannot write the cassette" in refused.message and "No space left" in refused.message
+            assert set(refused.body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 1 and "No space left on device" in stderr and "Traceback" not in stderr, stderr
+        # What was recorded before the disk filled up is all there, and the cassette is valid.
+        v = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT,
+                           capture_output=True, text=True)
+        assert v.returncode == 0, v.stdout + v.stderr
+        c = cassettes.load(path)
+        asked = [i.request.body.value["messages"][0]["content"] for i in c.interactions]
+        assert asked == ["q0", "q1", "q2"]
+        assert not list(disk.glob(".full.yaml.*.tmp"))  # no half-written temporary file left behind
