@@ -109,6 +109,10 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                           after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
                                                               convert))
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs each upstream call (record-new) with its full URL at INFO, and the query can carry
+    # a key (`?api-key=`, Azure's way): never below WARNING, whatever --log-level says.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     logs.configure(log_format, log_level)
     try:
         server = Server(config, ENDPOINTS)

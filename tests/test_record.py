@@ -411,3 +411,98 @@ def test_disk_full_while_recording_is_a_clear_error_and_keeps_what_was_recorded(
         asked = [i.request.body.value["messages"][0]["content"] for i in c.interactions]
         assert asked == ["q0", "q1", "q2"]
         assert not list(disk.glob(".full.yaml.*.tmp"))  # no half-written temporary file left behind
+
+
+# Realistic credentials, one per place they occur; each must be absent from every file and log.
+PLANTED = {
+    "authorization": "sk-proj-" + "Qw3rTy7uIoP1aSd5" * 5,
+    "azure_api_key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "organization": "org-Pl4ntedOrgan1zat10nXyZ",
+    "project": "proj_Pl4ntedPr0jectAbC123",
+    "cookie": "__Secure-session=C00kieS3cretValue9876543210",
+    "query_api_key": "Qu3ryK3yS3cret0123456789abcdef",
+    "body_field": "b0dyF1eldS3cretKey0123456789",
+    "body_text": "sk-svcacct-" + "Zx9Cv8Bn7Mm6" * 3,
+    "upstream_key": "sk-proj-" + "Upstr3amK3y0" * 4,
+}
+
+
+@contextmanager
+def replay_process(tmp: Path, name: str, *args: str, env: dict[str, str] | None = None
+                   ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`simctl replay` as its own process (logs at debug, JSON access log, a run report)."""
+    import os
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--log-level", "debug",
+                             "--log-format", "json", "--report", str(tmp / f"{name}.report.json"), *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(url + "/health")
+            break
+        except httpx.ConnectError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    yield url, proc
+
+
+def _leaky_calls(url: str, wrong_key_fails: bool = True) -> None:
+    """Every place a client puts a credential, through the SDK and raw HTTP; some calls fail (401, 404)."""
+    client = openai.OpenAI(base_url=url + "/v1", api_key=PLANTED["authorization"], max_retries=0,
+                           organization=PLANTED["organization"], project=PLANTED["project"],
+                           default_headers={"api-key": PLANTED["azure_api_key"], "cookie": PLANTED["cookie"]},
+                           default_query={"api-key": PLANTED["query_api_key"]})
+    msgs = [{"role": "user", "content": f"here is my key {PLANTED['body_text']}"}]
+    client.chat.completions.create(model="gpt-4o", messages=msgs, extra_body={"api_key": PLANTED["body_field"]})
+    "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="gpt-4o", messages=msgs, stream=True) if c.choices)
+    with pytest.raises(openai.NotFoundError):  # an error whose message echoes what was sent
+        client.chat.completions.create(model=PLANTED["body_text"], messages=msgs)
+    wrong = openai.OpenAI(base_url=url + "/v1", api_key="sk-proj-" + "Wr0ngK3y" * 6, max_retries=0)
+    if wrong_key_fails:  # record-new replaces the client's key with the upstream's own
+        with pytest.raises(openai.AuthenticationError):  # the 401 message quotes the key, masked
+            wrong.models.list()
+    else:
+        wrong.models.list()
+    httpx.post(url + f"/v1/embeddings?api_key={PLANTED['query_api_key']}", timeout=30,
+               headers={"Authorization": f"Bearer {PLANTED['authorization']}", "Cookie": PLANTED["cookie"]},
+               json={"model": "text-embedding-3-small", "input": PLANTED["body_text"],
+                     "metadata": {"access_token": PLANTED["body_field"]}})
+
+
+def _assert_no_secret(where: str, text: str) -> None:
+    for name, secret in [*PLANTED.items(), ("wrong key", "Wr0ngK3y" * 6)]:
+        assert secret not in text, f"{name} leaked into {where}"
+
+
+def test_planted_secrets_reach_no_cassette_log_or_report(tmp_path: Path) -> None:
+    """Upstream: a keyed `simctl replay`. In front: `simctl record` (mitmproxy), then, separately,
+    `simctl replay --mode record-new`. Checked: cassettes, every process's stdout/stderr, run reports."""
+    outputs: dict[str, str] = {}
+    with replay_process(tmp_path, "upstream", "--api-key", PLANTED["authorization"],
+                        "--api-key", PLANTED["upstream_key"]) as (upstream, up_proc):
+        with recorder(upstream, tmp_path / "rec.yaml") as (url, rec_proc):
+            _leaky_calls(url)
+            time.sleep(0.3)
+            rec_proc.send_signal(signal.SIGINT)
+            outputs["recorder stdout"], outputs["recorder stderr"] = rec_proc.communicate(timeout=30)
+        with replay_process(tmp_path, "record-new", "--cassette", str(tmp_path / "new.yaml"), "--mode", "record-new",
+                            "--upstream", upstream, env={"SIMCTL_UPSTREAM_KEY": PLANTED["upstream_key"]}) as (url, p):
+            _leaky_calls(url, wrong_key_fails=False)
+            p.send_signal(signal.SIGTERM)
+            outputs["record-new stdout"], outputs["record-new stderr"] = p.communicate(timeout=30)
+        up_proc.send_signal(signal.SIGTERM)
+        outputs["upstream stdout"], outputs["upstream stderr"] = up_proc.communicate(timeout=30)
+    # The calls went through (the logs are not empty for lack of traffic).
+    assert outputs["upstream stderr"].count('"path": "/v1/chat/completions"') >= 4, outputs["upstream stderr"]
+    assert len(cassettes.load(tmp_path / "rec.yaml").interactions) == 5
+    assert len(cassettes.load(tmp_path / "new.yaml").interactions) >= 4
+    for where, text in outputs.items():
+        _assert_no_secret(where, text)
+    for f in ("rec.yaml", "new.yaml", "upstream.report.json", "record-new.report.json"):
+        _assert_no_secret(f, (tmp_path / f).read_text())
