@@ -448,7 +448,12 @@ def replay_process(tmp: Path, name: str, *args: str, env: dict[str, str] | None 
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(proc.communicate()[1]) from None
             time.sleep(0.05)
-    yield url, proc
+    try:
+        yield url, proc
+    finally:  # a failed assertion must not leave the process running
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def _leaky_calls(url: str, wrong_key_fails: bool = True) -> None:
