@@ -18,7 +18,7 @@ from rich.table import Table
 from simulator import cassette as cassettes
 from simulator import cassette_tools as tools
 from simulator.errors import ConfigError
-from simulator.redact import redact_interaction
+from simulator.redact import kept_secrets, redact_interaction
 
 out = Console()
 err = Console(stderr=True)
@@ -92,9 +92,16 @@ def problems(path: str) -> list[str]:
         found.append(f"{path}:{line}: {key}: {e.message[:200]}")
     if not found:
         try:
-            cassettes.parse(text, path)
+            parsed = cassettes.parse(text, path)
         except ConfigError as e:
             found.append(str(e))
+        else:
+            for n, i in enumerate(parsed.interactions):
+                for where in kept_secrets(i):
+                    key = ("interactions", n, *where)
+                    line = cassettes.line_of(text, key)
+                    found.append(f"{path}:{line}: {'.'.join(map(str, key))}: holds a credential "
+                                 "(run `simctl cassette redact`)")
     for n, line in enumerate(text.splitlines(), 1):
         for secret in tools.secrets_in(line):
             found.append(f"{path}:{n}: looks like a secret ({secret}): run `simctl cassette redact`")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -53,6 +54,8 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
         extra = yaml.safe_load(Path(redact_config).read_text()) or {}
         headers += list(extra.get("headers") or [])
         patterns += list(extra.get("patterns") or [])
+    # The writer reports failed writes (disk full, ...) through logging: they must reach the terminal.
+    logging.basicConfig(level=logging.WARNING, format="simctl record: %(levelname)s: %(message)s")
     from simulator.recorder import Recorder, use_openai_error_pages
     from simulator.writer import CassetteWriter
 
@@ -93,6 +96,7 @@ async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
+    loop.set_exception_handler(_quiet_cancel)
     err.print(f"simctl record: listening on http://{host}:{port} ({proxy_mode})", highlight=False)
     if quiet:
         await master.run()
@@ -103,6 +107,14 @@ async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts:
             live.update(_table(recorder))
             await asyncio.sleep(0.5)
         await task
+
+
+def _quiet_cancel(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    # On shutdown mitmproxy cancels the handlers of clients still connected (kept-alive SDK clients);
+    # asyncio then logs each CancelledError with a traceback. A stop on Ctrl-C is not an error.
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
 
 
 def _table(recorder: object) -> Table:
@@ -118,6 +130,11 @@ def _summary(recorder: object, path: str) -> None:
     err.print(_table(recorder))
     writer = recorder.writer  # type: ignore[attr-defined]
     err.print(f"wrote {len(writer.cassette.interactions)} interactions to {path}", highlight=False)
+    if writer.error is not None:
+        # One plain line (no wrapping), so it reads the same in a CI log as on a terminal.
+        click.echo(f"simctl record: error: could not write the cassette: {writer.error}. The "
+                   f"{len(writer.cassette.interactions)} interactions recorded before are kept in {path}"
+                   f"{' and its journal' if writer.journal.exists() else ''}.", err=True)
     for what in writer.refused:
         err.print(f"refused (looked like a secret after redaction): {what}", markup=False)
 

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import click
 import numpy as np
@@ -19,6 +20,7 @@ from rich.table import Table
 from simulator import logs
 from simulator.config import DEFAULT_MAX_BODY, ServerConfig
 from simulator.errors import ConfigError
+from simulator.protocol import PROTOCOL
 from simulator.store import MEMORY, PER_WORKER, StoreUnavailable, check_url, safe_url
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
@@ -29,10 +31,17 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn re-raises the signal after a graceful stop, which makes a clean SIGTERM exit -15.
-        # The first signal drains, a second one stops at once (uvicorn's handle_exit does both).
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self.handle_exit)
         yield
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # The first signal drains (streams in flight finish, up to --grace); a second one, SIGTERM
+        # as well as SIGINT, stops at once. uvicorn only forces on a second SIGINT, and an
+        # orchestrator that escalates sends SIGTERM twice.
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
 
 
 @click.command()
@@ -46,6 +55,8 @@ class _Server(uvicorn.Server):
 @click.option("--max-body", default=DEFAULT_MAX_BODY, show_default=True, type=click.IntRange(1),
               help="Largest request body in bytes; larger ones get 413.")
 @click.option("--watch", is_flag=True, help="Reload changed scenario files without dropping streams in flight.")
+@click.option("--grace", type=click.FloatRange(0), default=30.0, show_default=True,
+              help="On SIGTERM/SIGINT, seconds that streams in flight get to finish; a second signal stops at once.")
 @click.option("--fail-on-verdict", is_flag=True,
               help="Exit 3 at shutdown if the resilience verdict found client misbehaviour (a CI gate).")
 @click.option("--cassette", "cassettes", multiple=True, type=click.Path(dir_okay=False),
@@ -82,7 +93,8 @@ class _Server(uvicorn.Server):
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
 def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, api_keys: tuple[str, ...],
-           max_body: int, watch: bool, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str, upstream: str,
+           max_body: int, watch: bool, grace: float, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str,
+           upstream: str,
            speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
            match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
            fail_on_unmatched: bool, report_path: str | None, workers: int, state: str, dashboard: bool,
@@ -102,6 +114,10 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                           after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
                                                               convert), state=state, workers=workers)
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs each upstream call (record-new) with its full URL at INFO, and the query can carry
+    # a key (`?api-key=`, Azure's way): never below WARNING, whatever --log-level says.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     logs.configure(log_format, log_level)
     try:
         check_url(state)
@@ -112,7 +128,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     _check_state(state)
     _banner(config, workers)
     if workers > 1:
-        _serve_workers(config, workers, log_level)
+        _serve_workers(config, workers, log_level, grace)
         return
     if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
@@ -121,7 +137,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         log_level = "warning"  # log lines printed under the live view would break it
         logging.getLogger().setLevel("WARNING")
     runner = _Server(uvicorn.Config(server.app(), host=host, port=port, log_level=log_level, loop="uvloop",
-                                    http="httptools", lifespan="on", access_log=False))
+                                    http=PROTOCOL, lifespan="on", access_log=False,
+                                    timeout_graceful_shutdown=grace))
     view = None
     if dashboard:
         from simulator.dashboard import Dashboard
@@ -175,7 +192,7 @@ def _banner(config: ServerConfig, workers: int) -> None:
                   "journal. Use --state redis://... to share everything.", highlight=False, markup=False)
 
 
-def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
+def _serve_workers(config: ServerConfig, workers: int, log_level: str, grace: float) -> None:
     """Several uvicorn worker processes, each building its app from the same config."""
     import dataclasses
     import os
@@ -185,7 +202,8 @@ def _serve_workers(config: ServerConfig, workers: int, log_level: str) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="simctl-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     uvicorn.run("simulator.app:from_environment", factory=True, host=config.host, port=config.port,
-                workers=workers, log_level=log_level, loop="uvloop", http="httptools", access_log=False)
+                workers=workers, log_level=log_level, loop="uvloop", http=PROTOCOL, access_log=False,
+                timeout_graceful_shutdown=grace)
     if config.mode == "record-new" and config.cassettes and config.state == MEMORY:
         from simulator import journal
 

@@ -85,6 +85,8 @@ def _interaction_data(i: Interaction, chunks: Callable[[Response], Any] | None =
         resp["headers"] = dict(sorted(i.response.headers.items()))
     if i.response.streaming:
         resp["chunks"] = chunks(i.response) if chunks else [chunk_data(c) for c in i.response.chunks or []]
+        if i.response.cut:
+            resp["cut"] = True
     else:
         i.response.body.dump_into(resp)
     out: dict[str, Any] = {"request": req, "response": resp}

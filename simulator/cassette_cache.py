@@ -21,7 +21,7 @@ from typing import Any
 
 from .cassette import Body, Cassette, Interaction, LazyResponse, Request, Response, chunk_data, to_data
 
-FORMAT = 2  # bump when an entry's layout changes: older entries are then never read
+FORMAT = 3  # bump when an entry's layout changes: older entries are then never read
 DELAY_S = 1.0  # a starting server builds its index first; the cache is written once it is up
 _exiting = threading.Event()
 _writers: list[threading.Thread] = []
@@ -59,7 +59,8 @@ def _interaction(x: dict[str, Any], blob: memoryview) -> Interaction:
         start, size = at
         if start < 0 or size < 0 or start + size > len(blob):
             raise ValueError("chunks outside the entry")
-        response = LazyResponse(rs["status"], rs.get("headers", {}), Body(), bytes(blob[start : start + size]))
+        response = LazyResponse(rs["status"], rs.get("headers", {}), Body(), bytes(blob[start : start + size]),
+                                rs.get("cut", False))
     else:
         response = Response(rs["status"], rs.get("headers", {}), _body(rs))
     return Interaction(request, response, x.get("recorded_at", ""), x.get("upstream", ""), x["duration_ms"])

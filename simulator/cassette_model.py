@@ -100,6 +100,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: Body = field(default_factory=Body)
     chunks: list[RecordedChunk] | None = None
+    cut: bool = False  # the upstream broke off after these chunks (replayed as a connection cut there)
 
     @property
     def streaming(self) -> bool:
@@ -120,10 +121,12 @@ class LazyResponse(Response):
     def streaming(self) -> bool:
         return True  # without building the chunks to find out
 
-    def __init__(self, status: int, headers: dict[str, str], body: Body, pending: list[Any] | bytes) -> None:
+    def __init__(self, status: int, headers: dict[str, str], body: Body, pending: list[Any] | bytes,
+                 cut: bool = False) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "body", body)
+        object.__setattr__(self, "cut", cut)
         object.__setattr__(self, "pending", pending)
 
     def __getattr__(self, name: str) -> Any:  # only reached while the `chunks` slot is still empty
@@ -142,8 +145,8 @@ class LazyResponse(Response):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Response):
             return NotImplemented
-        return (self.status, self.headers, self.body, self.chunks) == (other.status, other.headers, other.body,
-                                                                       other.chunks)
+        return (self.status, self.headers, self.body, self.chunks, self.cut) == (
+            other.status, other.headers, other.body, other.chunks, other.cut)
 
     __hash__ = None  # type: ignore[assignment]  # like Response: mutable, compared by value
 

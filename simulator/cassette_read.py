@@ -127,12 +127,15 @@ def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
         raise _Bad((*at, "response", "status"), f"expected an HTTP status, got {status!r}")
     headers, body = _strs(rs, "headers", (*at, "response")), _body(rs, (*at, "response"))
     response: Response
+    cut = rs.get("cut", False)
+    if not isinstance(cut, bool) or (cut and "chunks" not in rs):
+        raise _Bad((*at, "response", "cut"), "expected true or false, and only on a response with `chunks`")
     if "chunks" in rs:
         if not isinstance(rs["chunks"], list):
             raise _Bad((*at, "response", "chunks"), "expected a list")
         for j, c in enumerate(rs["chunks"]):
             _check_chunk(c, (*at, "response", "chunks", j))
-        response = LazyResponse(status, headers, body, rs["chunks"])
+        response = LazyResponse(status, headers, body, rs["chunks"], cut)
     else:
         response = Response(status, headers, body)
     return Interaction(

@@ -29,7 +29,10 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
 
 
 def too_large(limit: int) -> APIError:
-    return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
+    # `connection: close`: the server then stops reading, so a client that keeps sending (a chunked
+    # body has no length to refuse up front) learns at once instead of uploading the rest for nothing.
+    return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large",
+                    headers={"connection": "close"})
 
 
 def presented_key(request: Request) -> str | None:

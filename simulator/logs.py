@@ -7,6 +7,8 @@ import logging
 import sys
 from typing import Any
 
+from .redact import mask_text
+
 access = logging.getLogger("simctl.access")
 
 
@@ -34,4 +36,7 @@ def configure(fmt: str = "text", level: str = "info") -> None:
 
 def request_done(**fields: Any) -> None:
     if access.isEnabledFor(logging.INFO):
+        # The model and path come from the client as sent; a key pasted in the wrong place (as the
+        # model, in the path) must not reach a log that CI keeps.
+        fields = {k: mask_text(v) if isinstance(v, str) else v for k, v in fields.items()}
         access.info("request", extra={"fields": fields})

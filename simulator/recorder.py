@@ -8,6 +8,7 @@ stream ended) or `error` turns the flow into a redacted Interaction for the Cass
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from mitmproxy.proxy.layers.http import _http1
 from .cassette import Interaction
 from .upstream import make_interaction, split_events
 from .writer import CassetteWriter
+
+log = logging.getLogger("simctl.record")
 
 
 class Tap:
@@ -75,6 +78,17 @@ class Recorder:
         hosts = ctx.options.simctl_hosts
         return not hosts or flow.request.pretty_host in hosts
 
+    def request(self, flow: http.HTTPFlow) -> None:
+        # The cassette can no longer be written (disk full, ...): say so to the client at once, in
+        # OpenAI's shape, rather than pass traffic through that silently goes unrecorded.
+        if self.writer.error is not None and self._wanted(flow):
+            message = (f"simctl record: cannot write the cassette ({self.writer.error}); what was recorded "
+                       "before is kept. Free space and restart the recorder.")
+            body = json.dumps({"error": {"message": message, "type": "server_error", "param": None,
+                                         "code": "cassette_write_failed"}}).encode()
+            flow.response = http.Response.make(507, body, {"content-type": "application/json"})
+            flow.metadata["simctl_refused"] = True
+
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         assert flow.response is not None
         if not self._wanted(flow):
@@ -94,7 +108,7 @@ class Recorder:
             flow.metadata["simctl_body"] = kept
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if not self._wanted(flow):
+        if not self._wanted(flow) or flow.metadata.get("simctl_refused"):
             return
         assert flow.response is not None
         tap: Tap | None = flow.metadata.get("simctl_tap")
@@ -105,15 +119,26 @@ class Recorder:
                      (end - flow.request.timestamp_start) * 1000)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        # The upstream was unreachable or broke off: record what the client got, a 502 (chaos replay is made of these).
-        if not self._wanted(flow) or flow.response is not None or flow.error is None:
+        # The upstream was unreachable or broke off: record what the client got (chaos replay is made of
+        # these): a 502 if nothing came, or the stream's chunks so far, marked `cut`.
+        if not self._wanted(flow) or flow.error is None or flow.metadata.get("simctl_refused"):
             return
-        body = openai_error_body(502, f"simctl record: upstream error: {flow.error.msg}")
-        self._record(flow, 502, {"content-type": "application/json"}, body, None,
-                     (time.time() - flow.request.timestamp_start) * 1000)
+        duration_ms = (time.time() - flow.request.timestamp_start) * 1000
+        if flow.response is None:
+            body = openai_error_body(502, f"simctl record: upstream error: {flow.error.msg}")
+            self._record(flow, 502, {"content-type": "application/json"}, body, None, duration_ms)
+            return
+        tap: Tap | None = flow.metadata.get("simctl_tap")
+        if tap is None:  # a whole body broken off: nothing faithful to replay
+            log.warning("not recorded: %s %s: the upstream broke off: %s", flow.request.method, flow.request.path,
+                        flow.error.msg)
+            return
+        tap(b"")  # keep an event the upstream did not finish
+        self._record(flow, flow.response.status_code, dict(flow.response.headers), b"", tap.events, duration_ms,
+                     cut=True)
 
     def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
-                chunks: list[tuple[float, bytes]] | None, duration_ms: float) -> None:
+                chunks: list[tuple[float, bytes]] | None, duration_ms: float, cut: bool = False) -> None:
         req = flow.request
         args = (req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers), req.content or b"",
                 status, headers, body, chunks, self.upstream or origin(req), duration_ms)
@@ -121,7 +146,7 @@ class Recorder:
         redact_patterns = list(ctx.options.simctl_redact_patterns)
 
         def build() -> Interaction:
-            return make_interaction(*args, extra_headers=redact_headers, extra_patterns=redact_patterns)
+            return make_interaction(*args, extra_headers=redact_headers, extra_patterns=redact_patterns, cut=cut)
 
         self.writer.submit(build)
         self.tally.recorded += 1

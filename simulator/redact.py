@@ -17,6 +17,11 @@ Filter = Callable[[Interaction], Interaction | None]
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
                   "x-api-key", "proxy-authorization")
 SECRET_QUERY = re.compile(r"(?i)^(api[-_]?key|key|token|access[-_]?token|sig|signature)$")
+# JSON body fields that hold a credential whatever it looks like (some gateways take `api_key` in the
+# body; an Azure key is 32 hex digits, which no pattern below can tell from an id). Not `token`:
+# logprobs entries are {"token": ...} and must be kept.
+SECRET_FIELD = re.compile(r"(?i)^(api[-_]?key|x-api-key|access[-_]?token|refresh[-_]?token|client[-_]?secret|"
+                          r"secret|password|authorization)$")
 # Formats of real credentials: OpenAI, Anthropic, AWS, GitHub, Google, Slack, JWTs and long bearer tokens.
 SECRET_PATTERNS = [re.compile(p) for p in (
     r"sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}",
@@ -36,7 +41,8 @@ def _walk(value: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [_walk(v, fn) for v in value]
     if isinstance(value, dict):
-        return {k: _walk(v, fn) for k, v in value.items()}
+        return {k: MASK if isinstance(v, str) and SECRET_FIELD.match(str(k)) else _walk(v, fn)
+                for k, v in value.items()}
     return value
 
 
@@ -77,6 +83,31 @@ def mask_bodies(i: Interaction, patterns: Iterable[re.Pattern[str]] = SECRET_PAT
 def redact_interaction(i: Interaction, headers: Iterable[str] = (), patterns: Iterable[str] = ()) -> Interaction:
     compiled = [*SECRET_PATTERNS, *(re.compile(p) for p in patterns)]
     return mask_bodies(drop_secret_headers(i, headers), compiled)
+
+
+def kept_secrets(i: Interaction) -> list[tuple[str | int, ...]]:
+    """Where an interaction still holds a credential by *place* (a secret header, query parameter or
+    body field whose value is not the mask), whatever the value looks like: the check for a
+    hand-edited cassette, where the patterns of find_secrets cannot tell a 32-hex Azure key from an id."""
+    found: list[tuple[str | int, ...]] = []
+    for side, headers in (("request", i.request.headers), ("response", i.response.headers)):
+        found += [(side, "headers", k) for k, v in headers.items() if k.lower() in SECRET_HEADERS and v != MASK]
+    found += [("request", "query", k) for k, v in i.request.query.items() if SECRET_QUERY.match(k) and v != MASK]
+
+    def fields(value: Any, at: tuple[str | int, ...]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, str) and SECRET_FIELD.match(str(k)) and v != MASK:
+                    found.append((*at, str(k)))
+                fields(v, (*at, str(k)))
+        elif isinstance(value, list):
+            for n, v in enumerate(value):
+                fields(v, (*at, n))
+
+    for side, body in (("request", i.request.body), ("response", i.response.body)):
+        if body.kind == "json":
+            fields(body.value, (side, "body"))
+    return found
 
 
 def find_secrets(text: str) -> list[str]:

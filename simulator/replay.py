@@ -126,7 +126,8 @@ class CassetteSource:
                 chunks.append(Chunk(c.to_bytes(), self._scale(c.at_ms - last), c.data not in ("[DONE]", None)))
                 last = c.at_ms
             media = r.headers.get("content-type", SSE_TYPE)
-            return ResponsePlan(status=r.status, headers=headers, chunks=tuple(chunks), media_type=media, model=model)
+            return ResponsePlan(status=r.status, headers=headers, chunks=tuple(chunks), media_type=media, model=model,
+                                abort="cut" if r.cut else None)
         media = r.headers.get("content-type", JSON_TYPE)
         return ResponsePlan(status=r.status, headers=headers, body=r.body.to_bytes(), media_type=media, model=model,
                             latency_s=self._scale(interaction.duration_ms))

@@ -13,6 +13,7 @@ import uvicorn
 
 from .app import ENDPOINTS
 from .config import ServerConfig
+from .protocol import PROTOCOL
 from .server import Server
 
 
@@ -34,7 +35,7 @@ def serve(config: ServerConfig | None = None) -> Iterator[Running]:
     config = replace(config or ServerConfig(), host="127.0.0.1", port=free_port())
     server = Server(config, ENDPOINTS)
     runner = uvicorn.Server(uvicorn.Config(server.app(), host=config.host, port=config.port, log_level="warning",
-                                           loop="asyncio", lifespan="on", access_log=False))
+                                           loop="asyncio", http=PROTOCOL, lifespan="on", access_log=False))
     thread = threading.Thread(target=runner.run, name="simctl-replay", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

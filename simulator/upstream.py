@@ -35,7 +35,8 @@ def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
 def make_interaction(method: str, path: str, query: dict[str, str], req_headers: dict[str, str], req_body: bytes,
                      status: int, resp_headers: dict[str, str], resp_body: bytes,
                      chunks: list[tuple[float, bytes]] | None, upstream: str, duration_ms: float,
-                     extra_headers: Iterable[str] = (), extra_patterns: Iterable[str] = ()) -> Interaction:
+                     extra_headers: Iterable[str] = (), extra_patterns: Iterable[str] = (),
+                     cut: bool = False) -> Interaction:
     """The exchange as a redacted Interaction; `chunks` are (ms since the request started, bytes) pairs."""
     recorded = None
     if chunks is not None:
@@ -46,7 +47,8 @@ def make_interaction(method: str, path: str, query: dict[str, str], req_headers:
                         Body.from_bytes(req_body)),
         response=Response(status, {k.lower(): v for k, v in resp_headers.items()
                                    if k.lower() not in DROP_RESPONSE_HEADERS},
-                          Body() if recorded is not None else Body.from_bytes(resp_body), recorded),
+                          Body() if recorded is not None else Body.from_bytes(resp_body), recorded,
+                          cut and recorded is not None),
         recorded_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         upstream=upstream,
         duration_ms=duration_ms,

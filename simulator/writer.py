@@ -9,6 +9,7 @@ cassette merges the journal, so `kill -9` loses at most the interactions still i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -53,14 +54,18 @@ class CassetteWriter:
             self.refused.append(what)
             log.error("refused to write %s: it still looks like it holds a secret (%s)", what, ", ".join(leaked))
             return False
+        size = self.journal.stat().st_size if self.journal.exists() else 0
         try:
             with open(self.journal, "a", encoding="utf-8") as f:
                 f.write(line + "\n")
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:
-            # Like mitmproxy's save addon: a failed write is loud, never silent.
+            # Like mitmproxy's save addon: a failed write is loud, never silent. A disk that filled up
+            # mid-line leaves part of one: cut it off, so a later line cannot be glued onto it.
             self.error = e
+            with contextlib.suppress(OSError):
+                os.truncate(self.journal, size)
             log.error("could not write %s: %s (earlier interactions are kept)", self.journal, e)
             return False
         self.cassette.interactions.append(interaction)

@@ -28,7 +28,7 @@ def sample() -> Cassette:
         RecordedChunk(22.5, {"type": "response.created"}, event="response.created"),
         RecordedChunk(30.0, raw=": keep-alive\n\n"),
         RecordedChunk(31.0, "[DONE]"),
-    ])
+    ], cut=True)
     whole = Response(200, {"content-type": "application/json"}, Body("json", {"id": "chatcmpl-1", "n": [1, 2.5]}))
     binary = Response(200, {"content-type": "image/png"}, Body("base64", "iVBORw0KGgo="))
     return Cassette([
@@ -94,7 +94,7 @@ def test_second_load_comes_from_the_cache_and_is_the_same(saved: Path) -> None:
 @pytest.mark.parametrize("damage", [
     lambda b: b[: len(b) // 2],  # cut short
     lambda b: b"garbage\n" + b,
-    lambda b: b.replace(b'"cache":2', b'"cache":1'),  # another layout
+    lambda b: b.replace(b'"cache":3', b'"cache":1'),  # another layout
     lambda b: b.replace(b'"chunks":[0,', b'"chunks":[999999,'),  # points outside
     lambda b: b"",
 ])

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import running_server
+
+from simulator.config import ServerConfig
 
 URL = "/v1/chat/completions"
 
@@ -71,3 +75,87 @@ def test_client_gone_mid_stream_frees_the_stream(base_url: str, http: httpx.Clie
     while http.get("/stats").json()["active_requests"] > 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert http.get("/stats").json()["active_requests"] <= 1  # only the /stats request itself
+
+
+OK_CHAT = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}'
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "application/xml", "image/png", "multipart/form-data",
+                                   "multipart/form-data; boundary=xx", "application/x-www-form-urlencoded",
+                                   "application/json; charset=latin-1", "\x7f;;;=", "a" * 5000])
+def test_unknown_content_types_never_500(http: httpx.Client, ctype: str | None) -> None:
+    headers = {"content-type": ctype} if ctype is not None else {}
+    for path in ("/v1/chat/completions", "/v1/files", "/v1/images/generations", "/v1/embeddings"):
+        r = http.post(path, content=OK_CHAT, headers=headers)
+        assert r.status_code < 500, (path, ctype, r.text)
+        if r.status_code >= 400:
+            assert set(r.json()["error"]) == {"message", "type", "param", "code"}, r.text
+
+
+@pytest.mark.parametrize(("kwargs", "raw"), [
+    ({"data": {"purpose": "assistants"}}, None),  # no file at all
+    ({"files": {"other": ("a.txt", b"x")}, "data": {"purpose": "assistants"}}, None),  # a file, wrong field
+    ({"files": {"file": ("a.txt", b"x")}}, None),  # no purpose
+    ({"headers": {"content-type": "multipart/form-data; boundary=xx"}},
+     b'--xx\r\nContent-Disposition: form-data; name="file"\r\n\r\nabc'),  # cut before the closing boundary
+    ({"headers": {"content-type": "multipart/form-data; boundary=xx"}},
+     b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n" + b"X-Junk: 1\r\n" * 20000),
+])
+def test_multipart_without_a_proper_file_gets_400(http: httpx.Client, kwargs: dict, raw: bytes | None) -> None:
+    r = http.post("/v1/files", content=raw, **kwargs) if raw is not None else http.post("/v1/files", **kwargs)
+    assert r.status_code == 400 and set(r.json()["error"]) == {"message", "type", "param", "code"}, r.text
+
+
+@pytest.mark.parametrize("path", ["/v1/files", "/v1/images/generations", "/v1/chat/completions"])
+def test_chunked_body_over_the_limit_is_413_on_every_upload_route(path: str) -> None:
+    sent = {"bytes": 0}
+
+    def endless() -> Iterator[bytes]:  # no content-length: the server must count as it reads
+        for _ in range(10_000):
+            sent["bytes"] += 65536
+            yield b"x" * 65536
+
+    with running_server(ServerConfig(max_body_bytes=1_000_000)) as url:
+        r = httpx.post(url + path, content=endless(), timeout=30,
+                       headers={"content-type": "multipart/form-data; boundary=xx" if path == "/v1/files"
+                                else "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large", r.text
+    assert sent["bytes"] < 50 * 1_000_000  # the server stopped reading long before the client ran out
+
+
+def test_slowloris_does_not_block_others(base_url: str, http: httpx.Client) -> None:
+    """300 connections dribbling partial headers and bodies, then normal clients: all answered at once."""
+    host, port = base_url.removeprefix("http://").split(":")
+    slow: list[socket.socket] = []
+    try:
+        for i in range(300):
+            s = socket.create_connection((host, int(port)))
+            # Half stall inside the headers, half inside a body that never comes.
+            s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-A: " if i % 2 else
+                      b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-length: 50000\r\n\r\n{\"m")
+            slow.append(s)
+        for k in range(3):  # a trickle: one more byte on every connection, as slowloris does
+            for s in slow:
+                s.sendall(b"a")
+            t0 = time.monotonic()
+            r = http.post(URL, json={"model": "gpt-4o", "messages": [{"role": "user", "content": f"x{k}"}]})
+            assert r.status_code == 200 and time.monotonic() - t0 < 2
+    finally:
+        for s in slow:
+            s.close()
+
+
+@pytest.mark.parametrize("raw", [b"GARBAGE\r\n\r\n",
+                                 b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX: \x01\r\n\r\n",
+                                 b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: -5\r\n\r\n",
+                                 b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64])  # TLS to plain HTTP
+def test_requests_too_broken_to_parse_get_openai_shaped_400(base_url: str, raw: bytes) -> None:
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(raw)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, answer
+    assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}

@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -281,3 +282,232 @@ def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
     c = cassettes.load(path)
     assert len(c.interactions) == 1 and c.interactions[0].upstream == f"https://localhost:{port}"
     assert SECRETS["auth"] not in path.read_text()
+
+
+@contextmanager
+def resetting_upstream() -> Iterator[str]:
+    """A raw-socket upstream: /v1/models answers whole; anything else starts an SSE stream, sends two
+    events, then resets the connection (RST, not a clean close) as a crashed upstream does."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                               if h.lower().startswith(b"content-length:")), 0)
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                if head.startswith(b"GET /v1/models"):
+                    body = b'{"object": "list", "data": []}'
+                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                                 % (len(body), body))
+                    continue
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                             b"transfer-encoding: chunked\r\n\r\n")
+                for k in range(2):
+                    event = b'data: {"choices": [{"index": 0, "delta": {"content": "w%d"}}]}\n\n' % k
+                    conn.sendall(b"%x\r\n%s\r\n" % (len(event), event))
+                    time.sleep(0.05)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        srv.close()
+
+
+def _read_stream(url: str) -> tuple[list[str], Exception | None]:
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    events: list[str] = []
+    try:
+        with httpx.stream("POST", url + "/v1/chat/completions", json=body, timeout=10) as r:
+            for line in r.iter_lines():  # one by one: the events before a break are kept
+                if line.startswith("data: "):
+                    events.append(line)
+    except httpx.HTTPError as e:
+        return events, e
+    return events, None
+
+
+def test_upstream_reset_mid_stream_reaches_the_client_and_is_recorded_as_cut(tmp_path: Path) -> None:
+    path = tmp_path / "reset.yaml"
+    with resetting_upstream() as upstream, recorder(upstream, path) as (url, proc):
+        assert httpx.get(url + "/v1/models").json() == {"object": "list", "data": []}  # recorded first
+        events, error = _read_stream(url)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    # The client sees what the upstream did: two events, then a broken stream (not a clean end).
+    assert len(events) == 2 and isinstance(error, httpx.RemoteProtocolError), (events, error)
+    assert proc.returncode == 0 and "Traceback" not in stderr
+    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    c = cassettes.load(path)
+    assert [i.request.path for i in c.interactions] == ["/v1/models", "/v1/chat/completions"]
+    assert c.interactions[1].response.cut and len(c.interactions[1].response.chunks or []) == 2
+    # Replayed, the cut stream is cut at the same place.
+    with running_server(ServerConfig(cassettes=(str(path),), speed=0)) as replay_url:
+        events, error = _read_stream(replay_url)
+    assert len(events) == 2 and isinstance(error, httpx.RemoteProtocolError), (events, error)
+
+
+@contextmanager
+def small_disk(where: Path, size: str = "48k") -> Iterator[Path]:
+    """A tmpfs of `size` (ENOSPC when full), as root; the test is skipped where mounting is not allowed."""
+    where.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {p.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_disk_full_while_recording_is_a_clear_error_and_keeps_what_was_recorded(tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk") as disk, running_server(ServerConfig(seed=3)) as upstream:
+        path = disk / "full.yaml"
+        with recorder(upstream, path) as (url, proc):
+            client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+            for n in range(3):
+                client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"q{n}"}])
+            journal = cassettes.journal_path(path)
+            deadline = time.monotonic() + 10
+            while (not journal.exists() or journal.read_text().count("\n") < 3) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            # Then requests far bigger than the disk: the first one cannot be journaled, and from then on
+            # every client is told so, in OpenAI's shape.
+            big = "lorem ipsum " * 6000
+            refused = None
+            for _ in range(10):
+                try:
+                    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": big}])
+                except openai.APIStatusError as e:
+                    refused = e
+                    break
+                time.sleep(0.3)
+            assert refused is not None and refused.status_code == 507
+            assert "cannot write the cassette" in refused.message and "No space left" in refused.message
+            assert set(refused.body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 1 and "No space left on device" in stderr and "Traceback" not in stderr, stderr
+        # What was recorded before the disk filled up is all there, and the cassette is valid.
+        v = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT,
+                           capture_output=True, text=True)
+        assert v.returncode == 0, v.stdout + v.stderr
+        c = cassettes.load(path)
+        asked = [i.request.body.value["messages"][0]["content"] for i in c.interactions]
+        assert asked == ["q0", "q1", "q2"]
+        assert not list(disk.glob(".full.yaml.*.tmp"))  # no half-written temporary file left behind
+
+
+# Realistic credentials, one per place they occur; each must be absent from every file and log.
+PLANTED = {
+    "authorization": "sk-proj-" + "Qw3rTy7uIoP1aSd5" * 5,
+    "azure_api_key": "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "organization": "org-Pl4ntedOrgan1zat10nXyZ",
+    "project": "proj_Pl4ntedPr0jectAbC123",
+    "cookie": "__Secure-session=C00kieS3cretValue9876543210",
+    "query_api_key": "Qu3ryK3yS3cret0123456789abcdef",
+    "body_field": "b0dyF1eldS3cretKey0123456789",
+    "body_text": "sk-svcacct-" + "Zx9Cv8Bn7Mm6" * 3,
+    "upstream_key": "sk-proj-" + "Upstr3amK3y0" * 4,
+}
+
+
+@contextmanager
+def replay_process(tmp: Path, name: str, *args: str, env: dict[str, str] | None = None
+                   ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`simctl replay` as its own process (logs at debug, JSON access log, a run report)."""
+    import os
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--log-level", "debug",
+                             "--log-format", "json", "--report", str(tmp / f"{name}.report.json"), *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(url + "/health")
+            break
+        except httpx.ConnectError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    try:
+        yield url, proc
+    finally:  # a failed assertion must not leave the process running
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _leaky_calls(url: str, wrong_key_fails: bool = True) -> None:
+    """Every place a client puts a credential, through the SDK and raw HTTP; some calls fail (401, 404)."""
+    client = openai.OpenAI(base_url=url + "/v1", api_key=PLANTED["authorization"], max_retries=0,
+                           organization=PLANTED["organization"], project=PLANTED["project"],
+                           default_headers={"api-key": PLANTED["azure_api_key"], "cookie": PLANTED["cookie"]},
+                           default_query={"api-key": PLANTED["query_api_key"]})
+    msgs = [{"role": "user", "content": f"here is my key {PLANTED['body_text']}"}]
+    client.chat.completions.create(model="gpt-4o", messages=msgs, extra_body={"api_key": PLANTED["body_field"]})
+    "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="gpt-4o", messages=msgs, stream=True) if c.choices)
+    with pytest.raises(openai.NotFoundError):  # an error whose message echoes what was sent
+        client.chat.completions.create(model=PLANTED["body_text"], messages=msgs)
+    wrong = openai.OpenAI(base_url=url + "/v1", api_key="sk-proj-" + "Wr0ngK3y" * 6, max_retries=0)
+    if wrong_key_fails:  # record-new replaces the client's key with the upstream's own
+        with pytest.raises(openai.AuthenticationError):  # the 401 message quotes the key, masked
+            wrong.models.list()
+    else:
+        wrong.models.list()
+    httpx.post(url + f"/v1/embeddings?api_key={PLANTED['query_api_key']}", timeout=30,
+               headers={"Authorization": f"Bearer {PLANTED['authorization']}", "Cookie": PLANTED["cookie"]},
+               json={"model": "text-embedding-3-small", "input": PLANTED["body_text"],
+                     "metadata": {"access_token": PLANTED["body_field"]}})
+
+
+def _assert_no_secret(where: str, text: str) -> None:
+    for name, secret in [*PLANTED.items(), ("wrong key", "Wr0ngK3y" * 6)]:
+        assert secret not in text, f"{name} leaked into {where}"
+
+
+def test_planted_secrets_reach_no_cassette_log_or_report(tmp_path: Path) -> None:
+    """Upstream: a keyed `simctl replay`. In front: `simctl record` (mitmproxy), then, separately,
+    `simctl replay --mode record-new`. Checked: cassettes, every process's stdout/stderr, run reports."""
+    outputs: dict[str, str] = {}
+    with replay_process(tmp_path, "upstream", "--api-key", PLANTED["authorization"],
+                        "--api-key", PLANTED["upstream_key"]) as (upstream, up_proc):
+        with recorder(upstream, tmp_path / "rec.yaml") as (url, rec_proc):
+            _leaky_calls(url)
+            time.sleep(0.3)
+            rec_proc.send_signal(signal.SIGINT)
+            outputs["recorder stdout"], outputs["recorder stderr"] = rec_proc.communicate(timeout=30)
+        with replay_process(tmp_path, "record-new", "--cassette", str(tmp_path / "new.yaml"), "--mode", "record-new",
+                            "--upstream", upstream, env={"SIMCTL_UPSTREAM_KEY": PLANTED["upstream_key"]}) as (url, p):
+            _leaky_calls(url, wrong_key_fails=False)
+            p.send_signal(signal.SIGTERM)
+            outputs["record-new stdout"], outputs["record-new stderr"] = p.communicate(timeout=30)
+        up_proc.send_signal(signal.SIGTERM)
+        outputs["upstream stdout"], outputs["upstream stderr"] = up_proc.communicate(timeout=30)
+    # The calls went through (the logs are not empty for lack of traffic).
+    assert outputs["upstream stderr"].count('"path": "/v1/chat/completions"') >= 4, outputs["upstream stderr"]
+    assert len(cassettes.load(tmp_path / "rec.yaml").interactions) == 5
+    assert len(cassettes.load(tmp_path / "new.yaml").interactions) >= 4
+    for where, text in outputs.items():
+        _assert_no_secret(where, text)
+    for f in ("rec.yaml", "new.yaml", "upstream.report.json", "record-new.report.json"):
+        _assert_no_secret(f, (tmp_path / f).read_text())

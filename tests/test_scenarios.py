@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -208,3 +209,33 @@ rules:
         assert set(data) == {"city", "temp"} and -30 <= data["temp"] <= 45
         r = client.chat.completions.create(model="gpt-4o", messages=msgs, tools=tools, extra_headers={"x-want": "tool"})
         assert r.choices[0].message.tool_calls[0].function.name == "send_email"
+
+
+@pytest.mark.parametrize("template", [
+    "{{ 'x'|center(300000000) }}",  # one filter call that would build 300 MB
+    "{{ '{:>300000000}'.format(1) }}",
+    "{{ '{:>{w}}'.format(1, w=300000000) }}",
+    "{{ '%300000000d' % 1 }}",
+    "{{ '%*d'|format(300000000, 1) }}",
+    "{{ 'x'.ljust(300000000) }}",
+    "{{ ('x' ~ '\\n') * 1000 | indent(300000) }}",
+    # Loops that multiply: a macro's two loops called from a loop (10^12 iterations, no output), and
+    # two loops over the request's own messages (the client picks the count).
+    "{% macro f() %}{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}{% endmacro %}"
+    "{% for k in range(10000) %}{{ f() }}{% endfor %}",
+    "{% for a in request.messages %}{% for b in request.messages %}{% endfor %}{% endfor %}",
+    "{% for i in range(10000) %}{% for j in range(10000) %}{{ 'x' * 100 }}{% endfor %}{% endfor %}",
+    "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",  # recursion
+])
+def test_templates_cannot_hang_or_blow_up(tmp_path: Path, template: str) -> None:
+    """Each would take minutes of CPU or gigabytes on the event loop: refused in well under a second."""
+    text = BASE + "rules:\n  - when: {route: /v1/chat/completions}\n    reply: {text: " + json.dumps(template) + "}\n"
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}] * 3000}
+    with running_server(ServerConfig(scenarios=(write(tmp_path, text),))) as url:
+        t0 = time.monotonic()
+        r = httpx.post(url + "/v1/chat/completions", json=body, timeout=30)
+        took = time.monotonic() - t0
+        assert r.status_code == 500 and "scenario template" in r.json()["error"]["message"], r.text[:300]
+        assert "Traceback" not in r.text and took < 1.5, took
+        # The server is free again at once: a plain route answers.
+        assert httpx.get(url + "/health", timeout=2).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from starlette.requests import Request
@@ -48,7 +49,8 @@ async def healthz(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def stats(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan(ctx.state.stats.summary())
+    # `tasks`: the event loop's live tasks, so a leak (a stream's task outliving its client) shows from outside.
+    return json_plan({**ctx.state.stats.summary(), "tasks": len(asyncio.all_tasks())})
 
 
 async def metrics(ctx: Context, request: Request) -> ResponsePlan:
@@ -59,7 +61,8 @@ async def metrics(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def openapi_json(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan(openapi.document(ctx.extras.get("endpoints", [])))
+    models = [(m.id, m.kind) for m in ctx.catalog.models]
+    return json_plan(openapi.document(ctx.extras.get("endpoints", []), models))
 
 
 async def docs(ctx: Context, request: Request) -> ResponsePlan:
