@@ -198,6 +198,9 @@ async def _soak(port: int, concurrency: int, seconds: float) -> Soak:
 
 def test_soak_concurrent_streams_with_the_timing_model(tmp_path: Path) -> None:
     concurrency, seconds = (1000, 60.0) if LONG else (100, 5.0)
+    # Other points on the curve (e.g. 256 streams, the benchmark's timing figure): SIMCTL_SOAK_STREAMS/_SECONDS.
+    concurrency = int(os.environ.get("SIMCTL_SOAK_STREAMS", concurrency))
+    seconds = float(os.environ.get("SIMCTL_SOAK_SECONDS", seconds))
     scenario = tmp_path / "soak.yaml"
     scenario.write_text(f"extends: default\nreply_tokens: {TOKENS}\n"
                         f"timing: {{latency: 0, ttft: {TTFT}, itl: {ITL}}}\n")
