@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
         return
     if not cassette_path:
         raise click.UsageError("--cassette is required")
+    if not _can_listen(listen_host, port):
+        # mitmproxy's own report is several lines naming its --mode syntax; one line, ours, instead.
+        click.echo(f"simctl: could not listen on {listen_host}:{port} (is the port in use?)", err=True)
+        sys.exit(1)
     headers, patterns = list(redact_header), list(redact_pattern)
     if redact_config:
         extra = yaml.safe_load(Path(redact_config).read_text()) or {}
@@ -107,6 +112,22 @@ async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts:
             live.update(_table(recorder))
             await asyncio.sleep(0.5)
         await task
+
+
+def _can_listen(host: str, port: int) -> bool:
+    """Whether (host, port) can be bound now, with the same SO_REUSEADDR as mitmproxy's listener."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(address)
+        except OSError:
+            return False
+    return True
 
 
 def _quiet_cancel(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:

@@ -160,7 +160,7 @@ def _stream_in_thread(url: str, stall: float, out: dict[str, object]) -> threadi
 def test_sigterm_drains_streams_in_flight_and_exits_0() -> None:
     with replay("--grace", "20") as (url, proc):
         out: dict[str, object] = {}
-        t = _stream_in_thread(url, 2.5, out)
+        t = _stream_in_thread(url, 1.5, out)
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         with pytest.raises(httpx.ConnectError):  # draining: no new connections

@@ -25,7 +25,7 @@ from simulator.testing import running_server
 
 LONG = os.environ.get("SIMCTL_LONG") == "1"
 ROUTE_EXAMPLES = 500 if LONG else 8  # per route and generation mode (schemathesis)
-MODEL_EXAMPLES = 3000 if LONG else 60  # per request model (hypothesis)
+MODEL_EXAMPLES = 3000 if LONG else 150  # per request model (hypothesis)
 pytestmark = pytest.mark.timeout(3600 if LONG else 120)
 ERROR_KEYS = {"message", "type", "param", "code"}
 TIMEOUT = 10  # a generated request that takes longer than this is a hang
@@ -37,9 +37,12 @@ STATUSES: Counter[tuple[str, int]] = Counter()  # what the fuzzers got back, pri
 
 
 @pytest.fixture(scope="module")
-def fuzz_url() -> Iterator[str]:
-    # Its own server: fuzzed uploads and stored responses stay out of the other tests' state.
-    with running_server(ServerConfig(seed=11)) as url:
+def fuzz_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # Its own server: fuzzed uploads and stored responses stay out of the other tests' state. No
+    # delays: the fuzzer is after answers, not timing (the soak in test_load.py covers that).
+    scenario = tmp_path_factory.mktemp("fuzz") / "fast.yaml"
+    scenario.write_text("extends: default\ntiming: {latency: 0, ttft: 0, itl: 0}\n")
+    with running_server(ServerConfig(seed=11, scenarios=(str(scenario),))) as url:
         yield url
 
 
@@ -162,16 +165,22 @@ chat_params = {
 chat_body = hostile(st.fixed_dictionaries({"model": chat_models, "messages": st.lists(message, max_size=5)},
                                           optional=chat_params))
 
-def _post(url: str, path: str, body: object) -> httpx.Response:
+@pytest.fixture(scope="module")
+def fuzz_http(fuzz_url: str) -> Iterator[httpx.Client]:
+    # One client for all examples: a new one per request loads the CA bundle each time (slow).
+    with httpx.Client(base_url=fuzz_url, timeout=TIMEOUT) as client:
+        yield client
+
+
+def _post(http: httpx.Client, path: str, body: object) -> httpx.Response:
     # json.dumps allows NaN and Infinity (`anything` makes them): clients built on Python's json send them.
-    return httpx.post(url + path, content=json.dumps(body), headers={"content-type": "application/json"},
-                      timeout=TIMEOUT)
+    return http.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
 
 
 @MODELS
 @given(body=chat_body)
-def test_hypothesis_chat_request_model(fuzz_url: str, body: dict[str, Any]) -> None:
-    r = _post(fuzz_url, "/v1/chat/completions", body)
+def test_hypothesis_chat_request_model(fuzz_http: httpx.Client, body: dict[str, Any]) -> None:
+    r = _post(fuzz_http, "/v1/chat/completions", body)
     check("POST /v1/chat/completions", r, body)
     if r.status_code == 200 and body.get("stream") is not True:
         # An accepted request gets a whole answer: one choice per `n`, usage that adds up.
@@ -190,8 +199,8 @@ def test_hypothesis_chat_request_model(fuzz_url: str, body: dict[str, Any]) -> N
                   {"type": st.sampled_from(["text", "json_schema", "json_object"])},
                   optional={"name": st.text(max_size=5), "schema": json_schema})}),
               "reasoning": st.fixed_dictionaries({"effort": st.sampled_from(["low", "medium", "high"])})})))
-def test_hypothesis_responses_request_model(fuzz_url: str, body: dict[str, Any]) -> None:
-    check("POST /v1/responses", _post(fuzz_url, "/v1/responses", body), body)
+def test_hypothesis_responses_request_model(fuzz_http: httpx.Client, body: dict[str, Any]) -> None:
+    check("POST /v1/responses", _post(fuzz_http, "/v1/responses", body), body)
 
 
 @MODELS
@@ -201,8 +210,8 @@ def test_hypothesis_responses_request_model(fuzz_url: str, body: dict[str, Any])
      | st.lists(st.integers(-5, 300000), max_size=5) | st.lists(st.lists(st.integers(-5, 300000), max_size=5),
                                                                 max_size=3)},
     optional={"dimensions": st.integers(-5, 5000), "encoding_format": st.sampled_from(["float", "base64"])})))
-def test_hypothesis_embeddings_request_model(fuzz_url: str, body: dict[str, Any]) -> None:
-    check("POST /v1/embeddings", _post(fuzz_url, "/v1/embeddings", body), body)
+def test_hypothesis_embeddings_request_model(fuzz_http: httpx.Client, body: dict[str, Any]) -> None:
+    check("POST /v1/embeddings", _post(fuzz_http, "/v1/embeddings", body), body)
 
 
 @MODELS
@@ -213,5 +222,5 @@ def test_hypothesis_embeddings_request_model(fuzz_url: str, body: dict[str, Any]
     optional={"max_tokens": st.integers(0, 300), "echo": st.booleans(), "suffix": st.text(max_size=10),
               "logprobs": st.integers(0, 5), "n": st.integers(1, 4), "best_of": st.integers(1, 6),
               "stream": st.booleans(), "stop": st.text(max_size=4) | st.lists(st.text(max_size=4), max_size=4)})))
-def test_hypothesis_completions_request_model(fuzz_url: str, body: dict[str, Any]) -> None:
-    check("POST /v1/completions", _post(fuzz_url, "/v1/completions", body), body)
+def test_hypothesis_completions_request_model(fuzz_http: httpx.Client, body: dict[str, Any]) -> None:
+    check("POST /v1/completions", _post(fuzz_http, "/v1/completions", body), body)

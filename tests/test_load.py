@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -196,29 +197,47 @@ async def _soak(port: int, concurrency: int, seconds: float) -> Soak:
 
 
 def test_soak_concurrent_streams_with_the_timing_model(tmp_path: Path) -> None:
-    concurrency, seconds = (1000, 60.0) if LONG else (100, 5.0)
+    concurrency, seconds = (1000, 60.0) if LONG else (100, 3.0)
+    # Other points on the curve (e.g. 256 streams, the benchmark's timing figure): SIMCTL_SOAK_STREAMS/_SECONDS.
+    concurrency = int(os.environ.get("SIMCTL_SOAK_STREAMS", concurrency))
+    seconds = float(os.environ.get("SIMCTL_SOAK_SECONDS", seconds))
     scenario = tmp_path / "soak.yaml"
     scenario.write_text(f"extends: default\nreply_tokens: {TOKENS}\n"
                         f"timing: {{latency: 0, ttft: {TTFT}, itl: {ITL}}}\n")
     with replay_process("--scenario", str(scenario)) as (port, pid, proc):
-        asyncio.run(_soak(port, min(concurrency, 50), 2.0))  # warm-up: imports, caches, first allocations
+        asyncio.run(_soak(port, min(concurrency, 50), 1.0))  # warm-up: imports, caches, first allocations
         rss_start = rss_mb(pid)
+        samples: list[float] = []  # RSS each second: a leak climbs all along, a working set levels off
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(1.0):
+                samples.append(rss_mb(pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         cpu0, t0 = time.process_time(), time.perf_counter()
         result = asyncio.run(_soak(port, concurrency, seconds))
         client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+        done.set()
+        sampler.join()
         rss_end = rss_mb(pid)
         settled = _settle(port, 10**6)
     ttft = np.percentile(result.ttft_err_ms, [50, 99]) if result.ttft_err_ms else [np.nan] * 2
     gap = np.percentile(result.gap_err_ms, [50, 99]) if result.gap_err_ms else [np.nan] * 2
+    quarter = samples[len(samples) // 4]
     ideal = concurrency * seconds / (TTFT + (TOKENS + 1) * ITL)  # streams the timing model allows in the time
     print(f"\nsoak: {concurrency} concurrent streams for {seconds:.0f} s: {result.streams} streams "
           f"({result.streams / ideal:.0%} of the {ideal:.0f} the timing allows), {len(result.errors)} errors; "
-          f"RSS {rss_start:.1f} -> {rss_end:.1f} MB; TTFT error p50 {ttft[0]:.1f} p99 {ttft[1]:.1f} ms; "
+          f"RSS {rss_start:.1f} -> {rss_end:.1f} MB (at a quarter of the run {quarter:.1f}, peak {max(samples):.1f}); "
+          f"TTFT error p50 {ttft[0]:.1f} p99 {ttft[1]:.1f} ms; "
           f"gap error p50 {gap[0]:.1f} p99 {gap[1]:.1f} ms; load client CPU {client_cpu:.0%}")
     assert not result.errors, result.errors[:5]
     assert result.streams > 0 and settled["active_requests"] <= 1
-    assert rss_end - rss_start < (50 if LONG else 20), (rss_start, rss_end)
+    # Flat: from a quarter of the run on (1,000 connections' buffers are in by then) it grows no more.
+    assert rss_end - quarter < 15, (rss_start, quarter, rss_end, samples)
     if not LONG:
-        # 100 streams on a shared 2-core machine: the timing holds to within a few ms at the median
-        # (the p99 and the 1,000-stream figures are reported, not asserted: see docs/reliability.md).
-        assert abs(gap[0]) < 10 and abs(ttft[0]) < 25, (ttft, gap)
+        # 100 streams on a shared 2-core machine: the gaps hold to a few ms at the median, and the first
+        # token is not queued for long (the p99 and the 1,000-stream figures are reported, not
+        # asserted: a saturated server is slow, not wrong; see docs/reliability.md).
+        assert abs(gap[0]) < 5 and abs(ttft[0]) < 100, (ttft, gap)

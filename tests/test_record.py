@@ -511,3 +511,15 @@ def test_planted_secrets_reach_no_cassette_log_or_report(tmp_path: Path) -> None
         _assert_no_secret(where, text)
     for f in ("rec.yaml", "new.yaml", "upstream.report.json", "record-new.report.json"):
         _assert_no_secret(f, (tmp_path / f).read_text())
+
+
+def test_record_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = subprocess.run([sys.executable, "-m", "cli", "record", "--upstream", "http://127.0.0.1:9", "--cassette",
+                            str(tmp_path / "x.yaml"), "--port", str(port), "--quiet"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=30)
+    assert p.returncode == 1
+    assert p.stderr.strip() == f"simctl: could not listen on 127.0.0.1:{port} (is the port in use?)"
