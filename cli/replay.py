@@ -126,13 +126,13 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     _check_state(state)
+    if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
+        click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
+                   err=True)
     _banner(config, workers)
     if workers > 1:
         _serve_workers(config, workers, log_level, grace)
         return
-    if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
-        click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
-                   err=True)
     if dashboard and log_level in ("info", "debug"):
         log_level = "warning"  # log lines printed under the live view would break it
         logging.getLogger().setLevel("WARNING")

@@ -33,10 +33,10 @@ from .cassette_model import (
     Request,
     Response,
 )
-from .cassette_read import MAX_ALIASES, MIGRATIONS, from_data, interaction_from_line, line_of, parse
+from .cassette_read import MIGRATIONS, from_data, interaction_from_line, line_of, parse
 from .errors import ConfigError
 
-__all__ = ["DROP_RESPONSE_HEADERS", "KEEP_REQUEST_HEADERS", "MAX_ALIASES", "MIGRATIONS", "VERSION", "Body", "Cassette",
+__all__ = ["DROP_RESPONSE_HEADERS", "KEEP_REQUEST_HEADERS", "MIGRATIONS", "VERSION", "Body", "Cassette",
            "Interaction", "LazyResponse", "RecordedChunk", "Request", "Response", "chunk_data", "dumps", "from_data",
            "interaction_from_line", "interaction_line", "journal_path", "line_of", "load", "load_yaml_only", "parse",
            "save", "to_data"]

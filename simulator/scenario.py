@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from . import templates
+from . import templates, yamlguard
 from .catalog import ENDPOINTS_BY_KIND, ModelInfo
 from .errors import ConfigError
 from .faults import Fault, parse_fault
@@ -24,7 +24,6 @@ from .timing import parse_timing
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 MAX_FILE_BYTES = 2 * 1024 * 1024
-MAX_ALIASES = 100
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "models", "reply_tokens", "timing", "rules",
             "faults", "rate_limits")
@@ -164,9 +163,7 @@ def parse(text: str, source: str = "<memory>") -> Scenario:
 
 def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
     try:
-        aliases = sum(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=yaml.SafeLoader))
-        if aliases > MAX_ALIASES:
-            raise ConfigError(f"{source}: more than {MAX_ALIASES} YAML aliases (refused: alias bombs)")
+        yamlguard.check(text, source)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader is the safe loader
     except yaml.YAMLError as e:

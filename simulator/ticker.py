@@ -32,6 +32,12 @@ class _Stream:
         self.deadline = deadline
         self.future = future
 
+    def release(self, _: object = None) -> None:
+        # A cancelled stream stays in its slot until that slot comes up (a stall can put it a minute
+        # away): what it holds (the connection, every chunk) goes at once, only this shell waits.
+        self.transport = self.flow = None
+        self.groups = []
+
 
 class Ticker:
     """Streams of (gap before, bytes) groups written on absolute deadlines (`time.perf_counter()`).
@@ -58,6 +64,7 @@ class Ticker:
             future.set_result(True)
             return future
         stream = _Stream(transport, flow, groups, start + groups[0][0], future)
+        future.add_done_callback(stream.release)
         self._push(stream, stream.deadline)
         self._arm()
         return future

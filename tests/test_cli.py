@@ -199,7 +199,7 @@ def test_a_second_sigterm_stops_at_once() -> None:
     assert "[DONE]" not in str(out.get("text", ""))
 
 
-@pytest.mark.parametrize(("extra", "warned"), [((), True), (("--api-key", "k1"), False)])
+@pytest.mark.parametrize(("extra", "warned"), [((), True), (("--api-key", "k1"), False), (("--workers", "2"), True)])
 def test_binding_beyond_localhost_without_a_key_warns(extra: tuple[str, ...], warned: bool) -> None:
     # 127.0.0.2 is loopback on Linux, so the test exposes nothing, but it is not one of the addresses
     # that count as local-only: the warning must fire (and not with a key).

@@ -1,0 +1,61 @@
+"""Checks on untrusted YAML before it is built into Python objects.
+
+A safe loader constructs no objects, but it still follows aliases: ten nested lists of ten aliases
+each are a few hundred bytes on disk and a billion nodes in memory ("billion laughs"). Counting
+aliases is not enough (90 aliases make that bomb), so one pass over the parser's events measures
+what loading would build: the number of aliases, the expanded node count and the nesting depth.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+from .errors import ConfigError
+
+MAX_ALIASES = 100
+MAX_EXPANDED_NODES = 2_000_000  # what the document would hold once every alias is expanded
+MAX_DEPTH = 200  # deeper YAML is no hand-written scenario or recorded body; it would recurse deeply
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def check(text: str, source: str) -> None:
+    """Raise ConfigError when the document would be too large once aliases are expanded, or too deep."""
+    sizes: dict[str, int] = {}  # anchor -> expanded size of the node it names
+    stack: list[list] = []  # open collections: [anchor, size so far]
+    aliases = 0
+    total = 0
+    try:
+        for ev in yaml.parse(text, Loader=_Loader):
+            kind = type(ev)
+            if kind is yaml.ScalarEvent:
+                size = 1
+                if ev.anchor:
+                    sizes[ev.anchor] = 1
+            elif kind is yaml.AliasEvent:
+                aliases += 1
+                if aliases > MAX_ALIASES:
+                    raise ConfigError(f"{source}: more than {MAX_ALIASES} YAML aliases (refused: alias bombs)")
+                size = sizes.get(ev.anchor, 1)
+            elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
+                stack.append([ev.anchor, 1])
+                if len(stack) > MAX_DEPTH:
+                    raise ConfigError(f"{source}:{ev.start_mark.line + 1}: YAML nested deeper than {MAX_DEPTH} levels")
+                continue
+            elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
+                anchor, size = stack.pop()
+                if anchor:
+                    sizes[anchor] = size
+            else:
+                continue
+            if stack:
+                stack[-1][1] += size
+            else:
+                total += size
+            if size > MAX_EXPANDED_NODES or total > MAX_EXPANDED_NODES:
+                raise ConfigError(f"{source}: aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                                  "(refused: alias bombs)")
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
