@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from .cassette_model import VERSION, Body, Cassette, Interaction, LazyResponse, Request, Response
 from . import yamlguard
+from .cassette_model import VERSION, Body, Cassette, Interaction, LazyResponse, Request, Response
 from .errors import ConfigError
 
 # Migrations from older versions: {from_version: fn(data) -> data of from_version + 1}.
