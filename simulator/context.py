@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import ids
 from .catalog import Catalog
 from .plan import dumps
 from .rng import LazyRng
@@ -48,7 +48,7 @@ class Context:
 
     @staticmethod
     def new_id(prefix: str, size: int = 24) -> str:
-        return prefix + secrets.token_urlsafe(size)[:size].replace("-", "A").replace("_", "b")
+        return prefix + ids.token(size)
 
     @staticmethod
     def now() -> int:

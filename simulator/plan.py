@@ -46,9 +46,13 @@ class ResponsePlan:
         return self.chunks is not None
 
 
+# Compact separators and real UTF-8, as OpenAI writes its bodies. One encoder for every call:
+# json.dumps with options builds a new one each time.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(obj: Any) -> bytes:
-    # Compact separators and real UTF-8, as OpenAI writes its bodies.
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    return _encode(obj).encode()
 
 
 def json_plan(obj: Any, status: int = 200, **kw: Any) -> ResponsePlan:

@@ -14,7 +14,6 @@ import inspect
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -27,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, journal, jsongen, logs, templates, ticker, tokens
+from . import __version__, directive, faults, ids, journal, jsongen, logs, templates, ticker, tokens
 from . import scenario as scenarios
 from .config import ServerConfig
 from .context import Context
@@ -68,6 +67,7 @@ class Server:
         self.gates: dict[str, Gate] = {}
         self.timings: dict[tuple[str | None, int], TimingModel] = {}
         self.count = 0
+        self.fingerprints: dict[str, str] = {}  # API key -> the id logs and reports show for it
         # The BPE loads while the rest starts, not on the first request (it takes ~0.1 s).
         threading.Thread(target=tokens.encoding, name="simctl-bpe", daemon=True).start()
         self.verdict = Verdict()
@@ -89,7 +89,9 @@ class Server:
     async def handle(self, endpoint: Endpoint, request: Request) -> PlanResponse:
         started = time.perf_counter()
         # Let every request that arrived with this one take its arrival time before any is planned:
-        # planning a burst back to back would otherwise push the later ones' deadlines.
+        # planning a burst back to back would otherwise push the later ones' deadlines. It also
+        # doubles plain requests/s at 64 connections (measured: 2.4k without, 5.4k with): a burst's
+        # answers leave together rather than one per loop pass.
         await asyncio.sleep(0)
         ticker.for_loop().service()  # streams already open go first: their chunks are due now
         self.count += 1
@@ -293,7 +295,12 @@ class Server:
             key = presented_key(request)
             if key:
                 # A fingerprint, never the key: this id reaches logs, the verdict and the run report.
-                return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+                found = self.fingerprints.get(key)
+                if found is None:
+                    if len(self.fingerprints) > 10_000:  # keys are few; a client inventing them is not
+                        self.fingerprints.clear()
+                    found = self.fingerprints[key] = "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+                return found
         return "ip:" + (request.client.host if request.client else "?")
 
     # -- answers ----------------------------------------------------------------------------
@@ -309,7 +316,7 @@ class Server:
         if plan.streaming:
             self.metrics.active_streams.inc()
 
-        request_id = "req_" + secrets.token_hex(16)
+        request_id = "req_" + ids.hex_token(16)
 
         def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
             stats.active_requests -= 1

@@ -53,7 +53,7 @@ class TimingModel:
                 total = self.latency.one(rng)
             else:
                 total = self.ttft.one(rng) + prefill + self.itl.total(rng, plan.completion_tokens)
-            return dataclasses.replace(plan, latency_s=plan.latency_s + total)
+            return dataclasses.replace(plan, latency_s=plan.latency_s + total) if total else plan
         # Events before the first token (a Responses stream's `response.created`...) go out at once;
         # the first token waits for the TTFT; later tokens each wait one inter-token gap.
         first_token = next((i for i, c in enumerate(plan.chunks) if c.token), 0)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import copy
-import secrets
 import string
 from typing import Any
 
 import numpy as np
 
-from .. import tokens
+from .. import ids, tokens
 from ..errors import invalid
 from ..sse import named_event
 
@@ -23,10 +22,10 @@ class Ids:
 
     def __init__(self, created: int) -> None:
         self.created = created
-        self.suffix = secrets.token_hex(8)
+        self.suffix = ids.hex_token(8)
 
     def __call__(self, prefix: str) -> str:
-        return f"{prefix}{self.created:08x}{secrets.token_hex(2)}8190{secrets.token_hex(8)}{self.suffix}"
+        return f"{prefix}{self.created:08x}{ids.hex_token(2)}8190{ids.hex_token(8)}{self.suffix}"
 
 
 def from_chat(messages: list[Any]) -> list[dict[str, Any]]:
