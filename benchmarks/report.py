@@ -1,0 +1,136 @@
+"""Render a run's results.json as the Markdown tables of RESULTS.md.
+
+`python benchmarks/report.py [results.json]` prints the "Against the targets" table and every
+measured figure. The prose of RESULTS.md (method, profiles, what was tried) is written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CLIENT_BUSY = 0.8  # a timing figure taken while the client used more of its core than this is flagged
+
+
+def med(x: Any) -> float:
+    return x["median"] if isinstance(x, dict) else x
+
+
+def span(x: Any, fmt: str = "{:,.0f}") -> str:
+    if not isinstance(x, dict):
+        return fmt.format(x)
+    return f"{fmt.format(x['median'])} ({fmt.format(x['min'])}-{fmt.format(x['max'])})"
+
+
+def yes(ok: bool) -> str:
+    return "**yes**" if ok else "no"
+
+
+def targets(d: dict) -> list[str]:
+    ns, st, tm, cl, rec = d["non_streaming"], d["streaming"], d["timing"], d["cassette_load"], d["recording"]
+    rows = ["| figure | measured | target | met |", "| --- | --- | --- | --- |"]
+    base = ns["baseline"]["64"]["rps"]
+    for name in ("simctl-scenario", "simctl-cassette"):
+        r = ns[name]["64"]
+        rows.append(f"| non-streaming req/s, {name[7:]}, 64 conns | {span(r['rps'])} vs {span(base)} bare: "
+                    f"**{r['ratio']:.2f}x** | >= 0.8x | {yes(r['ratio'] >= 0.8)} |")
+    sbase = st["baseline"]["64"]["rps"]
+    for name in ("simctl-scenario", "simctl-cassette"):
+        r = st[name]["64"]
+        rows.append(f"| streaming chunks/s (64-chunk streams, no delay), {name[7:]} | {span(r['rps'])} vs "
+                    f"{span(sbase)} streams/s bare: **{r['ratio']:.2f}x** | >= 0.8x | {yes(r['ratio'] >= 0.8)} |")
+    sim, bare = tm["simctl"], tm["baseline-sleeping"]
+    s256, b256 = sim["256"], bare["256"]
+    gap = med(s256["gap_err_p99"])
+    ttft = med(s256["ttft_err_p99"])
+    rows.append(f"| 256 streams: p99 gap error | {gap:.1f} ms (bare sleeping app {med(b256['gap_err_p99']):.1f}) "
+                f"| <= 2 ms | {yes(gap <= 2)} |")
+    rows.append(f"| 256 streams: p99 TTFT error | {ttft:.1f} ms (bare {med(b256['ttft_err_p99']):.1f}) "
+                f"| <= 5 ms | {yes(ttft <= 5)} |")
+    if "1000" in sim:
+        s1k, b1k = sim["1000"], bare["1000"]
+        share = med(s1k["delivered_share"])
+        rows.append(f"| 1000 streams: delivered share of the asked chunk rate | {share:.0%} "
+                    f"(bare {med(b1k['delivered_share']):.0%}) | >= 98% | {yes(share >= 0.98)} |")
+        ratio = med(s1k["gap_err_p99"]) / med(b1k["gap_err_p99"])
+        rows.append(f"| 1000 streams: p99 gap error vs bare | {med(s1k['gap_err_p99']):.1f} vs "
+                    f"{med(b1k['gap_err_p99']):.1f} ms: **{ratio:.2f}x** | <= 0.25x | {yes(ratio <= 0.25)} |")
+    busy = [f"{n} ({name}, {med(r['client_cpu']):.0%})" for name in tm for n, r in tm[name].items()
+            if med(r["client_cpu"]) > CLIENT_BUSY]
+    rows.append(f"| timing figures taken with the client above {CLIENT_BUSY:.0%} CPU | "
+                f"{', '.join(busy) or 'none'} | none | {yes(not busy)} |")
+    for key, row in cl.items():
+        if key.startswith("10000"):
+            first, cached = row["first_load_s"], med(row["cached_load_s"])
+            rows.append(f"| {key} cassette ({row['mb']:.0f} MB) load + index | first {first:.2f} s, cached "
+                        f"{cached:.2f} s | < 1 s | {'**yes**' if first < 1 else ('cached only' if cached < 1 else 'no')} |")
+    added = rec["added_p50_ms"]
+    rows.append(f"| TTFT added by recording (p50) | {added:+.1f} ms ({rec['direct']['ttft_p50_ms']:.1f} -> "
+                f"{rec['recorder']['ttft_p50_ms']:.1f} ms) | <= 2 ms | {yes(added <= 2)} |")
+    start = d["startup_s"]
+    rows.append(f"| start-up to first answered request | {start:.2f} s | < 1 s | {yes(start < 1)} |")
+    return rows
+
+
+def details(d: dict) -> list[str]:
+    out = ["### Non-streaming (wrk, 1 thread)", "", "| server | conns | req/s | p50 ms | p99 ms | ratio |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for name, rows in d["non_streaming"].items():
+        for conns, r in rows.items():
+            ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "1"
+            out.append(f"| {name} | {conns} | {span(r['rps'])} | {span(r['p50_ms'], '{:.2f}')} | "
+                       f"{span(r['p99_ms'], '{:.1f}')} | {ratio} |")
+    out += ["", "### Streaming, 64 chunks and `[DONE]`, no delay (wrk reads whole streams)", "",
+            "| server | conns | streams/s | p50 ms | p99 ms | ratio |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, rows in d["streaming"].items():
+        for conns, r in rows.items():
+            ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "1"
+            out.append(f"| {name} | {conns} | {span(r['rps'])} | {span(r['p50_ms'], '{:.1f}')} | "
+                       f"{span(r['p99_ms'], '{:.1f}')} | {ratio} |")
+    out += ["", "### Timing: TTFT 100 ms, ITL 20 ms, 64 tokens (errors: |measured - configured|, ms)", "",
+            "| server | streams | TTFT p50 | TTFT p99 | gap p50 | gap p99 | gap max | delivered | client CPU |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, rows in d["timing"].items():
+        for n, r in rows.items():
+            flag = " (busy)" if med(r["client_cpu"]) > CLIENT_BUSY else ""
+            out.append(f"| {name} | {n} | {span(r['ttft_err_p50'], '{:.1f}')} | {span(r['ttft_err_p99'], '{:.1f}')} "
+                       f"| {span(r['gap_err_p50'], '{:.2f}')} | {span(r['gap_err_p99'], '{:.1f}')} | "
+                       f"{span(r['gap_err_max'], '{:.1f}')} | {span(r['delivered_share'], '{:.1%}')} | "
+                       f"{med(r['client_cpu']):.0%}{flag} |")
+    out += ["", "### Cassette load + index, in a fresh process (imports excluded)", "",
+            "| cassette | file | first load (YAML) | peak RSS | cached load | peak RSS |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for key, r in d["cassette_load"].items():
+        out.append(f"| {key} | {r['mb']:.1f} MB | {r['first_load_s']:.2f} s | {r['first_rss_mb']:.0f} MB | "
+                   f"{span(r['cached_load_s'], '{:.2f}')} s | {r['cached_rss_mb']:.0f} MB |")
+    rec = d["recording"]
+    out += ["", "### Recording (TTFT of one stream at a time, ms)", "", "| path | p50 | p90 |", "| --- | --- | --- |"]
+    for name in ("direct", "recorder", "direct-again"):
+        out.append(f"| {name} | {rec[name]['ttft_p50_ms']:.1f} | {rec[name]['ttft_p90_ms']:.1f} |")
+    if d.get("scaling"):
+        out += ["", "### Workers and the state store (64 conns; ratio to the in-memory single worker)", "",
+                "| row | req/s | p50 ms | p99 ms | ratio |", "| --- | --- | --- | --- | --- |"]
+        for name, r in d["scaling"].items():
+            out.append(f"| {name} | {span(r['rps'])} | {span(r['p50_ms'], '{:.1f}')} | "
+                       f"{span(r['p99_ms'], '{:.1f}')} | {r['ratio']:.2f}x |")
+    return out
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results.json"
+    d = json.loads(path.read_text())
+    m = d["machine"]
+    print(f"Run of {d['date']}: {m['cpus']} cores, {m['platform']}, Python {m['python']}, "
+          f"{'pinned' if m.get('pinned') else 'not pinned'}{', QUICK' if d.get('quick') else ''}.\n")
+    print("## Against the targets\n")
+    print("\n".join(targets(d)))
+    print("\n## Every figure (median of the repeats, with the spread)\n")
+    print("\n".join(line for line in details(d) if not (isinstance(line, float) and math.isnan(line))))
+
+
+if __name__ == "__main__":
+    main()
