@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import hashlib
 import inspect
-import json
 import logging
 import os
 import threading
@@ -19,15 +17,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import __version__, directive, faults, ids, journal, jsongen, logs, templates, ticker, tokens
+from . import directive, faults, ids, journal, logs, replies, templates, ticker, tokens
 from . import scenario as scenarios
+from .cassette_stage import CassetteStage
 from .config import ServerConfig
 from .context import Context
 from .emitter import Gate, PlanResponse
@@ -38,18 +36,16 @@ from .params import parse_json
 from .plan import ResponsePlan, dumps
 from .ratelimit import estimate_tokens
 from .recording import Recording
-from .replay import source_from_config, without_delays
+from .replay import source_from_config
 from .rng import LazyRng
 from .rules import Incoming
-from .scenario import Reply, Rule
+from .scenario import Rule
 from .store import MEMORY, StoreUnavailable, open_store, state_report, unavailable
 from .timing import TimingModel
-from .upstream import forward
 from .verdict import Attempt, Verdict, call_key
 
 if TYPE_CHECKING:
     from .app import Endpoint
-    from .cassette import Interaction
 
 log = logging.getLogger("simctl")
 FAULT_HEADER = "x-simctl-fault"
@@ -73,8 +69,9 @@ class Server:
         self.verdict = Verdict()
         self.source = source_from_config(config)
         self.recording = Recording(self.source, self.store) if self.source and config.mode == "record-new" else None
+        self.cassettes = (CassetteStage(config, self.source, self.recording, self.store, self.metrics)
+                          if self.source is not None else None)
         self.shared_counters: dict[str, int] | None = None  # Redis's run counters, read at shutdown
-        self.http: httpx.AsyncClient | None = None
         self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
 
@@ -113,7 +110,7 @@ class Server:
             incoming = Incoming(request.method, request.scope["path"], request.headers, body, arrived)
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
-            recorded = await self._from_cassette(request, incoming, raw) if self.source is not None and api else None
+            recorded = await self.cassettes.answer(request, incoming, raw) if self.cassettes and api else None
             if self.ctx.scenario.rate_limits and api:
                 extra_headers = await self.store.take(self._client(request), self.ctx.scenario.rate_limits,
                                                       estimate_tokens(body, self.ctx.scenario.reply_tokens),
@@ -125,8 +122,8 @@ class Server:
                 plan = recorded
                 if self.config.timing == "scenario":
                     plan = self._timing(model_id, rule).apply(plan, rng)
-            elif rule is not None and rule.reply is not None and _whole_answer(rule.reply):
-                plan = self._reply_plan(rule.reply, incoming)
+            elif rule is not None and rule.reply is not None and replies.is_whole(rule.reply):
+                plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
             else:
                 plan = await self._planned(endpoint, request, body, rule, incoming, rng)
             if plan.status < 400 and recorded is None:
@@ -149,58 +146,15 @@ class Server:
                           _retry_after(plan.headers), plan.streaming)
         return self.respond(plan, endpoint.path, started, gate, attempt, request)
 
-    async def _from_cassette(self, request: Request, incoming: Incoming, raw: bytes | None) -> ResponsePlan | None:
-        """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
-        assert self.source is not None
-        query = dict(request.query_params)
-        hit = await self._find(incoming, query)
-        if hit is None and self.recording is not None:
-            await self.recording.sync()  # another worker or replica may have recorded it already
-            hit = await self._find(incoming, query)
-        if hit is not None:
-            self.metrics.cassette.labels("hit").inc()
-            return self.source.plan(hit, incoming.body)
-        self.metrics.cassette.labels("miss").inc()
-        if self.config.mode == "fallback":
-            self.source.miss(incoming.method, incoming.path, incoming.body)
-            return None
-        if self.config.mode == "record-new":
-            if self.http is None:
-                self.http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10))
-            interaction = await forward(self.http, self.config.upstream, incoming.method, incoming.path, query,
-                                        dict(request.headers), raw or b"")
-            assert self.recording is not None
-            await self.recording.append(interaction)
-            plan = self.source.plan(interaction, incoming.body)
-            return without_delays(plan)  # the client already waited for the upstream once
-        miss = self.source.miss(incoming.method, incoming.path, incoming.body)
-        raise APIError(self.config.miss_status, miss.message(), code="cassette_miss")
-
-    async def _find(self, incoming: Incoming, query: dict[str, str]) -> Interaction | None:
-        assert self.source is not None
-        found = self.source.candidates(incoming.method, incoming.path, query, incoming.body)
-        if not found:
-            return None
-        # The play count lives in the store: with Redis, the 2nd identical request gets the 2nd
-        # recorded answer whichever replica it reaches.
-        n = await self.store.next_play(self.source.play_key(found))
-        return self.source.pick(found, n, incoming.method, incoming.path)
-
     async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
         reply = rule.reply if rule is not None else None
-        d = directive.NONE
-        if reply is not None:
-            source, schema = reply.text, reply.json
+        count = self.count
 
-            def text() -> str:
-                if schema is not None:
-                    return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
-                return str(templates.render_tree(source, self._scope(incoming)))
+        def seen() -> dict[str, Any]:
+            return replies.scope(self.ctx, incoming, count)
 
-            wanted = source is not None or schema is not None
-            d = directive.Directive(text=text if wanted else None, tokens=reply.tokens, tool=reply.tool)
-        token = directive.current.set(d)
+        token = directive.current.set(replies.directive_for(reply, rng, seen))
         try:
             if endpoint.json is not None:
                 made = endpoint.json(self.ctx, body)
@@ -211,41 +165,9 @@ class Server:
         finally:
             directive.current.reset(token)
         if reply is not None and (reply.status or reply.headers):
-            headers = {**plan.headers, **templates.render_tree(reply.headers, self._scope(incoming))}
+            headers = {**plan.headers, **templates.render_tree(reply.headers, seen())}
             plan = _replace(plan, status=reply.status or plan.status, headers=headers)
         return plan
-
-    def _reply_plan(self, reply: Reply, incoming: Incoming) -> ResponsePlan:
-        scope = self._scope(incoming)
-        body = templates.render_tree(reply.body, scope)
-        headers = {str(k): str(v) for k, v in templates.render_tree(reply.headers, scope).items()}
-        if isinstance(body, str):
-            media = headers.pop("content-type", "text/plain; charset=utf-8")
-            return ResponsePlan(status=reply.status or 200, body=body.encode(), headers=headers, media_type=media,
-                                model=incoming.model)
-        media = headers.pop("content-type", "application/json")
-        return ResponsePlan(status=reply.status or 200, body=dumps(body), headers=headers, media_type=media,
-                            model=incoming.model)
-
-    def _scope(self, incoming: Incoming) -> dict[str, Any]:
-        stats = self.ctx.state.stats
-        return {
-            "request": incoming.body if incoming.body is not None else {},
-            "headers": dict(incoming.headers),
-            "path": incoming.path,
-            "method": incoming.method,
-            "model": incoming.model,
-            "count": self.count,
-            "server": {
-                "uptime": round(self.ctx.state.uptime, 3),
-                "timestamp": dt.datetime.now().isoformat(timespec="microseconds"),
-                "version": __version__,
-                "scenario": self.ctx.scenario.name,
-                "models": [m.id for m in self.ctx.catalog.models],
-                "metrics": stats.by_route_json(),
-                **stats.summary(),
-            },
-        }
 
     def _fault(self, request: Request, incoming: Incoming, rule: Rule | None, rng: np.random.Generator,
                api: bool) -> faults.Fault | None:
@@ -398,8 +320,8 @@ class Server:
         finally:
             if task is not None:
                 task.cancel()
-            if self.http is not None:
-                await self.http.aclose()
+            if self.cassettes is not None:
+                await self.cassettes.close()
             await self._close_store()
 
     async def _close_store(self) -> None:
@@ -435,10 +357,6 @@ def _retry_after(headers: dict[str, str]) -> float | None:
     if headers.get("retry-after", "").isdigit():
         return float(headers["retry-after"])
     return None
-
-
-def _whole_answer(reply: Reply) -> bool:
-    return reply.body is not None
 
 
 def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
