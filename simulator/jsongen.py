@@ -13,6 +13,7 @@ hint text and fall back to it even if it does not match. Remote `$ref`s resolve 
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections.abc import Callable, Mapping
@@ -69,7 +70,39 @@ _FORMATS["url"] = _FORMATS["uri"]
 
 
 def generate(schema: Mapping[str, Any], rng: np.random.Generator, *, hint: str = "") -> Any:
-    return _gen(schema, rng, hint, schema, 0)
+    try:
+        return _gen(schema, rng, hint, schema, 0)
+    except (RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):
+        # A schema valid by the metaschema can still be one no value fits (or one this generator
+        # does not follow): the client gets an empty object, never a 500.
+        return {}
+
+
+_PROBLEMS: dict[str, str | None] = {}  # a schema's canonical JSON -> what is wrong with it (None: nothing)
+
+
+def schema_problem(schema: Any) -> str | None:
+    """What is wrong with a JSON Schema a client sent (checked against the 2020-12 metaschema), or None.
+    Clients send the same few schemas on every call: the verdict is kept."""
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return "the schema is not plain JSON"
+    if key in _PROBLEMS:
+        return _PROBLEMS[key]
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+        problem = None
+    except jsonschema.SchemaError as e:
+        problem = f"In context={tuple(e.path)}, {e.message}"[:500]
+    except RecursionError:
+        problem = "the schema nests too deeply"
+    if len(_PROBLEMS) > 1000:
+        _PROBLEMS.clear()
+    _PROBLEMS[key] = problem
+    return problem
 
 
 def validate_or_raise(schema: Mapping[str, Any], instance: Any) -> None:
@@ -138,7 +171,9 @@ def _gen(s: Any, rng: np.random.Generator, hint: str, root: Mapping[str, Any], d
             return _branch(s, key, rng, hint, root, depth)
     kind = s.get("type")
     if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
+        kind = next((k for k in kind if isinstance(k, str) and k != "null"), "null")
+    if kind is not None and not isinstance(kind, str):
+        kind = "string"
     if kind is None:
         kind = ("object" if "properties" in s else "array" if "items" in s or "prefixItems" in s
                 else "number" if "minimum" in s or "maximum" in s else "string")

@@ -44,6 +44,11 @@ def parse_tools(raw: Any, *, nested: bool) -> list[Tool]:
         if not isinstance(params, dict):
             raise invalid(f"Invalid type for 'tools[{i}] parameters': expected an object.", param=where,
                           code="invalid_type")
+        problem = jsongen.schema_problem(params)
+        if problem is not None:
+            raise invalid(f"Invalid schema for function '{fn['name']}': {problem}.",
+                          param=f"tools[{i}].function.parameters" if nested else f"tools[{i}].parameters",
+                          code="invalid_function_parameters")
         out.append(Tool(fn["name"], str(fn.get("description") or ""), params))
     return out
 

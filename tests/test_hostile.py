@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import openai
 import pytest
 from conftest import running_server
 
@@ -159,3 +160,25 @@ def test_requests_too_broken_to_parse_get_openai_shaped_400(base_url: str, raw: 
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, answer
     assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}
+
+
+# Found by the long fuzz run: a `type` holding objects made the argument generator raise (a 500).
+@pytest.mark.parametrize(("path", "body", "param", "context"), [
+    ("/chat/completions", {"model": "o1", "messages": [{"role": "assistant", "content": None}], "tools": [
+        {"type": "function", "function": {"name": "0", "parameters": {"type": [{"a": 1}]}}}]},
+     "tools[0].function.parameters", "In context=('type',)"),
+    ("/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "tools": [
+        {"type": "function", "function": {"name": "f", "parameters": {"properties": {"x": {"type": "strin"}}}}}]},
+     "tools[0].function.parameters", "In context=('properties', 'x', 'type')"),
+    ("/chat/completions", {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "s", "schema": {"type": 5}}}}, "response_format", "'s'"),
+    ("/responses", {"model": "gpt-4o", "input": "x", "text": {"format": {
+        "type": "json_schema", "name": "s", "schema": {"properties": 3}}}}, "text.format.schema", "'s'"),
+])
+def test_invalid_json_schemas_from_clients_get_400_naming_the_place(client: openai.OpenAI, path: str, body: dict,
+                                                                   param: str, context: str) -> None:
+    with pytest.raises(openai.BadRequestError) as e:
+        client.post(path, body=body, cast_to=object)
+    err = e.value.body
+    assert isinstance(err, dict) and err["param"] == param and err["type"] == "invalid_request_error"
+    assert err["message"].startswith("Invalid schema for ") and context in err["message"], err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -31,15 +33,21 @@ from conftest import free_port
 
 LONG = os.environ.get("SIMCTL_LONG") == "1"
 ROOT = Path(__file__).resolve().parents[1]
-TTFT, ITL, TOKENS = 0.1, 0.02, 32  # the timing model the soak runs with
+TTFT, ITL, TOKENS = 0.1, 0.02, 64  # the timing model the soak runs with: the benchmark's
 pytestmark = pytest.mark.timeout(1800 if LONG else 120)
 
 
+def replay_process(*args: str) -> Any:
+    return replay_process_cmd([sys.executable, "-m", "cli", "replay", "--port", "{port}", "--log-level", "warning",
+                               *args])
+
+
 @contextmanager
-def replay_process(*args: str) -> Iterator[tuple[int, int, subprocess.Popen[bytes]]]:
+def replay_process_cmd(cmd: list[str]) -> Iterator[tuple[int, int, subprocess.Popen[bytes]]]:
+    """A server process on a free port ("{port}" in `cmd`), ready when its /health answers."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--log-level", "warning",
-                             *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -196,6 +204,48 @@ async def _soak(port: int, concurrency: int, seconds: float) -> Soak:
     return out
 
 
+@dataclass
+class SoakRun:
+    result: Soak
+    rss: list[float]  # at the start, then each second
+    rss_end: float
+    client_cpu: float
+    ttft: list[float]  # |error| p50, p99 (ms)
+    gap: list[float]
+
+
+def _soak_measured(port: int, pid: int, concurrency: int, seconds: float) -> SoakRun:
+    _run(_soak(port, min(concurrency, 50), 1.0))  # warm-up: imports, caches, first allocations
+    samples = [rss_mb(pid)]  # RSS each second: a leak climbs all along, a working set levels off
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(1.0):
+            samples.append(rss_mb(pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    result = _run(_soak(port, concurrency, seconds))
+    client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+    done.set()
+    sampler.join()
+    # |measured - configured|, as the benchmark reports it.
+    ttft = np.percentile(np.abs(result.ttft_err_ms), [50, 99]).tolist() if result.ttft_err_ms else [np.nan] * 2
+    gap = np.percentile(np.abs(result.gap_err_ms), [50, 99]).tolist() if result.gap_err_ms else [np.nan] * 2
+    return SoakRun(result, samples, rss_mb(pid), client_cpu, ttft, gap)
+
+
+def _run(main: Any) -> Any:
+    # uvloop, as the benchmark's client: the plain asyncio loop costs the client twice the CPU per
+    # chunk, and a saturated client measures itself.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
 def test_soak_concurrent_streams_with_the_timing_model(tmp_path: Path) -> None:
     concurrency, seconds = (1000, 60.0) if LONG else (100, 3.0)
     # Other points on the curve (e.g. 256 streams, the benchmark's timing figure): SIMCTL_SOAK_STREAMS/_SECONDS.
@@ -205,39 +255,32 @@ def test_soak_concurrent_streams_with_the_timing_model(tmp_path: Path) -> None:
     scenario.write_text(f"extends: default\nreply_tokens: {TOKENS}\n"
                         f"timing: {{latency: 0, ttft: {TTFT}, itl: {ITL}}}\n")
     with replay_process("--scenario", str(scenario)) as (port, pid, proc):
-        asyncio.run(_soak(port, min(concurrency, 50), 1.0))  # warm-up: imports, caches, first allocations
-        rss_start = rss_mb(pid)
-        samples: list[float] = []  # RSS each second: a leak climbs all along, a working set levels off
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(1.0):
-                samples.append(rss_mb(pid))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        result = asyncio.run(_soak(port, concurrency, seconds))
-        client_cpu = (time.process_time() - cpu0) / (time.perf_counter() - t0)
-        done.set()
-        sampler.join()
-        rss_end = rss_mb(pid)
+        run = _soak_measured(port, pid, concurrency, seconds)
         settled = _settle(port, 10**6)
-    ttft = np.percentile(result.ttft_err_ms, [50, 99]) if result.ttft_err_ms else [np.nan] * 2
-    gap = np.percentile(result.gap_err_ms, [50, 99]) if result.gap_err_ms else [np.nan] * 2
-    quarter = samples[len(samples) // 4]
-    ideal = concurrency * seconds / (TTFT + (TOKENS + 1) * ITL)  # streams the timing model allows in the time
-    print(f"\nsoak: {concurrency} concurrent streams for {seconds:.0f} s: {result.streams} streams "
-          f"({result.streams / ideal:.0%} of the {ideal:.0f} the timing allows), {len(result.errors)} errors; "
-          f"RSS {rss_start:.1f} -> {rss_end:.1f} MB (at a quarter of the run {quarter:.1f}, peak {max(samples):.1f}); "
-          f"TTFT error p50 {ttft[0]:.1f} p99 {ttft[1]:.1f} ms; "
-          f"gap error p50 {gap[0]:.1f} p99 {gap[1]:.1f} ms; load client CPU {client_cpu:.0%}")
-    assert not result.errors, result.errors[:5]
-    assert result.streams > 0 and settled["active_requests"] <= 1
+    # Each client loops until the time is up: the streams the timing model allows in it.
+    ideal = concurrency * math.ceil(seconds / (TTFT + (TOKENS - 1) * ITL))
+    quarter = run.rss[len(run.rss) // 4]
+    print(f"\nsoak: {concurrency} concurrent streams for {seconds:.0f} s: {run.result.streams} streams "
+          f"({run.result.streams / ideal:.0%} of the {ideal:.0f} the timing allows), {len(run.result.errors)} errors; "
+          f"RSS {run.rss[0]:.1f} -> {run.rss_end:.1f} MB (at a quarter of the run {quarter:.1f}, peak "
+          f"{max(run.rss):.1f}); |TTFT error| p50 {run.ttft[0]:.1f} p99 {run.ttft[1]:.1f} ms; "
+          f"|gap error| p50 {run.gap[0]:.1f} p99 {run.gap[1]:.1f} ms; load client CPU {run.client_cpu:.0%}")
+    assert not run.result.errors, run.result.errors[:5]
+    assert run.result.streams > 0 and settled["active_requests"] <= 1
     # Flat: from a quarter of the run on (1,000 connections' buffers are in by then) it grows no more.
-    assert rss_end - quarter < 15, (rss_start, quarter, rss_end, samples)
+    assert run.rss_end - quarter < 15, (quarter, run.rss_end, run.rss)
     if not LONG:
         # 100 streams on a shared 2-core machine: the gaps hold to a few ms at the median, and the first
-        # token is not queued for long (the p99 and the 1,000-stream figures are reported, not
-        # asserted: a saturated server is slow, not wrong; see docs/reliability.md).
-        assert abs(gap[0]) < 5 and abs(ttft[0]) < 100, (ttft, gap)
+        # token is not queued for long.
+        assert run.gap[0] < 5 and run.ttft[0] < 100, (run.ttft, run.gap)
+        return
+    # The benchmark's target at 1,000 streams: p99 gap error at most a quarter of a bare Starlette app
+    # sleeping once per token, under the same load on the same machine.
+    with replay_process_cmd([sys.executable, str(ROOT / "benchmarks" / "baseline.py"), "{port}", str(TTFT),
+                             str(ITL)]) as (bport, bpid, _):
+        bare = _soak_measured(bport, bpid, concurrency, seconds)
+    print(f"bare app, same load: {bare.result.streams} streams, {len(bare.result.errors)} errors; "
+          f"|TTFT error| p50 {bare.ttft[0]:.1f} p99 {bare.ttft[1]:.1f} ms; |gap error| p50 {bare.gap[0]:.1f} "
+          f"p99 {bare.gap[1]:.1f} ms; load client CPU {bare.client_cpu:.0%}; "
+          f"simctl's p99 gap error is {run.gap[1] / bare.gap[1]:.2f}x the bare app's")
+    assert run.gap[1] <= 0.25 * bare.gap[1], (run.gap, bare.gap)

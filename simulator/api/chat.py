@@ -157,6 +157,10 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
         if spec.get("schema") is not None and not isinstance(spec["schema"], dict):
             raise invalid("Invalid type for 'response_format.json_schema.schema': expected an object.",
                           param="response_format.json_schema.schema", code="invalid_type")
+        problem = jsongen.schema_problem(spec["schema"]) if spec.get("schema") is not None else None
+        if problem is not None:
+            raise invalid(f"Invalid schema for response_format '{spec['name']}': {problem}.",
+                          param="response_format", code=None)
     return None if kind == "text" else fmt
 
 

@@ -223,6 +223,14 @@ def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
     if fmt["type"] == "json_schema" and not isinstance(fmt.get("name"), str):
         raise invalid("Missing required parameter: 'text.format.name'.", param="text.format.name",
                       code="missing_required_parameter")
+    if fmt["type"] == "json_schema" and fmt.get("schema") is not None:
+        if not isinstance(fmt["schema"], dict):
+            raise invalid("Invalid type for 'text.format.schema': expected an object.", param="text.format.schema",
+                          code="invalid_type")
+        problem = jsongen.schema_problem(fmt["schema"])
+        if problem is not None:
+            raise invalid(f"Invalid schema for response_format '{fmt['name']}': {problem}.", param="text.format.schema",
+                          code="invalid_json_schema")
     return fmt
 
 
