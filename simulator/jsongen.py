@@ -105,20 +105,31 @@ def schema_problem(schema: Any) -> str | None:
     return problem
 
 
-def validate_or_raise(schema: Mapping[str, Any], instance: Any) -> None:
-    import jsonschema  # here, not at the top: it is a tenth of the server's start-up
+def validator(schema: Mapping[str, Any]) -> Any:
+    """A validator for a schema someone else wrote, that never fetches a `$ref` from the network.
 
-    jsonschema.Draft202012Validator(schema).validate(instance)
+    jsonschema still retrieves http(s) references by default: a client's `{"$ref": "http://..."}`
+    would make the server call out (and wait for) any address the client names."""
+    import jsonschema  # here, not at the top: it is a tenth of the server's start-up
+    from referencing import Registry
+    from referencing.exceptions import NoSuchResource
+
+    def refuse(uri: str) -> Any:
+        raise NoSuchResource(ref=uri)
+
+    return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=refuse))  # type: ignore[call-arg]
+
+
+def validate_or_raise(schema: Mapping[str, Any], instance: Any) -> None:
+    validator(schema).validate(instance)
 
 
 def _valid(s: Any, value: Any, root: Mapping[str, Any]) -> bool:
     # Sub-schemas may $ref into the root, so carry the root's definitions along.
     if isinstance(s, Mapping) and s is not root:
         s = {**{k: root[k] for k in ("$defs", "definitions") if k in root}, **s}
-    import jsonschema
-
     try:
-        return jsonschema.Draft202012Validator(s).is_valid(value)
+        return bool(validator(s).is_valid(value))
     except Exception:  # unresolvable refs or malformed schemas: trust the generator instead
         return False
 

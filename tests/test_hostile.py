@@ -182,3 +182,37 @@ def test_invalid_json_schemas_from_clients_get_400_naming_the_place(client: open
     err = e.value.body
     assert isinstance(err, dict) and err["param"] == param and err["type"] == "invalid_request_error"
     assert err["message"].startswith("Invalid schema for ") and context in err["message"], err
+
+
+def test_a_schema_never_makes_the_server_fetch_a_remote_ref(client: openai.OpenAI) -> None:
+    # jsonschema retrieves http(s) `$ref`s by default: a client could make the server call any
+    # address (and wait for it: an unreachable one held a request for 5 s in the long fuzz run).
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"type": "integer"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        remote = {"$ref": f"http://127.0.0.1:{httpd.server_port}/s.json"}
+        schema = {"type": "object", "properties": {"n": {"anyOf": [remote, {"type": "integer"}], "default": 3}},
+                  "required": ["n"]}
+        answer = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "x"}],
+            response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}})
+    finally:
+        httpd.shutdown()
+    assert hits == []
+    assert "n" in json.loads(answer.choices[0].message.content or "{}")
