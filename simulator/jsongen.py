@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import string
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,10 +70,28 @@ _FORMATS: dict[str, Callable[[np.random.Generator], str]] = {
 _FORMATS["url"] = _FORMATS["uri"]
 
 
+class _OutOfWork(Exception):
+    pass
+
+
+_work = threading.local()  # what is left of the current generate() call's budget
+WORK = 20_000  # nodes generated plus candidate checks (a check counts CHECK_COST); a real schema uses < 1,000
+CHECK_COST = 100
+
+
+def _spend(units: int) -> None:
+    _work.left -= units
+    if _work.left < 0:
+        raise _OutOfWork
+
+
 def generate(schema: Mapping[str, Any], rng: np.random.Generator, *, hint: str = "") -> Any:
+    # Bounded work: `{"anyOf": [{"$ref": "#"}, {"$ref": "#"}]}` branches at every level, and trying each
+    # branch to the depth limit took 20 s for that one schema.
+    _work.left = WORK
     try:
         return _gen(schema, rng, hint, schema, 0)
-    except (RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):
+    except (_OutOfWork, RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):
         # A schema valid by the metaschema can still be one no value fits (or one this generator
         # does not follow): the client gets an empty object, never a 500.
         return {}
@@ -125,6 +144,7 @@ def validate_or_raise(schema: Mapping[str, Any], instance: Any) -> None:
 
 
 def _valid(s: Any, value: Any, root: Mapping[str, Any]) -> bool:
+    _spend(CHECK_COST)
     # Sub-schemas may $ref into the root, so carry the root's definitions along.
     if isinstance(s, Mapping) and s is not root:
         s = {**{k: root[k] for k in ("$defs", "definitions") if k in root}, **s}
@@ -164,6 +184,7 @@ def _gen(s: Any, rng: np.random.Generator, hint: str, root: Mapping[str, Any], d
         return None if s is False else _pick(rng, _WORDS)
     if depth > _HARD_STOP:
         return None
+    _spend(1)
     if "$ref" in s:
         target = {**_resolve(s["$ref"], root), **{k: v for k, v in s.items() if k != "$ref"}}
         return _gen(target, rng, hint, root, depth + 1)
