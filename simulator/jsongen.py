@@ -17,6 +17,7 @@ import json
 import re
 import string
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -77,18 +78,19 @@ class _OutOfWork(Exception):
 _work = threading.local()  # what is left of the current generate() call's budget
 WORK = 20_000  # nodes generated plus candidate checks (a check counts CHECK_COST); a real schema uses < 1,000
 CHECK_COST = 100
+WORK_SECONDS = 0.5  # and a time cap: one check of a self-referring schema can recurse for 10 ms
 
 
 def _spend(units: int) -> None:
     _work.left -= units
-    if _work.left < 0:
+    if _work.left < 0 or (units > 1 and time.perf_counter() > _work.until):
         raise _OutOfWork
 
 
 def generate(schema: Mapping[str, Any], rng: np.random.Generator, *, hint: str = "") -> Any:
     # Bounded work: `{"anyOf": [{"$ref": "#"}, {"$ref": "#"}]}` branches at every level, and trying each
     # branch to the depth limit took 20 s for that one schema.
-    _work.left = WORK
+    _work.left, _work.until = WORK, time.perf_counter() + WORK_SECONDS
     try:
         return _gen(schema, rng, hint, schema, 0)
     except (_OutOfWork, RecursionError, TypeError, ValueError, KeyError, AttributeError, IndexError):
