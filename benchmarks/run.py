@@ -44,6 +44,7 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say so
 # Stream starts spread over this many seconds (less than a stream lasts, so all are open at once):
 # 1000 connections opened in the same instant measure the client's own burst, not the server.
 RAMP = float(os.environ.get("SIMCTL_BENCH_RAMP", "0.5"))
+QUICK_S = 2  # seconds per wrk run in --quick (the whole quick run stays under a minute)
 
 
 def free_port() -> int:
@@ -299,9 +300,10 @@ def load_cassette_file(tmp: Path, n: int, stream_every: int) -> str:
 
 
 LOAD_KINDS = {"chat": 0, "third streamed": 3, "half streamed": 2}
+QUICK_KINDS = {"chat": 0, "half streamed": 2}
 
 
-def measure_cassette_load(tmp: Path, sizes: list[int]) -> dict:
+def measure_cassette_load(tmp: Path, sizes: list[int], kinds: dict[str, int] = LOAD_KINDS) -> dict:
     """Load + index in a fresh process: with an empty cache (the YAML is parsed), then from the cache."""
     # Peak RSS from VmHWM: ru_maxrss would carry this (large) process's own peak over fork and exec.
     code = ("import re,time,sys;sys.path.insert(0,%r);from simulator import cassette as c;"
@@ -312,7 +314,7 @@ def measure_cassette_load(tmp: Path, sizes: list[int]) -> dict:
             "cc._finish_writes();print(e, hwm)")
     out: dict = {}
     for n in sizes:
-        for kind, every in LOAD_KINDS.items():
+        for kind, every in kinds.items():
             path = load_cassette_file(tmp, n, every)
             env = dict(os.environ, SIMCTL_CACHE_DIR=str(tmp / f"cache-{n}-{every}"))
             runs = []
@@ -341,18 +343,18 @@ def main() -> None:
     repeat = args.repeat or (1 if quick else 2)
     if args.only == "scaling":
         with tempfile.TemporaryDirectory() as t:
-            scaling = measure_scaling(Path(t), 64, 3 if quick else 8, repeat, [1, 2] if quick else [1, 2, 4])
+            scaling = measure_scaling(Path(t), 64, QUICK_S if quick else 8, repeat, [1, 2] if quick else [1, 2, 4])
         print_scaling(scaling)
         return
     if args.only:
         with tempfile.TemporaryDirectory() as t:
             tmp = Path(t)
-            one = {"recording": lambda: measure_recording(tmp, 10 if quick else 40),
+            one = {"recording": lambda: measure_recording(tmp, 4 if quick else 40),
                    "throughput": lambda: {
-                       "non_streaming": measure_throughput(tmp, [64] if quick else [1, 64, 256], 3 if quick else 8,
-                                                           repeat, False),
-                       "streaming": measure_throughput(tmp, [64], 3 if quick else 8, repeat, True)},
-                   "timing": lambda: measure_timing(tmp, args.streams or ([1, 64] if quick else [1, 256, 1000]),
+                       "non_streaming": measure_throughput(tmp, [64] if quick else [1, 64, 256],
+                                                           QUICK_S if quick else 8, repeat, False),
+                       "streaming": measure_throughput(tmp, [64], QUICK_S if quick else 8, repeat, True)},
+                   "timing": lambda: measure_timing(tmp, args.streams or ([64] if quick else [1, 256, 1000]),
                                                     repeat),
                    "cassette": lambda: measure_cassette_load(tmp, [1000] if quick else [1000, 10000])}
             print(json.dumps(one[args.only](), indent=2, default=float))
@@ -361,7 +363,7 @@ def main() -> None:
         tmp = Path(t)
         port = free_port()
         startups = []
-        for _ in range(3):  # one start is one sample of a noisy figure
+        for _ in range(1 if quick else 3):  # one start is one sample of a noisy figure
             with server(simctl(port), port) as startup:
                 startups.append(startup)
         startup = statistics.median(startups)
@@ -371,13 +373,14 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "quick": quick,
             "startup_s": startup,
-            "non_streaming": measure_throughput(tmp, [64] if quick else [1, 64, 256], 3 if quick else 8, repeat,
+            "non_streaming": measure_throughput(tmp, [64] if quick else [1, 64, 256], QUICK_S if quick else 8, repeat,
                                                 False),
-            "streaming": measure_throughput(tmp, [64], 3 if quick else 8, repeat, True),
-            "timing": measure_timing(tmp, [1, 64] if quick else [1, 256, 1000], repeat),
-            "cassette_load": measure_cassette_load(tmp, [1000] if quick else [1000, 10000]),
-            "recording": measure_recording(tmp, 10 if quick else 40),
-            "scaling": measure_scaling(tmp, 64, 3 if quick else 8, repeat, [1, 2] if quick else [1, 2, 4]),
+            "streaming": measure_throughput(tmp, [64], QUICK_S if quick else 8, repeat, True),
+            "timing": measure_timing(tmp, [64] if quick else [1, 256, 1000], repeat),
+            "cassette_load": measure_cassette_load(tmp, [1000] if quick else [1000, 10000],
+                                                  QUICK_KINDS if quick else LOAD_KINDS),
+            "recording": measure_recording(tmp, 4 if quick else 40),
+            "scaling": measure_scaling(tmp, 64, QUICK_S if quick else 8, repeat, [1, 2] if quick else [1, 2, 4]),
         }
     Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
     print_tables(results)
