@@ -165,7 +165,8 @@ class Server:
         finally:
             directive.current.reset(token)
         if reply is not None and (reply.status or reply.headers):
-            headers = {**plan.headers, **templates.render_tree(reply.headers, seen())}
+            rendered = templates.render_tree(reply.headers, seen())
+            headers = {**plan.headers, **{str(k): str(v) for k, v in rendered.items()}}
             plan = _replace(plan, status=reply.status or plan.status, headers=headers)
         return plan
 

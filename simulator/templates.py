@@ -147,6 +147,10 @@ class Template:
         except RecursionError:
             raise APIError(500, "scenario template refused: recursion too deep (a macro calling itself?)",
                            type="server_error") from None
+        except APIError:
+            raise
+        except Exception as e:  # noqa: BLE001 - `{{ 1/0 }}`, `{{ 'a' + 1 }}`...: the author's error, said as such
+            raise APIError(500, f"scenario template failed: {type(e).__name__}: {e}", type="server_error") from None
         finally:
             _budget.reset(token)
 

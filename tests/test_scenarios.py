@@ -239,3 +239,36 @@ def test_templates_cannot_hang_or_blow_up(tmp_path: Path, template: str) -> None
         assert "Traceback" not in r.text and took < 1.5, took
         # The server is free again at once: a plain route answers.
         assert httpx.get(url + "/health", timeout=2).status_code == 200
+
+
+def test_reply_headers_of_any_type_and_framing_headers_never_break_the_answer(tmp_path: Path) -> None:
+    # Found by generating scenarios: a non-string header value (a whole-template float, an int) and a
+    # content-length or transfer-encoding of the author's own made the server fail to send (a plain 500).
+    rules = """
+rules:
+  - when: {route: /v1/chat/completions}
+    reply:
+      text: "counted {{ count }}"
+      headers: {x-uptime: "{{ server.uptime }}", x-n: 7, content-length: 3, transfer-encoding: chunked, connection: x}
+"""
+    with serve(tmp_path, rules) as url:
+        for stream in (False, True):
+            r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "stream": stream,
+                                                               "messages": [{"role": "user", "content": "hi"}]})
+            assert r.status_code == 200, r.text
+            assert r.headers["x-n"] == "7" and float(r.headers["x-uptime"]) >= 0
+            assert ("data: [DONE]" in r.text) if stream else ("counted" in r.json()["choices"][0]["message"]["content"])
+
+
+def test_a_template_that_raises_is_a_500_in_openai_shape_naming_the_error(tmp_path: Path) -> None:
+    rules = """
+rules:
+  - when: {route: /v1/chat/completions}
+    reply: {text: "{{ 1 / 0 }}"}
+"""
+    with serve(tmp_path, rules) as url:
+        r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o",
+                                                           "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 500
+    error = r.json()["error"]
+    assert error["type"] == "server_error" and error["message"].startswith("scenario template failed: ZeroDivision")
