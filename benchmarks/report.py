@@ -77,21 +77,20 @@ def targets(d: dict) -> list[str]:
     return rows
 
 
+def _throughput(runs: dict, unit: str, p50_fmt: str) -> list[str]:
+    out = [f"| server | conns | {unit} | p50 ms | p99 ms | ratio |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, rows in runs.items():
+        for conns, r in rows.items():
+            ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "1"
+            out.append(f"| {name} | {conns} | {span(r['rps'])} | {span(r['p50_ms'], p50_fmt)} | "
+                       f"{span(r['p99_ms'], '{:.1f}')} | {ratio} |")
+    return out
+
+
 def details(d: dict) -> list[str]:
-    out = ["### Non-streaming (wrk, 1 thread)", "", "| server | conns | req/s | p50 ms | p99 ms | ratio |",
-           "| --- | --- | --- | --- | --- | --- |"]
-    for name, rows in d["non_streaming"].items():
-        for conns, r in rows.items():
-            ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "1"
-            out.append(f"| {name} | {conns} | {span(r['rps'])} | {span(r['p50_ms'], '{:.2f}')} | "
-                       f"{span(r['p99_ms'], '{:.1f}')} | {ratio} |")
-    out += ["", "### Streaming, 64 chunks and `[DONE]`, no delay (wrk reads whole streams)", "",
-            "| server | conns | streams/s | p50 ms | p99 ms | ratio |", "| --- | --- | --- | --- | --- | --- |"]
-    for name, rows in d["streaming"].items():
-        for conns, r in rows.items():
-            ratio = f"{r['ratio']:.2f}x" if "ratio" in r else "1"
-            out.append(f"| {name} | {conns} | {span(r['rps'])} | {span(r['p50_ms'], '{:.1f}')} | "
-                       f"{span(r['p99_ms'], '{:.1f}')} | {ratio} |")
+    out = ["### Non-streaming (wrk, 1 thread)", ""] + _throughput(d["non_streaming"], "req/s", "{:.2f}")
+    out += ["", "### Streaming, 64 chunks and `[DONE]`, no delay (wrk reads whole streams)", ""]
+    out += _throughput(d["streaming"], "streams/s", "{:.1f}")
     out += ["", "### Timing: TTFT 100 ms, ITL 20 ms, 64 tokens (errors: |measured - configured|, ms)", "",
             "| server | streams | TTFT p50 | TTFT p99 | gap p50 | gap p99 | gap max | delivered | client CPU |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

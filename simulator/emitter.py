@@ -23,7 +23,6 @@ from .plan import Chunk, ResponsePlan
 Finished = Callable[[ResponsePlan, float, bool], None]  # plan, seconds taken, completed
 
 
-_FRAMING = frozenset({"content-length", "transfer-encoding"})  # `connection: close` stays: a 413 ends the connection
 _NAMES: dict[str, bytes] = {}  # header names as sent: the same few on every answer
 
 
@@ -68,10 +67,6 @@ class PlanResponse:
 
     def _start(self) -> dict[str, object]:
         headers = {"content-type": self.plan.media_type, **self.plan.headers, **self.headers}
-        if self.plan.headers and not _FRAMING.isdisjoint(k.lower() for k in self.plan.headers):
-            # The emitter frames the body: a scenario's (or upstream's) content-length or
-            # transfer-encoding would contradict it and the server would refuse to send.
-            headers = {k: v for k, v in headers.items() if k.lower() not in _FRAMING}
         if self.plan.chunks is None and self.plan.abort is None:
             headers["content-length"] = str(len(self.plan.body))
         elif self.plan.chunks is not None:

@@ -17,6 +17,8 @@ from .plan import ResponsePlan, dumps
 from .rules import Incoming
 from .scenario import Reply
 
+FRAMING = frozenset({"content-length", "transfer-encoding"})  # `connection: close` stays the author's to send
+
 
 def scope(ctx: Context, incoming: Incoming, count: int) -> dict[str, Any]:
     """What a reply's templates can read."""
@@ -48,13 +50,20 @@ def is_whole(reply: Reply) -> bool:
 def whole(reply: Reply, seen: dict[str, Any], model: str | None) -> ResponsePlan:
     """The answer a reply's `status`, `headers` and `body` spell out, templates rendered."""
     body = templates.render_tree(reply.body, seen)
-    headers = {str(k): str(v) for k, v in templates.render_tree(reply.headers, seen).items()}
+    headers = rendered_headers(reply, seen)
     if isinstance(body, str):
         media = headers.pop("content-type", "text/plain; charset=utf-8")
         return ResponsePlan(status=reply.status or 200, body=body.encode(), headers=headers, media_type=media,
                             model=model)
     media = headers.pop("content-type", "application/json")
     return ResponsePlan(status=reply.status or 200, body=dumps(body), headers=headers, media_type=media, model=model)
+
+
+def rendered_headers(reply: Reply, seen: dict[str, Any]) -> dict[str, str]:
+    """A reply's headers, rendered and sent as text. Framing headers are the emitter's to set: an
+    author's content-length or transfer-encoding would contradict the body actually sent."""
+    rendered = templates.render_tree(reply.headers, seen)
+    return {str(k): str(v) for k, v in rendered.items() if str(k).lower() not in FRAMING}
 
 
 def directive_for(reply: Reply | None, rng: np.random.Generator, seen: Any) -> directive.Directive:

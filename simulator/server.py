@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from . import directive, faults, ids, journal, logs, replies, templates, ticker, tokens
+from . import directive, faults, ids, journal, logs, replies, ticker, tokens
 from . import scenario as scenarios
 from .cassette_stage import CassetteStage
 from .config import ServerConfig
@@ -165,8 +165,7 @@ class Server:
         finally:
             directive.current.reset(token)
         if reply is not None and (reply.status or reply.headers):
-            rendered = templates.render_tree(reply.headers, seen())
-            headers = {**plan.headers, **{str(k): str(v) for k, v in rendered.items()}}
+            headers = {**plan.headers, **replies.rendered_headers(reply, seen())}
             plan = _replace(plan, status=reply.status or plan.status, headers=headers)
         return plan
 
