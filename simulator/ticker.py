@@ -18,6 +18,10 @@ from typing import Any
 SLOTS_PER_S = 4000  # deadlines are kept to a quarter of a millisecond, finer than the loop's timers
 SLACK_S = 0.0002  # chunks due this close to a wake go out with it, rather than costing another wake
 RETRY_S = 0.005  # a connection whose client is not reading is tried again this much later
+# A chunk sent late shortens the next gap by at most this much. A server that fell behind (a loaded
+# machine, a blocked loop) then slows its token rate as a loaded model server does, instead of
+# sending the missed tokens in one burst: a client sees gaps near the configured ones, not zeros.
+CATCH_UP_S = 0.002
 
 
 class _Stream:
@@ -117,7 +121,10 @@ class Ticker:
                 if s.index == len(s.groups):
                     s.future.set_result(True)
                     continue
-                s.deadline += s.groups[s.index][0]
+                gap = s.groups[s.index][0]
+                # Lateness up to CATCH_UP_S is made up (absolute deadlines: no drift from jitter); past
+                # that the schedule moves back rather than bursting the backlog out with no gaps.
+                s.deadline = max(s.deadline + gap, now + gap - CATCH_UP_S)
                 self._push(s, s.deadline)  # an overdue next chunk lands in a due slot: sent in this wake
         self._arm()
 

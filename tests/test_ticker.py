@@ -21,7 +21,7 @@ from simulator.app import ENDPOINTS
 from simulator.config import ServerConfig
 from simulator.server import Server
 from simulator.testing import free_port
-from simulator.ticker import Ticker
+from simulator.ticker import CATCH_UP_S, Ticker
 
 
 @dataclass
@@ -80,6 +80,43 @@ def test_chunks_go_out_on_their_deadlines_in_chunked_framing() -> None:
             assert start + due - 0.002 <= at < start + due + 0.05
         for (at, _), due in zip(b.writes, [0.0, 0.05], strict=True):
             assert start + due - 0.002 <= at < start + due + 0.05
+
+    asyncio.run(main())
+
+
+def test_a_stream_that_fell_behind_keeps_its_gaps_instead_of_bursting_the_backlog() -> None:
+    # The loop is blocked for 60 ms (a loaded machine): the chunks due meanwhile go out after it one
+    # gap apart, less at most CATCH_UP_S, as a loaded model server slows down; not all at once.
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(loop)
+        t = Transport(loop)
+        start = time.perf_counter()
+        gap = 0.01
+        done = ticker.play(t, Flow(), [(0.0, b"0")] + [(gap, str(i).encode()) for i in range(1, 12)], start)
+        loop.call_later(0.015, time.sleep, 0.06)  # blocks the loop after the second chunk
+        assert await done is True
+        at = [w for w, _ in t.writes]
+        gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
+        assert max(gaps) > 0.06  # the block itself
+        late = gaps[gaps.index(max(gaps)) + 1:]
+        assert len(late) >= 5 and min(late) >= gap - CATCH_UP_S - 0.001, gaps
+        assert at[-1] - start > 11 * gap + 0.05  # the stream ran late rather than catching up
+
+    asyncio.run(main())
+
+
+def test_small_lateness_is_made_up_so_deadlines_do_not_drift() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        ticker = Ticker(loop)
+        t = Transport(loop)
+        start = time.perf_counter()
+        done = ticker.play(t, Flow(), [(0.0, b"0")] + [(0.01, b"x")] * 20, start)
+        for k in range(1, 20):  # each chunk is held up 1 ms (under CATCH_UP_S) by a busy loop
+            loop.call_later(0.01 * k - 0.0005, time.sleep, 0.001)
+        assert await done is True
+        assert t.writes[-1][0] - start < 20 * 0.01 + 0.008  # 19 ms of lateness, all made up
 
     asyncio.run(main())
 
