@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.types import ASGIApp
 
 from .api import (
     chat,
@@ -70,7 +70,7 @@ ENDPOINTS: list[Endpoint] = [
 ]
 
 
-def create_app(config: ServerConfig | None = None) -> Starlette:
+def create_app(config: ServerConfig | None = None) -> ASGIApp:
     from .server import Server
 
     return Server(config or ServerConfig(), ENDPOINTS).app()
@@ -90,7 +90,7 @@ def settle_memory() -> None:
     gc.set_threshold(700, 10, 1000)
 
 
-def from_environment() -> Starlette:
+def from_environment() -> ASGIApp:
     """The app for `uvicorn --factory` workers: the ServerConfig comes as JSON in SIMCTL_CONFIG."""
     import json
     import os

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from . import scenario as scenarios
 from .cassette_stage import CassetteStage
 from .config import ServerConfig
 from .context import Context
+from .direct import Direct
 from .emitter import Gate, PlanResponse
 from .errors import APIError
 from .http import check_key, presented_key, read_body
@@ -334,9 +336,11 @@ class Server:
         if self.recording is not None and self.config.state == MEMORY and self.config.workers == 1:
             await asyncio.to_thread(journal.compact, self.recording.path)
 
-    def app(self) -> Starlette:
+    def app(self) -> Direct:
         routes = [self.route(e) for e in self.endpoints]
-        return Starlette(routes=routes, exception_handlers={HTTPException: self.http_error}, lifespan=self.lifespan)
+        app = Starlette(routes=routes, exception_handlers={HTTPException: self.http_error}, lifespan=self.lifespan)
+        fixed = {(e.method, e.path): partial(self.handle, e) for e in self.endpoints if "{" not in e.path}
+        return Direct(app, fixed)
 
 
 def _applies(route: str | None, api: bool) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,47 @@ def test_the_bpe_from_its_cache_encodes_like_the_package(tmp_path: Path, monkeyp
     assert cached.name == fresh.name and cached.n_vocab == fresh.n_vocab
     tokens._cache_path().write_bytes(b"not marshal data")  # a damaged cache: the package file again
     assert tokens._load().encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
+
+
+def test_fixed_paths_answer_the_same_without_starlettes_routing() -> None:
+    """`Direct` sends the API's fixed paths straight to the handler; Starlette routes the rest. The
+    same requests to two servers with the same seed, one through Direct and one through Starlette
+    alone, get the same answers (ids and clocks aside)."""
+    from starlette.testclient import TestClient
+
+    from simulator.app import ENDPOINTS
+    from simulator.config import ServerConfig
+    from simulator.direct import Direct
+    from simulator.server import Server
+
+    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    calls = [
+        ("POST", "/v1/chat/completions", chat),
+        ("POST", "/v1/chat/completions", dict(chat, stream=True)),
+        ("POST", "/v1/chat/completions", {"model": "gpt-4o-mini"}),  # 400, param messages
+        ("POST", "/v1/chat/completions", "{not json"),
+        ("GET", "/v1/chat/completions", None),  # 405: not in the table, Starlette's
+        ("POST", "/v1/chat/completions/", chat),  # trailing slash: Starlette's
+        ("POST", "/v1/embeddings", {"model": "text-embedding-3-small", "input": "x"}),
+        ("GET", "/v1/models", None),
+        ("GET", "/v1/models/gpt-4o-mini", None),  # a path parameter: Starlette's
+        ("HEAD", "/health", None),
+        ("GET", "/health", None),
+        ("GET", "/nowhere", None),
+    ]
+    volatile = re.compile(rb'"(created|created_at|id|timestamp|uptime)": ?("[^"]*"|[\d.]+)|req_[0-9a-f]+|chatcmpl-\w+')
+
+    def answers(direct: bool) -> list[tuple[int, str | None, bytes]]:
+        app = Server(ServerConfig(seed=7), ENDPOINTS).app()
+        assert isinstance(app, Direct) and ("POST", "/v1/chat/completions") in app.handlers
+        with TestClient(app if direct else app.app, raise_server_exceptions=False) as client:
+            out = []
+            for method, path, body in calls:
+                content = body if isinstance(body, str) else json.dumps(body) if body is not None else None
+                r = client.request(method, path, content=content, headers={"content-type": "application/json"})
+                out.append((r.status_code, r.headers.get("content-type"), volatile.sub(b"~", r.content)))
+            return out
+
+    direct, routed = answers(True), answers(False)
+    assert [s for s, _, _ in direct] == [200, 200, 400, 400, 405, 200, 200, 200, 200, 200, 200, 404]
+    assert direct == routed
