@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -93,6 +93,8 @@ class _Env(ImmutableSandboxedEnvironment):
         return not attr.startswith("_") and super().is_safe_attribute(obj, attr, value)
 
 
+# What a template can read (replies.scope builds it per request).
+SCOPE = ("request", "headers", "path", "method", "model", "count", "server")
 ENV = _Env(undefined=StrictUndefined, autoescape=False)
 # The default globals include helpers (cycler, joiner, namespace, lipsum) that are not needed here.
 ENV.globals = {"range": range, "dict": dict, "length": len, "_simctl_steps": _steps}
@@ -159,9 +161,15 @@ def compile_template(source: str) -> Template:
     """Raises ValueError naming what is wrong (the caller adds file, line and key)."""
     try:
         tpl = Template(source)
-        _reject_loops_over_unbounded(ENV.parse(source))
+        tree = ENV.parse(source)
     except TemplateSyntaxError as e:
         raise ValueError(f"template syntax error (line {e.lineno} of the template): {e.message}") from None
+    _reject_loops_over_unbounded(tree)
+    # A name the scope never has fails every request that renders it: said now, where it is written.
+    unknown = sorted(meta.find_undeclared_variables(tree) - set(SCOPE) - set(ENV.globals))
+    if unknown:
+        raise ValueError(f"template uses {unknown[0]!r}, which is not defined (a template can read "
+                         f"{', '.join(SCOPE)}; and {', '.join(k for k in ENV.globals if not k.startswith('_'))})")
     return tpl
 
 

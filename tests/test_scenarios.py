@@ -157,8 +157,13 @@ rules:
                                                                                              "content": "x"}]})
         assert r.status_code == 500 and "refused" in r.json()["error"]["message"]
         assert "subclasses" not in r.text.replace("__subclasses__()", "")
-    for escape in ("{{ cycler.__init__.__globals__.os.environ }}", "{{ lipsum.__globals__['os'] }}",
-                   "{{ ''.__class__.__mro__ }}", "{% for i in range(10**9) %}x{% endfor %}", "{{ 'x' * 10**9 }}"):
+    # Helpers the sandbox does not have are refused when the file loads, with file:line: key.
+    for escape in ("{{ cycler.__init__.__globals__.os.environ }}", "{{ lipsum.__globals__['os'] }}"):
+        text = BASE + f"rules:\n  - when: {{route: /v1/models}}\n    reply: {{body: \"{escape}\"}}\n"
+        with pytest.raises(ConfigError, match=r"s\.yaml:\d+:\d+: rules\.0\.reply\.body: template uses '\w+', which is "
+                                              r"not defined"):
+            scenario.load(write(tmp_path, text))
+    for escape in ("{{ ''.__class__.__mro__ }}", "{% for i in range(10**9) %}x{% endfor %}", "{{ 'x' * 10**9 }}"):
         text = BASE + f"rules:\n  - when: {{route: /v1/models}}\n    reply: {{body: \"{escape}\"}}\n"
         with running_server(ServerConfig(scenarios=(write(tmp_path, text),))) as url:
             r = httpx.get(url + "/v1/models")
@@ -272,3 +277,31 @@ rules:
     assert r.status_code == 500
     error = r.json()["error"]
     assert error["type"] == "server_error" and error["message"].startswith("scenario template failed: ZeroDivision")
+
+
+def test_a_template_naming_what_the_scope_lacks_is_refused_at_load(tmp_path: Path) -> None:
+    typo = BASE + 'rules:\n  - when: {route: /v1/chat/completions}\n    reply: {text: "Hi {{ reqest.model }}"}\n'
+    with pytest.raises(ConfigError, match=r"s\.yaml:\d+:\d+: rules\.0\.reply\.text: template uses 'reqest', which "
+                                          r"is not defined \(a template can read request, headers, path"):
+        scenario.load(write(tmp_path, typo))
+    # Names the template makes itself (set, for, macros) and everything in the scope are fine.
+    fine = BASE + ("rules:\n  - when: {route: /v1/chat/completions}\n    reply: {text: \"{% set n = count %}"
+                   "{% for m in request.messages %}{{ m.role }}{% endfor %}{% macro f(x) %}{{ x }}{% endmacro %}"
+                   "{{ f(n) }} {{ headers.get('x', '') }} {{ path }} {{ method }} {{ model }} {{ server.uptime }}"
+                   " {{ range(2) | list }} {{ length(dict(a=1)) }}\"}\n")
+    scenario.load(write(tmp_path, fine))
+    with running_server(ServerConfig(scenarios=(write(tmp_path, fine),))) as url:
+        r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user",
+                                                                                             "content": "x"}]})
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"].startswith("user1 ")
+
+
+def test_the_template_scope_is_what_the_check_knows() -> None:
+    from simulator import replies, templates
+    from simulator.context import Context
+    from simulator.rules import Incoming
+
+    ctx = Context(scenario=scenario.load("default"))
+    seen = replies.scope(ctx, Incoming("POST", "/v1/chat/completions", {}, {"model": "m"}, 0.0), 1)
+    assert tuple(seen) == templates.SCOPE
