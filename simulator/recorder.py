@@ -18,6 +18,7 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
 from .cassette import Interaction
+from .inflate import Inflate, decode
 from .upstream import make_interaction, split_events
 from .writer import CassetteWriter
 
@@ -25,22 +26,39 @@ log = logging.getLogger("simctl.record")
 
 
 class Tap:
-    """The stream callable: records (ms since the request started, event bytes), returns data unchanged."""
+    """The stream callable: records (ms since the request started, event bytes), returns data unchanged.
 
-    def __init__(self, started: float) -> None:
+    A compressed stream is decoded for the record as it goes (the client still gets it as it came);
+    one that does not decode is not recorded (`failed` says why): redaction could not see into it.
+    """
+
+    def __init__(self, started: float, content_encoding: str = "") -> None:
         self.started = started
         self.events: list[tuple[float, bytes]] = []
         self.rest = b""
+        self.failed: str | None = None
+        self.inflate: Inflate | None = None
+        try:
+            self.inflate = Inflate(content_encoding) if content_encoding else None
+        except ValueError as e:
+            self.failed = str(e)
 
     def __call__(self, data: bytes) -> bytes:
-        now = (time.time() - self.started) * 1000
-        if data:
-            events, self.rest = split_events(self.rest + data)
+        if self.failed is None:
+            try:
+                self._take((time.time() - self.started) * 1000, data)
+            except ValueError as e:
+                self.failed = str(e)
+        return data
+
+    def _take(self, now: float, data: bytes) -> None:
+        plain = data if self.inflate is None else self.inflate(data) if data else self.inflate.end()
+        if plain:
+            events, self.rest = split_events(self.rest + plain)
             self.events += [(now, e) for e in events]
-        elif self.rest:  # end of stream: keep whatever did not end in a blank line
+        if not data and self.rest:  # end of stream: keep whatever did not end in a blank line
             self.events.append((now, self.rest))
             self.rest = b""
-        return data
 
 
 @dataclass
@@ -94,7 +112,7 @@ class Recorder:
         if not self._wanted(flow):
             return
         if flow.response.headers.get("content-type", "").startswith("text/event-stream"):
-            tap = Tap(flow.request.timestamp_start)
+            tap = Tap(flow.request.timestamp_start, flow.response.headers.get("content-encoding", ""))
             flow.response.stream = tap
             flow.metadata["simctl_tap"] = tap
         elif flow.response.stream:  # a body over stream_large_bodies: passed on as it comes, kept here
@@ -113,7 +131,16 @@ class Recorder:
         assert flow.response is not None
         tap: Tap | None = flow.metadata.get("simctl_tap")
         end = flow.response.timestamp_end or time.time()
-        body = bytes(flow.metadata["simctl_body"]) if "simctl_body" in flow.metadata else flow.response.content
+        try:
+            if tap is not None and tap.failed:
+                raise ValueError(tap.failed)
+            if "simctl_body" in flow.metadata:  # passed on as it came: still encoded
+                body = decode(flow.response.headers.get("content-encoding", ""), bytes(flow.metadata["simctl_body"]))
+            else:
+                body = flow.response.content  # decoded by mitmproxy
+        except ValueError as e:
+            log.warning("not recorded: %s %s: %s", flow.request.method, flow.request.path, e)
+            return
         self._record(flow, flow.response.status_code, dict(flow.response.headers),
                      b"" if tap else (body or b""), tap.events if tap else None,
                      (end - flow.request.timestamp_start) * 1000)
@@ -134,6 +161,9 @@ class Recorder:
                         flow.error.msg)
             return
         tap(b"")  # keep an event the upstream did not finish
+        if tap.failed:
+            log.warning("not recorded: %s %s: %s", flow.request.method, flow.request.path, tap.failed)
+            return
         self._record(flow, flow.response.status_code, dict(flow.response.headers), b"", tap.events, duration_ms,
                      cut=True)
 

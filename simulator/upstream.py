@@ -16,6 +16,7 @@ import httpx
 
 from .cassette import DROP_RESPONSE_HEADERS, KEEP_REQUEST_HEADERS, Body, Interaction, RecordedChunk, Request, Response
 from .errors import APIError
+from .inflate import Inflate
 from .redact import redact_interaction
 
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
@@ -69,8 +70,11 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
         async with client.stream(method, upstream.rstrip("/") + path, params=query, headers=send,
                                  content=body) as r:
             streaming = r.headers.get("content-type", "").startswith("text/event-stream")
+            # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
+            inflate = Inflate(r.headers.get("content-encoding", ""))
             raw = b""
-            async for part in r.aiter_raw():
+            async for coded in r.aiter_raw():
+                part = inflate(coded)
                 if streaming:
                     events, rest = split_events(raw + part)
                     at = (time.perf_counter() - started) * 1000
@@ -78,6 +82,7 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
                     raw = rest
                 else:
                     raw += part
+            raw += inflate.end()
             if streaming and raw:
                 chunks.append(((time.perf_counter() - started) * 1000, raw))
             resp_headers: dict[str, Any] = dict(r.headers)
@@ -85,6 +90,9 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
     except httpx.HTTPError as e:
         raise APIError(502, f"simctl: the upstream {upstream} could not be reached: {type(e).__name__}",
                        type="server_error", code="upstream_unreachable") from None
+    except ValueError as e:  # a content-encoding that does not decode: nothing faithful to record
+        raise APIError(502, f"simctl: the upstream {upstream} sent a body that could not be read: {e}",
+                       type="server_error", code="upstream_unreadable") from None
     return make_interaction(method, path, query, headers, body, status, resp_headers,
                             b"" if streaming else raw, chunks if streaming else None, upstream,
                             (time.perf_counter() - started) * 1000)

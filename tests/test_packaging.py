@@ -20,6 +20,9 @@ OWN = ("simulator", "cli")
 UNDER_TEST = {("simulator/pytest_plugin.py", "pytest"), ("simulator/pytest_plugin.py", "openai")}
 
 
+STDLIB = set(sys.stdlib_module_names) | {"compression"}  # compression.zstd: Python 3.14, tried first
+
+
 def _normal(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -43,7 +46,7 @@ def undeclared_imports(root: Path) -> list[str]:
                 names = [node.module]
             else:
                 continue
-            for top in {n.split(".")[0] for n in names} - set(sys.stdlib_module_names) - set(OWN):
+            for top in {n.split(".")[0] for n in names} - STDLIB - set(OWN):
                 provided = {_normal(d) for d in distributions.get(top, [])}
                 if (rel, top) not in UNDER_TEST and not provided & declared:
                     out.append(f"{rel}:{node.lineno}: {top} (installed from {sorted(provided) or 'nothing'})")
