@@ -62,11 +62,13 @@ class RecordedChunk:
 
     @classmethod
     def from_text(cls, at_ms: float, text: str) -> RecordedChunk:
-        lines = text.rstrip("\n").split("\n")
+        # SSE lines may end in CRLF or CR too: the structured form is the same event whatever they were.
+        plain = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+        lines = plain.rstrip("\n").split("\n")
         event = None
         if lines and lines[0].startswith("event: ") and len(lines) == 2:
             event, lines = lines[0][7:], lines[1:]
-        if len(lines) == 1 and lines[0].startswith("data: ") and text.endswith("\n\n"):
+        if len(lines) == 1 and lines[0].startswith("data: ") and plain.endswith("\n\n"):
             payload = lines[0][6:]
             if payload == "[DONE]":
                 return cls(at_ms, "[DONE]", event)

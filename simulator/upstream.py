@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -22,15 +23,20 @@ from .redact import redact_interaction
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
 
 
+# An event ends at a blank line; SSE lines end in CRLF, LF or CR (a CR followed by LF is one ending).
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
+
+
 def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
-    """Complete SSE events (ending in a blank line) and the unfinished rest."""
+    """Complete SSE events (ending in a blank line, whatever the line endings) and the unfinished rest."""
     events = []
-    while True:
-        cut = buffer.find(b"\n\n")
-        if cut < 0:
-            return events, buffer
-        events.append(buffer[: cut + 2])
-        buffer = buffer[cut + 2 :]
+    start = 0
+    for end in _EVENT_END.finditer(buffer):
+        if end.end() == len(buffer) and buffer.endswith(b"\r"):
+            break  # a CR last: the LF of a CRLF may be in the next read
+        events.append(buffer[start : end.end()])
+        start = end.end()
+    return events, buffer[start:]
 
 
 def make_interaction(method: str, path: str, query: dict[str, str], req_headers: dict[str, str], req_body: bytes,

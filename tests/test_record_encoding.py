@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import random
 import signal
 import threading
 import time
@@ -44,6 +45,8 @@ def _event(k: int) -> bytes:
 
 
 def _compressor(coding: str):  # noqa: ANN202 - (compress, flush, finish)
+    if coding == "identity-crlf":  # not compressed, but CRLF line endings (SSE allows CRLF, LF or CR)
+        return (lambda b: b.replace(b"\n", b"\r\n")), (lambda: b""), (lambda: b"")
     if coding == "br":
         c = brotli.Compressor()
         return c.process, c.flush, c.finish
@@ -70,7 +73,8 @@ async def _chat(request: Request) -> Response:
             yield compress(_event(k)) + flush()
         yield compress(b"data: [DONE]\n\n") + finish()
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"content-encoding": coding})
+    headers = {} if coding.startswith("identity") else {"content-encoding": coding}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
 @contextmanager
@@ -89,7 +93,7 @@ def compressing_upstream() -> Iterator[str]:
         thread.join(10)
 
 
-@pytest.mark.parametrize("coding", ["gzip", "deflate", "br"])
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "identity-crlf"])
 def test_a_compressed_stream_is_recorded_decoded_event_by_event_and_redacted(tmp_path: Path, coding: str) -> None:
     path = tmp_path / "c.yaml"
     with compressing_upstream() as upstream, recorder(upstream, path) as (url, _):
@@ -108,6 +112,7 @@ def test_a_compressed_stream_is_recorded_decoded_event_by_event_and_redacted(tmp
     chunks = cassettes.load(path).interactions[0].response.chunks or []
     at = [c.at_ms for c in chunks]
     assert len(chunks) == 5 and all(b - a > 100 for a, b in zip(at, at[1:4], strict=False)), at  # their timing
+    assert [c.raw for c in chunks] == [None] * 5 and chunks[-1].data == "[DONE]"  # structured, whatever the EOLs
     with running_server(ServerConfig(cassettes=(str(path),), speed=0)) as replay:
         again = openai.OpenAI(base_url=replay + "/v1", api_key="k", max_retries=0)
         stream = again.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}],
@@ -146,3 +151,19 @@ def test_record_new_decodes_a_compressed_upstream_too(tmp_path: Path) -> None:
     assert SECRET not in text and "\\x1F" not in text
     chunks = cassettes.load(path).interactions[0].response.chunks or []
     assert len(chunks) == 5
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_events_are_split_whatever_the_line_endings_and_the_reads(eol: str) -> None:
+    from simulator.recorder import Tap
+
+    rng = random.Random(eol)
+    for _ in range(500):
+        events = [f"data: {k}{eol}id: {k}{eol}{eol}".encode() for k in range(rng.randint(1, 6))]
+        stream = b"".join(events)
+        cuts = sorted(rng.sample(range(1, len(stream)), min(len(stream) - 1, rng.randint(0, 8))))
+        tap = Tap(0)
+        for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            assert tap(stream[a:b]) == stream[a:b]  # passed on unchanged
+        tap(b"")
+        assert [e for _, e in tap.events] == events
