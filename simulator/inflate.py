@@ -48,7 +48,8 @@ def _step(coding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
     if coding in ("gzip", "x-gzip"):
         return _zlib(zlib.decompressobj(wbits=16 + zlib.MAX_WBITS))
     if coding == "deflate":
-        return _deflate()
+        d = _Deflate()
+        return d.feed, d.flush
     if coding == "br":
         import brotli
 
@@ -68,25 +69,26 @@ def _zlib(d: Any) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
     return _guarded(d.decompress), _guarded(d.flush)
 
 
-def _deflate() -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
-    # "deflate" is meant to be zlib-wrapped; some servers send raw deflate. The first bytes tell.
-    state: dict[str, Any] = {"head": b""}
+class _Deflate:
+    """"deflate" is meant to be zlib-wrapped; some servers send raw deflate. The first two bytes tell."""
 
-    def feed(data: bytes) -> bytes:
-        if "d" not in state:
-            data = state["head"] = state["head"] + data
+    def __init__(self) -> None:
+        self.head = b""
+        self.d: Any = None
+
+    def feed(self, data: bytes) -> bytes:
+        if self.d is None:
+            data = self.head = self.head + data
             if len(data) < 2:
                 return b""
             wrapped = (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            state["d"] = zlib.decompressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        return _guarded(state["d"].decompress)(data)
+            self.d = zlib.decompressobj(wbits=zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return _guarded(self.d.decompress)(data)
 
-    def flush() -> bytes:
-        if "d" not in state:
-            return _guarded(zlib.decompress)(state["head"], -zlib.MAX_WBITS) if state["head"] else b""
-        return _guarded(state["d"].flush)()
-
-    return feed, flush
+    def flush(self) -> bytes:
+        if self.d is None:
+            return _guarded(zlib.decompress)(self.head, -zlib.MAX_WBITS) if self.head else b""
+        return _guarded(self.d.flush)()
 
 
 def _guarded(f: Callable[..., bytes]) -> Callable[..., bytes]:
