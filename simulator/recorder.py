@@ -139,7 +139,7 @@ class Recorder:
             else:
                 body = flow.response.content  # decoded by mitmproxy
         except ValueError as e:
-            log.warning("not recorded: %s %s: %s", flow.request.method, flow.request.path, e)
+            log.warning("not recorded: %s %s: %s", flow.request.method, _where(flow), e)
             return
         self._record(flow, flow.response.status_code, dict(flow.response.headers),
                      b"" if tap else (body or b""), tap.events if tap else None,
@@ -157,12 +157,12 @@ class Recorder:
             return
         tap: Tap | None = flow.metadata.get("simctl_tap")
         if tap is None:  # a whole body broken off: nothing faithful to replay
-            log.warning("not recorded: %s %s: the upstream broke off: %s", flow.request.method, flow.request.path,
+            log.warning("not recorded: %s %s: the upstream broke off: %s", flow.request.method, _where(flow),
                         flow.error.msg)
             return
         tap(b"")  # keep an event the upstream did not finish
         if tap.failed:
-            log.warning("not recorded: %s %s: %s", flow.request.method, flow.request.path, tap.failed)
+            log.warning("not recorded: %s %s: %s", flow.request.method, _where(flow), tap.failed)
             return
         self._record(flow, flow.response.status_code, dict(flow.response.headers), b"", tap.events, duration_ms,
                      cut=True)
@@ -183,6 +183,10 @@ class Recorder:
         self.tally.by_route[(req.path.split("?", 1)[0], status)] += 1
         self.tally.bytes += len(body) + sum(len(c) for _, c in chunks or [])
         self.tally.last = f"{req.method} {req.path.split('?', 1)[0]} -> {status}"
+
+
+def _where(flow: http.HTTPFlow) -> str:
+    return flow.request.path.split("?", 1)[0]  # the query may carry a key (`?key=...`): never logged
 
 
 def origin(req: http.Request) -> str:

@@ -34,6 +34,7 @@ from test_record import recorder
 from simulator import cassette as cassettes
 from simulator.config import ServerConfig
 
+QUERY_KEY = "AIzaSyQu3ryK3y0123456789abcdefghijk"
 SECRET = "sk-proj-" + "Zx9Cv8Bn7Mm6" * 4  # an upstream echoing a key back, inside the compressed body
 
 
@@ -124,8 +125,8 @@ def test_a_compressed_stream_is_recorded_decoded_event_by_event_and_redacted(tmp
 def test_a_body_that_does_not_decode_passes_through_and_is_not_recorded(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     with compressing_upstream() as upstream, recorder(upstream, path) as (url, proc):
-        with httpx.stream("POST", url + "/v1/chat/completions", json={"model": "gpt-4o", "stream": True,
-                                                                     "messages": []},
+        with httpx.stream("POST", url + "/v1/chat/completions?key=" + QUERY_KEY, json={"model": "gpt-4o",
+                                                                                      "stream": True, "messages": []},
                           headers={"x-coding": "x-unknown"}) as r:
             raw = b"".join(r.iter_raw())
         time.sleep(0.3)
@@ -133,6 +134,7 @@ def test_a_body_that_does_not_decode_passes_through_and_is_not_recorded(tmp_path
         _, err = proc.communicate(timeout=30)
     assert _event(1)[::-1] in raw  # the client got the bytes as the upstream sent them
     assert "not recorded: POST /v1/chat/completions: unknown content-encoding 'x-unknown'" in err
+    assert QUERY_KEY not in err  # the warning names the path, never the query
     assert not path.exists() or not cassettes.load(path).interactions
 
 
