@@ -78,10 +78,21 @@ async def _chat(request: Request) -> Response:
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
+async def _embeddings(request: Request) -> Response:
+    # Over mitmproxy's stream_large_bodies (1 MiB) even compressed: the recorder keeps it as it streams by.
+    rng = random.Random(5)
+    data = [{"object": "embedding", "index": i, "embedding": [round(rng.random(), 6) for _ in range(1536)]}
+            for i in range(250)]
+    body = json.dumps({"object": "list", "data": data, "model": "text-embedding-3-small",
+                       "usage": {"prompt_tokens": 250, "total_tokens": 250}}).encode()
+    return Response(gzip.compress(body), media_type="application/json", headers={"content-encoding": "gzip"})
+
+
 @contextmanager
 def compressing_upstream() -> Iterator[str]:
     port = free_port()
-    app = Starlette(routes=[Route("/v1/chat/completions", _chat, methods=["POST"])])
+    app = Starlette(routes=[Route("/v1/chat/completions", _chat, methods=["POST"]),
+                            Route("/v1/embeddings", _embeddings, methods=["POST"])])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -169,3 +180,17 @@ def test_events_are_split_whatever_the_line_endings_and_the_reads(eol: str) -> N
             assert tap(stream[a:b]) == stream[a:b]  # passed on unchanged
         tap(b"")
         assert [e for _, e in tap.events] == events
+
+
+def test_a_large_compressed_body_is_recorded_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    with compressing_upstream() as upstream, recorder(upstream, path) as (url, _):
+        client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0)
+        raw = client.embeddings.with_raw_response.create(model="text-embedding-3-small", input=["x"] * 250,
+                                                         encoding_format="float")
+        live = raw.parse()
+        time.sleep(0.3)
+    assert int(raw.headers["content-length"]) > 1024 * 1024  # compressed, and still over the limit
+    body = cassettes.load(path).interactions[0].response.body
+    assert body is not None and body.kind == "json"  # before: base64 of the gzip bytes
+    assert body.value["data"][249]["embedding"] == live.data[249].embedding
