@@ -241,6 +241,17 @@ def test_bad_cassettes_fail_with_file_and_line(tmp_path: Path, text: str, where:
     assert p.returncode == 2 and str(path) in p.stderr and "Traceback" not in p.stderr
 
 
+def test_a_cassette_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    with path.open("wb") as f:  # sparse: over the limit on stat, no disk used
+        f.truncate(cassettes.MAX_FILE_BYTES + 1)
+    with pytest.raises(ConfigError, match=f"^{path}: file is larger than {cassettes.MAX_FILE_BYTES} bytes$"):
+        cassettes.load(path)
+    p = subprocess.run([sys.executable, "-m", "cli", "replay", "--cassette", str(path)], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 2 and "file is larger than" in p.stderr and "Traceback" not in p.stderr
+
+
 def test_validate_catches_a_planted_secret(tmp_path: Path) -> None:
     c = cassettes.load(SAMPLES / "chat.yaml")
     c.interactions[0].request.headers["x-note"] = "sk-proj-" + "A1b2C3d4" * 5

@@ -54,6 +54,15 @@ def test_bad_files_name_file_line_and_key(tmp_path: Path, text: str, where: str,
     assert str(e.value).startswith(path + where) and what in str(e.value), str(e.value)
 
 
+def test_a_scenario_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = write(tmp_path, BASE + "# padding\n" * (scenario.MAX_FILE_BYTES // 10 + 1))
+    with pytest.raises(ConfigError, match=f"^{path}: file is larger than {scenario.MAX_FILE_BYTES} bytes$"):
+        scenario.load(path)
+    p = subprocess.run([sys.executable, "-m", "cli", "scenario", "validate", path], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0 and "file is larger than" in p.stdout + p.stderr
+
+
 def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
