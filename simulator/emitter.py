@@ -131,10 +131,7 @@ class PlanResponse:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return True
         for n, (delay, data) in enumerate(groups, 1):
-            # As the ticker does: a late write shortens the next gap by CATCH_UP_S at most.
-            deadline += delay
-            if n > 1:
-                deadline = max(deadline, time.perf_counter() + delay - ticker.CATCH_UP_S)
+            deadline = ticker.next_deadline(deadline, delay, time.perf_counter()) if n > 1 else deadline + delay
             await _sleep_until(deadline)
             # The last write also ends the body, unless the stream is to be cut instead.
             await self._send(send, data, more=n < len(groups) or plan.abort == "cut")

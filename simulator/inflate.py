@@ -13,10 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 
-class UnknownEncoding(ValueError):
-    pass
-
-
 class Inflate:
     """Call with each chunk (bytes in, decoded bytes out); call `end()` when the body is over.
     Raises ValueError on an encoding it does not know or data that does not decode."""
@@ -46,7 +42,8 @@ def decode(content_encoding: str, body: bytes) -> bytes:
 
 def _step(coding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
     if coding in ("gzip", "x-gzip"):
-        return _zlib(zlib.decompressobj(wbits=16 + zlib.MAX_WBITS))
+        g = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        return _guarded(g.decompress), _guarded(g.flush)
     if coding == "deflate":
         d = _Deflate()
         return d.feed, d.flush
@@ -62,11 +59,7 @@ def _step(coding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
             from backports import zstd
         z = zstd.ZstdDecompressor()
         return _guarded(z.decompress), lambda: b""
-    raise UnknownEncoding(f"unknown content-encoding {coding!r}")
-
-
-def _zlib(d: Any) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
-    return _guarded(d.decompress), _guarded(d.flush)
+    raise ValueError(f"unknown content-encoding {coding!r}")
 
 
 class _Deflate:

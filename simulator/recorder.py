@@ -18,47 +18,11 @@ from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
 from .cassette import Interaction
-from .inflate import Inflate, decode
-from .upstream import make_interaction, split_events
+from .inflate import decode
+from .upstream import Tap, make_interaction
 from .writer import CassetteWriter
 
 log = logging.getLogger("simctl.record")
-
-
-class Tap:
-    """The stream callable: records (ms since the request started, event bytes), returns data unchanged.
-
-    A compressed stream is decoded for the record as it goes (the client still gets it as it came);
-    one that does not decode is not recorded (`failed` says why): redaction could not see into it.
-    """
-
-    def __init__(self, started: float, content_encoding: str = "") -> None:
-        self.started = started
-        self.events: list[tuple[float, bytes]] = []
-        self.rest = b""
-        self.failed: str | None = None
-        self.inflate: Inflate | None = None
-        try:
-            self.inflate = Inflate(content_encoding) if content_encoding else None
-        except ValueError as e:
-            self.failed = str(e)
-
-    def __call__(self, data: bytes) -> bytes:
-        if self.failed is None:
-            try:
-                self._take((time.time() - self.started) * 1000, data)
-            except ValueError as e:
-                self.failed = str(e)
-        return data
-
-    def _take(self, now: float, data: bytes) -> None:
-        plain = data if self.inflate is None else self.inflate(data) if data else self.inflate.end()
-        if plain:
-            events, self.rest = split_events(self.rest + plain)
-            self.events += [(now, e) for e in events]
-        if not data and self.rest:  # end of stream: keep whatever did not end in a blank line
-            self.events.append((now, self.rest))
-            self.rest = b""
 
 
 @dataclass
@@ -131,16 +95,15 @@ class Recorder:
         assert flow.response is not None
         tap: Tap | None = flow.metadata.get("simctl_tap")
         end = flow.response.timestamp_end or time.time()
+        if tap is not None and tap.failed:
+            return _not_recorded(flow, tap.failed)
         try:
-            if tap is not None and tap.failed:
-                raise ValueError(tap.failed)
             if "simctl_body" in flow.metadata:  # passed on as it came: still encoded
                 body = decode(flow.response.headers.get("content-encoding", ""), bytes(flow.metadata["simctl_body"]))
             else:
                 body = flow.response.content  # decoded by mitmproxy
         except ValueError as e:
-            log.warning("not recorded: %s %s: %s", flow.request.method, _where(flow), e)
-            return
+            return _not_recorded(flow, str(e))
         self._record(flow, flow.response.status_code, dict(flow.response.headers),
                      b"" if tap else (body or b""), tap.events if tap else None,
                      (end - flow.request.timestamp_start) * 1000)
@@ -157,13 +120,10 @@ class Recorder:
             return
         tap: Tap | None = flow.metadata.get("simctl_tap")
         if tap is None:  # a whole body broken off: nothing faithful to replay
-            log.warning("not recorded: %s %s: the upstream broke off: %s", flow.request.method, _where(flow),
-                        flow.error.msg)
-            return
+            return _not_recorded(flow, f"the upstream broke off: {flow.error.msg}")
         tap(b"")  # keep an event the upstream did not finish
         if tap.failed:
-            log.warning("not recorded: %s %s: %s", flow.request.method, _where(flow), tap.failed)
-            return
+            return _not_recorded(flow, tap.failed)
         self._record(flow, flow.response.status_code, dict(flow.response.headers), b"", tap.events, duration_ms,
                      cut=True)
 
@@ -185,8 +145,9 @@ class Recorder:
         self.tally.last = f"{req.method} {req.path.split('?', 1)[0]} -> {status}"
 
 
-def _where(flow: http.HTTPFlow) -> str:
-    return flow.request.path.split("?", 1)[0]  # the query may carry a key (`?key=...`): never logged
+def _not_recorded(flow: http.HTTPFlow, why: str) -> None:
+    # The path without its query: a query may carry a key (`?key=...`), and this goes to the log.
+    log.warning("not recorded: %s %s: %s", flow.request.method, flow.request.path.split("?", 1)[0], why)
 
 
 def origin(req: http.Request) -> str:

@@ -8,8 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from .app import ENDPOINTS
 from .config import ServerConfig
@@ -30,24 +32,33 @@ class Running:
 
 
 @contextmanager
-def serve(config: ServerConfig | None = None) -> Iterator[Running]:
-    """Start the replay server in a thread; yield its URL and Server (for misses, stats); stop it."""
-    config = replace(config or ServerConfig(), host="127.0.0.1", port=free_port())
-    server = Server(config, ENDPOINTS)
-    runner = uvicorn.Server(uvicorn.Config(server.app(), host=config.host, port=config.port, log_level="warning",
-                                           loop="asyncio", http=PROTOCOL, lifespan="on", access_log=False))
-    thread = threading.Thread(target=runner.run, name="simctl-replay", daemon=True)
+def serving(app: ASGIApp, port: int | None = None, **options: Any) -> Iterator[str]:
+    """Any ASGI app under uvicorn in a thread on 127.0.0.1 (a free port unless given); yields its URL.
+    `options` go to uvicorn.Config (http=, lifespan=, ssl_certfile=, ...)."""
+    port = port or free_port()
+    options = {"log_level": "warning", "loop": "asyncio", "access_log": False, **options}
+    runner = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
+    thread = threading.Thread(target=runner.run, name="simctl-test-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
     while not runner.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("simctl replay server did not start")
+            raise RuntimeError("the test server did not start")
         time.sleep(0.01)
     try:
-        yield Running(f"http://{config.host}:{config.port}", server)
+        yield f"{'https' if 'ssl_certfile' in options else 'http'}://127.0.0.1:{port}"
     finally:
         runner.should_exit = True
         thread.join(15)
+
+
+@contextmanager
+def serve(config: ServerConfig | None = None) -> Iterator[Running]:
+    """Start the replay server in a thread; yield its URL and Server (for misses, stats); stop it."""
+    config = replace(config or ServerConfig(), host="127.0.0.1", port=free_port())
+    server = Server(config, ENDPOINTS)
+    with serving(server.app(), config.port, http=PROTOCOL, lifespan="on") as url:
+        yield Running(url, server)
 
 
 @contextmanager

@@ -24,6 +24,13 @@ RETRY_S = 0.005  # a connection whose client is not reading is tried again this 
 CATCH_UP_S = 0.002
 
 
+def next_deadline(deadline: float, gap: float, sent_at: float) -> float:
+    """The next chunk's deadline, the last one due at `deadline` and sent at `sent_at`. Lateness up to
+    CATCH_UP_S is made up (absolute deadlines: jitter does not drift); past that the schedule moves
+    back rather than bursting the backlog out with no gaps."""
+    return max(deadline + gap, sent_at + gap - CATCH_UP_S)
+
+
 class _Stream:
     __slots__ = ("transport", "flow", "groups", "index", "deadline", "future")
 
@@ -121,10 +128,7 @@ class Ticker:
                 if s.index == len(s.groups):
                     s.future.set_result(True)
                     continue
-                gap = s.groups[s.index][0]
-                # Lateness up to CATCH_UP_S is made up (absolute deadlines: no drift from jitter); past
-                # that the schedule moves back rather than bursting the backlog out with no gaps.
-                s.deadline = max(s.deadline + gap, now + gap - CATCH_UP_S)
+                s.deadline = next_deadline(s.deadline, s.groups[s.index][0], now)
                 self._push(s, s.deadline)  # an overdue next chunk lands in a due slot: sent in this wake
         self._arm()
 

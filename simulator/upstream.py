@@ -10,14 +10,14 @@ import datetime as dt
 import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import httpx
 
 from .cassette import DROP_RESPONSE_HEADERS, KEEP_REQUEST_HEADERS, Body, Interaction, RecordedChunk, Request, Response
 from .errors import APIError
-from .inflate import Inflate
+from .inflate import Inflate, decode
 from .redact import redact_interaction
 
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
@@ -37,6 +37,41 @@ def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
         events.append(buffer[start : end.end()])
         start = end.end()
     return events, buffer[start:]
+
+
+class Tap:
+    """A stream's events as they go by: (ms since `started` on `clock`, event bytes), data returned unchanged.
+
+    A compressed stream is decoded for the record (the client still gets it as it came); one that
+    does not decode is not recorded (`failed` says why): redaction could not see into it.
+    """
+
+    def __init__(self, started: float, content_encoding: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.started, self.clock = started, clock
+        self.events: list[tuple[float, bytes]] = []
+        self.rest = b""
+        self.failed: str | None = None
+        try:
+            self.inflate = Inflate(content_encoding)
+        except ValueError as e:
+            self.failed = str(e)
+
+    def __call__(self, data: bytes) -> bytes:
+        """Each read of the body; b"" when it ends."""
+        if self.failed is None:
+            try:
+                self._take((self.clock() - self.started) * 1000, data)
+            except ValueError as e:
+                self.failed = str(e)
+        return data
+
+    def _take(self, now: float, data: bytes) -> None:
+        events, self.rest = split_events(self.rest + (self.inflate(data) if data else self.inflate.end()))
+        self.events += [(now, e) for e in events]
+        if not data and self.rest:  # end of stream: keep whatever did not end in a blank line
+            self.events.append((now, self.rest))
+            self.rest = b""
 
 
 def make_interaction(method: str, path: str, query: dict[str, str], req_headers: dict[str, str], req_body: bytes,
@@ -71,34 +106,34 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
         send["authorization"] = f"Bearer {key}"
     send["accept-encoding"] = "identity"  # chunks as sent, not compressed
     started = time.perf_counter()
-    chunks: list[tuple[float, bytes]] = []
     try:
         async with client.stream(method, upstream.rstrip("/") + path, params=query, headers=send,
                                  content=body) as r:
-            streaming = r.headers.get("content-type", "").startswith("text/event-stream")
             # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
-            inflate = Inflate(r.headers.get("content-encoding", ""))
+            encoding = r.headers.get("content-encoding", "")
+            streaming = r.headers.get("content-type", "").startswith("text/event-stream")
+            tap = Tap(started, encoding, clock=time.perf_counter) if streaming else None
             raw = b""
-            async for coded in r.aiter_raw():
-                part = inflate(coded)
-                if streaming:
-                    events, rest = split_events(raw + part)
-                    at = (time.perf_counter() - started) * 1000
-                    chunks += [(at, e) for e in events]
-                    raw = rest
+            async for part in r.aiter_raw():
+                if tap is not None:
+                    tap(part)
                 else:
                     raw += part
-            raw += inflate.end()
-            if streaming and raw:
-                chunks.append(((time.perf_counter() - started) * 1000, raw))
             resp_headers: dict[str, Any] = dict(r.headers)
             status = r.status_code
     except httpx.HTTPError as e:
         raise APIError(502, f"simctl: the upstream {upstream} could not be reached: {type(e).__name__}",
                        type="server_error", code="upstream_unreachable") from None
-    except ValueError as e:  # a content-encoding that does not decode: nothing faithful to record
+    try:
+        if tap is not None:
+            tap(b"")
+            if tap.failed:
+                raise ValueError(tap.failed)
+        else:
+            raw = decode(encoding, raw)
+    except ValueError as e:  # nothing faithful to record
         raise APIError(502, f"simctl: the upstream {upstream} sent a body that could not be read: {e}",
                        type="server_error", code="upstream_unreadable") from None
     return make_interaction(method, path, query, headers, body, status, resp_headers,
-                            b"" if streaming else raw, chunks if streaming else None, upstream,
+                            raw, tap.events if tap is not None else None, upstream,
                             (time.perf_counter() - started) * 1000)

@@ -83,8 +83,7 @@ def stats(port: int) -> dict:
 def _request(body: dict, headers: str = "") -> bytes:
     raw = json.dumps(body).encode()
     return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: load\r\ncontent-type: application/json\r\n"
-            + headers.encode() + b"content-length: " + str(len(raw)).encode() + b"\r\nconnection: close\r\n\r\n"
-            + raw)
+            + headers.encode() + b"content-length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
 
 
 # -- disconnects ---------------------------------------------------------------------------------
@@ -200,9 +199,7 @@ async def _client(port: int, request: bytes, out: Soak, delay: float, stop: floa
 
 
 async def _soak(port: int, concurrency: int, seconds: float) -> Soak:
-    raw = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "soak"}], "stream": True}).encode()
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: load\r\ncontent-type: application/json\r\n"
-               b"content-length: " + str(len(raw)).encode() + b"\r\n\r\n" + raw)
+    request = _request({"model": "gpt-4o", "messages": [{"role": "user", "content": "soak"}], "stream": True})
     out = Soak()
     # Independent clients: their first requests spread over one stream's length, so the streams run
     # in every phase rather than all in step (a thousand chunks due in the same instant is a burst

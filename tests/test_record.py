@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import uvicorn
 from conftest import free_port, running_server
 from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
@@ -27,6 +26,7 @@ from starlette.routing import Route
 from simulator import cassette as cassettes
 from simulator.config import ServerConfig
 from simulator.redact import mask_text
+from simulator.testing import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS = {
@@ -79,18 +79,9 @@ async def _slow_stream(request: object) -> StreamingResponse:
 @contextmanager
 def timed_upstream() -> Iterator[str]:
     """A minimal Starlette app that streams five chunks 200 ms apart."""
-    port = free_port()
-    app = Starlette(routes=[Route("/v1/chat/completions", _slow_stream, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(Starlette(routes=[Route("/v1/chat/completions", _slow_stream, methods=["POST"])]),
+                 lifespan="off") as url:
+        yield url
 
 
 def test_records_every_call_without_secrets_and_replays_them(tmp_path: Path) -> None:
@@ -259,13 +250,7 @@ def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
 
     cert, key = _tls_files(tmp_path)
     port = free_port()
-    up = uvicorn.Server(uvicorn.Config(create_app(ServerConfig()), host="127.0.0.1", port=port, log_level="warning",
-                                       ssl_certfile=cert, ssl_keyfile=key, lifespan="off"))
-    thread = threading.Thread(target=up.run, daemon=True)
-    thread.start()
-    while not up.started:
-        time.sleep(0.01)
-    try:
+    with serving(create_app(ServerConfig()), port, ssl_certfile=cert, ssl_keyfile=key, lifespan="off"):
         ca = subprocess.run([sys.executable, "-m", "cli", "record", "--ca"], cwd=ROOT, capture_output=True,
                             text=True).stdout
         ca_file = ca.split("certificate: ", 1)[1].split("\n", 1)[0].strip()
@@ -276,9 +261,6 @@ def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
                                    http_client=httpx.Client(proxy=proxy, verify=ca_file))
             assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "tls"}])
             time.sleep(0.3)
-    finally:
-        up.should_exit = True
-        thread.join(10)
     c = cassettes.load(path)
     assert len(c.interactions) == 1 and c.interactions[0].upstream == f"https://localhost:{port}"
     assert SECRETS["auth"] not in path.read_text()

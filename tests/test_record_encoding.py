@@ -12,7 +12,6 @@ import gzip
 import json
 import random
 import signal
-import threading
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -23,8 +22,7 @@ import brotli
 import httpx
 import openai
 import pytest
-import uvicorn
-from conftest import free_port, running_server
+from conftest import running_server
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -33,6 +31,7 @@ from test_record import recorder
 
 from simulator import cassette as cassettes
 from simulator.config import ServerConfig
+from simulator.testing import serving
 
 QUERY_KEY = "AIzaSyQu3ryK3y0123456789abcdefghijk"
 SECRET = "sk-proj-" + "Zx9Cv8Bn7Mm6" * 4  # an upstream echoing a key back, inside the compressed body
@@ -90,19 +89,10 @@ async def _embeddings(request: Request) -> Response:
 
 @contextmanager
 def compressing_upstream() -> Iterator[str]:
-    port = free_port()
     app = Starlette(routes=[Route("/v1/chat/completions", _chat, methods=["POST"]),
                             Route("/v1/embeddings", _embeddings, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app, lifespan="off") as url:
+        yield url
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "identity-crlf"])
@@ -168,7 +158,7 @@ def test_record_new_decodes_a_compressed_upstream_too(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
 def test_events_are_split_whatever_the_line_endings_and_the_reads(eol: str) -> None:
-    from simulator.recorder import Tap
+    from simulator.upstream import Tap
 
     rng = random.Random(eol)
     for _ in range(500):

@@ -34,6 +34,11 @@ def serve(tmp_path: Path, text: str, **kw: object):  # noqa: ANN201
     return running_server(ServerConfig(scenarios=(write(tmp_path, BASE + text),), **kw))  # type: ignore[arg-type]
 
 
+def chat(url: str, **body: object) -> httpx.Response:
+    return httpx.post(url + "/v1/chat/completions",
+                      json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], **body})
+
+
 @pytest.mark.parametrize("text,where,what", [
     ("models: [{id: a, kind: robot}]", ":1:", "models.0.kind: unknown kind"),
     ("name: x\nmodels:\n  - id: a\n    kind: robot\n", ":4:11", "models.0.kind"),
@@ -162,8 +167,7 @@ rules:
     reply: {text: "{{ request.__class__.__mro__[1].__subclasses__() }}"}
 """
     with serve(tmp_path, rules) as url:
-        r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user",
-                                                                                             "content": "x"}]})
+        r = chat(url)
         assert r.status_code == 500 and "refused" in r.json()["error"]["message"]
         assert "subclasses" not in r.text.replace("__subclasses__()", "")
     # Helpers the sandbox does not have are refused when the file loads, with file:line: key.
@@ -267,8 +271,7 @@ rules:
 """
     with serve(tmp_path, rules) as url:
         for stream in (False, True):
-            r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "stream": stream,
-                                                               "messages": [{"role": "user", "content": "hi"}]})
+            r = chat(url, stream=stream)
             assert r.status_code == 200, r.text
             assert r.headers["x-n"] == "7" and float(r.headers["x-uptime"]) >= 0
             assert ("data: [DONE]" in r.text) if stream else ("counted" in r.json()["choices"][0]["message"]["content"])
@@ -281,8 +284,7 @@ rules:
     reply: {text: "{{ 1 / 0 }}"}
 """
     with serve(tmp_path, rules) as url:
-        r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o",
-                                                           "messages": [{"role": "user", "content": "hi"}]})
+        r = chat(url)
     assert r.status_code == 500
     error = r.json()["error"]
     assert error["type"] == "server_error" and error["message"].startswith("scenario template failed: ZeroDivision")
@@ -294,14 +296,12 @@ def test_a_template_naming_what_the_scope_lacks_is_refused_at_load(tmp_path: Pat
                                           r"is not defined \(a template can read request, headers, path"):
         scenario.load(write(tmp_path, typo))
     # Names the template makes itself (set, for, macros) and everything in the scope are fine.
-    fine = BASE + ("rules:\n  - when: {route: /v1/chat/completions}\n    reply: {text: \"{% set n = count %}"
+    fine = ("rules:\n  - when: {route: /v1/chat/completions}\n    reply: {text: \"{% set n = count %}"
                    "{% for m in request.messages %}{{ m.role }}{% endfor %}{% macro f(x) %}{{ x }}{% endmacro %}"
                    "{{ f(n) }} {{ headers.get('x', '') }} {{ path }} {{ method }} {{ model }} {{ server.uptime }}"
                    " {{ range(2) | list }} {{ length(dict(a=1)) }}\"}\n")
-    scenario.load(write(tmp_path, fine))
-    with running_server(ServerConfig(scenarios=(write(tmp_path, fine),))) as url:
-        r = httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user",
-                                                                                             "content": "x"}]})
+    with serve(tmp_path, fine) as url:  # loads
+        r = chat(url)
         assert r.status_code == 200, r.text
         assert r.json()["choices"][0]["message"]["content"].startswith("user1 ")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import socket
-import threading
 import time
 import weakref
 from collections.abc import Iterator
@@ -15,12 +14,11 @@ from pathlib import Path
 
 import openai
 import pytest
-import uvicorn
 
 from simulator.app import ENDPOINTS
 from simulator.config import ServerConfig
 from simulator.server import Server
-from simulator.testing import free_port
+from simulator.testing import serving
 from simulator.ticker import CATCH_UP_S, Ticker
 
 
@@ -159,20 +157,9 @@ def test_a_client_that_stops_reading_holds_up_only_its_own_stream() -> None:
 
 @contextmanager
 def server_with(http: str, scenario: Path) -> Iterator[tuple[str, Server]]:
-    port = free_port()
-    server = Server(ServerConfig(port=port, scenarios=(str(scenario),), seed=7), ENDPOINTS)
-    runner = uvicorn.Server(uvicorn.Config(server.app(), host="127.0.0.1", port=port, log_level="warning",
-                                           loop="asyncio", http=http, lifespan="on", access_log=False))
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    while not runner.started:
-        assert thread.is_alive()
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", server
-    finally:
-        runner.should_exit = True
-        thread.join(15)
+    server = Server(ServerConfig(scenarios=(str(scenario),), seed=7), ENDPOINTS)
+    with serving(server.app(), http=http, lifespan="on") as url:
+        yield url, server
 
 
 @pytest.fixture
