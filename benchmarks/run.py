@@ -128,7 +128,7 @@ def cassette_file(tmp: Path, n: int = 1) -> str:
 
 
 def simctl(port: int, *args: str) -> list[str]:
-    return [PY, "-m", "cli", "replay", "--port", str(port), "--log-level", "warning", *args]
+    return [PY, "-m", "simctl", "replay", "--port", str(port), "--log-level", "warning", *args]
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -258,7 +258,7 @@ def measure_recording(tmp: Path, samples: int) -> dict:
     out: dict = {}
     with server([PY, str(HERE / "baseline.py"), str(up), "0.05", "0.002"], up):
         rec = free_port()
-        cmd = [PY, "-m", "cli", "record", "--upstream", f"http://127.0.0.1:{up}", "--cassette",
+        cmd = [PY, "-m", "simctl", "record", "--upstream", f"http://127.0.0.1:{up}", "--cassette",
                str(tmp / "rec.yaml"), "--port", str(rec), "--quiet"]
         with server(cmd, rec):
             for name, port in (("direct", up), ("recorder", rec), ("direct-again", up)):

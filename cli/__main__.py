@@ -1,3 +1,3 @@
-from cli.main import main
+from simctl.main import main
 
 main()

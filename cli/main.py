@@ -11,11 +11,11 @@ from simulator import __version__
 # Each command's module is imported when that command runs: `simctl replay` should not pay for the
 # cassette tools' jsonschema and rich syntax highlighting, nor the recorder's mitmproxy.
 COMMANDS = {
-    "replay": "cli.replay:replay",
-    "scenario": "cli.scenario:scenario",
-    "cassette": "cli.cassette:cassette",
-    "record": "cli.record:record",
-    "import": "cli.record:import_",
+    "replay": "simctl.replay:replay",
+    "scenario": "simctl.scenario:scenario",
+    "cassette": "simctl.cassette:cassette",
+    "record": "simctl.record:record",
+    "import": "simctl.record:import_",
 }
 
 

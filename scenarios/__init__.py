@@ -1,0 +1,1 @@
+"""The built-in scenario pack (YAML files) and the scenario JSON Schema: data, no code."""

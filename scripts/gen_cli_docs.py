@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.main import main
+from simctl.main import main
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 

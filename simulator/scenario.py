@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from . import scenarios as builtin_pack
 from . import templates, yamlguard
 from .catalog import ENDPOINTS_BY_KIND, ModelInfo
 from .errors import ConfigError
@@ -22,7 +23,8 @@ from .ratelimit import Limits, parse_limits
 from .rules import Match, parse_match
 from .timing import parse_timing
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# The built-in pack: scenarios/ in the repository, installed as the package simulator.scenarios.
+BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "models", "reply_tokens", "timing", "rules",

@@ -1,7 +1,7 @@
 """The wire oracle: validate bodies against OpenAI's published OpenAPI description.
 
-The spec lives in `shared/openai-openapi/openapi.yaml` beside the repository (override with
-SIMCTL_OPENAPI). Parsing 3 MB of YAML is slow, so the parsed document is cached as JSON under
+A copy of the spec lives in `tests/data/openai-openapi/openapi.yaml` (its source and licence beside it;
+SIMCTL_OPENAPI points at another copy). Parsing 3 MB of YAML is slow, so the parsed document is cached as JSON under
 tests/.oracle-cache, keyed by the file's sha256. The only change made to the schemas is OpenAPI 3.0's
 `nullable: true`, turned into a JSON Schema null branch; nothing is loosened. `format` is not asserted
 (annotation only, as Draft 2020-12 specifies by default); `discriminator` and `x-*` keys are ignored.
@@ -29,7 +29,7 @@ NULLABLE_ONLY = {"nullable": True}
 
 def spec_path() -> Path:
     env = os.environ.get("SIMCTL_OPENAPI")
-    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "openai-openapi" / "openapi.yaml"
+    path = Path(env) if env else Path(__file__).resolve().parent / "data" / "openai-openapi" / "openapi.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"OpenAI's OpenAPI description not found at {path} (set SIMCTL_OPENAPI)")
     return path

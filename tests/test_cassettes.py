@@ -236,7 +236,7 @@ def test_bad_cassettes_fail_with_file_and_line(tmp_path: Path, text: str, where:
     with pytest.raises(ConfigError) as e:
         cassettes.load(path)
     assert str(e.value).startswith(str(path)) and where in str(e.value), str(e.value)
-    p = subprocess.run([sys.executable, "-m", "cli", "replay", "--cassette", str(path)], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--cassette", str(path)], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 2 and str(path) in p.stderr and "Traceback" not in p.stderr
 
@@ -247,7 +247,7 @@ def test_a_cassette_over_the_size_limit_is_refused_before_reading(tmp_path: Path
         f.truncate(cassettes.MAX_FILE_BYTES + 1)
     with pytest.raises(ConfigError, match=f"^{path}: file is larger than {cassettes.MAX_FILE_BYTES} bytes$"):
         cassettes.load(path)
-    p = subprocess.run([sys.executable, "-m", "cli", "replay", "--cassette", str(path)], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--cassette", str(path)], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 2 and "file is larger than" in p.stderr and "Traceback" not in p.stderr
 
@@ -256,11 +256,11 @@ def test_validate_catches_a_planted_secret(tmp_path: Path) -> None:
     c = cassettes.load(SAMPLES / "chat.yaml")
     c.interactions[0].request.headers["x-note"] = "sk-proj-" + "A1b2C3d4" * 5
     path = write(tmp_path, c)
-    p = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", path], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", path], capture_output=True, text=True)
     assert p.returncode == 1 and "looks like a secret" in p.stderr and "A1b2C3d4A1b2" not in p.stderr
-    subprocess.run([sys.executable, "-m", "cli", "cassette", "redact", path], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "simctl", "cassette", "redact", path], check=True, capture_output=True)
     assert "sk-proj-" not in Path(path).read_text()
-    ok = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", path], capture_output=True, text=True)
+    ok = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", path], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
 
 
@@ -277,7 +277,7 @@ def test_merge_and_diff_on_sample_files(tmp_path: Path) -> None:
     lines = tools.diff(chat, merged.cassette)
     assert len(lines) == 2 and all(line.startswith("+ only in") for line in lines)
     a, b = write(tmp_path, chat, "a.yaml"), write(tmp_path, changed, "b.yaml")
-    p = subprocess.run([sys.executable, "-m", "cli", "cassette", "merge", a, b, "-o", str(tmp_path / "m.yaml")],
+    p = subprocess.run([sys.executable, "-m", "simctl", "cassette", "merge", a, b, "-o", str(tmp_path / "m.yaml")],
                        capture_output=True, text=True)
     assert p.returncode == 0 and "added 2" in p.stdout
 
@@ -310,8 +310,8 @@ def test_prune_with_a_run_report(tmp_path: Path) -> None:
     path = write(tmp_path, Cassette([chat_interaction("a", "1"), chat_interaction("b", "2")]))
     report = {"cassettes": {"used": {path: [1]}}}
     (tmp_path / "r.json").write_text(json.dumps(report))
-    p = subprocess.run([sys.executable, "-m", "cli", "cassette", "prune", path, "--report", str(tmp_path / "r.json")],
-                       capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "simctl", "cassette", "prune", path, "--report",
+                        str(tmp_path / "r.json")], capture_output=True, text=True)
     assert p.returncode == 0 and "kept 1 of 2" in p.stdout
     assert [i.response.body.value["choices"][0]["message"]["content"] for i in cassettes.load(path).interactions] \
         == ["2"]
@@ -335,12 +335,12 @@ def test_validate_catches_credentials_by_their_place_whatever_they_look_like(tmp
     for plant in plants.values():
         plant()
     path = write(tmp_path, c)
-    p = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", path], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", path], capture_output=True, text=True)
     assert p.returncode == 1
     for where in plants:
         line = next((x for x in p.stderr.splitlines() if f"interactions.0.{where}: holds a credential" in x), None)
         assert line is not None, (where, p.stderr)
         assert int(line.split(f"{path}:", 1)[1].split(":", 1)[0]) > 1  # points at the line, not the file's top
-    subprocess.run([sys.executable, "-m", "cli", "cassette", "redact", path], check=True, capture_output=True)
-    ok = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", path], capture_output=True, text=True)
+    subprocess.run([sys.executable, "-m", "simctl", "cassette", "redact", path], check=True, capture_output=True)
+    ok = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", path], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr

@@ -20,7 +20,7 @@ from conftest import free_port
 @contextmanager
 def replay(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), *args],
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
@@ -45,7 +45,7 @@ def test_port_in_use_is_exit_1_with_a_message() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        p = subprocess.run([sys.executable, "-m", "cli", "replay", "--port", str(port)], capture_output=True,
+        p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--port", str(port)], capture_output=True,
                            text=True, timeout=30)
     assert p.returncode == 1
     assert f"could not serve on 127.0.0.1:{port}" in p.stderr and "Traceback" not in p.stderr
@@ -204,7 +204,7 @@ def test_binding_beyond_localhost_without_a_key_warns(extra: tuple[str, ...], wa
     # 127.0.0.2 is loopback on Linux, so the test exposes nothing, but it is not one of the addresses
     # that count as local-only: the warning must fire (and not with a key).
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--host", "127.0.0.2", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--host", "127.0.0.2", "--port", str(port),
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15

@@ -34,7 +34,7 @@ def test_render_shows_the_figures() -> None:
 def test_dashboard_renders_in_a_terminal_and_leaves_it_clean() -> None:
     session, port = f"simctl-{free_port()}", free_port()
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    f"{sys.executable} -m cli replay --port {port} --dashboard; echo EXITED; sleep 30"], check=True)
+                    f"{sys.executable} -m simctl replay --port {port} --dashboard; echo EXITED; sleep 30"], check=True)
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.timeout(1800 if LONG else 120)
 
 
 def replay_process(*args: str) -> Any:
-    return replay_process_cmd([sys.executable, "-m", "cli", "replay", "--port", "{port}", "--log-level", "warning",
+    return replay_process_cmd([sys.executable, "-m", "simctl", "replay", "--port", "{port}", "--log-level", "warning",
                                *args])
 
 
@@ -274,7 +274,7 @@ def test_soak_concurrent_streams_with_the_timing_model(tmp_path: Path) -> None:
     scenario = tmp_path / "soak.yaml"
     scenario.write_text(f"extends: default\nreply_tokens: {TOKENS}\n"
                         f"timing: {{latency: 0, ttft: {TTFT}, itl: {ITL}}}\n")
-    with replay_process_cmd([*_pinned(0), sys.executable, "-m", "cli", "replay", "--port", "{port}", "--log-level",
+    with replay_process_cmd([*_pinned(0), sys.executable, "-m", "simctl", "replay", "--port", "{port}", "--log-level",
                              "warning", "--scenario", str(scenario)]) as (port, pid, proc):
         run = _soak_measured(port, pid, concurrency, seconds)
         settled = _settle(port, 10**6)

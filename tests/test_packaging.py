@@ -15,7 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OWN = ("simulator", "cli")
+SHIPPED = ("simulator", "cli")  # the folders shipped as code (cli/ installs as the `simctl` package)
+OWN = {"simulator", "simctl"}  # the import names an install adds
 # The pytest plugin runs only under pytest; its client fixtures are for users who have the SDK.
 UNDER_TEST = {("simulator/pytest_plugin.py", "pytest"), ("simulator/pytest_plugin.py", "openai")}
 
@@ -37,7 +38,7 @@ def undeclared_imports(root: Path) -> list[str]:
     declared = runtime_requirements(root)
     distributions = metadata.packages_distributions()
     out = []
-    for path in sorted(p for pkg in OWN for p in (root / pkg).rglob("*.py")):
+    for path in sorted(p for pkg in SHIPPED for p in (root / pkg).rglob("*.py")):
         rel = path.relative_to(root).as_posix()
         for node in ast.walk(ast.parse(path.read_text(), rel)):
             if isinstance(node, ast.Import):
@@ -46,7 +47,7 @@ def undeclared_imports(root: Path) -> list[str]:
                 names = [node.module]
             else:
                 continue
-            for top in {n.split(".")[0] for n in names} - STDLIB - set(OWN):
+            for top in {n.split(".")[0] for n in names} - STDLIB - OWN:
                 provided = {_normal(d) for d in distributions.get(top, [])}
                 if (rel, top) not in UNDER_TEST and not provided & declared:
                     out.append(f"{rel}:{node.lineno}: {top} (installed from {sorted(provided) or 'nothing'})")
@@ -60,7 +61,7 @@ def test_every_import_in_the_shipped_code_is_a_declared_runtime_dependency() -> 
 
 def test_the_check_reports_a_test_only_library(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
-    for pkg in OWN:
+    for pkg in SHIPPED:
         (tmp_path / pkg).mkdir()
     (tmp_path / "simulator" / "fine.py").write_text("import json\nimport numpy\nfrom starlette import routing\n")
     (tmp_path / "cli" / "bad.py").write_text("import click\n\n\ndef f():\n    from hypothesis import given\n")

@@ -43,7 +43,7 @@ SECRETS = {
 @contextmanager
 def recorder(upstream: str, path: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "record", "--upstream", upstream, "--cassette", str(path),
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
                              "--port", str(port), "--quiet", *extra], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
@@ -106,7 +106,7 @@ def test_records_every_call_without_secrets_and_replays_them(tmp_path: Path) -> 
     c = cassettes.load(path)
     assert [i.response.status for i in c.interactions] == [200, 200, 200, 429, 500]
     assert c.interactions[1].response.streaming and len(c.interactions[1].response.chunks or []) > 10
-    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
     # The upstream is gone: the cassette alone answers the same.
     with running_server(ServerConfig(cassettes=(str(path),), speed=0)) as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key="anything", max_retries=0,
@@ -161,7 +161,7 @@ def test_kill_9_leaves_a_valid_cassette(tmp_path: Path) -> None:
         time.sleep(0.5)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
     assert len(cassettes.load(path).interactions) == 5
     assert not list(tmp_path.glob(".killed.yaml.*.tmp"))
 
@@ -177,7 +177,7 @@ def test_import_har(tmp_path: Path) -> None:
         "response": {"status": 200, "headers": [{"name": "Content-Type", "value": "text/event-stream"}],
                      "content": {"text": 'data: {"choices": []}\n\ndata: [DONE]\n\n'}}}]}}
     (tmp_path / "cap.har").write_text(json.dumps(har))
-    p = subprocess.run([sys.executable, "-m", "cli", "import", str(tmp_path / "cap.har"), "-o",
+    p = subprocess.run([sys.executable, "-m", "simctl", "import", str(tmp_path / "cap.har"), "-o",
                         str(tmp_path / "imp.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     c = cassettes.load(tmp_path / "imp.yaml")
@@ -210,13 +210,13 @@ def test_import_mitmproxy_flow_file(tmp_path: Path) -> None:
     flow.response.content = b'{"object": "list", "data": []}'
     with open(tmp_path / "flows", "wb") as f:
         io.FlowWriter(f).add(flow)
-    p = subprocess.run([sys.executable, "-m", "cli", "import", str(tmp_path / "flows"), "-o",
+    p = subprocess.run([sys.executable, "-m", "simctl", "import", str(tmp_path / "flows"), "-o",
                         str(tmp_path / "f.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     c = cassettes.load(tmp_path / "f.yaml")
     assert c.interactions[0].request.path == "/v1/models" and c.interactions[0].response.body.value["object"] == "list"
     assert SECRETS["auth"] not in (tmp_path / "f.yaml").read_text()
-    bad = subprocess.run([sys.executable, "-m", "cli", "import", str(ROOT / "README.md"), "-o",
+    bad = subprocess.run([sys.executable, "-m", "simctl", "import", str(ROOT / "README.md"), "-o",
                           str(tmp_path / "x.yaml")], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
@@ -251,7 +251,7 @@ def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
     cert, key = _tls_files(tmp_path)
     port = free_port()
     with serving(create_app(ServerConfig()), port, ssl_certfile=cert, ssl_keyfile=key, lifespan="off"):
-        ca = subprocess.run([sys.executable, "-m", "cli", "record", "--ca"], cwd=ROOT, capture_output=True,
+        ca = subprocess.run([sys.executable, "-m", "simctl", "record", "--ca"], cwd=ROOT, capture_output=True,
                             text=True).stdout
         ca_file = ca.split("certificate: ", 1)[1].split("\n", 1)[0].strip()
         assert Path(ca_file).is_file() and "SSL_CERT_FILE" in ca
@@ -333,7 +333,7 @@ def test_upstream_reset_mid_stream_reaches_the_client_and_is_recorded_as_cut(tmp
     # The client sees what the upstream did: two events, then a broken stream (not a clean end).
     assert len(events) == 2 and isinstance(error, httpx.RemoteProtocolError), (events, error)
     assert proc.returncode == 0 and "Traceback" not in stderr
-    assert subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
+    assert subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
     c = cassettes.load(path)
     assert [i.request.path for i in c.interactions] == ["/v1/models", "/v1/chat/completions"]
     assert c.interactions[1].response.cut and len(c.interactions[1].response.chunks or []) == 2
@@ -386,7 +386,7 @@ def test_disk_full_while_recording_is_a_clear_error_and_keeps_what_was_recorded(
             _, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 1 and "No space left on device" in stderr and "Traceback" not in stderr, stderr
         # What was recorded before the disk filled up is all there, and the cassette is valid.
-        v = subprocess.run([sys.executable, "-m", "cli", "cassette", "validate", str(path)], cwd=ROOT,
+        v = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], cwd=ROOT,
                            capture_output=True, text=True)
         assert v.returncode == 0, v.stdout + v.stderr
         c = cassettes.load(path)
@@ -416,7 +416,7 @@ def replay_process(tmp: Path, name: str, *args: str, env: dict[str, str] | None 
     import os
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--log-level", "debug",
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port), "--log-level", "debug",
                              "--log-format", "json", "--report", str(tmp / f"{name}.report.json"), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
@@ -500,7 +500,7 @@ def test_record_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        p = subprocess.run([sys.executable, "-m", "cli", "record", "--upstream", "http://127.0.0.1:9", "--cassette",
+        p = subprocess.run([sys.executable, "-m", "simctl", "record", "--upstream", "http://127.0.0.1:9", "--cassette",
                             str(tmp_path / "x.yaml"), "--port", str(port), "--quiet"], cwd=ROOT, capture_output=True,
                            text=True, timeout=30)
     assert p.returncode == 1

@@ -63,7 +63,7 @@ def test_a_scenario_over_the_size_limit_is_refused_before_reading(tmp_path: Path
     path = write(tmp_path, BASE + "# padding\n" * (scenario.MAX_FILE_BYTES // 10 + 1))
     with pytest.raises(ConfigError, match=f"^{path}: file is larger than {scenario.MAX_FILE_BYTES} bytes$"):
         scenario.load(path)
-    p = subprocess.run([sys.executable, "-m", "cli", "scenario", "validate", path], capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "simctl", "scenario", "validate", path], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode != 0 and "file is larger than" in p.stdout + p.stderr
 
@@ -104,14 +104,14 @@ def test_layering_later_files_win(tmp_path: Path) -> None:
 
 def test_validate_cli_reports_every_problem(tmp_path: Path) -> None:
     bad = write(tmp_path, "name: x\nmodels:\n  - {id: a, kind: robot}\n  - {id: b, context_window: big}\n")
-    p = subprocess.run([sys.executable, "-m", "cli", "scenario", "validate", bad, "default"],
+    p = subprocess.run([sys.executable, "-m", "simctl", "scenario", "validate", bad, "default"],
                        capture_output=True, text=True)
     assert p.returncode == 1
     errors = p.stderr.strip().splitlines()
     assert errors[0].startswith(f"{bad}:3:") and "models.0.kind" in errors[0]
     assert errors[1].startswith(f"{bad}:4:") and "models.1.context_window" in errors[1]
     assert "default: ok" in p.stdout
-    schema = subprocess.run([sys.executable, "-m", "cli", "scenario", "schema"], capture_output=True, text=True)
+    schema = subprocess.run([sys.executable, "-m", "simctl", "scenario", "schema"], capture_output=True, text=True)
     assert '"$schema"' in schema.stdout
 
 

@@ -57,7 +57,7 @@ def test_open_routes_never_need_a_key(keyed_url: str) -> None:
 def test_keys_from_environment() -> None:
     env = {**os.environ, "SIMCTL_API_KEYS": "k-one,k-two"}
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -148,7 +148,7 @@ def test_service_routes(http: httpx.Client) -> None:
 
 
 def test_cli_help_documents_every_flag() -> None:
-    out = subprocess.run([sys.executable, "-m", "cli", "replay", "--help"], capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-m", "simctl", "replay", "--help"], capture_output=True, text=True).stdout
     for flag in ("--host", "--port", "--seed", "--api-key", "--log-level", "--scenario", "--max-body"):
         assert flag in out
 
@@ -156,7 +156,7 @@ def test_cli_help_documents_every_flag() -> None:
 def test_cli_starts_quickly_on_default_scenario() -> None:
     port = free_port()
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while True:
@@ -178,6 +178,7 @@ def test_cli_starts_quickly_on_default_scenario() -> None:
 def test_bad_scenario_exits_with_message(tmp_path) -> None:  # noqa: ANN001
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nmodels:\n  - id: m\n    kind: spaceship\n")
-    p = subprocess.run([sys.executable, "-m", "cli", "replay", "--scenario", str(bad)], capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--scenario", str(bad)], capture_output=True,
+                       text=True)
     assert p.returncode != 0
     assert f"{bad}:4:" in p.stderr and "models.0.kind" in p.stderr and "Traceback" not in p.stderr

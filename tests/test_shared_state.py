@@ -38,7 +38,7 @@ def replicas(n: int, *args: str, each: list[list[str]] | None = None) -> Iterato
     """n replay processes started together (they load in parallel), each on its own free port;
     `each` adds arguments to one replica only."""
     ports = [free_port() for _ in range(n)]
-    procs = [subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(p), *args,
+    procs = [subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(p), *args,
                                *(each[i] if each else [])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for i, p in enumerate(ports)]
@@ -157,7 +157,7 @@ def test_record_new_from_two_replicas_gives_one_cassette_with_every_interaction_
             again = [asyncio.run(ask(urls[(i + 1) % 2], p)) for i, p in enumerate(prompts)]
             assert again == answers
     assert not path.exists()  # with Redis the journal waits in Redis until compacted
-    done = subprocess.run([sys.executable, "-m", "cli", "cassette", "compact", str(path), "--state", redis_url],
+    done = subprocess.run([sys.executable, "-m", "simctl", "cassette", "compact", str(path), "--state", redis_url],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "added 8 interactions" in done.stdout
@@ -165,8 +165,8 @@ def test_record_new_from_two_replicas_gives_one_cassette_with_every_interaction_
     asked = sorted(i.request.body.value["messages"][0]["content"] for i in c.interactions)
     assert asked == sorted(prompts)
     # Compacting again adds nothing: every interaction is in the cassette once.
-    again_done = subprocess.run([sys.executable, "-m", "cli", "cassette", "compact", str(path), "--state", redis_url],
-                                capture_output=True, text=True, timeout=60)
+    again_done = subprocess.run([sys.executable, "-m", "simctl", "cassette", "compact", str(path), "--state",
+                                 redis_url], capture_output=True, text=True, timeout=60)
     assert "added 0 interactions" in again_done.stdout
     assert len(cassettes.load(path, use_cache=False).interactions) == 8
 
@@ -207,7 +207,7 @@ def test_workers_share_one_limit_through_redis_and_the_banner_says_what_is_share
     scenario = tmp_path / "limited.yaml"
     scenario.write_text("extends: default\nrate_limits: {requests_per_minute: 10}\n")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--workers", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port), "--workers", "2",
                              "--scenario", str(scenario)], env={**os.environ, "SIMCTL_STATE": redis_url},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -226,7 +226,7 @@ def test_workers_share_one_limit_through_redis_and_the_banner_says_what_is_share
 
 def test_in_memory_workers_banner_says_what_is_per_worker() -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "replay", "--port", str(port), "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port), "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait(f"http://127.0.0.1:{port}", proc)
@@ -241,7 +241,7 @@ def test_in_memory_workers_banner_says_what_is_per_worker() -> None:
 
 def test_redis_down_at_start_is_a_clear_error_and_exit_1() -> None:
     port = free_port()  # nothing listens there
-    p = subprocess.run([sys.executable, "-m", "cli", "replay", "--port", str(free_port()), "--state",
+    p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--port", str(free_port()), "--state",
                         f"redis://127.0.0.1:{port}/0"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 1
     assert p.stderr.startswith(f"simctl: cannot reach the state store redis://127.0.0.1:{port}/0:")
@@ -249,7 +249,7 @@ def test_redis_down_at_start_is_a_clear_error_and_exit_1() -> None:
 
 
 def test_a_bad_state_url_is_a_configuration_error() -> None:
-    p = subprocess.run([sys.executable, "-m", "cli", "replay", "--state", "mysql://x"], capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--state", "mysql://x"], capture_output=True,
                        text=True, timeout=30)
     assert p.returncode == 2 and "--state: expected 'memory' or a redis:// URL" in p.stderr
 
