@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cassette import Interaction
+from .forms import request_fields
 from .redact import MASK, SECRET_QUERY, mask_text
 
 # Fields that change between runs of the same test and say nothing about what was asked.
@@ -112,7 +113,7 @@ class Index:
     all: list[Interaction] = field(default_factory=list)
 
     def add(self, i: Interaction) -> None:
-        k = key(i.request.method, i.request.path, i.request.query, i.request.body.value, self.opts, redact=False)
+        k = key(i.request.method, i.request.path, i.request.query, seen_body(i), self.opts, redact=False)
         self.buckets.setdefault(k, []).append(i)
         self.all.append(i)
 
@@ -120,7 +121,7 @@ class Index:
         found = self.buckets.get(key(method, path, query, body, self.opts), [])
         if not self.opts.matchers:
             return found
-        return [i for i in found if all(MATCHERS[m](body, i.request.body.value) is None for m in self.opts.matchers)]
+        return [i for i in found if all(MATCHERS[m](body, seen_body(i)) is None for m in self.opts.matchers)]
 
     def closest(self, method: str, path: str, body: Any) -> tuple[Interaction | None, list[str]]:
         """The recorded request most like this one, and how they differ (for a miss's message)."""
@@ -131,10 +132,19 @@ class Index:
                 diff.append(f"method: {method.upper()} != {i.request.method}")
             if i.request.path != path:
                 diff.append(f"path: {path} != {i.request.path}")
-            diff += differences(canonical(body, self.opts), canonical(i.request.body.value, self.opts))
+            diff += differences(canonical(body, self.opts), canonical(seen_body(i), self.opts))
             if best is None or len(diff) < len(best_diff):
                 best, best_diff = i, diff
         return best, best_diff
+
+
+def seen_body(i: Interaction) -> Any:
+    """A recorded request's body as the server sees an incoming one: a multipart upload as its fields."""
+    body = i.request.body
+    if body.kind not in ("text", "base64"):
+        return body.value
+    content_type = next((v for k, v in i.request.headers.items() if k.lower() == "content-type"), "")
+    return request_fields(content_type, body.to_bytes()) if content_type.startswith("multipart/") else body.value
 
 
 def differences(a: Any, b: Any, where: str = "body", limit: int = 5) -> list[str]:

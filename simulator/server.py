@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
+import json
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Message
 
 from . import directive, faults, ids, journal, logs, replies, ticker, tokens
 from . import scenario as scenarios
@@ -32,6 +34,7 @@ from .context import Context
 from .direct import Direct
 from .emitter import Gate, PlanResponse
 from .errors import APIError
+from .forms import request_fields
 from .http import check_key, presented_key, read_body
 from .metrics import Metrics
 from .params import parse_json
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("simctl")
 FAULT_HEADER = "x-simctl-fault"
+BODY_METHODS = ("POST", "PUT", "PATCH")  # every endpoint's body is read here, so rules and cassettes see it
 
 
 class Server:
@@ -102,13 +106,14 @@ class Server:
         model_id: str | None = None
         rule: Rule | None = None
         raw: bytes | None = None
+        body: Any = None
         arrived = time.monotonic() - self.ctx.state.started_monotonic
         try:
             if endpoint.auth:
                 check_key(request, self.keys)
-            if endpoint.json:
+            if endpoint.json is not None or request.method in BODY_METHODS:
                 raw = await read_body(request, self.config.max_body_bytes)
-            body = parse_json(raw) if raw is not None else None
+            body = parse_json(raw) if endpoint.json is not None else _fields(request, raw)
             incoming = Incoming(request.method, request.scope["path"], request.headers, body, arrived)
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
@@ -127,7 +132,7 @@ class Server:
             elif rule is not None and rule.reply is not None and replies.is_whole(rule.reply):
                 plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
             else:
-                plan = await self._planned(endpoint, request, body, rule, incoming, rng)
+                plan = await self._planned(endpoint, request, raw, body, rule, incoming, rng)
             if plan.status < 400 and recorded is None:
                 plan = self._timing(model_id, rule).apply(plan, rng)
         except APIError as e:
@@ -144,11 +149,12 @@ class Server:
             plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
         gate = self._gate(model_id) if plan.status < 400 else None
         client = self._client(request)
-        attempt = Attempt(arrived, client, call_key(request.scope["path"], raw), plan.status, plan.fault,
+        attempt = Attempt(arrived, client, call_key(request.scope["path"], _call_bytes(endpoint, raw, body)),
+                          plan.status, plan.fault,
                           _retry_after(plan.headers), plan.streaming)
         return self.respond(plan, endpoint.path, started, gate, attempt, request)
 
-    async def _planned(self, endpoint: Endpoint, request: Request, body: Any, rule: Rule | None,
+    async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
         reply = rule.reply if rule is not None else None
         count = self.count
@@ -163,7 +169,8 @@ class Server:
                 plan = await made if inspect.isawaitable(made) else made
             else:
                 assert endpoint.raw is not None
-                plan = await endpoint.raw(self.ctx, request)
+                # The body was read once, above; the planner reads the same bytes again from a replay.
+                plan = await endpoint.raw(self.ctx, request if raw is None else _replayed(request, raw))
         finally:
             directive.current.reset(token)
         if reply is not None and (reply.status or reply.headers):
@@ -367,3 +374,22 @@ def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
     import dataclasses
 
     return dataclasses.replace(plan, **changes)
+
+
+def _fields(request: Request, raw: bytes | None) -> Any:
+    """A non-JSON endpoint's body as rules and matchers see it (an image request's JSON, an upload's fields)."""
+    return request_fields(request.headers.get("content-type", ""), raw) if raw else None
+
+
+def _call_bytes(endpoint: Endpoint, raw: bytes | None, body: Any) -> bytes | None:
+    """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes per try)."""
+    if endpoint.json is not None or body is None:
+        return raw
+    return json.dumps(body, sort_keys=True).encode()
+
+
+def _replayed(request: Request, raw: bytes) -> Request:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return Request(request.scope, receive)
