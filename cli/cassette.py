@@ -17,6 +17,7 @@ from rich.table import Table
 
 from simulator import cassette as cassettes
 from simulator import cassette_tools as tools
+from simulator import yamlguard
 from simulator.errors import ConfigError
 from simulator.redact import kept_secrets, redact_interaction
 
@@ -80,16 +81,19 @@ def show(path: str) -> None:
 
 def problems(path: str) -> list[str]:
     """Schema problems (with lines), then loader problems, then anything that looks like a secret."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = cassettes.read_text(Path(path))
+    except ConfigError as e:
+        return [str(e)]
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        return [f"{path}: invalid YAML: {e}"]
+        return [str(yamlguard.invalid(e, path))]
     found = []
     for e in jsonschema.Draft202012Validator(schema()).iter_errors(data):
         key = ".".join(map(str, e.absolute_path)) or "(top)"
-        line = cassettes.line_of(text, tuple(e.absolute_path))
-        found.append(f"{path}:{line}: {key}: {e.message[:200]}")
+        place = cassettes.place_of(text, tuple(e.absolute_path))
+        found.append(f"{path}:{place}: {key}: {e.message[:200]}")
     if not found:
         try:
             parsed = cassettes.parse(text, path)
@@ -99,8 +103,8 @@ def problems(path: str) -> list[str]:
             for n, i in enumerate(parsed.interactions):
                 for where in kept_secrets(i):
                     key = ("interactions", n, *where)
-                    line = cassettes.line_of(text, key)
-                    found.append(f"{path}:{line}: {'.'.join(map(str, key))}: holds a credential "
+                    place = cassettes.place_of(text, key)
+                    found.append(f"{path}:{place}: {'.'.join(map(str, key))}: holds a credential "
                                  "(run `simctl cassette redact`)")
     for n, line in enumerate(text.splitlines(), 1):
         for secret in tools.secrets_in(line):

@@ -33,13 +33,13 @@ from .cassette_model import (
     Request,
     Response,
 )
-from .cassette_read import MIGRATIONS, from_data, interaction_from_line, line_of, parse
+from .cassette_read import MIGRATIONS, from_data, interaction_from_line, line_of, parse, place_of
 from .errors import ConfigError
 
 __all__ = ["DROP_RESPONSE_HEADERS", "KEEP_REQUEST_HEADERS", "MIGRATIONS", "VERSION", "Body", "Cassette",
            "Interaction", "LazyResponse", "RecordedChunk", "Request", "Response", "chunk_data", "dumps", "from_data",
            "interaction_from_line", "interaction_line", "journal_path", "line_of", "load", "load_yaml_only", "parse",
-           "save", "to_data"]
+           "place_of", "read_text", "save", "to_data"]
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -176,7 +176,7 @@ def _load(path: Path, use_cache: bool) -> Cassette:
         cached = cassette_cache.read(entry, str(path))
         if cached is not None:
             return cached
-    c = parse(raw.decode("utf-8"), str(path))
+    c = parse(_text(raw, path), str(path))
     if entry is not None:
         cassette_cache.write(entry, c)
     return c
@@ -194,7 +194,21 @@ def _with_journal(path: Path, journal: Path) -> Cassette:
 
 
 def load_yaml_only(path: Path) -> Cassette:
-    return parse(path.read_text(encoding="utf-8"), str(path))
+    return parse(read_text(path), str(path))
+
+
+def read_text(path: Path) -> str:
+    """A cassette file's text; ConfigError with the place of the first byte that is not UTF-8."""
+    return _text(path.read_bytes(), path)
+
+
+def _text(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(f"{path}:{line}:{column}: not UTF-8 text ({e.reason})") from None
 
 
 # -- journal lines (record-new appends one interaction per line, in a file or in the shared store) ----

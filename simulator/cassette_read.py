@@ -1,7 +1,7 @@
 """Reading cassettes: untrusted files, checked part by part.
 
 Safe loaders only (no tags are constructed), a bounded number of aliases, and every problem
-reported as `file:line: key: what is wrong`.
+reported as `file:line:column: key: what is wrong`.
 """
 
 from __future__ import annotations
@@ -37,14 +37,12 @@ def parse(text: str, source: str = "<memory>") -> Cassette:
     try:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C or Python)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
+        raise yamlguard.invalid(e, source) from None
     try:
         return from_data(data, source)
     except _Bad as e:
         key = ".".join(map(str, e.path)) or "(top)"
-        raise ConfigError(f"{source}:{line_of(text, e.path)}: {key}: {e.what}") from None
+        raise ConfigError(f"{source}:{place_of(text, e.path)}: {key}: {e.what}") from None
 
 
 _ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s,\]}]+", re.M)
@@ -71,8 +69,18 @@ class _Bad(Exception):
 
 def line_of(text: str, path: tuple[Any, ...]) -> int:
     """The line of a key path, found on the error path only (composing every load would be slow)."""
+    return _mark_of(text, path)[0]
+
+
+def place_of(text: str, path: tuple[Any, ...]) -> str:
+    """`LINE:COLUMN` of a key path's value, as error messages give it."""
+    line, column = _mark_of(text, path)
+    return f"{line}:{column}"
+
+
+def _mark_of(text: str, path: tuple[Any, ...]) -> tuple[int, int]:
     node = yaml.compose(text, Loader=yaml.SafeLoader)
-    line = 1
+    line, column = 1, 1
     for part in path:
         if isinstance(node, yaml.MappingNode):
             nxt = next((v for k, v in node.value if k.value == part), None)
@@ -82,8 +90,8 @@ def line_of(text: str, path: tuple[Any, ...]) -> int:
             nxt = None
         if nxt is None:
             break
-        node, line = nxt, nxt.start_mark.line + 1
-    return line
+        node, line, column = nxt, nxt.start_mark.line + 1, nxt.start_mark.column + 1
+    return line, column
 
 
 def from_data(data: Any, source: str = "<memory>") -> Cassette:

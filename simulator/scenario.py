@@ -16,7 +16,7 @@ import yaml
 
 from . import scenarios as builtin_pack
 from . import templates, yamlguard
-from .catalog import ENDPOINTS_BY_KIND, ModelInfo
+from .catalog import BUILTIN, ENDPOINTS_BY_KIND, TOKENIZERS, ModelInfo, builtin, from_spec
 from .errors import ConfigError
 from .faults import Fault, parse_fault
 from .ratelimit import Limits, parse_limits
@@ -27,8 +27,8 @@ from .timing import parse_timing
 BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
-TOP_KEYS = ("version", "name", "description", "extends", "server", "models", "reply_tokens", "timing", "rules",
-            "faults", "rate_limits")
+TOP_KEYS = ("version", "name", "description", "extends", "server", "catalog", "models", "reply_tokens", "timing",
+            "rules", "faults", "rate_limits")
 SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream")
 
 
@@ -169,9 +169,7 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader is the safe loader
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
+        raise yamlguard.invalid(e, source) from None
     w = _Where(source, root)
     if not isinstance(data, dict):
         raise w.error((), "a scenario must be a mapping")
@@ -197,12 +195,17 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
     responses_stream = _get(server, "responses_stream", str, w, "events", ("server",))
     if responses_stream not in ("events", "chat_chunks"):
         raise w.error(("server", "responses_stream"), f"must be 'events' or 'chat_chunks', not {responses_stream!r}")
-    models, model_timing = [], {}
+    catalog = _get(data, "catalog", str, w, "")
+    if catalog not in ("", BUILTIN):
+        raise w.error(("catalog",), f"unknown catalog {catalog!r} (the built-in one is {BUILTIN!r})")
+    by_id = dict(builtin()) if catalog else {}  # `models:` below override the catalog's by id
+    model_timing = {}
     for i, m in enumerate(_get(data, "models", list, w, [])):
         info, timing = _model(m, ("models", i), w)
-        models.append(info)
+        by_id[info.id] = info
         if timing:
             model_timing[info.id] = timing
+    models = list(by_id.values())
     if not models and not extends:
         raise w.error(("models",), "at least one model is required (or `extends` a scenario that has them)")
     limits = data.get("rate_limits")
@@ -264,33 +267,44 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
         m = {"id": m}
     if not isinstance(m, dict) or "id" not in m:
         raise w.error(at, "a model needs at least an `id`")
-    known = ("id", "kind", "owned_by", "created", "aliases", "endpoints", "context_window", "dimensions", "timing")
+    known = ("id", "kind", "owned_by", "created", "aliases", "endpoints", "context_window", "dimensions", "tokenizer",
+             "max_output_tokens", "legacy", "timing")
     for key in m:
         if key not in known:
             raise w.error((*at, key), f"unknown model key (known: {', '.join(known)})")
-    kind = _get(m, "kind", str, w, "chat", at)
+    base = builtin().get(str(m["id"]))  # one of OpenAI's models: what the catalog says of it, unless said here
+    kind = _get(m, "kind", str, w, base.kind if base else "chat", at)
     if kind not in ENDPOINTS_BY_KIND:
         raise w.error((*at, "kind"), f"unknown kind {kind!r} (one of {', '.join(ENDPOINTS_BY_KIND)})")
-    endpoints = _get(m, "endpoints", list, w, sorted(ENDPOINTS_BY_KIND[kind]), at)
+    inherited = base.endpoints if base and "kind" not in m else ENDPOINTS_BY_KIND[kind]
+    endpoints = _get(m, "endpoints", list, w, sorted(inherited), at)
     known_endpoints = set().union(*ENDPOINTS_BY_KIND.values())
     for e in endpoints:
         if e not in known_endpoints:
             raise w.error((*at, "endpoints"), f"unknown endpoint {e!r} (one of {', '.join(sorted(known_endpoints))})")
-    dims = m.get("dimensions")
+    dims = m.get("dimensions", base.dimensions if base else None)
     if kind == "embedding" and (isinstance(dims, bool) or not isinstance(dims, int) or dims < 1):
         raise w.error((*at, "dimensions"), "embedding models need a positive integer `dimensions`")
+    tokenizer = _get(m, "tokenizer", str, w, base.tokenizer if base else TOKENIZERS[1], at)
+    if tokenizer not in TOKENIZERS:
+        raise w.error((*at, "tokenizer"), f"unknown tokenizer {tokenizer!r} (one of {', '.join(TOKENIZERS)})")
+    top = _get(m, "max_output_tokens", int, w, 0, at) or None
     timing = w.check((*at, "timing"), parse_timing, _get(m, "timing", dict, w, {}, at))
-    info = ModelInfo(
-        id=str(m["id"]),
-        owned_by=_get(m, "owned_by", str, w, "openai", at),
-        created=_get(m, "created", int, w, 1700000000, at),
-        kind=kind,
-        aliases=tuple(str(a) for a in _get(m, "aliases", list, w, [], at)),
-        endpoints=frozenset(endpoints),
-        context_window=_get(m, "context_window", int, w, 128000, at),
-        dimensions=dims,
-    )
-    return info, timing
+    spec = {
+        "id": str(m["id"]),
+        "kind": kind,
+        "endpoints": endpoints,
+        "dimensions": dims,
+        "tokenizer": tokenizer,
+        "aliases": [str(a) for a in _get(m, "aliases", list, w, [], at)],
+    }
+    for key, typ, default in (("owned_by", str, "openai"), ("created", int, 1700000000),
+                              ("context_window", int, 128000), ("legacy", bool, False)):
+        if key in m or base is None:
+            spec[key] = _get(m, key, typ, w, default, at)
+    if top is not None or base is None:
+        spec["max_output_tokens"] = top
+    return from_spec(spec, base), timing
 
 
 def _rule(r: Any, at: tuple[Any, ...], w: _Where) -> Rule:

@@ -40,7 +40,9 @@ def check(text: str, source: str) -> None:
             elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
                 stack.append([ev.anchor, 1])
                 if len(stack) > MAX_DEPTH:
-                    raise ConfigError(f"{source}:{ev.start_mark.line + 1}: YAML nested deeper than {MAX_DEPTH} levels")
+                    mark = ev.start_mark
+                    raise ConfigError(f"{source}:{mark.line + 1}:{mark.column + 1}: YAML nested deeper than "
+                                      f"{MAX_DEPTH} levels")
                 continue
             elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:
                 anchor, size = stack.pop()
@@ -56,6 +58,28 @@ def check(text: str, source: str) -> None:
                 raise ConfigError(f"{source}: aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
                                   "(refused: alias bombs)")
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', None) or e}") from None
+        raise invalid(e, source) from None
+
+
+def invalid(e: yaml.YAMLError, source: str) -> ConfigError:
+    """A YAML error as `FILE:LINE:COLUMN: invalid YAML: what`, on one line, without the excerpt PyYAML
+    adds to its own message. The place is where the problem is; where the construct it was reading
+    began (an unclosed `{`, say) follows in words. A tag (`!!python/...`) is named as refused: safe
+    loaders build plain data only, so no file can make the loader construct an object."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+    problem = getattr(e, "problem", None)
+    if isinstance(e, yaml.constructor.ConstructorError) and problem and "tag" in problem:
+        tag = problem[problem.find("'") :].replace("tag:yaml.org,2002:", "!!")
+        what = f"the tag {tag} is refused (only plain YAML data is read: no tags, no objects)"
+    elif problem:
+        what = problem
+        context, start = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and start is not None and mark is not None and (start.line, start.column) != (mark.line,
+                                                                                                 mark.column):
+            what += f" ({context} that began at line {start.line + 1}, column {start.column + 1})"
+        elif context:
+            what += f" ({context})"
+    else:
+        what = " ".join(str(e).split())
+    return ConfigError(f"{where}: invalid YAML: {what}")

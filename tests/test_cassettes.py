@@ -224,21 +224,34 @@ def test_scenario_faults_layer_over_cassettes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text,where", [
     ("version: 1\ninteractions:\n  - request: {method: GET, path: nope}\n    response: {status: 200}\n", ":3:"),
-    ("version: 9\ninteractions: []\n", ":1: version"),
+    ("version: 9\ninteractions: []\n", ":1:10: version"),
     ("version: 1\ninteractions:\n  - request: {method: GET, path: /v1/models}\n    response: {status: 999}\n",
-     ":4: interactions.0.response.status"),
-    ("version: 1\ninteractions: [\n", ": invalid YAML"),
-    ("!!python/object/apply:os.system ['id']\n", ": invalid YAML"),
+     ":4:24: interactions.0.response.status"),
+    ("version: 1\ninteractions: [\n", ":3:1: invalid YAML: "),
+    ("version: 1\ninteractions:\n  - request: {method: GET, path: /x\n    response: {status: 200}\n",
+     ":4:13: invalid YAML: did not find expected ',' or '}' (while parsing a flow mapping that began at line 3, "
+     "column 14)"),
+    ("!!python/object/apply:os.system ['id']\n", ":1:1: invalid YAML: the tag '!!python/object/apply:os.system' is "
+     "refused"),
+    ("version: 1\nname: !!python/name:os.system\ninteractions: []\n", ":2:7: invalid YAML: the tag "
+     "'!!python/name:os.system' is refused"),
+    ("version: 1\n\tinteractions: []\n", ":2:1: invalid YAML: "),
+    ("version: 1\nname: caf\udcff\ninteractions: []\n", ":2:10: not UTF-8 text"),
 ])
-def test_bad_cassettes_fail_with_file_and_line(tmp_path: Path, text: str, where: str) -> None:
+def test_bad_cassettes_fail_with_file_line_and_column(tmp_path: Path, text: str, where: str) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
     with pytest.raises(ConfigError) as e:
         cassettes.load(path)
-    assert str(e.value).startswith(str(path)) and where in str(e.value), str(e.value)
+    assert str(e.value).startswith(str(path) + where), str(e.value)
+    assert "\n" not in str(e.value) and "<unicode string>" not in str(e.value)
     p = subprocess.run([sys.executable, "-m", "simctl", "replay", "--cassette", str(path)], capture_output=True,
                        text=True, timeout=30)
-    assert p.returncode == 2 and str(path) in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2 and str(path) + where in p.stderr and "Traceback" not in p.stderr
+    p = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert (p.stdout + p.stderr).startswith(str(path) + where.split(": ")[0]), p.stdout + p.stderr
 
 
 def test_a_cassette_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
