@@ -9,6 +9,8 @@ construction from the file. What it reads:
 - bodies as a `string` (text), `!!binary` (bytes), `base64_string` (Ruby VCR's exact-bytes form),
   the `parsed_body` variant (a JSON body stored structured, as pydantic-ai's serializer writes it),
   and the legacy httpx form (`status_code` and `content`);
+- Ruby VCR's cassettes too (`http_interactions`, `recorded_at`, psych's `!binary`): the same format
+  family, and where much public recorded OpenAI traffic is;
 - compressed bodies (gzip, deflate, br, zstd) decoded by their `content-encoding`, so the body is
   what a client reads; the header is then dropped from the exchange's headers (kept in
   `content_encoding`), as a body and a header that disagree would mislead whoever replays it.
@@ -24,7 +26,7 @@ import base64
 import binascii
 import json
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -46,6 +48,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
 
 _Loader.add_constructor("tag:yaml.org,2002:binary", yaml.SafeLoader.construct_yaml_binary)
+_Loader.add_constructor("!binary", yaml.SafeLoader.construct_yaml_binary)  # Ruby's (psych) spelling of it
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ class Exchange:
     content_encoding: str = ""  # the recorded content-encoding of the response ("" if none)
     duration_ms: float | None = None  # when the file records one (vcrpy does not)
     line: int | None = None  # line of the interaction in the file (YAML files)
+    recorded_at: str | None = None  # Ruby VCR's `recorded_at` (vcrpy records no date; a `date` header may)
+    # The interaction's keys besides request and response (vcrpy ignores them): simctl's export
+    # keeps there what VCR has no place for (stream event times, recorded_at), read back on import.
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def request_header(self, name: str) -> str | None:
         return _get(self.request_headers, name)
@@ -111,7 +118,7 @@ def is_vcr(raw: bytes) -> bool:
     except ConfigError:
         return False
     head = raw[:65536].decode("utf-8", "replace")
-    return "interactions" in head and ("request" in head or "uri" in head)
+    return "interactions" in head and ("request" in head or "uri" in head)  # http_interactions too
 
 
 def load(path: str | Path, fmt: str | None = None) -> list[Exchange]:
@@ -196,21 +203,25 @@ class _Bad(Exception):
 
 def _exchanges(data: Any, text: str, source: str, node: yaml.Node | None) -> list[Exchange]:
     try:
-        if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        key = next((k for k in _KEYS if isinstance(data, dict) and isinstance(data.get(k), list)), None)
+        if key is None:
             raise _Bad((), "not a VCR.py cassette (no `interactions` list at the top)")
-        lines = _item_lines(node)
-        return [_exchange(n, item, lines[n] if n < len(lines) else None)
-                for n, item in enumerate(data["interactions"])]
+        lines = _item_lines(node, key)
+        return [_exchange(key, n, item, lines[n] if n < len(lines) else None)
+                for n, item in enumerate(data[key])]
     except _Bad as e:
         where = _where(node if node is not None else _compose_quietly(text), e.path)
         key = ".".join(map(str, e.path))
         raise ConfigError(f"{source}:{where}: {key + ': ' if key else ''}{e.what}") from None
 
 
-def _item_lines(node: yaml.Node | None) -> list[int]:
+_KEYS = ("interactions", "http_interactions")  # vcrpy, Ruby VCR
+
+
+def _item_lines(node: yaml.Node | None, key: str) -> list[int]:
     if not isinstance(node, yaml.MappingNode):
         return []
-    seq = next((v for k, v in node.value if k.value == "interactions"), None)
+    seq = next((v for k, v in node.value if k.value == key), None)
     return [item.start_mark.line + 1 for item in seq.value] if isinstance(seq, yaml.SequenceNode) else []
 
 
@@ -239,8 +250,8 @@ def _where(node: yaml.Node | None, path: tuple[Any, ...]) -> str:
     return f"{node.start_mark.line + 1}:{node.start_mark.column + 1}"
 
 
-def _exchange(n: int, item: Any, line: int | None) -> Exchange:
-    at = ("interactions", n)
+def _exchange(key: str, n: int, item: Any, line: int | None) -> Exchange:
+    at = (key, n)
     if not isinstance(item, dict):
         raise _Bad(at, "an interaction is a mapping with `request` and `response`")
     req, resp = item.get("request"), item.get("response")
@@ -262,8 +273,11 @@ def _exchange(n: int, item: Any, line: int | None) -> Exchange:
     body, coding = _decoded(body, resp_headers, (*at, "response"))
     if coding:
         resp_headers = tuple((k, v) for k, v in resp_headers if k.lower() != "content-encoding")
+    recorded = item.get("recorded_at")
     return Exchange(n, method.upper(), uri, req_headers, req_body, status, reason, resp_headers, body, coding,
-                    _duration(item, resp), line)
+                    duration_ms=_duration(item, resp), line=line,
+                    recorded_at=None if recorded is None else str(recorded),
+                    extra={k: v for k, v in item.items() if k not in ("request", "response")})
 
 
 def _headers(raw: Any, at: tuple[Any, ...]) -> Headers:
@@ -335,9 +349,24 @@ def _body_mapping(body: dict[str, Any], at: tuple[Any, ...]) -> bytes:
         return _from_base64(body["base64_string"], (*at, "base64_string"))
     if str(body.get("encoding", "")).lower() == "base64":
         return _from_base64(body.get("string"), (*at, "string"))
+    if "string" not in body and body.get("type") in ("json", "text", "binary", "none"):
+        return _typed_body(body, at)
     if "string" not in body:
         raise _Bad(at, "a body mapping has `string` (or `base64_string`)")
     return _text_or_bytes(body["string"], (*at, "string"))
+
+
+def _typed_body(body: dict[str, Any], at: tuple[Any, ...]) -> bytes:
+    """cassetter's typed body (pydantic-ai's cassettes since 2026): `{type: json | text | binary | none,
+    content: ...}`, JSON as structure, binary as !!binary or base64 text."""
+    kind, content = body["type"], body.get("content")
+    if kind == "none" or content is None:
+        return b""
+    if kind == "json":
+        return _dumped(content)
+    if kind == "binary" and isinstance(content, str):
+        return _from_base64(content, (*at, "content"))
+    return _text_or_bytes(content, (*at, "content"))
 
 
 def _decoded(body: bytes, headers: Headers, at: tuple[Any, ...]) -> tuple[bytes, str]:

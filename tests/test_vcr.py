@@ -175,3 +175,10 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\ninteractions: []\n")
     with pytest.raises(ConfigError, match="alias"):
         vcr.load(path)
+
+
+def test_ruby_vcr_cassette() -> None:
+    [e] = vcr.load(DATA / "ruby_vcr_models_retrieve.yml")
+    assert (e.method, e.path, e.status) == ("GET", "/v1/models/gpt-3.5-turbo-instruct", 200)
+    assert e.recorded_at == "Sat, 27 Apr 2024 11:46:19 GMT"
+    assert e.response_json()["object"] == "model"
