@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import ticker
 from .plan import Chunk, ResponsePlan
+from .wire import ENVOY, envoy_ms, processing_ms
 
 Finished = Callable[[ResponsePlan, float, bool], None]  # plan, seconds taken, completed
 
@@ -71,7 +72,10 @@ class PlanResponse:
             headers["content-length"] = str(len(self.plan.body))
         elif self.plan.chunks is not None:
             headers["cache-control"] = "no-cache"
-        headers["openai-processing-ms"] = str(int((time.perf_counter() - self.started) * 1000))
+        ms = processing_ms(time.perf_counter() - self.started, self.plan)
+        headers["openai-processing-ms"] = str(ms)
+        if ENVOY in headers:  # OpenAI's proxy header (wire.py), timed when the headers go out
+            headers[ENVOY] = envoy_ms(ms)
         raw = [(_NAMES.get(k) or _name(k), v.encode("latin-1")) for k, v in headers.items()]
         return {"type": "http.response.start", "status": self.plan.status, "headers": raw}
 

@@ -77,7 +77,7 @@ def outcome(wanted: list[Check], levels: list[float], failed: int | None, model:
     """The headers for a request that was let through (levels after spending), or the 429 for the
     first bucket that could not pay (levels before spending). Shared by the in-memory buckets and the
     Redis script, so both backends answer with the same message and headers."""
-    headers = _headers(wanted, levels)
+    headers = headers_for(wanted, levels)
     if failed is None:
         return headers
     kind, capacity, cost = wanted[failed]
@@ -92,13 +92,30 @@ def outcome(wanted: list[Check], levels: list[float], failed: int | None, model:
                    type=kind, code="rate_limit_exceeded", headers=headers)
 
 
-def _headers(wanted: list[Check], levels: list[float]) -> dict[str, str]:
+def headers_for(wanted: list[Check], levels: list[float]) -> dict[str, str]:
+    """The x-ratelimit headers for buckets at `levels`: limit, what remains, and when the bucket is full."""
     out = {}
     for (kind, capacity, _), level in zip(wanted, levels, strict=True):
         out[f"x-ratelimit-limit-{kind}"] = str(capacity)
         out[f"x-ratelimit-remaining-{kind}"] = str(max(0, int(level)))
-        out[f"x-ratelimit-reset-{kind}"] = format_duration((capacity - level) * 60.0 / capacity)
+        out[f"x-ratelimit-reset-{kind}"] = reset_notation((capacity - level) * 60.0 / capacity)
     return out
+
+
+def reset_notation(seconds: float) -> str:
+    """When a bucket is full again, as OpenAI writes it (Go's duration notation, to the millisecond):
+    0s when it is full, 2ms, 400ms, 8.64s, 6m0s, 1h0m0s."""
+    ms = max(0, round(seconds * 1000))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    minutes, ms = divmod(ms, 60_000)
+    hours, minutes = divmod(minutes, 60)
+    secs = f"{ms // 1000}.{ms % 1000:03d}".rstrip("0").rstrip(".") + "s"
+    if hours:
+        return f"{hours}h{minutes}m{secs}"
+    return f"{minutes}m{secs}" if minutes else secs
 
 
 def estimate_tokens(body: Any, default_reply: int) -> int:

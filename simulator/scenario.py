@@ -22,6 +22,7 @@ from .faults import Fault, parse_fault
 from .ratelimit import Limits, parse_limits
 from .rules import Match, parse_match
 from .timing import parse_timing
+from .wire import DEFAULT_ORGANIZATION, DEFAULT_PROJECT
 
 # The built-in pack: scenarios/ in the repository, installed as the package simulator.scenarios.
 BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
@@ -29,7 +30,8 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "catalog", "models", "reply_tokens", "timing",
             "rules", "faults", "rate_limits")
-SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream")
+SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream", "openai_headers",
+               "organization", "project")
 
 
 @dataclass(slots=True)
@@ -65,6 +67,10 @@ class Scenario:
     rate_limit_by: str = "key"  # "key" (per API key; client IP when auth is off) or "ip"
     # "events": OpenAI's Responses stream; "chat_chunks": chat-style chunks and [DONE], as some proxies send
     responses_stream: str = "events"
+    # OpenAI's own response headers (wire.py): organisation, project, rate limits, ...; off for other servers
+    openai_headers: bool = True
+    organization: str = DEFAULT_ORGANIZATION
+    project: str = DEFAULT_PROJECT
     reply_tokens: int = 40
     timing_layer: dict[str, Any] = field(default_factory=dict)
     model_timing: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -218,6 +224,9 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         fault_header=_get(server, "fault_header", bool, w, True, ("server",)),
         rate_limit_by=by,
         responses_stream=responses_stream,
+        openai_headers=_get(server, "openai_headers", bool, w, True, ("server",)),
+        organization=_header_value(server, "organization", w, DEFAULT_ORGANIZATION),
+        project=_header_value(server, "project", w, DEFAULT_PROJECT),
         reply_tokens=_get(data, "reply_tokens", int, w, 40),
         timing_layer=w.check(("timing",), parse_timing, _get(data, "timing", dict, w, {})),
         model_timing=model_timing,
@@ -247,7 +256,9 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
     for key, attr in (("name", "name"), ("description", "description"), ("reply_tokens", "reply_tokens"),
                       ("rate_limits", "rate_limits"), ("server.error_style", "error_style"),
                       ("server.api_keys", "api_keys"), ("server.fault_header", "fault_header"),
-                      ("server.rate_limit_by", "rate_limit_by"), ("server.responses_stream", "responses_stream")):
+                      ("server.rate_limit_by", "rate_limit_by"), ("server.responses_stream", "responses_stream"),
+                      ("server.openai_headers", "openai_headers"), ("server.organization", "organization"),
+                      ("server.project", "project")):
         if key in present:
             changes[attr] = getattr(top, attr)
     return dataclasses.replace(base, **changes, present=base.present | present)
@@ -260,6 +271,13 @@ def _get(d: dict[str, Any], key: str, typ: type, w: _Where, default: Any, at: tu
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
         raise w.error((*at, key), f"expected {typ.__name__}, got {type(value).__name__}")
     return value
+
+
+def _header_value(server: dict[str, Any], key: str, w: _Where, default: str) -> str:
+    value = _get(server, key, str, w, default, ("server",))
+    if not value or not value.isprintable() or not value.isascii():
+        raise w.error(("server", key), "expected a non-empty line of printable ASCII (it is sent as a header)")
+    return str(value)
 
 
 def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str, Any]]:

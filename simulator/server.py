@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import Message
 
-from . import directive, faults, ids, journal, logs, replies, ticker, tokens
+from . import directive, faults, ids, journal, logs, replies, ticker, tokens, wire
 from . import scenario as scenarios
 from .cassette_stage import CassetteStage
 from .config import ServerConfig
@@ -78,6 +78,7 @@ class Server:
         self.cassettes = (CassetteStage(config, self.source, self.recording, self.store, self.metrics)
                           if self.source is not None else None)
         self.shared_counters: dict[str, int] | None = None  # Redis's run counters, read at shutdown
+        self.wire = wire.WireHeaders()  # OpenAI's response headers, and the default rate limits' countdown
         self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
                                endpoints=[f"{e.method} {e.path}" for e in endpoints])
 
@@ -107,6 +108,7 @@ class Server:
         rule: Rule | None = None
         raw: bytes | None = None
         body: Any = None
+        recorded: ResponsePlan | None = None
         arrived = time.monotonic() - self.ctx.state.started_monotonic
         try:
             if endpoint.auth:
@@ -147,8 +149,10 @@ class Server:
             plan = faults.inject(plan, fault, self.error_plan)
         if extra_headers:
             plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
-        gate = self._gate(model_id) if plan.status < 400 else None
         client = self._client(request)
+        if self.ctx.scenario.openai_headers and recorded is None and request.scope["path"].startswith("/v1/"):
+            self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, body, model_id, client)
+        gate = self._gate(model_id) if plan.status < 400 else None
         attempt = Attempt(arrived, client, call_key(request.scope["path"], _call_bytes(endpoint, raw, body)),
                           plan.status, plan.fault,
                           _retry_after(plan.headers), plan.streaming)
