@@ -105,8 +105,10 @@ def test_token_id_inputs(client: openai.OpenAI, http: httpx.Client) -> None:
 
 
 def test_errors(client: openai.OpenAI, http: httpx.Client) -> None:
-    with pytest.raises(openai.BadRequestError):
+    with pytest.raises(openai.PermissionDeniedError) as refused:  # a chat model: 403, as OpenAI answers
         client.embeddings.create(model="gpt-4o", input="x")
+    assert refused.value.body == {"message": "You are not allowed to generate embeddings from this model",
+                                  "type": "invalid_request_error", "param": None, "code": None}
     with pytest.raises(openai.NotFoundError):
         client.embeddings.create(model="no-such-embedder", input="x")
     for bad in ("", [], ["ok", ""]):

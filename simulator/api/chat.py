@@ -17,6 +17,7 @@ from ..sse import DONE, Template, data_event
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
 from .logprobs import token_logprobs
+from .prompt_tokens import chat as count_prompt
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 REASONING_TOKENS = 64  # what a reasoning model reports having thought, per choice
@@ -50,7 +51,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
 
     prompt = _last_user_text(messages)
     after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
-    prompt_tokens = tokens.count_messages(messages) + sum(tokens.count(json.dumps(t.parameters)) for t in tools)
+    prompt_tokens = count_prompt(messages, tools, model)
     choices = []
     for i in range(n):
         rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)

@@ -14,6 +14,7 @@ from ..errors import APIError, invalid
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
+from . import prompt_tokens
 from .responses_items import (
     Ids,
     as_input,
@@ -95,9 +96,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         pieces, incomplete = gen.pieces, gen.finish_reason == "length"
         output.append(message_item(ids("msg_"), gen.text, incomplete))
 
-    history_tokens = _count(history)
-    input_tokens = history_tokens + _count(items) + (tokens.count(instructions) if instructions else 0) + sum(
-        tokens.count(json.dumps(t.parameters)) + tokens.count(t.name + t.description) for t in tools)
+    history_tokens = prompt_tokens.responses(None, history, [], model) if history else 0
+    input_tokens = prompt_tokens.responses(instructions, conversation, tools, model)
     # A conversation continued by id starts with the prefix the last turn sent: most of it is a cache hit.
     cached = history_tokens // CACHE_STEP * CACHE_STEP if history_tokens >= CACHE_MIN else 0
     output_tokens = len(pieces) + thought
@@ -246,11 +246,6 @@ def _item_text(item: dict[str, Any]) -> str:
     if "content" in item:
         return tokens.content_text(item["content"])
     return str(item.get("output", "")) + str(item.get("arguments", ""))
-
-
-def _count(items: list[dict[str, Any]]) -> int:
-    # Earlier reasoning is dropped from the context, as OpenAI does; every other item costs its framing.
-    return sum(tokens.count(_item_text(i)) + 4 for i in items if i.get("type") != "reasoning")
 
 
 def _obfuscation(body: dict[str, Any], stream: bool) -> bool:
