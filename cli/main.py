@@ -15,7 +15,8 @@ COMMANDS = {
     "scenario": "simctl.scenario:scenario",
     "cassette": "simctl.cassette:cassette",
     "record": "simctl.record:record",
-    "import": "simctl.record:import_",
+    "import": "simctl.convert:import_",
+    "export": "simctl.convert:export",
 }
 
 

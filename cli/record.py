@@ -1,4 +1,4 @@
-"""`simctl record` (mitmproxy in-process, reverse or regular proxy) and `simctl import`."""
+"""`simctl record`: mitmproxy in-process, as a reverse or a regular proxy."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import click
-import yaml
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from simctl.convert import redaction
 from simulator.errors import ConfigError
 
 err = Console(stderr=True)
@@ -54,11 +54,7 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
         # mitmproxy's own report is several lines naming its --mode syntax; one line, ours, instead.
         click.echo(f"simctl: could not listen on {listen_host}:{port} (is the port in use?)", err=True)
         sys.exit(1)
-    headers, patterns = list(redact_header), list(redact_pattern)
-    if redact_config:
-        extra = yaml.safe_load(Path(redact_config).read_text()) or {}
-        headers += list(extra.get("headers") or [])
-        patterns += list(extra.get("patterns") or [])
+    headers, patterns = redaction(redact_header, redact_pattern, redact_config)
     # The writer reports failed writes (disk full, ...) through logging: they must reach the terminal.
     logging.basicConfig(level=logging.WARNING, format="simctl record: %(levelname)s: %(message)s")
     from simulator.recorder import Recorder, use_openai_error_pages
@@ -172,21 +168,3 @@ def _print_ca() -> None:
                f"  export REQUESTS_CA_BUNDLE={pem}     # requests\n"
                f"  export NODE_EXTRA_CA_CERTS={pem}    # Node.js\n"
                "then point the application at the proxy: export HTTPS_PROXY=http://127.0.0.1:8080")
-
-
-@click.command("import")
-@click.argument("source", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Cassette to write.")
-def import_(source: str, output: str) -> None:
-    """Turn a mitmproxy flow file or a HAR file into a cassette."""
-    from simulator import cassette as cassettes
-    from simulator.importer import from_file
-
-    try:
-        c = from_file(source)
-    except ValueError as e:
-        err.print(f"simctl: {source}: {e}", markup=False)
-        sys.exit(EXIT_CONFIG)
-    c.source = output
-    cassettes.save(c, output)
-    click.echo(f"wrote {len(c.interactions)} interactions to {output}")
