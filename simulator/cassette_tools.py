@@ -28,8 +28,9 @@ def delta_text(data: Any) -> str:
     """The text a stream event adds (chat, legacy completions, Responses), or ""."""
     if not isinstance(data, dict):
         return ""
-    if isinstance(data.get("delta"), str):
-        return data["delta"]
+    delta = data.get("delta")
+    if isinstance(delta, str):
+        return delta
     out = ""
     for c in data.get("choices") or []:
         d = c.get("delta") or {}

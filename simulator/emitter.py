@@ -125,7 +125,7 @@ class PlanResponse:
         await send(self._start())
         deadline = origin + plan.latency_s
         groups = _due_together(plan.chunks)
-        cycle = getattr(receive, "__self__", None)
+        cycle: Any = getattr(receive, "__self__", None)  # uvicorn's RequestResponseCycle, when there is one
         if not plan.bytes_per_second and _writes_chunked(cycle):
             if not await ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline):
                 return False  # the connection closed under the stream
@@ -185,7 +185,7 @@ class _Gather:
 def _one_write(receive: Receive) -> Iterator[None]:
     """Gather what the server writes for one whole answer into a single write (uvicorn's protocols
     write through `cycle.transport`, reachable as `receive.__self__`); elsewhere, a no-op."""
-    cycle = getattr(receive, "__self__", None)
+    cycle: Any = getattr(receive, "__self__", None)  # uvicorn's RequestResponseCycle, when there is one
     transport = getattr(cycle, "transport", None)
     if transport is None or not hasattr(transport, "write"):
         yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +98,7 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes}m{secs}s" if hours else f"{minutes}m{secs}s"
 
 
-def inject(plan: ResponsePlan, fault: Fault, error_plan: Any) -> ResponsePlan:
+def inject(plan: ResponsePlan, fault: Fault, error_plan: Callable[[APIError], ResponsePlan]) -> ResponsePlan:
     """`error_plan(APIError) -> ResponsePlan` renders errors in the scenario's style."""
     r = dataclasses.replace
     if fault.kind == "error":

@@ -136,7 +136,7 @@ def validator(schema: Mapping[str, Any]) -> Any:
     from referencing.exceptions import NoSuchResource
 
     def refuse(uri: str) -> Any:
-        raise NoSuchResource(ref=uri)
+        raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs' keyword, not in its stubs
 
     return jsonschema.Draft202012Validator(schema, registry=Registry(retrieve=refuse))  # type: ignore[call-arg]
 
@@ -211,7 +211,8 @@ def _gen(s: Any, rng: np.random.Generator, hint: str, root: Mapping[str, Any], d
     if kind is None:
         kind = ("object" if "properties" in s else "array" if "items" in s or "prefixItems" in s
                 else "number" if "minimum" in s or "maximum" in s else "string")
-    return _BY_TYPE.get(kind, _string)(s, rng, hint, root, depth)
+    generate: Callable[..., Any] = _BY_TYPE.get(kind, _string)
+    return generate(s, rng, hint, root, depth)
 
 
 def _branch(s: Mapping[str, Any], key: str, rng: np.random.Generator, hint: str,
@@ -343,10 +344,9 @@ def _bounds(s: Mapping[str, Any], step: float) -> tuple[float, float]:
         v = s.get(key)
         return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
-    lows = [v for v in (num("minimum"), None if num("exclusiveMinimum") is None else num("exclusiveMinimum") + step)
-            if v is not None]
-    highs = [v for v in (num("maximum"), None if num("exclusiveMaximum") is None else num("exclusiveMaximum") - step)
-             if v is not None]
+    above, below = num("exclusiveMinimum"), num("exclusiveMaximum")
+    lows = [v for v in (num("minimum"), None if above is None else above + step) if v is not None]
+    highs = [v for v in (num("maximum"), None if below is None else below - step) if v is not None]
     # Only one side given: keep the default 0..100 window anchored to it.
     low = max(lows) if lows else 0.0 if not highs or min(highs) >= 0 else min(highs) - 100
     high = min(highs) if highs else max(100.0, low + 100)

@@ -97,7 +97,7 @@ def int_in(body: dict[str, Any], name: str, lo: int, hi: int, default: int | Non
 
 
 def one_of(body: dict[str, Any], name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
-    value = optional(body, name, str, default)
+    value: str | None = optional(body, name, str, default)
     if value is not None and value not in choices:
         listed = ", ".join(f"'{c}'" for c in choices)
         raise invalid(f"Invalid value: '{value}'. Supported values are: {listed}.", param=name,

@@ -121,12 +121,13 @@ class CassetteSource:
             chunks = tuple(Chunk(data, 0.0, True) for data in split(r.body.value))
             return ResponsePlan(status=r.status, headers=headers, chunks=chunks, media_type=SSE_TYPE, model=model)
         if r.streaming:
-            chunks, last = [], 0.0
+            played: list[Chunk] = []
+            last = 0.0
             for c in r.chunks or []:
-                chunks.append(Chunk(c.to_bytes(), self._scale(c.at_ms - last), c.data not in ("[DONE]", None)))
+                played.append(Chunk(c.to_bytes(), self._scale(c.at_ms - last), c.data not in ("[DONE]", None)))
                 last = c.at_ms
             media = r.headers.get("content-type", SSE_TYPE)
-            return ResponsePlan(status=r.status, headers=headers, chunks=tuple(chunks), media_type=media, model=model,
+            return ResponsePlan(status=r.status, headers=headers, chunks=tuple(played), media_type=media, model=model,
                                 abort="cut" if r.cut else None)
         media = r.headers.get("content-type", JSON_TYPE)
         return ResponsePlan(status=r.status, headers=headers, body=r.body.to_bytes(), media_type=media, model=model,

@@ -18,7 +18,8 @@ SCHEMA_PATH = scenario.BUILTIN_DIR / "schema.json"
 
 @cache
 def schema() -> dict[str, Any]:
-    return json.loads(SCHEMA_PATH.read_text())
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
+    return loaded
 
 
 def problems(path: str) -> list[str]:
@@ -51,6 +52,7 @@ def problems(path: str) -> list[str]:
 
 
 def _say(err: jsonschema.ValidationError) -> str:
+    message = str(err.message)
     if err.validator == "additionalProperties":
-        return err.message.replace("Additional properties are not allowed", "unknown key")
-    return err.message
+        return message.replace("Additional properties are not allowed", "unknown key")
+    return message

@@ -115,7 +115,7 @@ class Server:
                 check_key(request, self.keys)
             if endpoint.json is not None or request.method in BODY_METHODS:
                 raw = await read_body(request, self.config.max_body_bytes)
-            body = parse_json(raw) if endpoint.json is not None else _fields(request, raw)
+            body = parse_json(raw) if endpoint.json is not None and raw is not None else _fields(request, raw)
             incoming = Incoming(request.method, request.scope["path"], request.headers, body, arrived)
             api = incoming.path.startswith("/v1/")
             model_id = self._model_id(incoming.model)
@@ -349,7 +349,9 @@ class Server:
 
     def app(self) -> Direct:
         routes = [self.route(e) for e in self.endpoints]
-        app = Starlette(routes=routes, exception_handlers={HTTPException: self.http_error}, lifespan=self.lifespan)
+        # http_error answers with a PlanResponse, an ASGI app like Starlette's Response but not a subclass of it.
+        handlers: dict[Any, Any] = {HTTPException: self.http_error}
+        app = Starlette(routes=routes, exception_handlers=handlers, lifespan=self.lifespan)
         fixed = {(e.method, e.path): partial(self.handle, e) for e in self.endpoints if "{" not in e.path}
         return Direct(app, fixed)
 

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ return redis.call('INCRBY', KEYS[2], tonumber(ARGV[1]))
 """
 
 
-def _guarded[**P, R](method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+def _guarded[**P, R](method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
     """Redis errors as StoreUnavailable: one kind of failure for the server to answer (503)."""
 
     @functools.wraps(method)
@@ -248,7 +248,7 @@ class RedisStore:
         with contextlib.suppress(StoreUnavailable):
             await self._flush()
         raw = await self.redis.hgetall(f"{PREFIX}counters")
-        return {k.decode(): int(v) for k, v in raw.items()}
+        return {_text(k): int(v) for k, v in raw.items()}
 
     @_guarded
     async def ping(self) -> None:
@@ -306,7 +306,7 @@ def compact(url: str, path: str) -> int:
     client = sync_redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
     try:
         key = journal_key(path)
-        lines = [x.decode() for x in client.lrange(key, 0, -1)]
+        lines = [_text(x) for x in client.lrange(key, 0, -1)]
         if not lines:
             return 0
         with journal.locked(path):
@@ -322,3 +322,8 @@ def compact(url: str, path: str) -> int:
         raise StoreUnavailable(str(e)) from None
     finally:
         client.close()
+
+
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text: bytes from this module's clients, str from one made with decode_responses."""
+    return value.decode() if isinstance(value, bytes) else value

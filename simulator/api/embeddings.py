@@ -60,9 +60,9 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     # Written by hand rather than through json: the arrays are already JSON, and 2048 x 3072 numbers
     # must not go through Python floats one by one.
     data = b",".join(b'{"object":"embedding","index":%d,"embedding":%s}' % (i, row) for i, row in enumerate(rows))
-    body = (b'{"object":"list","data":[' + data + b'],"model":' + dumps(model_name) + b',"usage":'
-            + dumps({"prompt_tokens": used, "total_tokens": used}) + b"}")
-    return ResponsePlan(body=body, model=model_name, prompt_tokens=used)
+    out = (b'{"object":"list","data":[' + data + b'],"model":' + dumps(model_name) + b',"usage":'
+           + dumps({"prompt_tokens": used, "total_tokens": used}) + b"}")
+    return ResponsePlan(body=out, model=model_name, prompt_tokens=used)
 
 
 def embed(texts: list[str], model: str, dims: int) -> np.ndarray:
@@ -92,8 +92,8 @@ def embed(texts: list[str], model: str, dims: int) -> np.ndarray:
         positions = (h % np.uint32(dims)).astype(np.int64)
         signs = np.where((h >> np.uint32(31)) & np.uint32(1), 1.0, -1.0)  # a bit independent of the position
         flat = rows[:, None] * dims + positions[ids]
-        shared = np.bincount(flat.ravel(), weights=signs[ids].ravel(), minlength=n * dims)
-        shared = shared.astype(np.float32).reshape(n, dims)
+        counts = np.bincount(flat.ravel(), weights=signs[ids].ravel(), minlength=n * dims)
+        shared = counts.astype(np.float32).reshape(n, dims)
         norms = _norms(shared)
         own += shared / np.where(norms > 0, norms, 1)[:, None]
     own /= _norms(own)[:, None]
@@ -101,7 +101,8 @@ def embed(texts: list[str], model: str, dims: int) -> np.ndarray:
 
 
 def _norms(a: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.einsum("ij,ij->i", a, a))
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", a, a))
+    return norms
 
 
 def float_arrays(a: np.ndarray) -> list[bytes]:
@@ -177,7 +178,7 @@ def _shortest(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = p - 1 - mag[idx]
         scale = _POW10[np.clip(k, 0, 22) + _POW_BIAS]
         d = np.round(x[idx] * scale)
-        ok = (k >= 0) & (k <= 22) & ((d / scale).astype(np.float32) == target[idx])
+        ok: np.ndarray = (k >= 0) & (k <= 22) & ((d / scale).astype(np.float32) == target[idx])
         # Rounding up to the next power of ten (float32 0.0001 is 9.9999997e-05; it reads back from 0.0001)
         # moves the first digit up a place: 10 at 1e-5 is 1 at 1e-4.
         carry = ok & (d >= _POW10[p + _POW_BIAS])
@@ -201,11 +202,12 @@ def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, elementwise (uint64 arithmetic wraps, as the algorithm expects)."""
     x = (x ^ (x >> np.uint64(30))) * _M1
     x = (x ^ (x >> np.uint64(27))) * _M2
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 def _dimensions(body: dict[str, Any], model: ModelInfo, full: int) -> int:
-    dims = params.optional(body, "dimensions", int)
+    dims: int | None = params.optional(body, "dimensions", int)
     if dims is None:
         return full
     if not model.id.startswith("text-embedding-3"):
