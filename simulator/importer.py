@@ -232,7 +232,7 @@ def _vcr_captures(raw: bytes, source: str) -> Iterator[Captured]:
                        str(e.line) if e.line else f"interaction {e.index}",
                        float(duration) if isinstance(duration, int | float) else None,
                        recorded_at=str(ext["recorded_at"]) if "recorded_at" in ext else
-                       _timestamp(e.extra.get("recorded_at")), ext=ext)
+                       _timestamp(e.recorded_at), ext=ext)
 
 
 # -- HAR ------------------------------------------------------------------------------------------
@@ -347,8 +347,10 @@ def _flow_captures(raw: bytes, source: str) -> Iterator[Captured | tuple[str, st
         except ValueError:
             yield where, f"the answer does not decode (content-encoding {r.headers.get('content-encoding')})"
             continue
-        yield Captured(q.method, origin(q) + q.path, _joined(q.headers.items()), q.content or b"", r.status_code,
-                       _joined(r.headers.items()), body, where,
+        req_headers = q.headers.items(multi=True)  # type: ignore[no-untyped-call]  # a repeated header: each value
+        resp_headers = r.headers.items(multi=True)  # type: ignore[no-untyped-call]
+        yield Captured(q.method, origin(q) + q.path, _joined(req_headers), q.content or b"", r.status_code,
+                       _joined(resp_headers), body, where,
                        ((r.timestamp_end or q.timestamp_start) - q.timestamp_start) * 1000,
                        ((r.timestamp_start or q.timestamp_start) - q.timestamp_start) * 1000,
                        _timestamp(q.timestamp_start))
