@@ -70,7 +70,7 @@ def import_(sources: tuple[Path, ...], output: Path, fmt: str | None, merge: boo
     if batch.errors:
         for e in batch.errors:
             click.echo(f"simctl import: {e}", err=True)
-        click.echo(f"simctl import: nothing written ({len(batch.errors)} file(s) could not be imported)", err=True)
+        click.echo(f"simctl import: nothing written ({len(batch.errors)} problem(s) above)", err=True)
         sys.exit(EXIT_CONFIG)
     try:
         import_batch.write(batch)

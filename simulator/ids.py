@@ -23,3 +23,7 @@ def token(size: int) -> str:
 
 def hex_token(nbytes: int) -> str:
     return format(_rand.getrandbits(nbytes * 8), f"0{nbytes * 2}x")
+
+
+def randbytes(n: int) -> bytes:
+    return _rand.randbytes(n)

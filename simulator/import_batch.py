@@ -72,6 +72,9 @@ def run(sources: list[Path], output: Path, merge: bool = False, fmt: str | None 
         batch.errors.append(f"{', '.join(map(str, sources))}: no capture files found (looked for "
                             f"{', '.join(SUFFIXES)}, and .gz of them)")
         return batch
+    if not merge and (len(sources) > 1 or sources[0].is_dir()) and output.is_file():
+        batch.errors.append(f"{output}: is a file; a folder or several files import into a folder (or --merge)")
+        return batch
     inputs = {f.resolve() for f, _, _ in pairs}
     seen: dict[Path, Path] = {}
     for f, out, _ in pairs:

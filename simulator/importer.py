@@ -89,7 +89,10 @@ def detect(raw: bytes) -> str | None:
         return "mitmproxy"
     if inner.lstrip()[:1] == b"{" and b'"entries"' in inner[:65536]:
         return "har"
-    return "vcr" if vcr.is_vcr(inner) else None
+    # A VCR cassette with no interactions yet (`interactions: []`) has no request to recognise it by.
+    if vcr.is_vcr(inner) or re.search(rb"(?m)^(?:http_)?interactions:", inner[:65536]):
+        return "vcr"
+    return None
 
 
 def _gunzip(raw: bytes, source: str) -> bytes:
@@ -135,10 +138,6 @@ def read(path: str | Path, fmt: str | None = None, rules: Rules | None = None) -
         else:
             out.cassette.interactions.append(made)
     return out
-
-
-def from_file(path: str, fmt: str | None = None) -> Cassette:
-    return read(path, fmt).cassette
 
 
 # -- Captured -> Interaction ----------------------------------------------------------------------

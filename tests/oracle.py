@@ -68,9 +68,31 @@ def _nullable(node: Any) -> Any:
     return {"anyOf": [node, {"type": "null"}]} if nullable else node
 
 
+# Where the live API sends null and the description does not allow it, the wire wins: each of these
+# properties also accepts null. Evidence: recorded api.openai.com answers (2025-09..2026-08, crewAI's and
+# pydantic-ai's VCR cassettes): every Response has `"user": null` unless a user was given; the
+# response.created and response.in_progress events carry `"usage": null`; a json_schema text format is
+# echoed with `"description": null` when none was given. Nothing else is loosened.
+WIRE_NULLS = (
+    ("ModelResponseProperties", "properties", "user"),
+    ("Response", "allOf", 2, "properties", "usage"),
+    ("TextResponseFormatJsonSchema", "properties", "description"),
+)
+
+
+def _wire_nulls(doc: dict[str, Any]) -> dict[str, Any]:
+    for path in WIRE_NULLS:
+        *parents, last = path
+        node: Any = doc["components"]["schemas"]
+        for key in parents:
+            node = node[key]
+        node[last] = {"anyOf": [node[last], {"type": "null"}]}
+    return doc
+
+
 @lru_cache(maxsize=1)
 def spec() -> dict[str, Any]:
-    return _nullable(_parsed(spec_path()))
+    return _wire_nulls(_nullable(_parsed(spec_path())))
 
 
 @lru_cache(maxsize=1)

@@ -293,6 +293,11 @@ def test_the_format_is_detected_and_format_forces_it(tmp_path: Path) -> None:
     wrong = simctl("import", ROOT / "README.md", "-o", tmp_path / "d.yaml")
     assert wrong.returncode == 2 and "--format" in wrong.stderr
     assert not (tmp_path / "c.yaml").exists() and not (tmp_path / "d.yaml").exists()
+    (tmp_path / "empty.yaml").write_text("interactions: []\nversion: 1\n")  # vcrpy's, before any request
+    assert simctl("import", tmp_path / "empty.yaml", "-o", tmp_path / "e.yaml").returncode == 0
+    assert cassettes.load(tmp_path / "e.yaml").interactions == []
+    into_a_file = simctl("import", PUBLIC, "-o", tmp_path / "e.yaml")
+    assert into_a_file.returncode == 2 and "is a file" in into_a_file.stderr
 
 
 def test_stream_events_are_spread_over_the_recorded_time_or_evenly(tmp_path: Path) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import jsongen, params, textgen, tokens
+from .. import jsongen, obfuscation, params, textgen, tokens
 from ..catalog import CHAT, ModelInfo
 from ..context import Context
 from ..errors import invalid
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
-from ..sse import DONE, Template, data_event
+from ..sse import DONE, Template, data_event, encode_string
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
 from .logprobs import token_logprobs
@@ -79,7 +79,8 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     rng = ctx.rng("logprobs", model_name, messages) if logprobs else None
     if stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng)
+        padded = _obfuscated(body)
+        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng, padded)
         return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
 
     out = {
@@ -216,29 +217,63 @@ def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, A
     return {"index": c.index, "message": message, "logprobs": lp, "finish_reason": c.finish_reason}
 
 
+def _obfuscated(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    if isinstance(options, dict) and "include_obfuscation" in options:
+        params.check_type("stream_options.include_obfuscation", options["include_obfuscation"], bool)
+    return obfuscation.wanted(body)
+
+
+class _Slots:
+    """A token chunk's template: the piece spliced in, then (when padded) the padding that evens its size out."""
+
+    def __init__(self, event: bytes, padded: bool) -> None:
+        self.template = Template(event)
+        self.padded = padded
+        # The chunk's JSON with an empty padding ("") and without the piece; the SSE framing does not count.
+        self.fixed = sum(len(p.decode()) for p in self.template.parts) - len(b"data: \n\n") + 2
+
+    def fill(self, piece: str) -> bytes:
+        if not self.padded:
+            return self.template.fill(piece)
+        text = encode_string(piece)  # with its quotes
+        pad = obfuscation.chat_padding(self.fixed + len(text))
+        parts = self.template.parts
+        return b"".join((parts[0], text.encode(), parts[1], b'"', pad.encode(), b'"', parts[2]))
+
+
 def _stream_parts(
     head: dict[str, Any],
     choices: list[Choice],
     usage: dict[str, Any] | None,
     top: int,
     rng: np.random.Generator | None,
+    padded: bool = True,
 ) -> list[tuple[bytes, bool]]:
-    def chunk(choice: dict[str, Any] | None, **extra: Any) -> bytes:
+    def chunk(choice: dict[str, Any] | None, pad: bool = True, **extra: Any) -> bytes:
         obj = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"],
                "model": head["model"], "service_tier": head["service_tier"],
                "system_fingerprint": head["system_fingerprint"], "choices": [choice] if choice else []}
         if usage is not None:
             obj["usage"] = None  # every chunk carries it; the last one before [DONE] fills it
         obj.update(extra)
-        return data_event(obj)
+        if not padded:
+            return data_event(obj)
+        if not pad:  # a template: its padding is a slot, filled per chunk
+            return data_event({**obj, "obfuscation": Template.MARK})
+        data = data_event({**obj, "obfuscation": ""})
+        # The chunk ends '..."obfuscation":""}' and a blank line: the padding goes between the quotes.
+        size = len(data.decode()) - len(b"data: \n\n")
+        return data[:-4] + obfuscation.chat_padding(size).encode() + data[-4:]
 
     def delta(c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
         return {"index": c.index, "delta": d, "logprobs": lp, "finish_reason": finish}
 
     # Token chunks differ only in the piece: encode each choice's chunk once, splice the pieces in.
-    content = {c.index: Template(chunk(delta(c, {"content": Template.MARK}))) for c in choices if c.tool is None}
-    arguments = {c.index: Template(chunk(delta(c, {"tool_calls": [{"index": 0, "function": {
-        "arguments": Template.MARK}}]}))) for c in choices if c.tool is not None}
+    content = {c.index: _Slots(chunk(delta(c, {"content": Template.MARK}), pad=False), padded)
+               for c in choices if c.tool is None}
+    arguments = {c.index: _Slots(chunk(delta(c, {"tool_calls": [{"index": 0, "function": {
+        "arguments": Template.MARK}}]}), pad=False), padded) for c in choices if c.tool is not None}
     parts: list[tuple[bytes, bool]] = []
     for c in choices:
         first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}

@@ -15,6 +15,8 @@ from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
 from . import prompt_tokens
+from . import responses_fields as fields
+from .logprobs import token_logprobs
 from .responses_items import (
     Ids,
     as_input,
@@ -63,6 +65,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     user = params.optional(body, "user", str)
     tools = parse_tools(body.get("tools"), nested=False)
     text_format = _text_format(body)
+    echo = fields.options(body, model)
 
     conversation = [*history, *items]
     check_tool_pairs(conversation)
@@ -76,9 +79,10 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     # can end the response before any answer, with only the reasoning item, as the real API does.
     thought = min(REASONING_TOKENS, limit or REASONING_TOKENS) if model.reasoning else 0
     if model.reasoning:
-        output.append(reasoning_item(ids("rs_")))
+        output.append(reasoning_item(ids("rs_"), fields.encrypted_content(created) if echo.encrypted else None))
     room = None if limit is None else limit - thought
     pieces: list[str] = []
+    lp: list[dict[str, Any]] | None = None
     incomplete = room == 0
     if incomplete:
         pass  # the thinking used the whole budget: no answer item
@@ -95,57 +99,41 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text)
         pieces, incomplete = gen.pieces, gen.finish_reason == "length"
         output.append(message_item(ids("msg_"), gen.text, incomplete))
+        if echo.logprobs:  # include: message.output_text.logprobs (or top_logprobs): one entry per token
+            lp = token_logprobs(pieces, echo.top_logprobs, ctx.rng("logprobs", model_name, conversation))
+            output[-1]["content"][0]["logprobs"] = lp
 
     history_tokens = prompt_tokens.responses(None, history, [], model) if history else 0
     input_tokens = prompt_tokens.responses(instructions, conversation, tools, model)
     # A conversation continued by id starts with the prefix the last turn sent: most of it is a cache hit.
     cached = history_tokens // CACHE_STEP * CACHE_STEP if history_tokens >= CACHE_MIN else 0
     output_tokens = len(pieces) + thought
-    response = {
-        "id": ids("resp_"),
-        "object": "response",
-        "created_at": created,
-        "status": "incomplete" if incomplete else "completed",
-        "completed_at": None if incomplete else created,
-        "background": False,
-        "error": None,
-        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
-        "instructions": instructions,
-        "max_output_tokens": limit,
-        "max_tool_calls": None,
-        "model": model_name,
-        "output": output,
-        "parallel_tool_calls": parallel,
-        "previous_response_id": previous_id,
-        "prompt_cache_key": params.optional(body, "prompt_cache_key", str),
-        "reasoning": reasoning,
-        "safety_identifier": params.optional(body, "safety_identifier", str),
-        "service_tier": "default",
-        "store": store,
-        "temperature": temperature,
-        "text": {"format": text_format or {"type": "text"}, "verbosity": _verbosity(body)},
-        "tool_choice": body.get("tool_choice") or "auto",
-        "tools": _tool_cards(body, tools),
-        "top_logprobs": 0,
-        "top_p": top_p,
-        "truncation": "disabled",
-        "usage": {
-            "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": 0},
-            "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": thought},
-            "total_tokens": input_tokens + output_tokens,
-        },
-        "metadata": metadata,
+    usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cache_write_tokens": 0, "cached_tokens": cached},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": thought},
+        "total_tokens": input_tokens + output_tokens,
     }
-    if user is not None:  # the schema has no null `user`: absent unless given
-        response["user"] = user
-    if store:
-        await ctx.store.put_response(response, [*conversation, *(as_input(o) for o in output)])
+    response = fields.build({
+        "id": ids("resp_"), "created_at": created, "status": "incomplete" if incomplete else "completed",
+        "completed_at": None if incomplete else created,
+        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "instructions": instructions, "max_output_tokens": limit, "model": model_name, "output": output,
+        "parallel_tool_calls": parallel, "previous_response_id": previous_id,
+        "prompt_cache_key": params.optional(body, "prompt_cache_key", str), "reasoning": reasoning,
+        "safety_identifier": params.optional(body, "safety_identifier", str), "store": store,
+        "temperature": temperature, "text": {"format": fields.text_format(text_format), "verbosity": _verbosity(body)},
+        "tool_choice": body.get("tool_choice") or "auto", "tools": _tool_cards(body, tools), "top_p": top_p,
+        "usage": usage, "user": user, "metadata": metadata,
+    }, echo, streamed=stream)
+    if store:  # a stored response is read back whole, billing and all
+        kept = response if "billing" in response else fields.build(response, echo, streamed=False)
+        await ctx.store.put_response(kept, [*conversation, *(as_input(o) for o in output)])
     common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": output_tokens}
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
-            stream_events(response, pieces, ctx.rng("obfuscation", response["id"]) if obfuscate else None)
+            stream_events(response, pieces, obfuscate, lp)
         return ResponsePlan(chunks=schedule(events), media_type=SSE_TYPE, **common)
     return json_plan(response, **common)
 
@@ -242,12 +230,6 @@ def _formatted(fmt: dict[str, Any] | None, rng: Any) -> str | None:
     return json.dumps({"answer": textgen.compose(rng, "", 12)})
 
 
-def _item_text(item: dict[str, Any]) -> str:
-    if "content" in item:
-        return tokens.content_text(item["content"])
-    return str(item.get("output", "")) + str(item.get("arguments", ""))
-
-
 def _obfuscation(body: dict[str, Any], stream: bool) -> bool:
     options = params.optional(body, "stream_options", dict)
     if options is None:
@@ -256,6 +238,12 @@ def _obfuscation(body: dict[str, Any], stream: bool) -> bool:
         raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                       param="stream_options", code="invalid_value")
     return params.check_type("stream_options.include_obfuscation", options.get("include_obfuscation", True), bool)
+
+
+def _item_text(item: dict[str, Any]) -> str:
+    if "content" in item:
+        return tokens.content_text(item["content"])
+    return str(item.get("output", "")) + str(item.get("arguments", ""))
 
 
 def _last_user_text(items: list[dict[str, Any]]) -> str:
@@ -280,12 +268,10 @@ def _reasoning(body: dict[str, Any], reasons: bool) -> dict[str, Any]:
     if summary is not None and summary not in ("auto", "concise", "detailed"):
         raise invalid(f"Invalid value: '{summary}'. Supported values are: 'auto', 'concise', and 'detailed'.",
                       param="reasoning.summary", code="invalid_value")
-    if not reasons:
-        if effort is not None:
-            raise params.unsupported("reasoning.effort", "Unsupported parameter: 'reasoning.effort' is not "
-                                     "supported with this model.")
-        return {"effort": None, "summary": None}
-    return {"effort": effort or "medium", "summary": summary}
+    if not reasons and effort is not None:
+        raise params.unsupported("reasoning.effort", "Unsupported parameter: 'reasoning.effort' is not "
+                                 "supported with this model.")
+    return fields.reasoning(given, effort, summary, reasons)
 
 
 def _verbosity(body: dict[str, Any]) -> str:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import copy
-import string
 from typing import Any
 
-import numpy as np
-
-from .. import ids, tokens
+from .. import ids, obfuscation, tokens
 from ..errors import invalid
 from ..sse import named_event
 
-_PADDING = np.array(list(string.ascii_letters + string.digits))
 INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio", "output_text", "refusal")
 
 
@@ -112,8 +108,11 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str) ->
             "call_id": call_id, "name": name}
 
 
-def reasoning_item(item_id: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "reasoning", "summary": []}
+def reasoning_item(item_id: str, encrypted: str | None = None) -> dict[str, Any]:
+    """A reasoning item; with `include: ["reasoning.encrypted_content"]`, the thinking to send back next turn."""
+    if encrypted is None:
+        return {"id": item_id, "type": "reasoning", "summary": []}
+    return {"id": item_id, "type": "reasoning", "encrypted_content": encrypted, "summary": []}
 
 
 def as_input(item: dict[str, Any]) -> dict[str, Any]:
@@ -125,22 +124,22 @@ def as_input(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item[k] for k in ("type", "call_id", "name", "arguments")}
 
 
-def stream_events(response: dict[str, Any], pieces: list[str],
-                  padding: np.random.Generator | None = None) -> list[tuple[bytes, bool]]:
-    """Events as (bytes, carries a token); `pieces` are the tokens of the answer item (message or call).
-    With `padding`, each delta carries the random `obfuscation` OpenAI adds by default (stream_options.
-    include_obfuscation). No `data: [DONE]`: a Responses stream ends with its last event."""
+def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = True,
+                  logprobs: list[dict[str, Any]] | None = None) -> list[tuple[bytes, bool]]:
+    """Events as (bytes, carries a token); `pieces` are the tokens of the answer item (message or call), and
+    `logprobs` theirs when asked for. Each delta carries the random `obfuscation` OpenAI adds by default
+    (stream_options.include_obfuscation). Fields after `type` in alphabetical order, as the live API writes
+    them (2026). No `data: [DONE]`: a Responses stream ends with its last event."""
     out: list[tuple[bytes, bool]] = []
 
     def emit(kind: str, token: bool = False, **fields: Any) -> None:
-        if padding is not None and kind.endswith(".delta"):  # evens out sizes so a delta's length tells nothing
-            size = max(1, 16 - len(fields["delta"])) + int(padding.integers(4))
-            fields["obfuscation"] = "".join(padding.choice(_PADDING, size))
-        out.append((named_event(kind, {"type": kind, **fields, "sequence_number": len(out)}), token))
+        if padded and kind.endswith(".delta"):  # evens out sizes so a delta's length tells nothing
+            fields["obfuscation"] = obfuscation.delta_padding(fields["delta"])
+        fields["sequence_number"] = len(out)
+        out.append((named_event(kind, {"type": kind, **dict(sorted(fields.items()))}), token))
 
     start = copy.deepcopy(response)
-    start.update(status="in_progress", completed_at=None, incomplete_details=None, output=[])
-    del start["usage"]  # not known yet; the schema has no null usage, so it is absent until the end
+    start.update(status="in_progress", completed_at=None, incomplete_details=None, output=[], usage=None)
     emit("response.created", response=start)
     emit("response.in_progress", response=start)
     for index, item in enumerate(response["output"]):
@@ -162,12 +161,12 @@ def stream_events(response: dict[str, Any], pieces: list[str],
             emit("response.output_item.added", output_index=index,
                  item={**item, "status": "in_progress", "content": []})
             emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
-                 part={**part, "text": ""})
-            for piece in pieces:
+                 part={**part, "text": "", "logprobs": []})
+            for n, piece in enumerate(pieces):
                 emit("response.output_text.delta", True, item_id=item["id"], output_index=index, content_index=0,
-                     delta=piece, logprobs=[])
+                     delta=piece, logprobs=[logprobs[n]] if logprobs else [])
             emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
-                 text=part["text"], logprobs=[])
+                 text=part["text"], logprobs=logprobs or [])
             emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)
         emit("response.output_item.done", output_index=index, item=item)
     final = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
