@@ -14,13 +14,16 @@ from typing import Any
 
 import yaml
 
+from . import moderation as moderations
 from . import scenarios as builtin_pack
-from . import templates, yamlguard
+from . import seed_files, templates, yamlguard
 from .catalog import BUILTIN, ENDPOINTS_BY_KIND, TOKENIZERS, ModelInfo, builtin, from_spec
 from .errors import ConfigError
 from .faults import Fault, parse_fault
+from .moderation import Policy
 from .ratelimit import Limits, parse_limits
 from .rules import Match, parse_match
+from .state import StoredFile
 from .timing import parse_timing
 from .wire import DEFAULT_ORGANIZATION, DEFAULT_PROJECT
 
@@ -29,9 +32,9 @@ BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "catalog", "models", "reply_tokens", "timing",
-            "rules", "faults", "rate_limits")
+            "rules", "faults", "rate_limits", "moderation", "files")
 SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream", "openai_headers",
-               "organization", "project")
+               "organization", "project", "model_permissions", "explicit_nulls")
 
 
 @dataclass(slots=True)
@@ -77,6 +80,12 @@ class Scenario:
     rules: list[Rule] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     rate_limits: Limits | None = None
+    moderation: Policy = field(default_factory=Policy)  # what POST /v1/moderations flags
+    files: tuple[StoredFile, ...] = ()  # files there from the start (a seed document's examples)
+    # Model cards with 2023's `permission`, `root` and `parent` (as FastAPI clones of the API still send)
+    model_permissions: bool = False
+    # Optional fields left out of an answer are sent as null instead (pydantic servers write them all)
+    explicit_nulls: bool = False
     sources: tuple[str, ...] = ()
     present: frozenset[str] = frozenset()  # the settings this file (or its layers) set explicitly
 
@@ -233,6 +242,11 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         rules=[_rule(r, ("rules", i), w) for i, r in enumerate(_get(data, "rules", list, w, []))],
         faults=[w.check(("faults", i), parse_fault, f) for i, f in enumerate(_get(data, "faults", list, w, []))],
         rate_limits=w.check(("rate_limits",), parse_limits, limits) if limits is not None else None,
+        moderation=w.check(("moderation",), moderations.parse, data["moderation"]) if "moderation" in data
+        else Policy(),
+        files=w.check(("files",), seed_files.parse, data["files"]) if "files" in data else (),
+        model_permissions=_get(server, "model_permissions", bool, w, False, ("server",)),
+        explicit_nulls=_get(server, "explicit_nulls", bool, w, False, ("server",)),
         sources=(source,),
         present=frozenset({k for k in data if k in ("name", "description", "reply_tokens", "rate_limits")}
                           | {f"server.{k}" for k in server}),
@@ -251,6 +265,8 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
         "model_timing": {**base.model_timing, **top.model_timing},
         "rules": [*top.rules, *base.rules],
         "faults": [*base.faults, *top.faults],
+        "moderation": top.moderation.over(base.moderation),
+        "files": (*[f for f in base.files if f.id not in {t.id for t in top.files}], *top.files),
         "sources": (*base.sources, *top.sources),
     }
     for key, attr in (("name", "name"), ("description", "description"), ("reply_tokens", "reply_tokens"),
@@ -258,7 +274,8 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
                       ("server.api_keys", "api_keys"), ("server.fault_header", "fault_header"),
                       ("server.rate_limit_by", "rate_limit_by"), ("server.responses_stream", "responses_stream"),
                       ("server.openai_headers", "openai_headers"), ("server.organization", "organization"),
-                      ("server.project", "project")):
+                      ("server.project", "project"), ("server.model_permissions", "model_permissions"),
+                      ("server.explicit_nulls", "explicit_nulls")):
         if key in present:
             changes[attr] = getattr(top, attr)
     return dataclasses.replace(base, **changes, present=base.present | present)

@@ -51,6 +51,17 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "input": {"anyOf": [{"type": "string", "minLength": 1},
                             {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}]},
         "dimensions": {"type": "integer", "minimum": 1}, "encoding_format": {"enum": ["float", "base64"]}}},
+    "/v1/moderations": {"required": ["input"], "properties": {
+        "model": {"type": "string"},
+        "input": {"anyOf": [{"type": "string"},
+                            {"type": "array", "minItems": 1, "maxItems": 32, "items": {"type": "string"}},
+                            {"type": "array", "minItems": 1, "items": {"oneOf": [
+                                {"type": "object", "required": ["type", "text"], "properties": {
+                                    "type": {"const": "text"}, "text": {"type": "string"}}},
+                                {"type": "object", "required": ["type", "image_url"], "properties": {
+                                    "type": {"const": "image_url"},
+                                    "image_url": {"type": "object", "required": ["url"], "properties": {
+                                        "url": {"type": "string", "pattern": "^(https?://|data:image/)"}}}}}]}}]}}},
     "/v1/images/generations": {"required": ["prompt"], "properties": {
         "prompt": {"type": "string", "minLength": 1}, "model": {"type": "string"},
         "n": {"type": "integer", "minimum": 1, "maximum": 4},
@@ -71,7 +82,8 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
 # Which kinds of model each route serves: /openapi.json lists the running catalog's ids for `model`.
 ROUTE_KINDS = {"/v1/chat/completions": ("chat", "reasoning"), "/v1/responses": ("chat", "reasoning"),
                "/v1/completions": ("completion",), "/v1/text/generation": ("chat", "reasoning", "completion"),
-               "/v1/embeddings": ("embedding",), "/v1/images/generations": ("image",), "/v1/ranking": ("rerank",)}
+               "/v1/embeddings": ("embedding",), "/v1/moderations": ("moderation",),
+               "/v1/images/generations": ("image",), "/v1/ranking": ("rerank",)}
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["message", "type", "param", "code"],
