@@ -12,6 +12,7 @@ from .. import jsongen, obfuscation, params, textgen, tokens
 from ..catalog import CHAT, ModelInfo
 from ..context import Context
 from ..errors import invalid
+from ..metadata import check as check_metadata
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..sse import DONE, Template, data_event, encode_string
 from ..timing import schedule
@@ -38,6 +39,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     model = ctx.catalog.resolve(model_name, CHAT)
     stream = bool(params.optional(body, "stream", bool, False))
     _check_sampling(body, model, stream)
+    check_metadata(body)
     n = params.int_in(body, "n", 1, 128, 1) or 1
     limit = _max_tokens(body, model)
     stop = params.stop_list(body)

@@ -11,6 +11,7 @@ from .. import directive, jsongen, params, textgen, tokens
 from ..catalog import RESPONSES
 from ..context import Context
 from ..errors import APIError, invalid
+from ..metadata import check as check_metadata
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
@@ -60,7 +61,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     store = bool(params.optional(body, "store", bool, True))
     stream = bool(params.optional(body, "stream", bool, False))
     obfuscate = _obfuscation(body, stream)
-    metadata = params.optional(body, "metadata", dict, {})
+    metadata = check_metadata(body)
     parallel = bool(params.optional(body, "parallel_tool_calls", bool, True))
     user = params.optional(body, "user", str)
     tools = parse_tools(body.get("tools"), nested=False)

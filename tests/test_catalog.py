@@ -1,0 +1,201 @@
+"""The model catalog (simulator/models.yaml) and the errors OpenAI gives for models and metadata.
+
+Wordings, statuses, `param` and `code` are the live API's, as recorded answers and client test suites
+that pin them show (see docs/scenarios.md#models).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from simulator import catalog, scenario, tokens
+from simulator.config import ServerConfig
+from simulator.errors import ConfigError
+from simulator.testing import running_server
+
+
+def test_models_lists_the_catalog_as_the_live_api_does(client: openai.OpenAI, http: httpx.Client) -> None:
+    cards = {m.id: m for m in client.models.list()}
+    for name in ("gpt-5", "gpt-5-2025-08-07", "gpt-5.1", "gpt-5.2", "gpt-5.4", "gpt-5.5", "gpt-4.1-nano",
+                 "gpt-4o-mini-2024-07-18", "o1", "o1-mini", "o3-pro", "o4-mini", "gpt-3.5-turbo-instruct",
+                 "text-embedding-3-large", "dall-e-2", "gpt-image-1-mini", "omni-moderation-latest",
+                 "text-moderation-latest", "whisper-1", "gpt-4o-transcribe", "tts-1", "gpt-4o-mini-tts",
+                 "gpt-realtime", "gpt-4o-search-preview"):
+        assert name in cards, name
+    # Values a recorded GET /v1/models body shows.
+    assert (cards["gpt-5.2"].created, cards["gpt-5.2"].owned_by) == (1765313051, "system")
+    assert (cards["gpt-4"].created, cards["gpt-4"].owned_by) == (1687882411, "openai")
+    assert cards["whisper-1"].owned_by == "openai-internal"
+    raw = http.get("/v1/models").json()
+    assert raw["object"] == "list" and all(set(m) == {"id", "object", "created", "owned_by"} for m in raw["data"]
+                                           if m["id"] in catalog.builtin())
+    one = client.models.retrieve("gpt-5.4")
+    assert one.id == "gpt-5.4" and one.owned_by == "system"
+
+
+def test_every_catalog_entry_is_complete() -> None:
+    models = catalog.builtin()
+    assert len(models) > 100
+    for m in models.values():
+        assert m.kind in catalog.ENDPOINTS_BY_KIND and m.tokenizer in tokens.ENCODINGS, m.id
+        assert m.context_window > 0 and m.created > 1600000000 and m.owned_by, m.id
+        assert m.endpoints <= set().union(*catalog.ENDPOINTS_BY_KIND.values()), m.id
+        if m.kind == "embedding":
+            assert m.dimensions, m.id
+    assert models["gpt-5"].reasoning and models["o1-mini"].reasoning and not models["gpt-4o"].reasoning
+    assert models["gpt-4o"].tokenizer == "o200k_base" and models["gpt-4"].tokenizer == "cl100k_base"
+    assert models["text-embedding-3-small"].tokenizer == "cl100k_base"
+    assert models["gpt-5-pro"].endpoints == {catalog.RESPONSES}
+    assert (models["text-embedding-3-large"].dimensions, models["gpt-4.1"].context_window) == (3072, 1047576)
+
+
+def _error(exc: pytest.ExceptionInfo[openai.APIStatusError]) -> tuple[int, dict[str, Any]]:
+    body = exc.value.body
+    assert isinstance(body, dict) and set(body) == {"message", "type", "param", "code"}
+    return exc.value.status_code, body
+
+
+def test_unknown_models_on_every_endpoint(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as chat:
+        client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "hi"}])
+    assert _error(chat) == (404, {"message": "The model `gpt-9` does not exist or you do not have access to it.",
+                                  "type": "invalid_request_error", "param": None, "code": "model_not_found"})
+    with pytest.raises(openai.BadRequestError) as responses:
+        client.responses.create(model="gpt-9", input="hi")
+    assert _error(responses) == (400, {"message": "The requested model 'gpt-9' does not exist.",
+                                       "type": "invalid_request_error", "param": "model", "code": "model_not_found"})
+    with pytest.raises(openai.NotFoundError) as embeddings:
+        client.embeddings.create(model="gpt-9", input="hi")
+    assert _error(embeddings)[1]["code"] == "model_not_found"
+    with pytest.raises(openai.NotFoundError) as completions:
+        client.completions.create(model="gpt-9", prompt="hi")
+    assert _error(completions)[1]["code"] == "model_not_found"
+    with pytest.raises(openai.NotFoundError) as retrieve:
+        client.models.retrieve("gpt-9")
+    assert _error(retrieve)[1] == {"message": "The model 'gpt-9' does not exist", "type": "invalid_request_error",
+                                   "param": "model", "code": "model_not_found"}
+
+
+def test_models_sent_to_an_endpoint_that_does_not_serve_them(client: openai.OpenAI) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.NotFoundError) as embedder:
+        client.chat.completions.create(model="text-embedding-3-small", messages=hi)
+    assert _error(embedder)[1]["message"] == ("This is not a chat model and thus not supported in the "
+                                              "v1/chat/completions endpoint. Did you mean to use v1/completions?")
+    with pytest.raises(openai.NotFoundError) as pro:
+        client.chat.completions.create(model="o1-pro", messages=hi)
+    assert _error(pro)[1] == {"message": "This model is only supported in v1/responses and not in "
+                                         "v1/chat/completions.", "type": "invalid_request_error", "param": "model",
+                              "code": None}
+    with pytest.raises(openai.BadRequestError) as audio:
+        client.responses.create(model="gpt-4o-transcribe", input="hi")
+    assert _error(audio)[1]["message"] == "The requested model 'gpt-4o-transcribe' is not supported with the " \
+                                          "Responses API."
+    with pytest.raises(openai.BadRequestError) as legacy:
+        client.responses.create(model="dall-e-3", input="hi")
+    assert _error(legacy)[1]["message"] == "The requested model, 'dall-e-3' was not found."
+    with pytest.raises(openai.PermissionDeniedError) as chat_embedding:
+        client.embeddings.create(model="o3", input="hi")
+    assert _error(chat_embedding) == (403, {"message": "You are not allowed to generate embeddings from this model",
+                                            "type": "invalid_request_error", "param": None, "code": None})
+    with pytest.raises(openai.NotFoundError) as chat_completion:
+        client.completions.create(model="gpt-4o", prompt="hi")
+    assert "This is a chat model and not supported in the v1/completions endpoint" in _error(chat_completion)[1][
+        "message"]
+    assert client.responses.create(model="o1-pro", input="hi").status == "completed"
+    assert client.chat.completions.create(model="o1-mini", messages=hi).usage.completion_tokens_details.reasoning_tokens
+
+
+def _metadata_errors(client: openai.OpenAI, metadata: Any) -> list[tuple[int, dict[str, Any]]]:
+    out = []
+    with pytest.raises(openai.BadRequestError) as chat:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
+                                       metadata=metadata, store=True)
+    out.append(_error(chat))
+    with pytest.raises(openai.BadRequestError) as responses:
+        client.responses.create(model="gpt-4o", input="hi", metadata=metadata)
+    out.append(_error(responses))
+    assert out[0] == out[1]  # the same check, worded the same, on both endpoints
+    return out
+
+
+@pytest.mark.parametrize(("metadata", "param", "code", "message"), [
+    ({f"k{i}": "v" for i in range(17)}, "metadata", "object_above_max_properties",
+     "Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object "
+     "with 17 properties instead."),
+    ({"k" * 65: "v"}, "metadata." + "k" * 65, "property_name_above_max_length",
+     f"Invalid property name in 'metadata': '{'k' * 65}' is too long. Expected a string with maximum length 64, "
+     "but got a string with length 65 instead."),
+    ({"note": "x" * 513}, "metadata.note", "string_above_max_length",
+     "Invalid 'metadata.note': string too long. Expected a string with maximum length 512, but got a string with "
+     "length 513 instead."),
+    ({"tags": ["a", ["b"]]}, "metadata.tags", "invalid_type",
+     "Invalid type for 'metadata.tags': expected a string, but got an array instead."),
+    ({"n": 7}, "metadata.n", "invalid_type", "Invalid type for 'metadata.n': expected a string, but got an integer "
+                                             "instead."),
+    ("x", "metadata", "invalid_type", "Invalid type for 'metadata': expected a metadata object, but got a string "
+                                      "instead."),
+], ids=["17 keys", "long key", "long value", "nested array", "number", "not an object"])
+def test_metadata_is_checked_as_openai_checks_it(client: openai.OpenAI, metadata: Any, param: str, code: str,
+                                                 message: str) -> None:
+    for status, body in _metadata_errors(client, metadata):
+        assert (status, body) == (400, {"message": message, "type": "invalid_request_error", "param": param,
+                                        "code": code})
+
+
+def test_metadata_at_the_limits_is_accepted(client: openai.OpenAI) -> None:
+    metadata = {f"{i:02d}" + "k" * 62: "v" * 512 for i in range(16)}
+    r = client.responses.create(model="gpt-4o", input="hi", metadata=metadata)
+    assert r.metadata == metadata
+    chat = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}],
+                                          metadata=metadata, store=True)
+    assert chat.choices[0].message.content
+
+
+def _scenario(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_scenario_model_inherits_the_catalog_and_overrides_it(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, "version: 1\nmodels:\n  - {id: gpt-4o, owned_by: acme, created: 5}\n"
+                               "  - {id: o3, kind: chat, context_window: 1000}\n  - my-model\n")
+    s = scenario.load(str(path))
+    by_id = {m.id: m for m in s.models}
+    assert list(by_id) == ["gpt-4o", "o3", "my-model"]  # without `catalog: openai`, only its own models
+    gpt4o = by_id["gpt-4o"]
+    assert (gpt4o.owned_by, gpt4o.created, gpt4o.tokenizer, gpt4o.max_output_tokens) == ("acme", 5, "o200k_base",
+                                                                                        16384)
+    assert not by_id["o3"].reasoning and by_id["o3"].context_window == 1000 and by_id["o3"].tokenizer == "o200k_base"
+    assert by_id["my-model"].tokenizer == "cl100k_base" and by_id["my-model"].kind == "chat"
+    with running_server(ServerConfig(seed=1, scenarios=(str(path),))) as url:
+        c = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        assert [m.id for m in c.models.list()] == ["gpt-4o", "o3", "my-model"]
+        r = c.chat.completions.create(model="o3", messages=[{"role": "user", "content": "hi"}], temperature=0.5)
+        assert r.usage.prompt_tokens == 4 + 1 + 3  # a chat model now: priming 3, and temperature allowed
+
+
+def test_catalog_key_over_an_extended_scenario(tmp_path: Path) -> None:
+    path = _scenario(tmp_path, "version: 1\nextends: default\nmodels:\n  - {id: gpt-4o, context_window: 9}\n")
+    s = scenario.load(str(path))
+    by_id = {m.id: m for m in s.models}
+    assert by_id["gpt-4o"].context_window == 9 and by_id["gpt-4o"].created == 1715367049
+    assert "gpt-5.2" in by_id and "qwen3-0.6b" in by_id
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ("version: 1\ncatalog: azure\nmodels: [gpt-4o]\n", ":2:10: catalog: unknown catalog 'azure'"),
+    ("version: 1\nmodels:\n  - {id: x, tokenizer: p50k_base}\n", ":3:24: models.0.tokenizer: unknown tokenizer"),
+    ("version: 1\nmodels:\n  - {id: x, kind: speech}\n", ":3:19: models.0.kind: unknown kind 'speech'"),
+])
+def test_bad_catalog_settings_name_the_place(tmp_path: Path, text: str, where: str) -> None:
+    path = _scenario(tmp_path, text)
+    with pytest.raises(ConfigError) as e:
+        scenario.load(str(path))
+    assert str(e.value).startswith(str(path) + where)
