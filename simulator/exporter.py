@@ -96,8 +96,22 @@ def _reason(status: int) -> str:
         return ""
 
 
+def cassette_extension(c: Cassette) -> dict[str, Any]:
+    """The cassette's own settings (its name, its matching options), which no other format has."""
+    out: dict[str, Any] = {}
+    if c.name:
+        out["name"] = c.name
+    if c.matching:
+        out["matching"] = c.matching
+    return out
+
+
 def to_vcr(c: Cassette, serializer: str = "yaml") -> dict[str, Any]:
-    return {"interactions": [_vcr_interaction(i, serializer) for i in c.interactions], "version": 1}
+    out: dict[str, Any] = {"interactions": [_vcr_interaction(i, serializer) for i in c.interactions]}
+    if cassette_extension(c):
+        out[EXTENSION] = cassette_extension(c)  # vcrpy reads only interactions (and its metadata)
+    out["version"] = 1
+    return out
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -110,10 +124,12 @@ def dumps_vcr(c: Cassette, name: str = "") -> bytes:
     serializer, anything else its YAML one; `.gz` at the end compresses the file."""
     plain = name[:-3] if name.endswith(".gz") else name
     if plain.endswith(".json"):
-        # vcrpy's JSON serializer: json.dumps(data, indent=4) with sorted keys.
-        text = json.dumps(to_vcr(c, "json"), indent=4, sort_keys=True, ensure_ascii=False) + "\n"
+        # vcrpy's JSON serializer: json.dumps(data, indent=4).
+        text = json.dumps(to_vcr(c, "json"), indent=4, ensure_ascii=False) + "\n"
     else:
-        text = yaml.dump(to_vcr(c, "yaml"), Dumper=_Dumper, allow_unicode=True, width=120)
+        # vcrpy's keys come out sorted (yaml.dump's default); ours are built in that order, and the
+        # cassette's own mappings (matching options, bodies) keep theirs, so a re-import is the same.
+        text = yaml.dump(to_vcr(c, "yaml"), Dumper=_Dumper, allow_unicode=True, width=120, sort_keys=False)
     data = text.encode("utf-8")
     return gzip.compress(data, mtime=0) if name.endswith(".gz") else data
 
@@ -178,8 +194,11 @@ def _har_entry(i: Interaction) -> dict[str, Any]:
 
 
 def to_har(c: Cassette) -> dict[str, Any]:
-    return {"log": {"version": "1.2", "creator": {"name": "simctl", "version": __version__},
-                    "entries": [_har_entry(i) for i in c.interactions]}}
+    log: dict[str, Any] = {"version": "1.2", "creator": {"name": "simctl", "version": __version__},
+                           "entries": [_har_entry(i) for i in c.interactions]}
+    if cassette_extension(c):
+        log["_" + EXTENSION] = cassette_extension(c)
+    return {"log": log}
 
 
 def dumps_har(c: Cassette) -> bytes:

@@ -93,7 +93,10 @@ def run(sources: list[Path], output: Path, merge: bool = False, fmt: str | None 
             continue
         batch.results.append(result)
         batch.labels.append(str(rel))
-        target = batch.outputs.setdefault(out, Cassette(source=str(out)))
+        target = batch.outputs.get(out)
+        if target is None:  # the first file's settings (a simctl export's name and matching options)
+            target = batch.outputs[out] = Cassette(name=result.cassette.name, matching=result.cassette.matching,
+                                                   source=str(out))
         target.interactions += result.cassette.interactions
     return batch
 

@@ -128,7 +128,7 @@ def read(path: str | Path, fmt: str | None = None, rules: Rules | None = None) -
     if fmt not in readers:
         raise ConfigError(f"{source}: unknown format {fmt!r} (one of: {', '.join(FORMATS)})")
     out = Imported(source, fmt, Cassette(source=source))
-    for item in readers[fmt](raw, source):
+    for item in readers[fmt](raw, source, out.cassette):
         if isinstance(item, tuple):
             out.skipped.append(item)
             continue
@@ -221,8 +221,18 @@ def _timestamp(value: Any) -> str:
 # -- VCR.py ---------------------------------------------------------------------------------------
 
 
-def _vcr_captures(raw: bytes, source: str) -> Iterator[Captured]:
-    for e in vcr.loads(raw, source):
+def _settings(into: Cassette, ext: Any) -> None:
+    """A simctl export's cassette settings (exporter.cassette_extension) back on the cassette."""
+    if isinstance(ext, dict):
+        into.name = str(ext.get("name") or "")
+        into.matching = ext["matching"] if isinstance(ext.get("matching"), dict) else {}
+
+
+def _vcr_captures(raw: bytes, source: str, into: Cassette) -> Iterator[Captured]:
+    exchanges = vcr.loads(raw, source)
+    if isinstance(exchanges, vcr.Exchanges):
+        _settings(into, exchanges.extra.get(EXTENSION))
+    for e in exchanges:
         ext = e.extra.get(EXTENSION)
         ext = ext if isinstance(ext, dict) else {}
         duration = ext.get("duration_ms", e.duration_ms)
@@ -243,7 +253,7 @@ class _Bad(Exception):
         self.path, self.what = path, what
 
 
-def _har_captures(raw: bytes, source: str) -> Iterator[Captured | tuple[str, str]]:
+def _har_captures(raw: bytes, source: str, into: Cassette) -> Iterator[Captured | tuple[str, str]]:
     raw = _gunzip(raw, source) if raw[:2] == b"\x1f\x8b" else raw
     try:
         text = raw.decode("utf-8-sig")
@@ -257,6 +267,7 @@ def _har_captures(raw: bytes, source: str) -> Iterator[Captured | tuple[str, str
         if not isinstance(entries, list):
             raise _Bad(("log",), "not a HAR file (no log.entries list)")
         captured = [_har_entry(e, n) for n, e in enumerate(entries)]
+        _settings(into, har["log"].get("_" + EXTENSION))
     except _Bad as e:
         try:
             line = cassettes.line_of(text, e.path)
@@ -321,7 +332,7 @@ def _har_first_byte(timings: Any) -> float | None:
 # -- mitmproxy ------------------------------------------------------------------------------------
 
 
-def _flow_captures(raw: bytes, source: str) -> Iterator[Captured | tuple[str, str]]:
+def _flow_captures(raw: bytes, source: str, into: Cassette) -> Iterator[Captured | tuple[str, str]]:
     from mitmproxy import http
     from mitmproxy import io as mio
     from mitmproxy.exceptions import FlowReadException

@@ -201,14 +201,23 @@ class _Bad(Exception):
         self.path, self.what = path, what
 
 
+class Exchanges(list[Exchange]):
+    """A cassette's exchanges in file order; `extra` holds the file's other top-level keys (`version`,
+    vcrpy's `metadata`, simctl's export extension)."""
+
+    def __init__(self, items: list[Exchange], extra: dict[str, Any]) -> None:
+        super().__init__(items)
+        self.extra = extra
+
+
 def _exchanges(data: Any, text: str, source: str, node: yaml.Node | None) -> list[Exchange]:
     try:
         key = next((k for k in _KEYS if isinstance(data, dict) and isinstance(data.get(k), list)), None)
         if key is None:
             raise _Bad((), "not a VCR.py cassette (no `interactions` list at the top)")
         lines = _item_lines(node, key)
-        return [_exchange(key, n, item, lines[n] if n < len(lines) else None)
-                for n, item in enumerate(data[key])]
+        return Exchanges([_exchange(key, n, item, lines[n] if n < len(lines) else None)
+                          for n, item in enumerate(data[key])], {k: v for k, v in data.items() if k != key})
     except _Bad as e:
         where = _where(node if node is not None else _compose_quietly(text), e.path)
         key = ".".join(map(str, e.path))

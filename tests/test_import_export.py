@@ -55,7 +55,8 @@ def _delta(text: str | None, finish: str | None = None) -> dict[str, object]:
 
 def sample() -> Cassette:
     """One of each: JSON, text, binary, a stream with [DONE], Responses events, a raw event, a cut stream,
-    an error with its headers, a query, a hand-written interaction (no upstream, no time)."""
+    an error with its headers, a query, a hand-written interaction (no upstream, no time), and the
+    cassette's own name and matching options."""
     stream_req = Body("json", {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "s"}]})
     sse = {"content-type": "text/event-stream; charset=utf-8"}
     return Cassette([
@@ -95,7 +96,7 @@ def sample() -> Cassette:
                     "2026-11-22T17:02:49Z", UPSTREAM, 120.0),
         Interaction(Request("POST", "/v1/completions", {}, {"content-type": "text/plain"}, Body("text", "plain")),
                     Response(500, {"content-type": "text/plain"}, Body("text", "upstream broke\nbadly"))),
-    ])
+    ], name="samples", matching={"ignore": ["temperature"], "after_last": "cycle"})
 
 
 @pytest.mark.parametrize("name", ["out.yaml", "out.json", "out.yaml.gz", "out.har"])
