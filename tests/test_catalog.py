@@ -199,3 +199,26 @@ def test_bad_catalog_settings_name_the_place(tmp_path: Path, text: str, where: s
     with pytest.raises(ConfigError) as e:
         scenario.load(str(path))
     assert str(e.value).startswith(str(path) + where)
+
+
+def test_limits_of_the_model_are_enforced(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], max_tokens=64000)
+    assert _error(too_many)[1] == {
+        "message": "max_tokens is too large: 64000. This model supports at most 16384 completion tokens, whereas you "
+                   "provided 64000.", "type": "invalid_request_error", "param": "max_tokens", "code": "invalid_value"}
+    ok = client.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "hi"}],
+                                        max_completion_tokens=32768)
+    assert ok.choices[0].finish_reason == "stop"
+    long = "word " * 8200  # about 8,200 tokens: over gpt-4's 8,192
+    with pytest.raises(openai.BadRequestError) as window:
+        client.chat.completions.create(model="gpt-4", messages=[{"role": "user", "content": long}])
+    status, body = _error(window)
+    assert (status, body["param"], body["code"]) == (400, "messages", "context_length_exceeded")
+    assert body["message"].startswith("This model's maximum context length is 8192 tokens. However, your messages "
+                                      "resulted in 820")
+    with pytest.raises(openai.BadRequestError) as responses_window:
+        client.responses.create(model="computer-use-preview", input=long)
+    assert _error(responses_window)[1] == {
+        "message": "Your input exceeds the context window of this model. Please adjust your input and try again.",
+        "type": "invalid_request_error", "param": "input", "code": "context_length_exceeded"}

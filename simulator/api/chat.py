@@ -19,6 +19,7 @@ from ..timing import schedule
 from ..tools import Tool, arguments, choose, parse_tools
 from .logprobs import token_logprobs
 from .prompt_tokens import chat as count_prompt
+from .prompt_tokens import check_output_limit
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 REASONING_TOKENS = 64  # what a reasoning model reports having thought, per choice
@@ -53,7 +54,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
 
     prompt = _last_user_text(messages)
     after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
-    prompt_tokens = count_prompt(messages, tools, model)
+    prompt_tokens = count_prompt(messages, tools, model, window="chat")
     choices = []
     for i in range(n):
         rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
@@ -142,6 +143,8 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> Non
 def _max_tokens(body: dict[str, Any], model: ModelInfo) -> int | None:
     limit = params.int_in(body, "max_completion_tokens", 1, 10**7)
     legacy = params.int_in(body, "max_tokens", 1, 10**7)
+    check_output_limit("max_completion_tokens", limit, model)
+    check_output_limit("max_tokens", legacy, model)
     return limit if limit is not None else legacy
 
 

@@ -6,20 +6,28 @@ from typing import Any
 
 from .. import tokens
 from ..catalog import ModelInfo
+from ..errors import APIError
 from ..tools import Tool
 
 
-def chat(messages: list[dict[str, Any]], tools: list[Tool], model: ModelInfo) -> int:
+def chat(messages: list[dict[str, Any]], tools: list[Tool], model: ModelInfo, *, window: str = "") -> int:
+    """The prompt's tokens; with `window` ("chat" or "responses") refused as OpenAI refuses one too long."""
     system = any(m.get("role") in ("system", "developer") for m in messages)
-    return (tokens.count_messages(messages, model.tokenizer, reasoning=model.reasoning)
-            + tokens.count_tools(_specs(tools), model.tokenizer, system=system))
+    in_messages = tokens.count_messages(messages, model.tokenizer, reasoning=model.reasoning)
+    in_tools = tokens.count_tools(_specs(tools), model.tokenizer, system=system)
+    if window == "chat":
+        check_chat_window(in_messages, in_tools, model)
+    elif window == "responses":
+        check_responses_window(in_messages + in_tools, model)
+    return in_messages + in_tools
 
 
-def responses(instructions: str | None, items: list[dict[str, Any]], tools: list[Tool], model: ModelInfo) -> int:
+def responses(instructions: str | None, items: list[dict[str, Any]], tools: list[Tool], model: ModelInfo, *,
+              check: bool = False) -> int:
     """The Responses API counts as chat does, its instructions being the first (system) message."""
     messages = [{"role": "system", "content": instructions}] if instructions else []
     messages += [m for m in (_as_message(i) for i in items) if m is not None]
-    return chat(messages, tools, model)
+    return chat(messages, tools, model, window="responses" if check else "")
 
 
 def _as_message(item: dict[str, Any]) -> dict[str, Any] | None:
@@ -37,3 +45,30 @@ def _as_message(item: dict[str, Any]) -> dict[str, Any] | None:
 
 def _specs(tools: list[Tool]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(t.name, t.description, t.parameters) for t in tools]
+
+
+def check_chat_window(messages_tokens: int, tools_tokens: int, model: ModelInfo) -> None:
+    """OpenAI refuses a prompt longer than the model's context window, saying what it counted."""
+    total = messages_tokens + tools_tokens
+    if total <= model.context_window:
+        return
+    head = f"This model's maximum context length is {model.context_window} tokens. However, your messages resulted in"
+    if tools_tokens:
+        message = (f"{head} {total} tokens ({messages_tokens} in the messages, {tools_tokens} in the functions). "
+                   "Please reduce the length of the messages or functions.")
+    else:
+        message = f"{head} {total} tokens. Please reduce the length of the messages."
+    raise APIError(400, message, param="messages", code="context_length_exceeded")
+
+
+def check_responses_window(input_tokens: int, model: ModelInfo) -> None:
+    if input_tokens > model.context_window:
+        raise APIError(400, "Your input exceeds the context window of this model. Please adjust your input and try "
+                            "again.", param="input", code="context_length_exceeded")
+
+
+def check_output_limit(name: str, asked: int | None, model: ModelInfo) -> None:
+    """`max_tokens` / `max_completion_tokens` above what the model can write."""
+    if asked is not None and model.max_output_tokens is not None and asked > model.max_output_tokens:
+        raise APIError(400, f"{name} is too large: {asked}. This model supports at most {model.max_output_tokens} "
+                            f"completion tokens, whereas you provided {asked}.", param=name, code="invalid_value")

@@ -105,7 +105,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
             output[-1]["content"][0]["logprobs"] = lp
 
     history_tokens = prompt_tokens.responses(None, history, [], model) if history else 0
-    input_tokens = prompt_tokens.responses(instructions, conversation, tools, model)
+    input_tokens = prompt_tokens.responses(instructions, conversation, tools, model, check=True)
     # A conversation continued by id starts with the prefix the last turn sent: most of it is a cache hit.
     cached = history_tokens // CACHE_STEP * CACHE_STEP if history_tokens >= CACHE_MIN else 0
     output_tokens = len(pieces) + thought
