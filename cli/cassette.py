@@ -21,6 +21,8 @@ from simulator import yamlguard
 from simulator.errors import ConfigError
 from simulator.redact import kept_secrets, redact_interaction
 
+from .cassette_check import check
+
 out = Console()
 err = Console(stderr=True)
 SCHEMA = Path(cassettes.__file__).with_name("cassette.schema.json")
@@ -251,3 +253,6 @@ def fit(path: str, output: str | None, name: str | None) -> None:
 def schema_() -> None:
     """Print the JSON Schema of cassette files."""
     click.echo(json.dumps(schema(), indent=2))
+
+
+cassette.add_command(check)  # `simctl cassette check`: the drift check, in its own module
