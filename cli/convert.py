@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from simulator.errors import ConfigError
@@ -90,8 +91,9 @@ def _table(batch: object) -> Table:
         column.overflow = "fold"  # whole file names and reasons, wrapped, never cut with an ellipsis
     for r, label in zip(results, labels, strict=True):
         why = Counter(reason.split(" (")[0] for _, reason in r.skipped)
-        table.add_row(label, r.format, str(len(r.cassette.interactions)), str(len(r.skipped)),
-                      "; ".join(f"{reason} ({n})" if n > 1 else reason for reason, n in why.items()))
+        # escape: a pytest id in a file name ("test_x[openai-chat].yaml") is not rich markup
+        table.add_row(escape(label), r.format, str(len(r.cassette.interactions)), str(len(r.skipped)),
+                      escape("; ".join(f"{reason} ({n})" if n > 1 else reason for reason, n in why.items())))
     if len(results) > 1:
         table.add_section()
         table.add_row(f"{len(results)} files", "", str(sum(len(r.cassette.interactions) for r in results)),

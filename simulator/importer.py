@@ -241,7 +241,7 @@ def _vcr_captures(raw: bytes, source: str, into: Cassette) -> Iterator[Captured]
                        str(e.line) if e.line else f"interaction {e.index}",
                        float(duration) if isinstance(duration, int | float) else None,
                        recorded_at=str(ext["recorded_at"]) if "recorded_at" in ext else
-                       _timestamp(e.recorded_at), ext=ext)
+                       _timestamp(e.recorded_at or e.response_header("date")), ext=ext)
 
 
 # -- HAR ------------------------------------------------------------------------------------------
