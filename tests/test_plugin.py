@@ -151,7 +151,8 @@ def test_record_modes_on_the_default_cassette(pytester: pytest.Pytester, upstrea
     _app(pytester, "one?")
     missing = _run(pytester, url)  # the default mode, none: no cassette, so the request misses
     missing.assert_outcomes(failed=1)
-    missing.stdout.fnmatch_lines(["*missed the cassette*", "*no cassette at */cassettes/test_app/test_ask.yaml*--record-mode=once*"])
+    missing.stdout.fnmatch_lines(["*missed the cassette*",
+                                  "*no cassette at */cassettes/test_app/test_ask.yaml*--record-mode=once*"])
     assert fake.calls == []
 
     _run(pytester, url, "--record-mode=once").assert_outcomes(passed=1)  # recorded, with the real key
@@ -258,3 +259,34 @@ def test_simctl_env_points_an_app_built_client_at_the_server(pytester: pytest.Py
     assert os.environ["OPENAI_API_KEY"] == REAL_KEY and "SIMCTL_UPSTREAM_KEY" not in os.environ
     _run(pytester, url).assert_outcomes(passed=1)  # replayed
     assert len(fake.calls) == 1
+
+
+def test_with_pytest_recording_installed_its_record_mode_option_drives_both(pytester: pytest.Pytester,
+                                                                            upstream: tuple[Upstream, str]) -> None:
+    """Two plugins cannot both add --record-mode: when pytest-recording is importable simctl leaves the option
+    to it and reads its value (a stand-in module with pytest-recording's option, loaded the way pytest would)."""
+    fake, url = upstream
+    pytester.makepyfile(pytest_recording="""
+        def pytest_addoption(parser):
+            parser.getgroup("recording").addoption("--record-mode", action="store", default=None,
+                                                   choices=("once", "new_episodes", "none", "all", "rewrite"))
+    """)
+    pytester.syspathinsert()
+    _app(pytester, "q?")
+    _run(pytester, url, "-p", "pytest_recording", "--record-mode=once").assert_outcomes(passed=1)
+    assert len(fake.calls) == 1
+    _run(pytester, url, "-p", "pytest_recording", "--simctl-record=rewrite").assert_outcomes(passed=1)
+    assert len(fake.calls) == 2
+
+
+def test_an_unknown_marker_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_typo="""
+        import pytest
+
+        @pytest.mark.simctl(cassete="x.yaml")
+        def test_it(simctl_client):
+            pass
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*simctl marker: unknown setting 'cassete'*"])
