@@ -126,7 +126,8 @@ def compact(path: str, state: str) -> None:
     workers or replicas never lose one another's; this writes them into the YAML. Safe while servers
     still run: what they append meanwhile stays in the journal for the next compaction."""
     from simulator import journal
-    from simulator.store import MEMORY, StoreUnavailable, check_url, safe_url
+    from simulator.config import MEMORY, check_url, safe_url
+    from simulator.errors import StoreUnavailable
 
     try:
         check_url(state)

@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator import logs
-from simulator.config import DEFAULT_MAX_BODY, ServerConfig
-from simulator.errors import ConfigError
+from simulator.config import DEFAULT_MAX_BODY, MEMORY, ServerConfig, check_url, safe_url
+from simulator.errors import ConfigError, StoreUnavailable
 from simulator.protocol import PROTOCOL
-from simulator.store import MEMORY, PER_WORKER, StoreUnavailable, check_url, safe_url
+from simulator.store import PER_WORKER
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
 err = Console(stderr=True)

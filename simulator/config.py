@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ConfigError
+
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
@@ -30,3 +32,21 @@ class ServerConfig:
     # Shared state: "memory" (this process) or a Redis URL (every worker and replica shares it).
     state: str = "memory"
     workers: int = 1
+
+
+MEMORY = "memory"  # the --state value for the in-process store
+
+
+def check_url(url: str) -> str:
+    """`memory` or a Redis URL; anything else is a configuration error (exit 2)."""
+    if url == MEMORY or url.startswith(("redis://", "rediss://", "unix://")):
+        return url
+    raise ConfigError(f"--state: expected 'memory' or a redis:// URL (redis://host:port/db), got {url!r}")
+
+
+def safe_url(url: str) -> str:
+    """The URL without a password, for banners and error messages."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

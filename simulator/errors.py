@@ -62,3 +62,7 @@ def mask_key(key: str) -> str:
     if len(key) <= 8:
         return "*" * len(key)
     return f"{key[:8]}{'*' * min(len(key) - 12, 30)}{key[-4:]}" if len(key) > 12 else f"{key[:2]}***{key[-2:]}"
+
+
+class StoreUnavailable(SimctlError):
+    """The shared store cannot be reached; the request gets an OpenAI-shaped 503 and may be retried."""

@@ -29,11 +29,11 @@ from starlette.types import Message
 from . import directive, faults, ids, journal, logs, replies, ticker, tokens, wire
 from . import scenario as scenarios
 from .cassette_stage import CassetteStage
-from .config import ServerConfig
+from .config import MEMORY, ServerConfig
 from .context import Context
 from .direct import Direct
 from .emitter import Gate, PlanResponse
-from .errors import APIError
+from .errors import APIError, StoreUnavailable
 from .forms import request_fields
 from .http import check_key, presented_key, read_body
 from .metrics import Metrics
@@ -45,7 +45,7 @@ from .replay import source_from_config
 from .rng import LazyRng
 from .rules import Incoming
 from .scenario import Rule
-from .store import MEMORY, StoreUnavailable, open_store, state_report, unavailable
+from .store import open_store, state_report, unavailable
 from .timing import TimingModel
 from .verdict import Attempt, Verdict, call_key
 

@@ -16,18 +16,14 @@ from collections import defaultdict
 from typing import Any, Protocol
 
 from . import journal
-from .errors import APIError, ConfigError, SimctlError
+from .config import MEMORY, check_url
+from .errors import APIError
 from .ratelimit import Limits, RateLimiter
 from .state import ServerState, StoredFile
 
-MEMORY = "memory"
 # What each worker keeps for itself with the in-memory store (the banner and docs/state.md say so).
 PER_WORKER = ("uploaded files", "stored responses", "rate-limit buckets", "cassette play order", "/stats",
               "the resilience verdict", "the run report")
-
-
-class StoreUnavailable(SimctlError):
-    """The shared store cannot be reached; the request gets an OpenAI-shaped 503 and may be retried."""
 
 
 class Store(Protocol):
@@ -162,13 +158,6 @@ class MemoryStore:
         return None
 
 
-def check_url(url: str) -> str:
-    """`memory` or a Redis URL; anything else is a configuration error (exit 2)."""
-    if url == MEMORY or url.startswith(("redis://", "rediss://", "unix://")):
-        return url
-    raise ConfigError(f"--state: expected 'memory' or a redis:// URL (redis://host:port/db), got {url!r}")
-
-
 def open_store(url: str, state: ServerState) -> Store:
     check_url(url)
     if url == MEMORY:
@@ -176,14 +165,6 @@ def open_store(url: str, state: ServerState) -> Store:
     from .store_redis import RedisStore  # imported only when asked for: the default needs no Redis client
 
     return RedisStore(url)
-
-
-def safe_url(url: str) -> str:
-    """The URL without a password, for banners and error messages."""
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 def unavailable() -> APIError:

@@ -31,9 +31,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from .config import safe_url
+from .errors import StoreUnavailable
 from .ratelimit import Limits, checks, outcome
 from .state import StoredFile
-from .store import StoreUnavailable, safe_url
 
 log = logging.getLogger("simctl.state")
 PREFIX = "simctl:"
