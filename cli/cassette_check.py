@@ -68,6 +68,12 @@ def check(paths: tuple[str, ...], upstream: str, limit: int | None, yes: bool, r
                 sys.exit(EXIT_USAGE)
     targets, skipped, over = drift.select(loaded, limit)
     where = _safe(upstream)
+    if urlsplit(upstream).path.rstrip("/").endswith("/v1") and any(t.interaction.request.path.startswith("/v1/")
+                                                                  for t in targets):
+        err.print(f"simctl: --upstream {where} ends in /v1 and the recorded paths start with /v1/: the requests "
+                  "would go to /v1/v1/...; give the API's root (e.g. https://api.openai.com)", markup=False,
+                  highlight=False)
+        sys.exit(EXIT_USAGE)
     estimate = drift.estimate(targets, upstream)
     _announce(targets, skipped, over, where, estimate)
     results: list[drift.Result] = []

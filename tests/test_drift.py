@@ -204,6 +204,8 @@ def test_limit_confirmation_and_an_unreachable_answer(recorded: Path, upstream: 
     assert result["verdict"] == "error" and "transient error (503)" in result["reason"]
     code, _, stderr = check("--upstream", "http://127.0.0.1:9", "--yes", "--limit", "1", str(recorded))
     assert code == 3
+    code, _, stderr = check("--upstream", url + "/v1", "--yes", str(recorded))  # the paths carry /v1 already
+    assert code == 2 and "/v1/v1/" in stderr and len(fake.seen) == 2
 
 
 def test_a_bad_cassette_is_reported_with_its_line(tmp_path: Path) -> None:
