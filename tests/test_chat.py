@@ -226,7 +226,8 @@ def test_response_format_json_schema_and_json_object(client: openai.OpenAI) -> N
         model="gpt-4o", messages=USER,
         response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema, "strict": True}})
     jsonschema.validate(json.loads(r.choices[0].message.content or ""), schema)
-    r = client.chat.completions.create(model="gpt-4o", messages=USER, response_format={"type": "json_object"})
+    r = client.chat.completions.create(model="gpt-4o", response_format={"type": "json_object"},
+                                       messages=[{"role": "user", "content": "What is the capital of France? JSON."}])
     assert isinstance(json.loads(r.choices[0].message.content or ""), dict)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import jsongen, obfuscation, params, textgen, tokens
+from .. import json_mode, jsongen, obfuscation, params, textgen, tokens
 from ..catalog import CHAT, ModelInfo
 from ..context import Context
 from ..errors import invalid
@@ -51,6 +51,10 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
                       code="invalid_value")
     tools = parse_tools(body.get("tools"), nested=True)
     fmt = _response_format(body)
+    said = [tokens.content_text(m.get("content")) for m in messages if m.get("role") != "assistant"]
+    if fmt is not None and fmt["type"] == "json_object" and not json_mode.mentions_json(said):
+        raise invalid("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                      "'json_object'.", param="messages")
 
     prompt = _last_user_text(messages)
     after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
@@ -63,7 +67,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
             args = arguments(tool, rng)
             choices.append(Choice(i, tokens.pieces(args), "tool_calls", tool, ctx.new_id("call_")))
             continue
-        text = _formatted_text(fmt, rng, prompt)
+        text = _formatted_text(fmt, rng, prompt, said)
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
         choices.append(Choice(i, gen.pieces, gen.finish_reason))
 
@@ -171,15 +175,18 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
     return None if kind == "text" else fmt
 
 
-def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt: str) -> str | None:
+def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt: str,
+                    said: list[str]) -> str | None:
     """JSON content for `response_format`; None lets the text generator write prose."""
     if fmt is None:
         return None
     if fmt["type"] == "json_schema":
         schema = fmt["json_schema"].get("schema") or {"type": "object"}
         return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
-    reply = textgen.compose(rng, prompt, 12)
-    return json.dumps({"answer": reply}, ensure_ascii=False)
+    # JSON mode: what the conversation asks for (a schema in it, an example, keys it names). A `schema`
+    # beside the type (instructor's JSON_SCHEMA mode) is one more place a schema is written.
+    extra = [json.dumps(fmt["schema"])] if isinstance(fmt.get("schema"), dict) else []
+    return json_mode.reply([*said, *extra], prompt, rng)
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

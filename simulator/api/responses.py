@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from .. import directive, jsongen, params, textgen, tokens
+from .. import directive, json_mode, jsongen, params, textgen, tokens
 from ..catalog import RESPONSES
 from ..context import Context
 from ..errors import APIError, invalid
@@ -66,6 +66,11 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     user = params.optional(body, "user", str)
     tools = parse_tools(body.get("tools"), nested=False)
     text_format = _text_format(body)
+    said = [t for t in (instructions, *(_item_text(i) for i in [*history, *items] if i.get("role") != "assistant"))
+            if t]
+    if text_format is not None and text_format["type"] == "json_object" and not json_mode.mentions_json(said):
+        raise invalid("Response input messages must contain the word 'json' in some form to use 'text.format' of "
+                      "type 'json_object'.", param="input")
     echo = fields.options(body, model)
 
     conversation = [*history, *items]
@@ -91,7 +96,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         pieces = tokens.pieces(arguments(tool, rng))
         output.append(function_call_item(ids("fc_"), ctx.new_id("call_"), tool.name, "".join(pieces)))
     else:
-        text = _formatted(text_format, rng)
+        text = _formatted(text_format, rng, prompt, said)
         wanted = directive.current.get()
         if text is None and history and wanted.text is None:  # a scenario rule's reply text still wins
             first = _first_user_text(history)
@@ -223,12 +228,12 @@ def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
     return fmt
 
 
-def _formatted(fmt: dict[str, Any] | None, rng: Any) -> str | None:
+def _formatted(fmt: dict[str, Any] | None, rng: Any, prompt: str, said: list[str]) -> str | None:
     if fmt is None or fmt["type"] == "text":
         return None
     if fmt["type"] == "json_schema":
         return json.dumps(jsongen.generate(fmt.get("schema") or {"type": "object"}, rng), ensure_ascii=False)
-    return json.dumps({"answer": textgen.compose(rng, "", 12)})
+    return json_mode.reply(said, prompt, rng)  # JSON mode: what the instructions and input ask for
 
 
 def _obfuscation(body: dict[str, Any], stream: bool) -> bool:
