@@ -325,6 +325,10 @@ class Server:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         task = asyncio.ensure_future(self._watch()) if self.config.watch else None
+        with contextlib.suppress(StoreUnavailable):  # without the store, the files wait for the next start
+            for f in self.ctx.scenario.files:  # the scenario's seeded files (a shared store may have them)
+                if await self.store.get_file(f.id) is None:
+                    await self.store.put_file(f)
         if self.recording is not None:
             with contextlib.suppress(StoreUnavailable):  # the first miss syncs again
                 await self.recording.sync()

@@ -54,6 +54,27 @@ def test_fakeai_seed_001() -> None:
         client = openai.OpenAI(api_key=key, base_url=url + "/v1", max_retries=0)
         assert "openai/gpt-oss-120b" in [m.id for m in client.models.list().data]
         assert client.models.retrieve("openai/gpt-oss-120b").id == "openai/gpt-oss-120b"
+        h = {"Authorization": f"Bearer {key}"}
+        # The document's model card (GET /v1/models and /v1/models/openai/gpt-oss-120b): permission, root, parent
+        card = httpx.get(url + "/v1/models/openai/gpt-oss-120b", headers=h).json()
+        assert list(card) == ["id", "object", "created", "owned_by", "permission", "root", "parent"]
+        assert card["created"] == 1234567890 and card["owned_by"] == "openai" and card["root"] is card["parent"] is None
+        (perm,) = card["permission"]
+        assert perm["object"] == "model_permission" and perm["id"].startswith("modelperm-") and perm["allow_sampling"]
+        listed = httpx.get(url + "/v1/models", headers=h).json()["data"]
+        assert all({"permission", "root", "parent"} <= set(m) for m in listed)
+        # The document's file: listed, retrieved and deleted as it shows
+        example = {"id": "file-abc123", "object": "file", "bytes": 123456, "created_at": 1234567890,
+                   "filename": "training_data.jsonl", "purpose": "fine-tune", "status": "processed",
+                   "status_details": None}
+        assert httpx.get(url + "/v1/files", headers=h).json()["data"] == [example]
+        assert httpx.get(url + "/v1/files/file-abc123", headers=h).json() == example
+        assert client.files.retrieve("file-abc123").filename == "training_data.jsonl"
+        content = client.files.content("file-abc123").content
+        assert len(content) == 123456 and all(json.loads(line) for line in content.decode().splitlines())
+        assert httpx.delete(url + "/v1/files/file-abc123", headers=h).json() == {
+            "id": "file-abc123", "object": "file", "deleted": True}
+        assert httpx.get(url + "/v1/files/file-abc123", headers=h).status_code == 404
         r = client.chat.completions.create(model="openai/gpt-oss-120b", messages=HELLO)
         assert r.choices[0].message.content and r.usage and r.system_fingerprint
         other = openai.OpenAI(api_key="sk-test-abcdefghijklmnop", base_url=url + "/v1", max_retries=0)
@@ -63,7 +84,6 @@ def test_fakeai_seed_001() -> None:
         assert text
         health = httpx.get(url + "/health").json()
         assert health["status"] == "healthy" and "timestamp" in health
-        h = {"Authorization": f"Bearer {key}"}
         llama = client.completions.create(model="meta-llama/Llama-3.1-8B-Instruct", prompt="Once upon a time,",
                                           max_tokens=30)
         assert llama.object == "text_completion" and llama.choices[0].text
@@ -73,6 +93,12 @@ def test_fakeai_seed_001() -> None:
         img = client.images.generate(model="stabilityai/stable-diffusion-xl-base-1.0", size="1024x1024",
                                      prompt="A futuristic city with flying cars", quality="hd", n=1)
         assert img.data[0].url
+        raw = httpx.post(url + "/v1/images/generations", headers=h, json={
+            "prompt": "A beautiful sunset over mountains", "model": "stabilityai/stable-diffusion-xl-base-1.0",
+            "size": "1024x1024", "quality": "hd"}).json()
+        # The document's image: url, b64_json null, revised_prompt null
+        assert list(raw) == ["created", "data"] and list(raw["data"][0]) == ["url", "b64_json", "revised_prompt"]
+        assert raw["data"][0]["b64_json"] is None and raw["data"][0]["revised_prompt"] is None
         f = client.files.create(file=("training_data.jsonl", b"{}\n", "application/jsonl"), purpose="fine-tune")
         assert httpx.get(url + f"/v1/files/{f.id}", headers=h).json()["id"] == f.id
         assert httpx.delete(url + f"/v1/files/{f.id}", headers=h).json() == {"id": f.id, "object": "file",

@@ -8,6 +8,7 @@ the batch and fine-tuning purposes make before accepting a file.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
@@ -46,7 +47,7 @@ async def upload(ctx: Context, request: Request) -> ResponsePlan:
     except Exception as e:  # noqa: BLE001 - any malformed multipart body is the client's error
         raise invalid(f"Could not parse the multipart form: {e}") from None
     await ctx.store.put_file(stored)
-    return json_plan(stored.card())
+    return json_plan(_card(ctx, stored))
 
 
 async def _from_form(ctx: Context, form: FormData) -> StoredFile:
@@ -131,13 +132,13 @@ async def list_files(ctx: Context, request: Request) -> ResponsePlan:
         chosen = chosen[ids.index(after) + 1:] if after in ids else []
     page = chosen[: int(raw_limit)]
     # The spec types first_id/last_id as strings, never null: an empty page gives empty strings.
-    return json_plan({"object": "list", "data": [f.card() for f in page],
+    return json_plan({"object": "list", "data": [_card(ctx, f) for f in page],
                       "first_id": page[0].id if page else "", "last_id": page[-1].id if page else "",
                       "has_more": len(chosen) > len(page)})
 
 
 async def get_file(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan((await _find(ctx, request)).card())
+    return json_plan(_card(ctx, await _find(ctx, request)))
 
 
 async def get_content(ctx: Context, request: Request) -> ResponsePlan:
@@ -149,6 +150,13 @@ async def delete_file(ctx: Context, request: Request) -> ResponsePlan:
     if not await ctx.store.delete_file(file_id):
         raise _missing(file_id)
     return json_plan({"id": file_id, "object": "file", "deleted": True})
+
+
+def _card(ctx: Context, f: StoredFile) -> dict[str, Any]:
+    card = f.card()
+    if ctx.scenario.explicit_nulls:  # as a pydantic server writes its file model (OpenAI leaves it out)
+        card.setdefault("status_details", None)
+    return card
 
 
 async def _find(ctx: Context, request: Request) -> StoredFile:

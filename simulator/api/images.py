@@ -87,6 +87,9 @@ async def plan(ctx: Context, request: Request) -> ResponsePlan:
     if job.family == "dall-e-3":
         for item, seed in zip(data, seeds, strict=True):
             item["revised_prompt"] = _revised(ctx, job.prompt, seed)
+    if ctx.scenario.explicit_nulls:  # a pydantic server writes every field of its image model
+        data = [{"url": d.get("url"), "b64_json": d.get("b64_json"), "revised_prompt": d.get("revised_prompt")}
+                for d in data]
     usage = {"input_tokens": prompt_tokens, "output_tokens": output_tokens,
              "total_tokens": prompt_tokens + output_tokens,
              "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": 0}}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from typing import Any
+
 from starlette.requests import Request
 
 from ..context import Context
@@ -10,7 +14,7 @@ from ..plan import ResponsePlan, json_plan
 
 
 async def list_models(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan({"object": "list", "data": [m.card() for m in ctx.catalog.models]})
+    return json_plan({"object": "list", "data": [_card(ctx, m.card()) for m in ctx.catalog.models]})
 
 
 async def get_model(ctx: Context, request: Request) -> ResponsePlan:
@@ -20,4 +24,18 @@ async def get_model(ctx: Context, request: Request) -> ResponsePlan:
         raise APIError(404, f"The model '{name}' does not exist", param="model", code="model_not_found")
     card = model.card()
     card["id"] = name  # an alias answers under the name it was asked by, as the gateway does
-    return json_plan(card)
+    return json_plan(_card(ctx, card))
+
+
+def _card(ctx: Context, card: dict[str, Any]) -> dict[str, Any]:
+    """With `server.model_permissions`, the card as OpenAI's API wrote it until 2023 and its FastAPI clones
+    still do: one `model_permission` object (a stable id per model), `root` and `parent` null."""
+    if not ctx.scenario.model_permissions:
+        return card
+    digest = hashlib.sha256(f"{ctx.seed}\0{card['id']}".encode()).digest()
+    perm_id = "modelperm-" + base64.b64encode(digest).decode()[:24].replace("+", "A").replace("/", "b")
+    permission = {"id": perm_id, "object": "model_permission", "created": card["created"],
+                  "allow_create_engine": False, "allow_sampling": True, "allow_logprobs": True,
+                  "allow_search_indices": False, "allow_view": True, "allow_fine_tuning": False,
+                  "organization": "*", "group": None, "is_blocking": False}
+    return {**card, "permission": [permission], "root": None, "parent": None}
