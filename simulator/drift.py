@@ -11,6 +11,7 @@ to repeat are sent: no deletes, uploads or requests that name stored objects.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -90,8 +91,10 @@ def skip_reason(i: Interaction) -> str | None:
     return None
 
 
-def select(loaded: Iterable[tuple[str, cassettes.Cassette]], limit: int | None) -> tuple[list[Target], list[Result],
-                                                                                        int]:
+Selection = tuple[list[Target], list[Result], int]  # to send, not re-sent (with why), left out by the limit
+
+
+def select(loaded: Iterable[tuple[str, cassettes.Cassette]], limit: int | None) -> Selection:
     """What will be sent (in file order, at most `limit`), what is skipped and why, and how many were
     left out by the limit."""
     targets: list[Target] = []
@@ -182,8 +185,6 @@ def estimate(targets: list[Target], upstream: str) -> Estimate:
 
 
 def has_key() -> bool:
-    import os
-
     return any(os.environ.get(v) for v in KEY_VARIABLES)
 
 
