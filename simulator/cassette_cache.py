@@ -19,7 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .cassette import Body, Cassette, Interaction, LazyResponse, Request, Response, chunk_data, to_data
+from .cassette_model import Body, Cassette, Interaction, LazyResponse, Request, Response
+from .cassette_write import chunk_data, to_data
 
 FORMAT = 3  # bump when an entry's layout changes: older entries are then never read
 DELAY_S = 1.0  # a starting server builds its index first; the cache is written once it is up
