@@ -124,11 +124,11 @@ def _settings(request: pytest.FixtureRequest, defaults: dict[str, Any], default_
     if not cassettes and scenario is None and marked:
         cassettes = (str(default_cassette),)
     scenarios = (scenario or "default",) if isinstance(scenario, str | None) else tuple(scenario)
-    known = {f.name for f in fields(ServerConfig)} - {"host", "port"}
+    known = {f.name for f in fields(ServerConfig)} - {"host", "port", "cassettes", "scenarios"}
     unknown = sorted(set(s) - known)
     if unknown:
         raise pytest.UsageError(f"simctl marker: unknown setting {unknown[0]!r} (known: record_mode, cassette, "
-                                f"scenario, {', '.join(sorted(known - {'cassettes', 'scenarios'}))})")
+                                f"scenario, {', '.join(sorted(known))})")
     s.setdefault("speed", 0.0)  # no recorded delays in tests unless asked
     config = ServerConfig(scenarios=scenarios, cassettes=cassettes, upstream=upstream,
                           **{k: v for k, v in s.items() if k != "mode"},
