@@ -1,0 +1,257 @@
+"""The real-wire corpus: recorded api.openai.com traffic replayed against simctl, compared by structure.
+
+The corpus is tests/data/wire: VCR cassettes from public repositories, stored as found, listed in
+tests/data/wire/SOURCES.md (one row per file: where it comes from, its licence, when it was
+recorded). The rows' order is the order of replay: a later file may use an id an earlier one
+created (ruby-openai's `files_retrieve.yml` reads the file `files_retrieve_upload.yml` uploaded).
+
+`run(url)` sends every recorded request to a simctl server, in that order, and compares each answer
+with the recorded one (simulator.shape). Ids the real API gave (file-..., resp_...) are replaced in
+later requests of the same repository by the ids simctl gave for them, as a client would use what it
+got back. The recorded credentials are never sent: every request carries the test key, except those
+recorded as a 401, which carry a wrong key (the server requires the test key).
+
+Used by tests/test_wire.py and scripts/wire_report.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from simulator import vcr
+from simulator.shape import Difference, compare, shape_of, sse_events
+
+WIRE = Path(__file__).resolve().parent / "data" / "wire"
+HOST = "api.openai.com"
+KEY = "sk-wire-test-key"  # the replay server's key; recorded keys are never read or sent
+WRONG_KEY = "sk-wire-wrong-key-000000000000"
+
+
+
+@dataclass(frozen=True)
+class Retired:
+    """What has left the live API: a field (or header) older recordings of an endpoint have and newer
+    ones lack, or a type a field no longer takes (`was`: "null" for a field that was null and is now
+    a value). simctl is not asked for it. The evidence is two exchanges of this corpus: the last one
+    that shows it and a newer one that does not; tests/test_wire.py checks that both say so."""
+
+    endpoints: tuple[str, ...]  # Item.endpoint values
+    where: str  # "body" (a key path; in a Responses stream, the event's `response.<path>`) or "header"
+    path: str
+    last_seen: str  # exchange id
+    gone_in: str  # exchange id, recorded later
+    was: str = ""  # a JSON type: the field stays, this type of it has left
+
+    def covers(self, item: Item, d: Difference) -> bool:
+        if item.endpoint not in self.endpoints or d.where != ("header" if self.where == "header" else d.where):
+            return False
+        if self.where == "header":
+            return d.kind == "missing" and d.path == self.path
+        if not (d.path == self.path or d.path.endswith(f":response.{self.path}")):
+            return False
+        return d.kind == "changed" and d.expected == self.was if self.was else d.kind == "missing"
+
+
+RESPONSES = ("POST /v1/responses", "GET /v1/responses/{id}")
+CHAT = ("POST /v1/chat/completions",)
+_OLD_CHAT = "alexrudall__ruby-openai/cassettes/gpt-3_5-turbo_valid_tool_call_chat.yml#0"  # 2024-03-26
+_NEW_CHAT = "crewAIInc__crewAI/cassettes/test_llm_call_when_stop_is_unsupported.yaml#1"  # 2025-07-18, all header names
+RETIRED: tuple[Retired, ...] = (
+    Retired(RESPONSES, "body", "reasoning.generate_summary",
+            "alexrudall__ruby-openai/cassettes/responses_create.yml#0",  # 2025-03-14: {effort, generate_summary}
+            "Mirascope__mirascope/openai_gpt_5_responses/sync.yaml#0"),  # 2026-01-17: {effort, summary}
+    Retired(RESPONSES, "body", "prompt_cache_retention",
+            "crewAIInc__crewAI/openai/test_openai_responses_api_with_structured_output.yaml#0",  # 2026-02-12: null
+            "open-telemetry__opentelemetry-python-contrib/cassettes/"
+            "test_responses_create_with_all_params[content_mode0].yaml#0", was="null"),  # 2026-04-18: "in_memory"
+    Retired(CHAT, "header", "access-control-allow-origin", _OLD_CHAT, _NEW_CHAT),
+    Retired(CHAT, "header", "cache-control", _OLD_CHAT, _NEW_CHAT),
+    Retired(CHAT, "header", "openai-model", _OLD_CHAT, _NEW_CHAT),
+    *(Retired(CHAT, "header", f"x-ratelimit-{name}-tokens-usage-based",
+              "alexrudall__ruby-openai/cassettes/gpt-3_5-turbo_chat.yml#0", _NEW_CHAT)  # 2023-11-26
+      for name in ("limit", "remaining", "reset")),
+    Retired(("POST /v1/images/generations",), "header", "access-control-allow-origin",
+            "traceloop__openllmetry/test_openai_metrics/test_image_gen_metrics.yaml#0",  # 2024-02-27
+            "traceloop__openllmetry/test_openai_metrics/test_image_gen_metrics.yaml#3"),  # 2026-03-31, same file
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str  # "<owner>__<repo>/<dir>/<file>#<n>"
+    repo: str  # "<owner>__<repo>"
+    file: Path
+    recorded: str  # date, as SOURCES.md gives it
+    exchange: vcr.Exchange
+
+    @property
+    def endpoint(self) -> str:
+        """Method and path with ids as {id}: "GET /v1/files/{id}"."""
+        path = re.sub(r"/(?:file|resp|modr|msg|batch|chatcmpl|asst|thread)[-_][A-Za-z0-9_-]+", "/{id}",
+                      self.exchange.path)
+        if path.startswith("/v1/models/"):
+            path = "/v1/models/{id}"
+        return f"{self.exchange.method} {path}"
+
+    @property
+    def date(self) -> str:
+        """When the answer was given (YYYY-MM-DD): its date header, else Ruby VCR's recorded_at, else
+        its own created time, else the file's date from SOURCES.md."""
+        ex = self.exchange
+        for text in (ex.response_header("date"), ex.recorded_at):
+            try:
+                return datetime.strptime((text or "")[5:16], "%d %b %Y").date().isoformat()
+            except ValueError:
+                pass
+        m = re.search(rb'"created(?:_at)?":\s*(\d{10})', ex.response_body)
+        if m:
+            return datetime.fromtimestamp(int(m.group(1)), UTC).date().isoformat()
+        return self.recorded[:10]
+
+    @property
+    def label(self) -> str:
+        """Endpoint, streamed or not, status: what the corpus covers."""
+        return f"{self.endpoint}{' (stream)' if self.exchange.is_stream else ''} {self.exchange.status}"
+
+
+@dataclass
+class Outcome:
+    item: Item
+    status: int
+    differences: list[Difference]  # every difference, extras included
+    retired: list[Difference] = field(default_factory=list)  # missing fields that left the live API
+
+    @property
+    def failures(self) -> list[Difference]:
+        """What the real answer has and simctl's lacks or types otherwise (extras are not failures)."""
+        return [d for d in self.differences if d.kind != "extra"]
+
+    def failures_without_headers(self) -> list[Difference]:
+        return [d for d in self.failures if d.where != "header"]
+
+
+def sources() -> list[dict[str, str]]:
+    """The rows of SOURCES.md's table, in order."""
+    rows = []
+    lines = (WIRE / "SOURCES.md").read_text().splitlines()
+    header: list[str] | None = None
+    for line in lines:
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        if header is None:
+            header = [c.lower() for c in cells]
+        elif not set(cells[0]) <= set("-: "):
+            rows.append(dict(zip(header, cells, strict=True)))
+    return rows
+
+
+def corpus() -> list[Item]:
+    items = []
+    for row in sources():
+        path = WIRE / row["file"]
+        repo = row["file"].split("/", 1)[0]
+        short = "/".join(Path(row["file"]).parts[-2:])
+        for ex in vcr.load(path):
+            if urlsplit(ex.uri).hostname == HOST:
+                items.append(Item(f"{repo}/{short}#{ex.index}", repo, path, row.get("recorded", ""), ex))
+    return items
+
+
+_SEND_HEADERS = ("content-type", "accept", "openai-beta")
+
+
+def _request(item: Item, ids: dict[str, str]) -> tuple[str, str, dict[str, str], bytes]:
+    ex = item.exchange
+    parts = urlsplit(ex.uri)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    body = ex.request_body
+    for real, ours in ids.items():  # longest first: no id is a prefix of another's replacement
+        target = target.replace(real, ours)
+        body = body.replace(real.encode(), ours.encode())
+    headers = {k.lower(): v for k, v in ex.request_headers if k.lower() in _SEND_HEADERS}
+    headers["authorization"] = f"Bearer {WRONG_KEY if ex.status == 401 else KEY}"
+    return ex.method, target, headers, body
+
+
+_MADE_ID = re.compile(r"^[a-z]+[-_][A-Za-z0-9]{12,}$")  # file-..., resp_..., msg_...: not a model's name
+
+
+def _made_id(value: Any) -> bool:
+    return isinstance(value, str) and _MADE_ID.match(value) is not None
+
+
+def _id_pairs(real: Any, ours: Any, out: dict[str, str]) -> None:
+    """Ids at the same place in the recorded answer and simctl's: the recorded one maps to ours."""
+    if isinstance(real, dict) and isinstance(ours, dict):
+        for k, v in real.items():
+            w = ours.get(k)
+            if (k == "id" or k.endswith("_id")) and _made_id(v) and _made_id(w) and v != w \
+                    and v.split("-")[0].split("_")[0] == w.split("-")[0].split("_")[0]:
+                out[v] = w
+            else:
+                _id_pairs(v, w, out)
+    elif isinstance(real, list) and isinstance(ours, list):
+        for v, w in zip(real, ours, strict=False):
+            _id_pairs(v, w, out)
+
+
+def _first_events(body: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, data in sse_events(body):
+        try:
+            out.setdefault(name, json.loads(data))
+        except ValueError:
+            continue
+    return out
+
+
+def _learn_ids(item: Item, body: bytes, ids: dict[str, str]) -> None:
+    ex = item.exchange
+    found: dict[str, str] = {}
+    if ex.is_stream:
+        _id_pairs(_first_events(ex.response_body), _first_events(body), found)
+    else:
+        try:
+            _id_pairs(ex.response_json(), json.loads(body), found)
+        except ValueError:
+            return
+    ids.update(found)
+
+
+def _retired(item: Item, diffs: list[Difference]) -> tuple[list[Difference], list[Difference]]:
+    keep, gone = [], []
+    for d in diffs:
+        (gone if any(r.covers(item, d) for r in RETIRED) else keep).append(d)
+    return keep, gone
+
+
+def run(url: str, items: list[Item] | None = None) -> Iterator[Outcome]:
+    """Send every item's request to the simctl server at `url`, in corpus order, and compare."""
+    ids_by_repo: dict[str, dict[str, str]] = {}
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for item in items if items is not None else corpus():
+            ids = ids_by_repo.setdefault(item.repo, {})
+            method, target, headers, body = _request(item, dict(sorted(ids.items(), key=lambda kv: -len(kv[0]))))
+            ex = item.exchange
+            try:
+                with client.stream(method, target, headers=headers, content=body or None) as r:
+                    got = r.read()
+                    status, got_headers = r.status_code, list(r.headers.multi_items())
+            except httpx.HTTPError as e:  # a broken answer is this exchange's failure, not the run's
+                yield Outcome(item, 0, [Difference("status", "changed", "", str(ex.status),
+                                                   f"no answer ({type(e).__name__})")])
+                continue
+            _learn_ids(item, got, ids)
+            real = shape_of(ex.status, ex.response_headers, ex.response_body)
+            diffs, gone = _retired(item, compare(real, shape_of(status, got_headers, got)))
+            yield Outcome(item, status, diffs, gone)
