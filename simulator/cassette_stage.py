@@ -6,13 +6,16 @@ record-new: the upstream's answer, appended to the cassette.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.requests import Request
 
+from .cassette_model import Body
 from .config import ServerConfig
 from .errors import APIError
+from .forms import request_fields
+from .http import read_body
 from .metrics import Metrics
 from .plan import ResponsePlan
 from .recording import Recording
@@ -23,6 +26,17 @@ from .upstream import forward
 
 if TYPE_CHECKING:
     from .cassette import Interaction
+
+
+def recorded_form(content_type: str, raw: bytes | None) -> Any:
+    """A body of any kind as the cassette index keys a recorded one (matching.seen_body): JSON as
+    data, a form's fields, else its text (or base64 for bytes)."""
+    if not raw:
+        return None
+    body = Body.from_bytes(raw)
+    if body.kind != "json" and content_type.startswith("multipart/"):
+        return request_fields(content_type, raw)
+    return body.value
 
 
 class CassetteStage:
@@ -60,6 +74,26 @@ class CassetteStage:
             return without_delays(plan)  # the client already waited for the upstream once
         miss = self.source.miss(incoming.method, incoming.path, incoming.body)
         raise APIError(self.config.miss_status, miss.message(), code="cassette_miss")
+
+    async def answer_unrouted(self, request: Request, arrived: float) -> ResponsePlan | None:
+        """The recorded answer to a request no route serves, or None (the usual 404/405 then).
+
+        An imported cassette holds what a test suite sent: another host's path (a price list, a
+        tokenizer download) or a method the API refuses (DELETE /v1/models/{id}, answered 404 by
+        OpenAI). Replaying the cassette must still give the recorded answer. Only a recorded request
+        is answered: a miss here is never forwarded upstream, never a cassette_miss.
+        """
+        try:
+            raw = await read_body(request, self.config.max_body_bytes)  # empty for a GET
+        except APIError:
+            return None
+        body = recorded_form(request.headers.get("content-type", ""), raw)
+        hit = await self._find(Incoming(request.method, request.scope["path"], request.headers, body, arrived),
+                               dict(request.query_params))
+        if hit is None:
+            return None
+        self.metrics.cassette.labels("hit").inc()
+        return self.source.plan(hit, body)
 
     async def _find(self, incoming: Incoming, query: dict[str, str]) -> Interaction | None:
         found = self.source.candidates(incoming.method, incoming.path, query, incoming.body)

@@ -277,6 +277,11 @@ class Server:
     async def http_error(self, request: Request, exc: Exception) -> PlanResponse:
         assert isinstance(exc, HTTPException)
         started = time.perf_counter()
+        if self.cassettes is not None and exc.status_code in (404, 405):  # recorded all the same? (cassette_stage)
+            arrived = time.monotonic() - self.ctx.state.started_monotonic
+            recorded = await self.cassettes.answer_unrouted(request, arrived)
+            if recorded is not None:
+                return self.respond(recorded, "(cassette)", started, request=request)
         where = f"{request.method} {request.url.path}"
         if exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
