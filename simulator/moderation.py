@@ -138,10 +138,13 @@ def classify(policy: Policy, parts: list[Part], model: str, seed: int | None,
                     hits[c] = max(hits.get(c) or 0.0, rule.score) if rule.score is not None else hits.get(c)
     rng = _rng(seed, model, parts)
     scores: dict[str, float] = {}
+    kinds = {p.kind for p in parts}
     for c in categories:
         low = float(10 ** rng.uniform(-7.0, -2.3))  # harmless text: 1e-7 .. 5e-3, as real scores spread
         high = float(rng.uniform(0.6, 0.9995))
-        if c in hits:
+        if kinds == {"image"} and c not in IMAGE_CATEGORIES:
+            scores[c] = 0.0  # nothing it reads: recorded image-only answers score these exactly 0.0
+        elif c in hits:
             fixed = hits[c]
             scores[c] = fixed if fixed is not None else high
         else:
@@ -151,7 +154,6 @@ def classify(policy: Policy, parts: list[Part], model: str, seed: int | None,
         scores = {c: float(np.float32(v)) for c, v in scores.items()}
     result: dict[str, Any] = {"flagged": any(flags.values()), "categories": flags, "category_scores": scores}
     if omni:
-        kinds = {p.kind for p in parts}
         result["category_applied_input_types"] = {
             c: [k for k in ("text", "image") if k in kinds and (k == "text" or c in IMAGE_CATEGORIES)]
             for c in categories}

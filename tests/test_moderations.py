@@ -12,6 +12,7 @@ import pytest
 from conftest import running_server
 
 from simulator import cassette as cassettes
+from simulator.api.moderations import ryu
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
 from simulator.moderation import IMAGE_CATEGORIES, OMNI_CATEGORIES, TEXT_CATEGORIES
@@ -26,7 +27,7 @@ def sdk(url: str) -> openai.OpenAI:
 
 def test_omni_moderation_flags_a_threat_as_openai_does(client: openai.OpenAI, http: httpx.Client) -> None:
     r = client.moderations.create(input="I want to kill them.")
-    assert r.id.startswith("modr-") and len(r.id) == 5 + 32 and r.model == "omni-moderation-latest"
+    assert r.id.startswith("modr-") and r.id[5:].isdigit() and r.model == "omni-moderation-latest"  # modr-4303
     (result,) = r.results
     assert result.flagged and result.categories.violence and result.categories.harassment_threatening
     assert not result.categories.sexual and result.category_scores.violence >= 0.5
@@ -34,6 +35,10 @@ def test_omni_moderation_flags_a_threat_as_openai_does(client: openai.OpenAI, ht
     raw = http.post("/v1/moderations", json={"input": "I want to kill them.", "model": "omni-moderation-latest"})
     body = raw.json()
     oracle.validate("CreateModerationResponse", body)
+    # written as the service writes it (recorded 2025-2026): indented, numbers in ryu's form
+    assert raw.text.startswith('{\n  "id": "modr-')
+    assert '\n      "categories": {\n        "harassment": true' in raw.text
+    assert "e-0" not in raw.text
     item = body["results"][0]
     assert list(item) == ["flagged", "categories", "category_scores", "category_applied_input_types"]
     assert list(item["categories"]) == list(OMNI_CATEGORIES) == list(item["category_scores"])
@@ -78,6 +83,8 @@ def test_text_and_image_parts_are_one_input(client: openai.OpenAI, http: httpx.C
     oracle.validate("CreateModerationResponse", body)
     applied = body["results"][0]["category_applied_input_types"]
     assert applied["violence"] == ["image"] and applied["hate"] == [] and applied["sexual"] == ["image"]
+    scores = body["results"][0]["category_scores"]  # as recorded: what reads no images scores exactly 0.0
+    assert all((scores[c] == 0.0) == (c not in IMAGE_CATEGORIES) for c in OMNI_CATEGORIES)
 
 
 SCENARIO = """\
@@ -164,3 +171,13 @@ def test_moderations_record_and_replay(tmp_path: Path) -> None:
     with running_server(ServerConfig(cassettes=(str(new),), speed=0)) as url:
         again = sdk(url).moderations.create(input="I want to kill them.")
     assert again.id == first.id and again.results[0].category_scores == first.results[0].category_scores
+
+
+@pytest.mark.parametrize("value,text", [
+    (0.0001048469267161009, "0.0001048469267161009"), (4.400118457925303e-6, "4.400118457925303e-6"),
+    (2.199533724320648e-05, "0.00002199533724320648"), (0.0, "0.0"), (1e-7, "1e-7"), (0.5, "0.5"),
+    (7.682696434585523e-08, "7.682696434585523e-8"), (1.0, "1.0"), (1e20, "1e20"),
+])
+def test_scores_are_written_as_recorded(value: float, text: str) -> None:
+    """The recorded answers' spellings (ruby-openai 2025, ruby_llm 2026): Rust's ryu, not Python's repr."""
+    assert ryu(value) == text and float(text) == value

@@ -9,6 +9,9 @@ one input, so one result.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from typing import Any
 
 from .. import ids, moderation, params, tokens
@@ -16,7 +19,7 @@ from ..catalog import MODERATIONS
 from ..context import Context
 from ..errors import invalid
 from ..moderation import OMNI_CATEGORIES, TEXT_CATEGORIES, Part
-from ..plan import ResponsePlan, json_plan
+from ..plan import ResponsePlan
 
 DEFAULT_MODEL = "omni-moderation-latest"
 TEXT_MODEL_ANSWERS_AS = "text-moderation-007"  # what text-moderation-latest and -stable report
@@ -34,10 +37,57 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     answered_as = TEXT_MODEL_ANSWERS_AS if text_model else name
     policy = ctx.scenario.moderation
     results = [moderation.classify(policy, parts, answered_as, ctx.seed, categories) for parts in inputs]
-    # Recorded ids: 29 letters and digits from text-moderation, 32 hex digits from omni-moderation.
-    rid = "modr-" + (ids.token(29) if text_model else ids.hex_token(16))
+    # Recorded ids: 29 letters and digits from text-moderation (2025), four digits from omni-moderation (2026).
+    rid = "modr-" + (ids.token(29) if text_model else str(1000 + int(ids.hex_token(2), 16) % 9000))
     used = sum(tokens.count(p.value) for parts in inputs for p in parts if p.kind == "text")
-    return json_plan({"id": rid, "model": answered_as, "results": results}, model=name, prompt_tokens=used)
+    body = pretty({"id": rid, "model": answered_as, "results": results})
+    return ResponsePlan(body=body, model=name, prompt_tokens=used)
+
+
+def pretty(obj: Any) -> bytes:
+    """JSON as the moderation service writes it (Rust's serde_json, as recorded): indented by two spaces,
+    floats in ryu's shortest form, which is decimal down to 1e-5 and 1.5e-6 style below (Python's json
+    would write 1.5e-06, and 2.5e-05 where ryu writes 0.000025)."""
+    floats: list[float] = []
+
+    def mark(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: mark(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [mark(x) for x in v]
+        if isinstance(v, float):
+            floats.append(v)
+            return f"\0F{len(floats) - 1}\0"
+        return v
+
+    text = json.dumps(mark(obj), indent=2, ensure_ascii=False)
+    text = _MARK.sub(lambda m: ryu(floats[int(m.group(1))]), text)
+    return text.encode()
+
+
+_MARK = re.compile(r'"\\u0000F(\d+)\\u0000"')
+
+
+def ryu(x: float) -> str:
+    """A float as Rust's ryu formats it: the shortest round-trip digits (the same as Python's repr)."""
+    if x == 0:
+        return "-0.0" if math.copysign(1, x) < 0 else "0.0"
+    sign = "-" if x < 0 else ""
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    k = int(exp or 0) - len(frac)
+    while digits.endswith("0"):
+        digits, k = digits[:-1], k + 1
+    kk = len(digits) + k  # where the decimal point falls
+    if 0 <= k and kk <= 16:
+        return f"{sign}{digits}{'0' * k}.0"
+    if 0 < kk <= 16:
+        return f"{sign}{digits[:kk]}.{digits[kk:]}"
+    if -5 < kk <= 0:
+        return f"{sign}0.{'0' * -kk}{digits}"
+    tail = f".{digits[1:]}" if len(digits) > 1 else ""
+    return f"{sign}{digits[0]}{tail}e{kk - 1}"
 
 
 def _inputs(value: str | list[Any], text_model: bool) -> list[list[Part]]:
