@@ -70,8 +70,10 @@ class Server:
         self.timings: dict[tuple[str | None, int], TimingModel] = {}
         self.count = 0
         self.fingerprints: dict[str, str] = {}  # API key -> the id logs and reports show for it
-        # The BPEs load while the rest starts, not on the first request (they take ~0.3 s).
-        threading.Thread(target=tokens.preload, name="simctl-bpe", daemon=True).start()
+        # The BPEs load while the rest starts (they take a few tenths of a second); the server opens once they
+        # are in, so that no first request waits for them (its TTFT would be the load's, not the model's).
+        self._bpe = threading.Thread(target=tokens.preload, name="simctl-bpe", daemon=True)
+        self._bpe.start()
         self.verdict = Verdict()
         self.source = source_from_config(config)
         self.recording = Recording(self.source, self.store) if self.source and config.mode == "record-new" else None
@@ -329,6 +331,7 @@ class Server:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(self._bpe.join)
         task = asyncio.ensure_future(self._watch()) if self.config.watch else None
         with contextlib.suppress(StoreUnavailable):  # without the store, the files wait for the next start
             for f in self.ctx.scenario.files:  # the scenario's seeded files (a shared store may have them)
