@@ -7,6 +7,7 @@ commit. The same request is sent to simctl with the official SDK; prompt_tokens 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -111,3 +112,14 @@ def test_a_name_costs_one_token_more_than_its_text() -> None:
     named = [{"role": "user", "content": "hi", "name": "alice"}]
     extra = tokens.count_messages(named, tokens.O200K) - tokens.count_messages(plain, tokens.O200K)
     assert extra == 1 + tokens.count("alice", tokens.O200K)
+
+
+@pytest.mark.parametrize("name", tokens.ENCODINGS)
+def test_each_bpe_loads_through_its_cache(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path))
+    fresh = tokens._load(name)  # from the package's gzipped ranks, hash-checked
+    assert tokens._cache_path(name).is_file()
+    text = "Héllo wörld 😀 <|endoftext|> def f(x):\n    return x ** 2  # 12345"
+    assert tokens._load(name).encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
+    tokens._cache_path(name).write_bytes(b"not marshal data")  # a damaged cache: the package's file again
+    assert tokens._load(name).encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
