@@ -24,7 +24,7 @@ from simulator.redact import kept_secrets, redact_interaction
 from .cassette_check import check
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line (FILE:LINE:COLUMN: what), whatever the width
 SCHEMA = Path(cassettes.__file__).with_name("cassette.schema.json")
 
 

@@ -13,7 +13,7 @@ from simulator import scenario as scenarios
 from simulator.errors import ConfigError
 from simulator.scenario_check import problems, schema
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line (FILE:LINE:COLUMN: what), whatever the width
 
 
 @click.group()

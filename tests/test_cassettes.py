@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -252,6 +253,18 @@ def test_bad_cassettes_fail_with_file_line_and_column(tmp_path: Path, text: str,
                        text=True, timeout=30)
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert (p.stdout + p.stderr).startswith(str(path) + where.split(": ")[0]), p.stdout + p.stderr
+
+
+def test_cassette_tools_print_a_yaml_error_on_one_line_however_narrow(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\ninteractions:\n  - request: {method: GET, path: /x\n    response: {status: 200}\n")
+    env = {**os.environ, "COLUMNS": "40"}
+    for command in ("show", "stats", "redact"):
+        p = subprocess.run([sys.executable, "-m", "simctl", "cassette", command, str(path)], capture_output=True,
+                           text=True, timeout=30, env=env)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, (command, p.stderr)
+        assert p.stderr.strip().splitlines() == [f"simctl: {path}:4:13: invalid YAML: did not find expected ',' or "
+                                                 "'}' (while parsing a flow mapping that began at line 3, column 14)"]
 
 
 def test_a_cassette_over_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
