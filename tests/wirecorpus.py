@@ -155,15 +155,29 @@ def sources() -> list[dict[str, str]]:
     return rows
 
 
+def _short_names(files: list[str]) -> dict[str, str]:
+    """Each file by the fewest trailing path parts (two at least) that no other file of its repository ends with."""
+    out = {}
+    for f in files:
+        repo, parts = f.split("/", 1)[0], Path(f).parts[1:]
+        others = [Path(g).parts[1:] for g in files if g != f and g.startswith(repo + "/")]
+        n = 2
+        while n < len(parts) and any(o[-n:] == parts[-n:] for o in others):
+            n += 1
+        out[f] = f"{repo}/{'/'.join(parts[-n:])}"
+    return out
+
+
 def corpus() -> list[Item]:
     items = []
-    for row in sources():
+    rows = sources()
+    names = _short_names([r["file"] for r in rows])
+    for row in rows:
         path = WIRE / row["file"]
         repo = row["file"].split("/", 1)[0]
-        short = "/".join(Path(row["file"]).parts[-2:])
         for ex in vcr.load(path):
             if urlsplit(ex.uri).hostname == HOST:
-                items.append(Item(f"{repo}/{short}#{ex.index}", repo, path, row.get("recorded", ""), ex))
+                items.append(Item(f"{names[row['file']]}#{ex.index}", repo, path, row.get("recorded", ""), ex))
     return items
 
 
