@@ -53,12 +53,12 @@ def output_name(rel: Path) -> Path:
 
 def plan(sources: list[Path], output: Path, merge: bool) -> list[tuple[Path, Path, Path]]:
     """(input file, output cassette, input's name in its folder) triples. One file and no --merge:
-    OUTPUT is the cassette; a folder or several files: OUTPUT is a folder (or, with --merge, the one
-    cassette)."""
+    OUTPUT is the cassette (or an existing folder to put it in); a folder or several files: OUTPUT is
+    a folder (or, with --merge, the one cassette)."""
     found = [(f, f.relative_to(s) if s.is_dir() else Path(f.name)) for s in sources for f in files_in(s)]
     if merge:
         return [(f, output, rel) for f, rel in found]
-    if len(sources) == 1 and not sources[0].is_dir():
+    if len(sources) == 1 and not sources[0].is_dir() and not output.is_dir():
         return [(sources[0], output, Path(sources[0].name))]
     return [(f, output / output_name(rel), rel) for f, rel in found]
 

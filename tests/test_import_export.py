@@ -299,6 +299,9 @@ def test_the_format_is_detected_and_format_forces_it(tmp_path: Path) -> None:
     assert cassettes.load(tmp_path / "e.yaml").interactions == []
     into_a_file = simctl("import", PUBLIC, "-o", tmp_path / "e.yaml")
     assert into_a_file.returncode == 2 and "is a file" in into_a_file.stderr
+    (tmp_path / "folder").mkdir()
+    assert simctl("import", tmp_path / "capture.har.gz", "-o", tmp_path / "folder").returncode == 0
+    assert (tmp_path / "folder" / "capture.yaml").read_text() == original.read_text()
 
 
 def test_stream_events_are_spread_over_the_recorded_time_or_evenly(tmp_path: Path) -> None:
