@@ -37,6 +37,7 @@ _ASK = re.compile(r"\b(?:list|give|generate|write|name|provide|return|create|sug
                   r"nine|ten|\d+|few|several|short|brief|simple|list of)\s+)*([a-z][a-z-]{2,30})", re.I)
 _PLURAL_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+|some|few|several|list of)\s",
                            re.I)
+_RANGE = re.compile(r"\bbetween\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)", re.I)
 _INT_HINTS = ("age", "count", "year", "number", "num_", "quantity", "total", "rank", "id")
 _FLOAT_HINTS = ("score", "confidence", "probability", "price", "rating", "amount", "ratio", "percent")
 _BOOL_PREFIXES = ("is_", "has_", "can_", "should_", "was_")
@@ -51,7 +52,7 @@ def reply(texts: list[str], prompt: str, rng: np.random.Generator) -> str:
     """The JSON object text for a conversation whose messages are `texts` (system first) and last ask `prompt`."""
     schema = find_schema(texts)
     if schema is not None:
-        value = jsongen.generate(schema, rng, hint=prompt)
+        value = jsongen.generate(_bounded(schema, prompt), rng, hint=prompt)
         if isinstance(value, dict) and (value or not schema.get("properties")):
             return json.dumps(value, ensure_ascii=False)
     schema = _schema_for_prompt(texts, prompt)
@@ -65,6 +66,21 @@ def reply(texts: list[str], prompt: str, rng: np.random.Generator) -> str:
             value = textgen.compose(rng, prompt, 24).strip()
         return json.dumps({key: value}, ensure_ascii=False)
     return json.dumps(jsongen.generate(schema, rng, hint=prompt), ensure_ascii=False)
+
+
+def _bounded(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
+    """"A lucky number between 1 and 10": the range the prompt gives, for numbers the schema leaves open."""
+    m = _RANGE.search(prompt)
+    props = schema.get("properties")
+    if m is None or not isinstance(props, dict):
+        return schema
+    low, high = sorted((float(m.group(1)), float(m.group(2))))
+    bounded = {}
+    for k, v in props.items():
+        open_number = isinstance(v, dict) and v.get("type") in ("integer", "number") and not (
+            {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "const"} & set(v))
+        bounded[k] = {**v, "minimum": low, "maximum": high} if open_number else v
+    return {**schema, "properties": bounded}
 
 
 def find_schema(texts: list[str]) -> dict[str, Any] | None:

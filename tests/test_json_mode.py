@@ -136,3 +136,17 @@ def test_json_mode_needs_the_word_json(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as e:
         client.responses.create(model="gpt-4o", input="List three colors", text={"format": {"type": "json_object"}})
     assert e.value.body["param"] == "input" and "must contain the word 'json'" in e.value.body["message"]
+
+
+def test_a_range_in_the_prompt_bounds_an_open_number(client: openai.OpenAI) -> None:
+    """Mirascope's JSON mode (its recorded request, tests/data/wire/Mirascope__mirascope/...json/): a schema
+    in the system message and "Choose a lucky number between 1 and 10"."""
+    schema = {"description": "Wrapper for primitive type int", "properties": {"output": {
+        "title": "Output", "type": "integer"}}, "required": ["output"], "title": "intOutput", "type": "object"}
+    system = "Respond only with valid JSON that matches this exact schema:\n" + json.dumps(schema, indent=2)
+    ask = [{"role": "system", "content": system}, {"role": "user", "content": "Choose a lucky number between 1 and 10"}]
+    for n in range(5):
+        r = client.chat.completions.create(model="gpt-4o", response_format={"type": "json_object"}, seed=n,
+                                           messages=ask)
+        out = json.loads(r.choices[0].message.content or "")
+        assert list(out) == ["output"] and isinstance(out["output"], int) and 1 <= out["output"] <= 10
