@@ -24,13 +24,15 @@ from typing import Any, Literal
 
 from .upstream import split_events
 
-# Set by the transport or the CDN in front, or per connection: they describe no API.
+# Hop-by-hop, or different on every answer and every connection (a date, a length, a cookie, the CDN's
+# request id): they describe no API. Headers the provider's edge sends on every answer (server,
+# strict-transport-security, alt-svc, cf-cache-status) are kept: a client can see them.
 IGNORED_HEADERS = frozenset({
-    "age", "alt-svc", "connection", "content-encoding", "content-length", "date", "expires", "keep-alive",
-    "nel", "proxy-connection", "report-to", "server", "server-timing", "set-cookie", "strict-transport-security",
-    "te", "trailer", "transfer-encoding", "upgrade", "vary", "via", "x-content-type-options",
+    "age", "connection", "content-encoding", "content-length", "date", "expires", "keep-alive", "nel",
+    "proxy-authenticate", "proxy-connection", "report-to", "server-timing", "set-cookie", "te", "trailer",
+    "transfer-encoding", "upgrade", "via",
 })
-IGNORED_HEADER_PREFIXES = ("cf-",)
+IGNORED_HEADER_PREFIXES = ("cf-ray", "cf-apo", "cf-bgj", "cf-polished", "cf-edge")
 
 Kind = Literal["missing", "changed", "extra"]
 Where = Literal["status", "body", "event", "header"]
