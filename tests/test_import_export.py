@@ -372,4 +372,4 @@ def test_every_cassette_of_the_wire_corpus_replays_its_recorded_answers(tmp_path
                 else:
                     assert r.content == e.response_body, (source, e.index)
                 checked += 1
-    assert checked == 89
+    assert checked >= 89  # the corpus as first collected: 89 interactions in 68 files (it may grow)
