@@ -20,7 +20,8 @@ import numpy as np
 
 from . import jsongen, textgen
 
-MAX_SCAN = 200_000  # characters of conversation searched for a schema
+MAX_SCAN = 200_000  # characters of one message searched for a schema
+MAX_SCAN_TOTAL = 400_000  # ... and of the whole conversation, latest messages first
 MAX_CANDIDATES = 200  # `{` positions tried per text
 _SCHEMA_KEYS = frozenset({"properties", "$defs", "definitions", "anyOf", "oneOf", "allOf", "$schema", "items",
                           "required", "$ref"})
@@ -37,6 +38,8 @@ _ASK = re.compile(r"\b(?:list|give|generate|write|name|provide|return|create|sug
                   r"nine|ten|\d+|few|several|short|brief|simple|list of)\s+)*([a-z][a-z-]{2,30})", re.I)
 _PLURAL_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+|some|few|several|list of)\s",
                            re.I)
+_SPECIAL = re.compile(r"[{}\"'\\]")
+_SPECIAL_CHARS = "{}\"'\\"
 _RANGE = re.compile(r"\bbetween\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)", re.I)
 _INT_HINTS = ("age", "count", "year", "number", "num_", "quantity", "total", "rank", "id")
 _FLOAT_HINTS = ("score", "confidence", "probability", "price", "rating", "amount", "ratio", "percent")
@@ -88,8 +91,7 @@ def find_schema(texts: list[str]) -> dict[str, Any] | None:
 
     Older instructor versions wrote only the schema's `properties` as a Python dict (single quotes), with
     its `$defs` after "Here are some more definitions to adhere too:"; both are read (literals only)."""
-    for text in reversed(texts):
-        text = text[:MAX_SCAN]
+    for text in _latest(texts):
         found = [obj for obj in _objects(text) if _is_schema(obj) or _is_properties(obj)]
         if not found:
             continue
@@ -106,45 +108,60 @@ def find_schema(texts: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def _objects(text: str) -> list[dict[str, Any]]:
-    """The outermost `{...}` objects in a text that parse as JSON (or as a Python literal)."""
-    out: list[dict[str, Any]] = []
-    start, tried = text.find("{"), 0
-    while start != -1 and tried < MAX_CANDIDATES:
-        tried += 1
-        end = _matching_brace(text, start)
-        if end is None:
-            start = text.find("{", start + 1)
-            continue
-        obj = _parse(text[start : end + 1])
-        if obj is not None:
-            out.append(obj)
-            start = text.find("{", end + 1)
-        else:
-            start = text.find("{", start + 1)
+def _latest(texts: list[str]) -> list[str]:
+    """The messages to search, latest first, each and all together within the scan limits."""
+    out, left = [], MAX_SCAN_TOTAL
+    for text in reversed(texts):
+        if left <= 0:
+            break
+        if "{" in text:
+            out.append(text[: min(MAX_SCAN, left)])
+            left -= len(out[-1])
     return out
 
 
-def _matching_brace(text: str, start: int) -> int | None:
-    depth, quote, escaped = 0, "", False
-    for i in range(start, len(text)):
-        c = text[i]
+def _objects(text: str) -> list[dict[str, Any]]:
+    """The outermost `{...}` objects in a text that parse as JSON (or as a Python literal)."""
+    out: list[dict[str, Any]] = []
+    for start, end in _outermost(_brace_pairs(text))[:MAX_CANDIDATES]:
+        obj = _parse(text[start : end + 1])
+        if obj is not None:
+            out.append(obj)
+    return out
+
+
+def _brace_pairs(text: str) -> list[tuple[int, int]]:
+    """Every matched `{` `}` pair, in one pass over the characters that matter. Quotes count only inside
+    braces (prose outside may hold any apostrophe), and a single quote only where a Python literal would
+    open a string (not in "don't")."""
+    pairs: list[tuple[int, int]] = []
+    stack: list[int] = []
+    quote, escaped = "", False
+    for m in _SPECIAL.finditer(text):
+        c, i = m.group(), m.start()
         if quote:
             if escaped:
                 escaped = False
             elif c == "\\":
-                escaped = True
+                escaped = i + 1 < len(text) and text[i + 1] in _SPECIAL_CHARS  # else the escape is of a letter
             elif c == quote:
                 quote = ""
-        elif c in "\"'":
-            quote = c if c == '"' or _python_quote(text, i) else ""
         elif c == "{":
-            depth += 1
+            stack.append(i)
         elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
+            if stack:
+                pairs.append((stack.pop(), i))
+        elif stack and c in "\"'" and (c == '"' or _python_quote(text, i)):
+            quote = c
+    return pairs
+
+
+def _outermost(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(pairs):
+        if not out or start > out[-1][1]:
+            out.append((start, end))
+    return out
 
 
 def _python_quote(text: str, i: int) -> bool:
@@ -178,8 +195,8 @@ def _is_properties(obj: dict[str, Any]) -> bool:
 
 def _schema_for_prompt(texts: list[str], prompt: str) -> dict[str, Any] | None:
     """With no schema given: the example object's shape or the keys named; None when neither is there."""
-    for text in reversed(texts):
-        examples = [o for o in _objects(text[:MAX_SCAN]) if o and not _is_schema(o)]
+    for text in _latest(texts):
+        examples = [o for o in _objects(text) if o and not _is_schema(o)]
         if examples:
             return _shape(examples[-1])
     for text in (prompt, *reversed(texts)):
