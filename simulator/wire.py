@@ -45,7 +45,7 @@ _EVERY_ANSWER = {
     ENVOY: "",
 }
 _MODEL_HEADER_ROUTES = ("/v1/embeddings", "/v1/completions")
-_OPEN_ORIGIN_ROUTES = ("/v1/embeddings", "/v1/files")
+_OPEN_ORIGIN_ROUTES = ("/v1/embeddings", "/v1/files", "/v1/models", "/v1/completions")
 
 # An organisation's default limits per model family (requests/min, tokens/min): the figures recorded answers
 # carry (gpt-4o-mini and gpt-4.1-mini 30,000/150M, gpt-4o and gpt-4.1 10,000/30M, gpt-4 10,000/1M, gpt-3.5-turbo
@@ -115,6 +115,8 @@ def headers(route: str, status: int, organization: str, project: str, model: str
     out = dict(_EVERY_ANSWER)
     if status in (401, 404):  # the edge answers these, before an organisation is known
         out["vary"] = "Origin"
+        if status == 404 and route == "/v1/embeddings":  # ...but embeddings' 404 names it (recorded 2025-05)
+            out["openai-organization"] = organization
         return out
     out["openai-organization"] = organization
     out["openai-project"] = project
@@ -122,6 +124,8 @@ def headers(route: str, status: int, organization: str, project: str, model: str
         out["openai-model"] = SERVED_AS.get(model, model)
     if route.startswith(_OPEN_ORIGIN_ROUTES):
         out["access-control-allow-origin"] = "*"
+    if route == "/v1/completions":  # a stream's own no-cache replaces it
+        out["cache-control"] = "no-cache, must-revalidate"
     return out
 
 

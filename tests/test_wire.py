@@ -29,22 +29,10 @@ ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
 KNOWN_GAPS: dict[str, str] = {
-    "pydantic__pydantic-ai/test_openai_responses/test_background_mode_vcr.yaml#0":
-        "completed_at null->integer; usage null->object",
-    "pydantic__pydantic-ai/test_openai_responses/test_background_mode_vcr.yaml#1":
-        "completed_at null->integer; usage null->object",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_gpt_5_6_minimal_thinking_uses_low_effort.yaml#0":
-        "output[].phase missing",
     "pydantic__pydantic-ai/test_openai/test_openai_o1_mini_system_role[developer].yaml#0":
         "status 400->200 for o1-mini",
-    "alexrudall__ruby-openai/cassettes/models_list.yml#0":
-        "no header access-control-allow-origin",
-    "alexrudall__ruby-openai/cassettes/models_retrieve.yml#0":
-        "no header access-control-allow-origin",
     "alexrudall__ruby-openai/cassettes/models_delete.yml#0":
         "status 404->405",
-    "alexrudall__ruby-openai/cassettes/gpt-3_5-turbo-instruct_completions_once_upon_a_time.yml#0":
-        "no header access-control-allow-origin, cache-control",
     "alexrudall__ruby-openai/cassettes/files_retrieve_upload.yml#0":
         "status_details missing",
     "alexrudall__ruby-openai/cassettes/files_retrieve.yml#0":
@@ -55,46 +43,18 @@ KNOWN_GAPS: dict[str, str] = {
         "no header content-disposition",
     "alexrudall__ruby-openai/cassettes/files_delete_upload.yml#0":
         "status_details missing",
-    "crmne__ruby_llm/vcr_cassettes/chat_function_calling_openai_gpt-5-nano_can_use_tools.yml#0":
-        "output[].content missing; tools[].output_schema missing",
-    "crmne__ruby_llm/vcr_cassettes/chat_function_calling_openai_gpt-5-nano_can_use_tools.yml#1":
-        "tools[].output_schema missing",
-    "crmne__ruby_llm/vcr_cassettes/chat_with_extended_thinking_openai_gpt-5_4_returns_thinking_when_available.yml#0":
-        "output[].phase missing",
     "crmne__ruby_llm/vcr_cassettes/uploadedfile_live_uploads_openai_uploads_a_pdf_through_the_files_api.yml#0":
         "expires_at missing; status_details missing",
     "Mirascope__mirascope/test_call_with_params/openai_gpt_5_mini_completions.yaml#0":
         "status 400->200 for gpt-5-mini",
-    "Mirascope__mirascope/test_call_with_params/openai_gpt_5_mini_completions.yaml#1":
-        "system_fingerprint null->string",
     "pydantic__logfire/test_openai/test_images_version_latest_only.yaml#0":
         "data[].revised_prompt missing",
-    "pydantic__logfire/test_dspy/test_dspy_instrumentation.yaml#1":
-        "system_fingerprint null->string",
-    "open-telemetry__opentelemetry-python-contrib/cassettes/test_responses_create_reports_reasoning_tokens[content_mode0].yaml#0":
-        "output[].phase missing",
-    "open-telemetry__opentelemetry-python-contrib/cassettes/test_embeddings_model_not_found.yaml#0":
-        "no header openai-organization",
-    "traceloop__openllmetry/test_completions/test_completion.yaml#0":
-        "no header access-control-allow-origin, cache-control",
-    "traceloop__openllmetry/test_completions/test_completion.yaml#1":
-        "no header access-control-allow-origin, cache-control",
-    "traceloop__openllmetry/test_completions/test_completion.yaml#2":
-        "no header access-control-allow-origin, cache-control",
-    "traceloop__openllmetry/test_completions/test_async_completion_streaming.yaml#0":
-        "no header access-control-allow-origin",
-    "traceloop__openllmetry/test_completions/test_async_completion_streaming.yaml#1":
-        "no header access-control-allow-origin",
-    "traceloop__openllmetry/test_completions/test_async_completion_streaming.yaml#2":
-        "no header access-control-allow-origin",
     "traceloop__openllmetry/test_openai_metrics/test_image_gen_metrics.yaml#1":
         "status 400->200 for dall-e-2",
     "traceloop__openllmetry/test_openai_metrics/test_image_gen_metrics.yaml#2":
         "status 400->200 for dall-e-2",
     "crewAIInc__crewAI/cassettes/test_llm_call_when_stop_is_unsupported.yaml#0":
         "status 400->200 for o1-mini",
-    "crewAIInc__crewAI/cassettes/test_llm_call_when_stop_is_unsupported.yaml#1":
-        "system_fingerprint null->string",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
         "response.completed:response.output[].content missing; response.completed:response.output[].phase ...",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#1":

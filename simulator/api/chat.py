@@ -79,7 +79,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "created": ctx.now(),
         "model": model_name,
         "service_tier": "default",
-        "system_fingerprint": ctx.fingerprint(model.id),
+        "system_fingerprint": None if _no_fingerprint(model) else ctx.fingerprint(model.id),
     }
     common = {"model": model_name, "prompt_tokens": prompt_tokens, "completion_tokens": usage["completion_tokens"]}
     # Seeding a generator costs more than planning a short reply: only when logprobs are asked for.
@@ -227,6 +227,12 @@ def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, A
     if rng is not None and c.tool is None:
         lp = {"content": token_logprobs(c.pieces, top, rng), "refusal": None}
     return {"index": c.index, "message": message, "logprobs": lp, "finish_reason": c.finish_reason}
+
+
+def _no_fingerprint(model: ModelInfo) -> bool:
+    """Reasoning models answer with a null system_fingerprint (recorded 2025-2026: the gpt-5 family, o4-mini,
+    o1-mini), except o3-mini (fp_... in every recording)."""
+    return model.reasoning and not model.id.startswith("o3-mini")
 
 
 def _obfuscated(body: dict[str, Any]) -> bool:

@@ -105,6 +105,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text)
         pieces, incomplete = gen.pieces, gen.finish_reason == "length"
         output.append(message_item(ids("msg_"), gen.text, incomplete))
+        if fields.phased(model.id):
+            output[-1]["phase"] = "final_answer"
         if echo.logprobs:  # include: message.output_text.logprobs (or top_logprobs): one entry per token
             lp = token_logprobs(pieces, echo.top_logprobs, ctx.rng("logprobs", model_name, conversation))
             output[-1]["content"][0]["logprobs"] = lp
@@ -133,10 +135,16 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "tool_choice": body.get("tool_choice") or "auto", "tools": _tool_cards(body, tools), "top_p": top_p,
         "usage": usage, "user": user, "metadata": metadata,
     }, echo, streamed=stream)
-    if store:  # a stored response is read back whole, billing and all
+    if store or echo.background:  # a stored response is read back whole, billing and all
         kept = response if "billing" in response else fields.build(response, echo, streamed=False)
+        if echo.background:  # polled until it is done: GET shows it in progress until then
+            done = fields.ready_at(ctx.scenario, model.id, input_tokens, output_tokens,
+                                   ctx.rng("background", kept["id"]))
+            kept = {**kept, fields.READY_AT: done}
         await ctx.store.put_response(kept, [*conversation, *(as_input(o) for o in output)])
     common = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": output_tokens}
+    if echo.background and not stream:  # answered at once, queued; the work goes on behind
+        return json_plan(fields.pending(response, "queued"), **common)
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
             stream_events(response, pieces, obfuscate, lp)
@@ -149,7 +157,10 @@ async def get_response(ctx: Context, request: Request) -> ResponsePlan:
     stored = await ctx.store.get_response(rid)
     if stored is None:
         raise _missing(rid)
-    return json_plan(stored)
+    shown, changed = fields.as_of_now(stored)
+    if changed is not None:
+        await ctx.store.put_response(changed, await ctx.store.get_conversation(rid) or [])
+    return json_plan(shown)
 
 
 async def delete_response(ctx: Context, request: Request) -> ResponsePlan:
@@ -298,5 +309,5 @@ def _tool_cards(body: dict[str, Any], tools: list[Tool]) -> list[dict[str, Any]]
             out.append(given)
             continue
         out.append({"type": "function", "name": tool.name, "description": tool.description or None,
-                    "parameters": tool.parameters, "strict": given.get("strict", True)})
+                    "parameters": tool.parameters, "strict": given.get("strict", True), "output_schema": None})
     return out

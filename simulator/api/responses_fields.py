@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from .. import ids, params
 from ..catalog import ModelInfo
 from ..errors import invalid
+from ..plan import ResponsePlan
+from ..scenario import Scenario
+from ..timing import TimingModel
 
 ENCRYPTED = "reasoning.encrypted_content"
 LOGPROBS = "message.output_text.logprobs"
@@ -153,3 +157,42 @@ def build(v: dict[str, Any], o: Options, streamed: bool) -> dict[str, Any]:
         "metadata": v["metadata"],
     })
     return out
+
+
+_PHASED = re.compile(r"gpt-5\.([4-9]|\d\d)")  # message items name their phase from gpt-5.4 (recorded 2026-04..08)
+READY_AT = "_simctl_ready_at"  # kept with a background response: when its work is done (never sent)
+
+
+def phased(model_id: str) -> bool:
+    return bool(_PHASED.match(model_id))
+
+
+def ready_at(scenario: Scenario, model_id: str, prompt_tokens: int, output_tokens: int, rng: Any) -> float:
+    """When a background response's work is done: as long as the scenario's timing model says the answer
+    takes (its latency, or time to first token plus a gap per token), from now."""
+    timing = TimingModel.layered(scenario.timing_layer, scenario.model_timing.get(model_id, {}))
+    work = ResponsePlan(prompt_tokens=prompt_tokens, completion_tokens=output_tokens)
+    return time.time() + timing.apply(work, rng).latency_s
+
+
+def pending(response: dict[str, Any], status: str) -> dict[str, Any]:
+    """A background response before it is done (recorded 2026-02: queued when created, in_progress when
+    polled): nothing out yet, no usage, not billed."""
+    out = {k: v for k, v in response.items() if k not in ("billing", READY_AT)}
+    out.update(status=status, completed_at=None, incomplete_details=None, output=[], usage=None, service_tier="auto")
+    return out
+
+
+def as_of_now(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A stored response as GET shows it, and the record to store back when that changed it. A background
+    response is in progress on the first poll and until its work is done (queued -> in_progress -> completed,
+    as recorded: a client always sees it running before it is done)."""
+    if READY_AT not in stored:
+        return stored, None
+    ready = stored[READY_AT]
+    if ready > 0:  # not polled yet: this poll sees it running
+        return pending(stored, "in_progress"), {**stored, READY_AT: -ready}
+    if time.time() < -ready:
+        return pending(stored, "in_progress"), None
+    done = {k: v for k, v in stored.items() if k != READY_AT}
+    return done, done

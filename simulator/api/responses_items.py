@@ -111,8 +111,8 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str) ->
 def reasoning_item(item_id: str, encrypted: str | None = None) -> dict[str, Any]:
     """A reasoning item; with `include: ["reasoning.encrypted_content"]`, the thinking to send back next turn."""
     if encrypted is None:
-        return {"id": item_id, "type": "reasoning", "summary": []}
-    return {"id": item_id, "type": "reasoning", "encrypted_content": encrypted, "summary": []}
+        return {"id": item_id, "type": "reasoning", "summary": [], "content": []}
+    return {"id": item_id, "type": "reasoning", "encrypted_content": encrypted, "summary": [], "content": []}
 
 
 def as_input(item: dict[str, Any]) -> dict[str, Any]:
