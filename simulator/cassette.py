@@ -27,14 +27,22 @@ from .cassette_model import (
     Request,
     Response,
 )
-from .cassette_read import MIGRATIONS, from_data, interaction_from_line, line_of, parse, place_of
+from .cassette_read import (
+    MIGRATIONS,
+    from_data,
+    interaction_from_line,
+    interactions_from_lines,
+    line_of,
+    parse,
+    place_of,
+)
 from .cassette_write import chunk_data, dumps, interaction_line, save, to_data
 from .errors import ConfigError
 
-__all__ = ["DROP_RESPONSE_HEADERS", "KEEP_REQUEST_HEADERS", "MIGRATIONS", "VERSION", "Body", "Cassette",
-           "Interaction", "LazyResponse", "RecordedChunk", "Request", "Response", "chunk_data", "dumps", "from_data",
-           "interaction_from_line", "interaction_line", "journal_path", "line_of", "load", "load_yaml_only", "parse",
-           "place_of", "read_text", "save", "to_data"]
+__all__ = ["Body", "Cassette", "DROP_RESPONSE_HEADERS", "Interaction", "KEEP_REQUEST_HEADERS", "LazyResponse",
+           "MIGRATIONS", "RecordedChunk", "Request", "Response", "VERSION", "chunk_data", "dumps", "from_data",
+           "interaction_from_line", "interaction_line", "interactions_from_lines", "journal_path", "line_of", "load",
+           "load_yaml_only", "parse", "place_of", "read_text", "save", "to_data"]
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
 
@@ -92,10 +100,7 @@ def _with_journal(path: Path, journal: Path) -> Cassette:
     """A recording that was killed before it compacted: the cassette plus its journal's interactions.
     A line cut short by the kill is the interaction that was in flight; it is skipped."""
     c = load_yaml_only(path) if path.is_file() else Cassette(source=str(path))
-    for n, line in enumerate(journal.read_text(encoding="utf-8").splitlines(), 1):
-        interaction = interaction_from_line(line, n)
-        if interaction is not None:
-            c.interactions.append(interaction)
+    c.interactions.extend(interactions_from_lines(journal.read_text(encoding="utf-8").splitlines()))
     return c
 
 

@@ -188,3 +188,10 @@ def interaction_from_line(line: str, n: int) -> Interaction | None:
         return _interaction(json.loads(line), ("journal", n))
     except (ValueError, _Bad):
         return None
+
+
+def interactions_from_lines(lines: list[str], first: int = 1) -> list[Interaction]:
+    """Journal lines (numbered from `first`) back as Interactions. A line cut short by a killed writer
+    is the interaction that was in flight: it is skipped."""
+    found = (interaction_from_line(line, n) for n, line in enumerate(lines, first))
+    return [i for i in found if i is not None]

@@ -37,10 +37,20 @@ def locked(path: str | Path, exclusive: bool = True) -> Iterator[None]:
 
 
 def append(path: str | Path, line: str) -> None:
-    with locked(path), open(cassettes.journal_path(path), "a", encoding="utf-8") as f:
-        f.write(line + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    """One line, whole or not at all: a write that fails (a full disk) is cut off where the line began, so
+    a later line cannot be glued onto half of this one. The OSError is raised for the caller to report."""
+    journal = cassettes.journal_path(path)
+    with locked(path):
+        size = journal.stat().st_size if journal.exists() else 0
+        try:
+            with open(journal, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.truncate(journal, size)
+            raise
 
 
 def base_path(path: str | Path) -> Path:
@@ -92,10 +102,6 @@ def read_unlocked(journal: Path) -> list[str]:
 
 
 def merge(c: cassettes.Cassette, lines: list[str]) -> int:
-    added = 0
-    for n, line in enumerate(lines, 1):
-        interaction = cassettes.interaction_from_line(line, n)
-        if interaction is not None:
-            c.interactions.append(interaction)
-            added += 1
-    return added
+    found = cassettes.interactions_from_lines(lines)
+    c.interactions.extend(found)
+    return len(found)

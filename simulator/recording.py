@@ -30,12 +30,9 @@ class Recording:
         """Index what was journalled since the last look (by this process or any other)."""
         async with self._lock:  # two requests syncing at once must not index a line twice
             first, lines = await self.store.interactions(self.path, self.seen)
-            self.seen = first  # lines compacted before this process read them are in the YAML, not here
-            for line in lines:
-                self.seen += 1
-                interaction = cassettes.interaction_from_line(line, self.seen)
-                if interaction is None:
-                    continue  # a line cut short by a killed writer: the interaction that was in flight
+            # Lines compacted before this process read them are in the YAML, not here.
+            self.seen = first + len(lines)
+            for interaction in cassettes.interactions_from_lines(lines, first + 1):
                 self.cassette.interactions.append(interaction)
                 self.source.add(interaction, self.path, len(self.cassette.interactions) - 1)
 

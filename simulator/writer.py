@@ -9,16 +9,14 @@ cassette merges the journal, so `kill -9` loses at most the interactions still i
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from . import cassette as cassettes
+from . import journal
 from .cassette import Cassette, Interaction
 from .redact import find_secrets
 
@@ -46,26 +44,18 @@ class CassetteWriter:
 
     def append(self, interaction: Interaction) -> bool:
         """Journal an interaction; refuse (and say so) if it still holds something secret-looking."""
-        data = cassettes.to_data(Cassette([interaction]))["interactions"][0]
-        line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        line = cassettes.interaction_line(interaction)
         leaked = find_secrets(line)
         if leaked:
             what = f"{interaction.request.method} {interaction.request.path}"
             self.refused.append(what)
             log.error("refused to write %s: it still looks like it holds a secret (%s)", what, ", ".join(leaked))
             return False
-        size = self.journal.stat().st_size if self.journal.exists() else 0
         try:
-            with open(self.journal, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            journal.append(self.path, line)  # under the journal's lock, as record-new's workers append
         except OSError as e:
-            # Like mitmproxy's save addon: a failed write is loud, never silent. A disk that filled up
-            # mid-line leaves part of one: cut it off, so a later line cannot be glued onto it.
+            # Like mitmproxy's save addon: a failed write is loud, never silent.
             self.error = e
-            with contextlib.suppress(OSError):
-                os.truncate(self.journal, size)
             log.error("could not write %s: %s (earlier interactions are kept)", self.journal, e)
             return False
         self.cassette.interactions.append(interaction)
@@ -77,10 +67,12 @@ class CassetteWriter:
             self.append(make())
 
     def _compact(self) -> None:
-        """The whole cassette as YAML (atomic), then the journal it now holds is dropped."""
+        """The journal folded into the YAML (atomic) under the journal's lock, then dropped: lines another
+        process appended meanwhile (record-new on the same cassette) are kept too."""
         try:
-            cassettes.save(self.cassette, self.path)
-            self.journal.unlink(missing_ok=True)
+            if not self.path.exists():
+                cassettes.save(Cassette(source=str(self.path)), self.path)
+            journal.compact(self.path)
         except OSError as e:
             self.error = e
             log.error("could not write %s: %s (the journal %s keeps the interactions)", self.path, e, self.journal)
