@@ -373,3 +373,30 @@ def test_every_cassette_of_the_wire_corpus_replays_its_recorded_answers(tmp_path
                     assert r.content == e.response_body, (source, e.index)
                 checked += 1
     assert checked >= 89  # the corpus as first collected: 89 interactions in 68 files (it may grow)
+
+
+def test_mitmproxy_flows_streams_timed_from_their_timestamps_and_what_is_skipped(tmp_path: Path) -> None:
+    from mitmproxy import io
+    from mitmproxy.test import tflow
+
+    body = "".join(f"data: {json.dumps(_delta(t))}\n\n" for t in ("a", "b", "c", "d")) + "data: [DONE]\n\n"
+    stream = tflow.tflow(resp=True)
+    stream.request.path = "/v1/chat/completions"
+    stream.request.headers["authorization"] = f"Bearer {KEY}"
+    stream.response.headers["content-type"] = "text/event-stream"
+    stream.response.content = body.encode()
+    t0 = stream.request.timestamp_start
+    stream.response.timestamp_start, stream.response.timestamp_end = t0 + 0.2, t0 + 1.0
+    unanswered = tflow.tflow(resp=False)
+    with open(tmp_path / "flows.mitm", "wb") as f:
+        writer = io.FlowWriter(f)
+        for flow in (stream, unanswered, tflow.ttcpflow()):
+            writer.add(flow)
+    p = simctl("import", tmp_path / "flows.mitm", "-o", tmp_path / "f.yaml")
+    assert p.returncode == 0, p.stderr
+    assert "flow 1: no response" in p.stderr and "flow 2: not an HTTP flow" in p.stderr
+    (i,) = cassettes.load(tmp_path / "f.yaml").interactions
+    assert [round(c.at_ms) for c in i.response.chunks] == [200, 400, 600, 800, 1000]
+    assert i.duration_ms == 1000.0 and KEY not in (tmp_path / "f.yaml").read_text()
+    forced = simctl("import", tmp_path / "flows.mitm", "--format", "har", "-o", tmp_path / "g.yaml")
+    assert forced.returncode == 2 and f"{tmp_path / 'flows.mitm'}:1:" in forced.stderr
