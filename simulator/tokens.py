@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import importlib.metadata
 import importlib.resources
+import json
 import marshal
 import os
 import threading
@@ -172,7 +173,8 @@ def content_text(content: Any) -> str:
 # counted, so tools come within a few tokens of OpenAI's figure.
 MESSAGE_FRAME, NAME_EXTRA, PRIMING, PRIMING_REASONING = 3, 1, 3, 2
 TOOLS_FRAME, SYSTEM_SHARED = 9, 4  # the tools block's own framing; less a system message it joins
-CALL_FRAME = 6  # each tool call an assistant message carries (fitted to a recorded gpt-4.1-mini exchange)
+CALL_FRAME = 6  # each tool call an assistant message carries (fitted to recorded gpt-4o/gpt-4.1 exchanges)
+PARALLEL_FRAME = 12  # several calls in one message: the multi_tool_use.parallel call around their JSON
 
 
 def count_messages(messages: list[dict[str, Any]], name: str = DEFAULT, *, reasoning: bool = False) -> int:
@@ -181,10 +183,26 @@ def count_messages(messages: list[dict[str, Any]], name: str = DEFAULT, *, reaso
         total += MESSAGE_FRAME + count(str(m.get("role") or ""), name) + count(content_text(m.get("content")), name)
         if m.get("name"):
             total += NAME_EXTRA + count(str(m["name"]), name)
-        for call in m.get("tool_calls") or []:
-            fn = call.get("function", {}) if isinstance(call, dict) else {}
-            total += CALL_FRAME + count(str(fn.get("name", "")), name) + count(str(fn.get("arguments", "")), name)
+        total += _calls(m.get("tool_calls") or [], name)
     return total
+
+
+def _calls(calls: list[Any], name: str) -> int:
+    """An assistant message's tool calls: one as its name and arguments; several as the one call to
+    `multi_tool_use.parallel` whose JSON lists them (as OpenAI renders parallel calls to the model)."""
+    named = [(str(fn.get("name", "")), str(fn.get("arguments", ""))) for fn in
+             (c.get("function", {}) if isinstance(c, dict) else {} for c in calls) if isinstance(fn, dict)]
+    if len(named) <= 1:
+        return sum(CALL_FRAME + count(n, name) + count(a, name) for n, a in named)
+    uses = [{"recipient_name": f"functions.{n}", "parameters": _json_or_text(a)} for n, a in named]
+    return PARALLEL_FRAME + count(json.dumps({"tool_uses": uses}, separators=(",", ":"), ensure_ascii=False), name)
+
+
+def _json_or_text(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
 
 
 def count_tools(tools: list[tuple[str, str, dict[str, Any]]], name: str = DEFAULT, *, system: bool = False) -> int:

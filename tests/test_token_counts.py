@@ -59,6 +59,32 @@ TOOLS: list[tuple[str, str, dict[str, Any], int]] = [
      {"model": "gpt-4.1-mini", "messages": [SYSTEM, TOKYO, CALL, RESULT], "tools": [TEMPERATURE_TOOL],
       "tool_choice": "auto"}, 75),
 ]
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Get the current weather for a city.", "strict": True,
+    "parameters": {"additionalProperties": False, "properties": {"city": {"type": "string"}}, "required": ["city"],
+                   "type": "object"}}}
+PATH_TOOLS = [{"type": "function", "function": {
+    "name": name, "description": "", "strict": True,
+    "parameters": {"additionalProperties": False, "properties": {"path": {"type": "string"}}, "required": ["path"],
+                   "type": "object"}}} for name in ("create_file", "delete_file")]
+PARALLEL = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "call_jYdIdRZHxZTn5bWCq5jlMrJi", "type": "function",
+     "function": {"name": "delete_file", "arguments": '{"path": ".env"}'}},
+    {"id": "call_TmlTVWQbzrXCZ4jNsCVNbNqu", "type": "function",
+     "function": {"name": "create_file", "arguments": '{"path": "test.txt"}'}}]}
+TOOLS += [
+    # a reasoning model on chat: a fixed preamble besides the definitions
+    ("test_tool_choice_matrix/test_tool_choice_matrix[auto-openai].yaml", "98faf4c925518488302bb8ac796203d645f8f8b9",
+     {"model": "gpt-5-mini", "messages": [{"role": "user", "content": "What's the weather in Paris?"}],
+      "tools": [WEATHER_TOOL], "tool_choice": "auto"}, 132),
+    # two calls in one message (rendered as one multi_tool_use.parallel call), then their results
+    ("../../cassettes/test_dbos/test_dbos_agent_with_hitl_tool.yaml", "f724d01bf6d035e18c6fdff9ccfe7813c50d436c",
+     {"model": "gpt-4o", "tools": PATH_TOOLS, "tool_choice": "auto", "messages": [
+         {"role": "system", "content": "Just call tools without asking for confirmation."},
+         {"role": "user", "content": "Delete the file `.env` and create `test.txt`"}, PARALLEL,
+         {"role": "tool", "content": "true", "tool_call_id": "call_jYdIdRZHxZTn5bWCq5jlMrJi"},
+         {"role": "tool", "content": "Success", "tool_call_id": "call_TmlTVWQbzrXCZ4jNsCVNbNqu"}]}, 133),
+]
 TOOL_SLACK = 3
 
 
@@ -71,7 +97,8 @@ def test_chat_prompt_tokens_are_openais(client: openai.OpenAI, source: str, comm
     assert streamed[-1].usage is not None and streamed[-1].usage.prompt_tokens == recorded
 
 
-@pytest.mark.parametrize(("source", "commit", "body", "recorded"), TOOLS, ids=["call", "result"])
+@pytest.mark.parametrize(("source", "commit", "body", "recorded"), TOOLS,
+                         ids=["call", "result", "reasoning", "parallel"])
 def test_chat_prompt_tokens_with_tools_are_close(client: openai.OpenAI, source: str, commit: str,
                                                  body: dict[str, Any], recorded: int) -> None:
     r = client.chat.completions.create(**body)

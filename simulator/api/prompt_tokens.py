@@ -9,12 +9,20 @@ from ..catalog import ModelInfo
 from ..errors import APIError
 from ..tools import Tool
 
+# A reasoning model on chat completions with function tools gets a fixed preamble besides them
+# (81 tokens more than the definitions in 34 recorded gpt-5-mini, gpt-5.4-mini and gpt-5 exchanges).
+REASONING_TOOLS = 81
 
-def chat(messages: list[dict[str, Any]], tools: list[Tool], model: ModelInfo, *, window: str = "") -> int:
-    """The prompt's tokens; with `window` ("chat" or "responses") refused as OpenAI refuses one too long."""
+
+def chat(messages: list[dict[str, Any]], tools: list[Tool], model: ModelInfo, *, window: str = "",
+         api: str = "chat") -> int:
+    """The prompt's tokens (`api`: "chat" or "responses"); with `window` ("chat" or "responses") refused as
+    OpenAI refuses one too long."""
     system = any(m.get("role") in ("system", "developer") for m in messages)
     in_messages = tokens.count_messages(messages, model.tokenizer, reasoning=model.reasoning)
     in_tools = tokens.count_tools(_specs(tools), model.tokenizer, system=system)
+    if in_tools and model.reasoning and api == "chat":
+        in_tools += REASONING_TOOLS  # chat only: the Responses API adds no such preamble
     if window == "chat":
         check_chat_window(in_messages, in_tools, model)
     elif window == "responses":
@@ -27,7 +35,7 @@ def responses(instructions: str | None, items: list[dict[str, Any]], tools: list
     """The Responses API counts as chat does, its instructions being the first (system) message."""
     messages = [{"role": "system", "content": instructions}] if instructions else []
     messages += [m for m in (_as_message(i) for i in items) if m is not None]
-    return chat(messages, tools, model, window="responses" if check else "")
+    return chat(messages, tools, model, window="responses" if check else "", api="responses")
 
 
 def _as_message(item: dict[str, Any]) -> dict[str, Any] | None:
