@@ -152,7 +152,8 @@ def to_interaction(c: Captured, rules: Rules) -> Interaction | str:
     duration = c.duration_ms
     if duration is None:
         duration = events[-1][0] if events else 0.0
-    upstream = c.ext.get("upstream", f"{url.scheme}://{url.netloc}")
+    # user:password@ in a recorded URL is a credential: the upstream keeps the host and port only.
+    upstream = c.ext.get("upstream", f"{url.scheme}://{url.netloc.rpartition('@')[2]}")
     i = make_interaction(c.method, url.path or "/", dict(parse_qsl(url.query, keep_blank_values=True)),
                          c.req_headers, c.req_body, c.status, c.resp_headers, b"" if events is not None else c.body,
                          events, upstream, duration, rules.headers, rules.patterns, cut=bool(c.ext.get("cut")))

@@ -265,6 +265,9 @@ def test_import_redacts_like_record_and_leaves_out_what_still_looks_secret(tmp_p
          "response": {"status": {"code": 200, "message": "OK"}, "headers": {"Content-Type": ["application/json"],
                                                                             "Set-Cookie": ["session=s3cret"]},
                       "body": {"string": json.dumps({"echo": KEY, "client_secret": "0123abcd"})}}},
+        {"request": {"method": "GET", "uri": "https://user:hunter2@api.openai.com/v1/models", "body": None,
+                     "headers": {}},
+         "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": "{}"}}},
         {"request": {"method": "GET", "uri": f"{UPSTREAM}/v1/files/{KEY}", "body": None, "headers": {}},
          "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": "{}"}}},
     ]}
@@ -272,9 +275,9 @@ def test_import_redacts_like_record_and_leaves_out_what_still_looks_secret(tmp_p
     p = simctl("import", tmp_path / "secret.yaml", "-o", tmp_path / "out.yaml", "--redact-pattern", r"acct_[0-9]+")
     assert p.returncode == 0, p.stderr
     text = (tmp_path / "out.yaml").read_text()
-    for secret in (KEY, "org-secret", "s3cret", "0123abcd", "acct_12345", "api_key: plain"):
+    for secret in (KEY, "org-secret", "s3cret", "0123abcd", "acct_12345", "api_key: plain", "hunter2"):
         assert secret not in text
-    assert len(cassettes.load(tmp_path / "out.yaml").interactions) == 1
+    assert len(cassettes.load(tmp_path / "out.yaml").interactions) == 2
     assert "still looks like it holds a secret" in p.stderr and KEY not in p.stderr
 
 
