@@ -130,6 +130,10 @@ def test_export_to_standard_output_and_the_shape_vcrpy_writes(tmp_path: Path) ->
     har = json.loads(simctl("export", "--format", "har", original).stdout)
     assert har["log"]["version"] == "1.2" and len(har["log"]["entries"]) == 8
     assert har["log"]["entries"][2]["timings"]["wait"] == 210.4  # a stream's first event is its first byte
+    (tmp_path / "bad.yaml").write_text("version: 1\ninteractions:\n- request: {method: POST}\n")
+    bad = simctl("export", "--format", "vcr", tmp_path / "bad.yaml", "-o", tmp_path / "bad.vcr.yaml")
+    assert bad.returncode == 2 and f"{tmp_path / 'bad.yaml'}:3" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.vcr.yaml").exists()
 
 
 def test_an_exported_vcr_cassette_plays_in_vcrpy_with_the_sdk(tmp_path: Path) -> None:
