@@ -148,3 +148,45 @@ def test_chat_chunks_carry_obfuscation(client: openai.OpenAI, http: httpx.Client
     text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
         model="gpt-4o-mini", messages=ask["messages"], stream=True) if c.choices)  # type: ignore[arg-type]
     assert text
+
+
+def test_background_response_is_queued_then_runs_then_completes(client: openai.OpenAI, http: httpx.Client) -> None:
+    queued = client.responses.create(model="gpt-4o", input="What is 2 + 2?", background=True)
+    assert (queued.status, queued.output, queued.usage, queued.completed_at) == ("queued", [], None, None)
+    raw = http.get(f"/v1/responses/{queued.id}").json()
+    validate("Response", raw)
+    assert raw["status"] == "in_progress" and raw["usage"] is None and "billing" not in raw  # seen running once
+    done = client.responses.retrieve(queued.id)
+    for _ in range(200):  # the default scenario's timing model: done within milliseconds
+        if done.status == "completed":
+            break
+        done = client.responses.retrieve(queued.id)
+    assert done.status == "completed" and done.output_text and done.usage and done.usage.total_tokens > 0
+    final = http.get(f"/v1/responses/{queued.id}").json()
+    validate("Response", final)
+    assert final["billing"] == {"payer": "developer"} and not any(k.startswith("_") for k in final)
+
+
+def test_recent_models_and_tools_as_recorded(http: httpx.Client) -> None:
+    tool = {"type": "function", "name": "get_capital", "parameters": {
+        "type": "object", "properties": {"country": {"type": "string"}}, "required": ["country"]}}
+    body = http.post("/v1/responses", json={"model": "gpt-4.1-mini", "input": "Capital?", "tools": [tool],
+                                            "tool_choice": "required"}).json()
+    assert body["tools"][0]["output_schema"] is None and body["tools"][0]["strict"] is True
+    new = http.post("/v1/responses", json={"model": "gpt-5.4", "input": "Hello"})
+    if new.status_code == 200:  # gpt-5.4 is in the catalog: its messages name their phase
+        message = next(o for o in new.json()["output"] if o["type"] == "message")
+        assert message["phase"] == "final_answer" and list(message) == ["id", "type", "status", "content", "phase",
+                                                                        "role"]
+        assert next(o for o in new.json()["output"] if o["type"] == "reasoning")["content"] == []
+    old = http.post("/v1/responses", json={"model": "gpt-4.1-mini", "input": "Hello"}).json()
+    assert "phase" not in old["output"][0]
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    assert http.post("/v1/chat/completions", json={"model": "gpt-5-mini", **chat}).json()["system_fingerprint"] is None
+    assert http.post("/v1/chat/completions", json={"model": "gpt-4o", **chat}).json()["system_fingerprint"].startswith(
+        "fp_")
+    calls = events(http.post("/v1/chat/completions", json={
+        "model": "gpt-4o", "stream": True, "tools": [{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "object", "properties": {}}}}], "tool_choice": "required",
+        **chat}).text)
+    assert list(calls[0]["choices"][0]["delta"]) == ["role", "content", "tool_calls", "refusal"]  # as recorded

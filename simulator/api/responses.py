@@ -104,9 +104,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
                                                                         wanted.tokens or ctx.scenario.reply_tokens)
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text)
         pieces, incomplete = gen.pieces, gen.finish_reason == "length"
-        output.append(message_item(ids("msg_"), gen.text, incomplete))
-        if fields.phased(model.id):
-            output[-1]["phase"] = "final_answer"
+        phase = "final_answer" if fields.phased(model.id) else None
+        output.append(message_item(ids("msg_"), gen.text, incomplete, phase))
         if echo.logprobs:  # include: message.output_text.logprobs (or top_logprobs): one entry per token
             lp = token_logprobs(pieces, echo.top_logprobs, ctx.rng("logprobs", model_name, conversation))
             output[-1]["content"][0]["logprobs"] = lp

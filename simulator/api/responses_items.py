@@ -97,10 +97,14 @@ def check_tool_pairs(items: list[dict[str, Any]]) -> None:
             raise invalid(f"No tool output found for function call {call_id}.", param="input")
 
 
-def message_item(item_id: str, text: str, incomplete: bool) -> dict[str, Any]:
-    return {"id": item_id, "type": "message", "status": "incomplete" if incomplete else "completed",
-            "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+def message_item(item_id: str, text: str, incomplete: bool, phase: str | None = None) -> dict[str, Any]:
+    """An assistant message, its keys in the recorded order (2026: id, type, status, content, phase, role)."""
+    item: dict[str, Any] = {"id": item_id, "type": "message", "status": "incomplete" if incomplete else "completed",
+                            "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]}
+    if phase is not None:  # gpt-5.4 onwards say which part of the turn a message is
+        item["phase"] = phase
+    item["role"] = "assistant"
+    return item
 
 
 def function_call_item(item_id: str, call_id: str, name: str, arguments: str) -> dict[str, Any]:
@@ -111,8 +115,8 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str) ->
 def reasoning_item(item_id: str, encrypted: str | None = None) -> dict[str, Any]:
     """A reasoning item; with `include: ["reasoning.encrypted_content"]`, the thinking to send back next turn."""
     if encrypted is None:
-        return {"id": item_id, "type": "reasoning", "summary": [], "content": []}
-    return {"id": item_id, "type": "reasoning", "encrypted_content": encrypted, "summary": [], "content": []}
+        return {"id": item_id, "type": "reasoning", "content": [], "summary": []}
+    return {"id": item_id, "type": "reasoning", "content": [], "encrypted_content": encrypted, "summary": []}
 
 
 def as_input(item: dict[str, Any]) -> dict[str, Any]:
