@@ -332,6 +332,11 @@ def test_stream_events_are_spread_over_the_recorded_time_or_evenly(tmp_path: Pat
     assert p.returncode == 0, p.stderr
     no_time = cassettes.load(tmp_path / "out" / "v.yaml").interactions[0]
     assert [c.at_ms for c in no_time.response.chunks] == [20.0, 40.0, 60.0, 80.0, 100.0]
+    vcr_file["interactions"][0]["duration"] = 0.5  # seconds, as some recorders add it
+    (tmp_path / "d.yaml").write_text(yaml.safe_dump(vcr_file))
+    assert simctl("import", tmp_path / "d.yaml", "-o", tmp_path / "d.out.yaml").returncode == 0
+    timed_vcr = cassettes.load(tmp_path / "d.out.yaml").interactions[0]
+    assert [c.at_ms for c in timed_vcr.response.chunks] == [100.0, 200.0, 300.0, 400.0, 500.0]
     timed = cassettes.load(tmp_path / "out" / "h.yaml").interactions[0]
     assert [c.at_ms for c in timed.response.chunks] == [200.0, 400.0, 600.0, 800.0, 1000.0]
     assert timed.recorded_at == "2026-01-02T02:04:05Z" and timed.duration_ms == 1000.0
