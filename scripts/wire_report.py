@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from wirecorpus import KEY, RETIRED, Outcome, corpus, run  # noqa: E402
+from wirecorpus import KEY, RETIRED, Item, Outcome, corpus, run  # noqa: E402
 
 from simulator.config import ServerConfig  # noqa: E402
-from simulator.shape import Difference  # noqa: E402
+from simulator.shape import Difference, Shape, shape_of  # noqa: E402
 from simulator.testing import running_server  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def _group(outs: Iterable[Outcome], extras: bool) -> dict[Difference, list[Outco
     return groups
 
 
-def _collapsed(outs: list[Outcome], extras: bool) -> list[tuple[str, list[Outcome]]]:
+def _collapsed(outs: list[Outcome], extras: bool) -> list[tuple[str, list[Outcome], Difference]]:
     """Groups whose exchanges are the same and whose paths nest (`choices` missing, and so every path
     under it) shown once, by the shallowest path."""
     groups = _group(outs, extras)
@@ -66,7 +66,7 @@ def _collapsed(outs: list[Outcome], extras: bool) -> list[tuple[str, list[Outcom
                            and _under(d.path, k.path)), None)
             if parent is None:
                 kept.append(d)
-        rows += [(str(d) + (f" (+{_nested(d, diffs)} under it)" if _nested(d, diffs) else ""), groups[d])
+        rows += [(str(d) + (f" (+{_nested(d, diffs)} under it)" if _nested(d, diffs) else ""), groups[d], d)
                  for d in kept]
         del ids
     return sorted(rows, key=lambda r: (-len(r[1]), r[0]))
@@ -80,6 +80,38 @@ def _under(path: str, parent: str) -> bool:
 
 def _nested(d: Difference, diffs: list[Difference]) -> int:
     return sum(1 for x in diffs if x is not d and x.where == d.where and x.kind == d.kind and _under(x.path, d.path))
+
+
+def _newer_without(d: Difference, affected: list[Outcome], outs: list[Outcome]) -> Item | None:
+    """An exchange of the same endpoint, recorded after every affected one, whose real answer has the
+    missing field's parent (or headers at all) but not the field, for the same model and status: a hint
+    that the field has left the live API rather than that simctl lacks it."""
+    if d.kind != "missing" or d.where == "status":
+        return None
+    endpoints, last = {o.item.endpoint for o in affected}, max(o.item.date for o in affected)
+    parent = d.path.rsplit(".", 1)[0] if "." in d.path else d.path.split(":", 1)[0] + ":" if ":" in d.path else ""
+    models = {_model(o.item) for o in affected}
+    for o in sorted(outs, key=lambda o: o.item.date, reverse=True):
+        item = o.item
+        if item.endpoint not in endpoints or item.date <= last or _model(item) not in models \
+                or item.exchange.status != affected[0].item.exchange.status:
+            continue
+        shape = _real_shape(item)
+        if d.where == "header" and d.path not in shape.headers and shape.headers:
+            return item
+        if d.where != "header" and d.path not in shape.paths and parent in shape.paths:
+            return item
+    return None
+
+
+def _model(item: Item) -> str:
+    req = item.exchange.request_json()
+    return str(req.get("model")) if isinstance(req, dict) else ""
+
+
+def _real_shape(item: Item) -> Shape:
+    ex = item.exchange
+    return shape_of(ex.status, ex.response_headers, ex.response_body)
 
 
 def summary(outs: list[Outcome]) -> list[str]:
@@ -103,7 +135,7 @@ def report(outs: list[Outcome]) -> str:
     out = ["simctl against recorded api.openai.com traffic (tests/data/wire, scripts/wire_report.py)", ""]
     out += summary(outs)
     out += ["", "MISMATCHES (what the real answer has and simctl's lacks or types otherwise), by exchanges affected:"]
-    for text, os_ in _collapsed(outs, extras=False):
+    for text, os_, d in _collapsed(outs, extras=False):
         labels = sorted({o.item.label for o in os_})
         out.append(f"{len(os_):4}  {text}")
         out.append(f"        on: {'; '.join(labels)}")
@@ -112,6 +144,10 @@ def report(outs: list[Outcome]) -> str:
                              if isinstance(o.item.exchange.request_json(), dict)})
             out.append(f"        models: {', '.join(models)} (body and header differences of these not listed)")
         out.append(f"        e.g. {', '.join(o.item.id for o in os_[:3])}")
+        newer = _newer_without(d, os_, outs)
+        if newer:
+            out.append(f"        older recordings only? absent from the newer {newer.id} ({newer.date}): "
+                       "if the live API dropped it, list it in RETIRED (tests/wirecorpus.py)")
     out += ["", "RETIRED (left the live API; simctl is not asked for them), with evidence:"]
     for r in RETIRED:
         kind = f"type {r.was} of" if r.was else r.where
@@ -119,7 +155,7 @@ def report(outs: list[Outcome]) -> str:
         out.append(f"  {kind} {r.path} on {', '.join(r.endpoints)}: last seen {r.last_seen}; "
                    f"gone in {r.gone_in}; {hits} difference(s) set aside")
     out += ["", "EXTRAS (simctl sends, the real answer did not; not failures), by exchanges affected:"]
-    for text, os_ in _collapsed(outs, extras=True)[:40]:
+    for text, os_, _ in _collapsed(outs, extras=True)[:40]:
         out.append(f"{len(os_):4}  {text}")
     return "\n".join(out) + "\n"
 
