@@ -68,3 +68,22 @@ def test_nullable_inside_allof_means_x_or_null() -> None:
     assert check.is_valid({"type": "auto"})
     assert not check.is_valid({"type": "sometimes"})
     assert not check.is_valid("auto")
+
+
+def test_wire_nulls_accept_null_and_still_check_values() -> None:
+    """Where the recorded wire sends null and the description does not allow it (oracle.WIRE_NULLS), null
+    passes; a wrong non-null value still fails; nothing else is loosened."""
+    from oracle import WIRE_NULLS
+
+    assert len(WIRE_NULLS) == 3
+    response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "error": None,
+                "incomplete_details": None, "instructions": None, "model": "gpt-4o", "tools": [], "output": [],
+                "parallel_tool_calls": True, "metadata": {}, "tool_choice": "auto", "temperature": 1.0,
+                "top_p": 1.0, "user": None, "usage": None}
+    assert errors("Response", response) == []
+    assert errors("Response", {**response, "user": 42})
+    assert errors("Response", {**response, "usage": {"input_tokens": 1}})
+    fmt = {"type": "json_schema", "name": "x", "schema": {"type": "object"}, "description": None}
+    assert validator("TextResponseFormatJsonSchema").is_valid(fmt)
+    assert not validator("TextResponseFormatJsonSchema").is_valid({**fmt, "description": 3})
+    assert not validator("CreateChatCompletionResponse").is_valid({**CHAT, "model": None})
