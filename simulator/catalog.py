@@ -50,6 +50,7 @@ class ModelInfo:
     tokenizer: str = "cl100k_base"
     max_output_tokens: int | None = None
     legacy: bool = False  # older than the Responses API, which does not know it
+    system_messages: bool = True  # False: system/developer messages refused (o1-mini)
 
     @property
     def reasoning(self) -> bool:

@@ -222,3 +222,25 @@ def test_limits_of_the_model_are_enforced(client: openai.OpenAI) -> None:
     assert _error(responses_window)[1] == {
         "message": "Your input exceeds the context window of this model. Please adjust your input and try again.",
         "type": "invalid_request_error", "param": "input", "code": "context_length_exceeded"}
+
+
+def test_what_a_model_does_not_take(client: openai.OpenAI) -> None:
+    hi = [{"role": "user", "content": "hi"}]
+    for model in ("o1-mini", "gpt-5-mini", "o3"):  # recorded for o1-mini and gpt-5-mini
+        with pytest.raises(openai.BadRequestError) as stop:
+            client.chat.completions.create(model=model, messages=hi, stop=["4242"])
+        assert _error(stop)[1] == {"message": "Unsupported parameter: 'stop' is not supported with this model.",
+                                   "type": "invalid_request_error", "param": "stop", "code": "unsupported_parameter"}
+    assert client.chat.completions.create(model="gpt-4o", messages=hi, stop=["4242"]).choices
+    for role in ("developer", "system"):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="o1-mini", messages=[{"role": role, "content": "Be brief."}, *hi])
+        assert _error(refused)[1] == {
+            "message": f"Unsupported value: 'messages[0].role' does not support '{role}' with this model.",
+            "type": "invalid_request_error", "param": "messages[0].role", "code": "unsupported_value"}
+    assert client.chat.completions.create(model="o1", messages=[{"role": "developer", "content": "Be brief."}, *hi])
+    with pytest.raises(openai.BadRequestError) as quality:
+        client.images.generate(model="dall-e-2", prompt="a white siamese cat", size="256x256", quality="standard")
+    assert _error(quality)[1] == {"message": "Unknown parameter: 'quality'.", "type": "invalid_request_error",
+                                  "param": "quality", "code": "unknown_parameter"}
+    assert client.images.generate(model="dall-e-2", prompt="a white siamese cat", size="256x256").data

@@ -38,6 +38,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     model_name = params.required(body, "model", str)
     messages = _messages(body)
     model = ctx.catalog.resolve(model_name, CHAT)
+    _check_roles(messages, model)
     stream = bool(params.optional(body, "stream", bool, False))
     _check_sampling(body, model, stream)
     check_metadata(body)
@@ -139,9 +140,20 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> Non
         if body.get("max_tokens") is not None:
             raise params.unsupported("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with "
                                      "this model. Use 'max_completion_tokens' instead.")
+        if body.get("stop") is not None:  # as recorded for o1-mini and gpt-5-mini
+            raise params.unsupported("stop", "Unsupported parameter: 'stop' is not supported with this model.")
         if temperature is not None and temperature != 1:
             raise invalid(f"Unsupported value: 'temperature' does not support {temperature:g} with this model. "
                           "Only the default (1) value is supported.", param="temperature", code="unsupported_value")
+
+
+def _check_roles(messages: list[dict[str, Any]], model: ModelInfo) -> None:
+    if model.system_messages:
+        return
+    for i, m in enumerate(messages):
+        if m.get("role") in ("system", "developer"):
+            raise invalid(f"Unsupported value: 'messages[{i}].role' does not support '{m['role']}' with this model.",
+                          param=f"messages[{i}].role", code="unsupported_value")
 
 
 def _max_tokens(body: dict[str, Any], model: ModelInfo) -> int | None:

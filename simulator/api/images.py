@@ -122,6 +122,8 @@ def _job(ctx: Context, body: dict[str, Any]) -> Job:
     sizes = {"gpt": GPT_SIZES, "dall-e-2": DALLE2_SIZES, "dall-e-3": DALLE3_SIZES}.get(
         family, DALLE2_SIZES + DALLE3_SIZES[1:])
     size = _one_of(body, "size", sizes, "auto" if family == "gpt" else "1024x1024")
+    if family == "dall-e-2" and body.get("quality") is not None:  # as recorded: DALL-E 2 has no quality
+        raise invalid("Unknown parameter: 'quality'.", param="quality", code="unknown_parameter")
     quality = _one_of(body, "quality", {"gpt": ("low", "medium", "high", "auto"),
                                         "dall-e-3": ("standard", "hd", "auto")}.get(family, QUALITIES), "auto")
     _one_of(body, "style", ("vivid", "natural"), None)
