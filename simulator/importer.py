@@ -25,11 +25,11 @@ import yaml
 
 from . import cassette as cassettes
 from . import vcr
+from .capture import Capture, Redaction, make_interaction, split_events
 from .cassette import Cassette, Interaction
 from .errors import ConfigError
 from .exporter import EXTENSION
 from .redact import find_secrets
-from .upstream import make_interaction, split_events
 
 FORMATS = ("vcr", "har", "mitmproxy")
 MAX_FILE_BYTES = cassettes.MAX_FILE_BYTES
@@ -154,9 +154,10 @@ def to_interaction(c: Captured, rules: Rules) -> Interaction | str:
         duration = events[-1][0] if events else 0.0
     # user:password@ in a recorded URL is a credential: the upstream keeps the host and port only.
     upstream = c.ext.get("upstream", f"{url.scheme}://{url.netloc.rpartition('@')[2]}")
-    i = make_interaction(c.method, url.path or "/", dict(parse_qsl(url.query, keep_blank_values=True)),
-                         c.req_headers, c.req_body, c.status, c.resp_headers, b"" if events is not None else c.body,
-                         events, upstream, duration, rules.headers, rules.patterns, cut=bool(c.ext.get("cut")))
+    capture = Capture(c.method, url.path or "/", dict(parse_qsl(url.query, keep_blank_values=True)),
+                      c.req_headers, c.req_body, c.status, c.resp_headers, b"" if events is not None else c.body,
+                      events, upstream, duration, bool(c.ext.get("cut")))
+    i = make_interaction(capture, Redaction(tuple(rules.headers), tuple(rules.patterns)))
     i.recorded_at = c.recorded_at
     # The recorder's last scan: what still looks like a credential is not written.
     leaked = find_secrets(json.dumps(cassettes.to_data(Cassette([i]))["interactions"][0], ensure_ascii=False))

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
-from .cassette import Interaction
+from .capture import Capture, Redaction, Tap, make_interaction
 from .inflate import decode
-from .upstream import Tap, make_interaction
 from .writer import CassetteWriter
 
 log = logging.getLogger("simctl.record")
@@ -54,7 +53,8 @@ class Recorder:
             try:
                 re.compile(p)
             except re.error as e:
-                raise exceptions.OptionsError(f"simctl_redact_patterns: {p!r} is not a valid regex: {e}") from e
+                message = f"simctl_redact_patterns: {p!r} is not a valid regex: {e}"
+                raise exceptions.OptionsError(message) from e  # type: ignore[no-untyped-call]
 
     def _wanted(self, flow: http.HTTPFlow) -> bool:
         hosts = ctx.options.simctl_hosts
@@ -101,7 +101,7 @@ class Recorder:
             if "simctl_body" in flow.metadata:  # passed on as it came: still encoded
                 body = decode(flow.response.headers.get("content-encoding", ""), bytes(flow.metadata["simctl_body"]))
             else:
-                body = flow.response.content  # decoded by mitmproxy
+                body = flow.response.content or b""  # decoded by mitmproxy
         except ValueError as e:
             return _not_recorded(flow, str(e))
         self._record(flow, flow.response.status_code, dict(flow.response.headers),
@@ -130,15 +130,12 @@ class Recorder:
     def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
                 chunks: list[tuple[float, bytes]] | None, duration_ms: float, cut: bool = False) -> None:
         req = flow.request
-        args = (req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers), req.content or b"",
-                status, headers, body, chunks, self.upstream or origin(req), duration_ms)
-        redact_headers = list(ctx.options.simctl_redact_headers)
-        redact_patterns = list(ctx.options.simctl_redact_patterns)
-
-        def build() -> Interaction:
-            return make_interaction(*args, extra_headers=redact_headers, extra_patterns=redact_patterns, cut=cut)
-
-        self.writer.submit(build)
+        capture = Capture(req.method, req.path.split("?", 1)[0], dict(req.query), dict(req.headers),
+                          req.content or b"", status, headers, body, chunks, self.upstream or origin(req),
+                          duration_ms, cut)
+        redaction = Redaction(tuple(ctx.options.simctl_redact_headers), tuple(ctx.options.simctl_redact_patterns))
+        # Redacting and writing happen on the writer's thread, off the proxy's way.
+        self.writer.submit(lambda: make_interaction(capture, redaction))
         self.tally.recorded += 1
         self.tally.by_route[(req.path.split("?", 1)[0], status)] += 1
         self.tally.bytes += len(body) + sum(len(c) for _, c in chunks or [])
@@ -167,7 +164,8 @@ def _openai_error_response(status_code: int, message: str = "") -> bytes:
                               {"content-type": "application/json", "connection": "close"})
     from mitmproxy.net.http import http1
 
-    return http1.assemble_response(resp)
+    assembled: bytes = http1.assemble_response(resp)  # type: ignore[no-untyped-call]
+    return assembled
 
 
 def use_openai_error_pages() -> None:

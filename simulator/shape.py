@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .upstream import split_events
+from .capture import split_events
 
 # Hop-by-hop, or different on every answer and every connection (a date, a length, a cookie, the CDN's
 # request id): they describe no API. Headers the provider's edge sends on every answer (server,

@@ -158,7 +158,7 @@ def test_record_new_decodes_a_compressed_upstream_too(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
 def test_events_are_split_whatever_the_line_endings_and_the_reads(eol: str) -> None:
-    from simulator.upstream import Tap
+    from simulator.capture import Tap
 
     rng = random.Random(eol)
     for _ in range(500):
