@@ -412,3 +412,35 @@ def test_mitmproxy_flows_streams_timed_from_their_timestamps_and_what_is_skipped
     assert i.duration_ms == 1000.0 and KEY not in (tmp_path / "f.yaml").read_text()
     forced = simctl("import", tmp_path / "flows.mitm", "--format", "har", "-o", tmp_path / "g.yaml")
     assert forced.returncode == 2 and f"{tmp_path / 'flows.mitm'}:1:" in forced.stderr
+
+
+def test_vcrpy_gzip_binary_bodies_in_a_yaml_gz_file_import_decoded_and_redacted(tmp_path: Path) -> None:
+    """An upstream that compresses: vcrpy keeps the gzip bytes as !!binary (the answer and the SSE stream);
+    the file is gzipped as langchain keeps its cassettes (.yaml.gz). simctl import decodes both bodies by
+    their content-encoding, redacts the key the upstream echoed inside the compressed bytes, and the
+    replay gives the SDK the recorded answers (with the key masked)."""
+    from test_record_encoding import SECRET, compressing_upstream
+
+    recorded = tmp_path / "rec.yaml"
+    ask = [{"role": "user", "content": "x"}]
+    with compressing_upstream() as upstream, vcr.use_cassette(str(recorded), record_mode="all"):
+        client = openai.OpenAI(base_url=upstream + "/v1", api_key="sk-test", max_retries=0)
+        whole = client.chat.completions.create(model="gpt-4o", messages=ask).choices[0].message.content
+        streamed = "".join(c.choices[0].delta.content or ""
+                           for c in client.chat.completions.create(model="gpt-4o", messages=ask, stream=True))
+    assert recorded.read_text().count("!!binary") == 2 and SECRET not in recorded.read_text()
+    (tmp_path / "rec.yaml.gz").write_bytes(gzip.compress(recorded.read_bytes()))
+    recorded.unlink()
+    p = simctl("import", tmp_path / "rec.yaml.gz", "-o", tmp_path / "out.yaml")
+    assert p.returncode == 0, p.stderr
+    text = (tmp_path / "out.yaml").read_text()
+    assert SECRET not in text and "content-encoding" not in text
+    c = cassettes.load(tmp_path / "out.yaml")
+    assert c.interactions[0].response.body.kind == "json" and len(c.interactions[1].response.chunks) == 5
+    with running_server(ServerConfig(cassettes=(str(tmp_path / "out.yaml"),), speed=0)) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        assert client.chat.completions.create(model="gpt-4o", messages=ask).choices[0].message.content == \
+            whole.replace(SECRET, "[REDACTED]")
+        assert "".join(c.choices[0].delta.content or "" for c in
+                       client.chat.completions.create(model="gpt-4o", messages=ask, stream=True)) == \
+            streamed.replace(SECRET, "[REDACTED]")
