@@ -23,6 +23,29 @@ pytest_plugins = ["pytester"]
 SAMPLES = Path(__file__).resolve().parents[1] / "cassettes"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _clients_imported_outside_the_runs() -> None:
+    """pytester's in-process runs drop every module first imported during a run (it restores sys.modules).
+    httpx imports httpcore on its first request: imported inside a run, it came back afterwards as a second
+    copy whose exceptions httpx no longer translates, and later tests in this process (the drift check,
+    record-new) saw raw httpcore.ConnectError. So make the requests the runs make, sync and async, first."""
+    import asyncio
+
+    import httpx
+    import openai
+
+    async def both(url: str) -> None:
+        async with httpx.AsyncClient() as client:
+            await client.get(url + "/health")
+        async with openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-x", max_retries=0) as client:
+            await client.models.list()
+
+    with running_server() as url, openai.OpenAI(base_url=url + "/v1", api_key="sk-x", max_retries=0) as client:
+        client.models.list()
+        httpx.get(url + "/health")
+        asyncio.run(both(url))
+
+
 def test_marked_test_replays_its_cassette_and_a_miss_fails_it(pytester: pytest.Pytester) -> None:
     shutil.copy(SAMPLES / "chat.yaml", pytester.path / "chat.yaml")
     pytester.makepyfile(test_app="""
