@@ -61,6 +61,7 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("POST", "/v1/ranking", json=ranking.plan),
     Endpoint("GET", "/v1/models", raw=models.list_models),
     Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
+    Endpoint("DELETE", "/v1/models/{model:path}", raw=models.delete_model),
     Endpoint("GET", "/", raw=service.index, auth=False),
     Endpoint("GET", "/health", raw=service.health, auth=False),
     Endpoint("GET", "/healthz", raw=service.healthz, auth=False),

@@ -117,6 +117,9 @@ def headers(route: str, status: int, organization: str, project: str, model: str
         out["vary"] = "Origin"
         if status == 404 and route == "/v1/embeddings":  # ...but embeddings' 404 names it (recorded 2025-05)
             out["openai-organization"] = organization
+        if status == 404 and route.startswith("/v1/models/"):  # so does a model's (DELETE, recorded 2025-03)
+            out["openai-organization"] = organization
+            out["access-control-allow-origin"] = "*"
         return out
     out["openai-organization"] = organization
     out["openai-project"] = project

@@ -244,3 +244,13 @@ def test_what_a_model_does_not_take(client: openai.OpenAI) -> None:
     assert _error(quality)[1] == {"message": "Unknown parameter: 'quality'.", "type": "invalid_request_error",
                                   "param": "quality", "code": "unknown_parameter"}
     assert client.images.generate(model="dall-e-2", prompt="a white siamese cat", size="256x256").data
+
+
+def test_deleting_a_model(http: httpx.Client) -> None:
+    missing = http.delete("/v1/models/ft:123", headers={"Authorization": "Bearer sk-test"})
+    assert missing.status_code == 404 and missing.json() == {"error": {  # as recorded (ruby-openai, 2025-03)
+        "message": "The model 'ft:123' does not exist", "type": "invalid_request_error", "param": "model",
+        "code": "model_not_found"}}
+    base = http.delete("/v1/models/gpt-4o", headers={"Authorization": "Bearer sk-test"})
+    assert base.status_code == 403 and base.json()["error"]["param"] == "model"
+    assert http.get("/v1/models/gpt-4o").status_code == 200

@@ -29,8 +29,6 @@ ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
 KNOWN_GAPS: dict[str, str] = {
-    "alexrudall__ruby-openai/models_delete.yml#0":
-        "status 404->405",
     "alexrudall__ruby-openai/files_retrieve_upload.yml#0":
         "status_details missing",
     "alexrudall__ruby-openai/files_retrieve.yml#0":

@@ -1,4 +1,4 @@
-"""GET /v1/models and GET /v1/models/{model}."""
+"""GET /v1/models, GET and DELETE /v1/models/{model}."""
 
 from __future__ import annotations
 
@@ -25,6 +25,16 @@ async def get_model(ctx: Context, request: Request) -> ResponsePlan:
     card = model.card()
     card["id"] = name  # an alias answers under the name it was asked by, as the gateway does
     return json_plan(_card(ctx, card))
+
+
+async def delete_model(ctx: Context, request: Request) -> ResponsePlan:
+    """DELETE /v1/models/{model}: OpenAI deletes only an organisation's own fine-tunes. An id it does not
+    know gets the 404 recorded for `ft:123`; the scenario's models, none of them the caller's, are refused."""
+    name = request.path_params["model"]
+    if ctx.catalog.get(name) is None:
+        raise APIError(404, f"The model '{name}' does not exist", param="model", code="model_not_found")
+    raise APIError(403, f"You do not have permission to delete the model '{name}': only an organization's own "
+                        "fine-tuned models can be deleted.", param="model")
 
 
 def _card(ctx: Context, card: dict[str, Any]) -> dict[str, Any]:
