@@ -6,9 +6,12 @@ import hmac
 from typing import Any
 
 from starlette.requests import Request
+from starlette.types import Message
 
 from .errors import APIError, mask_key
 from .params import parse_json
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -22,6 +25,15 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(buf) > limit:
             raise too_large(limit)
     return bytes(buf)
+
+
+def replayed(request: Request, raw: bytes) -> Request:
+    """The request again, its body served from `raw`: for a planner that reads a body already read."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return Request(request.scope, receive)
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.types import Message
 
 from . import directive, faults, ids, journal, logs, replies, ticker, tokens, wire
 from . import scenario as scenarios
@@ -35,7 +35,7 @@ from .direct import Direct
 from .emitter import Gate, PlanResponse
 from .errors import APIError, StoreUnavailable
 from .forms import request_fields
-from .http import check_key, presented_key, read_body
+from .http import BODY_METHODS, check_key, presented_key, read_body, replayed
 from .metrics import Metrics
 from .params import parse_json
 from .plan import ResponsePlan, dumps
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("simctl")
 FAULT_HEADER = "x-simctl-fault"
-BODY_METHODS = ("POST", "PUT", "PATCH")  # every endpoint's body is read here, so rules and cassettes see it
 
 
 class Server:
@@ -104,41 +103,9 @@ class Server:
         # One generator per request, fixed by the seed and the request's place in the run, so the
         # same sequence of requests gets the same rule picks, timings and faults.
         rng: Any = LazyRng([self.config.seed or 0, self.count])
-        fault: faults.Fault | None = None
-        extra_headers: dict[str, str] = {}
-        model_id: str | None = None
-        rule: Rule | None = None
-        raw: bytes | None = None
-        body: Any = None
-        recorded: ResponsePlan | None = None
-        arrived = time.monotonic() - self.ctx.state.started_monotonic
+        call = Call(arrived=time.monotonic() - self.ctx.state.started_monotonic)
         try:
-            if endpoint.auth:
-                check_key(request, self.keys)
-            if endpoint.json is not None or request.method in BODY_METHODS:
-                raw = await read_body(request, self.config.max_body_bytes)
-            body = parse_json(raw) if endpoint.json is not None and raw is not None else _fields(request, raw)
-            incoming = Incoming(request.method, request.scope["path"], request.headers, body, arrived)
-            api = incoming.path.startswith("/v1/")
-            model_id = self._model_id(incoming.model)
-            recorded = await self.cassettes.answer(request, incoming, raw) if self.cassettes and api else None
-            if self.ctx.scenario.rate_limits and api:
-                extra_headers = await self.store.take(self._client(request), self.ctx.scenario.rate_limits,
-                                                      estimate_tokens(body, self.ctx.scenario.reply_tokens),
-                                                      incoming.model)
-            rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
-                        None)
-            fault = self._fault(request, incoming, rule, rng, api)
-            if recorded is not None:
-                plan = recorded
-                if self.config.timing == "scenario":
-                    plan = self._timing(model_id, rule).apply(plan, rng)
-            elif rule is not None and rule.reply is not None and replies.is_whole(rule.reply):
-                plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
-            else:
-                plan = await self._planned(endpoint, request, raw, body, rule, incoming, rng)
-            if plan.status < 400 and recorded is None:
-                plan = self._timing(model_id, rule).apply(plan, rng)
+            plan = await self._plan(endpoint, request, call, rng)
         except APIError as e:
             plan = self.error_plan(e)
         except StoreUnavailable:
@@ -147,18 +114,48 @@ class Server:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             plan = self.error_plan(APIError(500, "The server had an error while processing your request. "
                                             "Sorry about that!", type="server_error"))
-        if fault is not None:
-            plan = faults.inject(plan, fault, self.error_plan)
-        if extra_headers:
-            plan.headers.update({k: v for k, v in extra_headers.items() if k not in plan.headers})
+        if call.fault is not None:
+            plan = faults.inject(plan, call.fault, self.error_plan)
+        if call.limit_headers:
+            plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
         client = self._client(request)
-        if self.ctx.scenario.openai_headers and recorded is None and request.scope["path"].startswith("/v1/"):
-            self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, body, model_id, client)
-        gate = self._gate(model_id) if plan.status < 400 else None
-        attempt = Attempt(arrived, client, call_key(request.scope["path"], _call_bytes(endpoint, raw, body)),
-                          plan.status, plan.fault,
-                          _retry_after(plan.headers), plan.streaming)
+        if self.ctx.scenario.openai_headers and call.recorded is None and request.scope["path"].startswith("/v1/"):
+            self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id, client)
+        gate = self._gate(call.model_id) if plan.status < 400 else None
+        attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
+                          plan.status, plan.fault, _retry_after(plan.headers), plan.streaming)
         return self.respond(plan, endpoint.path, started, gate, attempt, request)
+
+    async def _plan(self, endpoint: Endpoint, request: Request, call: Call, rng: Any) -> ResponsePlan:
+        """The answer's plan; what was decided on the way (body, rule, fault, ...) is kept in `call`, so the
+        fault and the headers still apply when planning ends in an error."""
+        if endpoint.auth:
+            check_key(request, self.keys)
+        # Every endpoint's body is read here, whatever its planner reads, so rules and cassettes see it.
+        if endpoint.json is not None or request.method in BODY_METHODS:
+            call.raw = await read_body(request, self.config.max_body_bytes)
+        call.body = parse_json(call.raw) if endpoint.json is not None and call.raw is not None else \
+            request_fields(request.headers.get("content-type", ""), call.raw or b"")
+        incoming = Incoming(request.method, request.scope["path"], request.headers, call.body, call.arrived)
+        api = incoming.path.startswith("/v1/")
+        call.model_id = self._model_id(incoming.model)
+        call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
+        if self.ctx.scenario.rate_limits and api:
+            call.limit_headers = await self.store.take(self._client(request), self.ctx.scenario.rate_limits,
+                                                       estimate_tokens(call.body, self.ctx.scenario.reply_tokens),
+                                                       incoming.model)
+        rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
+                    None)
+        call.fault = self._fault(request, incoming, rule, rng, api)
+        if call.recorded is not None:
+            if self.config.timing != "scenario":
+                return call.recorded
+            return self._timing(call.model_id, rule).apply(call.recorded, rng)
+        if rule is not None and rule.reply is not None and replies.is_whole(rule.reply):
+            plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
+        else:
+            plan = await self._planned(endpoint, request, call.raw, call.body, rule, incoming, rng)
+        return self._timing(call.model_id, rule).apply(plan, rng) if plan.status < 400 else plan
 
     async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
@@ -176,7 +173,7 @@ class Server:
             else:
                 assert endpoint.raw is not None
                 # The body was read once, above; the planner reads the same bytes again from a replay.
-                plan = await endpoint.raw(self.ctx, request if raw is None else _replayed(request, raw))
+                plan = await endpoint.raw(self.ctx, request if raw is None else replayed(request, raw))
         finally:
             directive.current.reset(token)
         if reply is not None and (reply.status or reply.headers):
@@ -394,20 +391,20 @@ def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
     return dataclasses.replace(plan, **changes)
 
 
-def _fields(request: Request, raw: bytes | None) -> Any:
-    """A non-JSON endpoint's body as rules and matchers see it (an image request's JSON, an upload's fields)."""
-    return request_fields(request.headers.get("content-type", ""), raw) if raw else None
+@dataclass(slots=True)
+class Call:
+    """What the pipeline decided about one request on its way to a plan."""
 
+    arrived: float  # seconds since the server started
+    raw: bytes | None = None
+    body: Any = None  # the JSON body, or a form's fields
+    model_id: str | None = None
+    fault: faults.Fault | None = None
+    recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
+    limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
 
-def _call_bytes(endpoint: Endpoint, raw: bytes | None, body: Any) -> bytes | None:
-    """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes per try)."""
-    if endpoint.json is not None or body is None:
-        return raw
-    return json.dumps(body, sort_keys=True).encode()
-
-
-def _replayed(request: Request, raw: bytes) -> Request:
-    async def receive() -> Message:
-        return {"type": "http.request", "body": raw, "more_body": False}
-
-    return Request(request.scope, receive)
+    def identity(self, endpoint: Endpoint) -> bytes | None:
+        """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes)."""
+        if endpoint.json is not None or self.body is None:
+            return self.raw
+        return json.dumps(self.body, sort_keys=True).encode()
