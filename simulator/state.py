@@ -20,18 +20,19 @@ class StoredFile:
     size: int | None = None
 
     def card(self) -> dict[str, Any]:
-        card: dict[str, Any] = {
-            "id": self.id,
+        """The file object as OpenAI writes it (recorded 2026): `expires_at` and `status_details` are there
+        as null when unset, although the spec types them as an integer and a string."""
+        return {
             "object": "file",
+            "id": self.id,
+            "purpose": self.purpose,
+            "filename": self.filename,
             "bytes": len(self.content) if self.size is None else self.size,
             "created_at": self.created_at,
-            "filename": self.filename,
-            "purpose": self.purpose,
+            "expires_at": self.expires_at,
             "status": "processed",
-        }  # no `expires_at` or `status_details`: absent unless set, as the schema has no null for them
-        if self.expires_at is not None:
-            card["expires_at"] = self.expires_at
-        return card
+            "status_details": None,
+        }
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now

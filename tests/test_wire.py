@@ -29,18 +29,6 @@ ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
 KNOWN_GAPS: dict[str, str] = {
-    "alexrudall__ruby-openai/files_retrieve_upload.yml#0":
-        "status_details missing",
-    "alexrudall__ruby-openai/files_retrieve.yml#0":
-        "status_details missing",
-    "alexrudall__ruby-openai/files_content_upload.yml#0":
-        "status_details missing",
-    "alexrudall__ruby-openai/files_content.yml#0":
-        "no header content-disposition",
-    "alexrudall__ruby-openai/files_delete_upload.yml#0":
-        "status_details missing",
-    "crmne__ruby_llm/uploadedfile_live_uploads_openai_uploads_a_pdf_through_the_files_api.yml#0":
-        "expires_at missing; status_details missing",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
         "response.completed:response.output[].content[] missing; response.completed:response.output[].phas...",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#1":

@@ -142,7 +142,12 @@ async def get_file(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def get_content(ctx: Context, request: Request) -> ResponsePlan:
-    return ResponsePlan(body=(await _find(ctx, request)).content, media_type="application/octet-stream")
+    stored = await _find(ctx, request)
+    # As recorded: the content comes as a download named for the file
+    name = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in stored.filename)  # one safe line
+    disposition = f'attachment; filename="{name}"'
+    return ResponsePlan(body=stored.content, media_type="application/octet-stream",
+                        headers={"content-disposition": disposition})
 
 
 async def delete_file(ctx: Context, request: Request) -> ResponsePlan:
@@ -154,8 +159,9 @@ async def delete_file(ctx: Context, request: Request) -> ResponsePlan:
 
 def _card(ctx: Context, f: StoredFile) -> dict[str, Any]:
     card = f.card()
-    if ctx.scenario.explicit_nulls:  # as a pydantic server writes its file model (OpenAI leaves it out)
-        card.setdefault("status_details", None)
+    if ctx.scenario.explicit_nulls:  # a pydantic clone's file model (FakeAI's): its fields, in its order
+        keys = ("id", "object", "bytes", "created_at", "filename", "purpose", "status", "status_details")
+        return {k: card[k] for k in keys} | ({"expires_at": f.expires_at} if f.expires_at is not None else {})
     return card
 
 
