@@ -80,7 +80,7 @@ _JSON_FIRST_KEY = re.compile(rb'^\s*\{\s*"(log|interactions)"')
 
 def detect(raw: bytes) -> str | None:
     """vcr, har or mitmproxy from the bytes (gzip undone first), or None."""
-    inner = _gunzip(raw, "") if raw[:2] == b"\x1f\x8b" else raw
+    inner = _gunzip(raw, "", limit=65536) if raw[:2] == b"\x1f\x8b" else raw  # the start is enough
     inner = inner.removeprefix(b"\xef\xbb\xbf")
     m = _JSON_FIRST_KEY.match(inner[:4096])
     if m:
@@ -95,16 +95,18 @@ def detect(raw: bytes) -> str | None:
     return None
 
 
-def _gunzip(raw: bytes, source: str) -> bytes:
+def _gunzip(raw: bytes, source: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """At most `limit` bytes inflated (a gzip bomb stops there); for detection (no source), the raw
+    bytes when they do not inflate."""
     d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
-        out = d.decompress(raw, MAX_FILE_BYTES + 1)
+        out = d.decompress(raw, limit + 1)
     except zlib.error as e:
         if not source:
             return raw
         raise ConfigError(f"{source}:1: not a valid gzip file: {e}") from None
-    if len(out) > MAX_FILE_BYTES and source:
-        raise ConfigError(f"{source}:1: inflates to more than {MAX_FILE_BYTES} bytes")
+    if len(out) > limit and source:
+        raise ConfigError(f"{source}:1: inflates to more than {limit} bytes")
     return out
 
 
