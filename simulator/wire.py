@@ -7,8 +7,9 @@ pydantic-ai's, 2025-2026):
   `x-request-id` (`req_` + 32 hex), `access-control-expose-headers: X-Request-ID`,
   `x-envoy-upstream-service-time` (a few ms over the processing time), `x-openai-proxy-wasm: v0.1` (from
   2025-09), `strict-transport-security`, `x-content-type-options: nosniff`, `alt-svc`, `cf-cache-status`;
-- answers that run a model (chat, completions, embeddings, responses, images, moderations), errors such as a
-  400 included: the six `x-ratelimit-*` headers, with the organisation's limits for that model;
+- answers that run a model (chat, completions, embeddings, responses, images), errors such as a 400
+  included: the six `x-ratelimit-*` headers, with the organisation's limits for that model; moderations
+  (free) carry none (four recorded answers, ruby-openai 2025 and ruby_llm 2026);
 - embeddings and legacy completions: `openai-model` (the served model); embeddings and files:
   `access-control-allow-origin: *`;
 - a 401 or a 404 (unknown model, unknown URL) comes from the edge, before any organisation is known: no
@@ -132,6 +133,7 @@ def headers(route: str, status: int, organization: str, project: str, model: str
     return out
 
 
+UNMETERED = frozenset({"/v1/moderations"})  # free: recorded answers carry no x-ratelimit-* headers
 SERVED_AS = {"text-embedding-ada-002": "text-embedding-ada-002-v2"}  # the openai-model OpenAI reports for it
 
 
@@ -150,7 +152,7 @@ class WireHeaders:
         if model is None and isinstance(body, Mapping) and isinstance(body.get("model"), str):
             model = body["model"]
         out = headers(route, plan.status, scenario.organization, project, model)
-        if model and scenario.rate_limits is None and metered(plan.status):
+        if model and scenario.rate_limits is None and metered(plan.status) and route not in UNMETERED:
             out.update(self.meter.take(client, model, estimate_tokens(body, scenario.reply_tokens)))
         for key, value in out.items():
             plan.headers.setdefault(key, value)

@@ -181,3 +181,10 @@ def test_moderations_record_and_replay(tmp_path: Path) -> None:
 def test_scores_are_written_as_recorded(value: float, text: str) -> None:
     """The recorded answers' spellings (ruby-openai 2025, ruby_llm 2026): Rust's ryu, not Python's repr."""
     assert ryu(value) == text and float(text) == value
+
+
+def test_no_rate_limit_headers_as_recorded(http: httpx.Client) -> None:
+    """Moderations are free: none of the four recorded answers (2025, 2026) carries x-ratelimit-* headers."""
+    r = http.post("/v1/moderations", json={"input": "hello"})
+    assert r.status_code == 200 and "openai-organization" in r.headers
+    assert not [h for h in r.headers if h.startswith("x-ratelimit-")]
