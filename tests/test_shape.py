@@ -159,3 +159,18 @@ def test_text_and_empty_bodies() -> None:
     diffs = compare(shape_of(200, [], b'{"a": 1}'), shape_of(200, [], b"not json"))
     assert Difference("body", "changed", "(body)", "json", "text") in diffs
     assert Difference("body", "missing", "a", "integer") in diffs
+
+
+def test_an_extra_item_between_events_is_not_another_order() -> None:
+    # A reasoning item (added, done) before the message item: the recorded stream had none.
+    real = shape_of(200, SSE, _responses_stream(NAMES))
+    with_reasoning = NAMES[:2] + ["response.output_item.added", "response.output_item.done"] + NAMES[2:]
+    ours = shape_of(200, SSE, _responses_stream(with_reasoning))
+    assert ours.sequence[:5] == ("response.created", "response.in_progress", "response.output_item.added",
+                                 "response.output_item.done", "response.output_item.added")
+    assert compare(real, ours) == []
+    # ... but a message item done before its text is another order
+    done_first = [n for n in NAMES if n != "response.output_item.done"]
+    done_first.insert(3, "response.output_item.done")
+    diffs = compare(real, shape_of(200, SSE, _responses_stream(done_first)))
+    assert [d.path for d in diffs] == ["(order)"]
