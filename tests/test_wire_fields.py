@@ -190,3 +190,28 @@ def test_recent_models_and_tools_as_recorded(http: httpx.Client) -> None:
             "name": "f", "parameters": {"type": "object", "properties": {}}}}], "tool_choice": "required",
         **chat}).text)
     assert list(calls[0]["choices"][0]["delta"]) == ["role", "content", "tool_calls", "refusal"]  # as recorded
+
+
+def test_reasoning_summary_as_recorded(client: openai.OpenAI, http: httpx.Client) -> None:
+    ask = {"model": "o3-mini", "input": "How do I cross a street?", "reasoning": {"summary": "detailed"}}
+    body = http.post("/v1/responses", json=ask).json()
+    validate("Response", body)
+    summary = body["output"][0]["summary"]
+    assert len(summary) == 1 and summary[0]["type"] == "summary_text" and summary[0]["text"].startswith("**")
+    assert http.post("/v1/responses", json={**ask, "reasoning": {}}).json()["output"][0]["summary"] == []
+    raw = events(http.post("/v1/responses", json={**ask, "stream": True}).text)
+    kinds = [e["type"] for e in raw]
+    # As recorded (o3-mini, 2025-09): part added, text deltas (padded like every delta), text done, part done.
+    start = kinds.index("response.reasoning_summary_part.added")
+    assert kinds[start - 1] == "response.output_item.added" and raw[start - 1]["item"]["summary"] == []
+    end = kinds.index("response.reasoning_summary_part.done")
+    assert set(kinds[start + 1:end - 1]) == {"response.reasoning_summary_text.delta"}
+    assert kinds[end - 1] == "response.reasoning_summary_text.done" and kinds[end + 1] == "response.output_item.done"
+    deltas = [e for e in raw if e["type"] == "response.reasoning_summary_text.delta"]
+    assert "".join(d["delta"] for d in deltas) == raw[end - 1]["text"] == raw[end]["part"]["text"]
+    assert all((len(d["delta"]) + len(d["obfuscation"])) % 16 == 0 for d in deltas)
+    for e in raw:
+        validate("ResponseStreamEvent", e)
+    streamed = list(client.responses.create(model="o3-mini", input="Cross a street?", stream=True,
+                                            reasoning={"summary": "auto"}))
+    assert streamed[-1].response.output[0].summary[0].text  # type: ignore[union-attr]

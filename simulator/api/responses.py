@@ -85,7 +85,9 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     # can end the response before any answer, with only the reasoning item, as the real API does.
     thought = min(REASONING_TOKENS, limit or REASONING_TOKENS) if model.reasoning else 0
     if model.reasoning:
-        output.append(reasoning_item(ids("rs_"), fields.encrypted_content(created) if echo.encrypted else None))
+        summary = fields.summary(rng, prompt) if reasoning.get("summary") else None
+        output.append(reasoning_item(ids("rs_"), fields.encrypted_content(created) if echo.encrypted else None,
+                                     summary))
     room = None if limit is None else limit - thought
     pieces: list[str] = []
     lp: list[dict[str, Any]] | None = None

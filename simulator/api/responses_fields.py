@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ids, params
+from .. import ids, params, textgen
 from ..catalog import ModelInfo
 from ..errors import invalid
 from ..plan import ResponsePlan
@@ -196,3 +196,13 @@ def as_of_now(stored: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | 
         return pending(stored, "in_progress"), None
     done = {k: v for k, v in stored.items() if k != READY_AT}
     return done, done
+
+
+_TITLES = ("Considering the question", "Working out the answer", "Planning the reply", "Weighing the request",
+           "Thinking it through")
+
+
+def summary(rng: Any, prompt: str) -> str:
+    """A reasoning summary as OpenAI's read: a bold title, a blank line, a short paragraph."""
+    title = _TITLES[int(rng.integers(len(_TITLES)))]
+    return f"**{title}**\n\n" + textgen.compose(rng, prompt, 30)

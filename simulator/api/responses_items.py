@@ -112,11 +112,13 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str) ->
             "call_id": call_id, "name": name}
 
 
-def reasoning_item(item_id: str, encrypted: str | None = None) -> dict[str, Any]:
-    """A reasoning item; with `include: ["reasoning.encrypted_content"]`, the thinking to send back next turn."""
+def reasoning_item(item_id: str, encrypted: str | None = None, summary: str | None = None) -> dict[str, Any]:
+    """A reasoning item; with `include: ["reasoning.encrypted_content"]`, the thinking to send back next turn;
+    with `reasoning.summary`, a summary of it (a bold title, then prose, as OpenAI's read)."""
+    parts = [{"type": "summary_text", "text": summary}] if summary else []
     if encrypted is None:
-        return {"id": item_id, "type": "reasoning", "content": [], "summary": []}
-    return {"id": item_id, "type": "reasoning", "content": [], "encrypted_content": encrypted, "summary": []}
+        return {"id": item_id, "type": "reasoning", "content": [], "summary": parts}
+    return {"id": item_id, "type": "reasoning", "content": [], "encrypted_content": encrypted, "summary": parts}
 
 
 def as_input(item: dict[str, Any]) -> dict[str, Any]:
@@ -148,9 +150,17 @@ def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = Tr
     emit("response.in_progress", response=start)
     for index, item in enumerate(response["output"]):
         if item["type"] == "reasoning":
-            emit("response.output_item.added", output_index=index, item=item)
-            # The thinking happens between these two events: the time to first token belongs to the second.
-            emit("response.output_item.done", True, output_index=index, item=item)
+            emit("response.output_item.added", output_index=index, item={**item, "summary": []})
+            # The thinking happens after this event: the time to first token belongs to the first summary
+            # delta, or without a summary to the item's done event.
+            for n, part in enumerate(item["summary"]):
+                at = {"item_id": item["id"], "output_index": index, "summary_index": n}
+                emit("response.reasoning_summary_part.added", **at, part={**part, "text": ""})
+                for piece in tokens.pieces(part["text"]):
+                    emit("response.reasoning_summary_text.delta", True, **at, delta=piece)
+                emit("response.reasoning_summary_text.done", **at, text=part["text"])
+                emit("response.reasoning_summary_part.done", **at, part=part)
+            emit("response.output_item.done", not item["summary"], output_index=index, item=item)
             continue
         if item["type"] == "function_call":
             emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress",
