@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -22,6 +23,9 @@ from simulator.config import DEFAULT_MAX_BODY, MEMORY, ServerConfig, check_url, 
 from simulator.errors import ConfigError, StoreUnavailable
 from simulator.protocol import PROTOCOL
 from simulator.store import PER_WORKER
+
+if TYPE_CHECKING:
+    from simulator.server import Server
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
 err = Console(stderr=True)
@@ -104,7 +108,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
     3 the resilience verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
     """
-    from simulator.app import ENDPOINTS, settle_memory
+    from simulator.app import ENDPOINTS
     from simulator.server import Server
 
     keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
@@ -113,12 +117,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                           upstream=upstream, speed=speed, timing=timing_mode, miss_status=miss_status,
                           after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
                                                               convert), state=state, workers=workers)
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    # httpx logs each upstream call (record-new) with its full URL at INFO, and the query can carry
-    # a key (`?api-key=`, Azure's way): never below WARNING, whatever --log-level says.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-    logs.configure(log_format, log_level)
+    _configure_logging(log_format, log_level)
     try:
         check_url(state)
         server = Server(config, ENDPOINTS)
@@ -133,12 +132,37 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     if workers > 1:
         _serve_workers(config, workers, log_level, grace)
         return
+    _serve_one(server, config, grace, dashboard)
+    report = server.verdict.report()
+    _summary(server, report)
+    if report_path:
+        Path(report_path).write_text(json.dumps(server.report(), indent=2) + "\n")
+    if fail_on_verdict and not report["passed"]:
+        sys.exit(EXIT_VERDICT)
+    if fail_on_unmatched and server.source is not None and server.source.misses:
+        sys.exit(EXIT_UNMATCHED)
+
+
+def _configure_logging(log_format: str, log_level: str) -> None:
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs each upstream call (record-new) with its full URL at INFO, and the query can carry
+    # a key (`?api-key=`, Azure's way): never below WARNING, whatever --log-level says.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    logs.configure(log_format, log_level)
+
+
+def _serve_one(server: Server, config: ServerConfig, grace: float, dashboard: bool) -> None:
+    """Serve in this process until stopped; exit 1 when the address could not be bound."""
+    from simulator.app import settle_memory
+
+    log_level = config.log_level
     if dashboard and log_level in ("info", "debug"):
         log_level = "warning"  # log lines printed under the live view would break it
         logging.getLogger().setLevel("WARNING")
-    runner = _Server(uvicorn.Config(server.app(), host=host, port=port, log_level=log_level, loop="uvloop",
-                                    http=PROTOCOL, lifespan="on", access_log=False,
-                                    timeout_graceful_shutdown=grace))
+    runner = _Server(uvicorn.Config(server.app(), host=config.host, port=config.port, log_level=log_level,
+                                    loop="uvloop", http=PROTOCOL, lifespan="on", access_log=False,
+                                    timeout_graceful_shutdown=grace))  # type: ignore[arg-type]  # float works
     view = None
     if dashboard:
         from simulator.dashboard import Dashboard
@@ -151,16 +175,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     if view is not None:
         view.stop()
     if not runner.started:
-        click.echo(f"simctl: could not serve on {host}:{port} (is the port in use?)", err=True)
+        click.echo(f"simctl: could not serve on {config.host}:{config.port} (is the port in use?)", err=True)
         sys.exit(EXIT_FAILED)
-    report = server.verdict.report()
-    _summary(server, report)
-    if report_path:
-        Path(report_path).write_text(json.dumps(server.report(), indent=2) + "\n")
-    if fail_on_verdict and not report["passed"]:
-        sys.exit(EXIT_VERDICT)
-    if fail_on_unmatched and server.source is not None and server.source.misses:
-        sys.exit(EXIT_UNMATCHED)
 
 
 def _check_state(url: str) -> None:
