@@ -39,6 +39,10 @@ install() {
     return
   fi
   local python=${SIMCTL_PYTHON:-python3} source=${SIMCTL_SOURCE:-$here/..}
+  if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    say "simctl needs Python >= 3.12 and '$python' is not one (add actions/setup-python, or set the python input)"
+    exit 1
+  fi
   say "installing simctl from $source with $python"
   "$python" -m venv "$state/venv" >&2
   "$state/venv/bin/python" -m pip install -q --disable-pip-version-check "$source" >&2

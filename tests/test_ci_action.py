@@ -110,6 +110,15 @@ def test_start_fails_with_simctls_own_message(tmp_path: Path) -> None:
     (tmp_path / "c").mkdir()
     done = Runner(tmp_path / "c", "").run("stop")
     assert done.returncode == 1 and "no server was started" in done.stderr
+    (tmp_path / "d").mkdir()
+    old_python = Runner(tmp_path / "d", "")
+    stub = tmp_path / "python3.10"  # stands in for an older python3 (ubuntu-22.04 has 3.10): its version check fails
+    stub.write_text("#!/bin/sh\nexit 1\n")
+    stub.chmod(0o755)
+    old_python.env.update(SIMCTL_INSTALL="true", SIMCTL_PYTHON=str(stub))
+    refused = old_python.run("start")
+    assert refused.returncode == 1 and "needs Python >= 3.12" in refused.stderr
+    assert not (tmp_path / "d" / "runner" / f"simctl-action-{old_python.env['SIMCTL_PORT']}" / "venv").exists()
 
 
 def test_action_yml_is_a_composite_that_runs_the_script_with_its_declared_inputs() -> None:
