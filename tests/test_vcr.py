@@ -182,3 +182,12 @@ def test_ruby_vcr_cassette() -> None:
     assert (e.method, e.path, e.status) == ("GET", "/v1/models/gpt-3.5-turbo-instruct", 200)
     assert e.recorded_at == "Sat, 27 Apr 2024 11:46:19 GMT"
     assert e.response_json()["object"] == "model"
+
+
+def test_recorded_gzip_binary_answers_from_a_real_cassette() -> None:
+    ex = vcr.load(DATA / "openllmetry_gzip_binary_completion.yaml")
+    assert [e.content_encoding for e in ex] == ["gzip"] * 3
+    assert all(e.response_json()["object"] == "text_completion" for e in ex)
+    assert all(e.response_header("content-encoding") is None for e in ex)
+    assert [e.response_header("date") for e in ex] == [  # one file, re-recorded years apart, order kept
+        "Tue, 27 Feb 2024 11:37:30 GMT", "Tue, 31 Mar 2026 13:14:00 GMT", "Tue, 31 Mar 2026 13:25:15 GMT"]
