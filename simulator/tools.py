@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from . import directive, jsongen
+from . import directive, jsongen, strict_schema
 from .errors import invalid
 
 
@@ -45,6 +45,8 @@ def parse_tools(raw: Any, *, nested: bool) -> list[Tool]:
             raise invalid(f"Invalid type for 'tools[{i}] parameters': expected an object.", param=where,
                           code="invalid_type")
         problem = jsongen.schema_problem(params)
+        if problem is None and fn.get("strict") is True:
+            problem = strict_schema.problem(params)
         if problem is not None:
             raise invalid(f"Invalid schema for function '{fn['name']}': {problem}.",
                           param=f"tools[{i}].function.parameters" if nested else f"tools[{i}].parameters",

@@ -254,3 +254,29 @@ def test_deleting_a_model(http: httpx.Client) -> None:
     base = http.delete("/v1/models/gpt-4o", headers={"Authorization": "Bearer sk-test"})
     assert base.status_code == 403 and base.json()["error"]["param"] == "model"
     assert http.get("/v1/models/gpt-4o").status_code == 200
+
+
+def test_strict_function_schemas_are_checked(client: openai.OpenAI) -> None:
+    # Recorded (Mirascope, 2026-01): a strict function whose `required` leaves out a property.
+    weather = {"type": "function", "name": "get_current_weather", "strict": True,
+               "description": "Get the current weather in a given location.",
+               "parameters": {"type": "object", "additionalProperties": False, "required": ["location"],
+                              "properties": {"location": {"type": "string"}, "unit": {"type": "string"}}}}
+    with pytest.raises(openai.BadRequestError) as missing:
+        client.responses.create(model="gpt-4o-mini", input="Weather in San Francisco?", tools=[weather])
+    assert _error(missing)[1] == {
+        "message": "Invalid schema for function 'get_current_weather': In context=(), 'required' is required to be "
+                   "supplied and to be an array including every key in properties. Missing 'unit'.",
+        "type": "invalid_request_error", "param": "tools[0].parameters", "code": "invalid_function_parameters"}
+    loose = {**weather, "strict": False}
+    assert client.responses.create(model="gpt-4o-mini", input="Weather in San Francisco?", tools=[loose]).output
+    nested = {"type": "object", "additionalProperties": False, "required": ["where"],
+              "properties": {"where": {"type": "object", "properties": {"city": {"type": "string"}},
+                                       "required": ["city"]}}}
+    with pytest.raises(openai.BadRequestError) as open_object:
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], tools=[
+            {"type": "function", "function": {"name": "f", "strict": True, "parameters": nested}}])
+    assert _error(open_object)[1]["message"] == (
+        "Invalid schema for function 'f': In context=('properties', 'where'), 'additionalProperties' is required "
+        "to be supplied and to be false.")
+    assert _error(open_object)[1]["param"] == "tools[0].function.parameters"

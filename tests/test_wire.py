@@ -31,8 +31,6 @@ BY_ID = {i.id: i for i in ITEMS}
 KNOWN_GAPS: dict[str, str] = {
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
         "response.completed:response.output[].content[] missing; response.completed:response.output[].phas...",
-    "crewAIInc__crewAI/test_o3_mini_reasoning_effort_high.yaml#0":
-        "status 200->400 for o3-mini",
     "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/sync.yaml#0":
         "incomplete_details object->null; incomplete_details.reason missing",
     "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/stream.yaml#0":
@@ -41,8 +39,6 @@ KNOWN_GAPS: dict[str, str] = {
         "response.completed:response.output[].content[].refusal missing; response.content_part.added:part....",
     "pydantic__pydantic-ai/test_openai_responses/test_background_mode_streaming_vcr.yaml#0":
         "response.queued missing; response.queued: missing",
-    "Mirascope__mirascope/test_model_call_with_tools.yaml#1":
-        "status 400->200 for gpt-4o-mini",
     "traceloop__openllmetry/test_lcel/test_lcel_with_datetime.yaml#0":
         "choices[].message.content null->string; system_fingerprint null->string; choices[].message.functi...",
 }

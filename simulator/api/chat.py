@@ -140,7 +140,7 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> Non
         if body.get("max_tokens") is not None:
             raise params.unsupported("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with "
                                      "this model. Use 'max_completion_tokens' instead.")
-        if body.get("stop") is not None:  # as recorded for o1-mini and gpt-5-mini
+        if body.get("stop"):  # as recorded for o1-mini and gpt-5-mini; an empty list passes (o3-mini, recorded)
             raise params.unsupported("stop", "Unsupported parameter: 'stop' is not supported with this model.")
         if temperature is not None and temperature != 1:
             raise invalid(f"Unsupported value: 'temperature' does not support {temperature:g} with this model. "
