@@ -83,17 +83,18 @@ def _nested(d: Difference, diffs: list[Difference]) -> int:
 
 
 def _newer_without(d: Difference, affected: list[Outcome], outs: list[Outcome]) -> Item | None:
-    """An exchange of the same endpoint, recorded after every affected one, whose real answer has the
-    missing field's parent (or headers at all) but not the field, for the same model and status: a hint
-    that the field has left the live API rather than that simctl lacks it."""
+    """The same request recorded again later (same endpoint, body and status), whose real answer has the
+    missing field's parent (or headers at all) but not the field: a hint that the field has left the
+    live API rather than that simctl lacks it. Other requests prove nothing: a refusal, a tool call or
+    a reasoning summary depends on what was asked."""
     if d.kind != "missing" or d.where == "status":
         return None
     endpoints, last = {o.item.endpoint for o in affected}, max(o.item.date for o in affected)
     parent = d.path.rsplit(".", 1)[0] if "." in d.path else d.path.split(":", 1)[0] + ":" if ":" in d.path else ""
-    models = {_model(o.item) for o in affected}
+    requests = [o.item.exchange.request_json() for o in affected]
     for o in sorted(outs, key=lambda o: o.item.date, reverse=True):
         item = o.item
-        if item.endpoint not in endpoints or item.date <= last or _model(item) not in models \
+        if item.endpoint not in endpoints or item.date <= last or item.exchange.request_json() not in requests \
                 or item.exchange.status != affected[0].item.exchange.status:
             continue
         shape = _real_shape(item)
@@ -102,11 +103,6 @@ def _newer_without(d: Difference, affected: list[Outcome], outs: list[Outcome]) 
         if d.where != "header" and d.path not in shape.paths and parent in shape.paths:
             return item
     return None
-
-
-def _model(item: Item) -> str:
-    req = item.exchange.request_json()
-    return str(req.get("model")) if isinstance(req, dict) else ""
 
 
 def _real_shape(item: Item) -> Shape:
