@@ -71,8 +71,8 @@ def options(body: dict[str, Any], model: ModelInfo) -> Options:
                       param="truncation", code="invalid_value")
     top = params.int_in(body, "top_logprobs", 0, 20, 0) or 0
     return Options(
-        frequency_penalty=float(params.number_in(body, "frequency_penalty", -2, 2, 0.0)),
-        presence_penalty=float(params.number_in(body, "presence_penalty", -2, 2, 0.0)),
+        frequency_penalty=float(params.number_in(body, "frequency_penalty", -2, 2, 0.0) or 0.0),
+        presence_penalty=float(params.number_in(body, "presence_penalty", -2, 2, 0.0) or 0.0),
         prompt_cache_retention=retention or ("24h" if _RETAINED_A_DAY.match(model.id) else "in_memory"),
         top_logprobs=top,
         max_tool_calls=params.int_in(body, "max_tool_calls", 1, 10**6),
