@@ -89,7 +89,8 @@ def test_old_instructor_prompt_with_python_dict_properties(client: openai.OpenAI
 def test_responses_json_object_with_a_schema_in_the_instructions(client: openai.OpenAI) -> None:
     schema = json.dumps(User.model_json_schema(), indent=2)
     r = client.responses.create(model="gpt-4.1", instructions=INSTRUCTOR.format(schema=schema),
-                                input="Sam, 33, admin, lives in Paris.", text={"format": {"type": "json_object"}})
+                                input="Sam, 33, admin, lives in Paris. Reply in JSON.",
+                                text={"format": {"type": "json_object"}})
     User.model_validate_json(r.output_text)
 
 
@@ -133,9 +134,13 @@ def test_json_mode_needs_the_word_json(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="gpt-4o", response_format={"type": "json_object"},
                                        messages=[{"role": "user", "content": "List three colors"}])
     assert e.value.body["param"] == "messages" and "must contain the word 'json'" in e.value.body["message"]
-    with pytest.raises(openai.BadRequestError) as e:
-        client.responses.create(model="gpt-4o", input="List three colors", text={"format": {"type": "json_object"}})
-    assert e.value.body["param"] == "input" and "must contain the word 'json'" in e.value.body["message"]
+    for instructions in (None, "Answer in JSON."):  # the instructions do not count, only input messages
+        with pytest.raises(openai.BadRequestError) as e:
+            client.responses.create(model="gpt-4o", input="List three colors", instructions=instructions,
+                                    text={"format": {"type": "json_object"}})
+        assert e.value.body["param"] == "text.format" and e.value.body["code"] is None
+        assert e.value.body["message"] == ("Response input messages must contain the word 'json' in some form to use "
+                                           "'text.format' of type 'json_object'.")
 
 
 def test_a_range_in_the_prompt_bounds_an_open_number(client: openai.OpenAI) -> None:

@@ -66,11 +66,14 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     user = params.optional(body, "user", str)
     tools = parse_tools(body.get("tools"), nested=False)
     text_format = _text_format(body)
-    said = [t for t in (instructions, *(_item_text(i) for i in [*history, *items] if i.get("role") != "assistant"))
-            if t]
+    said = [t for t in (_item_text(i) for i in [*history, *items] if i.get("role") != "assistant") if t]
+    # Only the input messages count: "json" in the instructions alone gets the 400 (observed live, param
+    # text.format); the instructions are still read for what the JSON should hold.
     if text_format is not None and text_format["type"] == "json_object" and not json_mode.mentions_json(said):
         raise invalid("Response input messages must contain the word 'json' in some form to use 'text.format' of "
-                      "type 'json_object'.", param="input")
+                      "type 'json_object'.", param="text.format")
+    if instructions:
+        said.insert(0, instructions)
     echo = fields.options(body, model)
 
     conversation = [*history, *items]
@@ -148,7 +151,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         return json_plan(fields.pending(response, "queued"), **common)
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
-            stream_events(response, pieces, obfuscate, lp)
+            stream_events(response, pieces, obfuscate, lp, echo.asked_tier)
         return ResponsePlan(chunks=schedule(events), media_type=SSE_TYPE, **common)
     return json_plan(response, **common)
 
