@@ -41,6 +41,16 @@ KNOWN_GAPS: dict[str, str] = {
         "response.queued missing; response.queued: missing",
     "traceloop__openllmetry/test_lcel/test_lcel_with_datetime.yaml#0":
         "choices[].message.content null->string; system_fingerprint null->string; choices[].message.functi...",
+    "open-telemetry__opentelemetry-python-contrib/test_async_chat_completion_streaming_not_complete.yaml#0":
+        "chunk:system_fingerprint null->string",
+    "pydantic__pydantic-ai/test_openai_responses/test_responses_usage_limit_not_exceeded.yaml#0":
+        "status 200->405 for gpt-4.1-mini",
+    "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":
+        "status 200->400 for gpt-5.6",
+    "crmne__ruby_llm/chat_streaming_responses_openai_gpt-5-nano_reports_consistent_token_counts_compared_to_non-streaming.yml#0":
+        "response.completed:response.reasoning.context missing; response.created:response.reasoning.contex...",
+    "crmne__ruby_llm/chat_streaming_responses_openai_gpt-5-nano_reports_consistent_token_counts_compared_to_non-streaming.yml#1":
+        "reasoning.context missing",
 }
 
 
