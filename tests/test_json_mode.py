@@ -138,7 +138,7 @@ def test_json_mode_needs_the_word_json(client: openai.OpenAI) -> None:
         with pytest.raises(openai.BadRequestError) as e:
             client.responses.create(model="gpt-4o", input="List three colors", instructions=instructions,
                                     text={"format": {"type": "json_object"}})
-        assert e.value.body["param"] == "text.format" and e.value.body["code"] is None
+        assert e.value.body["param"] == "input" and e.value.body["code"] is None
         assert e.value.body["message"] == ("Response input messages must contain the word 'json' in some form to use "
                                            "'text.format' of type 'json_object'.")
 

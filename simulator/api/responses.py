@@ -67,11 +67,11 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     tools = parse_tools(body.get("tools"), nested=False)
     text_format = _text_format(body)
     said = [t for t in (_item_text(i) for i in [*history, *items] if i.get("role") != "assistant") if t]
-    # Only the input messages count: "json" in the instructions alone gets the 400 (observed live, param
-    # text.format); the instructions are still read for what the JSON should hold.
+    # Only the input messages count: "json" in the instructions alone gets the 400 (observed live); the body
+    # is OpenAI's as relayed verbatim by a router (param input). The instructions still say what the JSON holds.
     if text_format is not None and text_format["type"] == "json_object" and not json_mode.mentions_json(said):
         raise invalid("Response input messages must contain the word 'json' in some form to use 'text.format' of "
-                      "type 'json_object'.", param="text.format")
+                      "type 'json_object'.", param="input")
     if instructions:
         said.insert(0, instructions)
     echo = fields.options(body, model)
