@@ -134,8 +134,12 @@ def classify(policy: Policy, parts: list[Part], model: str, seed: int | None,
             if rule.input not in ("any", part.kind) or not rule.pattern.search(part.value):
                 continue
             for c in rule.categories:
-                if c in categories and (part.kind == "text" or c in IMAGE_CATEGORIES):
-                    hits[c] = max(hits.get(c) or 0.0, rule.score) if rule.score is not None else hits.get(c)
+                if c not in categories or (part.kind == "image" and c not in IMAGE_CATEGORIES):
+                    continue
+                if rule.score is None:
+                    hits.setdefault(c, None)
+                else:  # the highest score a rule gives wins; a scenario's score beats the word list's
+                    hits[c] = max(hits.get(c) or 0.0, rule.score)
     rng = _rng(seed, model, parts)
     scores: dict[str, float] = {}
     kinds = {p.kind for p in parts}
