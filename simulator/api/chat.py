@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,8 +244,14 @@ def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, A
 
 def _no_fingerprint(model: ModelInfo) -> bool:
     """Reasoning models answer with a null system_fingerprint (recorded 2025-2026: the gpt-5 family, o4-mini,
-    o1-mini), except o3-mini (fp_... in every recording)."""
-    return model.reasoning and not model.id.startswith("o3-mini")
+    o1-mini), except o3-mini (fp_... in every recording); so do gpt-4 and gpt-3.5-turbo (gpt-4-0613,
+    gpt-4-0125-preview, gpt-3.5-turbo-0125), unlike gpt-4o and gpt-4.1."""
+    if model.reasoning:
+        return not model.id.startswith("o3-mini")
+    return _OLD_GPT.match(model.id) is not None
+
+
+_OLD_GPT = re.compile(r"gpt-(3\.5|4)(-|$)")
 
 
 def _obfuscated(body: dict[str, Any]) -> bool:

@@ -44,6 +44,7 @@ class Options:
     top_logprobs: int
     max_tool_calls: int | None
     service_tier: str
+    asked_tier: str  # what the request asked for: a stream's first events show it, the last the tier that served
     truncation: str
     background: bool
     encrypted: bool  # include: reasoning.encrypted_content
@@ -78,6 +79,7 @@ def options(body: dict[str, Any], model: ModelInfo) -> Options:
         max_tool_calls=params.int_in(body, "max_tool_calls", 1, 10**6),
         # "auto" is served by the default tier: the finished response names the tier that served it.
         service_tier="default" if tier == "auto" else tier,
+        asked_tier=tier,
         truncation=truncation,
         background=bool(params.optional(body, "background", bool, False)),
         encrypted=ENCRYPTED in include,
@@ -86,9 +88,10 @@ def options(body: dict[str, Any], model: ModelInfo) -> Options:
 
 
 def reasoning(given: dict[str, Any], effort: str | None, summary: str | None, reasons: bool) -> dict[str, Any]:
-    """`reasoning` as echoed: effort and summary; on reasoning models also the context and mode used."""
+    """`reasoning` as echoed: context, effort and summary (null on other models, as recorded 2026-08); on
+    reasoning models also the mode used."""
     if not reasons:
-        return {"effort": None, "summary": None}
+        return {"context": None, "effort": None, "summary": None}
     context = given.get("context")
     if context is not None and context not in ("auto", "current_turn", "all_turns"):
         raise invalid(f"Invalid value: '{context}'. Supported values are: 'auto', 'current_turn', and "

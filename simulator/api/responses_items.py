@@ -131,7 +131,8 @@ def as_input(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = True,
-                  logprobs: list[dict[str, Any]] | None = None) -> list[tuple[bytes, bool]]:
+                  logprobs: list[dict[str, Any]] | None = None,
+                  asked_tier: str | None = None) -> list[tuple[bytes, bool]]:
     """Events as (bytes, carries a token); `pieces` are the tokens of the answer item (message or call), and
     `logprobs` theirs when asked for. Each delta carries the random `obfuscation` OpenAI adds by default
     (stream_options.include_obfuscation). Fields after `type` in alphabetical order, as the live API writes
@@ -146,7 +147,14 @@ def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = Tr
 
     start = copy.deepcopy(response)
     start.update(status="in_progress", completed_at=None, incomplete_details=None, output=[], usage=None)
-    emit("response.created", response=start)
+    if asked_tier is not None:  # recorded: "auto" while in progress, "default" once served
+        start["service_tier"] = asked_tier
+    if response.get("background"):  # recorded (2026-02): created and queued first, then in progress
+        queued = {**start, "status": "queued"}
+        emit("response.created", response=queued)
+        emit("response.queued", response=queued)
+    else:
+        emit("response.created", response=start)
     emit("response.in_progress", response=start)
     for index, item in enumerate(response["output"]):
         if item["type"] == "reasoning":
