@@ -150,8 +150,9 @@ def test_bad_moderation_sections_name_file_line_and_key(tmp_path: Path, text: st
     ({"input": [{"type": "image_url", "image_url": {}}]}, 400, "input[0].image_url.url", "missing_required_parameter"),
     ({"input": [{"type": "image_url", "image_url": {"url": IMAGE}}], "model": "text-moderation-latest"}, 400, "input",
      "invalid_value"),
-    ({"input": "x", "model": "no-such-model"}, 404, None, "model_not_found"),
-    ({"input": "x", "model": "gpt-4o"}, 400, "model", None),
+    ({"input": "x", "model": "no-such-model"}, 400, "model", "invalid_value"),
+    ({"input": "x", "model": "gpt-4o"}, 400, "model", "invalid_value"),  # a chat model: the same refusal
+    ({"input": [{"type": "image_url", "image_url": {"url": IMAGE}}] * 2}, 400, "input", "too_many_images"),
 ])
 def test_bad_requests_get_openai_errors(http: httpx.Client, body: dict, status: int, param: str | None,
                                         code: str | None) -> None:

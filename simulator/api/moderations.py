@@ -23,14 +23,19 @@ from ..plan import ResponsePlan
 
 DEFAULT_MODEL = "omni-moderation-latest"
 TEXT_MODEL_ANSWERS_AS = "text-moderation-007"  # what text-moderation-latest and -stable report
-MAX_INPUTS = 32  # OpenAI's limit on an array of texts
+MAX_INPUTS = 32  # an array of texts longer than this is refused (OpenAI's limit is not documented)
+MAX_IMAGES = 1  # per request, as measured live (2026-08): a second image is a 400 too_many_images
 _PART_TYPES = ("text", "image_url")
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
-    value = params.required(body, "input", (str, list))
+    value = params.required(body, "input", (str, list))  # unknown fields (`user`) are ignored, as measured
     name = params.optional(body, "model", str, DEFAULT_MODEL)
-    model = ctx.catalog.resolve(name, MODERATIONS)
+    model = ctx.catalog.get(name)
+    if model is None or MODERATIONS not in model.endpoints:
+        # Measured live (2026-09): a model that is not a moderation model, a chat model included, is a 400
+        # on the parameter's value, not the 404 other endpoints give an unknown model.
+        raise invalid(f"Invalid value for 'model': '{name}'.", param="model", code="invalid_value")
     text_model = model.id.startswith("text-moderation")
     inputs = _inputs(value, text_model)
     categories = TEXT_CATEGORIES if text_model else OMNI_CATEGORIES
@@ -110,7 +115,12 @@ def _inputs(value: str | list[Any], text_model: bool) -> list[list[Part]]:
     if text_model:
         raise invalid(f"The model '{TEXT_MODEL_ANSWERS_AS}' does not support multi-modal inputs; use "
                       "omni-moderation-latest.", param="input", code="invalid_value")
-    return [[_part(v, i) for i, v in enumerate(value)]]
+    parts = [_part(v, i) for i, v in enumerate(value)]
+    images = sum(p.kind == "image" for p in parts)
+    if images > MAX_IMAGES:
+        raise invalid(f"Number of images ({images}) exceeds maximum of {MAX_IMAGES}", param="input",
+                      code="too_many_images")
+    return [parts]
 
 
 def _part(item: dict[str, Any], i: int) -> Part:
