@@ -29,6 +29,8 @@ ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
 KNOWN_GAPS: dict[str, str] = {
+    "alexrudall__ruby-openai/gpt-3_5-turbo_valid_tool_call_chat.yml#0":
+        "system_fingerprint string->null",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
         "gpt-5.5 says a commentary message (phase) before its function call; simctl only calls",
     "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/sync.yaml#0":
@@ -37,20 +39,12 @@ KNOWN_GAPS: dict[str, str] = {
         "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
     "Mirascope__mirascope/test_refusal/openai_gpt_4o_responses/stream.yaml#0":
         "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
-    "pydantic__pydantic-ai/test_openai_responses/test_background_mode_streaming_vcr.yaml#0":
-        "a background stream starts with response.queued; simctl has no such event",
     "traceloop__openllmetry/test_lcel/test_lcel_with_datetime.yaml#0":
         "legacy functions: the model called one (function_call, content null); simctl answers text",
-    "open-telemetry__opentelemetry-python-contrib/test_async_chat_completion_streaming_not_complete.yaml#0":
-        "gpt-4 chunks carry system_fingerprint null; simctl a string",
     "pydantic__pydantic-ai/test_openai_responses/test_responses_usage_limit_not_exceeded.yaml#0":
         "POST /v1/responses/input_tokens (count input tokens) is not emulated: 405",
     "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":
         "an additional_tools input item (gpt-5.6 tool availability) is refused: 400",
-    "crmne__ruby_llm/chat_streaming_responses_openai_gpt-5-nano_reports_consistent_token_counts_compared_to_non-streaming.yml#0":
-        "2026 Responses objects carry reasoning.context (null on gpt-4.1-nano); simctl lacks it",
-    "crmne__ruby_llm/chat_streaming_responses_openai_gpt-5-nano_reports_consistent_token_counts_compared_to_non-streaming.yml#1":
-        "2026 Responses objects carry reasoning.context (null on gpt-4.1-nano); simctl lacks it",
 }
 
 
