@@ -29,8 +29,6 @@ ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
 KNOWN_GAPS: dict[str, str] = {
-    "alexrudall__ruby-openai/gpt-3_5-turbo_valid_tool_call_chat.yml#0":
-        "system_fingerprint string->null",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
         "gpt-5.5 says a commentary message (phase) before its function call; simctl only calls",
     "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/sync.yaml#0":
@@ -38,7 +36,7 @@ KNOWN_GAPS: dict[str, str] = {
     "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/stream.yaml#0":
         "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
     "Mirascope__mirascope/test_refusal/openai_gpt_4o_responses/stream.yaml#0":
-        "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
+        "the model refused: refusal parts, response.refusal.delta/done; simctl answers text",
     "traceloop__openllmetry/test_lcel/test_lcel_with_datetime.yaml#0":
         "legacy functions: the model called one (function_call, content null); simctl answers text",
     "pydantic__pydantic-ai/test_openai_responses/test_responses_usage_limit_not_exceeded.yaml#0":
@@ -100,6 +98,8 @@ def test_retired_fields_have_their_evidence_in_the_corpus() -> None:
     for r in RETIRED:
         old, new = BY_ID[r.last_seen], BY_ID[r.gone_in]
         assert old.endpoint in r.endpoints and new.endpoint in r.endpoints, r
+        if r.model:
+            assert {(i.exchange.request_json() or {}).get("model") for i in (old, new)} == {r.model}, r
         assert old.date < new.date, (r, old.date, new.date)
         before, after = (shape_of(i.exchange.status, i.exchange.response_headers, i.exchange.response_body)
                          for i in (old, new))
