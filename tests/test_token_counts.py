@@ -150,3 +150,42 @@ def test_each_bpe_loads_through_its_cache(name: str, tmp_path: Path, monkeypatch
     assert tokens._load(name).encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
     tokens._cache_path(name).write_bytes(b"not marshal data")  # a damaged cache: the package's file again
     assert tokens._load(name).encode(text, disallowed_special=()) == fresh.encode(text, disallowed_special=())
+
+
+def _image(size: tuple[int, int], fmt: str) -> str:
+    """A data: URL of an image of `size` (what an image costs depends on its size alone)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(out, format=fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(out.getvalue()).decode()
+
+
+# (source under pydantic-ai's test_openai cassettes, commit, model, text, image size and format, recorded)
+IMAGES = [
+    ("test_image_url_input_force_download.yaml", "e7eb8a83dba32dc1d445b78cdd99dda868d104f2", "gpt-4.1-nano",
+     "What is this vegetable?", (540, 360), "JPEG", 515),  # patches: 17 x 12 x 2.46
+    ("test_image_as_binary_content_input.yaml", "514433accf36446130fbfcf25bd4942af9b21b55", "gpt-4o",
+     "What fruit is in the image?", (3008, 2000), "PNG", 1119),  # tiles: 3 x 2 x 170 + 85
+]
+
+
+@pytest.mark.parametrize(("source", "commit", "model", "text", "size", "fmt", "recorded"), IMAGES,
+                         ids=[i[2] for i in IMAGES])
+def test_images_cost_what_openai_charges(client: openai.OpenAI, source: str, commit: str, model: str, text: str,
+                                         size: tuple[int, int], fmt: str, recorded: int) -> None:
+    content = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": _image(size, fmt)}}]
+    r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": content}])
+    assert r.usage is not None and abs(r.usage.prompt_tokens - recorded) <= 2, f"{CASSETTES}test_openai/{source}"
+    low = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": _image(size, fmt),
+                                                                                "detail": "low"}}]
+    cheap = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": low}])
+    plain = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": low[:1]}])
+    assert cheap.usage is not None and plain.usage is not None
+    assert cheap.usage.prompt_tokens == plain.usage.prompt_tokens + 85  # detail low: the base alone
+    r2 = client.responses.create(model=model, input=[{"role": "user", "content": [
+        {"type": "input_text", "text": text}, {"type": "input_image", "image_url": _image(size, fmt)}]}])
+    assert r2.usage is not None and abs(r2.usage.input_tokens - recorded) <= 2

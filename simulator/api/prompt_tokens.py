@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import tokens
+from .. import image_tokens, tokens
 from ..catalog import ModelInfo
 from ..errors import APIError
 from ..tools import Tool
@@ -19,7 +19,7 @@ def chat(messages: list[dict[str, Any]], tools: list[Tool], model: ModelInfo, *,
     """The prompt's tokens (`api`: "chat" or "responses"); with `window` ("chat" or "responses") refused as
     OpenAI refuses one too long."""
     system = any(m.get("role") in ("system", "developer") for m in messages)
-    in_messages = tokens.count_messages(messages, model.tokenizer, reasoning=model.reasoning)
+    in_messages = tokens.count_messages(messages, model.tokenizer, reasoning=model.reasoning) + _images(messages, model)
     in_tools = tokens.count_tools(_specs(tools), model.tokenizer, system=system)
     if in_tools and model.reasoning and api == "chat":
         in_tools += REASONING_TOOLS  # chat only: the Responses API adds no such preamble
@@ -49,6 +49,22 @@ def _as_message(item: dict[str, Any]) -> dict[str, Any] | None:
         output = item.get("output")
         return {"role": "tool", "content": output if isinstance(output, str | list) else str(output or "")}
     return None  # earlier reasoning is dropped from the context, as OpenAI does
+
+
+def _images(messages: list[dict[str, Any]], model: ModelInfo) -> int:
+    """Image parts, chat's (`image_url: {url, detail}`) and the Responses API's (`input_image`)."""
+    total = 0
+    for m in messages:
+        parts = m.get("content")
+        for part in parts if isinstance(parts, list) else ():
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "image_url" and isinstance(part.get("image_url"), dict):
+                image = part["image_url"]
+                total += image_tokens.cost(model.id, str(image.get("url", "")), image.get("detail"))
+            elif part.get("type") == "input_image":
+                total += image_tokens.cost(model.id, str(part.get("image_url") or ""), part.get("detail"))
+    return total
 
 
 def _specs(tools: list[Tool]) -> list[tuple[str, str, dict[str, Any]]]:
