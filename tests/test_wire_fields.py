@@ -33,7 +33,8 @@ def test_response_has_every_recorded_field(client: openai.OpenAI, http: httpx.Cl
     validate("Response", body)
     assert body["user"] is None and body["billing"] == {"payer": "developer"} and body["moderation"] is None
     assert (body["frequency_penalty"], body["presence_penalty"]) == (0.0, 0.0)
-    assert body["prompt_cache_retention"] == "in_memory" and body["reasoning"] == {"effort": None, "summary": None}
+    assert body["prompt_cache_retention"] == "in_memory"
+    assert body["reasoning"] == {"context": None, "effort": None, "summary": None}  # as recorded 2026-08
     given = http.post("/v1/responses", json={"model": "gpt-4.1-mini", "input": "hi", "user": "user-42",
                                              "frequency_penalty": 0.5, "presence_penalty": -0.25,
                                              "prompt_cache_retention": "24h", "max_tool_calls": 3}).json()
