@@ -184,6 +184,8 @@ def count_messages(messages: list[dict[str, Any]], name: str = DEFAULT, *, reaso
         if m.get("name"):
             total += NAME_EXTRA + count(str(m["name"]), name)
         total += _calls(m.get("tool_calls") or [], name)
+        if isinstance(m.get("function_call"), dict):  # the deprecated function calling
+            total += _calls([{"function": m["function_call"]}], name)
     return total
 
 

@@ -6,6 +6,7 @@ that pin them show (see docs/scenarios.md#models).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +281,32 @@ def test_strict_function_schemas_are_checked(client: openai.OpenAI) -> None:
         "Invalid schema for function 'f': In context=('properties', 'where'), 'additionalProperties' is required "
         "to be supplied and to be false.")
     assert _error(open_object)[1]["param"] == "tools[0].function.parameters"
+
+
+def test_deprecated_function_calling(client: openai.OpenAI, http: httpx.Client) -> None:
+    """`functions` (recorded 2025-03 on gpt-3.5-turbo): the call comes back as message.function_call."""
+    joke = {"name": "Joke", "description": "Joke to tell user.", "parameters": {
+        "type": "object", "required": ["setup", "punchline"],
+        "properties": {"setup": {"type": "string", "description": "question to set up a joke"},
+                       "punchline": {"type": "string", "description": "answer to resolve the joke"}}}}
+    messages = [{"role": "system", "content": "You are helpful assistant"},
+                {"role": "user", "content": "tell me a short joke"}]
+    r = http.post("/v1/chat/completions", json={"model": "gpt-3.5-turbo", "messages": messages, "functions": [joke],
+                                                "function_call": {"name": "Joke"}}).json()
+    choice = r["choices"][0]
+    assert choice["finish_reason"] == "function_call" and choice["message"]["content"] is None
+    assert set(choice["message"]) == {"role", "content", "function_call", "refusal", "annotations"}
+    call = choice["message"]["function_call"]
+    assert call["name"] == "Joke" and set(json.loads(call["arguments"])) >= {"setup", "punchline"}
+    assert abs(r["usage"]["prompt_tokens"] - 76) <= 3  # recorded: 76
+    stream = http.post("/v1/chat/completions", json={"model": "gpt-3.5-turbo", "messages": messages, "stream": True,
+                                                     "functions": [joke], "function_call": {"name": "Joke"}})
+    chunks = [json.loads(line[6:]) for line in stream.text.splitlines() if line.startswith("data: {")]
+    assert chunks[0]["choices"][0]["delta"]["function_call"] == {"name": "Joke", "arguments": ""}
+    args = "".join(c["choices"][0]["delta"].get("function_call", {}).get("arguments", "") for c in chunks
+                   if c["choices"])
+    assert json.loads(args) and chunks[-1]["choices"][0]["finish_reason"] == "function_call"
+    follow = client.chat.completions.create(model="gpt-3.5-turbo", functions=[joke], messages=[
+        *messages, {"role": "assistant", "content": None, "function_call": call},
+        {"role": "function", "name": "Joke", "content": "told"}])
+    assert follow.choices[0].finish_reason == "stop" and follow.choices[0].message.content

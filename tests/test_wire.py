@@ -37,8 +37,6 @@ KNOWN_GAPS: dict[str, str] = {
         "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
     "Mirascope__mirascope/test_refusal/openai_gpt_4o_responses/stream.yaml#0":
         "the model refused: refusal parts, response.refusal.delta/done; simctl answers text",
-    "traceloop__openllmetry/test_lcel/test_lcel_with_datetime.yaml#0":
-        "legacy functions: the model called one (function_call, content null); simctl answers text",
     "pydantic__pydantic-ai/test_openai_responses/test_responses_usage_limit_not_exceeded.yaml#0":
         "POST /v1/responses/input_tokens (count input tokens) is not emulated: 405",
     "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":

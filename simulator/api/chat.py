@@ -17,7 +17,8 @@ from ..metadata import check as check_metadata
 from ..plan import SSE_TYPE, ResponsePlan, json_plan
 from ..sse import DONE, Template, data_event, encode_string
 from ..timing import schedule
-from ..tools import Tool, arguments, choose, parse_tools
+from ..tools import Tool, arguments, choose
+from .chat_functions import legacy_functions
 from .logprobs import token_logprobs
 from .prompt_tokens import chat as count_prompt
 from .prompt_tokens import check_output_limit
@@ -33,6 +34,7 @@ class Choice:
     finish_reason: str
     tool: Tool | None = None
     call_id: str = ""
+    legacy: bool = False  # called through the deprecated `functions` (message.function_call, no id)
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
@@ -51,7 +53,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     if top_logprobs and not logprobs:
         raise invalid("Invalid value for 'logprobs': must be true when 'top_logprobs' is set.", param="logprobs",
                       code="invalid_value")
-    tools = parse_tools(body.get("tools"), nested=True)
+    tools, tool_choice, legacy = legacy_functions(body)
     fmt = _response_format(body)
     said = [tokens.content_text(m.get("content")) for m in messages if m.get("role") != "assistant"]
     if fmt is not None and fmt["type"] == "json_object" and not json_mode.mentions_json(said):
@@ -64,10 +66,11 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     choices = []
     for i in range(n):
         rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
-        tool = choose(tools, body.get("tool_choice"), prompt, after_tool)
+        tool = choose(tools, tool_choice, prompt, after_tool)
         if tool is not None:
             args = arguments(tool, rng)
-            choices.append(Choice(i, tokens.pieces(args), "tool_calls", tool, ctx.new_id("call_")))
+            choices.append(Choice(i, tokens.pieces(args), "function_call" if legacy else "tool_calls", tool,
+                                  "" if legacy else ctx.new_id("call_"), legacy))
             continue
         text = _formatted_text(fmt, rng, prompt, said)
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
@@ -232,7 +235,9 @@ def _tool_call(c: Choice) -> dict[str, Any]:
 
 def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
-    if c.tool is not None:
+    if c.tool is not None and c.legacy:
+        message["function_call"] = {"name": c.tool.name, "arguments": "".join(c.pieces)}
+    elif c.tool is not None:
         message["tool_calls"] = [_tool_call(c)]
     else:
         message["content"] = "".join(c.pieces)
@@ -309,12 +314,16 @@ def _stream_parts(
     # Token chunks differ only in the piece: encode each choice's chunk once, splice the pieces in.
     content = {c.index: _Slots(chunk(delta(c, {"content": Template.MARK}), pad=False), padded)
                for c in choices if c.tool is None}
-    arguments = {c.index: _Slots(chunk(delta(c, {"tool_calls": [{"index": 0, "function": {
-        "arguments": Template.MARK}}]}), pad=False), padded) for c in choices if c.tool is not None}
+    arguments = {c.index: _Slots(chunk(delta(c, {"function_call": {"arguments": Template.MARK}} if c.legacy else {
+        "tool_calls": [{"index": 0, "function": {"arguments": Template.MARK}}]}), pad=False), padded)
+        for c in choices if c.tool is not None}
     parts: list[tuple[bytes, bool]] = []
     for c in choices:
         first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
-        if c.tool is not None:  # as recorded: role, content (null), tool_calls, refusal
+        if c.tool is not None and c.legacy:
+            first = {"role": "assistant", "content": None, "function_call": {"name": c.tool.name, "arguments": ""},
+                     "refusal": None}
+        elif c.tool is not None:  # as recorded: role, content (null), tool_calls, refusal
             first = {"role": "assistant", "content": None, "tool_calls": [{
                 "index": 0, "id": c.call_id, "type": "function", "function": {"name": c.tool.name, "arguments": ""}}],
                 "refusal": None}
