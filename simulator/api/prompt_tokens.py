@@ -23,6 +23,8 @@ def chat(messages: list[dict[str, Any]], tools: list[Tool], model: ModelInfo, *,
     in_tools = tokens.count_tools(_specs(tools), model.tokenizer, system=system)
     if in_tools and model.reasoning and api == "chat":
         in_tools += REASONING_TOOLS  # chat only: the Responses API adds no such preamble
+    elif in_tools and api == "responses":
+        in_tools -= 1  # one framing token fewer there (35 recorded gpt-5/gpt-5-mini/gpt-4o/gpt-4.1 requests)
     if window == "chat":
         check_chat_window(in_messages, in_tools, model)
     elif window == "responses":
