@@ -12,8 +12,9 @@ pydantic-ai's, 2025-2026):
   (free) carry none (four recorded answers, ruby-openai 2025 and ruby_llm 2026);
 - embeddings and legacy completions: `openai-model` (the served model); embeddings and files:
   `access-control-allow-origin: *`;
-- a 401 or a 404 (unknown model, unknown URL) comes from the edge, before any organisation is known: no
-  `openai-organization`, `openai-project` or rate-limit headers, and `vary: Origin`.
+- a 401 or a 404 (unknown model, unknown URL) comes before any organisation is known: no
+  `openai-organization`, `openai-project` or rate-limit headers; `vary: Origin`, except the Responses API's
+  401, which says `www-authenticate: Bearer realm="OpenAI API"` instead.
 
 Seed profiles that mimic other servers turn this off (`server.openai_headers: false`).
 """
@@ -114,6 +115,9 @@ class TierMeter:
 def headers(route: str, status: int, organization: str, project: str, model: str | None) -> dict[str, str]:
     """The fixed headers for an answer on `route` (the rate-limit ones come from a limiter)."""
     out = dict(_EVERY_ANSWER)
+    if status == 401 and route.startswith("/v1/responses"):  # the Responses API's own 401 (recorded 2025-12,
+        out["www-authenticate"] = 'Bearer realm="OpenAI API"'  # 2026-06); no organisation without a valid key
+        return out
     if status in (401, 404):  # the edge answers these, before an organisation is known
         out["vary"] = "Origin"
         if status == 404 and route == "/v1/embeddings":  # ...but embeddings' 404 names it (recorded 2025-05)

@@ -74,6 +74,17 @@ def test_errors_carry_the_headers_the_live_api_sends(base_url: str) -> None:
     assert "openai-organization" not in h and not any(name in h for name in RATE)
 
 
+def test_a_401_names_its_realm(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.yaml"
+    path.write_text("extends: default\nserver: {api_keys: [sk-right]}\n")
+    with running_server(ServerConfig(scenarios=(str(path),))) as url:
+        with pytest.raises(openai.AuthenticationError) as denied:
+            sdk(url, "sk-wrong").responses.create(model="gpt-4.1-mini", input="hi")
+        h = denied.value.response.headers
+        assert h["www-authenticate"] == 'Bearer realm="OpenAI API"'  # recorded 2025-12 and 2026-06
+        assert "openai-organization" not in h and not any(name in h for name in RATE)
+
+
 def test_stream_headers_come_first_and_time_the_first_token(tmp_path: Path) -> None:
     path = tmp_path / "slow.yaml"
     path.write_text("extends: default\ntiming: {ttft: 0.3, itl: 0.001}\n")
