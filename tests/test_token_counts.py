@@ -115,6 +115,15 @@ def test_responses_input_tokens_count_instructions_as_a_system_message(client: o
     assert as_text.usage is not None and as_text.usage.input_tokens == 24  # a string input is one user message
 
 
+def test_responses_input_tokens_with_a_function_tool(client: openai.OpenAI) -> None:
+    # test_multimodal_tool_returns/test_vendor_metadata_detail.yaml @ cae4e37160b7fcd76ac9e60f74ab338dd51481cf
+    tool = {"type": "function", "name": "get_images_with_metadata", "description": None, "strict": False,
+            "parameters": {"additionalProperties": False, "properties": {}, "type": "object"}}
+    r = client.responses.create(model="gpt-5-mini", tool_choice="auto", tools=[tool], input=[
+        {"role": "user", "content": "Call the get_images_with_metadata tool and describe what you see."}])
+    assert r.usage is not None and r.usage.input_tokens == 44
+
+
 def test_each_model_counts_with_its_own_encoding(client: openai.OpenAI) -> None:
     # 'Antidisestablishmentarianism' splits differently in the two vocabularies: the model decides.
     text = "Antidisestablishmentarianism über alles: 東京は晴れ"
