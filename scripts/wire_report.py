@@ -140,6 +140,14 @@ def report(outs: list[Outcome]) -> str:
                              if isinstance(o.item.exchange.request_json(), dict)})
             out.append(f"        models: {', '.join(models)} (body and header differences of these not listed)")
         out.append(f"        e.g. {', '.join(o.item.id for o in os_[:3])}")
+        if d.where == "status":
+            for o in os_[:6]:
+                said = o.error_message() or f"{o.status}, no error"
+                real = o.item.exchange.response_json()
+                real_said = real["error"].get("message", "") if isinstance(real, dict) and isinstance(
+                    real.get("error"), dict) else ""
+                out.append(f"        {o.item.id.rsplit('/', 1)[-1]}: simctl said {said[:110]!r}"
+                           + (f"; OpenAI said {real_said[:110]!r}" if real_said else ""))
         newer = _newer_without(d, os_, outs)
         if newer:
             out.append(f"        older recordings only? absent from the newer {newer.id} ({newer.date}): "

@@ -139,6 +139,15 @@ class Outcome:
     status: int
     differences: list[Difference]  # every difference, extras included
     retired: list[Difference] = field(default_factory=list)  # missing fields that left the live API
+    body: bytes = b""  # simctl's answer
+
+    def error_message(self) -> str:
+        """simctl's error message, when its answer is an error."""
+        try:
+            err = json.loads(self.body).get("error")
+        except (ValueError, AttributeError):
+            return ""
+        return str(err.get("message", "")) if isinstance(err, dict) else ""
 
     @property
     def failures(self) -> list[Difference]:
@@ -278,4 +287,4 @@ def run(url: str, items: list[Item] | None = None) -> Iterator[Outcome]:
             _learn_ids(item, got, ids)
             real = shape_of(ex.status, ex.response_headers, ex.response_body)
             diffs, gone = _retired(item, compare(real, shape_of(status, got_headers, got)))
-            yield Outcome(item, status, diffs, gone)
+            yield Outcome(item, status, diffs, gone, got)
