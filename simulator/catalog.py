@@ -51,6 +51,7 @@ class ModelInfo:
     max_output_tokens: int | None = None
     legacy: bool = False  # older than the Responses API, which does not know it
     system_messages: bool = True  # False: system/developer messages refused (o1-mini)
+    vision: bool = True  # False: image parts refused on chat
 
     @property
     def reasoning(self) -> bool:

@@ -303,7 +303,7 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
     if not isinstance(m, dict) or "id" not in m:
         raise w.error(at, "a model needs at least an `id`")
     known = ("id", "kind", "owned_by", "created", "aliases", "endpoints", "context_window", "dimensions", "tokenizer",
-             "max_output_tokens", "legacy", "system_messages", "timing")
+             "max_output_tokens", "legacy", "system_messages", "vision", "timing")
     for key in m:
         if key not in known:
             raise w.error((*at, key), f"unknown model key (known: {', '.join(known)})")
@@ -335,7 +335,7 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
     }
     for key, typ, default in (("owned_by", str, "openai"), ("created", int, 1700000000),
                               ("context_window", int, 128000), ("legacy", bool, False),
-                              ("system_messages", bool, True)):
+                              ("system_messages", bool, True), ("vision", bool, True)):
         if key in m or base is None:
             spec[key] = _get(m, key, typ, w, default, at)
     if top is not None or base is None:

@@ -310,3 +310,15 @@ def test_deprecated_function_calling(client: openai.OpenAI, http: httpx.Client) 
         *messages, {"role": "assistant", "content": None, "function_call": call},
         {"role": "function", "name": "Joke", "content": "told"}])
     assert follow.choices[0].finish_reason == "stop" and follow.choices[0].message.content
+
+
+def test_images_to_a_model_without_vision(client: openai.OpenAI) -> None:
+    content = [{"type": "text", "text": "What is this?"},
+               {"type": "image_url", "image_url": {"url": "https://example.org/cat.png"}}]
+    for model in ("o3-mini", "gpt-4-turbo", "gpt-3.5-turbo"):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model=model, messages=[{"role": "user", "content": content}])
+        assert _error(refused)[1] == {"message": "Invalid content type. image_url is only supported by certain models.",
+                                      "type": "invalid_request_error", "param": "messages.[0].content.[1].type",
+                                      "code": None}
+    assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": content}]).choices

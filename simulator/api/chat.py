@@ -152,12 +152,16 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> Non
 
 
 def _check_roles(messages: list[dict[str, Any]], model: ModelInfo) -> None:
-    if model.system_messages:
-        return
+    """What some models refuse in a conversation: system messages (o1-mini), images (no vision)."""
     for i, m in enumerate(messages):
-        if m.get("role") in ("system", "developer"):
+        if not model.system_messages and m.get("role") in ("system", "developer"):
             raise invalid(f"Unsupported value: 'messages[{i}].role' does not support '{m['role']}' with this model.",
                           param=f"messages[{i}].role", code="unsupported_value")
+        parts = m.get("content") if not model.vision else None
+        for j, part in enumerate(parts if isinstance(parts, list) else ()):
+            if isinstance(part, dict) and part.get("type") == "image_url":  # OpenAI's param spelling, dots and all
+                raise invalid("Invalid content type. image_url is only supported by certain models.",
+                              param=f"messages.[{i}].content.[{j}].type")
 
 
 def _max_tokens(body: dict[str, Any], model: ModelInfo) -> int | None:
