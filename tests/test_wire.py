@@ -41,12 +41,8 @@ KNOWN_GAPS: dict[str, str] = {
         "POST /v1/responses/input_tokens (count input tokens) is not emulated: 405",
     "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":
         "an additional_tools input item (gpt-5.6 tool availability) is refused: 400",
-    "Mirascope__mirascope/test_authentication_error/openai_gpt_4o_responses.yaml#0":
-        "no header www-authenticate",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_thinking_with_modified_history.yaml#1":
         "a reasoning item sent without the item that followed it is a 400; simctl accepts it",
-    "crmne__ruby_llm/error_handles_invalid_api_keys_gracefully.yml#0":
-        "no header www-authenticate",
     "crewAIInc__crewAI/test_custom_llm_within_crew.yaml#0":
         "a content part without type is a 400 missing_required_parameter; simctl accepts it",
     "crewAIInc__crewAI/test_custom_llm_within_crew.yaml#1":
@@ -69,10 +65,6 @@ KNOWN_GAPS: dict[str, str] = {
         "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#3":
         "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
-    "pydantic__pydantic-ai/test_openai_prompt_cache/test_openai_chat_prompt_cache_e2e.yaml#0":
-        "usage.prompt_tokens_details.cache_write_tokens (2026, with prompt_cache_options)",
-    "pydantic__pydantic-ai/test_openai_prompt_cache/test_openai_chat_prompt_cache_e2e.yaml#1":
-        "usage.prompt_tokens_details.cache_write_tokens (2026, with prompt_cache_options)",
 }
 
 
