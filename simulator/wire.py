@@ -10,8 +10,8 @@ pydantic-ai's, 2025-2026):
 - answers that run a model (chat, completions, embeddings, responses, images), errors such as a 400
   included: the six `x-ratelimit-*` headers, with the organisation's limits for that model; moderations
   (free) carry none (four recorded answers, ruby-openai 2025 and ruby_llm 2026);
-- embeddings and legacy completions: `openai-model` (the served model); embeddings and files:
-  `access-control-allow-origin: *`;
+- embeddings and legacy completions: `openai-model` (the served model); embeddings, files, models and
+  legacy completions: `access-control-allow-origin: *`; legacy completions: `cache-control`;
 - a 401 or a 404 (unknown model, unknown URL) comes before any organisation is known: no
   `openai-organization`, `openai-project` or rate-limit headers; `vary: Origin`, except the Responses API's
   401, which says `www-authenticate: Bearer realm="OpenAI API"` instead.
