@@ -198,3 +198,24 @@ def test_images_cost_what_openai_charges(client: openai.OpenAI, source: str, com
     r2 = client.responses.create(model=model, input=[{"role": "user", "content": [
         {"type": "input_text", "text": text}, {"type": "input_image", "image_url": _image(size, fmt)}]}])
     assert r2.usage is not None and abs(r2.usage.input_tokens - recorded) <= 2
+
+
+def test_counting_input_tokens_without_a_response(client: openai.OpenAI) -> None:
+    """POST /v1/responses/input_tokens counts as POST /v1/responses does, and checks the model the same way."""
+    body: dict[str, Any] = {"model": "gpt-4o", "instructions": "You are a helpful assistant.",
+                            "input": [{"role": "user", "content": "What is the capital of France?"}]}
+    counted = client.responses.input_tokens.count(**body)
+    assert counted.object == "response.input_tokens" and counted.input_tokens == 24  # as recorded for /v1/responses
+    answered = client.responses.create(**body)
+    assert answered.usage is not None and answered.usage.input_tokens == counted.input_tokens
+    with pytest.raises(openai.BadRequestError):
+        client.responses.input_tokens.count(model="gpt-9", input="hi")
+
+
+def test_a_content_part_needs_a_type(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as e:  # recorded (crewAI): a message pasted as a part
+        client.chat.completions.create(model="gpt-4o", messages=[
+            {"role": "user", "content": [{"role": "system", "content": "Say hi"}]}])
+    assert e.value.body == {"message": "Missing required parameter: 'messages[0].content[0].type'.",
+                            "type": "invalid_request_error", "param": "messages[0].content[0].type",
+                            "code": "missing_required_parameter"}

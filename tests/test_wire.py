@@ -37,18 +37,10 @@ KNOWN_GAPS: dict[str, str] = {
         "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
     "Mirascope__mirascope/test_refusal/openai_gpt_4o_responses/stream.yaml#0":
         "the model refused: refusal parts, response.refusal.delta/done; simctl answers text",
-    "pydantic__pydantic-ai/test_openai_responses/test_responses_usage_limit_not_exceeded.yaml#0":
-        "POST /v1/responses/input_tokens (count input tokens) is not emulated: 405",
     "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":
         "an additional_tools input item (gpt-5.6 tool availability) is refused: 400",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_thinking_with_modified_history.yaml#1":
         "a reasoning item sent without the item that followed it is a 400; simctl accepts it",
-    "crewAIInc__crewAI/test_custom_llm_within_crew.yaml#0":
-        "a content part without type is a 400 missing_required_parameter; simctl accepts it",
-    "crewAIInc__crewAI/test_custom_llm_within_crew.yaml#1":
-        "a content part without type is a 400 missing_required_parameter; simctl accepts it",
-    "crewAIInc__crewAI/test_custom_llm_within_crew.yaml#2":
-        "a content part without type is a 400 missing_required_parameter; simctl accepts it",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_gpt_5_6_reasoning_off_keeps_sampling_params.yaml#0":
         "gpt-5.6-sol with reasoning effort none takes temperature; simctl refuses it (400)",
     "pydantic__pydantic-ai/test_tool_choice_matrix/test_tool_choice_matrix[tools_plus_output-openai_responses].yaml#0":

@@ -135,6 +135,14 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         if role == "tool" and not m.get("tool_call_id"):
             raise invalid(f"Missing required parameter: 'messages[{i}].tool_call_id'.",
                           param=f"messages[{i}].tool_call_id", code="missing_required_parameter")
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            where = f"messages[{i}].content[{j}]"
+            if not isinstance(part, dict):
+                raise invalid(f"Invalid type for '{where}': expected an object, but got {params._got(part)} "
+                              "instead.", param=where, code="invalid_type")
+            if "type" not in part:  # as recorded (crewAI, 2025): a message pasted where a part belongs
+                raise invalid(f"Missing required parameter: '{where}.type'.", param=f"{where}.type",
+                              code="missing_required_parameter")
     return messages
 
 
