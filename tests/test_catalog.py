@@ -322,3 +322,15 @@ def test_images_to_a_model_without_vision(client: openai.OpenAI) -> None:
                                       "type": "invalid_request_error", "param": "messages.[0].content.[1].type",
                                       "code": None}
     assert client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": content}]).choices
+
+
+def test_reasoning_effort_none_takes_sampling(client: openai.OpenAI) -> None:
+    # recorded 2026-07 (pydantic-ai): gpt-5.6-sol with reasoning effort none answers temperature 0.5
+    r = client.responses.create(model="gpt-5.6-sol", input="Capital of France?", temperature=0.5,
+                                reasoning={"effort": "none"})
+    assert r.status == "completed"
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model="gpt-5.6-sol", input="Capital of France?", temperature=0.5)
+    chat = client.chat.completions.create(model="gpt-5.2", messages=[{"role": "user", "content": "hi"}],
+                                          temperature=0.5, reasoning_effort="none")
+    assert chat.choices[0].message.content

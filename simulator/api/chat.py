@@ -154,7 +154,7 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> Non
                                      "this model. Use 'max_completion_tokens' instead.")
         if body.get("stop"):  # as recorded for o1-mini and gpt-5-mini; an empty list passes (o3-mini, recorded)
             raise params.unsupported("stop", "Unsupported parameter: 'stop' is not supported with this model.")
-        if temperature is not None and temperature != 1:
+        if temperature is not None and temperature != 1 and body.get("reasoning_effort") != "none":
             raise invalid(f"Unsupported value: 'temperature' does not support {temperature:g} with this model. "
                           "Only the default (1) value is supported.", param="temperature", code="unsupported_value")
 

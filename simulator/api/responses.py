@@ -53,7 +53,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     instructions = params.optional(body, "instructions", str)
     temperature = params.number_in(body, "temperature", 0, 2, 1.0)
     top_p = params.number_in(body, "top_p", 0, 1, 1.0)
-    if model.reasoning and temperature != 1:
+    thinking_off = isinstance(body.get("reasoning"), dict) and body["reasoning"].get("effort") == "none"
+    if model.reasoning and temperature != 1 and not thinking_off:  # effort none takes sampling (gpt-5.6, recorded)
         raise params.unsupported("temperature", "Unsupported parameter: 'temperature' is not supported with this "
                                  "model.")
     reasoning = _reasoning(body, model.reasoning)
