@@ -119,8 +119,12 @@ class Server:
         if call.limit_headers:
             plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
         client = self._client(request)
-        if self.ctx.scenario.openai_headers and call.recorded is None and request.scope["path"].startswith("/v1/"):
-            self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id, client)
+        if self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
+            if call.recorded is None:
+                self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
+                                client)
+            else:
+                wire.replayed(plan)
         gate = self._gate(call.model_id) if plan.status < 400 else None
         attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
                           plan.status, plan.fault, _retry_after(plan.headers), plan.streaming)

@@ -16,7 +16,8 @@ pydantic-ai's, 2025-2026):
   `openai-organization`, `openai-project` or rate-limit headers; `vary: Origin`, except the Responses API's
   401, which says `www-authenticate: Bearer realm="OpenAI API"` instead.
 
-Seed profiles that mimic other servers turn this off (`server.openai_headers: false`).
+Seed profiles that mimic other servers turn this off (`server.openai_headers: false`). Answers replayed from
+a cassette keep their recorded headers; those recorded from OpenAI get back the fixed ones the recorder drops.
 """
 
 from __future__ import annotations
@@ -160,6 +161,19 @@ class WireHeaders:
             out.update(self.meter.take(client, model, estimate_tokens(body, scenario.reply_tokens)))
         for key, value in out.items():
             plan.headers.setdefault(key, value)
+
+
+# What the recorder leaves out of a cassette (cassette_model.DROP_RESPONSE_HEADERS: per-answer or transport
+# headers) but every OpenAI answer has: a replayed OpenAI answer gets them back, as the live API would send them.
+_DROPPED_ON_RECORD = ("strict-transport-security", "alt-svc", "cf-cache-status", ENVOY)
+
+
+def replayed(plan: ResponsePlan) -> None:
+    """Fill a recorded answer's fixed OpenAI headers back in, if it was recorded from OpenAI (it names
+    openai-version or an organisation); an answer recorded from another server is left as recorded."""
+    if "openai-version" in plan.headers or "openai-organization" in plan.headers:
+        for key in _DROPPED_ON_RECORD:
+            plan.headers.setdefault(key, _EVERY_ANSWER[key])
 
 
 def metered(status: int) -> bool:

@@ -123,6 +123,26 @@ def test_scenario_settings_and_rate_limits(tmp_path: Path) -> None:
         assert named["openai-project"] == "proj_Other42"
 
 
+def test_replayed_openai_answers_get_the_dropped_headers_back(tmp_path: Path) -> None:
+    from simulator import cassette
+
+    ask = {"method": "POST", "path": "/v1/chat/completions",
+           "body": {"model": "gpt-4o", "messages": HI}}
+    body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}]}
+    recorded = {"openai-version": "2020-10-01", "openai-organization": "acme"}
+    for name, headers, openai_like in (("openai", recorded, True), ("other", {"server": "vllm"}, False)):
+        path = tmp_path / f"{name}.yaml"
+        cassette.save(cassette.from_data({"version": 1, "interactions": [
+            {"request": ask, "response": {"status": 200, "headers": headers, "body": body}}]}), path)
+        with running_server(ServerConfig(cassettes=(str(path),), speed=0)) as url:
+            h = sdk(url).chat.completions.with_raw_response.create(model="gpt-4o", messages=HI).headers
+        assert ("strict-transport-security" in h and "x-envoy-upstream-service-time" in h) is openai_like, name
+        assert "openai-project" not in h  # nothing made up: the recorded answer's own headers stand
+        if openai_like:
+            assert h["openai-organization"] == "acme"
+
+
 @pytest.mark.parametrize("profile", ["openai-mock", "fakeai", "nano-qwen3", "bedrock-gateway", "responses-proxy"])
 def test_seed_profiles_send_none_of_openais_headers(profile: str) -> None:
     with running_server(ServerConfig(scenarios=(profile,))) as url:
