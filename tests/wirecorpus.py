@@ -59,8 +59,10 @@ class Retired:
             return False
         if self.model and (item.exchange.request_json() or {}).get("model") != self.model:
             return False
-        if self.where in ("header", "status"):
-            return d.where == self.where and d.path == self.path and (d.kind == "missing" or d.expected == self.was)
+        if self.where == "header":
+            return d.where == "header" and d.path == self.path and d.kind == "missing"
+        if self.where == "status":
+            return d.where == "status" and d.kind == "changed" and d.expected == self.was
         if d.where not in ("body", "event") or not (d.path == self.path or d.path.endswith(f":response.{self.path}")):
             return False
         return d.kind == "changed" and d.expected == self.was if self.was else d.kind == "missing"
