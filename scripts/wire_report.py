@@ -154,11 +154,12 @@ def report(outs: list[Outcome]) -> str:
                        "if the live API dropped it, list it in RETIRED (tests/wirecorpus.py)")
     out += ["", "RETIRED (left the live API; simctl is not asked for them), with evidence:"]
     for r in RETIRED:
-        kind = f"status {r.was} to this request," if r.where == "status" else \
+        kind = f"status {r.was} to the same request" if r.where == "status" else \
             f"type {r.was} of" if r.was else r.where
         hits = sum(1 for o in outs for d in o.retired if r.covers(o.item, d))
         model = f" ({r.model})" if r.model else ""
-        out.append(f"  {kind} {r.path}{model} on {', '.join(r.endpoints)}: last seen {r.last_seen}; "
+        what = " ".join(filter(None, (kind, r.path)))
+        out.append(f"  {what}{model} on {', '.join(r.endpoints)}: last seen {r.last_seen}; "
                    f"gone in {r.gone_in}; {hits} difference(s) set aside")
     out += ["", "EXTRAS (simctl sends, the real answer did not; not failures), by exchanges affected:"]
     for text, os_, _ in _collapsed(outs, extras=True)[:40]:
