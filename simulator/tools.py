@@ -55,6 +55,19 @@ def parse_tools(raw: Any, *, nested: bool) -> list[Tool]:
     return out
 
 
+def _allowed(tools: list[Tool], choice: dict[str, Any]) -> tuple[list[Tool], str]:
+    """`tool_choice: {type: allowed_tools, mode, tools}` (the Responses API; chat nests it under
+    `allowed_tools`): the model picks among those tools only, as `mode` (auto or required) says."""
+    spec = choice.get("allowed_tools") if isinstance(choice.get("allowed_tools"), dict) else choice
+    mode = spec.get("mode", "auto")
+    if mode not in ("auto", "required"):
+        raise invalid(f"Invalid value: '{mode}'. Supported values are: 'auto' and 'required'.",
+                      param="tool_choice.mode", code="invalid_value")
+    listed = spec.get("tools") if isinstance(spec.get("tools"), list) else []
+    names = {(t.get("function") or {}).get("name") or t.get("name") for t in listed if isinstance(t, dict)}
+    return [t for t in tools if t.name in names], mode
+
+
 def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: bool) -> Tool | None:
     """The tool the model calls now, or None for a text answer.
 
@@ -64,6 +77,8 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
     forced = directive.current.get().tool
     if forced is not None:  # a scenario rule decides, whatever the request asked
         tool_choice = forced if forced in ("none", "auto", "required") else {"name": forced}
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "allowed_tools":
+        tools, tool_choice = _allowed(tools, tool_choice)
     if not tools or tool_choice == "none":
         return None
     if isinstance(tool_choice, dict):

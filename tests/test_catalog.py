@@ -334,3 +334,24 @@ def test_reasoning_effort_none_takes_sampling(client: openai.OpenAI) -> None:
     chat = client.chat.completions.create(model="gpt-5.2", messages=[{"role": "user", "content": "hi"}],
                                           temperature=0.5, reasoning_effort="none")
     assert chat.choices[0].message.content
+
+
+def test_allowed_tools_narrow_the_choice(client: openai.OpenAI) -> None:
+    def fn(name: str) -> dict[str, Any]:
+        return {"type": "function", "name": name, "strict": True, "parameters": {
+            "type": "object", "additionalProperties": False, "required": ["city"],
+            "properties": {"city": {"type": "string"}}}}
+
+    tools = [fn("get_weather"), fn("get_time"), fn("final_result")]
+    for _ in range(3):
+        r = client.responses.create(model="gpt-5-mini", input="Get weather for Paris and summarize", tools=tools,
+                                    tool_choice={"type": "allowed_tools", "mode": "required",
+                                                 "tools": [{"type": "function", "name": "get_time"}]})
+        calls = [o for o in r.output if o.type == "function_call"]
+        assert [c.name for c in calls] == ["get_time"]
+    chat = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[{"type": "function", "function": {k: v for k, v in t.items() if k != "type"}} for t in tools],
+        tool_choice={"type": "allowed_tools", "allowed_tools": {
+            "mode": "required", "tools": [{"type": "function", "function": {"name": "final_result"}}]}})
+    assert chat.choices[0].message.tool_calls[0].function.name == "final_result"

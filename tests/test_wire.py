@@ -41,12 +41,6 @@ KNOWN_GAPS: dict[str, str] = {
         "an additional_tools input item (gpt-5.6 tool availability) is refused: 400",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_thinking_with_modified_history.yaml#1":
         "a reasoning item sent without the item that followed it is a 400; simctl accepts it",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_gpt_5_6_reasoning_off_keeps_sampling_params.yaml#0":
-        "status 200->400 for gpt-5.6-sol",
-    "pydantic__pydantic-ai/test_tool_choice_matrix/test_tool_choice_matrix[tools_plus_output-openai_responses].yaml#0":
-        "tool_choice {type: allowed_tools, mode, tools} is refused (400); the live API takes it",
-    "pydantic__pydantic-ai/test_tool_choice_matrix/test_tool_choice_matrix[tools_plus_output-openai_responses].yaml#1":
-        "tool_choice {type: allowed_tools, mode, tools} is refused (400); the live API takes it",
     "crmne__ruby_llm/chat_tool_choice_and_calls_control_openai_gpt-5-nano_respects_calls_one_for_sequential_execution.yml#1":
         "after a tool result the model called the next tool; simctl answers with a message",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#0":
