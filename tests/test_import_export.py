@@ -367,12 +367,14 @@ def test_every_cassette_of_the_wire_corpus_replays_its_recorded_answers(tmp_path
     from simulator import vcr as vcr_reader
 
     wire = ROOT / "tests" / "data" / "wire"
-    p = simctl("import", wire, "--merge", "-o", tmp_path / "wire.yaml")
+    # OpenAI's corpus only: tests/data/wire/anthropic and /azure hold other providers' traffic (issue 19)
+    openai_dirs = sorted(d for d in wire.iterdir() if d.is_dir() and d.name not in ("anthropic", "azure"))
+    p = simctl("import", *openai_dirs, "--merge", "-o", tmp_path / "wire.yaml")
     assert p.returncode == 0, p.stderr
     checked = 0
     with running_server(ServerConfig(cassettes=(str(tmp_path / "wire.yaml"),), speed=0)) as url, \
             httpx.Client(timeout=30) as client:
-        for source in sorted(f for f in wire.rglob("*") if f.suffix in (".yaml", ".yml")):
+        for source in sorted(f for d in openai_dirs for f in d.rglob("*") if f.suffix in (".yaml", ".yml")):
             for e in vcr_reader.load(source):
                 headers = {k: v for k, v in e.request_headers if k.lower() == "content-type"}
                 r = client.request(e.method, url + e.path, params=e.query, content=e.request_body, headers=headers)
