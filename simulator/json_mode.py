@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import jsongen, textgen
+from . import directive, jsongen, textgen
 
 MAX_SCAN = 200_000  # characters of one message searched for a schema
 MAX_SCAN_TOTAL = 400_000  # ... and of the whole conversation, latest messages first
@@ -40,6 +40,7 @@ _PLURAL_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+
                            re.I)
 _SPECIAL = re.compile(r"[{}\"'\\]")
 _SPECIAL_CHARS = "{}\"'\\"
+_FENCE = re.compile(r"```json|code ?block", re.I)
 _RANGE = re.compile(r"\bbetween\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)", re.I)
 _INT_HINTS = ("age", "count", "year", "number", "num_", "quantity", "total", "rank", "id")
 _FLOAT_HINTS = ("score", "confidence", "probability", "price", "rating", "amount", "ratio", "percent")
@@ -49,6 +50,20 @@ _BOOL_PREFIXES = ("is_", "has_", "can_", "should_", "was_")
 def mentions_json(texts: Iterable[str]) -> bool:
     """OpenAI refuses JSON mode unless the conversation says "json" somewhere (any case)."""
     return any("json" in t.lower() for t in texts)
+
+
+def unprompted(texts: list[str], prompt: str, rng: np.random.Generator) -> str | None:
+    """Without JSON mode: a conversation that writes out a JSON Schema and asks for JSON gets JSON, as a model
+    following it answers (instructor's MD_JSON mode, prompts such as "Respond only with valid JSON that matches
+    this exact schema"), in a ```json block when a code block is asked for. None: prose as usual, and always
+    when a scenario rule gives the reply text."""
+    if directive.current.get().text is not None or not mentions_json(texts):
+        return None
+    schema = find_schema(texts)
+    if schema is None:
+        return None
+    text = reply(texts, prompt, rng)
+    return f"```json\n{text}\n```" if _FENCE.search(" ".join(texts[-2:])) else text
 
 
 def reply(texts: list[str], prompt: str, rng: np.random.Generator) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal
 
 import openai
 import pytest
+from conftest import running_server
 from pydantic import BaseModel, Field
+
+from simulator.config import ServerConfig
 
 # instructor's JSON-mode system prompt (Mode.JSON): the schema as json.dumps(..., indent=2)
 INSTRUCTOR = """
@@ -155,3 +159,30 @@ def test_a_range_in_the_prompt_bounds_an_open_number(client: openai.OpenAI) -> N
                                            messages=ask)
         out = json.loads(r.choices[0].message.content or "")
         assert list(out) == ["output"] and isinstance(out["output"], int) and 1 <= out["output"] <= 10
+
+
+def test_instructor_md_json_mode_without_response_format(client: openai.OpenAI) -> None:
+    """instructor's MD_JSON mode sends no response_format: the schema in the system message and a last user
+    message asking for a ```json code block (its own wording); instructor then reads the block."""
+    messages = [*instructor_messages(User, "Alex, 30, member, 2 Elm St, Leeds."),
+                {"role": "user", "content": "Return the correct JSON response within a ```json codeblock. not the "
+                                            "JSON_SCHEMA"}]
+    content = client.chat.completions.create(model="gpt-4o", messages=messages).choices[0].message.content or ""
+    assert content.startswith("```json\n") and content.endswith("\n```")
+    User.model_validate_json(content.removeprefix("```json\n").removesuffix("\n```"))
+    # a schema and the word json, without a code block asked for: the bare object
+    plain = client.chat.completions.create(model="gpt-4o", messages=instructor_messages(User, "Sam, 33."))
+    User.model_validate_json(plain.choices[0].message.content or "")
+    # no schema: prose as ever
+    prose = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Tell me a story"}])
+    assert not (prose.choices[0].message.content or "").startswith("{")
+
+
+def test_a_scenario_reply_text_still_wins(tmp_path: Path) -> None:
+    path = tmp_path / "canned.yaml"
+    path.write_text("name: canned\nextends: default\nrules:\n  - when: {route: /v1/chat/completions}\n"
+                    "    reply: {text: canned answer}\n")
+    with running_server(ServerConfig(scenarios=(str(path),))) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        r = client.chat.completions.create(model="gpt-4o", messages=instructor_messages(User, "Sam, 33."))
+        assert r.choices[0].message.content == "canned answer"

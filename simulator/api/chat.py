@@ -205,9 +205,9 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt: str,
                     said: list[str]) -> str | None:
-    """JSON content for `response_format`; None lets the text generator write prose."""
+    """JSON content for `response_format` (or for a prompt that gives a schema); None: prose."""
     if fmt is None:
-        return None
+        return json_mode.unprompted(said, prompt, rng)
     if fmt["type"] == "json_schema":
         schema = fmt["json_schema"].get("schema") or {"type": "object"}
         return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)

@@ -246,7 +246,7 @@ def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def _formatted(fmt: dict[str, Any] | None, rng: Any, prompt: str, said: list[str]) -> str | None:
     if fmt is None or fmt["type"] == "text":
-        return None
+        return json_mode.unprompted(said, prompt, rng)  # JSON when the input gives a schema and asks for it
     if fmt["type"] == "json_schema":
         return json.dumps(jsongen.generate(fmt.get("schema") or {"type": "object"}, rng), ensure_ascii=False)
     return json_mode.reply(said, prompt, rng)  # JSON mode: what the instructions and input ask for
