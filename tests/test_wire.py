@@ -51,10 +51,6 @@ KNOWN_GAPS: dict[str, str] = {
         "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
     "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#3":
         "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
-    "Arize-ai__openinference/test_responses/test_responses_input_typed_reasoning_item.yaml#0":
-        "gpt-5-mini reasoning items carry encrypted_content though not asked for (2026-07); simctl omits it",
-    "Arize-ai__openinference/test_responses/test_responses_input_typed_reasoning_item.yaml#1":
-        "gpt-5-mini reasoning items carry encrypted_content though not asked for (2026-07); simctl omits it",
     "Arize-ai__openinference/test_instrumentor/test_tool_spans_nested_under_agent_span.yaml#1":
         "after a tool result the model answered in text; simctl calls a tool again",
 }

@@ -90,8 +90,9 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     thought = min(REASONING_TOKENS, limit or REASONING_TOKENS) if model.reasoning else 0
     if model.reasoning:
         summary = fields.summary(rng, prompt) if reasoning.get("summary") else None
-        output.append(reasoning_item(ids("rs_"), fields.encrypted_content(created) if echo.encrypted else None,
-                                     summary))
+        # encrypted_content by default, asked for or not (the description says so, and so do 2026-07 recordings
+        # without include); older recordings have it only with include: ["reasoning.encrypted_content"]
+        output.append(reasoning_item(ids("rs_"), fields.encrypted_content(created), summary))
     room = None if limit is None else limit - thought
     pieces: list[str] = []
     lp: list[dict[str, Any]] | None = None

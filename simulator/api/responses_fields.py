@@ -47,7 +47,6 @@ class Options:
     asked_tier: str  # what the request asked for: a stream's first events show it, the last the tier that served
     truncation: str
     background: bool
-    encrypted: bool  # include: reasoning.encrypted_content
     logprobs: bool  # include: message.output_text.logprobs, or top_logprobs asked
 
 
@@ -82,7 +81,6 @@ def options(body: dict[str, Any], model: ModelInfo) -> Options:
         asked_tier=tier,
         truncation=truncation,
         background=bool(params.optional(body, "background", bool, False)),
-        encrypted=ENCRYPTED in include,
         logprobs=LOGPROBS in include or top > 0,
     )
 

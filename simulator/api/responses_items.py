@@ -113,7 +113,7 @@ def function_call_item(item_id: str, call_id: str, name: str, arguments: str) ->
 
 
 def reasoning_item(item_id: str, encrypted: str | None = None, summary: str | None = None) -> dict[str, Any]:
-    """A reasoning item; with `include: ["reasoning.encrypted_content"]`, the thinking to send back next turn;
+    """A reasoning item, with its encrypted thinking to send back next turn (`encrypted` None: without);
     with `reasoning.summary`, a summary of it (a bold title, then prose, as OpenAI's read)."""
     parts = [{"type": "summary_text", "text": summary}] if summary else []
     if encrypted is None:
