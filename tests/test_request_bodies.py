@@ -7,6 +7,7 @@ record-new forwarded 0 bytes upstream and a `when: {model: ...}` rule never fire
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -103,6 +104,9 @@ def test_the_verdict_counts_retries_of_one_upload_as_one_call() -> None:
         for _ in range(2):  # the same upload twice: each has its own multipart boundary
             client.files.create(file=("b.jsonl", UPLOAD), purpose="batch")
         client.files.create(file=("c.jsonl", UPLOAD + UPLOAD), purpose="batch")
+        deadline = time.monotonic() + 10  # an attempt is counted once its answer has been sent, just after
+        while len(running.server.verdict.attempts) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
         calls = [a.call for a in running.server.verdict.attempts]
     assert len(calls) == 3 and calls[0] == calls[1] != calls[2]
 
