@@ -367,8 +367,10 @@ def test_every_cassette_of_the_wire_corpus_replays_its_recorded_answers(tmp_path
     from simulator import vcr as vcr_reader
 
     wire = ROOT / "tests" / "data" / "wire"
-    # OpenAI's corpus only: tests/data/wire/anthropic and /azure hold other providers' traffic (issue 19)
-    openai_dirs = sorted(d for d in wire.iterdir() if d.is_dir() and d.name not in ("anthropic", "azure"))
+    # OpenAI's corpus only: tests/data/wire/anthropic, /azure (issue 19), /gemini, /bedrock and /ollama (issue 20)
+    # hold other providers' traffic
+    others = ("anthropic", "azure", "gemini", "bedrock", "ollama")
+    openai_dirs = sorted(d for d in wire.iterdir() if d.is_dir() and d.name not in others)
     p = simctl("import", *openai_dirs, "--merge", "-o", tmp_path / "wire.yaml")
     assert p.returncode == 0, p.stderr
     checked = 0

@@ -32,8 +32,8 @@ from simulator import vcr
 from simulator.shape import Difference, compare, shape_of, sse_events
 
 WIRE = Path(__file__).resolve().parent / "data" / "wire"
-# Other providers' recorded traffic (issue 19), kept apart with their own SOURCES.md: not OpenAI's corpus.
-PROVIDER_DIRS = ("anthropic", "azure")
+# Other providers' recorded traffic (issues 19 and 20), kept apart with their own SOURCES.md: not OpenAI's corpus.
+PROVIDER_DIRS = ("anthropic", "azure", "gemini", "bedrock", "ollama")
 HOST = "api.openai.com"
 KEY = "sk-wire-test-key"  # the replay server's key; recorded keys are never read or sent
 WRONG_KEY = "sk-wire-wrong-key-000000000000"
