@@ -2,8 +2,10 @@
 
 A copy of the spec lives in `tests/data/openai-openapi/openapi.yaml` (its source and licence beside it;
 SIMCTL_OPENAPI points at another copy). Parsing 3 MB of YAML is slow, so the parsed document is cached as JSON under
-tests/.oracle-cache, keyed by the file's sha256. The only change made to the schemas is OpenAPI 3.0's
-`nullable: true`, turned into a JSON Schema null branch; nothing is loosened. `format` is not asserted
+tests/.oracle-cache, keyed by the file's sha256. The changes made to the schemas: OpenAPI 3.0's
+`nullable: true`, turned into a JSON Schema null branch; and where recorded traffic contradicts the description
+(the wire wins), the few properties listed in WIRE_NULLS and WIRE_OPTIONAL, each with its evidence; nothing else
+is loosened. `format` is not asserted
 (annotation only, as Draft 2020-12 specifies by default); `discriminator` and `x-*` keys are ignored.
 """
 
@@ -73,17 +75,29 @@ def _nullable(node: Any) -> Any:
 # pydantic-ai's VCR cassettes): every Response has `"user": null` unless a user was given; the
 # response.created and response.in_progress events carry `"usage": null`; a json_schema text format is
 # echoed with `"description": null` when none was given. Nothing else is loosened.
+# Where the live API leaves out what the description requires: reasoning models' chat choices have no
+# `logprobs` (every recorded gpt-5, gpt-5-mini/nano, gpt-5.4-mini, o1-mini, o3-mini and o4-mini answer, 2025-2026).
+WIRE_OPTIONAL = ((("CreateChatCompletionResponse", "properties", "choices", "items"), "logprobs"),)
 WIRE_NULLS = (
     ("ModelResponseProperties", "properties", "user"),
     ("Response", "allOf", 2, "properties", "usage"),
     ("TextResponseFormatJsonSchema", "properties", "description"),
+    # reasoning models, gpt-4 and gpt-3.5-turbo answer chat with "system_fingerprint": null (gpt-5, o4-mini,
+    # gpt-4-0613, gpt-3.5-turbo-0125, ... 2024-2026), bodies and stream chunks alike
+    ("CreateChatCompletionResponse", "properties", "system_fingerprint"),
+    ("CreateChatCompletionStreamResponse", "properties", "system_fingerprint"),
 )
 
 
 def _wire_nulls(doc: dict[str, Any]) -> dict[str, Any]:
+    for path, key in WIRE_OPTIONAL:
+        node: Any = doc["components"]["schemas"]
+        for step in path:
+            node = node[step]
+        node["required"] = [r for r in node["required"] if r != key]
     for path in WIRE_NULLS:
         *parents, last = path
-        node: Any = doc["components"]["schemas"]
+        node = doc["components"]["schemas"]
         for key in parents:
             node = node[key]
         node[last] = {"anyOf": [node[last], {"type": "null"}]}

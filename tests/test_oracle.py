@@ -75,7 +75,7 @@ def test_wire_nulls_accept_null_and_still_check_values() -> None:
     passes; a wrong non-null value still fails; nothing else is loosened."""
     from oracle import WIRE_NULLS
 
-    assert len(WIRE_NULLS) == 3
+    assert len(WIRE_NULLS) == 5
     response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "error": None,
                 "incomplete_details": None, "instructions": None, "model": "gpt-4o", "tools": [], "output": [],
                 "parallel_tool_calls": True, "metadata": {}, "tool_choice": "auto", "temperature": 1.0,
@@ -87,3 +87,11 @@ def test_wire_nulls_accept_null_and_still_check_values() -> None:
     assert validator("TextResponseFormatJsonSchema").is_valid(fmt)
     assert not validator("TextResponseFormatJsonSchema").is_valid({**fmt, "description": 3})
     assert not validator("CreateChatCompletionResponse").is_valid({**CHAT, "model": None})
+
+
+def test_wire_optional_logprobs_only_there() -> None:
+    """A reasoning model's chat choice has no `logprobs` (oracle.WIRE_OPTIONAL); the rest stays required."""
+    choice = {k: v for k, v in CHAT["choices"][0].items() if k != "logprobs"}  # type: ignore[union-attr]
+    assert errors("CreateChatCompletionResponse", {**CHAT, "choices": [choice]}) == []
+    no_reason = {k: v for k, v in choice.items() if k != "finish_reason"}
+    assert errors("CreateChatCompletionResponse", {**CHAT, "choices": [no_reason]})

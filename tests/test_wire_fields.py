@@ -183,7 +183,13 @@ def test_recent_models_and_tools_as_recorded(http: httpx.Client) -> None:
     old = http.post("/v1/responses", json={"model": "gpt-4.1-mini", "input": "Hello"}).json()
     assert "phase" not in old["output"][0]
     chat = {"messages": [{"role": "user", "content": "hi"}]}
-    assert http.post("/v1/chat/completions", json={"model": "gpt-5-mini", **chat}).json()["system_fingerprint"] is None
+    reasoning = http.post("/v1/chat/completions", json={"model": "gpt-5-mini", **chat}).json()
+    validate("CreateChatCompletionResponse", reasoning)
+    # as recorded for every gpt-5 / o-series chat answer: no fingerprint, and no logprobs key in the choices
+    assert reasoning["system_fingerprint"] is None and "logprobs" not in reasoning["choices"][0]
+    for chunk in events(http.post("/v1/chat/completions", json={"model": "gpt-5-mini", "stream": True, **chat}).text):
+        validate("CreateChatCompletionStreamResponse", chunk)
+        assert all("logprobs" not in c for c in chunk["choices"]) and chunk["system_fingerprint"] is None
     assert http.post("/v1/chat/completions", json={"model": "gpt-4o", **chat}).json()["system_fingerprint"].startswith(
         "fp_")
     calls = events(http.post("/v1/chat/completions", json={

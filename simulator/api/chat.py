@@ -92,7 +92,8 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     if stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         padded = _obfuscated(body)
-        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng, padded)
+        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng, padded,
+                              logprobs or not model.reasoning)
         return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
 
     out = {
@@ -100,7 +101,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "object": "chat.completion",
         "created": head["created"],
         "model": model_name,
-        "choices": [_choice(c, top_logprobs, rng) for c in choices],
+        "choices": [_choice(c, top_logprobs, rng, logprobs or not model.reasoning) for c in choices],
         "usage": usage,
         "service_tier": "default",
         "system_fingerprint": head["system_fingerprint"],
@@ -246,7 +247,9 @@ def _tool_call(c: Choice) -> dict[str, Any]:
             "function": {"name": c.tool.name, "arguments": "".join(c.pieces)}}
 
 
-def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, Any]:
+def _choice(c: Choice, top: int, rng: np.random.Generator | None, lp_key: bool = True) -> dict[str, Any]:
+    """A choice; `lp_key` False leaves `logprobs` out, as reasoning models answer (recorded: the gpt-5 family,
+    o1-mini, o3-mini, o4-mini, 2025-2026) unless logprobs were asked for."""
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
     if c.tool is not None and c.legacy:
         message["function_call"] = {"name": c.tool.name, "arguments": "".join(c.pieces)}
@@ -257,6 +260,8 @@ def _choice(c: Choice, top: int, rng: np.random.Generator | None) -> dict[str, A
     lp = None
     if rng is not None and c.tool is None:
         lp = {"content": token_logprobs(c.pieces, top, rng), "refusal": None}
+    if not lp_key:
+        return {"index": c.index, "message": message, "finish_reason": c.finish_reason}
     return {"index": c.index, "message": message, "logprobs": lp, "finish_reason": c.finish_reason}
 
 
@@ -304,6 +309,7 @@ def _stream_parts(
     top: int,
     rng: np.random.Generator | None,
     padded: bool = True,
+    lp_key: bool = True,
 ) -> list[tuple[bytes, bool]]:
     def chunk(choice: dict[str, Any] | None, pad: bool = True, **extra: Any) -> bytes:
         obj = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"],
@@ -322,6 +328,8 @@ def _stream_parts(
         return data[:-4] + obfuscation.chat_padding(size).encode() + data[-4:]
 
     def delta(c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
+        if not lp_key:  # reasoning models' chunks have no logprobs key (recorded: gpt-5, 2025-2026)
+            return {"index": c.index, "delta": d, "finish_reason": finish}
         return {"index": c.index, "delta": d, "logprobs": lp, "finish_reason": finish}
 
     # Token chunks differ only in the piece: encode each choice's chunk once, splice the pieces in.
