@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE.parent))
 import baseline  # noqa: E402
 import sse_client  # noqa: E402
 
-from simulator import cassette as cassettes  # noqa: E402
-from simulator.cassette import Body, Cassette, Interaction, RecordedChunk, Request, Response  # noqa: E402
+from simulator.cassettes import load as cassettes  # noqa: E402
+from simulator.cassettes.load import Body, Cassette, Interaction, RecordedChunk, Request, Response  # noqa: E402
 
 PY = sys.executable
 PIN = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
@@ -306,9 +306,10 @@ QUICK_KINDS = {"chat": 0, "half streamed": 2}
 def measure_cassette_load(tmp: Path, sizes: list[int], kinds: dict[str, int] = LOAD_KINDS) -> dict:
     """Load + index in a fresh process: with an empty cache (the YAML is parsed), then from the cache."""
     # Peak RSS from VmHWM: ru_maxrss would carry this (large) process's own peak over fork and exec.
-    code = ("import re,time,sys;sys.path.insert(0,%r);from simulator import cassette as c;"
-            "from simulator import cassette_cache as cc;"
-            "from simulator.replay import CassetteSource;from simulator.matching import MatchOptions;"
+    code = ("import re,time,sys;sys.path.insert(0,%r);from simulator.cassettes import load as c;"
+            "from simulator.cassettes import cache as cc;"
+            "from simulator.cassettes.source import CassetteSource;"
+            "from simulator.cassettes.matching import MatchOptions;"
             "t=time.perf_counter();x=c.load(%r);CassetteSource([x],MatchOptions());e=time.perf_counter()-t;"
             "hwm=re.search(r'VmHWM:\\s+(\\d+)',open('/proc/self/status').read()).group(1);"
             "cc._finish_writes();print(e, hwm)")

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from simulator import cassette as cassettes
-from simulator import cassette_tools as tools
 from simulator import yamlguard
+from simulator.cassettes import load as cassettes
+from simulator.cassettes import tools
+from simulator.cassettes.redact import kept_secrets, redact_interaction
 from simulator.errors import ConfigError
-from simulator.redact import kept_secrets, redact_interaction
 
 from .cassette_check import check
 
@@ -125,7 +125,7 @@ def compact(path: str, state: str) -> None:
     Replay servers append new interactions to a journal rather than rewrite the cassette, so several
     workers or replicas never lose one another's; this writes them into the YAML. Safe while servers
     still run: what they append meanwhile stays in the journal for the next compaction."""
-    from simulator import journal
+    from simulator.cassettes import journal
     from simulator.config import MEMORY, check_url, safe_url
     from simulator.errors import StoreUnavailable
 
@@ -134,7 +134,7 @@ def compact(path: str, state: str) -> None:
         if state == MEMORY:
             added = journal.compact(path)
         else:
-            from simulator.store_redis import compact as compact_redis
+            from simulator.state.redis_store import compact as compact_redis
 
             added = compact_redis(state, path)
     except ConfigError as e:

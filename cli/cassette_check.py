@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from simulator import cassette as cassettes
-from simulator import drift
+from simulator.cassettes import load as cassettes
 from simulator.errors import ConfigError
+from simulator.record import drift
 
 EXIT_OK, EXIT_REGRESSION, EXIT_USAGE, EXIT_UNCHECKED = 0, 1, 2, 3
 out = Console()

@@ -58,8 +58,8 @@ def import_(sources: tuple[Path, ...], output: Path, fmt: str | None, merge: boo
     and what was skipped and why. A file that cannot be read is reported as FILE:LINE: what, exits
     2, and nothing is written.
     """
-    from simulator import import_batch
-    from simulator.importer import Rules
+    from simulator.record import import_batch
+    from simulator.record.importer import Rules
 
     headers, patterns = redaction(redact_header, redact_pattern, redact_config)
     batch = import_batch.run(list(sources), output, merge, fmt, Rules(tuple(headers), tuple(patterns), hosts))
@@ -114,8 +114,9 @@ def export(cassette: str, fmt: str, output: Path | None) -> None:
     What those formats have no place for (stream event times, a cut stream) goes into an extension
     their readers ignore, so `simctl import` of the export gives the same cassette.
     """
-    from simulator import atomic, exporter
-    from simulator import cassette as cassettes
+    from simulator import atomic
+    from simulator.cassettes import load as cassettes
+    from simulator.record import exporter
 
     try:
         c = cassettes.load(cassette)

@@ -57,8 +57,8 @@ def record(upstream: str, cassette_path: str | None, listen_host: str, port: int
     headers, patterns = redaction(redact_header, redact_pattern, redact_config)
     # The writer reports failed writes (disk full, ...) through logging: they must reach the terminal.
     logging.basicConfig(level=logging.WARNING, format="simctl record: %(levelname)s: %(message)s")
-    from simulator.recorder import Recorder, use_openai_error_pages
-    from simulator.writer import CassetteWriter
+    from simulator.record.recorder import Recorder, use_openai_error_pages
+    from simulator.record.writer import CassetteWriter
 
     try:
         writer = CassetteWriter(cassette_path)

@@ -18,14 +18,14 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from simulator import logs
 from simulator.config import DEFAULT_MAX_BODY, MEMORY, ServerConfig, check_url, safe_url
 from simulator.errors import ConfigError, StoreUnavailable
-from simulator.protocol import PROTOCOL
-from simulator.store import PER_WORKER
+from simulator.serve import logs
+from simulator.serve.protocol import PROTOCOL
+from simulator.state.store import PER_WORKER
 
 if TYPE_CHECKING:
-    from simulator.server import Server
+    from simulator.serve.server import Server
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
 err = Console(stderr=True)
@@ -108,8 +108,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
     3 the resilience verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
     """
-    from simulator.app import ENDPOINTS
-    from simulator.server import Server
+    from simulator.serve.server import Server
 
     keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
     config = ServerConfig(host=host, port=port, seed=seed, api_keys=keys, scenarios=scenarios,
@@ -120,7 +119,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     _configure_logging(log_format, log_level)
     try:
         check_url(state)
-        server = Server(config, ENDPOINTS)
+        server = Server(config)
     except ConfigError as e:
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -154,7 +153,7 @@ def _configure_logging(log_format: str, log_level: str) -> None:
 
 def _serve_one(server: Server, config: ServerConfig, grace: float, dashboard: bool) -> None:
     """Serve in this process until stopped; exit 1 when the address could not be bound."""
-    from simulator.app import settle_memory
+    from simulator.serve.app import settle_memory
 
     log_level = config.log_level
     if dashboard and log_level in ("info", "debug"):
@@ -165,7 +164,7 @@ def _serve_one(server: Server, config: ServerConfig, grace: float, dashboard: bo
                                     timeout_graceful_shutdown=grace))  # type: ignore[arg-type]  # float works
     view = None
     if dashboard:
-        from simulator.dashboard import Dashboard
+        from simulator.serve.dashboard import Dashboard
 
         view = Dashboard(server.ctx.state.stats)
         view.start()
@@ -183,7 +182,7 @@ def _check_state(url: str) -> None:
     """Redis must answer before we serve: a replica that cannot share state would split the run."""
     if url == MEMORY:
         return
-    from simulator.store_redis import check
+    from simulator.state.redis_store import check
 
     try:
         check(url)
@@ -217,11 +216,11 @@ def _serve_workers(config: ServerConfig, workers: int, log_level: str, grace: fl
     os.environ["SIMCTL_CONFIG"] = json.dumps(dataclasses.asdict(config))
     metrics_dir = tempfile.mkdtemp(prefix="simctl-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    uvicorn.run("simulator.app:from_environment", factory=True, host=config.host, port=config.port,
+    uvicorn.run("simulator.serve.app:from_environment", factory=True, host=config.host, port=config.port,
                 workers=workers, log_level=log_level, loop="uvloop", http=PROTOCOL, access_log=False,
                 timeout_graceful_shutdown=grace)
     if config.mode == "record-new" and config.cassettes and config.state == MEMORY:
-        from simulator import journal
+        from simulator.cassettes import journal
 
         journal.compact(config.cassettes[0])  # every worker has stopped: nobody appends any more
 

@@ -9,9 +9,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from simulator import scenario as scenarios
 from simulator.errors import ConfigError
-from simulator.scenario_check import problems, schema
+from simulator.scenario import file as scenarios
+from simulator.scenario.check import problems, schema
 
 err = Console(stderr=True, soft_wrap=True)  # an error is one line (FILE:LINE:COLUMN: what), whatever the width
 

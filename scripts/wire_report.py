@@ -5,7 +5,7 @@
     python scripts/wire_report.py --known-gaps    # KNOWN_GAPS for tests/test_wire.py, as Python
     python scripts/wire_report.py --out FILE      # also write the report to FILE
 
-The corpus and its sources: tests/data/wire/SOURCES.md. What is compared: simulator/shape.py. A
+The corpus and its sources: tests/data/wire/SOURCES.md. What is compared: simulator/cassettes/shape.py. A
 difference is a failure when the real answer has something simctl's lacks or types otherwise
 (a key path, a stream event, a header name, the status); extras are listed apart, as information.
 Fields that have left the live API (tests/wirecorpus.py RETIRED) are listed with their evidence.
@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from wirecorpus import KEY, RETIRED, Item, Outcome, corpus, run  # noqa: E402
 
+from simulator.cassettes.shape import Difference, Shape, shape_of  # noqa: E402
 from simulator.config import ServerConfig  # noqa: E402
-from simulator.shape import Difference, Shape, shape_of  # noqa: E402
 from simulator.testing import running_server  # noqa: E402
 
 

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import cassette as cassettes
-from . import journal
+from .cassettes import journal
+from .cassettes import load as cassettes
+from .cassettes.matching import Index, MatchOptions
 from .config import ServerConfig
-from .matching import Index, MatchOptions
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 EMPTY = "version: 1\ninteractions: []\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from json.encoder import encode_basestring as _encode_basestring
 from typing import Any
 
@@ -48,3 +49,19 @@ class Template:
 def encode_string(value: str) -> str:
     # The C encoder json.dumps uses for str, with real UTF-8 (ensure_ascii=False) as OpenAI writes.
     return _encode_basestring(value)
+
+
+# An event ends at a blank line; SSE lines end in CRLF, LF or CR (a CR followed by LF is one ending).
+_EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r(?!\n)|\n)")
+
+
+def split_events(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """Complete SSE events (ending in a blank line, whatever the line endings) and the unfinished rest."""
+    events = []
+    start = 0
+    for end in _EVENT_END.finditer(buffer):
+        if end.end() == len(buffer) and buffer.endswith(b"\r"):
+            break  # a CR last: the LF of a CRLF may be in the next read
+        events.append(buffer[start : end.end()])
+        start = end.end()
+    return events, buffer[start:]

@@ -13,10 +13,9 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
-from .app import ENDPOINTS
 from .config import ServerConfig
-from .protocol import PROTOCOL
-from .server import Server
+from .serve.protocol import PROTOCOL
+from .serve.server import Server
 
 
 def free_port() -> int:
@@ -56,7 +55,7 @@ def serving(app: ASGIApp, port: int | None = None, **options: Any) -> Iterator[s
 def serve(config: ServerConfig | None = None) -> Iterator[Running]:
     """Start the replay server in a thread; yield its URL and Server (for misses, stats); stop it."""
     config = replace(config or ServerConfig(), host="127.0.0.1", port=free_port())
-    server = Server(config, ENDPOINTS)
+    server = Server(config)
     with serving(server.app(), config.port, http=PROTOCOL, lifespan="on") as url:
         yield Running(url, server)
 

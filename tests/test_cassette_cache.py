@@ -6,20 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from simulator import cassette as cassettes
-from simulator import cassette_cache
-from simulator.cassette import (
-    Body,
-    Cassette,
-    Interaction,
-    LazyResponse,
-    RecordedChunk,
-    Request,
-    Response,
-)
+from simulator.cassettes import cache as cassette_cache
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.load import Body, Cassette, Interaction, LazyResponse, RecordedChunk, Request, Response
+from simulator.cassettes.matching import MatchOptions
+from simulator.cassettes.source import CassetteSource
 from simulator.errors import ConfigError
-from simulator.matching import MatchOptions
-from simulator.replay import CassetteSource
 
 
 def sample() -> Cassette:

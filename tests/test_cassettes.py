@@ -17,12 +17,12 @@ import pytest
 from conftest import running_server
 from oracle import validate
 
-from simulator import cassette as cassettes
-from simulator import cassette_tools as tools
-from simulator.cassette import Body, Cassette, Interaction, RecordedChunk, Request, Response
+from simulator.cassettes import load as cassettes
+from simulator.cassettes import tools
+from simulator.cassettes.load import Body, Cassette, Interaction, RecordedChunk, Request, Response
+from simulator.cassettes.matching import register_matcher
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
-from simulator.matching import register_matcher
 
 SAMPLES = Path(__file__).resolve().parents[1] / "cassettes"
 ASK = [{"role": "user", "content": "What is the capital of France?"}]
@@ -326,7 +326,7 @@ def test_fit_recovers_known_distributions() -> None:
     assert abs(timing["itl"]["median"] - 0.025) < 0.002 and abs(timing["itl"]["sigma"] - 0.2) < 0.03
     fault = scenario["faults"][0]
     assert fault["status"] == 429 and abs(fault["when"]["probability"] - 0.1) < 1e-9
-    from simulator.scenario import parse
+    from simulator.scenario.file import parse
 
     loaded = parse(json.dumps(scenario), "fitted.yaml")  # the fitted file is a valid scenario
     assert loaded.model_timing["m"]["ttft"].kind == "lognormal"

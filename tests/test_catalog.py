@@ -14,9 +14,11 @@ import httpx
 import openai
 import pytest
 
-from simulator import catalog, scenario, tokens
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
+from simulator.generate import tokens
+from simulator.scenario import catalog
+from simulator.scenario import file as scenario
 from simulator.testing import running_server
 
 

@@ -163,7 +163,7 @@ def test_async_non_streaming(async_client: openai.AsyncOpenAI) -> None:
 
 def test_no_byte_before_time_to_first_token(base_url: str) -> None:
     """The role chunk is not flushed early: the first body byte arrives after the TTFT delay."""
-    from simulator.scenario import load
+    from simulator.scenario.file import load
 
     ttft = load("default").timing_layer["ttft"].one(np.random.default_rng(0))  # constant in the default
     assert ttft > 0

@@ -13,8 +13,8 @@ import pytest
 from conftest import free_port
 from rich.console import Console
 
-from simulator.dashboard import render
-from simulator.state import Stats
+from simulator.serve.dashboard import render
+from simulator.server_state import Stats
 
 
 def test_render_shows_the_figures() -> None:

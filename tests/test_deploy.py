@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from simulator import cassette as cassettes
-from simulator import scenario as scenarios
+from simulator.cassettes import load as cassettes
+from simulator.scenario import file as scenarios
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 

@@ -16,10 +16,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simctl.main import main
-from simulator import cassette as cassettes
-from simulator.cassette import Body, Interaction
-from simulator.cassette import Request as Recorded
-from simulator.cassette import Response as RecordedResponse
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.load import Body, Interaction
+from simulator.cassettes.load import Request as Recorded
+from simulator.cassettes.load import Response as RecordedResponse
 from simulator.config import ServerConfig
 from simulator.testing import serve, serving
 

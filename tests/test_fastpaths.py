@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from simulator import textgen
-from simulator.metrics import observe_many
+from simulator.generate import textgen
 from simulator.rng import LazyRng
+from simulator.serve.metrics import observe_many
 from simulator.sse import Template, data_event
 
 
@@ -68,7 +68,7 @@ def test_lazy_rng_draws_like_a_generator() -> None:
 
 
 def test_the_bpe_from_its_cache_encodes_like_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from simulator import tokens
+    from simulator.generate import tokens
 
     monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path))
     fresh = tokens._load()
@@ -87,10 +87,9 @@ def test_fixed_paths_answer_the_same_without_starlettes_routing() -> None:
     alone, get the same answers (ids and clocks aside)."""
     from starlette.testclient import TestClient
 
-    from simulator.app import ENDPOINTS
     from simulator.config import ServerConfig
-    from simulator.direct import Direct
-    from simulator.server import Server
+    from simulator.serve.direct import Direct
+    from simulator.serve.server import Server
 
     chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
     calls = [
@@ -112,7 +111,7 @@ def test_fixed_paths_answer_the_same_without_starlettes_routing() -> None:
                           rb'chatcmpl-\w+')
 
     def answers(direct: bool) -> list[tuple[int, str | None, bytes]]:
-        app = Server(ServerConfig(seed=7), ENDPOINTS).app()
+        app = Server(ServerConfig(seed=7)).app()
         assert isinstance(app, Direct) and ("POST", "/v1/chat/completions") in app.handlers
         with TestClient(app if direct else app.app, raise_server_exceptions=False) as client:
             out = []

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from simulator import cassette_read, scenario
-from simulator.app import ENDPOINTS
+from simulator.cassettes import read as cassette_read
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
-from simulator.server import Server
+from simulator.scenario import file as scenario
+from simulator.serve.server import Server
 
 LONG = os.environ.get("SIMCTL_LONG") == "1"
 FILES = settings(max_examples=4000 if LONG else 150, deadline=None, database=None, derandomize=not LONG,
@@ -90,7 +90,7 @@ def test_generated_scenarios_answer_in_openai_shape(tmp_path_factory: pytest.Tem
     path.write_text(yaml.safe_dump({"extends": "default", "timing": {"latency": 0, "ttft": 0, "itl": 0},
                                     "rules": rules}, allow_unicode=True))
     try:
-        server = Server(ServerConfig(scenarios=(str(path),)), ENDPOINTS)
+        server = Server(ServerConfig(scenarios=(str(path),)))
     except ConfigError:
         return
     with TestClient(server.app(), raise_server_exceptions=False) as client:

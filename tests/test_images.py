@@ -20,8 +20,8 @@ import pytest
 from conftest import run
 from oracle import validate
 
-from simulator import png
-from simulator.api import images
+from simulator.generate import png
+from simulator.providers.openai import images
 
 try:
     from PIL import Image

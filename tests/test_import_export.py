@@ -20,8 +20,8 @@ import vcr
 import yaml
 from conftest import free_port, running_server
 
-from simulator import cassette as cassettes
-from simulator.cassette import Body, Cassette, Interaction, RecordedChunk, Request, Response
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.load import Body, Cassette, Interaction, RecordedChunk, Request, Response
 from simulator.config import ServerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -364,7 +364,7 @@ def test_every_cassette_of_the_wire_corpus_replays_its_recorded_answers(tmp_path
     method the API refuses (DELETE /v1/models/{id}) and another host's path are answered as recorded."""
     import httpx
 
-    from simulator import vcr as vcr_reader
+    from simulator.record import vcr as vcr_reader
 
     wire = ROOT / "tests" / "data" / "wire"
     # OpenAI's corpus only: tests/data/wire/anthropic, /azure (issue 19), /gemini, /bedrock and /ollama (issue 20)

@@ -8,7 +8,7 @@ import zlib
 import brotli
 import pytest
 
-from simulator.inflate import Inflate, decode
+from simulator.record.inflate import Inflate, decode
 
 TEXT = b"".join(b'data: {"choices":[{"delta":{"content":"w%d "}}]}\n\n' % k for k in range(200))
 

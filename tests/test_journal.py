@@ -7,10 +7,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from simulator import cassette as cassettes
-from simulator import journal
-from simulator.cassette import Body, Cassette, Interaction, Request, Response
-from simulator.writer import CassetteWriter
+from simulator.cassettes import journal
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.load import Body, Cassette, Interaction, Request, Response
+from simulator.record.writer import CassetteWriter
 
 
 def interaction(n: int, answer: str = "ok") -> Interaction:
@@ -55,8 +55,8 @@ def test_a_failed_append_leaves_no_part_of_its_line(tmp_path: Path) -> None:
     before = cassettes.journal_path(path).read_bytes()
     script = textwrap.dedent(f"""
         import resource, signal, sys
-        from simulator import cassette as cassettes, journal
-        from simulator.cassette import Body, Cassette, Interaction, Request, Response
+        from simulator.cassettes import load as cassettes; from simulator.cassettes import journal
+        from simulator.cassettes.load import Body, Cassette, Interaction, Request, Response
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, ({len(before) + 20}, resource.RLIM_INFINITY))
         big = Interaction(Request("POST", "/v1/x", body=Body("json", {{"input": "y" * 500}})), Response(200))

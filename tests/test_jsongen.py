@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from simulator import jsongen
+from simulator.generate import jsongen
 
 SEEDS = range(8)
 

@@ -11,12 +11,12 @@ import oracle
 import pytest
 from conftest import running_server
 
-from simulator import cassette as cassettes
-from simulator.api.moderations import ryu
+from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
-from simulator.moderation import IMAGE_CATEGORIES, OMNI_CATEGORIES, TEXT_CATEGORIES
-from simulator.scenario import load
+from simulator.providers.openai.moderations import ryu
+from simulator.scenario.file import load
+from simulator.scenario.moderation import IMAGE_CATEGORIES, OMNI_CATEGORIES, TEXT_CATEGORIES
 
 IMAGE = "https://example.com/picture.png"
 

@@ -23,9 +23,9 @@ from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from simulator import cassette as cassettes
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.redact import mask_text
 from simulator.config import ServerConfig
-from simulator.redact import mask_text
 from simulator.testing import serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -246,7 +246,7 @@ def _tls_files(tmp: Path) -> tuple[str, str]:
 
 
 def test_regular_mode_https_through_the_mitmproxy_ca(tmp_path: Path) -> None:
-    from simulator.app import create_app
+    from simulator.serve.app import create_app
 
     cert, key = _tls_files(tmp_path)
     port = free_port()

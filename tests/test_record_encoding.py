@@ -29,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from test_record import recorder
 
-from simulator import cassette as cassettes
+from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 from simulator.testing import serving
 
@@ -158,7 +158,7 @@ def test_record_new_decodes_a_compressed_upstream_too(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
 def test_events_are_split_whatever_the_line_endings_and_the_reads(eol: str) -> None:
-    from simulator.capture import Tap
+    from simulator.record.capture import Tap
 
     rng = random.Random(eol)
     for _ in range(500):

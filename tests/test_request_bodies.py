@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from simulator import cassette as cassettes
+from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 from simulator.forms import request_fields
 from simulator.testing import running_server, serve, serving

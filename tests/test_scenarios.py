@@ -13,9 +13,9 @@ import openai
 import pytest
 from conftest import running_server
 
-from simulator import scenario
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
+from simulator.scenario import file as scenario
 
 BASE = """
 version: 1
@@ -307,9 +307,10 @@ def test_a_template_naming_what_the_scope_lacks_is_refused_at_load(tmp_path: Pat
 
 
 def test_the_template_scope_is_what_the_check_knows() -> None:
-    from simulator import replies, templates
-    from simulator.context import Context
-    from simulator.rules import Incoming
+    from simulator.api.context import Context
+    from simulator.scenario import templates
+    from simulator.scenario.rules import Incoming
+    from simulator.serve import replies
 
     ctx = Context(scenario=scenario.load("default"))
     seen = replies.scope(ctx, Incoming("POST", "/v1/chat/completions", {}, {"model": "m"}, 0.0), 1)

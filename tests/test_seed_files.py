@@ -9,10 +9,10 @@ import openai
 import pytest
 from conftest import running_server
 
-from simulator import seed_files
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
-from simulator.scenario import load
+from simulator.scenario import seed_files
+from simulator.scenario.file import load
 
 SCENARIO = """\
 name: with-files

@@ -11,8 +11,8 @@ import pytest
 from conftest import running_server
 
 from simulator.config import ServerConfig
-from simulator.scenario import builtin_names
-from simulator.scenario_check import problems
+from simulator.scenario.check import problems
+from simulator.scenario.file import builtin_names
 
 HELLO = [{"role": "system", "content": "You are a helpful assistant."}, {"role": "user", "content": "Hello!"}]
 

@@ -1,10 +1,10 @@
-"""simulator.shape: answers reduced to their structure, compared and classified."""
+"""simulator.cassettes.shape: answers reduced to their structure, compared and classified."""
 
 from __future__ import annotations
 
 import json
 
-from simulator.shape import Difference, classify, compare, json_paths, shape_of, sse_events
+from simulator.cassettes.shape import Difference, classify, compare, json_paths, shape_of, sse_events
 
 HEADERS = [("Content-Type", "application/json"), ("Date", "Wed, 11 Jun 2025 10:00:00 GMT"),
            ("Content-Length", "123"), ("Set-Cookie", "a=b"), ("CF-RAY", "94e1-AMS"), ("cf-cache-status", "DYNAMIC"),

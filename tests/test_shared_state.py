@@ -25,7 +25,7 @@ from conftest import free_port, running_server
 from redisproc import RedisProcess
 from redisproc import available as redis_available
 
-from simulator import cassette as cassettes
+from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 
 pytestmark = pytest.mark.skipif(not redis_available(), reason="redis-server is not on PATH (apt-get install "
@@ -284,10 +284,10 @@ def test_redis_lost_mid_run_gives_openai_503s_and_the_servers_recover(tmp_path: 
 
 def test_redis_buckets_are_atomic_and_answer_like_the_in_memory_ones(redis_url: str) -> None:
     from simulator.errors import APIError
-    from simulator.ratelimit import Limits
-    from simulator.state import ServerState
-    from simulator.store import MemoryStore
-    from simulator.store_redis import RedisStore
+    from simulator.scenario.ratelimit import Limits
+    from simulator.server_state import ServerState
+    from simulator.state.redis_store import RedisStore
+    from simulator.state.store import MemoryStore
 
     limits = Limits(requests_per_minute=50, tokens_per_minute=100000)
 

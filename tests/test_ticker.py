@@ -15,11 +15,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from simulator.app import ENDPOINTS
 from simulator.config import ServerConfig
-from simulator.server import Server
+from simulator.serve.server import Server
+from simulator.serve.ticker import CATCH_UP_S, Ticker
 from simulator.testing import serving
-from simulator.ticker import CATCH_UP_S, Ticker
 
 
 @dataclass
@@ -157,7 +156,7 @@ def test_a_client_that_stops_reading_holds_up_only_its_own_stream() -> None:
 
 @contextmanager
 def server_with(http: str, scenario: Path) -> Iterator[tuple[str, Server]]:
-    server = Server(ServerConfig(scenarios=(str(scenario),), seed=7), ENDPOINTS)
+    server = Server(ServerConfig(scenarios=(str(scenario),), seed=7))
     with serving(server.app(), http=http, lifespan="on") as url:
         yield url, server
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import running_server
 
-from simulator import distributions
 from simulator.config import ServerConfig
 from simulator.plan import Chunk, ResponsePlan
-from simulator.timing import TimingModel, parse_timing
+from simulator.scenario import distributions
+from simulator.scenario.timing import TimingModel, parse_timing
 
 N = 40_000
 

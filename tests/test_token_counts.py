@@ -13,7 +13,7 @@ from typing import Any
 import openai
 import pytest
 
-from simulator import tokens
+from simulator.generate import tokens
 
 CASSETTES = "pydantic/pydantic-ai tests/models/cassettes/"
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}

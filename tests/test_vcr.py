@@ -1,4 +1,4 @@
-"""simulator.vcr: VCR.py cassettes (every serializer and body form) read into typed exchanges."""
+"""simulator.record.vcr: VCR.py cassettes (every serializer and body form) read into typed exchanges."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import brotli
 import pytest
 import yaml
 
-from simulator import vcr
+from simulator.record import vcr
 
 try:
     from compression import zstd  # Python 3.14

@@ -9,7 +9,7 @@ import openai
 from conftest import running_server
 
 from simulator.config import ServerConfig
-from simulator.verdict import Attempt, Verdict
+from simulator.serve.verdict import Attempt, Verdict
 
 MSGS = [{"role": "user", "content": "hi"}]
 BODY = {"model": "gpt-4o", "messages": MSGS}

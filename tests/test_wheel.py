@@ -29,7 +29,8 @@ from simulator.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OWN_TOP_LEVEL = {"simulator", "simctl"}
-DATA = ("simulator/scenarios/default.yaml", "simulator/scenarios/schema.json", "simulator/cassette.schema.json")
+DATA = ("simulator/scenario/builtin/default.yaml", "simulator/scenario/builtin/schema.json",
+        "simulator/cassettes/cassette.schema.json")
 HAR = {"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "entries": [{
     "startedDateTime": "2026-01-01T00:00:00Z", "time": 12,
     "request": {"method": "POST", "url": "https://api.openai.com/v1/embeddings", "httpVersion": "HTTP/1.1",
@@ -100,7 +101,7 @@ def test_the_wheel_adds_only_simctls_own_import_names(installed: Installed) -> N
 def test_the_sdist_carries_every_data_file(installed: Installed) -> None:
     with tarfile.open(installed.sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    for needed in ("scenarios/default.yaml", "scenarios/schema.json", "simulator/cassette.schema.json",
+    for needed in ("scenarios/default.yaml", "scenarios/schema.json", "simulator/cassettes/cassette.schema.json",
                    "cli/main.py", "pyproject.toml", "README.md"):
         assert needed in names, needed
     assert {f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("*.yaml")} <= names

@@ -4,7 +4,7 @@ Each exchange of the corpus (tests/data/wire, sources in its SOURCES.md) is sent
 replay server (default scenario) and its answer compared with the recorded one: every key path and
 JSON type the real body has (null matched by null), the chunk keys of streams and the event types of
 Responses streams with their keys, the header names OpenAI sent, the status (tests/wirecorpus.py,
-simulator/shape.py). What simctl sends beyond the real answer is not a failure.
+simulator/cassettes/shape.py). What simctl sends beyond the real answer is not a failure.
 
 KNOWN_GAPS lists the exchanges simctl does not match yet, each with a short reason: they are strict
 xfails, so CI stays green while the gaps are worked on, an exchange that starts matching fails as
@@ -21,8 +21,8 @@ from collections import Counter
 import pytest
 from wirecorpus import KEY, PROVIDER_DIRS, RETIRED, WIRE, Outcome, corpus, run, sources
 
+from simulator.cassettes.shape import shape_of
 from simulator.config import ServerConfig
-from simulator.shape import shape_of
 from simulator.testing import running_server
 
 ITEMS = corpus()

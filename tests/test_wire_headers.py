@@ -1,5 +1,5 @@
-"""OpenAI's response headers (simulator/wire.py), through the official SDK on a real socket: which answers
-carry which, coherent rate-limit values, scenario settings, and seed profiles that must not send them."""
+"""OpenAI's response headers (simulator/providers/openai/headers.py), through the official SDK on a real socket:
+which answers carry which, coherent rate-limit values, scenario settings, and seed profiles that must not send them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import openai
 import pytest
 
 from simulator.config import ServerConfig
-from simulator.ratelimit import reset_notation
+from simulator.providers.openai.headers import tier_limits
+from simulator.scenario.file import DEFAULT_ORGANIZATION, DEFAULT_PROJECT
+from simulator.scenario.ratelimit import reset_notation
 from simulator.testing import running_server
-from simulator.wire import DEFAULT_ORGANIZATION, DEFAULT_PROJECT, tier_limits
 
 RATE = [f"x-ratelimit-{what}-{kind}" for what in ("limit", "remaining", "reset") for kind in ("requests", "tokens")]
 EVERY = ("openai-organization", "openai-project", "openai-processing-ms", "openai-version", "x-request-id",
@@ -124,7 +125,7 @@ def test_scenario_settings_and_rate_limits(tmp_path: Path) -> None:
 
 
 def test_replayed_openai_answers_get_the_dropped_headers_back(tmp_path: Path) -> None:
-    from simulator import cassette
+    from simulator.cassettes import load as cassette
 
     ask = {"method": "POST", "path": "/v1/chat/completions",
            "body": {"model": "gpt-4o", "messages": HI}}
@@ -159,8 +160,8 @@ def test_seed_profiles_send_none_of_openais_headers(profile: str) -> None:
 
 
 def test_scenario_header_values_are_checked(tmp_path: Path) -> None:
-    from simulator import scenario
     from simulator.errors import ConfigError
+    from simulator.scenario import file as scenario
 
     with pytest.raises(ConfigError, match=r":2:\d+: server.organization: expected a non-empty line"):
         scenario.parse("models: [a]\nserver: {organization: \"bad\\nvalue\"}\n", "x.yaml")

@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from simulator import cassette_read, scenario, yamlguard
+from simulator import yamlguard
+from simulator.cassettes import read as cassette_read
 from simulator.errors import ConfigError
+from simulator.scenario import file as scenario
 
 # 72 aliases (under the alias count) that expand to 9**9 nodes: the classic billion laughs.
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(

@@ -6,7 +6,7 @@ recorded). The rows' order is the order of replay: a later file may use an id an
 created (ruby-openai's `files_retrieve.yml` reads the file `files_retrieve_upload.yml` uploaded).
 
 `run(url)` sends every recorded request to a simctl server, in that order, and compares each answer
-with the recorded one (simulator.shape). Ids the real API gave (file-..., resp_...) are replaced in
+with the recorded one (simulator.cassettes.shape). Ids the real API gave (file-..., resp_...) are replaced in
 later requests of the same repository by the ids simctl gave for them, as a client would use what it
 got back. The recorded credentials are never sent: every request carries the test key, except those
 recorded as a 401, which carry a wrong key (the server requires the test key).
@@ -28,8 +28,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from simulator import vcr
-from simulator.shape import Difference, compare, shape_of, sse_events
+from simulator.cassettes.shape import Difference, compare, shape_of, sse_events
+from simulator.record import vcr
 
 WIRE = Path(__file__).resolve().parent / "data" / "wire"
 # Other providers' recorded traffic (issues 19 and 20), kept apart with their own SOURCES.md: not OpenAI's corpus.

@@ -1,0 +1,59 @@
+"""Context: what every API module needs to turn a request into a ResponsePlan."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import ids
+from ..plan import dumps
+from ..rng import LazyRng
+from ..scenario.catalog import Catalog
+from ..scenario.file import Scenario
+from ..server_state import ServerState
+from ..state.store import MemoryStore, Store
+
+
+@dataclass(slots=True)
+class Context:
+    scenario: Scenario
+    seed: int | None = None
+    state: ServerState = field(default_factory=ServerState)
+    catalog: Catalog = field(init=False)
+    # Things the service routes show (metrics, the endpoint list); set by the server.
+    extras: dict[str, Any] = field(default_factory=dict)
+    # Where files, stored responses, buckets and the like live: this process, or Redis (set by the server).
+    store: Store = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.catalog = Catalog(self.scenario.models)
+        self.store = MemoryStore(self.state)
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.catalog = Catalog(scenario.models)
+
+    def rng(self, *parts: Any) -> np.random.Generator:
+        """A generator fixed by the server seed and the given parts (usually the request body).
+
+        The same seed and request give the same reply; with no server seed, the request alone decides,
+        so a reply is still stable across runs (as a test author expects).
+        """
+        digest = hashlib.sha256(dumps([self.seed, *parts])).digest()
+        return LazyRng(int.from_bytes(digest[:16], "little"))  # type: ignore[return-value]
+
+    @staticmethod
+    def new_id(prefix: str, size: int = 24) -> str:
+        return prefix + ids.token(size)
+
+    @staticmethod
+    def now() -> int:
+        return int(time.time())
+
+    def fingerprint(self, model: str) -> str:
+        return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+

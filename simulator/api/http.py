@@ -1,0 +1,79 @@
+"""Reading requests safely: bounded bodies, auth, and the error answers that go with them."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import Message
+
+from ..errors import APIError, mask_key
+from .params import parse_json
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` without reading it whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    buf = bytearray()
+    async for part in request.stream():
+        buf += part
+        if len(buf) > limit:
+            raise too_large(limit)
+    return bytes(buf)
+
+
+def replayed(request: Request, raw: bytes) -> Request:
+    """The request again, its body served from `raw`: for a planner that reads a body already read."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": raw, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    return parse_json(await read_body(request, limit))
+
+
+def too_large(limit: int) -> APIError:
+    # `connection: close`: the server then stops reading, so a client that keeps sending (a chunked
+    # body has no length to refuse up front) learns at once instead of uploading the rest for nothing.
+    return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large",
+                    headers={"connection": "close"})
+
+
+def presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else auth.strip()
+    return request.headers.get("api-key")
+
+
+def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    """401 in OpenAI's shape unless the request carries one of `keys` (no keys: auth is off)."""
+    if not keys:
+        return
+    key = presented_key(request)
+    if not key:
+        raise APIError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+            "Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) "
+            "if you're accessing the API from your browser and are prompted for a username. You can obtain an "
+            "API key from https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
+    # Compare every key in constant time, so a timing probe learns nothing.
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        raise APIError(
+            401,
+            f"Incorrect API key provided: {mask_key(key)}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )

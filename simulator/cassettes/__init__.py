@@ -1,0 +1,1 @@
+"""Cassettes: the format, loading and writing, matching, redaction, and the tools around them."""

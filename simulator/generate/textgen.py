@@ -1,0 +1,113 @@
+"""Deterministic, readable reply text sized in tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..rng import LazyRng
+from . import directive, tokens
+
+_OPENERS = (
+    "Sure, here is a short answer.",
+    "Good question.",
+    "Here is what I can tell you.",
+    "Let me explain.",
+    "Happy to help with that.",
+)
+_SENTENCES = (
+    "The key idea is to break the problem into smaller parts and solve each one in turn.",
+    "In practice, the simplest approach that works is usually the best place to start.",
+    "It helps to measure first, then change one thing at a time.",
+    "Most systems behave well under normal load and reveal their limits only at the edges.",
+    "A clear interface makes the rest of the design easier to reason about.",
+    "Testing with realistic inputs catches problems that synthetic ones miss.",
+    "There are trade-offs between speed, cost and accuracy, and each project weighs them differently.",
+    "Small, reversible steps keep the risk low while you learn more.",
+    "Documentation that shows an example is worth more than a page of abstract rules.",
+    "When in doubt, prefer the option that is easier to change later.",
+    "Caching repeated work often gives the largest gain for the least effort.",
+    "Retries with exponential backoff make a client resilient to short outages.",
+    "The details depend on your context, but the general principle holds.",
+    "Start with the data you have and refine the model as you learn.",
+    "Good defaults save every user a decision they should not have to make.",
+)
+_QUOTE_WORDS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    pieces: list[str]  # one string per token; a stream sends one per delta
+    finish_reason: str  # "stop" or "length"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@lru_cache(maxsize=256)
+def _sentence_pieces(sentence: str) -> tuple[str, ...]:
+    # The fixed sentences are tokenized once; a reply is then a join, not a fresh encode per request.
+    return tuple(tokens.pieces(sentence))
+
+
+def compose_pieces(rng: np.random.Generator, prompt: str, target_tokens: int) -> list[str]:
+    """Whole sentences of prose, at least `target_tokens` long, that quote the start of the prompt."""
+    if isinstance(rng, LazyRng) and rng.fresh:
+        # Same seed, same prose: a load test repeating one request pays for composing it once.
+        return list(_composed(rng.seed, prompt, target_tokens))
+    return _compose(rng, prompt, target_tokens)
+
+
+@lru_cache(maxsize=4096)
+def _composed(seed: int, prompt: str, target_tokens: int) -> tuple[str, ...]:
+    return tuple(_compose(np.random.default_rng(seed), prompt, target_tokens))
+
+
+def _compose(rng: np.random.Generator, prompt: str, target_tokens: int) -> list[str]:
+    words = prompt.split()
+    pieces = list(_sentence_pieces(_OPENERS[int(rng.integers(len(_OPENERS)))]))
+    if words:
+        quoted = " ".join(words[:_QUOTE_WORDS]) + ("..." if len(words) > _QUOTE_WORDS else "")
+        pieces += tokens.pieces(f' You wrote: "{quoted}"')
+    while len(pieces) < target_tokens:
+        pieces += _sentence_pieces(" " + _SENTENCES[int(rng.integers(len(_SENTENCES)))])
+    return pieces
+
+
+def compose(rng: np.random.Generator, prompt: str, target_tokens: int) -> str:
+    return "".join(compose_pieces(rng, prompt, target_tokens))
+
+
+def generate(
+    rng: np.random.Generator,
+    prompt: str,
+    target_tokens: int,
+    max_tokens: int | None = None,
+    stop: list[str] | None = None,
+    text: str | None = None,
+    lead: str = "",
+) -> Generated:
+    """The reply as token pieces, cut at a stop sequence or at `max_tokens` as OpenAI does.
+
+    A scenario rule's directive (reply text or length) wins over the endpoint's defaults.
+    """
+    d = directive.current.get()
+    if text is None and d.text is not None:
+        text = d.text()
+    if text is not None:
+        pieces = tokens.pieces(text)
+    else:
+        pieces = compose_pieces(rng, prompt, d.tokens or target_tokens)
+        if lead:
+            pieces[0] = lead + pieces[0]
+    finish = "stop"
+    for s in stop or []:
+        joined = "".join(pieces)
+        if s and s in joined:
+            pieces = tokens.pieces(joined[: joined.index(s)])
+    if max_tokens is not None and len(pieces) > max_tokens:
+        pieces, finish = pieces[:max_tokens], "length"
+    return Generated(pieces=pieces, finish_reason=finish)

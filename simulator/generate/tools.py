@@ -1,0 +1,106 @@
+"""Function tools: which one the simulated model calls, and with what arguments."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import invalid
+from . import directive, jsongen, strict_schema
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+def parse_tools(raw: Any, *, nested: bool) -> list[Tool]:
+    """Chat nests the function (`{"type": "function", "function": {...}}`); Responses does not."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise invalid("Invalid type for 'tools': expected an array of objects.", param="tools", code="invalid_type")
+    out: list[Tool] = []
+    for i, t in enumerate(raw):
+        if not isinstance(t, dict):
+            raise invalid(f"Invalid type for 'tools[{i}]': expected an object.", param=f"tools[{i}]",
+                          code="invalid_type")
+        if t.get("type") != "function":
+            continue  # built-in tools (web search, ...) are accepted and never called
+        fn = t.get("function") if nested else t
+        where = f"tools[{i}].function.name" if nested else f"tools[{i}].name"
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise invalid(f"Missing required parameter: '{where}'.", param=where, code="missing_required_parameter")
+        if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", fn["name"]):
+            raise invalid(f"Invalid '{where}': string does not match pattern. Expected a string that matches the "
+                          "pattern '^[a-zA-Z0-9_-]+$'.", param=where, code="invalid_value")
+        params = fn.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(params, dict):
+            raise invalid(f"Invalid type for 'tools[{i}] parameters': expected an object.", param=where,
+                          code="invalid_type")
+        problem = jsongen.schema_problem(params)
+        if problem is None and fn.get("strict") is True:
+            problem = strict_schema.problem(params)
+        if problem is not None:
+            raise invalid(f"Invalid schema for function '{fn['name']}': {problem}.",
+                          param=f"tools[{i}].function.parameters" if nested else f"tools[{i}].parameters",
+                          code="invalid_function_parameters")
+        out.append(Tool(fn["name"], str(fn.get("description") or ""), params))
+    return out
+
+
+def _allowed(tools: list[Tool], choice: dict[str, Any]) -> tuple[list[Tool], str]:
+    """`tool_choice: {type: allowed_tools, mode, tools}` (the Responses API; chat nests it under
+    `allowed_tools`): the model picks among those tools only, as `mode` (auto or required) says."""
+    spec = choice.get("allowed_tools") if isinstance(choice.get("allowed_tools"), dict) else choice
+    mode = spec.get("mode", "auto")
+    if mode not in ("auto", "required"):
+        raise invalid(f"Invalid value: '{mode}'. Supported values are: 'auto' and 'required'.",
+                      param="tool_choice.mode", code="invalid_value")
+    listed = spec.get("tools") if isinstance(spec.get("tools"), list) else []
+    names = {(t.get("function") or {}).get("name") or t.get("name") for t in listed if isinstance(t, dict)}
+    return [t for t in tools if t.name in names], mode
+
+
+def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: bool) -> Tool | None:
+    """The tool the model calls now, or None for a text answer.
+
+    Once the conversation holds a tool's result the model answers in text, so an agent loop ends
+    as it would against the real API; a forced choice (`required` or a named function) always calls.
+    """
+    forced = directive.current.get().tool
+    if forced is not None:  # a scenario rule decides, whatever the request asked
+        tool_choice = forced if forced in ("none", "auto", "required") else {"name": forced}
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "allowed_tools":
+        tools, tool_choice = _allowed(tools, tool_choice)
+    if not tools or tool_choice == "none":
+        return None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+        for t in tools:
+            if t.name == name:
+                return t
+        raise invalid(f"Invalid value for 'tool_choice': no function named '{name}' was specified in the "
+                      "'tools' parameter.", param="tool_choice", code="invalid_value")
+    if tool_choice not in (None, "auto", "required"):
+        raise invalid(f"Invalid value: '{tool_choice}'. Supported values are: 'none', 'auto', and 'required'.",
+                      param="tool_choice", code="invalid_value")
+    if after_tool_result and tool_choice != "required":
+        return None
+    words = set(re.findall(r"[a-z0-9]+", prompt.lower()))
+
+    def overlap(t: Tool) -> int:
+        return len(words & set(re.findall(r"[a-z0-9]+", f"{t.name.replace('_', ' ')} {t.description}".lower())))
+
+    return max(tools, key=overlap)  # max() keeps the first of equals: the first tool by default
+
+
+def arguments(tool: Tool, rng: np.random.Generator) -> str:
+    """JSON arguments that validate against the tool's parameter schema."""
+    return json.dumps(jsongen.generate(tool.parameters, rng), ensure_ascii=False)

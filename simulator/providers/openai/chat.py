@@ -1,0 +1,373 @@
+"""POST /v1/chat/completions."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...api import params
+from ...api.context import Context
+from ...errors import invalid
+from ...generate import json_mode, jsongen, textgen, tokens
+from ...generate.tools import Tool, arguments, choose
+from ...plan import SSE_TYPE, ResponsePlan, json_plan
+from ...scenario.catalog import CHAT, ModelInfo
+from ...scenario.timing import schedule
+from ...sse import DONE, Template, data_event, encode_string
+from . import obfuscation
+from .chat_functions import legacy_functions
+from .logprobs import token_logprobs
+from .metadata import check as check_metadata
+from .prompt_tokens import chat as count_prompt
+from .prompt_tokens import check_output_limit
+
+ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+REASONING_TOKENS = 64  # what a reasoning model reports having thought, per choice
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    pieces: list[str]  # text tokens, or the tool call's argument tokens
+    finish_reason: str
+    tool: Tool | None = None
+    call_id: str = ""
+    legacy: bool = False  # called through the deprecated `functions` (message.function_call, no id)
+
+
+def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    model_name = params.required(body, "model", str)
+    messages = _messages(body)
+    model = ctx.catalog.resolve(model_name, CHAT)
+    _check_roles(messages, model)
+    stream = bool(params.optional(body, "stream", bool, False))
+    _check_sampling(body, model, stream)
+    check_metadata(body)
+    n = params.int_in(body, "n", 1, 128, 1) or 1
+    limit = _max_tokens(body, model)
+    stop = params.stop_list(body)
+    logprobs = bool(params.optional(body, "logprobs", bool, False))
+    top_logprobs = params.int_in(body, "top_logprobs", 0, 20, 0) or 0
+    if top_logprobs and not logprobs:
+        raise invalid("Invalid value for 'logprobs': must be true when 'top_logprobs' is set.", param="logprobs",
+                      code="invalid_value")
+    tools, tool_choice, legacy = legacy_functions(body)
+    fmt = _response_format(body)
+    said = [tokens.content_text(m.get("content")) for m in messages if m.get("role") != "assistant"]
+    if fmt is not None and fmt["type"] == "json_object" and not json_mode.mentions_json(said):
+        raise invalid("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
+                      "'json_object'.", param="messages")
+
+    prompt = _last_user_text(messages)
+    after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
+    prompt_tokens = count_prompt(messages, tools, model, window="chat")
+    choices = []
+    for i in range(n):
+        rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
+        tool = choose(tools, tool_choice, prompt, after_tool)
+        if tool is not None:
+            args = arguments(tool, rng)
+            choices.append(Choice(i, tokens.pieces(args), "function_call" if legacy else "tool_calls", tool,
+                                  "" if legacy else ctx.new_id("call_"), legacy))
+            continue
+        text = _formatted_text(fmt, rng, prompt, said)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
+        choices.append(Choice(i, gen.pieces, gen.finish_reason))
+
+    completion_tokens = sum(len(c.pieces) for c in choices)
+    reasoning = REASONING_TOKENS * n if model.reasoning else 0
+    usage = _usage(prompt_tokens, completion_tokens + reasoning, reasoning)
+    head = {
+        "id": ctx.new_id("chatcmpl-", 29),
+        "created": ctx.now(),
+        "model": model_name,
+        "service_tier": "default",
+        "system_fingerprint": None if _no_fingerprint(model) else ctx.fingerprint(model.id),
+    }
+    common = {"model": model_name, "prompt_tokens": prompt_tokens, "completion_tokens": usage["completion_tokens"]}
+    # Seeding a generator costs more than planning a short reply: only when logprobs are asked for.
+    rng = ctx.rng("logprobs", model_name, messages) if logprobs else None
+    if stream:
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        padded = _obfuscated(body)
+        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng, padded,
+                              logprobs or not model.reasoning)
+        return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
+
+    out = {
+        "id": head["id"],
+        "object": "chat.completion",
+        "created": head["created"],
+        "model": model_name,
+        "choices": [_choice(c, top_logprobs, rng, logprobs or not model.reasoning) for c in choices],
+        "usage": usage,
+        "service_tier": "default",
+        "system_fingerprint": head["system_fingerprint"],
+    }
+    return json_plan(out, **common)
+
+
+def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = params.required(body, "messages", list)
+    if not messages:
+        raise invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
+                      "array instead.", param="messages", code="empty_array")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise invalid(f"Invalid type for 'messages[{i}]': expected an object, but got {type(m).__name__} "
+                          "instead.", param=f"messages[{i}]", code="invalid_type")
+        role = m.get("role")
+        if role is None:
+            raise invalid(f"Missing required parameter: 'messages[{i}].role'.", param=f"messages[{i}].role",
+                          code="missing_required_parameter")
+        if role not in ROLES:
+            raise invalid(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
+                          "'function', 'tool', and 'developer'.", param=f"messages[{i}].role", code="invalid_value")
+        content = m.get("content")
+        if content is not None and not isinstance(content, str | list):
+            raise invalid(f"Invalid type for 'messages[{i}].content': expected one of a string or array of "
+                          f"objects, but got {type(content).__name__} instead.", param=f"messages[{i}].content",
+                          code="invalid_type")
+        if content is None and role in ("user", "system", "developer"):
+            raise invalid(f"Missing required parameter: 'messages[{i}].content'.",
+                          param=f"messages[{i}].content", code="missing_required_parameter")
+        if role == "tool" and not m.get("tool_call_id"):
+            raise invalid(f"Missing required parameter: 'messages[{i}].tool_call_id'.",
+                          param=f"messages[{i}].tool_call_id", code="missing_required_parameter")
+        for j, part in enumerate(content if isinstance(content, list) else ()):
+            where = f"messages[{i}].content[{j}]"
+            if not isinstance(part, dict):
+                raise invalid(f"Invalid type for '{where}': expected an object, but got {params._got(part)} "
+                              "instead.", param=where, code="invalid_type")
+            if "type" not in part:  # as recorded (crewAI, 2025): a message pasted where a part belongs
+                raise invalid(f"Missing required parameter: '{where}.type'.", param=f"{where}.type",
+                              code="missing_required_parameter")
+    return messages
+
+
+def _check_sampling(body: dict[str, Any], model: ModelInfo, stream: bool) -> None:
+    temperature = params.sampling(body, stream)
+    if model.reasoning:
+        if body.get("max_tokens") is not None:
+            raise params.unsupported("max_tokens", "Unsupported parameter: 'max_tokens' is not supported with "
+                                     "this model. Use 'max_completion_tokens' instead.")
+        if body.get("stop"):  # as recorded for o1-mini and gpt-5-mini; an empty list passes (o3-mini, recorded)
+            raise params.unsupported("stop", "Unsupported parameter: 'stop' is not supported with this model.")
+        if temperature is not None and temperature != 1 and body.get("reasoning_effort") != "none":
+            raise invalid(f"Unsupported value: 'temperature' does not support {temperature:g} with this model. "
+                          "Only the default (1) value is supported.", param="temperature", code="unsupported_value")
+
+
+def _check_roles(messages: list[dict[str, Any]], model: ModelInfo) -> None:
+    """What some models refuse in a conversation: system messages (o1-mini), images (no vision)."""
+    for i, m in enumerate(messages):
+        if not model.system_messages and m.get("role") in ("system", "developer"):
+            raise invalid(f"Unsupported value: 'messages[{i}].role' does not support '{m['role']}' with this model.",
+                          param=f"messages[{i}].role", code="unsupported_value")
+        parts = m.get("content") if not model.vision else None
+        for j, part in enumerate(parts if isinstance(parts, list) else ()):
+            if isinstance(part, dict) and part.get("type") == "image_url":  # OpenAI's param spelling, dots and all
+                raise invalid("Invalid content type. image_url is only supported by certain models.",
+                              param=f"messages.[{i}].content.[{j}].type")
+
+
+def _max_tokens(body: dict[str, Any], model: ModelInfo) -> int | None:
+    limit = params.int_in(body, "max_completion_tokens", 1, 10**7)
+    legacy = params.int_in(body, "max_tokens", 1, 10**7)
+    check_output_limit("max_completion_tokens", limit, model)
+    check_output_limit("max_tokens", legacy, model)
+    return limit if limit is not None else legacy
+
+
+def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    fmt = params.optional(body, "response_format", dict)
+    if fmt is None:
+        return None
+    kind = fmt.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise invalid(f"Invalid value: '{kind}'. Supported values are: 'text', 'json_object', and 'json_schema'.",
+                      param="response_format.type", code="invalid_value")
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise invalid("Missing required parameter: 'response_format.json_schema.name'.",
+                          param="response_format.json_schema.name", code="missing_required_parameter")
+        if spec.get("schema") is not None and not isinstance(spec["schema"], dict):
+            raise invalid("Invalid type for 'response_format.json_schema.schema': expected an object.",
+                          param="response_format.json_schema.schema", code="invalid_type")
+        problem = jsongen.schema_problem(spec["schema"]) if spec.get("schema") is not None else None
+        if problem is not None:
+            raise invalid(f"Invalid schema for response_format '{spec['name']}': {problem}.",
+                          param="response_format", code=None)
+    return None if kind == "text" else fmt
+
+
+def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt: str,
+                    said: list[str]) -> str | None:
+    """JSON content for `response_format` (or for a prompt that gives a schema); None: prose."""
+    if fmt is None:
+        return json_mode.unprompted(said, prompt, rng)
+    if fmt["type"] == "json_schema":
+        schema = fmt["json_schema"].get("schema") or {"type": "object"}
+        return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
+    # JSON mode: what the conversation asks for (a schema in it, an example, keys it names). A `schema`
+    # beside the type (instructor's JSON_SCHEMA mode) is one more place a schema is written.
+    extra = [json.dumps(fmt["schema"])] if isinstance(fmt.get("schema"), dict) else []
+    return json_mode.reply([*said, *extra], prompt, rng)
+
+
+def _last_user_text(messages: list[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            return tokens.content_text(m.get("content"))
+    return ""
+
+
+def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        # cache_write_tokens: in chat usage from 2026 (recorded 2026-07); older answers lack it
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0, "cache_write_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _tool_call(c: Choice) -> dict[str, Any]:
+    assert c.tool is not None
+    return {"id": c.call_id, "type": "function",
+            "function": {"name": c.tool.name, "arguments": "".join(c.pieces)}}
+
+
+def _choice(c: Choice, top: int, rng: np.random.Generator | None, lp_key: bool = True) -> dict[str, Any]:
+    """A choice; `lp_key` False leaves `logprobs` out, as reasoning models answer (recorded: the gpt-5 family,
+    o1-mini, o3-mini, o4-mini, 2025-2026) unless logprobs were asked for."""
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+    if c.tool is not None and c.legacy:
+        message["function_call"] = {"name": c.tool.name, "arguments": "".join(c.pieces)}
+    elif c.tool is not None:
+        message["tool_calls"] = [_tool_call(c)]
+    else:
+        message["content"] = "".join(c.pieces)
+    lp = None
+    if rng is not None and c.tool is None:
+        lp = {"content": token_logprobs(c.pieces, top, rng), "refusal": None}
+    if not lp_key:
+        return {"index": c.index, "message": message, "finish_reason": c.finish_reason}
+    return {"index": c.index, "message": message, "logprobs": lp, "finish_reason": c.finish_reason}
+
+
+def _no_fingerprint(model: ModelInfo) -> bool:
+    """Reasoning models answer with a null system_fingerprint (recorded 2025-2026: the gpt-5 family, o4-mini,
+    o1-mini), except o3-mini (fp_... in every recording); so do gpt-4 and gpt-3.5-turbo (gpt-4-0613,
+    gpt-4-0125-preview, gpt-3.5-turbo-0125), unlike gpt-4o and gpt-4.1."""
+    if model.reasoning:
+        return not model.id.startswith("o3-mini")
+    return _OLD_GPT.match(model.id) is not None
+
+
+_OLD_GPT = re.compile(r"gpt-(3\.5|4)(-|$)")
+
+
+def _obfuscated(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    if isinstance(options, dict) and "include_obfuscation" in options:
+        params.check_type("stream_options.include_obfuscation", options["include_obfuscation"], bool)
+    return obfuscation.wanted(body)
+
+
+class _Slots:
+    """A token chunk's template: the piece spliced in, then (when padded) the padding that evens its size out."""
+
+    def __init__(self, event: bytes, padded: bool) -> None:
+        self.template = Template(event)
+        self.padded = padded
+        # The chunk's JSON with an empty padding ("") and without the piece; the SSE framing does not count.
+        self.fixed = sum(len(p.decode()) for p in self.template.parts) - len(b"data: \n\n") + 2
+
+    def fill(self, piece: str) -> bytes:
+        if not self.padded:
+            return self.template.fill(piece)
+        text = encode_string(piece)  # with its quotes
+        pad = obfuscation.chat_padding(self.fixed + len(text))
+        parts = self.template.parts
+        return b"".join((parts[0], text.encode(), parts[1], b'"', pad.encode(), b'"', parts[2]))
+
+
+def _stream_parts(
+    head: dict[str, Any],
+    choices: list[Choice],
+    usage: dict[str, Any] | None,
+    top: int,
+    rng: np.random.Generator | None,
+    padded: bool = True,
+    lp_key: bool = True,
+) -> list[tuple[bytes, bool]]:
+    def chunk(choice: dict[str, Any] | None, pad: bool = True, **extra: Any) -> bytes:
+        obj = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"],
+               "model": head["model"], "service_tier": head["service_tier"],
+               "system_fingerprint": head["system_fingerprint"], "choices": [choice] if choice else []}
+        if usage is not None:
+            obj["usage"] = None  # every chunk carries it; the last one before [DONE] fills it
+        obj.update(extra)
+        if not padded:
+            return data_event(obj)
+        if not pad:  # a template: its padding is a slot, filled per chunk
+            return data_event({**obj, "obfuscation": Template.MARK})
+        data = data_event({**obj, "obfuscation": ""})
+        # The chunk ends '..."obfuscation":""}' and a blank line: the padding goes between the quotes.
+        size = len(data.decode()) - len(b"data: \n\n")
+        return data[:-4] + obfuscation.chat_padding(size).encode() + data[-4:]
+
+    def delta(c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
+        if not lp_key:  # reasoning models' chunks have no logprobs key (recorded: gpt-5, 2025-2026)
+            return {"index": c.index, "delta": d, "finish_reason": finish}
+        return {"index": c.index, "delta": d, "logprobs": lp, "finish_reason": finish}
+
+    # Token chunks differ only in the piece: encode each choice's chunk once, splice the pieces in.
+    content = {c.index: _Slots(chunk(delta(c, {"content": Template.MARK}), pad=False), padded)
+               for c in choices if c.tool is None}
+    arguments = {c.index: _Slots(chunk(delta(c, {"function_call": {"arguments": Template.MARK}} if c.legacy else {
+        "tool_calls": [{"index": 0, "function": {"arguments": Template.MARK}}]}), pad=False), padded)
+        for c in choices if c.tool is not None}
+    parts: list[tuple[bytes, bool]] = []
+    for c in choices:
+        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        if c.tool is not None and c.legacy:
+            first = {"role": "assistant", "content": None, "function_call": {"name": c.tool.name, "arguments": ""},
+                     "refusal": None}
+        elif c.tool is not None:  # as recorded: role, content (null), tool_calls, refusal
+            first = {"role": "assistant", "content": None, "tool_calls": [{
+                "index": 0, "id": c.call_id, "type": "function", "function": {"name": c.tool.name, "arguments": ""}}],
+                "refusal": None}
+        # The role chunk marks the first token (it waits the TTFT); the first piece rides with it, as on
+        # OpenAI, so a client timing the first content and one timing the first chunk both see the TTFT.
+        parts.append((chunk(delta(c, first)), c.index == 0))
+    for k in range(max(len(c.pieces) for c in choices)):
+        for c in choices:
+            if k >= len(c.pieces):
+                continue
+            piece, is_token = c.pieces[k], k > 0
+            if c.tool is not None:
+                parts.append((arguments[c.index].fill(piece), is_token))
+            elif rng is not None:
+                lp = {"content": token_logprobs([piece], top, rng), "refusal": None}
+                parts.append((chunk(delta(c, {"content": piece}, lp=lp)), is_token))
+            else:
+                parts.append((content[c.index].fill(piece), is_token))
+    for c in choices:
+        parts.append((chunk(delta(c, {}, c.finish_reason)), False))
+    if usage is not None:
+        parts.append((chunk(None, usage=usage), False))
+    parts.append((DONE, False))
+    return parts

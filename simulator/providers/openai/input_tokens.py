@@ -1,0 +1,38 @@
+"""POST /v1/responses/input_tokens: what a Responses request's input would cost, counted as POST /v1/responses
+counts it (the model's BPE, message framing, tools, images), with the same checks on the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...api import params
+from ...api.context import Context
+from ...errors import invalid
+from ...generate.tools import parse_tools
+from ...plan import ResponsePlan, json_plan
+from ...scenario.catalog import RESPONSES
+from . import prompt_tokens
+from .responses import _input_items
+
+DEFAULT_MODEL = "gpt-4o"  # `model` is optional here; the count needs a tokenizer
+
+
+async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    name = params.optional(body, "model", str)
+    items = _input_items(body) if "input" in body else []
+    if name is None:
+        name = DEFAULT_MODEL if ctx.catalog.get(DEFAULT_MODEL) else next(
+            (m.id for m in ctx.catalog.models if RESPONSES in m.endpoints), DEFAULT_MODEL)
+    model = ctx.catalog.resolve(name, RESPONSES)
+    history: list[dict[str, Any]] = []
+    previous_id = params.optional(body, "previous_response_id", str)
+    if previous_id is not None:
+        found = await ctx.store.get_conversation(previous_id)
+        if found is None:
+            raise invalid(f"Previous response with id '{previous_id}' not found.", param="previous_response_id",
+                          code="previous_response_not_found")
+        history = found
+    instructions = params.optional(body, "instructions", str)
+    tools = parse_tools(body.get("tools"), nested=False)
+    count = prompt_tokens.responses(instructions, [*history, *items], tools, model)
+    return json_plan({"object": "response.input_tokens", "input_tokens": count}, model=name, prompt_tokens=count)

@@ -1,0 +1,42 @@
+"""OpenAI's routes (and the OpenAI-compatible servers' extras). Starlette's `{name:path}` lets model ids
+contain slashes."""
+
+from __future__ import annotations
+
+from ...api.routes import Endpoint
+from . import (
+    chat,
+    completions,
+    embeddings,
+    files,
+    images,
+    input_tokens,
+    models,
+    moderations,
+    ranking,
+    responses,
+    text_generation,
+)
+
+ROUTES: list[Endpoint] = [
+    Endpoint("POST", "/v1/chat/completions", json=chat.plan),
+    Endpoint("POST", "/v1/completions", json=completions.plan),
+    Endpoint("POST", "/v1/embeddings", json=embeddings.plan),
+    Endpoint("POST", "/v1/moderations", json=moderations.plan),
+    Endpoint("POST", "/v1/images/generations", raw=images.plan),
+    Endpoint("GET", "/v1/images/files/{image_id}", raw=images.get_image, auth=False),
+    Endpoint("POST", "/v1/files", raw=files.upload),
+    Endpoint("GET", "/v1/files", raw=files.list_files),
+    Endpoint("GET", "/v1/files/{file_id}", raw=files.get_file),
+    Endpoint("DELETE", "/v1/files/{file_id}", raw=files.delete_file),
+    Endpoint("GET", "/v1/files/{file_id}/content", raw=files.get_content),
+    Endpoint("POST", "/v1/responses", json=responses.plan),
+    Endpoint("POST", "/v1/responses/input_tokens", json=input_tokens.plan),
+    Endpoint("GET", "/v1/responses/{response_id}", raw=responses.get_response),
+    Endpoint("DELETE", "/v1/responses/{response_id}", raw=responses.delete_response),
+    Endpoint("POST", "/v1/text/generation", json=text_generation.plan),
+    Endpoint("POST", "/v1/ranking", json=ranking.plan),
+    Endpoint("GET", "/v1/models", raw=models.list_models),
+    Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
+    Endpoint("DELETE", "/v1/models/{model:path}", raw=models.delete_model),
+]

@@ -1,0 +1,1 @@
+"""Recording: the mitmproxy addon, record-new's forwarding, imports and exports, the drift check."""

@@ -1,0 +1,106 @@
+"""What the recorders share: a stream's events as they pass (Tap), and one captured exchange turned into
+a redacted Interaction (make_interaction). `simctl record` (mitmproxy), record-new's forward and
+`simctl import` all go through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..cassettes.load import (
+    DROP_RESPONSE_HEADERS,
+    KEEP_REQUEST_HEADERS,
+    Body,
+    Interaction,
+    RecordedChunk,
+    Request,
+    Response,
+)
+from ..cassettes.redact import redact_interaction
+from ..sse import split_events
+from .inflate import Inflate
+
+
+class Tap:
+    """A stream's events as they go by: (ms since `started` on `clock`, event bytes), data returned unchanged.
+
+    A compressed stream is decoded for the record (the client still gets it as it came); one that
+    does not decode is not recorded (`failed` says why): redaction could not see into it.
+    """
+
+    def __init__(self, started: float, content_encoding: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.started, self.clock = started, clock
+        self.events: list[tuple[float, bytes]] = []
+        self.rest = b""
+        self.failed: str | None = None
+        try:
+            self.inflate = Inflate(content_encoding)
+        except ValueError as e:
+            self.failed = str(e)
+
+    def __call__(self, data: bytes) -> bytes:
+        """Each read of the body; b"" when it ends."""
+        if self.failed is None:
+            try:
+                self._take((self.clock() - self.started) * 1000, data)
+            except ValueError as e:
+                self.failed = str(e)
+        return data
+
+    def _take(self, now: float, data: bytes) -> None:
+        events, self.rest = split_events(self.rest + (self.inflate(data) if data else self.inflate.end()))
+        self.events += [(now, e) for e in events]
+        if not data and self.rest:  # end of stream: keep whatever did not end in a blank line
+            self.events.append((now, self.rest))
+            self.rest = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One exchange as a recorder saw it (mitmproxy, record-new's forward, an imported file), before
+    redaction makes it an Interaction."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    request_headers: dict[str, str]
+    request_body: bytes
+    status: int
+    response_headers: dict[str, str]
+    response_body: bytes  # decoded; b"" for a stream
+    events: list[tuple[float, bytes]] | None  # a stream's events: (ms since the request started, bytes)
+    upstream: str
+    duration_ms: float
+    cut: bool = False  # the stream broke off
+
+
+@dataclass(frozen=True, slots=True)
+class Redaction:
+    """What to redact beyond the built-in rules (`--redact-header`, `--redact-pattern`)."""
+
+    headers: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+
+def make_interaction(c: Capture, redaction: Redaction = Redaction()) -> Interaction:
+    """The exchange as a redacted Interaction."""
+    recorded = None
+    if c.events is not None:
+        recorded = [RecordedChunk.from_text(at, data.decode("utf-8", errors="replace")) for at, data in c.events]
+    interaction = Interaction(
+        request=Request(c.method.upper(), c.path, dict(c.query),
+                        {k: v for k, v in c.request_headers.items() if k.lower() in KEEP_REQUEST_HEADERS},
+                        Body.from_bytes(c.request_body)),
+        response=Response(c.status, {k.lower(): v for k, v in c.response_headers.items()
+                                     if k.lower() not in DROP_RESPONSE_HEADERS},
+                          Body() if recorded is not None else Body.from_bytes(c.response_body), recorded,
+                          c.cut and recorded is not None),
+        recorded_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        upstream=c.upstream,
+        duration_ms=c.duration_ms,
+    )
+    return redact_interaction(interaction, redaction.headers, redaction.patterns)

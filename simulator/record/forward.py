@@ -1,0 +1,61 @@
+"""Forwarding a request to a real upstream (record-new, the drift check) and recording the exchange.
+
+Used by `--mode record-new`. The upstream key comes from the server's environment, never from
+the client, and no credential is ever part of the Interaction.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import httpx
+
+from ..cassettes.load import KEEP_REQUEST_HEADERS, Interaction
+from ..errors import APIError
+from .capture import Capture, Tap, make_interaction
+from .inflate import decode
+
+KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
+
+
+async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
+                  headers: dict[str, str], body: bytes) -> Interaction:
+    key = next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
+    send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
+    if key:
+        send["authorization"] = f"Bearer {key}"
+    send["accept-encoding"] = "identity"  # chunks as sent, not compressed
+    started = time.perf_counter()
+    try:
+        async with client.stream(method, upstream.rstrip("/") + path, params=query, headers=send,
+                                 content=body) as r:
+            # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
+            encoding = r.headers.get("content-encoding", "")
+            streaming = r.headers.get("content-type", "").startswith("text/event-stream")
+            tap = Tap(started, encoding, clock=time.perf_counter) if streaming else None
+            raw = b""
+            async for part in r.aiter_raw():
+                if tap is not None:
+                    tap(part)
+                else:
+                    raw += part
+            resp_headers: dict[str, Any] = dict(r.headers)
+            status = r.status_code
+    except httpx.HTTPError as e:
+        raise APIError(502, f"simctl: the upstream {upstream} could not be reached: {type(e).__name__}",
+                       type="server_error", code="upstream_unreachable") from None
+    try:
+        if tap is not None:
+            tap(b"")
+            if tap.failed:
+                raise ValueError(tap.failed)
+        else:
+            raw = decode(encoding, raw)
+    except ValueError as e:  # nothing faithful to record
+        raise APIError(502, f"simctl: the upstream {upstream} sent a body that could not be read: {e}",
+                       type="server_error", code="upstream_unreadable") from None
+    return make_interaction(Capture(method, path, query, headers, body, status, resp_headers,
+                                    b"" if tap is not None else raw, tap.events if tap is not None else None,
+                                    upstream, (time.perf_counter() - started) * 1000))

@@ -1,0 +1,1 @@
+"""Scenario files: models, rules, timing, faults, rate limits, the model catalog, and their checks."""

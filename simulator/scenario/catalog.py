@@ -1,0 +1,151 @@
+"""The models a simulated service has, their aliases, and which endpoints each serves.
+
+OpenAI's own models are data (models.yaml beside this file): a scenario lists them all with
+`catalog: openai`, and any scenario model with one of their ids inherits what the file says of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..errors import APIError, model_not_found
+
+# Endpoint names used by the API modules when they ask whether a model serves them. `audio` and
+# `realtime` are not served by simctl: their models are listed, and refused elsewhere as OpenAI does.
+CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, RESPONSES, TEXT_GENERATION, RANKING = (
+    "chat", "completions", "embeddings", "images", "responses", "text_generation", "ranking",
+)
+MODERATIONS, AUDIO, REALTIME = "moderations", "audio", "realtime"
+
+ENDPOINTS_BY_KIND: dict[str, frozenset[str]] = {
+    "chat": frozenset({CHAT, RESPONSES, TEXT_GENERATION}),
+    "reasoning": frozenset({CHAT, RESPONSES, TEXT_GENERATION}),
+    "completion": frozenset({COMPLETIONS, TEXT_GENERATION}),
+    "embedding": frozenset({EMBEDDINGS}),
+    "image": frozenset({IMAGES}),
+    "rerank": frozenset({RANKING}),
+    "moderation": frozenset({MODERATIONS}),
+    "audio": frozenset({AUDIO}),
+    "realtime": frozenset({REALTIME}),
+}
+TOKENIZERS = ("o200k_base", "cl100k_base")
+BUILTIN = "openai"  # the one catalog shipped: `catalog: openai` in a scenario
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    owned_by: str = "openai"
+    created: int = 1700000000
+    kind: str = "chat"
+    aliases: tuple[str, ...] = ()
+    endpoints: frozenset[str] = field(default_factory=frozenset)
+    context_window: int = 128000
+    dimensions: int | None = None  # embedding models only
+    tokenizer: str = "cl100k_base"
+    max_output_tokens: int | None = None
+    legacy: bool = False  # older than the Responses API, which does not know it
+    system_messages: bool = True  # False: system/developer messages refused (o1-mini)
+    vision: bool = True  # False: image parts refused on chat
+
+    @property
+    def reasoning(self) -> bool:
+        return self.kind == "reasoning"
+
+    def card(self) -> dict[str, object]:
+        return {"id": self.id, "object": "model", "created": self.created, "owned_by": self.owned_by}
+
+
+MODEL_KEYS = tuple(f.name for f in fields(ModelInfo))
+
+
+class Catalog:
+    def __init__(self, models: list[ModelInfo]) -> None:
+        self.models = models
+        self._by_name: dict[str, ModelInfo] = {}
+        for m in models:
+            self._by_name[m.id] = m
+            for alias in m.aliases:
+                self._by_name.setdefault(alias, m)
+
+    def get(self, name: str) -> ModelInfo | None:
+        return self._by_name.get(name)
+
+    def resolve(self, name: str, endpoint: str) -> ModelInfo:
+        """The model for `name` on `endpoint`, or the error the real API gives."""
+        model = self._by_name.get(name)
+        if model is None:
+            if endpoint == RESPONSES:  # the Responses API says it its own way: 400, naming the parameter
+                raise APIError(400, f"The requested model '{name}' does not exist.", param="model",
+                               code="model_not_found")
+            raise model_not_found(name)
+        if endpoint not in model.endpoints:
+            raise wrong_endpoint(model, endpoint, name)
+        return model
+
+
+def wrong_endpoint(model: ModelInfo, endpoint: str, name: str) -> APIError:
+    """What OpenAI answers when a model it has is sent to an endpoint that does not serve it."""
+    if endpoint == CHAT:
+        if RESPONSES in model.endpoints:  # the pro, codex and deep-research models
+            return APIError(404, "This model is only supported in v1/responses and not in v1/chat/completions.",
+                            param="model")
+        return APIError(
+            404,
+            "This is not a chat model and thus not supported in the v1/chat/completions endpoint. "
+            "Did you mean to use v1/completions?",
+            param="model",
+        )
+    if endpoint == COMPLETIONS:
+        return APIError(
+            404,
+            "This is a chat model and not supported in the v1/completions endpoint. "
+            "Did you mean to use v1/chat/completions?",
+            param="model",
+        )
+    if endpoint == RESPONSES:
+        if model.legacy:
+            return APIError(400, f"The requested model, '{name}' was not found.", param="model",
+                            code="model_not_found")
+        return APIError(400, f"The requested model '{name}' is not supported with the Responses API.",
+                        param="model", code="model_not_found")
+    if endpoint == EMBEDDINGS:
+        return APIError(403, "You are not allowed to generate embeddings from this model")
+    what = {IMAGES: "image generation", RANKING: "ranking", MODERATIONS: "moderations",
+            TEXT_GENERATION: "text generation"}.get(endpoint, endpoint)
+    return APIError(400, f"The model '{name}' does not support {what}.", param="model")
+
+
+@cache
+def builtin() -> dict[str, ModelInfo]:
+    """OpenAI's models from models.yaml, by id, in the file's order (the order /v1/models lists)."""
+    data = yaml.load(resources.files(__package__).joinpath("models.yaml").read_text("utf-8"), Loader=_Loader)
+    out: dict[str, ModelInfo] = {}
+    for group in data["groups"]:
+        for spec in group["models"]:
+            info = from_spec({"owned_by": "system", **group.get("defaults", {}), **spec})
+            out[info.id] = info
+    return out
+
+
+def from_spec(spec: dict[str, Any], base: ModelInfo | None = None) -> ModelInfo:
+    """A model from checked keys (a scenario's or models.yaml's), over `base` where one is given."""
+    unknown = set(spec) - set(MODEL_KEYS)
+    if unknown:
+        raise ValueError(f"unknown model keys: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {} if base is None else {k: getattr(base, k) for k in MODEL_KEYS}
+    values.update(spec)
+    kind = values.get("kind", "chat")
+    if "endpoints" not in spec and (base is None or "kind" in spec):
+        values["endpoints"] = ENDPOINTS_BY_KIND[kind]
+    values["endpoints"] = frozenset(values["endpoints"])
+    values["aliases"] = tuple(values.get("aliases", ()))
+    return ModelInfo(**values)
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # our own file, still through a safe loader

@@ -1,0 +1,109 @@
+"""The cassette step of the pipeline: the recorded answer for a request, or what a miss means.
+
+strict: an error naming the closest recorded request; fallback: None (the scenario answers);
+record-new: the upstream's answer, appended to the cassette.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+
+from ..api.http import read_body
+from ..cassettes.model import Body
+from ..cassettes.source import CassetteSource, without_delays
+from ..config import ServerConfig
+from ..errors import APIError
+from ..forms import request_fields
+from ..plan import ResponsePlan
+from ..record.forward import forward
+from ..record.record_new import Recording
+from ..scenario.rules import Incoming
+from ..state.store import Store
+from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from ..cassettes.load import Interaction
+
+
+def recorded_form(content_type: str, raw: bytes | None) -> Any:
+    """A body of any kind as the cassette index keys a recorded one (matching.seen_body): JSON as
+    data, a form's fields, else its text (or base64 for bytes)."""
+    if not raw:
+        return None
+    body = Body.from_bytes(raw)
+    if body.kind != "json" and content_type.startswith("multipart/"):
+        return request_fields(content_type, raw)
+    return body.value
+
+
+class CassetteStage:
+    def __init__(self, config: ServerConfig, source: CassetteSource, recording: Recording | None, store: Store,
+                 metrics: Metrics) -> None:
+        self.config = config
+        self.source = source
+        self.recording = recording
+        self.store = store
+        self.metrics = metrics
+        self.http: httpx.AsyncClient | None = None  # record-new's client, made on the first miss
+
+    async def answer(self, request: Request, incoming: Incoming, raw: bytes | None) -> ResponsePlan | None:
+        """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
+        query = dict(request.query_params)
+        hit = await self._find(incoming, query)
+        if hit is None and self.recording is not None:
+            await self.recording.sync()  # another worker or replica may have recorded it already
+            hit = await self._find(incoming, query)
+        if hit is not None:
+            self.metrics.cassette.labels("hit").inc()
+            return self.source.plan(hit, incoming.body)
+        self.metrics.cassette.labels("miss").inc()
+        if self.config.mode == "fallback":
+            self.source.miss(incoming.method, incoming.path, incoming.body)
+            return None
+        if self.config.mode == "record-new":
+            if self.http is None:
+                self.http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10))
+            interaction = await forward(self.http, self.config.upstream, incoming.method, incoming.path, query,
+                                        dict(request.headers), raw or b"")
+            assert self.recording is not None
+            await self.recording.append(interaction)
+            plan = self.source.plan(interaction, incoming.body)
+            return without_delays(plan)  # the client already waited for the upstream once
+        miss = self.source.miss(incoming.method, incoming.path, incoming.body)
+        raise APIError(self.config.miss_status, miss.message(), code="cassette_miss")
+
+    async def answer_unrouted(self, request: Request, arrived: float) -> ResponsePlan | None:
+        """The recorded answer to a request no route serves, or None (the usual 404/405 then).
+
+        An imported cassette holds what a test suite sent: another host's path (a price list, a
+        tokenizer download) or a method the API refuses (DELETE /v1/models/{id}, answered 404 by
+        OpenAI). Replaying the cassette must still give the recorded answer. Only a recorded request
+        is answered: a miss here is never forwarded upstream, never a cassette_miss.
+        """
+        try:
+            raw = await read_body(request, self.config.max_body_bytes)  # empty for a GET
+        except APIError:
+            return None
+        body = recorded_form(request.headers.get("content-type", ""), raw)
+        hit = await self._find(Incoming(request.method, request.scope["path"], request.headers, body, arrived),
+                               dict(request.query_params))
+        if hit is None:
+            return None
+        self.metrics.cassette.labels("hit").inc()
+        return self.source.plan(hit, body)
+
+    async def _find(self, incoming: Incoming, query: dict[str, str]) -> Interaction | None:
+        found = self.source.candidates(incoming.method, incoming.path, query, incoming.body)
+        if not found:
+            return None
+        # The play count lives in the store: with Redis, the 2nd identical request gets the 2nd
+        # recorded answer whichever replica it reaches.
+        n = await self.store.next_play(self.source.play_key(found))
+        return self.source.pick(found, n, incoming.method, incoming.path)
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()

@@ -1,0 +1,417 @@
+"""Server: one request flows one way.
+
+request -> auth -> rate limit -> rule match -> source (rule reply or endpoint planner) ->
+ResponsePlan -> timing -> faults -> emitter. Everything before the emitter is decided up front.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.routing import Route
+
+from .. import ids, providers
+from ..api.context import Context
+from ..api.http import BODY_METHODS, check_key, presented_key, read_body, replayed
+from ..api.params import parse_json
+from ..api.routes import Endpoint
+from ..cassettes import journal
+from ..cassettes.source import source_from_config
+from ..config import MEMORY, ServerConfig
+from ..errors import APIError, StoreUnavailable
+from ..forms import request_fields
+from ..generate import directive, tokens
+from ..plan import ResponsePlan, dumps
+from ..providers.openai import headers as wire
+from ..record.record_new import Recording
+from ..rng import LazyRng
+from ..scenario import faults
+from ..scenario import file as scenarios
+from ..scenario.file import Rule
+from ..scenario.ratelimit import estimate_tokens
+from ..scenario.rules import Incoming
+from ..scenario.timing import TimingModel
+from ..state.store import open_store, state_report, unavailable
+from . import logs, replies, service, ticker
+from .cassette_stage import CassetteStage
+from .direct import Direct
+from .emitter import Gate, PlanResponse
+from .metrics import Metrics
+from .verdict import Attempt, Verdict, call_key
+
+log = logging.getLogger("simctl")
+FAULT_HEADER = "x-simctl-fault"
+
+
+class Server:
+    def __init__(self, config: ServerConfig, endpoints: list[Endpoint] | None = None) -> None:
+        self.config = config
+        self.endpoints: list[Endpoint] = [*providers.ROUTES, *service.ROUTES] if endpoints is None else endpoints
+        scenario = scenarios.load(*config.scenarios)
+        self.ctx = Context(scenario=scenario, seed=config.seed)
+        self.keys = config.api_keys or scenario.api_keys
+        self.metrics = Metrics()
+        self.store = self.ctx.store = open_store(config.state, self.ctx.state)
+        self.gates: dict[str, Gate] = {}
+        self.timings: dict[tuple[str | None, int], TimingModel] = {}
+        self.count = 0
+        self.fingerprints: dict[str, str] = {}  # API key -> the id logs and reports show for it
+        # The BPEs load while the rest starts (they take a few tenths of a second); the server opens once they
+        # are in, so that no first request waits for them (its TTFT would be the load's, not the model's).
+        self._bpe = threading.Thread(target=tokens.preload, name="simctl-bpe", daemon=True)
+        self._bpe.start()
+        self.verdict = Verdict()
+        self.source = source_from_config(config)
+        self.recording = Recording(self.source, self.store) if self.source and config.mode == "record-new" else None
+        self.cassettes = (CassetteStage(config, self.source, self.recording, self.store, self.metrics)
+                          if self.source is not None else None)
+        self.shared_counters: dict[str, int] | None = None  # Redis's run counters, read at shutdown
+        self.wire = wire.WireHeaders()  # OpenAI's response headers, and the default rate limits' countdown
+        self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
+                               endpoints=[f"{e.method} {e.path}" for e in self.endpoints])
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    def route(self, endpoint: Endpoint) -> Route:
+        async def handle(request: Request) -> PlanResponse:
+            return await self.handle(endpoint, request)
+
+        return Route(endpoint.path, handle, methods=[endpoint.method], name=endpoint.path)
+
+    async def handle(self, endpoint: Endpoint, request: Request) -> PlanResponse:
+        started = time.perf_counter()
+        # Let every request that arrived with this one take its arrival time before any is planned:
+        # planning a burst back to back would otherwise push the later ones' deadlines. It also
+        # doubles plain requests/s at 64 connections (measured: 2.4k without, 5.4k with): a burst's
+        # answers leave together rather than one per loop pass.
+        await asyncio.sleep(0)
+        ticker.for_loop().service()  # streams already open go first: their chunks are due now
+        self.count += 1
+        # One generator per request, fixed by the seed and the request's place in the run, so the
+        # same sequence of requests gets the same rule picks, timings and faults.
+        rng: Any = LazyRng([self.config.seed or 0, self.count])
+        call = Call(arrived=time.monotonic() - self.ctx.state.started_monotonic)
+        try:
+            plan = await self._plan(endpoint, request, call, rng)
+        except APIError as e:
+            plan = self.error_plan(e)
+        except StoreUnavailable:
+            plan = self.error_plan(unavailable())
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            plan = self.error_plan(APIError(500, "The server had an error while processing your request. "
+                                            "Sorry about that!", type="server_error"))
+        if call.fault is not None:
+            plan = faults.inject(plan, call.fault, self.error_plan)
+        if call.limit_headers:
+            plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
+        client = self._client(request)
+        if self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
+            if call.recorded is None:
+                self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
+                                client)
+            else:
+                wire.replayed(plan)
+        gate = self._gate(call.model_id) if plan.status < 400 else None
+        attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
+                          plan.status, plan.fault, _retry_after(plan.headers), plan.streaming)
+        return self.respond(plan, endpoint.path, started, gate, attempt, request)
+
+    async def _plan(self, endpoint: Endpoint, request: Request, call: Call, rng: Any) -> ResponsePlan:
+        """The answer's plan; what was decided on the way (body, rule, fault, ...) is kept in `call`, so the
+        fault and the headers still apply when planning ends in an error."""
+        if endpoint.auth:
+            check_key(request, self.keys)
+        # Every endpoint's body is read here, whatever its planner reads, so rules and cassettes see it.
+        if endpoint.json is not None or request.method in BODY_METHODS:
+            call.raw = await read_body(request, self.config.max_body_bytes)
+        call.body = parse_json(call.raw) if endpoint.json is not None and call.raw is not None else \
+            request_fields(request.headers.get("content-type", ""), call.raw or b"")
+        incoming = Incoming(request.method, request.scope["path"], request.headers, call.body, call.arrived)
+        api = incoming.path.startswith("/v1/")
+        call.model_id = self._model_id(incoming.model)
+        call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
+        if self.ctx.scenario.rate_limits and api:
+            call.limit_headers = await self.store.take(self._client(request), self.ctx.scenario.rate_limits,
+                                                       estimate_tokens(call.body, self.ctx.scenario.reply_tokens),
+                                                       incoming.model)
+        rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
+                    None)
+        call.fault = self._fault(request, incoming, rule, rng, api)
+        if call.recorded is not None:
+            if self.config.timing != "scenario":
+                return call.recorded
+            return self._timing(call.model_id, rule).apply(call.recorded, rng)
+        if rule is not None and rule.reply is not None and replies.is_whole(rule.reply):
+            plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
+        else:
+            plan = await self._planned(endpoint, request, call.raw, call.body, rule, incoming, rng)
+        return self._timing(call.model_id, rule).apply(plan, rng) if plan.status < 400 else plan
+
+    async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
+                       incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
+        reply = rule.reply if rule is not None else None
+        count = self.count
+
+        def seen() -> dict[str, Any]:
+            return replies.scope(self.ctx, incoming, count)
+
+        token = directive.current.set(replies.directive_for(reply, rng, seen))
+        try:
+            if endpoint.json is not None:
+                made = endpoint.json(self.ctx, body)
+                plan = await made if inspect.isawaitable(made) else made
+            else:
+                assert endpoint.raw is not None
+                # The body was read once, above; the planner reads the same bytes again from a replay.
+                plan = await endpoint.raw(self.ctx, request if raw is None else replayed(request, raw))
+        finally:
+            directive.current.reset(token)
+        if reply is not None and (reply.status or reply.headers):
+            headers = {**plan.headers, **replies.rendered_headers(reply, seen())}
+            plan = _replace(plan, status=reply.status or plan.status, headers=headers)
+        return plan
+
+    def _fault(self, request: Request, incoming: Incoming, rule: Rule | None, rng: np.random.Generator,
+               api: bool) -> faults.Fault | None:
+        if self.ctx.scenario.fault_header and FAULT_HEADER in request.headers:
+            named = faults.from_header(request.headers[FAULT_HEADER])
+            if named is None:
+                raise APIError(400, f"Invalid {FAULT_HEADER} header: {request.headers[FAULT_HEADER]!r}",
+                               param=FAULT_HEADER)
+            return named
+        for f in [*(rule.faults if rule else []), *self.ctx.scenario.faults]:
+            if _applies(f.when.route, api) and f.when(incoming, rng):
+                return f
+        return None
+
+    def _timing(self, model_id: str | None, rule: Rule | None) -> TimingModel:
+        key = (model_id, id(rule))
+        model = self.timings.get(key)
+        if model is None:
+            s = self.ctx.scenario
+            model = TimingModel.layered(s.timing_layer, s.model_timing.get(model_id or "", {}),
+                                        rule.timing if rule else {})
+            self.timings[key] = model
+        return model
+
+    def _gate(self, model_id: str | None) -> Gate | None:
+        if model_id is None:
+            return None
+        gate = self.gates.get(model_id)
+        if gate is None:
+            size = self._timing(model_id, None).max_concurrency
+            if size is None:
+                return None
+            stats = self.ctx.state.stats
+
+            def queued(delta: int) -> None:
+                stats.queue_length += delta
+
+            gate = self.gates[model_id] = Gate(size, queued)
+        return gate
+
+    def _model_id(self, name: str | None) -> str | None:
+        model = self.ctx.catalog.get(name) if isinstance(name, str) else None
+        return model.id if model else None
+
+    def _client(self, request: Request) -> str:
+        if self.ctx.scenario.rate_limit_by == "key":
+            key = presented_key(request)
+            if key:
+                # A fingerprint, never the key: this id reaches logs, the verdict and the run report.
+                found = self.fingerprints.get(key)
+                if found is None:
+                    if len(self.fingerprints) > 10_000:  # keys are few; a client inventing them is not
+                        self.fingerprints.clear()
+                    found = self.fingerprints[key] = "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+                return found
+        return "ip:" + (request.client.host if request.client else "?")
+
+    # -- answers ----------------------------------------------------------------------------
+
+    def error_plan(self, e: APIError) -> ResponsePlan:
+        body: Any = e.body() if self.ctx.scenario.error_style == "openai" else {"detail": e.message}
+        return ResponsePlan(status=e.status, body=dumps(body), headers=dict(e.headers))
+
+    def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
+                attempt: Attempt | None = None, request: Request | None = None) -> PlanResponse:
+        stats = self.ctx.state.stats
+        stats.active_requests += 1
+        if plan.streaming:
+            self.metrics.active_streams.inc()
+
+        request_id = "req_" + ids.hex_token(16)
+
+        def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
+            stats.active_requests -= 1
+            if plan.streaming:
+                self.metrics.active_streams.dec()
+            ttft = plan.latency_s + plan.chunks[0].delay_s if plan.chunks else None
+            stats.record(route, plan.status, seconds, plan.completion_tokens, ttft, plan.fault)
+            self.metrics.observe(route, plan, seconds)
+            if plan.fault:
+                stats.faults[plan.fault] += 1
+            if attempt is not None and route.startswith("/v1/"):
+                self.verdict.record(attempt)
+            self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
+            logs.request_done(request_id=request_id, method=request.method if request else None,
+                              path=request.scope["path"] if request else route, route=route, model=plan.model,
+                              status=plan.status, duration_ms=round(seconds * 1000, 1),
+                              prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
+                              fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
+
+        headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
+        return PlanResponse(plan, headers, started, finished, gate)
+
+    async def http_error(self, request: Request, exc: Exception) -> PlanResponse:
+        assert isinstance(exc, HTTPException)
+        started = time.perf_counter()
+        if self.cassettes is not None and exc.status_code in (404, 405):  # recorded all the same? (cassette_stage)
+            arrived = time.monotonic() - self.ctx.state.started_monotonic
+            recorded = await self.cassettes.answer_unrouted(request, arrived)
+            if recorded is not None:
+                return self.respond(recorded, "(cassette)", started, request=request)
+        where = f"{request.method} {request.url.path}"
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            err = APIError(405, f"Method not allowed: {where}. Allowed: {allowed}.", headers=dict(exc.headers or {}))
+        else:
+            err = APIError(exc.status_code, f"Invalid URL ({where})")
+        return self.respond(self.error_plan(err), "(unmatched)", started, request=request)
+
+    def report(self) -> dict[str, Any]:
+        """The run report: what `--report FILE` writes and the shutdown summary shows."""
+        stats = self.ctx.state.stats
+        by_status = {f"{route} {status}": n for (route, status), n in sorted(stats.by_route_status.items())}
+        return {"scenario": self.ctx.scenario.name, "requests": stats.summary(), "routes": stats.by_route_json(),
+                "by_route_and_status": by_status,
+                "faults": dict(stats.faults), "verdict": self.verdict.report(),
+                "cassettes": self.source.report() if self.source is not None else None,
+                "state": state_report(self.store, self.shared_counters)}
+
+    def reload(self) -> None:
+        """Swap in the scenario files as they are now. Answers already planned (streams in flight)
+        keep their plans; a broken file is reported and the running scenario stays."""
+        try:
+            scenario = scenarios.load(*self.config.scenarios)
+        except Exception as e:  # noqa: BLE001 - any problem in the new file keeps the old scenario
+            log.error("scenario not reloaded: %s", e)
+            return
+        self.ctx.set_scenario(scenario)
+        self.keys = self.config.api_keys or scenario.api_keys
+        self.store.limits_changed()
+        self.timings.clear()
+        self.gates.clear()
+        log.info("scenario reloaded from %s", ", ".join(scenario.sources))
+
+    async def _watch(self) -> None:
+        def stamp() -> tuple[float, ...]:
+            return tuple(_mtime(s) for s in self.ctx.scenario.sources)
+
+        seen = stamp()
+        while True:
+            await asyncio.sleep(0.5)
+            now = stamp()
+            if now != seen:
+                seen = now
+                self.reload()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(self._bpe.join)
+        task = asyncio.ensure_future(self._watch()) if self.config.watch else None
+        with contextlib.suppress(StoreUnavailable):  # without the store, the files wait for the next start
+            for f in self.ctx.scenario.files:  # the scenario's seeded files (a shared store may have them)
+                if await self.store.get_file(f.id) is None:
+                    await self.store.put_file(f)
+        if self.recording is not None:
+            with contextlib.suppress(StoreUnavailable):  # the first miss syncs again
+                await self.recording.sync()
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            if self.cassettes is not None:
+                await self.cassettes.close()
+            await self._close_store()
+
+    async def _close_store(self) -> None:
+        if self.store.shared:
+            with contextlib.suppress(StoreUnavailable):
+                self.shared_counters = await self.store.counters()
+        await self.store.close()
+        # A process alone folds the file journal into the YAML as it stops; with workers, the parent
+        # does it once after they have all stopped, rather than each rewriting the cassette in turn.
+        if self.recording is not None and self.config.state == MEMORY and self.config.workers == 1:
+            await asyncio.to_thread(journal.compact, self.recording.path)
+
+    def app(self) -> Direct:
+        routes = [self.route(e) for e in self.endpoints]
+        # http_error answers with a PlanResponse, an ASGI app like Starlette's Response but not a subclass of it.
+        handlers: dict[Any, Any] = {HTTPException: self.http_error}
+        app = Starlette(routes=routes, exception_handlers=handlers, lifespan=self.lifespan)
+        fixed = {(e.method, e.path): partial(self.handle, e) for e in self.endpoints if "{" not in e.path}
+        return Direct(app, fixed)
+
+
+def _applies(route: str | None, api: bool) -> bool:
+    """A rule or fault without a `route` is about the API (/v1/...), never the service routes."""
+    return route is not None or api
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    if "retry-after-ms" in headers:
+        return int(headers["retry-after-ms"]) / 1000
+    if headers.get("retry-after", "").isdigit():
+        return float(headers["retry-after"])
+    return None
+
+
+def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
+    import dataclasses
+
+    return dataclasses.replace(plan, **changes)
+
+
+@dataclass(slots=True)
+class Call:
+    """What the pipeline decided about one request on its way to a plan."""
+
+    arrived: float  # seconds since the server started
+    raw: bytes | None = None
+    body: Any = None  # the JSON body, or a form's fields
+    model_id: str | None = None
+    fault: faults.Fault | None = None
+    recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
+    limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
+
+    def identity(self, endpoint: Endpoint) -> bytes | None:
+        """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes)."""
+        if endpoint.json is not None or self.body is None:
+            return self.raw
+        return json.dumps(self.body, sort_keys=True).encode()
