@@ -1,11 +1,13 @@
-"""One folder per provider: its routes, planners, wire encoders and errors.
+"""One folder per provider: its routes, planners, wire encoders, errors and model data.
 
-A provider is added here by one line: its route table joins ROUTES.
+A provider is added by one line here: its Provider joins PROVIDERS. The first one answers what matches no
+route (404/405) and the service routes' errors.
 """
 
 from __future__ import annotations
 
-from ..api.routes import Endpoint
-from .openai.routes import ROUTES as OPENAI
+from ..api.routes import Endpoint, Provider
+from .openai.routes import PROVIDER as OPENAI
 
-ROUTES: list[Endpoint] = [*OPENAI]
+PROVIDERS: tuple[Provider, ...] = (OPENAI,)
+ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]

@@ -28,16 +28,16 @@ from starlette.routing import Route
 
 from .. import ids, providers
 from ..api.context import Context
-from ..api.http import BODY_METHODS, check_key, presented_key, read_body, replayed
+from ..api.http import BODY_METHODS, read_body, replayed
 from ..api.params import parse_json
-from ..api.routes import Endpoint
+from ..api.routes import Endpoint, Provider
 from ..cassettes import journal
 from ..cassettes.source import source_from_config
 from ..config import MEMORY, ServerConfig
 from ..errors import APIError, StoreUnavailable
 from ..forms import request_fields
 from ..generate import directive, tokens
-from ..plan import ResponsePlan, dumps
+from ..plan import ResponsePlan
 from ..providers.openai import headers as wire
 from ..record.record_new import Recording
 from ..rng import LazyRng
@@ -63,6 +63,8 @@ class Server:
     def __init__(self, config: ServerConfig, endpoints: list[Endpoint] | None = None) -> None:
         self.config = config
         self.endpoints: list[Endpoint] = [*providers.ROUTES, *service.ROUTES] if endpoints is None else endpoints
+        # Whose wire each route speaks: its errors and its key. simctl's own routes answer as the first provider.
+        self.provider_of = {(e.method, e.path): p for p in providers.PROVIDERS for e in p.routes}
         scenario = scenarios.load(*config.scenarios)
         self.ctx = Context(scenario=scenario, seed=config.seed)
         self.keys = config.api_keys or scenario.api_keys
@@ -107,22 +109,24 @@ class Server:
         # same sequence of requests gets the same rule picks, timings and faults.
         rng: Any = LazyRng([self.config.seed or 0, self.count])
         call = Call(arrived=time.monotonic() - self.ctx.state.started_monotonic)
+        errors = partial(self.error_plan, endpoint=endpoint)
         try:
             plan = await self._plan(endpoint, request, call, rng)
         except APIError as e:
-            plan = self.error_plan(e)
+            plan = errors(e)
         except StoreUnavailable:
-            plan = self.error_plan(unavailable())
+            plan = errors(unavailable())
         except Exception:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
-            plan = self.error_plan(APIError(500, "The server had an error while processing your request. "
-                                            "Sorry about that!", type="server_error"))
+            plan = errors(APIError(500, "The server had an error while processing your request. "
+                                   "Sorry about that!", type="server_error"))
         if call.fault is not None:
-            plan = faults.inject(plan, call.fault, self.error_plan)
+            plan = faults.inject(plan, call.fault, errors)
         if call.limit_headers:
             plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
-        client = self._client(request)
-        if self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
+        client = self._client(request, endpoint)
+        openai = self.provider(endpoint).name == "openai"
+        if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
             if call.recorded is None:
                 self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
                                 client)
@@ -137,7 +141,7 @@ class Server:
         """The answer's plan; what was decided on the way (body, rule, fault, ...) is kept in `call`, so the
         fault and the headers still apply when planning ends in an error."""
         if endpoint.auth:
-            check_key(request, self.keys)
+            self.provider(endpoint).check_key(request, self.keys)
         # Every endpoint's body is read here, whatever its planner reads, so rules and cassettes see it.
         if endpoint.json is not None or request.method in BODY_METHODS:
             call.raw = await read_body(request, self.config.max_body_bytes)
@@ -148,7 +152,7 @@ class Server:
         call.model_id = self._model_id(incoming.model)
         call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
         if self.ctx.scenario.rate_limits and api:
-            call.limit_headers = await self.store.take(self._client(request), self.ctx.scenario.rate_limits,
+            call.limit_headers = await self.store.take(self._client(request, endpoint), self.ctx.scenario.rate_limits,
                                                        estimate_tokens(call.body, self.ctx.scenario.reply_tokens),
                                                        incoming.model)
         rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
@@ -231,9 +235,9 @@ class Server:
         model = self.ctx.catalog.get(name) if isinstance(name, str) else None
         return model.id if model else None
 
-    def _client(self, request: Request) -> str:
+    def _client(self, request: Request, endpoint: Endpoint | None = None) -> str:
         if self.ctx.scenario.rate_limit_by == "key":
-            key = presented_key(request)
+            key = self.provider(endpoint).presented_key(request)
             if key:
                 # A fingerprint, never the key: this id reaches logs, the verdict and the run report.
                 found = self.fingerprints.get(key)
@@ -246,9 +250,13 @@ class Server:
 
     # -- answers ----------------------------------------------------------------------------
 
-    def error_plan(self, e: APIError) -> ResponsePlan:
-        body: Any = e.body() if self.ctx.scenario.error_style == "openai" else {"detail": e.message}
-        return ResponsePlan(status=e.status, body=dumps(body), headers=dict(e.headers))
+    def provider(self, endpoint: Endpoint | None) -> Provider:
+        default = providers.PROVIDERS[0]
+        return default if endpoint is None else self.provider_of.get((endpoint.method, endpoint.path), default)
+
+    def error_plan(self, e: APIError, endpoint: Endpoint | None = None) -> ResponsePlan:
+        """An error in the shape of the provider whose route was asked (the first provider's off the routes)."""
+        return self.provider(endpoint).error_plan(e, self.ctx.scenario)
 
     def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
                 attempt: Attempt | None = None, request: Request | None = None) -> PlanResponse:

@@ -3,7 +3,13 @@ contain slashes."""
 
 from __future__ import annotations
 
-from ...api.routes import Endpoint
+from typing import Any
+
+from ...api.http import check_key, presented_key
+from ...api.routes import Endpoint, Provider
+from ...errors import APIError
+from ...plan import ResponsePlan, dumps
+from ...scenario.file import Scenario
 from . import (
     chat,
     completions,
@@ -40,3 +46,14 @@ ROUTES: list[Endpoint] = [
     Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
     Endpoint("DELETE", "/v1/models/{model:path}", raw=models.delete_model),
 ]
+
+
+def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
+    """OpenAI's `{"error": {message, type, param, code}}`; FastAPI's `{"detail": ...}` for seed profiles that
+    answer that way (`server.error_style: detail`)."""
+    body: Any = e.body() if scenario.error_style == "openai" else {"detail": e.message}
+    return ResponsePlan(status=e.status, body=dumps(body), headers=dict(e.headers))
+
+
+PROVIDER = Provider(name="openai", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
+                    error_plan=error_plan)
