@@ -1,4 +1,4 @@
-"""The model catalog (simulator/models.yaml) and the errors OpenAI gives for models and metadata.
+"""The model catalog (simulator/providers/openai/models.yaml) and the errors OpenAI gives for models and metadata.
 
 Wordings, statuses, `param` and `code` are the live API's, as recorded answers and client test suites
 that pin them show (see docs/scenarios.md#models).
@@ -357,3 +357,10 @@ def test_allowed_tools_narrow_the_choice(client: openai.OpenAI) -> None:
         tool_choice={"type": "allowed_tools", "allowed_tools": {
             "mode": "required", "tools": [{"type": "function", "function": {"name": "final_result"}}]}})
     assert chat.choices[0].message.tool_calls[0].function.name == "final_result"
+
+
+def test_every_shipped_catalog_is_in_the_scenario_schema() -> None:
+    from simulator.scenario import check
+
+    assert check.schema()["$defs"]["catalog_name"]["enum"] == list(catalog.names())
+    assert "openai" in catalog.names() and catalog.builtin("openai")["gpt-4o"].kind == "chat"

@@ -1,7 +1,9 @@
 """The models a simulated service has, their aliases, and which endpoints each serves.
 
-OpenAI's own models are data (models.yaml beside this file): a scenario lists them all with
-`catalog: openai`, and any scenario model with one of their ids inherits what the file says of it.
+Each provider's models are data in its own folder (simulator/providers/NAME/models.yaml): a scenario
+lists them with `catalog: NAME` (or a list of names), and any scenario model with one of their ids
+inherits what the file says of it. The files are found by name, as the built-in scenarios are: this
+layer reads the providers' data, never their code.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ ENDPOINTS_BY_KIND: dict[str, frozenset[str]] = {
     "realtime": frozenset({REALTIME}),
 }
 TOKENIZERS = ("o200k_base", "cl100k_base")
-BUILTIN = "openai"  # the one catalog shipped: `catalog: openai` in a scenario
+BUILTIN = "openai"  # the catalog of the default scenario's OpenAI routes
+PROVIDERS_PACKAGE = "simulator.providers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +125,23 @@ def wrong_endpoint(model: ModelInfo, endpoint: str, name: str) -> APIError:
 
 
 @cache
-def builtin() -> dict[str, ModelInfo]:
-    """OpenAI's models from models.yaml, by id, in the file's order (the order /v1/models lists)."""
-    data = yaml.load(resources.files(__package__).joinpath("models.yaml").read_text("utf-8"), Loader=_Loader)
+def names() -> tuple[str, ...]:
+    """The catalogs shipped: every provider folder with a models.yaml."""
+    folders = resources.files(PROVIDERS_PACKAGE).iterdir()
+    return tuple(sorted(d.name for d in folders if d.is_dir() and d.joinpath("models.yaml").is_file()))
+
+
+@cache
+def every_builtin() -> dict[str, ModelInfo]:
+    """Every shipped catalog's models by id: what a scenario model with a known id inherits."""
+    return {k: v for name in names() for k, v in builtin(name).items()}
+
+
+@cache
+def builtin(name: str = BUILTIN) -> dict[str, ModelInfo]:
+    """A provider's models from its models.yaml, by id, in the file's order (the order its model list shows)."""
+    text = resources.files(PROVIDERS_PACKAGE).joinpath(name, "models.yaml").read_text("utf-8")
+    data = yaml.load(text, Loader=_Loader)
     out: dict[str, ModelInfo] = {}
     for group in data["groups"]:
         for spec in group["models"]:

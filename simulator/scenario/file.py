@@ -20,7 +20,8 @@ from ..server_state import StoredFile
 from . import builtin as builtin_pack  # type: ignore[attr-defined]  # scenarios/, mapped at install
 from . import moderation as moderations
 from . import seed_files, templates
-from .catalog import BUILTIN, ENDPOINTS_BY_KIND, TOKENIZERS, ModelInfo, builtin, from_spec
+from .catalog import ENDPOINTS_BY_KIND, TOKENIZERS, ModelInfo, builtin, every_builtin, from_spec
+from .catalog import names as catalogs
 from .faults import Fault, parse_fault
 from .moderation import Policy
 from .ratelimit import Limits, parse_limits
@@ -212,10 +213,14 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
     responses_stream = _get(server, "responses_stream", str, w, "events", ("server",))
     if responses_stream not in ("events", "chat_chunks"):
         raise w.error(("server", "responses_stream"), f"must be 'events' or 'chat_chunks', not {responses_stream!r}")
-    catalog = _get(data, "catalog", str, w, "")
-    if catalog not in ("", BUILTIN):
-        raise w.error(("catalog",), f"unknown catalog {catalog!r} (the built-in one is {BUILTIN!r})")
-    by_id = dict(builtin()) if catalog else {}  # `models:` below override the catalog's by id
+    chosen = data.get("catalog") or []
+    chosen = [chosen] if isinstance(chosen, str) else chosen
+    by_id: dict[str, ModelInfo] = {}  # `models:` below override the catalogs' by id
+    for i, name in enumerate(chosen if isinstance(chosen, list) else [chosen]):
+        if name not in catalogs():
+            where = ("catalog", i) if isinstance(data.get("catalog"), list) else ("catalog",)
+            raise w.error(where, f"unknown catalog {name!r} (shipped: {', '.join(catalogs())})")
+        by_id.update(builtin(name))
     model_timing = {}
     for i, m in enumerate(_get(data, "models", list, w, [])):
         info, timing = _model(m, ("models", i), w)
@@ -309,7 +314,7 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
     for key in m:
         if key not in known:
             raise w.error((*at, key), f"unknown model key (known: {', '.join(known)})")
-    base = builtin().get(str(m["id"]))  # one of OpenAI's models: what the catalog says of it, unless said here
+    base = every_builtin().get(str(m["id"]))  # a provider's model: what its catalog says of it, unless said here
     kind = _get(m, "kind", str, w, base.kind if base else "chat", at)
     if kind not in ENDPOINTS_BY_KIND:
         raise w.error((*at, "kind"), f"unknown kind {kind!r} (one of {', '.join(ENDPOINTS_BY_KIND)})")
