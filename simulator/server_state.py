@@ -100,6 +100,8 @@ class ServerState:
     # Responses API objects by id, with the conversation (input items + output) that led to them.
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Other JSON objects the API keeps, by "kind:key" (Store.put_object): conversations, input items, ...
+    objects: dict[str, Any] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
 
     @property

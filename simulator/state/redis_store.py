@@ -3,6 +3,7 @@
 Keys (all under `simctl:`):
   rl:{client}:{kind}     hash level/stamp: a token bucket, updated only by the Lua script below
   resp:{id}, conv:{id}   a stored Response and the conversation that led to it (JSON)
+  obj:{kind}:{key}       any other JSON object the API keeps (put_object: conversations, input items...)
   files, files:content   hashes by file id: the metadata (JSON, with an upload sequence) and the bytes
   files:seq              the upload sequence, so listings keep upload order across replicas
   plays:{key}            how often a group of identical recorded requests was played (INCR)
@@ -150,6 +151,19 @@ class RedisStore:
     @_guarded
     async def delete_response(self, response_id: str) -> bool:
         return bool(await self.redis.delete(f"{PREFIX}resp:{response_id}", f"{PREFIX}conv:{response_id}"))
+
+    @_guarded
+    async def put_object(self, kind: str, key: str, value: Any) -> None:
+        await self.redis.set(f"{PREFIX}obj:{kind}:{key}", _dumps(value))
+
+    @_guarded
+    async def get_object(self, kind: str, key: str) -> Any | None:
+        raw = await self.redis.get(f"{PREFIX}obj:{kind}:{key}")
+        return json.loads(raw) if raw is not None else None
+
+    @_guarded
+    async def delete_object(self, kind: str, key: str) -> bool:
+        return bool(await self.redis.delete(f"{PREFIX}obj:{kind}:{key}"))
 
     @_guarded
     async def put_file(self, stored: StoredFile) -> None:

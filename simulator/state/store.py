@@ -44,6 +44,14 @@ class Store(Protocol):
 
     async def delete_response(self, response_id: str) -> bool: ...
 
+    async def put_object(self, kind: str, key: str, value: Any) -> None:
+        """Keep a JSON value under (kind, key): conversations and their items, a response's input items..."""
+        ...
+
+    async def get_object(self, kind: str, key: str) -> Any | None: ...
+
+    async def delete_object(self, kind: str, key: str) -> bool: ...
+
     async def put_file(self, stored: StoredFile) -> None: ...
 
     async def get_file(self, file_id: str) -> StoredFile | None: ...
@@ -113,6 +121,15 @@ class MemoryStore:
     async def delete_response(self, response_id: str) -> bool:
         self.state.conversations.pop(response_id, None)
         return self.state.responses.pop(response_id, None) is not None
+
+    async def put_object(self, kind: str, key: str, value: Any) -> None:
+        self.state.objects[f"{kind}:{key}"] = value
+
+    async def get_object(self, kind: str, key: str) -> Any | None:
+        return self.state.objects.get(f"{kind}:{key}")
+
+    async def delete_object(self, kind: str, key: str) -> bool:
+        return self.state.objects.pop(f"{kind}:{key}", None) is not None
 
     async def put_file(self, stored: StoredFile) -> None:
         self.state.files[stored.id] = stored
