@@ -166,6 +166,13 @@ class RedisStore:
         return bool(await self.redis.delete(f"{PREFIX}obj:{kind}:{key}"))
 
     @_guarded
+    async def list_objects(self, kind: str) -> list[Any]:
+        # SCAN, not KEYS: it never blocks Redis for long; kinds are simctl's own names (no glob characters).
+        keys = [k async for k in self.redis.scan_iter(match=f"{PREFIX}obj:{kind}:*", count=500)]
+        values = await self.redis.mget(keys) if keys else []
+        return [json.loads(v) for v in values if v is not None]
+
+    @_guarded
     async def put_file(self, stored: StoredFile) -> None:
         seq = await self.redis.incr(f"{PREFIX}files:seq")
         meta = {"id": stored.id, "filename": stored.filename, "purpose": stored.purpose,

@@ -52,6 +52,10 @@ class Store(Protocol):
 
     async def delete_object(self, kind: str, key: str) -> bool: ...
 
+    async def list_objects(self, kind: str) -> list[Any]:
+        """Every value kept under `kind` (any order: callers sort by the objects' own fields)."""
+        ...
+
     async def put_file(self, stored: StoredFile) -> None: ...
 
     async def get_file(self, file_id: str) -> StoredFile | None: ...
@@ -130,6 +134,10 @@ class MemoryStore:
 
     async def delete_object(self, kind: str, key: str) -> bool:
         return self.state.objects.pop(f"{kind}:{key}", None) is not None
+
+    async def list_objects(self, kind: str) -> list[Any]:
+        prefix = f"{kind}:"
+        return [v for k, v in self.state.objects.items() if k.startswith(prefix)]
 
     async def put_file(self, stored: StoredFile) -> None:
         self.state.files[stored.id] = stored
