@@ -45,3 +45,24 @@ class Provider:
     presented_key: Callable[[Request], str | None]
     # An error as this provider answers it: status, headers and body (the scenario may choose a style).
     error_plan: Callable[[APIError, Scenario], ResponsePlan]
+    # Optional, for providers whose wire differs from OpenAI's in these ways (the defaults are OpenAI's):
+    # the model a request names outside its body (Gemini and Bedrock put it in the path), for rules,
+    # timing and rate limits; None: the body's `model`.
+    model_of: Callable[[Request], str | None] | None = None
+    # The headers every answer carries, given simctl's request id; None: `x-request-id` and `openai-version`.
+    answer_headers: Callable[[str], dict[str, str]] | None = None
+    # False: the rate limiter's `x-ratelimit-*` headers are not sent (the provider has none; its 429 still is).
+    rate_limit_headers: bool = True
+    # Shares a method and path with another provider (Anthropic's GET /v1/models and OpenAI's): is this request
+    # ours? Asked in PROVIDERS order; a request no provider claims goes to the first that serves the path.
+    # Also picks whose 404/405 answers a path nobody serves.
+    claims: Callable[[Request], bool] | None = None
+    # The provider's own mid-stream error event (fault kind `stream_error`); None: `data: {"error": ...}`.
+    stream_error: Callable[[APIError], bytes] | None = None
+    # A scenario fault's error as this provider words it (faults.error_for's argument); None: OpenAI's wording.
+    fault_error: Callable[[Any, str | None], APIError] | None = None
+    # The rate limiter's `x-ratelimit-*` headers renamed to this provider's (when rate_limit_headers is True).
+    rate_headers: Callable[[dict[str, str]], dict[str, str]] | None = None
+    # Once the timing model has set the delays: a provider whose bodies state their own timing (Ollama's
+    # per-line `created_at` and its durations) writes it in; None: the plan goes out as planned.
+    timed: Callable[[ResponsePlan], ResponsePlan] | None = None

@@ -15,7 +15,7 @@ from .load import Interaction
 
 Filter = Callable[[Interaction], Interaction | None]
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
-                  "x-api-key", "proxy-authorization")
+                  "x-api-key", "proxy-authorization", "x-goog-api-key")
 SECRET_QUERY = re.compile(r"(?i)^(api[-_]?key|key|token|access[-_]?token|sig|signature)$")
 # JSON body fields that hold a credential whatever it looks like (some gateways take `api_key` in the
 # body; an Azure key is 32 hex digits, which no pattern below can tell from an id). Not `token`:

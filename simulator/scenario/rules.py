@@ -26,9 +26,12 @@ class Incoming:
     headers: Mapping[str, str]
     body: Any
     elapsed_s: float  # since the server started
+    named_model: str | None = None  # the model named outside the body (in the path: Gemini, Bedrock)
 
     @property
     def model(self) -> str | None:
+        if self.named_model is not None:
+            return self.named_model
         return self.body.get("model") if isinstance(self.body, dict) else None
 
 

@@ -73,7 +73,11 @@ class PlanResponse:
         elif self.plan.chunks is not None:
             headers["cache-control"] = "no-cache"
         ms = processing_ms(time.perf_counter() - self.started, self.plan)
-        headers["openai-processing-ms"] = str(ms)
+        if "openai-version" in self.headers:  # OpenAI's answers (a provider with its own headers has its own)
+            headers["openai-processing-ms"] = str(ms)
+        for k, v in self.headers.items():  # a provider's timed header, e.g. Gemini's `server-timing: ...dur={ms}`
+            if "{ms}" in v:
+                headers[k] = v.replace("{ms}", str(ms))
         if ENVOY in headers:  # OpenAI's proxy header (wire.py), timed when the headers go out
             headers[ENVOY] = envoy_ms(ms)
         raw = [(_NAMES.get(k) or _name(k), v.encode("latin-1")) for k, v in headers.items()]

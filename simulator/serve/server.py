@@ -64,7 +64,9 @@ class Server:
         self.config = config
         self.endpoints: list[Endpoint] = [*providers.ROUTES, *service.ROUTES] if endpoints is None else endpoints
         # Whose wire each route speaks: its errors and its key. simctl's own routes answer as the first provider.
-        self.provider_of = {(e.method, e.path): p for p in providers.PROVIDERS for e in p.routes}
+        # Keyed by the endpoint itself: two providers may serve one method and path (Provider.claims picks).
+        self.provider_of = {e: p for p in providers.PROVIDERS for e in p.routes}
+        self.api_paths = {e.path for p in providers.PROVIDERS for e in p.routes}
         scenario = scenarios.load(*config.scenarios)
         self.ctx = Context(scenario=scenario, seed=config.seed)
         self.keys = config.api_keys or scenario.api_keys
@@ -90,11 +92,19 @@ class Server:
 
     # -- the pipeline ---------------------------------------------------------------------------
 
-    def route(self, endpoint: Endpoint) -> Route:
+    def route(self, group: list[Endpoint]) -> Route:
+        """One route for the endpoints (usually one) that share a method and path."""
         async def handle(request: Request) -> PlanResponse:
-            return await self.handle(endpoint, request)
+            return await self.handle(group[0] if len(group) == 1 else self.claimed(group, request), request)
 
-        return Route(endpoint.path, handle, methods=[endpoint.method], name=endpoint.path)
+        return Route(group[0].path, handle, methods=[group[0].method], name=group[0].path)
+
+    def groups(self) -> list[list[Endpoint]]:
+        """The endpoints by method and path, in order: providers that share a path share one route."""
+        out: dict[tuple[str, str], list[Endpoint]] = {}
+        for e in self.endpoints:
+            out.setdefault((e.method, e.path), []).append(e)
+        return list(out.values())
 
     async def handle(self, endpoint: Endpoint, request: Request) -> PlanResponse:
         started = time.perf_counter()
@@ -120,10 +130,13 @@ class Server:
             log.exception("unexpected error on %s %s", request.method, request.url.path)
             plan = errors(APIError(500, "The server had an error while processing your request. "
                                    "Sorry about that!", type="server_error"))
+        provider = self.provider(endpoint)
         if call.fault is not None:
-            plan = faults.inject(plan, call.fault, errors)
-        if call.limit_headers:
-            plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
+            plan = faults.inject(plan, call.fault, errors, provider.fault_error or faults.error_for,
+                                 provider.stream_error or faults.stream_error_event)
+        if call.limit_headers and provider.rate_limit_headers:
+            limits = provider.rate_headers(call.limit_headers) if provider.rate_headers else call.limit_headers
+            plan.headers.update({k: v for k, v in limits.items() if k not in plan.headers})
         client = self._client(request, endpoint)
         openai = self.provider(endpoint).name == "openai"
         if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
@@ -135,7 +148,7 @@ class Server:
         gate = self._gate(call.model_id) if plan.status < 400 else None
         attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
                           plan.status, plan.fault, _retry_after(plan.headers), plan.streaming)
-        return self.respond(plan, endpoint.path, started, gate, attempt, request)
+        return self.respond(plan, endpoint.path, started, gate, attempt, request, self.provider(endpoint))
 
     async def _plan(self, endpoint: Endpoint, request: Request, call: Call, rng: Any) -> ResponsePlan:
         """The answer's plan; what was decided on the way (body, rule, fault, ...) is kept in `call`, so the
@@ -147,8 +160,10 @@ class Server:
             call.raw = await read_body(request, self.config.max_body_bytes)
         call.body = parse_json(call.raw) if endpoint.json is not None and call.raw is not None else \
             request_fields(request.headers.get("content-type", ""), call.raw or b"")
-        incoming = Incoming(request.method, request.scope["path"], request.headers, call.body, call.arrived)
-        api = incoming.path.startswith("/v1/")
+        provider = self.provider(endpoint)
+        incoming = Incoming(request.method, request.scope["path"], request.headers, call.body, call.arrived,
+                            provider.model_of(request) if provider.model_of else None)
+        api = self._api(endpoint.path)
         call.model_id = self._model_id(incoming.model)
         call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
         if self.ctx.scenario.rate_limits and api:
@@ -166,7 +181,10 @@ class Server:
             plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
         else:
             plan = await self._planned(endpoint, request, call.raw, call.body, rule, incoming, rng)
-        return self._timing(call.model_id, rule).apply(plan, rng) if plan.status < 400 else plan
+        if plan.status >= 400:
+            return plan
+        plan = self._timing(call.model_id, rule).apply(plan, rng)
+        return provider.timed(plan) if provider.timed is not None else plan
 
     async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
@@ -252,14 +270,29 @@ class Server:
 
     def provider(self, endpoint: Endpoint | None) -> Provider:
         default = providers.PROVIDERS[0]
-        return default if endpoint is None else self.provider_of.get((endpoint.method, endpoint.path), default)
+        return default if endpoint is None else self.provider_of.get(endpoint, default)
 
-    def error_plan(self, e: APIError, endpoint: Endpoint | None = None) -> ResponsePlan:
+    def claimant(self, request: Request) -> Provider:
+        """The provider whose client this request looks like (its `claims`), else the first one."""
+        return next((p for p in providers.PROVIDERS if p.claims is not None and p.claims(request)),
+                    providers.PROVIDERS[0])
+
+    def claimed(self, group: list[Endpoint], request: Request) -> Endpoint:
+        """Of the endpoints that share a method and path, the one whose provider claims the request."""
+        return next((e for e in group if (c := self.provider(e).claims) is not None and c(request)), group[0])
+
+    def error_plan(self, e: APIError, endpoint: Endpoint | None = None, provider: Provider | None = None
+                   ) -> ResponsePlan:
         """An error in the shape of the provider whose route was asked (the first provider's off the routes)."""
-        return self.provider(endpoint).error_plan(e, self.ctx.scenario)
+        return (provider or self.provider(endpoint)).error_plan(e, self.ctx.scenario)
+
+    def _api(self, route: str) -> bool:
+        """A provider's route (not a service route): what cassettes, rate limits, rules and the verdict see."""
+        return route in self.api_paths or route.startswith("/v1/")
 
     def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
-                attempt: Attempt | None = None, request: Request | None = None) -> PlanResponse:
+                attempt: Attempt | None = None, request: Request | None = None,
+                provider: Provider | None = None) -> PlanResponse:
         stats = self.ctx.state.stats
         stats.active_requests += 1
         if plan.streaming:
@@ -276,7 +309,7 @@ class Server:
             self.metrics.observe(route, plan, seconds)
             if plan.fault:
                 stats.faults[plan.fault] += 1
-            if attempt is not None and route.startswith("/v1/"):
+            if attempt is not None and self._api(route):
                 self.verdict.record(attempt)
             self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
             logs.request_done(request_id=request_id, method=request.method if request else None,
@@ -285,7 +318,11 @@ class Server:
                               prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
                               fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
 
-        headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
+        if provider is not None and provider.answer_headers is not None:
+            # The plan's own win: an error whose body quotes its request id keeps that id in the header.
+            headers = {k: v for k, v in provider.answer_headers(request_id).items() if k not in plan.headers}
+        else:
+            headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
         return PlanResponse(plan, headers, started, finished, gate)
 
     async def http_error(self, request: Request, exc: Exception) -> PlanResponse:
@@ -302,7 +339,9 @@ class Server:
             err = APIError(405, f"Method not allowed: {where}. Allowed: {allowed}.", headers=dict(exc.headers or {}))
         else:
             err = APIError(exc.status_code, f"Invalid URL ({where})")
-        return self.respond(self.error_plan(err), "(unmatched)", started, request=request)
+        provider = self.claimant(request)
+        return self.respond(self.error_plan(err, provider=provider), "(unmatched)", started, request=request,
+                            provider=provider)
 
     def report(self) -> dict[str, Any]:
         """The run report: what `--report FILE` writes and the shutdown summary shows."""
@@ -372,11 +411,13 @@ class Server:
             await asyncio.to_thread(journal.compact, self.recording.path)
 
     def app(self) -> Direct:
-        routes = [self.route(e) for e in self.endpoints]
+        groups = self.groups()
+        routes = [self.route(g) for g in groups]
         # http_error answers with a PlanResponse, an ASGI app like Starlette's Response but not a subclass of it.
         handlers: dict[Any, Any] = {HTTPException: self.http_error}
         app = Starlette(routes=routes, exception_handlers=handlers, lifespan=self.lifespan)
-        fixed = {(e.method, e.path): partial(self.handle, e) for e in self.endpoints if "{" not in e.path}
+        fixed = {(g[0].method, g[0].path): route.endpoint for g, route in zip(groups, routes, strict=True)
+                 if "{" not in g[0].path}
         return Direct(app, fixed)
 
 
