@@ -97,7 +97,8 @@ def simctl_config() -> dict[str, Any]:
 def simctl_cassette_dir(request: pytest.FixtureRequest) -> Path:
     """Where the module's default cassettes live: <test folder>/<simctl_cassette_dir ini>/<module>."""
     module = Path(request.node.path)
-    return module.parent / request.config.getini("simctl_cassette_dir") / module.stem
+    folder: str = request.config.getini("simctl_cassette_dir")
+    return module.parent / folder / module.stem
 
 
 @pytest.fixture

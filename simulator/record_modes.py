@@ -65,7 +65,7 @@ def plan(config: ServerConfig, record: str) -> Plan:
     folder = tempfile.mkdtemp(prefix="simctl-all-")
     fresh = Path(folder) / target.name
     return Plan(replace(config, cassettes=(str(fresh),), mode="record-new"),
-                finish=lambda: refresh(target, fresh, config.match),
+                finish=lambda: _ignore(refresh(target, fresh, config.match)),
                 cleanup=lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
@@ -104,3 +104,7 @@ def refresh(target: Path, fresh: Path, match: dict[str, object]) -> int:
     old.interactions = kept + new.interactions
     cassettes.save(old, target)
     return len(kept)
+
+
+def _ignore(_: object) -> None:
+    """`finish` returns nothing; refresh's count is for callers that report it."""

@@ -8,6 +8,8 @@ what loading would build: the number of aliases, the expanded node count and the
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from .errors import ConfigError
@@ -22,26 +24,28 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def check(text: str, source: str) -> None:
     """Raise ConfigError when the document would be too large once aliases are expanded, or too deep."""
     sizes: dict[str, int] = {}  # anchor -> expanded size of the node it names
-    stack: list[list] = []  # open collections: [anchor, size so far]
+    stack: list[list[Any]] = []  # open collections: [anchor, size so far]
     aliases = 0
     total = 0
     try:
         for ev in yaml.parse(text, Loader=_Loader):
+            anchor: Any = getattr(ev, "anchor", None)  # node events have one (the class is checked by identity)
             kind = type(ev)
             if kind is yaml.ScalarEvent:
                 size = 1
-                if ev.anchor:
-                    sizes[ev.anchor] = 1
+                if anchor:
+                    sizes[anchor] = 1
             elif kind is yaml.AliasEvent:
                 aliases += 1
                 if aliases > MAX_ALIASES:
                     raise ConfigError(f"{source}: more than {MAX_ALIASES} YAML aliases (refused: alias bombs)")
-                size = sizes.get(ev.anchor, 1)
+                size = sizes.get(anchor, 1)
             elif kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
-                stack.append([ev.anchor, 1])
+                stack.append([anchor, 1])
                 if len(stack) > MAX_DEPTH:
                     mark = ev.start_mark
-                    raise ConfigError(f"{source}:{mark.line + 1}:{mark.column + 1}: YAML nested deeper than "
+                    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+                    raise ConfigError(f"{source}:{line}:{column}: YAML nested deeper than "
                                       f"{MAX_DEPTH} levels")
                 continue
             elif kind is yaml.SequenceEndEvent or kind is yaml.MappingEndEvent:

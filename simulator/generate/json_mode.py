@@ -70,9 +70,9 @@ def reply(texts: list[str], prompt: str, rng: np.random.Generator) -> str:
     """The JSON object text for a conversation whose messages are `texts` (system first) and last ask `prompt`."""
     schema = find_schema(texts)
     if schema is not None:
-        value = jsongen.generate(_bounded(schema, prompt), rng, hint=prompt)
-        if isinstance(value, dict) and (value or not schema.get("properties")):
-            return json.dumps(value, ensure_ascii=False)
+        instance = jsongen.generate(_bounded(schema, prompt), rng, hint=prompt)
+        if isinstance(instance, dict) and (instance or not schema.get("properties")):
+            return json.dumps(instance, ensure_ascii=False)
     schema = _schema_for_prompt(texts, prompt)
     if schema is None:  # nothing to go on but the question: one key named for what it asks
         key, plural = _asked_for(prompt)

@@ -58,12 +58,14 @@ def parse_tools(raw: Any, *, nested: bool) -> list[Tool]:
 def _allowed(tools: list[Tool], choice: dict[str, Any]) -> tuple[list[Tool], str]:
     """`tool_choice: {type: allowed_tools, mode, tools}` (the Responses API; chat nests it under
     `allowed_tools`): the model picks among those tools only, as `mode` (auto or required) says."""
-    spec = choice.get("allowed_tools") if isinstance(choice.get("allowed_tools"), dict) else choice
+    nested = choice.get("allowed_tools")
+    spec: dict[str, Any] = nested if isinstance(nested, dict) else choice
     mode = spec.get("mode", "auto")
     if mode not in ("auto", "required"):
         raise invalid(f"Invalid value: '{mode}'. Supported values are: 'auto' and 'required'.",
                       param="tool_choice.mode", code="invalid_value")
-    listed = spec.get("tools") if isinstance(spec.get("tools"), list) else []
+    offered = spec.get("tools")
+    listed: list[Any] = offered if isinstance(offered, list) else []
     names = {(t.get("function") or {}).get("name") or t.get("name") for t in listed if isinstance(t, dict)}
     return [t for t in tools if t.name in names], mode
 

@@ -168,9 +168,10 @@ def estimate(targets: list[Target], upstream: str) -> Estimate:
         out.output_tokens += usage[1]
         model = model_of(t.interaction) or "(no model)"
         price = None
+        spent = Usage(input_tokens=usage[0], output_tokens=usage[1])
         for where in ({"provider_api_url": upstream}, {"provider_id": "openai"}):
             try:
-                price = calc_price(Usage(input_tokens=usage[0], output_tokens=usage[1]), model_ref=model, **where)
+                price = calc_price(spent, model_ref=model, **where)  # type: ignore[call-overload]  # one of two keys
                 break
             except LookupError:
                 continue

@@ -90,11 +90,11 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     }
     common = {"model": model_name, "prompt_tokens": prompt_tokens, "completion_tokens": usage["completion_tokens"]}
     # Seeding a generator costs more than planning a short reply: only when logprobs are asked for.
-    rng = ctx.rng("logprobs", model_name, messages) if logprobs else None
+    logprob_rng = ctx.rng("logprobs", model_name, messages) if logprobs else None
     if stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         padded = _obfuscated(body)
-        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, rng, padded,
+        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, logprob_rng, padded,
                               logprobs or not model.reasoning)
         return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
 
@@ -103,7 +103,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "object": "chat.completion",
         "created": head["created"],
         "model": model_name,
-        "choices": [_choice(c, top_logprobs, rng, logprobs or not model.reasoning) for c in choices],
+        "choices": [_choice(c, top_logprobs, logprob_rng, logprobs or not model.reasoning) for c in choices],
         "usage": usage,
         "service_tier": "default",
         "system_fingerprint": head["system_fingerprint"],
@@ -112,7 +112,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    messages = params.required(body, "messages", list)
+    messages: list[dict[str, Any]] = params.required(body, "messages", list)
     if not messages:
         raise invalid("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
                       "array instead.", param="messages", code="empty_array")

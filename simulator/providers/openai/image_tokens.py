@@ -38,7 +38,7 @@ def cost(model_id: str, url: str, detail: str | None) -> int:
     rule = next(r for prefix, r in RULES if model_id.startswith(prefix))
     width, height = size(url) or UNSEEN
     if rule[0] == "patch":
-        return math.ceil(_patches(width, height) * rule[1])
+        return int(math.ceil(_patches(width, height) * rule[1]))
     base, per_tile = rule[1], rule[2]
     if detail == "low":
         return int(base)
@@ -47,9 +47,9 @@ def cost(model_id: str, url: str, detail: str | None) -> int:
 
 def _tiles(width: int, height: int) -> int:
     scale = min(1.0, 2048 / max(width, height))
-    width, height = width * scale, height * scale
-    scale = min(1.0, 768 / min(width, height))
-    return math.ceil(width * scale / 512) * math.ceil(height * scale / 512)
+    w, h = width * scale, height * scale
+    scale = min(1.0, 768 / min(w, h))
+    return math.ceil(w * scale / 512) * math.ceil(h * scale / 512)
 
 
 def _patches(width: int, height: int) -> int:

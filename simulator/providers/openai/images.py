@@ -76,6 +76,7 @@ async def plan(ctx: Context, request: Request) -> ResponsePlan:
     prompt_tokens = tokens.count(job.prompt)
     output_tokens = GPT_OUTPUT_TOKENS[job.quality][job.size] * job.n if job.family == "gpt" else 0
     stats: dict[str, Any] = {"model": job.model, "prompt_tokens": prompt_tokens, "completion_tokens": output_tokens}
+    data: list[dict[str, str | None]]
     if job.response_format == "url":
         base = str(request.base_url).rstrip("/")
         expires = int(time.time()) + URL_LIFETIME_S
@@ -89,8 +90,7 @@ async def plan(ctx: Context, request: Request) -> ResponsePlan:
         for item, seed in zip(data, seeds, strict=True):
             item["revised_prompt"] = _revised(ctx, job.prompt, seed)
     if ctx.scenario.explicit_nulls:  # a pydantic server writes every field of its image model
-        data = [{"url": d.get("url"), "b64_json": d.get("b64_json"), "revised_prompt": d.get("revised_prompt")}
-                for d in data]
+        data = [{key: d.get(key) for key in ("url", "b64_json", "revised_prompt")} for d in data]
     usage = {"input_tokens": prompt_tokens, "output_tokens": output_tokens,
              "total_tokens": prompt_tokens + output_tokens,
              "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": 0}}

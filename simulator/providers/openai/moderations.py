@@ -48,8 +48,8 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     # Recorded ids: 29 letters and digits from text-moderation (2025), four digits from omni-moderation (2026).
     rid = "modr-" + (ids.token(29) if text_model else str(1000 + int(ids.hex_token(2), 16) % 9000))
     used = sum(tokens.count(p.value) for parts in inputs for p in parts if p.kind == "text")
-    body = pretty({"id": rid, "model": answered_as, "results": results})
-    return ResponsePlan(body=body, model=name, prompt_tokens=used)
+    return ResponsePlan(body=pretty({"id": rid, "model": answered_as, "results": results}), model=name,
+                        prompt_tokens=used)
 
 
 def pretty(obj: Any) -> bytes:

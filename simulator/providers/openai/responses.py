@@ -15,7 +15,7 @@ from ...generate.tools import Tool, arguments, choose, parse_tools
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import RESPONSES
 from ...scenario.timing import schedule
-from . import prompt_tokens
+from . import items_store, prompt_tokens
 from . import responses_fields as fields
 from .logprobs import token_logprobs
 from .metadata import check as check_metadata
@@ -32,7 +32,12 @@ from .responses_items import (
 )
 from .responses_stream import chat_chunks
 
+STREAM = "response_stream"  # store kind: a background stream's events, to be read again from any point
+
 MIN_OUTPUT_TOKENS = 16  # OpenAI refuses smaller max_output_tokens
+# Output items a client may send back as input as they came (hosted tools' calls, a compaction's summary)
+PASSED_BACK = ("compaction", "web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call",
+               "mcp_list_tools", "mcp_call", "mcp_approval_request", "mcp_approval_response")
 MESSAGE_ROLES = ("user", "assistant", "system", "developer")
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 CACHE_MIN, CACHE_STEP = 1024, 128  # OpenAI caches prompt prefixes from 1024 tokens, in steps of 128
@@ -43,13 +48,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     model_name = params.required(body, "model", str)
     items = _input_items(body)
     previous_id = params.optional(body, "previous_response_id", str)
-    history: list[dict[str, Any]] = []
-    if previous_id is not None:
-        found = await ctx.store.get_conversation(previous_id)
-        if found is None:
-            raise invalid(f"Previous response with id '{previous_id}' not found.", param="previous_response_id",
-                          code="previous_response_not_found")
-        history = found
+    history = await _history(ctx, body, previous_id)
+    conversation_id = items_store.conversation_id(body)
     model = ctx.catalog.resolve(model_name, RESPONSES)
     instructions = params.optional(body, "instructions", str)
     temperature = params.number_in(body, "temperature", 0, 2, 1.0)
@@ -140,9 +140,12 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "safety_identifier": params.optional(body, "safety_identifier", str), "store": store,
         "temperature": temperature, "text": {"format": fields.text_format(text_format), "verbosity": _verbosity(body)},
         "tool_choice": body.get("tool_choice") or "auto", "tools": _tool_cards(body, tools), "top_p": top_p,
-        "usage": usage, "user": user, "metadata": metadata,
+        "usage": usage, "user": user, "metadata": metadata, "conversation": conversation_id,
     }, echo, streamed=stream)
+    if conversation_id is not None:  # its items grow by this turn's input and output
+        await items_store.append(ctx, conversation_id, [*items_store.with_ids(items, ids), *output])
     if store or echo.background:  # a stored response is read back whole, billing and all
+        await ctx.store.put_object(items_store.INPUT_ITEMS, response["id"], items_store.with_ids(items, ids))
         kept = response if "billing" in response else fields.build(response, echo, streamed=False)
         if echo.background:  # polled until it is done: GET shows it in progress until then
             done = fields.ready_at(ctx.scenario, model.id, input_tokens, output_tokens,
@@ -155,6 +158,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
             stream_events(response, pieces, obfuscate, lp, echo.asked_tier)
+        if echo.background:  # a client may come back for the rest: GET ?stream=true&starting_after=N
+            await ctx.store.put_object(STREAM, response["id"], [[e.decode(), t] for e, t in events])
         return ResponsePlan(chunks=schedule(events), media_type=SSE_TYPE, **common)
     return json_plan(response, **common)
 
@@ -164,6 +169,10 @@ async def get_response(ctx: Context, request: Request) -> ResponsePlan:
     stored = await ctx.store.get_response(rid)
     if stored is None:
         raise _missing(rid)
+    if request.query_params.get("stream", "false").lower() == "true":
+        from .responses_admin import resume  # the admin routes build on this module
+
+        return await resume(ctx, request, rid)
     shown, changed = fields.as_of_now(stored)
     if changed is not None:
         await ctx.store.put_response(changed, await ctx.store.get_conversation(rid) or [])
@@ -175,6 +184,27 @@ async def delete_response(ctx: Context, request: Request) -> ResponsePlan:
     if not await ctx.store.delete_response(rid):
         raise _missing(rid)
     return json_plan({"id": rid, "object": "response.deleted", "deleted": True})
+
+
+async def _history(ctx: Context, body: dict[str, Any], previous_id: str | None) -> list[dict[str, Any]]:
+    """What came before this turn: the previous response's conversation, or the named conversation's items."""
+    conversation_id = items_store.conversation_id(body)
+    if previous_id is not None and conversation_id is not None:
+        raise invalid("Mutually exclusive parameters: Ensure you are only providing one of: 'previous_response_id' "
+                      "or 'conversation'.", param=None, code="mutually_exclusive_parameters")
+    if conversation_id is not None:
+        found = await ctx.store.get_object(items_store.CONVERSATION, conversation_id)
+        if found is None:
+            raise invalid(f"Conversation with id '{conversation_id}' not found.", param="conversation",
+                          code="invalid_value")
+        return items_store.as_history(found["items"])
+    if previous_id is None:
+        return []
+    history = await ctx.store.get_conversation(previous_id)
+    if history is None:
+        raise invalid(f"Previous response with id '{previous_id}' not found.", param="previous_response_id",
+                      code="previous_response_not_found")
+    return history
 
 
 def _missing(rid: str) -> APIError:
@@ -217,7 +247,7 @@ def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
                 if key not in item:
                     raise invalid(f"Missing required parameter: '{where}.{key}'.", param=f"{where}.{key}",
                                   code="missing_required_parameter")
-        elif kind not in ("reasoning", "item_reference"):
+        elif kind not in ("reasoning", "item_reference", *PASSED_BACK):
             raise invalid(f"Invalid value: '{kind}'. Supported values are: 'message', 'function_call', "
                           "'function_call_output', 'reasoning' and 'item_reference'.", param=f"{where}.type",
                           code="invalid_value")
@@ -261,7 +291,9 @@ def _obfuscation(body: dict[str, Any], stream: bool) -> bool:
     if not stream:
         raise invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
                       param="stream_options", code="invalid_value")
-    return params.check_type("stream_options.include_obfuscation", options.get("include_obfuscation", True), bool)
+    padded: bool = params.check_type("stream_options.include_obfuscation", options.get("include_obfuscation", True),
+                                     bool)
+    return padded
 
 
 def _item_text(item: dict[str, Any]) -> str:
