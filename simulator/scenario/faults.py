@@ -12,8 +12,8 @@ from ..errors import APIError
 from ..plan import Chunk, ResponsePlan, dumps
 from .rules import Match, parse_match
 
-KINDS = ("error", "timeout", "reset", "cut", "malformed", "empty", "truncated", "slow", "stall")
-STATUSES = (400, 401, 403, 404, 409, 429, 500, 502, 503, 504)
+KINDS = ("error", "timeout", "reset", "cut", "malformed", "empty", "truncated", "slow", "stall", "stream_error")
+STATUSES = (400, 401, 403, 404, 409, 413, 429, 500, 502, 503, 504, 529)
 
 
 @dataclass(slots=True)
@@ -32,6 +32,9 @@ class Fault:
     @property
     def label(self) -> str:
         return f"error_{self.status}" if self.kind == "error" else self.kind
+
+
+ErrorFor = Callable[[Fault, str | None], APIError]
 
 
 def error_for(fault: Fault, model: str | None) -> APIError:
@@ -70,10 +73,12 @@ def error_for(fault: Fault, model: str | None) -> APIError:
     elif s == 409:
         err = APIError(409, "The request conflicts with the current state of the resource. Please retry.",
                        code="conflict")
+    elif s == 413:
+        err = APIError(413, "Request body too large.", code="request_too_large")
     else:
         text = {500: "The server had an error while processing your request. Sorry about that!",
                 502: "Bad gateway.", 503: "The server is overloaded or not ready yet.",
-                504: "Gateway timeout."}[s]
+                504: "Gateway timeout.", 529: "The server is overloaded or not ready yet."}[s]
         err = APIError(s, text, type="server_error")
     if s == 429 and fault.limit != "quota":
         kind = fault.limit
@@ -98,12 +103,25 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes}m{secs}s" if hours else f"{minutes}m{secs}s"
 
 
-def inject(plan: ResponsePlan, fault: Fault, error_plan: Callable[[APIError], ResponsePlan]) -> ResponsePlan:
-    """`error_plan(APIError) -> ResponsePlan` renders errors in the scenario's style."""
+def stream_error_event(err: APIError) -> bytes:
+    """A mid-stream error as OpenAI-compatible streams send it: one `data:` line with the error object."""
+    return b"data: " + dumps(err.body()) + b"\n\n"
+
+
+def inject(plan: ResponsePlan, fault: Fault, error_plan: Callable[[APIError], ResponsePlan],
+           error_for: ErrorFor = error_for, stream_error: Callable[[APIError], bytes] = stream_error_event,
+           ) -> ResponsePlan:
+    """`error_plan(APIError) -> ResponsePlan` renders errors in the scenario's style; `error_for` words a
+    fault's error and `stream_error` encodes one mid-stream, as the route's provider does."""
     r = dataclasses.replace
-    if fault.kind == "error":
+    if fault.kind == "error" or (fault.kind == "stream_error" and plan.chunks is None):
         out = error_plan(error_for(fault, plan.model))
         return r(out, latency_s=min(plan.latency_s, 0.05), fault=fault.label, model=plan.model)
+    if fault.kind == "stream_error":  # some events, then the error event; the stream ends there, cleanly
+        assert plan.chunks is not None
+        k = min(fault.after_chunks, len(plan.chunks))
+        event = Chunk(stream_error(error_for(fault, plan.model)), 0.0, False)
+        return r(plan, chunks=(*plan.chunks[:k], event), fault=fault.label)
     if fault.kind == "timeout":
         return r(plan, hold_s=fault.seconds, fault=fault.label)
     if fault.kind == "reset":
@@ -148,8 +166,10 @@ def parse_fault(spec: Mapping[str, Any]) -> Fault:
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]}: unknown fault key (known: {', '.join(sorted(known))})")
     f = Fault(kind=kind)
-    if kind == "error":
-        f.status = _int(spec, "status", 500)
+    if kind == "stream_error":
+        f.status = _int(spec, "status", 529)  # Anthropic's overloaded_error, the one recorded mid-stream kind
+    if kind in ("error", "stream_error"):
+        f.status = _int(spec, "status", f.status)
         if f.status not in STATUSES:
             raise ValueError(f"status: expected one of {', '.join(map(str, STATUSES))}, got {f.status}")
     f.limit = str(spec.get("limit", "requests"))
@@ -192,6 +212,8 @@ def from_header(value: str) -> Fault | None:
         return Fault(name, seconds=number or 1.0, after_chunks=1)
     if name == "slow":
         return Fault(name, bytes_per_second=number or 100.0)
+    if name == "stream_error":
+        return Fault(name, status=529, after_chunks=int(number) or 3)
     return Fault(name, after_chunks=int(number))
 
 
