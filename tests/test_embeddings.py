@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 
 import httpx
 import numpy as np
@@ -120,18 +119,16 @@ def test_errors(client: openai.OpenAI, http: httpx.Client) -> None:
     assert r.status_code == 400 and r.json()["error"]["param"] == "input"
 
 
-def test_large_batch_is_fast(client: openai.OpenAI, http: httpx.Client) -> None:
+def test_the_largest_batch_in_both_encodings(client: openai.OpenAI, http: httpx.Client) -> None:
+    # How fast is the benchmark harness's to measure (a timed unit test on a shared machine only flakes).
     texts = [f"document {i} about caching, retries and backoff" for i in range(2048)]
-    start = time.perf_counter()
     r = client.embeddings.create(model=SMALL, input=texts)  # the SDK's default: base64, decoded with numpy
-    assert time.perf_counter() - start < 3.0
     m = np.array([d.embedding for d in r.data])
     assert m.shape == (2048, 1536) and np.allclose(np.linalg.norm(m, axis=1), 1, atol=1e-5)
-    # 3M numbers written out as JSON text. Timed over raw HTTP: the SDK's own pydantic parsing of so many
-    # floats takes seconds on the client, whoever the server is.
-    start = time.perf_counter()
+    # 3M numbers written out as JSON text, over raw HTTP: the SDK's own pydantic parsing of so many floats
+    # takes seconds on the client, whoever the server is.
     raw = http.post("/v1/embeddings", json={"model": SMALL, "input": texts, "encoding_format": "float"})
-    assert raw.status_code == 200 and time.perf_counter() - start < 3.0
+    assert raw.status_code == 200
     assert raw.content.count(b'"embedding":[') == 2048
 
 
