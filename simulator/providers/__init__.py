@@ -7,7 +7,8 @@ route (404/405) and the service routes' errors.
 from __future__ import annotations
 
 from ..api.routes import Endpoint, Provider
+from .gemini.routes import PROVIDER as GEMINI
 from .openai.routes import PROVIDER as OPENAI
 
-PROVIDERS: tuple[Provider, ...] = (OPENAI,)
+PROVIDERS: tuple[Provider, ...] = (OPENAI, GEMINI)
 ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]

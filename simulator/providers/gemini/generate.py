@@ -1,0 +1,186 @@
+"""POST /v1beta/models/{model}:generateContent and :streamGenerateContent (SSE with `alt=sse`, else one
+JSON array written as it grows). Everything is planned before the first byte."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ... import ids
+from ...api.context import Context
+from ...generate import jsongen, textgen, tokens
+from ...generate.tools import Tool, arguments, choose
+from ...plan import Chunk, ResponsePlan
+from ...scenario.catalog import ModelInfo
+from ...scenario.timing import schedule
+from . import request as req
+from . import wire
+from .errors import invalid
+
+THOUGHT_SUMMARY_TOKENS = 48
+
+
+@dataclass(slots=True)
+class Answer:
+    parts: list[dict[str, Any]]  # the text or call parts, before the stream splits them
+    pieces: list[str]  # the visible text, token by token (empty for a function call)
+    thought: list[str]  # the thought summary, token by token (empty unless includeThoughts)
+    finish: str
+    prompt_tokens: int
+    thoughts_tokens: int
+    candidate_tokens: int
+
+
+def count_prompt(conv: req.Conversation, offered: list[Tool]) -> int:
+    text = sum(tokens.count(t) for t in conv.texts)
+    declared = sum(tokens.count(json.dumps([t.name, t.description, t.parameters])) for t in offered)
+    return text + declared + req.IMAGE_TOKENS * conv.images
+
+
+def _thinking(config: dict[str, Any], model: ModelInfo, name: str) -> tuple[bool, int | None, bool]:
+    """(thinks, budget, include thoughts) from `thinkingConfig`; 2.5 Pro and Gemini 3 cannot stop thinking."""
+    thinking = wire.field(config, "thinkingConfig") or {}
+    if not isinstance(thinking, dict):
+        raise invalid("Invalid JSON payload received. Unknown name \"thinkingConfig\": Proto field is not a message.")
+    include = bool(wire.field(thinking, "includeThoughts", False))
+    budget = wire.field(thinking, "thinkingBudget")
+    level = wire.field(thinking, "thinkingLevel")
+    if budget is not None and level is not None:
+        raise invalid("You can only set only one of thinking budget and thinking level.")
+    if not model.reasoning:
+        return False, None, False
+    if budget == 0:
+        if "pro" in name or name.startswith("gemini-3"):
+            raise invalid("Budget 0 is invalid. This model only works in thinking mode.")
+        return False, None, False
+    if isinstance(level, str) and level.upper() == "MINIMAL":
+        return False, None, include
+    return True, budget if isinstance(budget, int) and budget > 0 else None, include
+
+
+def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
+    conv = req.conversation(body)
+    offered = req.tools(body)
+    config = wire.field(body, "generationConfig") or {}
+    if not isinstance(config, dict):
+        raise invalid("Invalid JSON payload received. Unknown name \"generationConfig\": Proto field is not a "
+                      "message.")
+    limit = wire.field(config, "maxOutputTokens")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise invalid(f"Unable to submit request because it has a maxOutputTokens value of {limit} but the "
+                      "supported range is from 1 (inclusive) to 65537 (exclusive). Update the value and try again.")
+    temperature = wire.field(config, "temperature")
+    if temperature is not None and (not isinstance(temperature, int | float) or not 0 <= temperature <= 2):
+        raise invalid("* GenerateContentRequest.generation_config.temperature: must be in the range [0.0, 2.0]\n")
+    stops = wire.field(config, "stopSequences") or []
+    mime = wire.field(config, "responseMimeType")
+    schema = req.response_schema(config)
+    if schema is not None and mime not in ("application/json", "text/x.enum"):
+        raise invalid("* GenerateContentRequest.generation_config.response_mime_type: response_mime_type must be "
+                      "'application/json' or 'text/x.enum' when response_schema is set.\n")
+    if schema is not None and jsongen.schema_problem(schema) is not None:
+        raise invalid(f"* GenerateContentRequest.generation_config.response_schema: {jsongen.schema_problem(schema)}\n")
+    thinks, budget, include = _thinking(config, model, name)
+    rng = ctx.rng(name, body)
+    prompt_tokens = count_prompt(conv, offered)
+    thoughts = 0
+    if thinks:
+        thoughts = int(rng.integers(40, 400)) if budget is None else int(rng.integers(1, budget + 1))
+        if limit is not None and thoughts >= limit:  # the thinking took the whole output budget (recorded)
+            return Answer([], [], [], "MAX_TOKENS", prompt_tokens, limit, 0)
+    summary = textgen.compose_pieces(rng, "", THOUGHT_SUMMARY_TOKENS)[:THOUGHT_SUMMARY_TOKENS] if include else []
+    if include:
+        summary = ["**Considering the request**\n\n", *summary]
+    tool = choose(offered, req.tool_choice(body, offered), conv.prompt, conv.after_tool)
+    if tool is not None:
+        call: dict[str, Any] = {"name": tool.name, "args": json.loads(arguments(tool, rng))}
+        if name.startswith("gemini-3"):  # Gemini 3 numbers its calls: 8 lowercase alphanumerics (recorded)
+            call["id"] = ids.token(8).lower()
+        part: dict[str, Any] = {"functionCall": call}
+        if thinks:
+            part["thoughtSignature"] = signature(rng, name)
+        return Answer([part], [], summary, "STOP", prompt_tokens, thoughts, tokens.count(json.dumps(call)))
+    text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False) if schema is not None else None
+    if text is None and mime == "application/json":
+        text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
+    room = None if limit is None else limit - thoughts
+    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, [s for s in stops if isinstance(s, str)],
+                           text=text)
+    finish = "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
+    part = {"text": gen.text}
+    if thinks and name.startswith("gemini-3"):  # Gemini 3 signs its last text part (recorded)
+        part["thoughtSignature"] = signature(rng, name)
+    return Answer([part], gen.pieces, summary, finish, prompt_tokens, thoughts, len(gen.pieces))
+
+
+def signature(rng: np.random.Generator, name: str) -> str:
+    """An opaque signature: standard base64 on Gemini 3, URL-safe on 2.5 (as recorded)."""
+    raw = bytes(rng.integers(0, 256, 96, dtype=np.uint8)) + hashlib.sha256(name.encode()).digest()[:12]
+    sig = base64.b64encode(raw).decode()
+    return sig if name.startswith("gemini-3") else sig.replace("+", "-").replace("/", "_")
+
+
+def usage(a: Answer, candidates: int | None = None) -> dict[str, Any]:
+    """usageMetadata in the recorded key order; `candidatesTokenCount` only once visible output exists."""
+    out_tokens = a.candidate_tokens if candidates is None else candidates
+    u: dict[str, Any] = {"promptTokenCount": a.prompt_tokens}
+    if out_tokens:
+        u["candidatesTokenCount"] = out_tokens
+    u["totalTokenCount"] = a.prompt_tokens + out_tokens + a.thoughts_tokens
+    u["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": a.prompt_tokens}]
+    if a.thoughts_tokens:
+        u["thoughtsTokenCount"] = a.thoughts_tokens
+    return u
+
+
+def response(a: Answer, parts: list[dict[str, Any]], name: str, rid: str, final: bool,
+             candidates: int | None = None) -> dict[str, Any]:
+    content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
+    candidate: dict[str, Any] = {"content": content}
+    if final:
+        candidate["finishReason"] = a.finish
+    candidate["index"] = 0
+    return {"candidates": [candidate], "usageMetadata": usage(a, candidates), "modelVersion": name,
+            "responseId": rid}
+
+
+def response_id() -> str:
+    return ids.token(23).replace("+", "-").replace("/", "_")
+
+
+def whole(a: Answer, name: str) -> ResponsePlan:
+    parts = ([{"text": "".join(a.thought), "thought": True}] if a.thought else []) + a.parts
+    body = response(a, parts, name, response_id(), True)
+    return ResponsePlan(body=wire.pretty(body), media_type=wire.JSON_TYPE, model=name,
+                        prompt_tokens=a.prompt_tokens, completion_tokens=a.candidate_tokens + a.thoughts_tokens)
+
+
+def stream(a: Answer, name: str, sse: bool) -> ResponsePlan:
+    """One event per token: thought summary parts first, then the text (or the whole call in one event); only
+    the last event has `finishReason`; usage is cumulative on every event."""
+    rid = response_id()
+    events: list[tuple[dict[str, Any], bool]] = []
+    for piece in a.thought:
+        events.append((response(a, [{"text": piece, "thought": True}], name, rid, False, 0), True))
+    if a.pieces:
+        last = len(a.pieces) - 1
+        for k, piece in enumerate(a.pieces):
+            part = {**a.parts[0], "text": piece} if k == last else {"text": piece}
+            events.append((response(a, [part], name, rid, k == last, k + 1), True))
+    else:
+        events.append((response(a, a.parts, name, rid, True), True))
+    if sse:
+        parts = [(wire.event(obj), token) for obj, token in events]
+    else:  # the JSON array google's REST clients read without alt=sse: `[{...}\r\n,{...}\r\n]`
+        parts = [((b"[" if i == 0 else b"\r\n,") + wire.pretty(obj).rstrip(b"\n"), tok)
+                 for i, (obj, tok) in enumerate(events)]
+        parts.append((b"]", False))
+    chunks: tuple[Chunk, ...] = schedule(parts)
+    return ResponsePlan(chunks=chunks, media_type=wire.SSE_TYPE if sse else wire.JSON_TYPE,
+                        headers={"content-disposition": "attachment"} if sse else {}, model=name,
+                        prompt_tokens=a.prompt_tokens, completion_tokens=a.candidate_tokens + a.thoughts_tokens)
