@@ -10,6 +10,7 @@ from ...api.routes import Endpoint, Provider
 from ...errors import APIError
 from ...plan import ResponsePlan, dumps
 from ...scenario.file import Scenario
+from .routes_more import MORE_ROUTES
 from . import (
     chat,
     completions,
@@ -45,6 +46,7 @@ ROUTES: list[Endpoint] = [
     Endpoint("GET", "/v1/models", raw=models.list_models),
     Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
     Endpoint("DELETE", "/v1/models/{model:path}", raw=models.delete_model),
+    *MORE_ROUTES,
 ]
 
 
