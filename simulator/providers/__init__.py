@@ -7,8 +7,9 @@ route (404/405) and the service routes' errors.
 from __future__ import annotations
 
 from ..api.routes import Endpoint, Provider
+from .bedrock.routes import PROVIDER as BEDROCK
 from .gemini.routes import PROVIDER as GEMINI
 from .openai.routes import PROVIDER as OPENAI
 
-PROVIDERS: tuple[Provider, ...] = (OPENAI, GEMINI)
+PROVIDERS: tuple[Provider, ...] = (OPENAI, GEMINI, BEDROCK)
 ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]

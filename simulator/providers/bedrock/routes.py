@@ -1,0 +1,58 @@
+"""Amazon Bedrock Runtime's routes (bedrock-runtime.<region>.amazonaws.com), SigV4 auth and its errors.
+
+`{modelId:path}`: an inference-profile ARN's `/` arrives as `%2F`, which the server decodes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+
+from starlette.requests import Request
+
+from ...api.routes import Endpoint, Provider
+from ...errors import APIError
+from . import common, converse, errors, invoke
+
+ROUTES: list[Endpoint] = [
+    Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan),
+    Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream),
+    Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan),
+    Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream),
+]
+
+# `AWS4-HMAC-SHA256 Credential=AKID/20260819/us-east-1/bedrock/aws4_request, SignedHeaders=..., Signature=<hex>`
+SIGV4 = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request,\s*"
+                   r"SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})\s*$")
+
+
+def presented_key(request: Request) -> str | None:
+    """The access key id a SigV4 signature names, or a Bedrock API key (`Authorization: Bearer ...`)."""
+    auth = request.headers.get("authorization", "")
+    found = SIGV4.match(auth)
+    if found:
+        return found.group(1)
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    """With keys configured: a well-formed SigV4 signature whose access key id is one of them (the signature
+    itself is not checked: simctl holds no secret keys), or one of them as a bearer API key."""
+    if not keys:
+        return
+    auth = request.headers.get("authorization")
+    if not auth:
+        raise APIError(403, "Missing Authentication Token", code="MissingAuthenticationTokenException")
+    if auth.startswith("AWS4-") and not SIGV4.match(auth):
+        raise APIError(403, "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' "
+                       "parameters.", code="IncompleteSignatureException")
+    key = presented_key(request) or ""
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        raise APIError(403, "The security token included in the request is invalid.",
+                       code="UnrecognizedClientException")
+
+
+PROVIDER = Provider(name="bedrock", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
+                    error_plan=errors.error_plan, model_of=common.model_of, answer_headers=common.answer_headers,
+                    rate_limit_headers=False, stream_error=errors.stream_error, fault_error=errors.fault_error)
