@@ -17,12 +17,13 @@ import yaml
 
 from ..errors import APIError, model_not_found
 
-# Endpoint names used by the API modules when they ask whether a model serves them. `audio` and
-# `realtime` are not served by simctl: their models are listed, and refused elsewhere as OpenAI does.
+# Endpoint names used by the API modules when they ask whether a model serves them. `realtime` is not
+# served by simctl: its models are listed, and refused elsewhere as OpenAI does.
 CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, RESPONSES, TEXT_GENERATION, RANKING = (
     "chat", "completions", "embeddings", "images", "responses", "text_generation", "ranking",
 )
 MODERATIONS, AUDIO, REALTIME = "moderations", "audio", "realtime"
+SPEECH, TRANSCRIPTIONS, TRANSLATIONS = "speech", "transcriptions", "translations"  # /v1/audio/...
 
 ENDPOINTS_BY_KIND: dict[str, frozenset[str]] = {
     "chat": frozenset({CHAT, RESPONSES, TEXT_GENERATION}),
@@ -32,7 +33,8 @@ ENDPOINTS_BY_KIND: dict[str, frozenset[str]] = {
     "image": frozenset({IMAGES}),
     "rerank": frozenset({RANKING}),
     "moderation": frozenset({MODERATIONS}),
-    "audio": frozenset({AUDIO}),
+    # A scenario's own audio model serves every audio route; the catalog's each name theirs (models.yaml).
+    "audio": frozenset({AUDIO, SPEECH, TRANSCRIPTIONS, TRANSLATIONS}),
     "realtime": frozenset({REALTIME}),
 }
 TOKENIZERS = ("o200k_base", "cl100k_base")
