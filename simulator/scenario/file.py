@@ -17,6 +17,7 @@ import yaml
 from .. import yamlguard
 from ..errors import ConfigError
 from ..server_state import StoredFile
+from . import azure as azures
 from . import builtin as builtin_pack  # type: ignore[attr-defined]  # scenarios/, mapped at install
 from . import moderation as moderations
 from . import seed_files, templates
@@ -35,7 +36,7 @@ BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "catalog", "models", "reply_tokens", "timing",
-            "rules", "faults", "rate_limits", "moderation", "files")
+            "rules", "faults", "rate_limits", "moderation", "files", "azure")
 SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream", "openai_headers",
                "organization", "project", "model_permissions", "explicit_nulls")
 
@@ -84,6 +85,7 @@ class Scenario:
     faults: list[Fault] = field(default_factory=list)
     rate_limits: Limits | None = None
     moderation: Policy = field(default_factory=Policy)  # what POST /v1/moderations flags
+    azure: azures.Azure = field(default_factory=azures.Azure)  # Azure OpenAI's deployments and content filter
     files: tuple[StoredFile, ...] = ()  # files there from the start (a seed document's examples)
     # Model cards with 2023's `permission`, `root` and `parent` (as FastAPI clones of the API still send)
     model_permissions: bool = False
@@ -251,6 +253,7 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         rate_limits=w.check(("rate_limits",), parse_limits, limits) if limits is not None else None,
         moderation=w.check(("moderation",), moderations.parse, data["moderation"]) if "moderation" in data
         else Policy(),
+        azure=w.check(("azure",), azures.parse, data["azure"]) if "azure" in data else azures.Azure(),
         files=w.check(("files",), seed_files.parse, data["files"]) if "files" in data else (),
         model_permissions=_get(server, "model_permissions", bool, w, False, ("server",)),
         explicit_nulls=_get(server, "explicit_nulls", bool, w, False, ("server",)),
@@ -273,6 +276,7 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
         "rules": [*top.rules, *base.rules],
         "faults": [*base.faults, *top.faults],
         "moderation": top.moderation.over(base.moderation),
+        "azure": top.azure.over(base.azure),
         "files": (*[f for f in base.files if f.id not in {t.id for t in top.files}], *top.files),
         "sources": (*base.sources, *top.sources),
     }
@@ -310,7 +314,7 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
     if not isinstance(m, dict) or "id" not in m:
         raise w.error(at, "a model needs at least an `id`")
     known = ("id", "kind", "owned_by", "created", "aliases", "endpoints", "context_window", "dimensions", "tokenizer",
-             "max_output_tokens", "legacy", "system_messages", "vision", "timing")
+             "max_output_tokens", "legacy", "system_messages", "vision", "timing", "meta")
     for key in m:
         if key not in known:
             raise w.error((*at, key), f"unknown model key (known: {', '.join(known)})")
@@ -347,6 +351,8 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
             spec[key] = _get(m, key, typ, w, default, at)
     if top is not None or base is None:
         spec["max_output_tokens"] = top
+    if "meta" in m:  # a provider's listing data for a model of the scenario's own (Ollama's details)
+        spec["meta"] = _get(m, "meta", dict, w, {}, at)
     return from_spec(spec, base), timing
 
 

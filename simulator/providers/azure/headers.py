@@ -1,0 +1,89 @@
+"""Azure OpenAI's response headers (tests/data/wire/azure/README.md §2.2).
+
+Every answer: `apim-request-id` and `x-request-id` (UUIDs), `strict-transport-security`,
+`x-content-type-options`; answers from a deployment add `azureml-model-session`, `x-ms-deployment-name`,
+`x-ms-region`, `x-ms-rai-invoked`, `x-ms-is-spilled-over`, `skip-error-remapping`, `x-accel-buffering` and the
+rate-limit set. Azure's rate-limit headers are not OpenAI's: limits per minute with `renewalperiod` 60,
+`reset` a bare number of milliseconds (recorded: 120 requests/min, reset 500 = one request's share of the
+minute; 120,000 tokens/min, 14 tokens spent, reset 7), `x-ratelimit-abusepenalty-active: False`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from ...ids import hex_token
+from ...scenario.ratelimit import Bucket
+
+STS = "max-age=31536000; includeSubDomains; preload"
+# A deployment's default quota when the scenario sets no rate_limits (the recorded S0 deployment's).
+DEFAULT_RPM, DEFAULT_TPM = 120, 120_000
+
+
+def answer_headers(request_id: str) -> dict[str, str]:
+    """The headers every Azure answer carries; x-request-id is simctl's request id written as a UUID."""
+    digits = request_id.removeprefix("req_")
+    try:
+        rid = str(uuid.UUID(hex=digits))
+    except ValueError:
+        rid = str(uuid.uuid4())
+    return {"apim-request-id": str(uuid.uuid4()), "x-request-id": rid, "strict-transport-security": STS,
+            "x-content-type-options": "nosniff"}
+
+
+def deployment_headers(region: str, deployment: str) -> dict[str, str]:
+    """What an answer from a deployment adds (Z:T/chat #1, 2026-03)."""
+    return {"azureml-model-session": f"d{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{hex_token(6)}",
+            "skip-error-remapping": "true", "x-accel-buffering": "no", "x-ms-deployment-name": deployment,
+            "x-ms-is-spilled-over": "false", "x-ms-rai-invoked": "true", "x-ms-region": region}
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _ms(notation: str) -> str:
+    """OpenAI's reset notation (6m0s, 1.5s, 400ms) as Azure's bare milliseconds."""
+    if notation.isdigit():
+        return notation
+    return str(round(sum(float(n) * _UNIT_MS[u] for n, u in _DURATION.findall(notation))))
+
+
+def rate_headers(limiter: dict[str, str]) -> dict[str, str]:
+    """The scenario limiter's x-ratelimit-* headers in Azure's form."""
+    out = {"x-ratelimit-abusepenalty-active": "False"} if limiter else {}
+    for key, value in limiter.items():
+        if key.startswith("x-ratelimit-reset-"):
+            out[key] = _ms(value)
+            out["x-ratelimit-renewalperiod-" + key.removeprefix("x-ratelimit-reset-")] = "60"
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(slots=True)
+class Meter:
+    """A deployment's default quota counted down per client, as Azure reports it; informative only (a
+    scenario's `rate_limits` enforce). Per process."""
+
+    buckets: dict[tuple[str, str, str], Bucket] = field(default_factory=dict)
+
+    def take(self, client: str, deployment: str, tokens: int) -> dict[str, str]:
+        now = time.monotonic()
+        if len(self.buckets) > 50_000:  # deployments and clients are few; a client inventing them is not
+            self.buckets.clear()
+        out = {"x-ratelimit-abusepenalty-active": "False"}
+        for kind, capacity, cost in (("requests", DEFAULT_RPM, 1), ("tokens", DEFAULT_TPM, tokens)):
+            bucket = self.buckets.get((client, deployment, kind))
+            if bucket is None:
+                bucket = self.buckets[(client, deployment, kind)] = Bucket(float(capacity), float(capacity), now)
+            bucket.refill(now)
+            bucket.level = max(0.0, bucket.level - cost)
+            out[f"x-ratelimit-limit-{kind}"] = str(capacity)
+            out[f"x-ratelimit-remaining-{kind}"] = str(int(bucket.level))
+            out[f"x-ratelimit-renewalperiod-{kind}"] = "60"
+            out[f"x-ratelimit-reset-{kind}"] = str(round(bucket.reset_after() * 1000))
+        return out

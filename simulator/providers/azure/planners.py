@@ -1,0 +1,200 @@
+"""Azure's routes, planned by OpenAI's planners with the deployment's model, then made Azure's (shape.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from ...api.context import Context
+from ...api.http import presented_key, replayed
+from ...api.params import parse_json
+from ...errors import APIError
+from ...generate import tokens
+from ...plan import ResponsePlan
+from ...scenario.azure import FilterRule
+from ...scenario.catalog import CHAT
+from ...scenario.ratelimit import estimate_tokens
+from ..openai import chat, completions, embeddings, images, models, responses
+from . import shape
+from .deployments import FOUNDRY_VERSIONS, check_version, model_for, served_as
+from .errors import AzureError, content_filtered
+from .filters import choice_results, prompt_results
+from .headers import Meter, deployment_headers
+
+_OPERATION = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings",
+              "images": "imageGeneration"}
+
+
+def _text(body: dict[str, Any]) -> str:
+    """What the content filter reads: the messages' text, the prompt, the input."""
+    parts = [tokens.content_text(m.get("content")) for m in body.get("messages") or [] if isinstance(m, dict)]
+    for key in ("prompt", "input"):
+        value = body.get(key)
+        parts.append(value if isinstance(value, str) else json.dumps(value) if value is not None else "")
+    return "\n".join(parts)
+
+
+def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, Any]) -> dict[str, str]:
+    out = deployment_headers(ctx.scenario.azure.region, deployment)
+    if ctx.scenario.rate_limits is None:  # else the scenario's limiter sends them (routes.rate_headers)
+        meter = ctx.extras.setdefault("azure_meter", Meter())
+        client = presented_key(request) or (request.client.host if request.client else "?")
+        out.update(meter.take(client, deployment, estimate_tokens(body, ctx.scenario.reply_tokens)))
+    return out
+
+
+def _check_operation(ctx: Context, model: str, kind: str, endpoint: str | None = CHAT) -> None:
+    """A deployment asked for what its model does not do: Azure's OperationNotSupported."""
+    if endpoint is None:
+        return
+    try:
+        ctx.catalog.resolve(model, endpoint)
+    except APIError:
+        raise AzureError(400, {"error": {"code": "OperationNotSupported", "message": (
+            f"The {_OPERATION[kind]} operation does not work with the specified model, {model}. Please choose "
+            "different model and try again. You can learn more about which models can be used with each operation "
+            "here: https://go.microsoft.com/fwlink/?linkid=2197993.")}}) from None
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    return parse_json(await request.body())
+
+
+def _filters(ctx: Context, body: dict[str, Any]) -> FilterRule | None:
+    """Raise the prompt filter's 400; the completion filter's rule, if one applies."""
+    policy = ctx.scenario.azure
+    if not policy.content_filter:
+        return None
+    text = _text(body)
+    rule = policy.filtered(text, "prompt")
+    if rule is not None:
+        raise content_filtered(rule.category, rule.severity)
+    return policy.filtered(text, "completion")
+
+
+async def _generate(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str,
+                    kind: str) -> ResponsePlan:
+    """Chat or legacy completions for `model`, as Azure answers them."""
+    _check_operation(ctx, model, kind, CHAT if kind == "chat" else "completions")
+    rule = _filters(ctx, body)
+    planner = chat.plan if kind == "chat" else completions.plan
+    plan = planner(ctx, {**body, "model": model})
+    served = served_as(ctx, deployment, model)
+    plan = shape.chunks(plan, served, rule) if plan.streaming else shape.body(plan, served, rule)
+    return _with(plan, _headers(ctx, request, deployment, body))
+
+
+def _with(plan: ResponsePlan, headers: dict[str, str]) -> ResponsePlan:
+    return dataclasses.replace(plan, headers={**headers, **plan.headers})
+
+
+# -- /openai/deployments/{deployment}/... ------------------------------------------------------------------
+
+
+async def deployment_chat(ctx: Context, request: Request) -> ResponsePlan:
+    check_version(request)
+    deployment = request.path_params["deployment"]
+    body = await _json_body(request)
+    return await _generate(ctx, request, body, deployment, model_for(ctx, deployment), "chat")
+
+
+async def deployment_completions(ctx: Context, request: Request) -> ResponsePlan:
+    check_version(request)
+    deployment = request.path_params["deployment"]
+    body = await _json_body(request)
+    return await _generate(ctx, request, body, deployment, model_for(ctx, deployment), "completions")
+
+
+async def deployment_embeddings(ctx: Context, request: Request) -> ResponsePlan:
+    check_version(request)
+    deployment = request.path_params["deployment"]
+    return await _embed(ctx, request, await _json_body(request), deployment, model_for(ctx, deployment))
+
+
+async def _embed(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str) -> ResponsePlan:
+    _check_operation(ctx, model, "embeddings", "embeddings")
+    plan = embeddings.plan(ctx, {**body, "model": model})
+    return _with(plan, _headers(ctx, request, deployment, body))
+
+
+async def deployment_images(ctx: Context, request: Request) -> ResponsePlan:
+    """Image generation; each image carries Azure's filter results (documented, not recorded)."""
+    check_version(request)
+    deployment = request.path_params["deployment"]
+    body = await _json_body(request)
+    model = model_for(ctx, deployment)
+    _check_operation(ctx, model, "images", "images")
+    _filters(ctx, body)
+    plan = await images.plan(ctx, replayed(request, json.dumps({**body, "model": model}).encode()))
+    if plan.status < 400 and plan.body:
+        obj = json.loads(plan.body)
+        for item in obj.get("data") or []:
+            item["content_filter_results"] = {k: v for k, v in choice_results().items()
+                                              if not k.startswith("protected")}
+            item["prompt_filter_results"] = prompt_results()["content_filter_results"]
+        plan = dataclasses.replace(plan, body=json.dumps(obj, separators=(",", ":")).encode())
+    return _with(plan, _headers(ctx, request, deployment, body))
+
+
+# -- /openai/v1/... (no api-version; the body's model names the deployment) -----------------------------
+
+
+def _named(ctx: Context, body: dict[str, Any]) -> tuple[str, str]:
+    deployment = body.get("model")
+    if not isinstance(deployment, str) or not deployment:
+        raise APIError(400, "Missing required parameter: 'model'.", param="model", code="missing_required_parameter")
+    return deployment, model_for(ctx, deployment)
+
+
+async def v1_chat(ctx: Context, request: Request) -> ResponsePlan:
+    body = await _json_body(request)
+    deployment, model = _named(ctx, body)
+    return await _generate(ctx, request, body, deployment, model, "chat")
+
+
+async def v1_embeddings(ctx: Context, request: Request) -> ResponsePlan:
+    body = await _json_body(request)
+    deployment, model = _named(ctx, body)
+    return await _embed(ctx, request, body, deployment, model)
+
+
+async def v1_responses(ctx: Context, request: Request) -> ResponsePlan:
+    """The Responses API with Azure's `content_filters`; `model` is the deployment's name as given (recorded)."""
+    body = await _json_body(request)
+    deployment, model = _named(ctx, body)
+    _filters(ctx, body)
+    made = responses.plan(ctx, {**body, "model": model})
+    plan = await made if inspect.isawaitable(made) else made
+    if plan.status < 400:
+        plan = _renamed(plan, model, deployment)
+    plan = shape.responses(plan, len(_text(body)))
+    return _with(plan, _headers(ctx, request, deployment, body))
+
+
+def _renamed(plan: ResponsePlan, model: str, deployment: str) -> ResponsePlan:
+    if model == deployment:
+        return plan
+    old, new = json.dumps(model).encode(), json.dumps(deployment).encode()
+    key = b'"model":'
+    if plan.chunks is None:
+        return dataclasses.replace(plan, body=plan.body.replace(key + old, key + new))
+    return dataclasses.replace(plan, chunks=tuple(c._replace(data=c.data.replace(key + old, key + new))
+                                                  for c in plan.chunks))
+
+
+async def v1_models(ctx: Context, request: Request) -> ResponsePlan:
+    return await models.list_models(ctx, request)
+
+
+# -- Azure AI Foundry model inference: /models/chat/completions ----------------------------------------------
+
+
+async def foundry_chat(ctx: Context, request: Request) -> ResponsePlan:
+    check_version(request, FOUNDRY_VERSIONS)
+    body = await _json_body(request)
+    deployment, model = _named(ctx, body)
+    return await _generate(ctx, request, body, deployment, model, "chat")

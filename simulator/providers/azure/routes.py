@@ -1,0 +1,61 @@
+"""Azure OpenAI's routes: the deployment API (`/openai/deployments/{deployment}/...?api-version=...`), the v1 API
+(`/openai/v1/...`) and Azure AI Foundry's model inference (`/models/chat/completions`), on the same port as
+every other provider. Keys come as `api-key` or `Authorization: Bearer` (Entra ID tokens); both are redacted
+when recorded."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.requests import Request
+
+from ...api.http import presented_key
+from ...api.routes import Endpoint, Provider
+from ...errors import APIError
+from ...scenario import faults
+from . import planners
+from .errors import azure_error, error_plan, unauthorized
+from .headers import answer_headers, rate_headers
+
+_DEPLOYMENT = "/openai/deployments/{deployment}"
+ROUTES: list[Endpoint] = [
+    Endpoint("POST", f"{_DEPLOYMENT}/chat/completions", raw=planners.deployment_chat),
+    Endpoint("POST", f"{_DEPLOYMENT}/completions", raw=planners.deployment_completions),
+    Endpoint("POST", f"{_DEPLOYMENT}/embeddings", raw=planners.deployment_embeddings),
+    Endpoint("POST", f"{_DEPLOYMENT}/images/generations", raw=planners.deployment_images),
+    Endpoint("POST", "/openai/v1/chat/completions", raw=planners.v1_chat),
+    Endpoint("POST", "/openai/v1/responses", raw=planners.v1_responses),
+    Endpoint("POST", "/openai/v1/embeddings", raw=planners.v1_embeddings),
+    Endpoint("GET", "/openai/v1/models", raw=planners.v1_models),
+    Endpoint("POST", "/models/chat/completions", raw=planners.foundry_chat),
+]
+
+
+def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    """Azure's 401 (code "401", no type) for a missing or wrong `api-key` / Bearer token."""
+    if not keys:
+        return
+    key = presented_key(request)
+    if not key or not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        raise unauthorized()
+
+
+def model_of(request: Request) -> str | None:
+    """Rules' `model:` on a deployment route matches the deployment's name (the path's, as Azure routes)."""
+    return request.path_params.get("deployment")
+
+
+def fault_error(fault: Any, model: str | None) -> APIError:
+    """A scenario fault's error as Azure's front end words it (401, 429, the 400 content_filter)."""
+    plain = faults.error_for(fault, model)
+    out = azure_error(plain)
+    if out is not plain and fault.message and hasattr(out, "azure_body"):
+        out.azure_body["error"]["message"] = fault.message
+        out.raw = None
+    return out
+
+
+PROVIDER = Provider(name="azure", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
+                    error_plan=error_plan, model_of=model_of, answer_headers=answer_headers,
+                    fault_error=fault_error, rate_headers=rate_headers)
