@@ -7,9 +7,10 @@ route (404/405) and the service routes' errors.
 from __future__ import annotations
 
 from ..api.routes import Endpoint, Provider
+from .anthropic.routes import PROVIDER as ANTHROPIC
 from .bedrock.routes import PROVIDER as BEDROCK
 from .gemini.routes import PROVIDER as GEMINI
 from .openai.routes import PROVIDER as OPENAI
 
-PROVIDERS: tuple[Provider, ...] = (OPENAI, GEMINI, BEDROCK)
+PROVIDERS: tuple[Provider, ...] = (OPENAI, ANTHROPIC, GEMINI, BEDROCK)
 ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]

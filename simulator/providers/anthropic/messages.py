@@ -1,0 +1,189 @@
+"""POST /v1/messages: the message object, or its SSE stream (tests/data/wire/anthropic/README.md §1.4-1.6).
+
+The reply: a tool_use block when a tool is chosen (its input generated valid for the tool's input_schema;
+a text block before it unless the choice was forced), else text; a thinking block (with its signature)
+first when `thinking` is enabled, or a redacted_thinking block when the prompt holds Anthropic's test
+trigger. `stop_sequences` cut the text (stop_reason `stop_sequence`), `max_tokens` cuts everything
+(`max_tokens`). Usage counts cache writes and reads for prompts with cache_control breakpoints.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...api.context import Context
+from ...generate import textgen, tokens
+from ...generate import tools as toolgen
+from ...plan import ResponsePlan, dumps
+from . import request, stream, wire
+
+DEFAULT_REPLY = 40  # tokens of prose when neither the rule nor max_tokens says
+
+
+@dataclass(slots=True)
+class Block:
+    """One content block of the answer and the pieces a stream sends it in."""
+
+    kind: str  # text, tool_use, thinking, redacted_thinking
+    pieces: list[str] = field(default_factory=list)  # text / thinking / partial_json, one per delta
+    name: str = ""
+    id: str = ""
+    signature: str = ""
+    data: str = ""
+
+    def whole(self) -> dict[str, Any]:
+        text = "".join(self.pieces)
+        if self.kind == "text":
+            return {"type": "text", "text": text}
+        if self.kind == "tool_use":
+            return {"type": "tool_use", "id": self.id, "name": self.name, "input": json.loads(text or "{}")}
+        if self.kind == "thinking":
+            return {"type": "thinking", "thinking": text, "signature": self.signature}
+        return {"type": "redacted_thinking", "data": self.data}
+
+
+@dataclass(slots=True)
+class Answer:
+    model: str
+    blocks: list[Block]
+    stop_reason: str
+    stop_sequence: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_write: int = 0
+    cache_read: int = 0
+    thinking_tokens: int = 0
+    id: str = field(default_factory=wire.message_id)
+
+    def usage(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"input_tokens": self.input_tokens, "cache_creation_input_tokens": self.cache_write,
+                               "cache_read_input_tokens": self.cache_read,
+                               "cache_creation": {"ephemeral_5m_input_tokens": self.cache_write,
+                                                  "ephemeral_1h_input_tokens": 0},
+                               "output_tokens": self.output_tokens}
+        if self.thinking_tokens:
+            out["output_tokens_details"] = {"thinking_tokens": self.thinking_tokens}
+        out["service_tier"] = "standard"
+        out["inference_geo"] = "not_available"
+        return out
+
+    def message(self) -> dict[str, Any]:
+        # Key order as answered since 2026 (A:R/*): model first, stop_details after stop_sequence.
+        return {"model": self.model, "id": self.id, "type": "message", "role": "assistant",
+                "content": [b.whole() for b in self.blocks], "stop_reason": self.stop_reason,
+                "stop_sequence": self.stop_sequence, "stop_details": None, "usage": self.usage()}
+
+
+def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    prompt = request.read(ctx, body)
+    answer = compose(ctx, body, prompt)
+    headers = wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
+                                      body["max_tokens"])
+    common = {"model": answer.model, "prompt_tokens": answer.input_tokens, "completion_tokens": answer.output_tokens}
+    if body.get("stream") is True:
+        return ResponsePlan(chunks=stream.events(answer), headers=headers, media_type="text/event-stream; "
+                            "charset=utf-8", **common)
+    return ResponsePlan(body=dumps(answer.message()), headers=headers, **common)
+
+
+def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answer:
+    rng = ctx.rng(body)
+    budget = body["max_tokens"]
+    blocks: list[Block] = []
+    thinking = body.get("thinking") or {}
+    thought = 0
+    if prompt.redact:
+        blocks.append(Block("redacted_thinking", data=_opaque(rng, 320)))
+    elif thinking.get("type") in ("enabled", "adaptive"):
+        pieces = textgen.compose_pieces(rng, "", min(60, budget // 4 or 1))[: budget - 1]
+        blocks.append(Block("thinking", pieces=pieces, signature=_opaque(rng, 240)))
+        thought = len(pieces)
+    choice = _choice(body.get("tool_choice"))
+    tool = toolgen.choose(prompt.tools, choice, prompt.last_user, prompt.after_tool_result)
+    stop_reason, stop_sequence = "end_turn", None
+    used = thought
+    if tool is not None:
+        if choice not in ("required",) and not isinstance(choice, dict):
+            lead = tokens.pieces(f"I'll use the {tool.name} tool to help with this.")
+            blocks.append(Block("text", pieces=lead))
+            used += len(lead)
+        args = toolgen.arguments(tool, rng)
+        blocks.append(Block("tool_use", pieces=_json_pieces(args), name=tool.name, id=wire.tool_use_id()))
+        used += tokens.count(args) + 20
+        stop_reason = "tool_use"
+    else:
+        made = textgen.generate(rng, prompt.last_user, DEFAULT_REPLY)
+        text = made.text
+        for s in body.get("stop_sequences") or []:
+            if s and s in text:
+                text, stop_reason, stop_sequence = text[: text.index(s)], "stop_sequence", s
+        blocks.append(Block("text", pieces=tokens.pieces(text) if text else [""]))
+        used += len(blocks[-1].pieces)
+    if used > budget:
+        _cut(blocks, budget)
+        used, stop_reason, stop_sequence = budget, "max_tokens", None
+    write, read = _cache(ctx, prompt)
+    return Answer(model=prompt.model.id, blocks=blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,
+                  input_tokens=prompt.input_tokens - write - read, output_tokens=max(1, used),
+                  cache_write=write, cache_read=read, thinking_tokens=thought)
+
+
+def _choice(raw: Any) -> Any:
+    """Anthropic's tool_choice in generate.tools' terms: auto, required (any), none, or {name}."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") not in ("auto", "any", "tool", "none"):
+        raise request.bad("tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', "
+                          "'tool', 'none'")
+    if raw["type"] == "tool":
+        if not isinstance(raw.get("name"), str):
+            raise request.bad("tool_choice.tool.name: Field required")
+        return {"name": raw["name"]}
+    return {"any": "required"}.get(raw["type"], raw["type"])
+
+
+def _json_pieces(args: str) -> list[str]:
+    """The tool input as input_json_delta pieces: the first one empty, as recorded (A:M/tools-stream)."""
+    step = max(1, len(args) // 4)
+    return ["", *(args[i : i + step] for i in range(0, len(args), step))]
+
+
+def _cut(blocks: list[Block], budget: int) -> None:
+    """Stop at `budget` output tokens: the block being written ends there, later ones never start."""
+    left = budget
+    for i, b in enumerate(blocks):
+        if b.kind in ("text", "thinking"):
+            if len(b.pieces) >= left:
+                b.pieces = b.pieces[:left] or [""]
+                del blocks[i + 1 :]
+                return
+            left -= len(b.pieces)
+        elif b.kind == "tool_use":  # a tool call cut short is dropped: its input would not parse
+            del blocks[i:]
+            if not blocks:
+                blocks.append(Block("text", pieces=[""]))
+            return
+
+
+def _opaque(rng: Any, size: int) -> str:
+    """A signature or redacted data: base64 that starts with `E`, as Anthropic's do."""
+    raw = hashlib.sha512(str(rng.integers(1 << 62)).encode()).digest() * (size // 64 + 1)
+    return "E" + base64.b64encode(raw).decode()[: size - 1]
+
+
+def _cache(ctx: Context, prompt: request.Prompt) -> tuple[int, int]:
+    """(cache write, cache read) tokens: the first request with a prefix writes it, later ones read it."""
+    if not prompt.cached_prefix:
+        return 0, 0
+    seen: dict[str, float] = ctx.extras.setdefault("anthropic_prompt_cache", {})
+    key = hashlib.sha256(prompt.prefix_key.encode()).hexdigest()
+    if key in seen:
+        return 0, prompt.cached_prefix
+    if len(seen) > 10_000:
+        seen.clear()
+    seen[key] = 1.0
+    return prompt.cached_prefix, 0

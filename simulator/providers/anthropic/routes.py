@@ -1,0 +1,19 @@
+"""Anthropic's routes. GET /v1/models is OpenAI's path too: the server gives it to whichever provider claims
+the request (wire.claims: an `anthropic-version` or `x-api-key` header means an Anthropic client)."""
+
+from __future__ import annotations
+
+from ...api.routes import Endpoint, Provider
+from . import messages, models, wire
+
+ROUTES: list[Endpoint] = [
+    Endpoint("POST", "/v1/messages", json=messages.plan),
+    Endpoint("POST", "/v1/messages/count_tokens", json=models.count_tokens),
+    Endpoint("GET", "/v1/models", raw=models.list_models),
+    Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
+]
+
+PROVIDER = Provider(name="anthropic", routes=tuple(ROUTES), check_key=wire.check_key,
+                    presented_key=wire.presented_key, error_plan=wire.error_plan, answer_headers=wire.answer_headers,
+                    claims=wire.claims, stream_error=wire.stream_error, fault_error=wire.fault_error,
+                    rate_headers=wire.rate_headers)
