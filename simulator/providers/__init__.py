@@ -7,10 +7,10 @@ route (404/405) and the service routes' errors.
 from __future__ import annotations
 
 from ..api.routes import Endpoint, Provider
-from .anthropic.routes import PROVIDER as ANTHROPIC
 from .bedrock.routes import PROVIDER as BEDROCK
 from .gemini.routes import PROVIDER as GEMINI
+from .ollama.routes import PROVIDER as OLLAMA
 from .openai.routes import PROVIDER as OPENAI
 
-PROVIDERS: tuple[Provider, ...] = (OPENAI, ANTHROPIC, GEMINI, BEDROCK)
+PROVIDERS: tuple[Provider, ...] = (OPENAI, GEMINI, BEDROCK, OLLAMA)
 ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]

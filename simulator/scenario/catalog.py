@@ -8,6 +8,7 @@ layer reads the providers' data, never their code.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib import resources
@@ -57,6 +58,9 @@ class ModelInfo:
     legacy: bool = False  # older than the Responses API, which does not know it
     system_messages: bool = True  # False: system/developer messages refused (o1-mini)
     vision: bool = True  # False: image parts refused on chat
+    # What a provider's own listing says of the model beyond these keys (Ollama's digest, size, details...),
+    # as models.yaml gives it: carried through untouched, read by that provider only.
+    meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def reasoning(self) -> bool:
@@ -137,6 +141,13 @@ def names() -> tuple[str, ...]:
 def every_builtin() -> dict[str, ModelInfo]:
     """Every shipped catalog's models by id: what a scenario model with a known id inherits."""
     return {k: v for name in names() for k, v in builtin(name).items()}
+
+
+@cache
+def known_endpoints() -> frozenset[str]:
+    """Every endpoint name a model may serve: OpenAI's kinds' and any a provider's models.yaml names
+    (Gemini's `generate_content`, ...), so a scenario model may name them too."""
+    return frozenset().union(*ENDPOINTS_BY_KIND.values(), *(m.endpoints for m in every_builtin().values()))
 
 
 @cache

@@ -1,0 +1,92 @@
+"""What Ollama checks in a request before it runs a model, and the words it refuses with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...api.context import Context
+from ...scenario.catalog import CHAT, EMBEDDINGS, ModelInfo
+from .wire import OllamaError, qualified
+
+_GO_TYPES = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
+
+
+def decode_error(value: Any, struct: str, field: str, go_type: str) -> OllamaError:
+    """Go's encoding/json message for a field of the wrong type, as Ollama passes it on (400)."""
+    got = "null" if value is None else _GO_TYPES.get(type(value), "value")
+    return OllamaError(400, f"json: cannot unmarshal {got} into Go struct field {struct}.{field} of type {go_type}")
+
+
+def typed(body: dict[str, Any], name: str, typ: type | tuple[type, ...], struct: str, go_type: str,
+          default: Any = None) -> Any:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, typ) or (isinstance(value, bool) and typ in (int, float, (int, float))):
+        raise decode_error(value, struct, name, go_type)
+    return value
+
+
+def model_name(body: dict[str, Any], struct: str) -> str:
+    name = body.get("model")
+    if name is None and struct == "ShowRequest":
+        name = body.get("name")  # /api/show's older spelling (crewAI sends it, recorded)
+    if name is None or name == "":
+        raise OllamaError(400, "model is required")
+    if not isinstance(name, str):
+        raise decode_error(name, struct, "model", "string")
+    return name
+
+
+def find(ctx: Context, name: str) -> ModelInfo:
+    """The model a local server has under `name` (a name without a tag is `:latest`), or its 404."""
+    model = ctx.catalog.get(name) or ctx.catalog.get(qualified(name))
+    if model is None:
+        raise OllamaError(404, f"model '{qualified(name)}' not found")
+    return model
+
+
+def capabilities(model: ModelInfo) -> list[str]:
+    """What /api/show lists: the catalog's word, else what the model's kind implies."""
+    given = model.meta.get("capabilities")
+    if isinstance(given, list):
+        return [str(c) for c in given]
+    if model.kind == "embedding":
+        return ["embedding"]
+    return ["completion", "tools", *(["thinking"] if model.reasoning else [])]
+
+
+def generating(ctx: Context, name: str, endpoint: str) -> ModelInfo:
+    """A model that completes text (chat, generate), or Ollama's 400 for one that only embeds."""
+    model = find(ctx, name)
+    if "completion" not in capabilities(model) or CHAT not in model.endpoints:
+        raise OllamaError(400, f'"{name}" does not support {endpoint}')
+    return model
+
+
+def embedding(ctx: Context, name: str) -> ModelInfo:
+    model = find(ctx, name)
+    if EMBEDDINGS not in model.endpoints and "embedding" not in capabilities(model):
+        raise OllamaError(400, f'"{name}" does not support embeddings')
+    return model
+
+
+def needs(model: ModelInfo, name: str, capability: str) -> None:
+    """Tools or thinking asked of a model without them: `"qwen2:0.5b" does not support tools` (server/routes.go)."""
+    if capability not in capabilities(model):
+        raise OllamaError(400, f'"{name}" does not support {capability}')
+
+
+def options(body: dict[str, Any], struct: str) -> dict[str, Any]:
+    """`options`: the runner's settings; the ones simctl acts on are type-checked as Go reads them."""
+    opts = typed(body, "options", dict, struct, "map[string]interface {}", {})
+    for key, typ, go in (("num_predict", int, "int"), ("seed", int, "int"), ("num_ctx", int, "int"),
+                         ("temperature", (int, float), "float32"), ("top_p", (int, float), "float32"),
+                         ("top_k", int, "int")):
+        value = opts.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, typ)):
+            raise OllamaError(400, f"option \"{key}\" must be of type {'integer' if go == 'int' else 'float'}")
+    stop = opts.get("stop")
+    if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
+        raise OllamaError(400, 'option "stop" must be of type array')
+    return opts

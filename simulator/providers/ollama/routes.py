@@ -1,0 +1,53 @@
+"""Ollama's routes (server/routes.go GenerateRoutes): the native /api/... API of a local server.
+
+Its OpenAI-compatible /v1/... routes are the OpenAI provider's: the same paths, the same wire, served
+with the same models (docs/providers/ollama.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.requests import Request
+
+from ...api.routes import Endpoint, Provider
+from . import chat, embed, info
+from .wire import OllamaError, error_plan, fault_error, stream_error, timed
+
+ROUTES: list[Endpoint] = [
+    Endpoint("POST", "/api/chat", json=chat.plan_chat),
+    Endpoint("POST", "/api/generate", json=chat.plan_generate),
+    Endpoint("POST", "/api/embed", json=embed.plan_embed),
+    Endpoint("POST", "/api/embeddings", json=embed.plan_embeddings),
+    Endpoint("GET", "/api/tags", raw=info.tags),
+    Endpoint("POST", "/api/show", json=info.show),
+    Endpoint("GET", "/api/ps", raw=info.ps),
+    Endpoint("GET", "/api/version", raw=info.version),
+]
+
+
+def presented_key(request: Request) -> str | None:
+    """A local server takes no key; a proxy in front of one (or ollama.com) takes `Authorization: Bearer`."""
+    auth = request.headers.get("authorization")
+    if not auth:
+        return None
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else auth.strip()
+
+
+def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    """No keys: open, as a local Ollama is. With keys (a scenario's `api_keys`): a proxy's 401 in Ollama's shape."""
+    if not keys:
+        return
+    key = presented_key(request)
+    if not key or not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        raise OllamaError(401, "unauthorized")
+
+
+def answer_headers(request_id: str) -> dict[str, str]:
+    return {}  # Ollama sends no request id (recorded: Content-Type, Date, Content-Length or chunked only)
+
+
+PROVIDER = Provider(name="ollama", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
+                    error_plan=error_plan, answer_headers=answer_headers, rate_limit_headers=False,
+                    stream_error=stream_error, fault_error=fault_error, timed=timed)

@@ -1,0 +1,132 @@
+"""Ollama's wire: `{"error": ...}` answers, NDJSON lines, and the timing its bodies state.
+
+An Ollama answer says how long it took (`total_duration`, `eval_duration`, ... in nanoseconds) and when
+each streamed line was made (`created_at`). Those are only known once the timing model has set the
+delays, so the planners leave a placeholder and `timed` (the Provider's hook, run after timing and
+before the first byte) writes the real values in: a client reading the durations sees the simulated
+timing, not a second invented one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from typing import Any
+
+from ...errors import APIError
+from ...plan import ResponsePlan, dumps
+from ...scenario.file import Scenario
+
+JSON_TYPE = "application/json; charset=utf-8"
+NDJSON_TYPE = "application/x-ndjson"
+WHEN = "\x00created_at\x00"  # the placeholder each line's created_at holds until `timed`
+_WHEN = dumps(WHEN)
+DROP = "\x00no created_at\x00"  # a body timed by `timed` that has no created_at of its own (/api/embed)
+_DROP = dumps(DROP)
+METRICS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count",
+           "eval_duration")
+
+
+class OllamaError(APIError):
+    """An error as Ollama words it: the text is the whole answer (`{"error": text}`)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message, type="ollama")
+
+
+def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
+    """`{"error": "<message>"}` with the status (api/types.go StatusError), whatever raised it."""
+    headers = {k: v for k, v in e.headers.items() if not k.startswith("x-ratelimit")}
+    return ResponsePlan(status=e.status, body=dumps({"error": e.message}), headers=headers, media_type=JSON_TYPE)
+
+
+def stream_error(e: APIError) -> bytes:
+    """A mid-stream failure: one more line, `{"error": "..."}`; the status stays 200 (docs/api/errors.mdx)."""
+    return dumps({"error": e.message}) + b"\n"
+
+
+def fault_error(fault: Any, model: str | None) -> APIError:
+    """A scenario fault's error in Ollama's words (its server has no rate limits: a 429 is a proxy's)."""
+    name = model or "this model"
+    text = {
+        400: "invalid request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: f"model '{qualified(name)}' not found",
+        409: "conflict",
+        413: "request entity too large",
+        429: "too many requests",
+        500: "llama runner process has terminated: exit status 2",
+        502: "bad gateway",
+        503: "server busy, please try again.  maximum pending requests exceeded",
+        504: "gateway timeout",
+        529: "server busy, please try again.  maximum pending requests exceeded",
+    }.get(fault.status, "internal server error")
+    err = OllamaError(fault.status, fault.message or text)
+    if fault.retry_after_s is not None:
+        err.headers = {"retry-after": str(max(1, round(fault.retry_after_s)))}
+    return err
+
+
+def qualified(name: str) -> str:
+    """`llama3` is `llama3:latest`: the tag Ollama adds to a name without one (and shows in its errors)."""
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last else name + ":latest"
+
+
+def created_at(seconds: float) -> str:
+    """RFC 3339 UTC with nanoseconds, trailing zeros dropped, as Go's time.RFC3339Nano writes it."""
+    whole = int(seconds)
+    nanos = int(round((seconds - whole) * 1e9))
+    if nanos >= 1_000_000_000:
+        whole, nanos = whole + 1, nanos - 1_000_000_000
+    stamp = dt.datetime.fromtimestamp(whole, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{nanos:09d}".rstrip("0")
+    return f"{stamp}.{frac}Z" if frac else f"{stamp}Z"
+
+
+def line(obj: dict[str, Any]) -> bytes:
+    return dumps(obj) + b"\n"
+
+
+def timed(plan: ResponsePlan) -> ResponsePlan:
+    """Write the timing the plan's delays give into an Ollama answer (anything else passes unchanged).
+
+    A stream's lines get their own `created_at`; its last line and a whole answer get the durations.
+    A whole answer is planned as a stream of empty token chunks and its body last, so the same model
+    times both; it is folded here into one body sent after all of it.
+    """
+    if not plan.chunks or (_WHEN not in plan.chunks[-1].data and _DROP not in plan.chunks[-1].data):
+        return plan
+    now = time.time()
+    ns = 1_000_000_000
+    at = plan.latency_s
+    first = None
+    stamped = []
+    for c in plan.chunks:
+        at += c.delay_s
+        if first is None and c.token:
+            first = at
+        stamped.append(c._replace(data=c.data.replace(_WHEN, dumps(created_at(now + at)), 1)) if c.data else c)
+    ttft = first if first is not None else at
+    last = json.loads(stamped[-1].data)
+    if last.get("created_at") == DROP:
+        del last["created_at"]
+    durations = {"total_duration": max(1, int(at * ns)), "load_duration": int(ttft * 0.1 * ns),
+                 "prompt_eval_duration": int(ttft * 0.85 * ns), "eval_duration": int(max(0.0, at - ttft) * ns)}
+    for key, value in durations.items():  # the ones the answer has (an embedding has no eval_duration)
+        if key in last:
+            last[key] = value
+    data = dumps(last)
+    if plan.media_type == NDJSON_TYPE:
+        stamped[-1] = stamped[-1]._replace(data=data + b"\n")
+        return dataclasses.replace(plan, chunks=tuple(stamped))
+    return dataclasses.replace(plan, chunks=None, body=data, latency_s=at)
+
+
+def placeholder_metrics(prompt_tokens: int, eval_tokens: int) -> dict[str, int]:
+    """The metric keys in their order (api/types.go Metrics); the durations are filled in by `timed`."""
+    return {"total_duration": 0, "load_duration": 0, "prompt_eval_count": prompt_tokens,
+            "prompt_eval_duration": 0, "eval_count": eval_tokens, "eval_duration": 0}
