@@ -10,7 +10,6 @@ from ...api.routes import Endpoint, Provider
 from ...errors import APIError
 from ...plan import ResponsePlan, dumps
 from ...scenario.file import Scenario
-from .routes_more import MORE_ROUTES
 from . import (
     chat,
     completions,
@@ -24,6 +23,7 @@ from . import (
     responses,
     text_generation,
 )
+from .routes_more import MORE_ROUTES
 
 ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/chat/completions", json=chat.plan),
