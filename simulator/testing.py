@@ -1,15 +1,21 @@
-"""Running a real replay server inside a test process: on 127.0.0.1, a free port, a thread."""
+"""Running a real replay server for a test: in the test's process (a thread) or as its own process, on
+127.0.0.1 and a free port."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -64,3 +70,42 @@ def serve(config: ServerConfig | None = None) -> Iterator[Running]:
 def running_server(config: ServerConfig | None = None) -> Iterator[str]:
     with serve(config) as running:
         yield running.url
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen[Any] | None = None, timeout: float = 30) -> None:
+    """Poll `url`/health until it answers. RuntimeError, with the process's stderr when there is one, if the
+    process exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url + "/health", timeout=2)
+            return
+        except httpx.TransportError:
+            exited = proc is not None and proc.poll() is not None
+            if exited or time.monotonic() > deadline:
+                said = proc.communicate()[1] if proc is not None and proc.stderr is not None else ""
+                raise RuntimeError(f"no answer from {url}/health: {said!r}") from None
+            time.sleep(0.05)
+
+
+@contextmanager
+def replay_process(*args: str, command: Sequence[str] | None = None, env: dict[str, str] | None = None,
+                   cwd: str | Path | None = None, text: bool = True) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
+    """`simctl replay ARGS` (or `command`, "{port}" replaced) as its own process on a free port, once its
+    /health answers; stopped with SIGTERM (then killed) at the end. Yields its URL and the process."""
+    port = free_port()
+    argv = [c.replace("{port}", str(port)) for c in command] if command is not None else \
+        [sys.executable, "-m", "simctl", "replay", "--port", str(port), *args]
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, proc)
+        yield url, proc
+    finally:  # a failed assertion must not leave the process running
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()

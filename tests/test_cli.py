@@ -8,36 +8,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import free_port
 
+from simulator.testing import replay_process
 
-@contextmanager
-def replay(*args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.monotonic()
-    while True:
-        try:
-            httpx.get(url + "/health")
-            break
-        except httpx.ConnectError:
-            if proc.poll() is not None or time.monotonic() - t0 > 15:
-                raise RuntimeError(proc.communicate()[1]) from None
-            time.sleep(0.05)
-    try:
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(15)
+
+def replay(*args: str) -> AbstractContextManager[tuple[str, subprocess.Popen[str]]]:
+    return replay_process(*args)
 
 
 def test_port_in_use_is_exit_1_with_a_message() -> None:

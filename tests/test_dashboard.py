@@ -15,6 +15,7 @@ from rich.console import Console
 
 from simulator.serve.dashboard import render
 from simulator.server_state import Stats
+from simulator.testing import wait_until_healthy
 
 
 def test_render_shows_the_figures() -> None:
@@ -37,14 +38,7 @@ def test_dashboard_renders_in_a_terminal_and_leaves_it_clean() -> None:
                     f"{sys.executable} -m simctl replay --port {port} --dashboard; echo EXITED; sleep 30"], check=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(url + "/health")
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_until_healthy(url, timeout=20)
         for _ in range(10):
             httpx.post(url + "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user",
                                                                                             "content": "x"}]})

@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -30,7 +29,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from conftest import free_port
+
+from simulator import testing
 
 LONG = os.environ.get("SIMCTL_LONG") == "1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,24 +49,8 @@ def replay_process(*args: str) -> Any:
 @contextmanager
 def replay_process_cmd(cmd: list[str]) -> Iterator[tuple[int, int, subprocess.Popen[bytes]]]:
     """A server process on a free port ("{port}" in `cmd`), ready when its /health answers."""
-    port = free_port()
-    proc = subprocess.Popen([c.replace("{port}", str(port)) for c in cmd], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health")
-            break
-        except httpx.ConnectError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(proc.communicate()[1].decode()) from None
-            time.sleep(0.05)
-    try:
-        yield port, proc.pid, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+    with testing.replay_process(command=cmd, cwd=ROOT, text=False) as (url, proc):
+        yield int(url.rsplit(":", 1)[1]), proc.pid, proc
 
 
 def rss_mb(pid: int) -> float:

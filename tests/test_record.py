@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from simulator import testing
 from simulator.cassettes import load as cassettes
 from simulator.cassettes.redact import mask_text
 from simulator.config import ServerConfig
@@ -409,33 +410,14 @@ PLANTED = {
 }
 
 
-@contextmanager
 def replay_process(tmp: Path, name: str, *args: str, env: dict[str, str] | None = None
-                   ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+                   ) -> AbstractContextManager[tuple[str, subprocess.Popen[str]]]:
     """`simctl replay` as its own process (logs at debug, JSON access log, a run report)."""
     import os
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port), "--log-level", "debug",
-                             "--log-format", "json", "--report", str(tmp / f"{name}.report.json"), *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(url + "/health")
-            break
-        except httpx.ConnectError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(proc.communicate()[1]) from None
-            time.sleep(0.05)
-    try:
-        yield url, proc
-    finally:  # a failed assertion must not leave the process running
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    return testing.replay_process("--log-level", "debug", "--log-format", "json", "--report",
+                                  str(tmp / f"{name}.report.json"), *args, cwd=ROOT,
+                                  env={**os.environ, **(env or {})})
 
 
 def _leaky_calls(url: str, wrong_key_fails: bool = True) -> None:

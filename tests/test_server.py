@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import openai
 import pytest
-from conftest import free_port, running_server
+from conftest import running_server
 from oracle import validate
 
 from simulator.config import ServerConfig
+from simulator.testing import replay_process
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 OPEN_ROUTES = ["/", "/health", "/healthz", "/metrics", "/stats", "/openapi.json", "/docs"]
@@ -55,25 +55,9 @@ def test_open_routes_never_need_a_key(keyed_url: str) -> None:
 
 
 def test_keys_from_environment() -> None:
-    env = {**os.environ, "SIMCTL_API_KEYS": "k-one,k-two"}
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        t0 = time.monotonic()
-        while True:
-            try:
-                httpx.get(url + "/health")
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() - t0 < 10 and proc.poll() is None
-                time.sleep(0.05)
+    with replay_process(env={**os.environ, "SIMCTL_API_KEYS": "k-one,k-two"}) as (url, _):
         assert httpx.get(url + "/v1/models").status_code == 401
         assert httpx.get(url + "/v1/models", headers={"Authorization": "Bearer k-two"}).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_error_shapes_and_statuses(http: httpx.Client) -> None:
@@ -153,24 +137,10 @@ def test_cli_help_documents_every_flag() -> None:
         assert flag in out
 
 
-def test_cli_starts_quickly_on_default_scenario() -> None:
-    port = free_port()
-    t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() - t0 < 10 and proc.poll() is None
-                time.sleep(0.02)
-        ready = time.monotonic() - t0
-        assert r.status_code == 200
-        # Generous for a shared CI machine; the benchmark harness measures start-up properly.
-        assert ready < 5, ready
-    finally:
+def test_cli_serves_the_default_scenario_and_stops_cleanly() -> None:
+    # How fast it starts is the benchmark harness's to measure (start-up), not a timed unit test's.
+    with replay_process() as (url, proc):
+        assert httpx.post(url + "/v1/chat/completions", json=CHAT).status_code == 200
         proc.terminate()
         assert proc.wait(10) == 0
 

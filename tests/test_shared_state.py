@@ -27,6 +27,7 @@ from redisproc import available as redis_available
 
 from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
+from simulator.testing import wait_until_healthy
 
 pytestmark = pytest.mark.skipif(not redis_available(), reason="redis-server is not on PATH (apt-get install "
                                                                 "redis-server): the shared-state tests need it")
@@ -60,15 +61,7 @@ def replicas(n: int, *args: str, each: list[list[str]] | None = None) -> Iterato
 
 
 def _wait(url: str, proc: subprocess.Popen[str]) -> None:
-    t0 = time.monotonic()
-    while True:
-        try:
-            httpx.get(url + "/health", timeout=2)
-            return
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() - t0 > 30:
-                raise RuntimeError(proc.communicate()[1]) from None
-            time.sleep(0.05)
+    wait_until_healthy(url, proc)
 
 
 def sdk(url: str) -> openai.OpenAI:
