@@ -58,7 +58,7 @@ def plan_chat(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         return _loaded(name, body, {"message": {"role": "assistant", "content": ""}})
     prompt = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
     said = [str(m.get("content") or "") for m in messages if m.get("role") != "assistant"]
-    rng_parts = (opts.get("seed"), name, messages, body.get("tools"), fmt)
+    rng_parts = (opts.get("seed"), model.id, messages, body.get("tools"), fmt)
     answer = _answer(ctx, rng_parts, prompt, said, opts, think, fmt,
                      tools, after_tool=messages[-1].get("role") == "tool")
     prompt_tokens = tokens.count_messages(messages) + (tokens.count(json.dumps(body.get("tools"))) if tools else 0)
@@ -98,7 +98,7 @@ def plan_generate(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     info.mark_loaded(ctx, model, body.get("keep_alive"))
     if not prompt and not body.get("images"):
         return _loaded(name, body, {"response": ""})
-    rng_parts = (opts.get("seed"), name, system, prompt, fmt)
+    rng_parts = (opts.get("seed"), model.id, system, prompt, fmt)
     answer = _answer(ctx, rng_parts, prompt, [system, prompt], opts, think, fmt, [], after_tool=False)
     prompt_tokens = tokens.count(system) + tokens.count(prompt) + 10  # the template's own tokens
     text = "".join(answer.content)

@@ -1,0 +1,234 @@
+"""Ollama's native API through the official `ollama` Python client, over a real socket."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import numpy as np
+import ollama
+import pytest
+from conftest import running_server
+from pydantic import BaseModel
+
+from simulator.config import ServerConfig
+
+SCENARIO = """
+name: ollama-test
+catalog: [openai, ollama]
+reply_tokens: 24
+timing: {ttft: 0.03, itl: 0.004}
+rules:
+  - when: {route: /api/chat, model: mistral}
+    reply: {text: "Bonjour from the rule"}
+"""
+
+
+def _scenario(tmp: Path, text: str = SCENARIO) -> str:
+    path = tmp / "ollama.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(ServerConfig(seed=3, scenarios=(_scenario(tmp_path_factory.mktemp("o")),))) as base:
+        yield base
+
+
+@pytest.fixture()
+def client(url: str) -> ollama.Client:
+    return ollama.Client(host=url)
+
+
+def _when(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")[:26] + "+00:00" if "." in stamp else stamp)
+
+
+def test_chat_whole_answer(client: ollama.Client) -> None:
+    r = client.chat(model="llama3.2", messages=[{"role": "user", "content": "Why is the sky blue?"}], stream=False)
+    assert r.model == "llama3.2" and r.done and r.done_reason == "stop"
+    assert r.message.role == "assistant" and len(r.message.content) > 20 and r.message.thinking is None
+    assert r.eval_count and r.eval_count >= 20 and r.prompt_eval_count and r.prompt_eval_count > 5
+    assert r.total_duration and r.load_duration is not None and r.prompt_eval_duration and r.eval_duration
+    assert r.total_duration >= r.load_duration + r.prompt_eval_duration + r.eval_duration
+    # The durations are the timing model's: 30 ms to the first token, 4 ms a token after it.
+    assert r.eval_duration == pytest.approx((r.eval_count - 1) * 0.004e9, rel=0.01)
+    assert r.total_duration == pytest.approx(0.03e9 + r.eval_duration, rel=0.01)
+    again = client.chat(model="llama3.2:latest", messages=[{"role": "user", "content": "Why is the sky blue?"}],
+                        stream=False)
+    assert again.message.content == r.message.content  # same request, same answer
+
+
+def test_chat_stream_lines_carry_their_own_time_and_the_last_the_metrics(url: str, client: ollama.Client) -> None:
+    parts = list(client.chat(model="llama3.2", messages=[{"role": "user", "content": "Tell me a story"}],
+                             stream=True))
+    assert all(not p.done for p in parts[:-1]) and parts[-1].done and parts[-1].done_reason == "stop"
+    assert parts[-1].message.content == "" and parts[-1].eval_count == len(parts) - 1
+    stamps = [_when(p.created_at or "") for p in parts]
+    assert stamps == sorted(stamps) and stamps[-2] > stamps[0]
+    gaps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:-1], strict=False)]
+    assert all(g == pytest.approx(0.004, abs=0.0005) for g in gaps)
+    # On the wire: NDJSON, one compact object per line, no request id.
+    with httpx.stream("POST", url + "/api/chat", json={"model": "llama3.2", "messages": [
+            {"role": "user", "content": "hi"}]}) as r:
+        assert r.headers["content-type"] == "application/x-ndjson" and "x-request-id" not in r.headers
+        lines = list(r.iter_lines())
+    first = json.loads(lines[0])
+    assert list(first) == ["model", "created_at", "message", "done"]
+    last = json.loads(lines[-1])
+    assert list(last) == ["model", "created_at", "message", "done", "done_reason", "total_duration",
+                          "load_duration", "prompt_eval_count", "prompt_eval_duration", "eval_count", "eval_duration"]
+
+
+def test_thinking_models_think_first_unless_told_not_to(client: ollama.Client) -> None:
+    parts = list(client.chat(model="qwen3", messages=[{"role": "user", "content": "What is 2+2?"}], stream=True))
+    thinking = [p for p in parts if p.message.thinking]
+    assert thinking and parts.index(thinking[-1]) < next(i for i, p in enumerate(parts) if p.message.content)
+    assert all(p.message.content == "" for p in thinking)
+    whole = client.chat(model="qwen3", messages=[{"role": "user", "content": "What is 2+2?"}], stream=False)
+    assert whole.message.thinking and whole.message.content
+    assert whole.eval_count == len(parts) - 1  # thinking tokens count as generated
+    plain = client.chat(model="qwen3", messages=[{"role": "user", "content": "What is 2+2?"}], think=False,
+                        stream=False)
+    assert plain.message.thinking is None and plain.message.content
+    with pytest.raises(ollama.ResponseError) as e:
+        client.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], think=True)
+    assert e.value.status_code == 400 and e.value.error == '"llama3.2" does not support thinking'
+
+
+def test_generate_with_options(client: ollama.Client) -> None:
+    r = client.generate(model="llama3.1", prompt="Why is the sky blue?", options={"num_predict": 5, "seed": 1})
+    assert r.done_reason == "length" and r.eval_count == 5 and r.response and r.context
+    stopped = client.generate(model="llama3.1", prompt="Why is the sky blue?", options={"stop": ["."]})
+    assert "." not in stopped.response and stopped.done_reason == "stop"
+    parts = list(client.generate(model="llama3.1", prompt="Why is the sky blue?", stream=True))
+    assert parts[-1].done and parts[-1].response == "" and parts[-1].context
+    whole = client.generate(model="llama3.1", prompt="Why is the sky blue?")
+    assert "".join(p.response for p in parts) == whole.response
+    loaded = client.generate(model="gemma3:1b")  # no prompt: the model is loaded, nothing generated
+    assert loaded.done_reason == "load" and loaded.response == ""
+
+
+def test_tools_are_called_with_arguments_that_fit_their_schema(client: ollama.Client) -> None:
+    params = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"},
+                                                                       "unit": {"enum": ["c", "f"]}}}
+    tools = [{"type": "function", "function": {"name": "get_current_weather", "description": "Weather in a city",
+                                               "parameters": params}}]
+    msgs = [{"role": "user", "content": "What is the weather in Paris? Use get_current_weather."}]
+    r = client.chat(model="qwen3", messages=msgs, tools=tools, think=False)
+    call = (r.message.tool_calls or [])[0]
+    assert r.message.content == "" and r.done_reason == "stop" and call.function.name == "get_current_weather"
+    jsonschema.validate(dict(call.function.arguments), params)
+    streamed = [p for p in client.chat(model="qwen3", messages=msgs, tools=tools, think=False, stream=True)
+                if p.message.tool_calls]
+    assert len(streamed) == 1
+    # The tool's result back: the model answers in text.
+    after = client.chat(model="qwen3", think=False, tools=tools, messages=[
+        *msgs, {"role": "assistant", "content": "", "tool_calls": [call.model_dump()]},
+        {"role": "tool", "content": "18 degrees", "tool_name": "get_current_weather"}])
+    assert after.message.content and not after.message.tool_calls
+    with pytest.raises(ollama.ResponseError) as e:
+        client.chat(model="gemma3:1b", messages=msgs, tools=tools)
+    assert e.value.status_code == 400 and "does not support tools" in e.value.error
+
+
+def test_structured_output_validates(client: ollama.Client) -> None:
+    class Pet(BaseModel):
+        name: str
+        age: int
+        kind: str
+
+    r = client.chat(model="llama3.2", messages=[{"role": "user", "content": "Describe a pet"}],
+                    format=Pet.model_json_schema())
+    Pet.model_validate_json(r.message.content)
+    g = client.generate(model="llama3.2", prompt="A pet as JSON", format=Pet.model_json_schema())
+    Pet.model_validate_json(g.response)
+    as_json = client.chat(model="llama3.2", messages=[{"role": "user", "content": "Give JSON with keys a, b"}],
+                          format="json")
+    assert isinstance(json.loads(as_json.message.content), dict)
+
+
+def test_embed(client: ollama.Client, url: str) -> None:
+    r = client.embed(model="nomic-embed-text", input=["the cat sat", "the cat sat on the mat", "stock prices"])
+    v = np.array(r.embeddings)
+    assert v.shape == (3, 768) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]  # texts sharing words point alike
+    assert r.prompt_eval_count and r.total_duration and r.model == "nomic-embed-text"
+    assert client.embed(model="mxbai-embed-large", input="x").embeddings[0] == \
+        client.embed(model="mxbai-embed-large", input=["x"]).embeddings[0]
+    assert len(client.embed(model="mxbai-embed-large", input="x", dimensions=256).embeddings[0]) == 256
+    legacy = client.embeddings(model="all-minilm", prompt="hello")
+    assert len(legacy.embedding) == 384
+    body = httpx.post(url + "/api/embed", json={"model": "all-minilm", "input": "x"}).json()
+    assert list(body) == ["model", "embeddings", "total_duration", "load_duration", "prompt_eval_count"]
+    with pytest.raises(ollama.ResponseError) as e:
+        client.chat(model="nomic-embed-text", messages=[{"role": "user", "content": "x"}])
+    assert e.value.status_code == 400 and e.value.error == '"nomic-embed-text" does not support chat'
+
+
+def test_tags_show_ps_version(client: ollama.Client, url: str) -> None:
+    listed = {m.model: m for m in client.list().models}
+    assert {"llama3.2:latest", "qwen3:latest", "nomic-embed-text:latest", "gemma3:latest"} <= set(listed)
+    m = listed["llama3.2:latest"]
+    assert m.details and m.details.family == "llama" and m.details.parameter_size == "3.2B"
+    assert m.details.quantization_level == "Q4_K_M" and m.size and len(m.digest or "") == 64 and m.modified_at
+    assert "gpt-4o" not in listed  # OpenAI's models are served on /v1, not listed as pulled
+    shown = client.show("qwen3")
+    assert shown.details and shown.details.family == "qwen3" and "thinking" in (shown.capabilities or [])
+    assert shown.modelinfo and shown.modelinfo["general.architecture"] == "qwen3" and shown.template
+    client.chat(model="phi4", messages=[{"role": "user", "content": "hi"}])
+    assert "phi4:latest" in {p.model for p in client.ps().models}
+    client.generate(model="phi4", keep_alive=0)  # unloads it
+    assert "phi4:latest" not in {p.model for p in client.ps().models}
+    assert httpx.get(url + "/api/version").json()["version"]
+    assert httpx.head(url + "/api/tags").status_code == 200
+
+
+def test_errors_as_ollama_sends_them(client: ollama.Client, url: str) -> None:
+    with pytest.raises(ollama.ResponseError) as e:
+        client.chat(model="nonexistent-model", messages=[{"role": "user", "content": "x"}])
+    assert e.value.status_code == 404 and e.value.error == "model 'nonexistent-model:latest' not found"
+    with pytest.raises(ollama.ResponseError) as e:
+        client.show("nope:7b")
+    assert e.value.status_code == 404 and e.value.error == "model 'nope:7b' not found"
+    r = httpx.post(url + "/api/chat", json={"messages": []})
+    assert (r.status_code, r.json()) == (400, {"error": "model is required"})
+    assert r.headers["content-type"] == "application/json; charset=utf-8"
+    r = httpx.post(url + "/api/chat", json={"model": "llama3.2", "messages": "hi"})
+    assert r.status_code == 400 and r.json()["error"].startswith("json: cannot unmarshal string")
+    r = httpx.post(url + "/api/generate", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and set(r.json()) == {"error"}
+
+
+def test_rules_and_faults(client: ollama.Client, url: str) -> None:
+    r = client.chat(model="mistral", messages=[{"role": "user", "content": "hi"}])
+    assert r.message.content == "Bonjour from the rule" and r.eval_count == len(list(client.chat(
+        model="mistral", messages=[{"role": "user", "content": "hi"}], stream=True))) - 1
+    faulty = ollama.Client(host=url, headers={"x-simctl-fault": "503"})
+    with pytest.raises(ollama.ResponseError) as e:
+        faulty.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}])
+    assert e.value.status_code == 503 and "server busy" in e.value.error
+    midway = ollama.Client(host=url, headers={"x-simctl-fault": "stream_error:3"})
+    seen = []
+    with pytest.raises(ollama.ResponseError) as e:
+        for part in midway.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], stream=True):
+            seen.append(part)
+    assert len(seen) == 3 and e.value.error
+    cut = ollama.Client(host=url, headers={"x-simctl-fault": "cut:2"})
+    with pytest.raises(Exception):  # noqa: B017 - the connection breaks: httpx's error, whichever it is
+        list(cut.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], stream=True))
+
+
+def test_optional_bearer_key(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, "name: keyed\ncatalog: ollama\nserver: {api_keys: [sk-local-proxy]}\n")
+    with running_server(ServerConfig(scenarios=(scenario,))) as base:
+        with pytest.raises(ollama.ResponseError) as e:
+            ollama.Client(host=base).list()
+        assert e.value.status_code == 401 and e.value.error == "unauthorized"
+        keyed = ollama.Client(host=base, headers={"authorization": "Bearer sk-local-proxy"})
+        assert keyed.list().models
