@@ -52,7 +52,8 @@ def model_for(ctx: Context, deployment: str) -> str:
     found = ctx.scenario.azure.deployments.get(deployment)
     if found is not None:
         return found.model
-    for name in (deployment, _AZURE_SPELLING.sub("gpt-3.5-", deployment)):
+    # Azure names OpenAI's gpt-5.x-chat-latest models gpt-5.x-chat.
+    for name in (deployment, _AZURE_SPELLING.sub("gpt-3.5-", deployment), deployment + "-latest"):
         if ctx.catalog.get(name) is not None:
             return name
     raise deployment_not_found()

@@ -81,6 +81,8 @@ def azure_error(e: APIError) -> APIError:
                            tokens=e.type != "requests")
     elif e.status == 400 and e.code == "content_filter":
         out = content_filtered()
+    elif e.status == 404 and e.message.startswith("Invalid URL"):  # a path Azure does not serve
+        out = resource_not_found()
     else:
         return e
     out.headers = {**e.headers, **out.headers}

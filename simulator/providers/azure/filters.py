@@ -58,3 +58,19 @@ def responses_filters(prompt_chars: int, answer_chars: int) -> list[dict[str, An
 
     return [one("prompt", prompt_chars, prompt_results()["content_filter_results"]),
             one("completion", answer_chars, choice_results())]
+
+
+def prompt_filter_results(with_image: bool = False) -> list[dict[str, Any]]:
+    """The top-level `prompt_filter_results`. A prompt with an image was answered otherwise (Z:C/image, gpt-4o,
+    2026-01): two entries, index 1 first, the singular key `content_filter_result` with `custom_blocklists`."""
+    if not with_image:
+        return [prompt_results()]
+    image = {"sexual": _severity(), "violence": _severity(), "hate": _severity(), "self_harm": _severity(),
+             "custom_blocklists": {"filtered": False, "details": []}}
+    return [{"prompt_index": 1, "content_filter_result": image}, {"prompt_index": 0, "content_filter_result": {}}]
+
+
+def has_image(body: dict[str, Any]) -> bool:
+    return any(isinstance(part, dict) and part.get("type") in ("image_url", "input_image")
+               for m in body.get("messages") or [] if isinstance(m, dict)
+               for part in (m.get("content") if isinstance(m.get("content"), list) else []))

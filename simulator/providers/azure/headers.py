@@ -1,11 +1,12 @@
 """Azure OpenAI's response headers (tests/data/wire/azure/README.md §2.2).
 
-Every answer: `apim-request-id` and `x-request-id` (UUIDs), `strict-transport-security`,
-`x-content-type-options`; answers from a deployment add `azureml-model-session`, `x-ms-deployment-name`,
-`x-ms-region`, `x-ms-rai-invoked`, `x-ms-is-spilled-over`, `skip-error-remapping`, `x-accel-buffering` and the
-rate-limit set. Azure's rate-limit headers are not OpenAI's: limits per minute with `renewalperiod` 60,
-`reset` a bare number of milliseconds (recorded: 120 requests/min, reset 500 = one request's share of the
-minute; 120,000 tokens/min, 14 tokens spent, reset 7), `x-ratelimit-abusepenalty-active: False`.
+Every answer: `apim-request-id` and `x-request-id` (UUIDs), `x-ms-client-request-id` (= apim-request-id),
+`strict-transport-security`, `x-content-type-options`. Answers from a deployment add `azureml-model-session`,
+`x-ms-deployment-name`, `x-ms-region`, `x-ms-rai-invoked`, `x-ms-is-spilled-over`, `skip-error-remapping`,
+`x-accel-buffering` and the rate-limit set. Azure's rate-limit headers are not OpenAI's: limits per minute
+with `renewalperiod` 60, `reset` a bare number of milliseconds (recorded: 120 requests/min, reset 500 = one
+request's share of the minute; 120,000 tokens/min, 14 tokens spent, reset 7),
+`x-ratelimit-abusepenalty-active: False`.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def answer_headers(request_id: str) -> dict[str, str]:
         rid = str(uuid.UUID(hex=digits))
     except ValueError:
         rid = str(uuid.uuid4())
-    return {"apim-request-id": str(uuid.uuid4()), "x-request-id": rid, "strict-transport-security": STS,
-            "x-content-type-options": "nosniff"}
+    apim = str(uuid.uuid4())
+    return {"apim-request-id": apim, "x-request-id": rid, "x-ms-client-request-id": apim,
+            "strict-transport-security": STS, "x-content-type-options": "nosniff"}
 
 
 def deployment_headers(region: str, deployment: str) -> dict[str, str]:

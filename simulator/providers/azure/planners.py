@@ -22,7 +22,7 @@ from ..openai import chat, completions, embeddings, images, models, responses
 from . import shape
 from .deployments import FOUNDRY_VERSIONS, check_version, model_for, served_as
 from .errors import AzureError, content_filtered
-from .filters import choice_results, prompt_results
+from .filters import choice_results, has_image, prompt_filter_results, prompt_results
 from .headers import Meter, deployment_headers
 
 _OPERATION = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings",
@@ -84,7 +84,8 @@ async def _generate(ctx: Context, request: Request, body: dict[str, Any], deploy
     planner = chat.plan if kind == "chat" else completions.plan
     plan = planner(ctx, {**body, "model": model})
     served = served_as(ctx, deployment, model)
-    plan = shape.chunks(plan, served, rule) if plan.streaming else shape.body(plan, served, rule)
+    prompt = prompt_filter_results(has_image(body))
+    plan = shape.chunks(plan, served, rule, prompt) if plan.streaming else shape.body(plan, served, rule, prompt)
     return _with(plan, _headers(ctx, request, deployment, body))
 
 

@@ -46,6 +46,11 @@ def model_of(request: Request) -> str | None:
     return request.path_params.get("deployment")
 
 
+def claims(request: Request) -> bool:
+    """Azure's paths, and a client that sends Azure's `api-key` header: a path nobody serves gets Azure's 404."""
+    return request.url.path.startswith(("/openai/", "/models/")) or "api-key" in request.headers
+
+
 def fault_error(fault: Any, model: str | None) -> APIError:
     """A scenario fault's error as Azure's front end words it (401, 429, the 400 content_filter)."""
     plain = faults.error_for(fault, model)
@@ -58,4 +63,4 @@ def fault_error(fault: Any, model: str | None) -> APIError:
 
 PROVIDER = Provider(name="azure", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=error_plan, model_of=model_of, answer_headers=answer_headers,
-                    fault_error=fault_error, rate_headers=rate_headers)
+                    fault_error=fault_error, rate_headers=rate_headers, claims=claims)

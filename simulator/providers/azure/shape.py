@@ -13,9 +13,10 @@ from typing import Any
 
 from ...plan import Chunk, ResponsePlan, dumps
 from ...scenario.azure import FilterRule
-from .filters import choice_results, prompt_results, responses_filters
+from .filters import choice_results, responses_filters
 
 _DATA = b"data: "
+_NOT_ON_AZURE = ("billing",)  # OpenAI's Response field that Azure's (recorded 2026) lack
 
 
 def _sorted(obj: Any) -> Any:
@@ -35,7 +36,7 @@ def _common(obj: dict[str, Any], served: str) -> None:
         usage["prompt_tokens_details"].pop("cache_write_tokens", None)  # OpenAI's 2026 field; Azure has none
 
 
-def body(plan: ResponsePlan, served: str, rule: FilterRule | None) -> ResponsePlan:
+def body(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: list[dict[str, Any]]) -> ResponsePlan:
     """A chat or legacy completion body: per choice `content_filter_results`, `prompt_filter_results`."""
     if plan.status >= 400 or plan.chunks is not None or not plan.body:
         return plan
@@ -51,47 +52,64 @@ def body(plan: ResponsePlan, served: str, rule: FilterRule | None) -> ResponsePl
             choice["content_filter_results"] = {}  # recorded: a tool-call choice is not annotated
         else:
             choice["content_filter_results"] = choice_results()
+        if "message" in choice or "text" in choice:
+            choice.setdefault("logprobs", None)  # Azure sends it for every model, reasoning ones included
     out = _sorted(obj)
-    out["prompt_filter_results"] = [prompt_results()]
-    return dataclasses.replace(plan, body=dumps(_sorted_with_filters(out)))
+    out["prompt_filter_results"] = prompt  # in the order Azure writes it, not sorted
+    return dataclasses.replace(plan, body=dumps({k: out[k] for k in sorted(out)}))
 
 
-def _sorted_with_filters(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: obj[k] for k in sorted(obj)}
-
-
-def first_chunk() -> bytes:
+def first_chunk(prompt: list[dict[str, Any]]) -> bytes:
     """The chunk Azure sends before any content: no choices, the prompt's filter results, empty ids."""
-    obj = {"choices": [], "created": 0, "id": "", "model": "", "object": "",
-           "prompt_filter_results": [prompt_results()]}
+    obj = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": prompt}
     return _DATA + dumps(obj) + b"\n\n"
 
 
-def chunks(plan: ResponsePlan, served: str, rule: FilterRule | None) -> ResponsePlan:
+def chunks(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: list[dict[str, Any]]) -> ResponsePlan:
     """A chat or completion stream: the prompt-filter chunk first, each content chunk annotated; a completion
     filter stops the choice after `rule.after_tokens` pieces with finish_reason content_filter."""
     if plan.status >= 400 or plan.chunks is None:
         return plan
-    out = [Chunk(first_chunk(), 0.0, False)]
+    parsed: list[tuple[Chunk, dict[str, Any] | None]] = []
+    last: dict[int, int] = {}  # choice index -> its last content chunk (the protected-material batch lands there)
+    for n, c in enumerate(plan.chunks):
+        obj = None
+        if c.data.startswith(_DATA) and not c.data.startswith(b"data: [DONE]"):
+            obj = json.loads(c.data[len(_DATA):])
+            for choice in obj.get("choices", []):
+                if _piece(choice):
+                    last[choice.get("index", 0)] = n
+        parsed.append((c, obj))
+    out = [Chunk(first_chunk(prompt), 0.0, False)]
     sent: dict[int, int] = {}
-    for c in plan.chunks:
-        if not c.data.startswith(_DATA) or c.data.startswith(b"data: [DONE]"):
+    for n, (c, obj) in enumerate(parsed):
+        if obj is None:
             out.append(c)
             continue
-        obj = json.loads(c.data[len(_DATA):])
         _common(obj, served)
         keep = True
         for choice in obj.get("choices", []):
-            keep = _annotate(choice, sent, rule) and keep
+            keep = _annotate(choice, sent, rule, last.get(choice.get("index", 0)) == n) and keep
         if keep:
             out.append(Chunk(_DATA + dumps(_sorted(obj)) + b"\n\n", c.delay_s, c.token))
     return dataclasses.replace(plan, chunks=tuple(out))
 
 
-def _annotate(choice: dict[str, Any], sent: dict[int, int], rule: FilterRule | None) -> bool:
-    """Annotate one chunk's choice; False: the filter stopped this choice and the chunk is not sent."""
-    index = choice.get("index", 0)
+def _piece(choice: dict[str, Any]) -> str | None:
     delta = choice.get("delta") or {}
+    if "role" in delta:
+        return None
+    piece = delta.get("content")
+    return choice.get("text") if piece is None and "text" in choice else piece
+
+
+def _annotate(choice: dict[str, Any], sent: dict[int, int], rule: FilterRule | None, last: bool) -> bool:
+    """Annotate one chunk's choice; False: the filter stopped this choice and the chunk is not sent. Content
+    chunks carry the four severity categories, the last one the protected-material checks too (recorded: the
+    filter annotates text in batches)."""
+    index = choice.get("index", 0)
+    if "delta" in choice:
+        choice.setdefault("logprobs", None)  # Azure sends it for every model, reasoning ones included
     if choice.get("finish_reason") is not None:
         if rule is not None:
             choice["finish_reason"] = "content_filter"
@@ -99,16 +117,15 @@ def _annotate(choice: dict[str, Any], sent: dict[int, int], rule: FilterRule | N
         else:
             choice["content_filter_results"] = {}
         return True
-    piece = delta.get("content") if "role" not in delta else None
-    if piece is None and "text" in choice:  # a legacy completion's chunk
-        piece = choice["text"]
-    if not piece:
+    if not _piece(choice):
         choice["content_filter_results"] = {}
         return True
     sent[index] = sent.get(index, 0) + 1
     if rule is not None and sent[index] > rule.after_tokens:
         return False
-    choice["content_filter_results"] = choice_results()
+    results = choice_results()
+    choice["content_filter_results"] = results if last else {k: v for k, v in results.items()
+                                                              if not k.startswith("protected_")}
     return True
 
 
@@ -144,6 +161,8 @@ def _with_filters(obj: dict[str, Any], prompt_chars: int) -> dict[str, Any]:
     after = "completed_at" if "completed_at" in obj else "status"
     out: dict[str, Any] = {}
     for k, v in obj.items():
+        if k in _NOT_ON_AZURE:
+            continue
         out[k] = v
         if k == after:
             out["content_filters"] = filters
