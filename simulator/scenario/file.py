@@ -18,6 +18,7 @@ from .. import yamlguard
 from ..errors import ConfigError
 from ..server_state import StoredFile
 from . import azure as azures
+from . import batches as batch_clock
 from . import builtin as builtin_pack  # type: ignore[attr-defined]  # scenarios/, mapped at install
 from . import moderation as moderations
 from . import seed_files, templates
@@ -36,7 +37,7 @@ BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "catalog", "models", "reply_tokens", "timing",
-            "rules", "faults", "rate_limits", "moderation", "files", "azure")
+            "rules", "faults", "rate_limits", "moderation", "files", "azure", "batches")
 SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream", "openai_headers",
                "organization", "project", "model_permissions", "explicit_nulls")
 
@@ -86,6 +87,7 @@ class Scenario:
     rate_limits: Limits | None = None
     moderation: Policy = field(default_factory=Policy)  # what POST /v1/moderations flags
     azure: azures.Azure = field(default_factory=azures.Azure)  # Azure OpenAI's deployments and content filter
+    batches: batch_clock.Clock = field(default_factory=batch_clock.Clock)  # how long a batch spends per state
     files: tuple[StoredFile, ...] = ()  # files there from the start (a seed document's examples)
     # Model cards with 2023's `permission`, `root` and `parent` (as FastAPI clones of the API still send)
     model_permissions: bool = False
@@ -254,6 +256,8 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         moderation=w.check(("moderation",), moderations.parse, data["moderation"]) if "moderation" in data
         else Policy(),
         azure=w.check(("azure",), azures.parse, data["azure"]) if "azure" in data else azures.Azure(),
+        batches=w.check(("batches",), batch_clock.parse, data["batches"]) if "batches" in data
+        else batch_clock.Clock(),
         files=w.check(("files",), seed_files.parse, data["files"]) if "files" in data else (),
         model_permissions=_get(server, "model_permissions", bool, w, False, ("server",)),
         explicit_nulls=_get(server, "explicit_nulls", bool, w, False, ("server",)),
@@ -277,6 +281,7 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
         "faults": [*base.faults, *top.faults],
         "moderation": top.moderation.over(base.moderation),
         "azure": top.azure.over(base.azure),
+        "batches": top.batches.over(base.batches),
         "files": (*[f for f in base.files if f.id not in {t.id for t in top.files}], *top.files),
         "sources": (*base.sources, *top.sources),
     }
