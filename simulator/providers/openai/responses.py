@@ -142,10 +142,11 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "tool_choice": body.get("tool_choice") or "auto", "tools": _tool_cards(body, tools), "top_p": top_p,
         "usage": usage, "user": user, "metadata": metadata, "conversation": conversation_id,
     }, echo, streamed=stream)
+    given = items_store.with_ids(items, ids)  # the input items as kept: each with an id
     if conversation_id is not None:  # its items grow by this turn's input and output
-        await items_store.append(ctx, conversation_id, [*items_store.with_ids(items, ids), *output])
+        await items_store.append(ctx, conversation_id, [*given, *output])
     if store or echo.background:  # a stored response is read back whole, billing and all
-        await ctx.store.put_object(items_store.INPUT_ITEMS, response["id"], items_store.with_ids(items, ids))
+        await ctx.store.put_object(items_store.INPUT_ITEMS, response["id"], given)
         kept = response if "billing" in response else fields.build(response, echo, streamed=False)
         if echo.background:  # polled until it is done: GET shows it in progress until then
             done = fields.ready_at(ctx.scenario, model.id, input_tokens, output_tokens,

@@ -129,6 +129,7 @@ def build(v: dict[str, Any], o: Options, streamed: bool) -> dict[str, Any]:
         out["billing"] = {"payer": "developer"}
     out.update({
         "completed_at": v["completed_at"],
+        **({"conversation": {"id": v["conversation"]}} if v.get("conversation") else {}),
         "error": None,
         "frequency_penalty": o.frequency_penalty,
         "incomplete_details": v["incomplete_details"],
