@@ -62,7 +62,7 @@ async def _from_form(ctx: Context, form: FormData) -> StoredFile:
         raise invalid(f"'{purpose}' is not one of [{listed}] - 'purpose'", param="purpose")
     content = await file.read()
     filename = file.filename or "upload"
-    _check_format(purpose, filename, content)
+    check_format(purpose, filename, content)
     created = ctx.now()
     lifetime = _expires_after(form)
     if lifetime is None and purpose == "batch":
@@ -71,7 +71,7 @@ async def _from_form(ctx: Context, form: FormData) -> StoredFile:
                         created_at=created, expires_at=created + lifetime if lifetime is not None else None)
 
 
-def _check_format(purpose: str, filename: str, content: bytes) -> None:
+def check_format(purpose: str, filename: str, content: bytes) -> None:
     """The checks OpenAI makes at upload time; anything deeper waits for the batch or fine-tuning job."""
     api = {"batch": "Batch API", "fine-tune": "Fine-Tuning API"}.get(purpose)
     if api is None:
