@@ -23,6 +23,7 @@ from . import builtin as builtin_pack  # type: ignore[attr-defined]  # scenarios
 from . import moderation as moderations
 from . import seed_files, templates
 from .catalog import ENDPOINTS_BY_KIND, TOKENIZERS, ModelInfo, builtin, every_builtin, from_spec
+from .catalog import known_endpoints as every_endpoint
 from .catalog import names as catalogs
 from .faults import Fault, parse_fault
 from .moderation import Policy
@@ -329,7 +330,7 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
         raise w.error((*at, "kind"), f"unknown kind {kind!r} (one of {', '.join(ENDPOINTS_BY_KIND)})")
     inherited = base.endpoints if base and "kind" not in m else ENDPOINTS_BY_KIND[kind]
     endpoints = _get(m, "endpoints", list, w, sorted(inherited), at)
-    known_endpoints = set().union(*ENDPOINTS_BY_KIND.values())
+    known_endpoints = every_endpoint()
     for e in endpoints:
         if e not in known_endpoints:
             raise w.error((*at, "endpoints"), f"unknown endpoint {e!r} (one of {', '.join(sorted(known_endpoints))})")

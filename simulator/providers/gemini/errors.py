@@ -34,6 +34,7 @@ class GeminiError(APIError):
                  rpc: str | None = None) -> None:
         super().__init__(status, message, code=rpc or RPC.get(status, "UNKNOWN"))
         self.details = details
+        self.stream_path = False  # asked on :streamGenerateContent: the error keeps the stream's content-type
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.status, "message": self.message, "status": self.code}
@@ -96,7 +97,9 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     """The error body as Google's front end sends it; `retry-after` and OpenAI's headers stay out."""
     g = as_gemini(e)
     headers = {k: v for k, v in e.headers.items() if k == "connection"}
-    return ResponsePlan(status=g.status, body=wire.pretty(g.body()), headers=headers, media_type=wire.JSON_TYPE)
+    # On the stream path the error is the same JSON body, sent as `text/event-stream` (recorded: Mirascope, crewAI).
+    media = wire.SSE_TYPE if getattr(e, "stream_path", False) else wire.JSON_TYPE
+    return ResponsePlan(status=g.status, body=wire.pretty(g.body()), headers=headers, media_type=media)
 
 
 def stream_error(e: APIError) -> bytes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from ...plan import Chunk, ResponsePlan
 from ...scenario.catalog import ModelInfo
 from ...scenario.timing import schedule
 from . import request as req
-from . import wire
+from . import safety, wire
 from .errors import invalid
 
 THOUGHT_SUMMARY_TOKENS = 48
@@ -34,6 +35,9 @@ class Answer:
     prompt_tokens: int
     thoughts_tokens: int
     candidate_tokens: int
+    legacy: bool = False  # a Gemini 2.0 (or older) model: its answers' fields differ a little
+    safety: list[dict[str, Any]] | None = None  # the ratings of a blocked prompt
+    avg_logprobs: float = -0.25
 
 
 def count_prompt(conv: req.Conversation, offered: list[Tool]) -> int:
@@ -64,6 +68,14 @@ def _thinking(config: dict[str, Any], model: ModelInfo, name: str) -> tuple[bool
 
 
 def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
+    a = _answer(ctx, name, model, body)
+    a.legacy = name.startswith(("gemini-1.", "gemini-2.0"))
+    digest = int(hashlib.sha256("".join(a.pieces).encode()).hexdigest()[:6], 16)
+    a.avg_logprobs = -round(0.05 + digest % 1000 / 2000, 6)
+    return a
+
+
+def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
     conv = req.conversation(body)
     offered = req.tools(body)
     config = wire.field(body, "generationConfig") or {}
@@ -88,23 +100,23 @@ def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> A
     thinks, budget, include = _thinking(config, model, name)
     rng = ctx.rng(name, body)
     prompt_tokens = count_prompt(conv, offered)
+    ratings = safety.blocked_ratings(conv.texts, safety.thresholds(body))
+    if ratings is not None:  # blocked before any output: no parts, no thinking (recorded)
+        return Answer([], [], [], "SAFETY", prompt_tokens, 0, 0, safety=ratings)
     thoughts = 0
     if thinks:
         thoughts = int(rng.integers(40, 400)) if budget is None else int(rng.integers(1, budget + 1))
+        if budget is None and limit is not None:  # dynamic thinking leaves room for an answer
+            thoughts = max(1, min(thoughts, limit // 2))
         if limit is not None and thoughts >= limit:  # the thinking took the whole output budget (recorded)
             return Answer([], [], [], "MAX_TOKENS", prompt_tokens, limit, 0)
     summary = textgen.compose_pieces(rng, "", THOUGHT_SUMMARY_TOKENS)[:THOUGHT_SUMMARY_TOKENS] if include else []
     if include:
         summary = ["**Considering the request**\n\n", *summary]
-    tool = choose(offered, req.tool_choice(body, offered), conv.prompt, conv.after_tool)
-    if tool is not None:
-        call: dict[str, Any] = {"name": tool.name, "args": json.loads(arguments(tool, rng))}
-        if name.startswith("gemini-3"):  # Gemini 3 numbers its calls: 8 lowercase alphanumerics (recorded)
-            call["id"] = ids.token(8).lower()
-        part: dict[str, Any] = {"functionCall": call}
-        if thinks:
-            part["thoughtSignature"] = signature(rng, name)
-        return Answer([part], [], summary, "STOP", prompt_tokens, thoughts, tokens.count(json.dumps(call)))
+    calls = _calls(offered, req.tool_choice(body, offered), conv, rng, name, thinks)
+    if calls:
+        used = sum(tokens.count(json.dumps(p["functionCall"])) for p in calls)
+        return Answer(calls, [], summary, "STOP", prompt_tokens, thoughts, used)
     text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False) if schema is not None else None
     if text is None and mime == "application/json":
         text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
@@ -113,9 +125,36 @@ def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> A
                            text=text)
     finish = "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
     part = {"text": gen.text}
-    if thinks and name.startswith("gemini-3"):  # Gemini 3 signs its last text part (recorded)
+    # Gemini 3 signs its last text part; 2.5 does once the conversation carries signatures (both recorded).
+    if thinks and (name.startswith("gemini-3") or conv.signed):
         part["thoughtSignature"] = signature(rng, name)
     return Answer([part], gen.pieces, summary, finish, prompt_tokens, thoughts, len(gen.pieces))
+
+
+def _calls(offered: list[Tool], choice: Any, conv: req.Conversation, rng: np.random.Generator, name: str,
+           thinks: bool) -> list[dict[str, Any]]:
+    """The functionCall parts: the chosen function's; or, when the prompt names several functions outright
+    (every word of each name), a call to each in declaration order, as Gemini calls in parallel (recorded:
+    ruby_llm's parallel tool calls). Arguments validate against each declaration's schema."""
+    tool = choose(offered, choice, conv.prompt, conv.after_tool)
+    if tool is None:
+        return []
+    chosen = [tool]
+    if choice in ("auto", "required"):
+        words = set(re.findall(r"[a-z0-9]+", conv.prompt.lower()))
+        named = [t for t in offered if set(re.findall(r"[a-z0-9]+", t.name.lower().replace("_", " "))) <= words]
+        if len(named) > 1 and tool in named:
+            chosen = named
+    parts = []
+    for k, t in enumerate(chosen):
+        call: dict[str, Any] = {"name": t.name, "args": json.loads(arguments(t, rng))}
+        if name.startswith("gemini-3"):  # Gemini 3 numbers its calls: 8 lowercase alphanumerics (recorded)
+            call["id"] = ids.token(8).lower()
+        part: dict[str, Any] = {"functionCall": call}
+        if thinks and k == 0:  # the signature rides on the first call only (recorded)
+            part["thoughtSignature"] = signature(rng, name)
+        parts.append(part)
+    return parts
 
 
 def signature(rng: np.random.Generator, name: str) -> str:
@@ -133,18 +172,30 @@ def usage(a: Answer, candidates: int | None = None) -> dict[str, Any]:
         u["candidatesTokenCount"] = out_tokens
     u["totalTokenCount"] = a.prompt_tokens + out_tokens + a.thoughts_tokens
     u["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": a.prompt_tokens}]
+    if a.legacy and out_tokens:  # 2.0 and older models detail the output too
+        u["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": out_tokens}]
     if a.thoughts_tokens:
         u["thoughtsTokenCount"] = a.thoughts_tokens
+    u["serviceTier"] = "standard"  # in every 2026 recording, 2.0 models' too
     return u
 
 
 def response(a: Answer, parts: list[dict[str, Any]], name: str, rid: str, final: bool,
              candidates: int | None = None) -> dict[str, Any]:
+    if a.safety is not None:  # as recorded: empty content, no index, the ratings
+        blocked = {"content": {}, "finishReason": a.finish, "safetyRatings": a.safety}
+        return {"candidates": [blocked], "usageMetadata": usage(a, candidates), "modelVersion": name,
+                "responseId": rid}
     content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
     candidate: dict[str, Any] = {"content": content}
     if final:
         candidate["finishReason"] = a.finish
-    candidate["index"] = 0
+    if not a.legacy:  # 2.0 models leave `index` out (recorded: openinference)
+        candidate["index"] = 0
+    if final and any("functionCall" in p for p in a.parts) and not a.legacy:
+        candidate["finishMessage"] = "Model generated function call(s)."
+    if final and a.legacy and candidates is None:  # 2.0 models' whole answers (recorded)
+        candidate["avgLogprobs"] = a.avg_logprobs
     return {"candidates": [candidate], "usageMetadata": usage(a, candidates), "modelVersion": name,
             "responseId": rid}
 
@@ -172,8 +223,11 @@ def stream(a: Answer, name: str, sse: bool) -> ResponsePlan:
         for k, piece in enumerate(a.pieces):
             part = {**a.parts[0], "text": piece} if k == last else {"text": piece}
             events.append((response(a, [part], name, rid, k == last, k + 1), True))
+    elif name.startswith("gemini-3") and a.parts:  # the calls, then an empty text that ends the turn (recorded)
+        events.append((response(a, a.parts, name, rid, False, a.candidate_tokens), True))
+        events.append((response(a, [{"text": ""}], name, rid, True, a.candidate_tokens), False))
     else:
-        events.append((response(a, a.parts, name, rid, True), True))
+        events.append((response(a, a.parts, name, rid, True, a.candidate_tokens), True))
     if sse:
         parts = [(wire.event(obj), token) for obj, token in events]
     else:  # the JSON array google's REST clients read without alt=sse: `[{...}\r\n,{...}\r\n]`

@@ -24,6 +24,7 @@ class Conversation:
     prompt: str  # the last user text
     images: int = 0  # inline or file image parts
     after_tool: bool = False  # the last turn answers a function call
+    signed: bool = False  # an earlier turn carries a thoughtSignature
     tools: list[Tool] = dc_field(default_factory=list)
 
 
@@ -76,6 +77,7 @@ def _parts(conv: Conversation, parts: list[Any], i: int, prefix: str) -> str:
     for j, part in enumerate(parts):
         if not isinstance(part, dict):
             raise invalid(f"Invalid value at 'contents[{i}].parts[{j}]'")
+        conv.signed = conv.signed or field(part, "thoughtSignature") is not None
         if isinstance(part.get("text"), str):
             conv.texts.append(part["text"])
             if not part.get("thought"):

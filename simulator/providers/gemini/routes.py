@@ -40,6 +40,14 @@ METHODS: dict[str, tuple[str, str]] = {
 
 
 async def dispatch(ctx: Context, request: Request) -> ResponsePlan:
+    try:
+        return await _dispatch(ctx, request)
+    except GeminiError as e:
+        e.stream_path = wire.target(request)[1] == "streamGenerateContent"
+        raise
+
+
+async def _dispatch(ctx: Context, request: Request) -> ResponsePlan:
     name, method = wire.target(request)
     version = request.url.path.split("/")[1]
     if method not in METHODS:
@@ -63,10 +71,14 @@ def check_key(request: Request, keys: tuple[str, ...]) -> None:
     if not keys:
         return
     key = wire.presented_key(request)
+    error = None
     if not key:
-        raise GeminiError(403, errors.NO_KEY)
-    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
-        raise errors.bad_key()
+        error = GeminiError(403, errors.NO_KEY)
+    elif not any(hmac.compare_digest(key.encode(), k.encode()) for k in keys):
+        error = errors.bad_key()
+    if error is not None:
+        error.stream_path = wire.target(request)[1] == "streamGenerateContent"
+        raise error
 
 
 ROUTES: list[Endpoint] = [

@@ -25,11 +25,11 @@ def event(obj: Any) -> bytes:
 
 
 def answer_headers(request_id: str) -> dict[str, str]:
-    """What every recorded answer carries (no request id, no rate-limit headers); `{ms}` is filled when the
-    headers leave. The three `vary` headers Google sends are one comma-joined header here."""
-    return {"vary": "Origin, X-Origin, Referer", "server": "scaffolding on HTTPServer2", "x-xss-protection": "0",
-            "x-frame-options": "SAMEORIGIN", "x-content-type-options": "nosniff",
-            "server-timing": "gfet4t7; dur={ms}",
+    """What every recorded answer carries: no request id, no rate-limit headers, `x-gemini-service-tier` from
+    2026. `{ms}` is filled when the headers leave; Google's three `vary` headers are one comma-joined here."""
+    return {"x-gemini-service-tier": "standard", "vary": "Origin, X-Origin, Referer",
+            "server": "scaffolding on HTTPServer2", "x-xss-protection": "0", "x-frame-options": "SAMEORIGIN",
+            "x-content-type-options": "nosniff", "server-timing": "gfet4t7; dur={ms}",
             "alt-svc": 'h3=":443"; ma=2592000,h3-29=":443"; ma=2592000'}
 
 
