@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import heapq
 import socket
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,69 @@ class Transport:
         return self.closing
 
 
+@dataclass(order=True)
+class Timer:
+    when: float
+    seq: int
+    callback: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+@dataclass
+class VirtualLoop:
+    """The loop as the ticker uses it (futures, call_later) on a virtual clock: deadlines are checked exactly,
+    with no wall-clock budget, and a busy loop is `late` seconds added before a timer's callback runs."""
+
+    now: float = 1000.0
+    timers: list[Timer] = field(default_factory=list)
+    seq: int = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def create_future(self) -> asyncio.Future[bool]:
+        return asyncio.get_running_loop().create_future()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        self.seq += 1
+        timer = Timer(self.now + max(delay, 0.0), self.seq, callback)
+        heapq.heappush(self.timers, timer)
+        return timer
+
+    def run(self, late: Callable[[float], float] = lambda when: 0.0) -> None:
+        while self.timers:
+            timer = heapq.heappop(self.timers)
+            if not timer.cancelled:
+                self.now = max(self.now, timer.when) + late(timer.when)
+                timer.callback()
+
+
+@dataclass
+class VirtualTransport:
+    loop: VirtualLoop
+    writes: list[tuple[float, bytes]] = field(default_factory=list)
+
+    def write(self, data: bytes) -> None:
+        self.writes.append((self.loop.now, data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def virtual(play: Callable[[Ticker, VirtualLoop], list[asyncio.Future[bool]]],
+            late: Callable[[float], float] = lambda when: 0.0) -> None:
+    async def main() -> None:
+        loop = VirtualLoop()
+        futures = play(Ticker(loop, clock=loop.clock), loop)  # type: ignore[arg-type]
+        loop.run(late)
+        assert all(f.done() and f.result() is True for f in futures)
+
+    asyncio.run(main())
+
+
 def test_a_cancelled_stream_lets_go_of_its_connection_and_chunks_at_once() -> None:
     # A stalled stream's next chunk may be a minute away; its client leaving must not keep the
     # connection and every chunk alive until then (seen: 12 KB per disconnect, 10,000 disconnects).
@@ -63,59 +127,59 @@ def test_a_cancelled_stream_lets_go_of_its_connection_and_chunks_at_once() -> No
 
 
 def test_chunks_go_out_on_their_deadlines_in_chunked_framing() -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        ticker = Ticker(loop)
-        a, b = Transport(loop), Transport(loop)
-        start = time.perf_counter() + 0.02
-        fa = ticker.play(a, Flow(), [(0.03, b"a1"), (0.01, b"a2"), (0.0, b"a3")], start)
-        fb = ticker.play(b, Flow(), [(0.0, b"b1"), (0.05, b"b2")], start)
-        assert await fa is True and await fb is True
-        assert [d for _, d in a.writes] == [b"2\r\na1\r\n", b"2\r\na2\r\n", b"2\r\na3\r\n"]
-        assert [d for _, d in b.writes] == [b"2\r\nb1\r\n", b"2\r\nb2\r\n"]
-        for (at, _), due in zip(a.writes, [0.03, 0.04, 0.04], strict=True):
-            assert start + due - 0.002 <= at < start + due + 0.05
-        for (at, _), due in zip(b.writes, [0.0, 0.05], strict=True):
-            assert start + due - 0.002 <= at < start + due + 0.05
+    a: list[VirtualTransport] = []
 
-    asyncio.run(main())
+    def play(ticker: Ticker, loop: VirtualLoop) -> list[asyncio.Future[bool]]:
+        a.extend([VirtualTransport(loop), VirtualTransport(loop)])
+        start = loop.now + 0.02
+        return [ticker.play(a[0], Flow(), [(0.03, b"a1"), (0.01, b"a2"), (0.0, b"a3")], start),
+                ticker.play(a[1], Flow(), [(0.0, b"b1"), (0.05, b"b2")], start)]
+
+    virtual(play)
+    start = 1000.02
+    assert [d for _, d in a[0].writes] == [b"2\r\na1\r\n", b"2\r\na2\r\n", b"2\r\na3\r\n"]
+    assert [d for _, d in a[1].writes] == [b"2\r\nb1\r\n", b"2\r\nb2\r\n"]
+    # To the slot (1/4000 s), never early by more than the slack a wake takes along.
+    for (at, _), due in zip(a[0].writes + a[1].writes, [0.03, 0.04, 0.04, 0.0, 0.05], strict=True):
+        assert abs(at - (start + due)) <= 1 / 4000, (at - start, due)
 
 
 def test_a_stream_that_fell_behind_keeps_its_gaps_instead_of_bursting_the_backlog() -> None:
-    # The loop is blocked for 60 ms (a loaded machine): the chunks due meanwhile go out after it one
-    # gap apart, less at most CATCH_UP_S, as a loaded model server slows down; not all at once.
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        ticker = Ticker(loop)
-        t = Transport(loop)
-        start = time.perf_counter()
-        gap = 0.01
-        done = ticker.play(t, Flow(), [(0.0, b"0")] + [(gap, str(i).encode()) for i in range(1, 12)], start)
-        loop.call_later(0.015, time.sleep, 0.06)  # blocks the loop after the second chunk
-        assert await done is True
-        at = [w for w, _ in t.writes]
-        gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
-        assert max(gaps) > 0.06  # the block itself
-        late = gaps[gaps.index(max(gaps)) + 1:]
-        assert len(late) >= 5 and min(late) >= gap - CATCH_UP_S - 0.001, gaps
-        assert at[-1] - start > 11 * gap + 0.05  # the stream ran late rather than catching up
+    # The loop is blocked for 60 ms (a loaded machine) after the second chunk: the chunks due meanwhile
+    # go out after it one gap apart, less at most CATCH_UP_S, as a loaded model server slows down.
+    gap, t = 0.01, []
 
-    asyncio.run(main())
+    def play(ticker: Ticker, loop: VirtualLoop) -> list[asyncio.Future[bool]]:
+        t.append(VirtualTransport(loop))
+        return [ticker.play(t[0], Flow(), [(0.0, b"0")] + [(gap, str(i).encode()) for i in range(1, 12)], loop.now)]
+
+    blocked = {"done": False}
+
+    def late(when: float) -> float:
+        if when > 1000.015 and not blocked["done"]:
+            blocked["done"] = True
+            return 0.06
+        return 0.0
+
+    virtual(play, late)
+    at = [w for w, _ in t[0].writes]
+    gaps = [b - a for a, b in zip(at, at[1:], strict=False)]
+    assert max(gaps) >= 0.06  # the block itself
+    after = gaps[gaps.index(max(gaps)) + 1:]
+    assert len(after) >= 5 and min(after) >= gap - CATCH_UP_S - 1 / 4000, gaps
+    assert at[-1] - 1000.0 > 11 * gap + 0.05  # the stream ran late rather than catching up
 
 
 def test_small_lateness_is_made_up_so_deadlines_do_not_drift() -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        ticker = Ticker(loop)
-        t = Transport(loop)
-        start = time.perf_counter()
-        done = ticker.play(t, Flow(), [(0.0, b"0")] + [(0.01, b"x")] * 20, start)
-        for k in range(1, 20):  # each chunk is held up 1 ms (under CATCH_UP_S) by a busy loop
-            loop.call_later(0.01 * k - 0.0005, time.sleep, 0.001)
-        assert await done is True
-        assert t.writes[-1][0] - start < 20 * 0.01 + 0.008  # 19 ms of lateness, all made up
+    t: list[VirtualTransport] = []
 
-    asyncio.run(main())
+    def play(ticker: Ticker, loop: VirtualLoop) -> list[asyncio.Future[bool]]:
+        t.append(VirtualTransport(loop))
+        return [ticker.play(t[0], Flow(), [(0.0, b"0")] + [(0.01, b"x")] * 20, loop.now)]
+
+    virtual(play, late=lambda when: 0.001)  # every wake runs 1 ms late (under CATCH_UP_S)
+    at = [w for w, _ in t[0].writes]
+    assert len(at) == 21 and at[-1] - 1000.0 <= 20 * 0.01 + 0.001 + 1 / 4000  # 20 ms of lateness, made up
 
 
 def test_a_closed_connection_ends_its_stream_and_a_cancelled_one_is_dropped() -> None:

@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 SLOTS_PER_S = 4000  # deadlines are kept to a quarter of a millisecond, finer than the loop's timers
@@ -60,8 +61,9 @@ class Ticker:
     a thousand streams on the same rhythm cost one heap entry per slot rather than one per chunk.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] = time.perf_counter) -> None:
         self.loop = loop
+        self.clock = clock  # a test's virtual clock checks the deadlines exactly, with no wall-clock budget
         self.slots: dict[int, list[_Stream]] = {}
         self.due: list[int] = []  # heap of the slot numbers in self.slots
         self.timer: asyncio.TimerHandle | None = None
@@ -84,7 +86,7 @@ class Ticker:
         """Write what is due now, from inside other work. asyncio runs every callback that is ready
         before it looks at its timers: when a burst of requests is being planned, the streams already
         open would wait for all of it. Called between requests, they wait for one at most."""
-        if self.due and self.due[0] <= (time.perf_counter() + SLACK_S) * SLOTS_PER_S:
+        if self.due and self.due[0] <= (self.clock() + SLACK_S) * SLOTS_PER_S:
             if self.timer is not None:
                 self.timer.cancel()
             self._tick()
@@ -104,11 +106,11 @@ class Ticker:
                 self.timer.cancel()
             self.armed_at = self.due[0]
             # Timers may fire up to a millisecond early (uvloop rounds them): _tick checks the clock.
-            self.timer = self.loop.call_later(max(0.0, self.armed_at / SLOTS_PER_S - time.perf_counter()), self._tick)
+            self.timer = self.loop.call_later(max(0.0, self.armed_at / SLOTS_PER_S - self.clock()), self._tick)
 
     def _tick(self) -> None:
         self.timer, self.armed_at = None, math.inf
-        now = time.perf_counter()
+        now = self.clock()
         horizon = (now + SLACK_S) * SLOTS_PER_S
         due, slots = self.due, self.slots
         while due and due[0] <= horizon:
