@@ -179,8 +179,10 @@ def simctl_env_vars(simctl_url: str) -> dict[str, str]:
         def simctl_env_vars(simctl_env_vars, simctl_url):
             return {**simctl_env_vars, "MY_LLM_BASE_URL": simctl_url + "/v1"}
     """
+    # The anthropic SDK adds /v1/messages to ANTHROPIC_BASE_URL itself.
     return {"OPENAI_BASE_URL": simctl_url + "/v1", "OPENAI_API_BASE": simctl_url + "/v1",
-            "OPENAI_API_KEY": TEST_KEY, "SIMCTL_URL": simctl_url}
+            "OPENAI_API_KEY": TEST_KEY, "ANTHROPIC_BASE_URL": simctl_url, "ANTHROPIC_API_KEY": TEST_KEY,
+            "SIMCTL_URL": simctl_url}
 
 
 @pytest.fixture

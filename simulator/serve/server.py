@@ -135,8 +135,10 @@ class Server:
             plan = faults.inject(plan, call.fault, errors, provider.fault_error or faults.error_for,
                                  provider.stream_error or faults.stream_error_event)
         if call.limit_headers and provider.rate_limit_headers:
-            limits = provider.rate_headers(call.limit_headers) if provider.rate_headers else call.limit_headers
-            plan.headers.update({k: v for k, v in limits.items() if k not in plan.headers})
+            if provider.rate_headers is not None:  # renamed, the scenario's limits win over the planner's defaults
+                plan.headers.update(provider.rate_headers(call.limit_headers))
+            else:
+                plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
         client = self._client(request, endpoint)
         openai = self.provider(endpoint).name == "openai"
         if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):

@@ -22,7 +22,7 @@ def _info(m: ModelInfo) -> dict[str, Any]:
 
 def _ours(ctx: Context) -> list[ModelInfo]:
     """Claude models first by release, newest first (as the API lists them)."""
-    mine = [m for m in ctx.catalog.models if m.owned_by == "anthropic"]
+    mine = [m for m in ctx.catalog.models if request.MESSAGES in m.endpoints]
     return sorted(mine, key=lambda m: str((m.meta or {}).get("created_at", "")), reverse=True)
 
 
@@ -49,7 +49,7 @@ async def list_models(ctx: Context, request_: Request) -> ResponsePlan:
 async def get_model(ctx: Context, request_: Request) -> ResponsePlan:
     name = request_.path_params["model"]
     model = ctx.catalog.get(name)
-    if model is None or model.owned_by != "anthropic":
+    if model is None or request.MESSAGES not in model.endpoints:
         raise APIError(404, f"model: {name}", type="not_found_error")
     return json_plan(_info(model))
 

@@ -47,7 +47,9 @@ def resolve(ctx: Any, body: dict[str, Any]) -> ModelInfo:
     if not isinstance(name, str) or not name:
         raise bad("model: Field required")
     model = ctx.catalog.get(name)
-    if model is None or (model.endpoints and MESSAGES not in model.endpoints and model.owned_by != "anthropic"):
+    # Claude models (models.yaml names `messages`) and a scenario's own chat models; never another
+    # provider's (Bedrock's anthropic.claude-... ids are Bedrock's).
+    if model is None or not model.endpoints & {MESSAGES, "chat"}:
         raise APIError(404, f"model: {name}", type="not_found_error")
     return model
 

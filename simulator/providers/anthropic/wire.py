@@ -39,6 +39,13 @@ KNOWN_TYPES = {*TYPES.values(), "timeout_error", "billing_error"}
 LIMITS = {"requests": 4000, "input-tokens": 2_000_000, "output-tokens": 400_000, "tokens": 2_400_000}
 
 
+RATE_LIMITED = (f"This request would exceed the rate limit for your organization ({ORGANIZATION}) of 4,000 requests "
+                "per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the "
+                "response headers for current usage. Please reduce the prompt length or the maximum tokens "
+                "requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales "
+                "to discuss your options for a rate limit increase.")
+
+
 def base58(n: int) -> str:
     return "".join(_rand.choice(_B58) for _ in range(n))
 
@@ -111,7 +118,10 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
         headers["connection"] = e.headers["connection"]
     if 400 <= e.status < 500 and e.status != 429:
         headers["x-should-retry"] = "false"
-    body = {"type": "error", "error": {"type": kind, "message": e.message}, "request_id": rid}
+    message = e.message
+    if e.status == 429 and message.startswith("Rate limit reached"):  # the scenario limiter's OpenAI wording
+        message = RATE_LIMITED
+    body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": rid}
     return ResponsePlan(status=e.status, body=dumps(body), headers=headers)
 
 
@@ -135,11 +145,7 @@ def fault_error(fault: Fault, model: str | None) -> APIError:
         404: f"model: {model or 'unknown'}",
         409: "The request conflicts with the current state of the resource.",
         413: "Request exceeds the maximum allowed number of bytes.",
-        429: "This request would exceed the rate limit for your organization (5b1c3e2a-7d4f-4e8a-9c6b-510c71000000) "
-             "of 4,000 requests per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You "
-             "can see the response headers for current usage. Please reduce the prompt length or the maximum tokens "
-             "requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales "
-             "to discuss your options for a rate limit increase.",
+        429: RATE_LIMITED,
         529: "Overloaded",
     }.get(s, "Internal server error")
     if s == 429:
