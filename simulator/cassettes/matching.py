@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from ..forms import request_fields
 from .load import Interaction
@@ -102,7 +103,9 @@ def key(method: str, path: str, query: dict[str, str], body: Any, opts: MatchOpt
     """The index key. `redact=False` for recorded requests: they were redacted when written."""
     q = sorted((k, MASK if redact and SECRET_QUERY.match(k) else (mask_text(v) if redact else v))
                for k, v in query.items()) if opts.query else []
-    return json.dumps([method.upper(), path, q, canonical(body, opts, redact)], sort_keys=True,
+    # A path's escapes are the client's spelling (boto3 sends a Bedrock model id's `:` as %3A, Ruby does not,
+    # the server sees it decoded): the same path either way.
+    return json.dumps([method.upper(), unquote(path), q, canonical(body, opts, redact)], sort_keys=True,
                       separators=(",", ":"), ensure_ascii=False)
 
 
@@ -130,7 +133,7 @@ class Index:
             diff = []
             if i.request.method != method.upper():
                 diff.append(f"method: {method.upper()} != {i.request.method}")
-            if i.request.path != path:
+            if unquote(i.request.path) != unquote(path):
                 diff.append(f"path: {path} != {i.request.path}")
             diff += differences(canonical(body, self.opts), canonical(seen_body(i), self.opts))
             if best is None or len(diff) < len(best_diff):

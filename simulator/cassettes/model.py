@@ -59,6 +59,8 @@ class RecordedChunk:
     data: Any = None  # the JSON of a `data:` line, or the literal "[DONE]"
     event: str | None = None  # the `event:` line, for the Responses API
     raw: str | None = None  # anything that is not one clean SSE event, byte for byte
+    # A binary frame (AWS event-stream messages: Bedrock), base64: replayed byte for byte.
+    base64: str | None = None
 
     @classmethod
     def from_text(cls, at_ms: float, text: str) -> RecordedChunk:
@@ -78,9 +80,15 @@ class RecordedChunk:
                 pass
         return cls(at_ms, raw=text)
 
+    @classmethod
+    def from_binary(cls, at_ms: float, data: bytes) -> RecordedChunk:
+        return cls(at_ms, base64=base64.b64encode(data).decode())
+
     def to_bytes(self) -> bytes:
         if self.raw is not None:
             return self.raw.encode()
+        if self.base64 is not None:
+            return base64.b64decode(self.base64)
         payload = self.data if self.data == "[DONE]" else json.dumps(self.data, ensure_ascii=False,
                                                                       separators=(",", ":"))
         head = f"event: {self.event}\n" if self.event else ""
@@ -174,4 +182,6 @@ def _make_chunk(c: dict[str, Any]) -> RecordedChunk:
     """A chunk from a mapping _check_chunk passed."""
     if "raw" in c:
         return RecordedChunk(float(c["at_ms"]), raw=str(c["raw"]))
+    if "base64" in c:
+        return RecordedChunk(float(c["at_ms"]), base64=str(c["base64"]))
     return RecordedChunk(float(c["at_ms"]), c["data"], c.get("event"))

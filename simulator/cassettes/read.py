@@ -6,6 +6,7 @@ reported as `file:line:column: key: what is wrong`.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -175,9 +176,11 @@ def _body(d: dict[str, Any], at: tuple[Any, ...]) -> Body:
 
 def _check_chunk(c: Any, at: tuple[Any, ...]) -> None:
     if not isinstance(c, dict) or not isinstance(c.get("at_ms"), int | float) or isinstance(c["at_ms"], bool):
-        raise _Bad(at, "a chunk needs `at_ms` and `data` or `raw`")
-    if "raw" not in c and "data" not in c:
-        raise _Bad(at, "a chunk needs `data` or `raw`")
+        raise _Bad(at, "a chunk needs `at_ms` and `data`, `raw` or `base64`")
+    if "raw" not in c and "data" not in c and "base64" not in c:
+        raise _Bad(at, "a chunk needs `data`, `raw` or `base64`")
+    if "base64" in c and not _is_base64(c["base64"]):
+        raise _Bad((*at, "base64"), "expected base64 text")
     if c.get("event") is not None and not isinstance(c["event"], str):
         raise _Bad((*at, "event"), "expected a string")
 
@@ -195,3 +198,13 @@ def interactions_from_lines(lines: list[str], first: int = 1) -> list[Interactio
     is the interaction that was in flight: it is skipped."""
     found = (interaction_from_line(line, n) for n, line in enumerate(lines, first))
     return [i for i in found if i is not None]
+
+def _is_base64(value: Any) -> bool:
+    """A binary chunk's bytes as base64 (a stream frame the file keeps exactly)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except ValueError:
+        return False
+    return True

@@ -15,8 +15,9 @@ from .load import Interaction
 
 Filter = Callable[[Interaction], Interaction | None]
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
-                  "x-api-key", "proxy-authorization", "x-goog-api-key")
-SECRET_QUERY = re.compile(r"(?i)^(api[-_]?key|key|token|access[-_]?token|sig|signature)$")
+                  "x-api-key", "proxy-authorization", "x-goog-api-key", "x-amz-security-token")
+SECRET_QUERY = re.compile(r"(?i)^(api[-_]?key|key|token|access[-_]?token|sig|signature|"
+                          r"x-amz-(?:signature|credential|security-token))$")  # SigV4 presigned URLs too
 # JSON body fields that hold a credential whatever it looks like (some gateways take `api_key` in the
 # body; an Azure key is 32 hex digits, which no pattern below can tell from an id). Not `token`:
 # logprobs entries are {"token": ...} and must be kept.
@@ -25,7 +26,8 @@ SECRET_FIELD = re.compile(r"(?i)^(api[-_]?key|x-api-key|access[-_]?token|refresh
 # Formats of real credentials: OpenAI, Anthropic, AWS, GitHub, Google, Slack, JWTs and long bearer tokens.
 SECRET_PATTERNS = [re.compile(p) for p in (
     r"sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}",
-    r"AKIA[0-9A-Z]{16}",
+    r"(?:AKIA|ASIA)[0-9A-Z]{16}",  # AWS access key ids, long-term and temporary
+    r"Signature=[0-9a-f]{64}",  # a SigV4 signature (Authorization header, presigned URL)
     r"gh[pousr]_[A-Za-z0-9]{36,}",
     r"AIza[0-9A-Za-z_-]{35}",
     r"xox[baprs]-[A-Za-z0-9-]{10,}",

@@ -18,11 +18,13 @@ turns that into identical / benign / regression. Provider-agnostic: nothing here
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .. import eventstream
 from ..sse import split_events
 
 # Hop-by-hop, or different on every answer and every connection (a date, a length, a cookie, the CDN's
@@ -125,6 +127,16 @@ def shape_of(status: int, headers: Iterable[tuple[str, str]] | Mapping[str, str]
     items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     content_type = next((v for k, v in items if k.lower() == "content-type"), "").lower()
     names = header_names(items)
+    if content_type.startswith(eventstream.MEDIA_TYPE):
+        try:
+            paths, order, sequence = _frames(body)
+        except ValueError:
+            return Shape(status, "text", {}, (), names)
+        return Shape(status, "sse", _frozen(paths), order, names, sequence)
+    if content_type.startswith("text/event-stream") or (not content_type and body.lstrip()[:6] in (b"data: ",
+                                                                                                   b"event:")):
+        paths, order, sequence = _stream(body)
+        return Shape(status, "sse", _frozen(paths), order, names, sequence)
     if content_type.startswith("text/event-stream") or (not content_type and body.lstrip()[:6] in (b"data: ",
                                                                                                    b"event:")):
         paths, order, sequence = _stream(body)
@@ -150,6 +162,41 @@ def _stream(body: bytes) -> tuple[dict[str, set[str]], tuple[str, ...], tuple[st
                 json_paths(json.loads(data), f"{kind}:", paths)
             except ValueError:
                 paths.setdefault(f"{kind}:", set()).add("text")
+        if kind not in order:
+            order.append(kind)
+        if not sequence or sequence[-1] != kind:
+            sequence.append(kind)
+    return paths, tuple(order), tuple(sequence)
+
+
+def _frames(body: bytes) -> tuple[dict[str, set[str]], tuple[str, ...], tuple[str, ...]]:
+    """An AWS event stream (Bedrock) as a stream of events: each message's `:event-type` (an exception's
+    `!` + `:exception-type`) with its JSON payload's paths. A `chunk` (InvokeModelWithResponseStream) carries
+    the model's own event as base64 `bytes`: decoded in place, and named by its `type` (Anthropic's) or its
+    one key (Nova's `contentBlockDelta`...), so two streams compare event by event."""
+    paths: dict[str, set[str]] = {}
+    order: list[str] = []
+    sequence: list[str] = []
+    for headers, payload in eventstream.events(body):
+        kind = headers.get(":event-type") or "!" + headers.get(":exception-type", headers.get(":error-code", "?"))
+        try:
+            data: Any = json.loads(payload) if payload else {}
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("bytes"), str):
+            try:
+                inner = json.loads(base64.b64decode(data["bytes"]))
+            except ValueError:
+                inner = None
+            data = {**data, "bytes": inner}
+            if isinstance(inner, dict):
+                named = [k for k, v in inner.items() if isinstance(v, dict) and not k.startswith("amazon-bedrock")]
+                kind += "." + (inner["type"] if isinstance(inner.get("type"), str) else named[0] if len(named) == 1
+                               else "data")
+        if data is None:
+            paths.setdefault(f"{kind}:", set()).add("text")
+        else:
+            json_paths(data, f"{kind}:", paths)
         if kind not in order:
             order.append(kind)
         if not sequence or sequence[-1] != kind:

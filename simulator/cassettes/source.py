@@ -124,7 +124,8 @@ class CassetteSource:
             played: list[Chunk] = []
             last = 0.0
             for c in r.chunks or []:
-                played.append(Chunk(c.to_bytes(), self._scale(c.at_ms - last), c.data not in ("[DONE]", None)))
+                token = c.data not in ("[DONE]", None) or c.base64 is not None
+                played.append(Chunk(c.to_bytes(), self._scale(c.at_ms - last), token))
                 last = c.at_ms
             media = r.headers.get("content-type", SSE_TYPE)
             return ResponsePlan(status=r.status, headers=headers, chunks=tuple(played), media_type=media, model=model,

@@ -20,7 +20,7 @@ def model_of(i: Interaction) -> str:
 
 
 def ttft_ms(i: Interaction) -> float | None:
-    chunks = [c for c in i.response.chunks or [] if c.data not in (None, "[DONE]") or c.raw]
+    chunks = [c for c in i.response.chunks or [] if c.data not in (None, "[DONE]") or c.raw or c.base64]
     return chunks[0].at_ms if chunks else None
 
 
@@ -76,7 +76,7 @@ def _key(i: Interaction) -> str:
 
 def _answer(i: Interaction) -> str:
     r = i.response
-    chunks = [[c.event, c.data, c.raw] for c in r.chunks] if r.chunks is not None else None
+    chunks = [[c.event, c.data, c.raw, c.base64] for c in r.chunks] if r.chunks is not None else None
     return json.dumps([r.status, r.body.kind, r.body.value, chunks], sort_keys=True, default=str)
 
 

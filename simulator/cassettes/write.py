@@ -71,6 +71,9 @@ def chunk_data(c: RecordedChunk) -> dict[str, Any]:
     if c.raw is not None:
         out["raw"] = c.raw
         return out
+    if c.base64 is not None:
+        out["base64"] = c.base64
+        return out
     if c.event:
         out["event"] = c.event
     out["data"] = c.data

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import eventstream
 from ..cassettes.load import (
     DROP_RESPONSE_HEADERS,
     KEEP_REQUEST_HEADERS,
@@ -23,17 +24,31 @@ from ..cassettes.redact import redact_interaction
 from ..sse import split_events
 from .inflate import Inflate
 
+SSE = "text/event-stream"
+# Streams of binary frames, recorded frame by frame as base64 chunks: AWS's event-stream (Bedrock).
+BINARY_STREAMS = (eventstream.MEDIA_TYPE,)
+
+
+def stream_kind(content_type: str) -> str | None:
+    """"sse", "binary" (framed messages, recorded as base64 chunks), or None for a whole body."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == SSE:
+        return "sse"
+    return "binary" if media in BINARY_STREAMS else None
+
 
 class Tap:
     """A stream's events as they go by: (ms since `started` on `clock`, event bytes), data returned unchanged.
 
     A compressed stream is decoded for the record (the client still gets it as it came); one that
-    does not decode is not recorded (`failed` says why): redaction could not see into it.
+    does not decode is not recorded (`failed` says why): redaction could not see into it. `binary`: the
+    events are length-prefixed frames (AWS event-stream), not SSE events.
     """
 
     def __init__(self, started: float, content_encoding: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, binary: bool = False) -> None:
         self.started, self.clock = started, clock
+        self.split = eventstream.split if binary else split_events
         self.events: list[tuple[float, bytes]] = []
         self.rest = b""
         self.failed: str | None = None
@@ -52,7 +67,7 @@ class Tap:
         return data
 
     def _take(self, now: float, data: bytes) -> None:
-        events, self.rest = split_events(self.rest + (self.inflate(data) if data else self.inflate.end()))
+        events, self.rest = self.split(self.rest + (self.inflate(data) if data else self.inflate.end()))
         self.events += [(now, e) for e in events]
         if not data and self.rest:  # end of stream: keep whatever did not end in a blank line
             self.events.append((now, self.rest))
@@ -90,7 +105,10 @@ def make_interaction(c: Capture, redaction: Redaction = Redaction()) -> Interact
     """The exchange as a redacted Interaction."""
     recorded = None
     if c.events is not None:
-        recorded = [RecordedChunk.from_text(at, data.decode("utf-8", errors="replace")) for at, data in c.events]
+        if stream_kind(_header(c.response_headers, "content-type")) == "binary":
+            recorded = [RecordedChunk.from_binary(at, data) for at, data in c.events]
+        else:
+            recorded = [RecordedChunk.from_text(at, data.decode("utf-8", errors="replace")) for at, data in c.events]
     interaction = Interaction(
         request=Request(c.method.upper(), c.path, dict(c.query),
                         {k: v for k, v in c.request_headers.items() if k.lower() in KEEP_REQUEST_HEADERS},
@@ -104,3 +122,7 @@ def make_interaction(c: Capture, redaction: Redaction = Redaction()) -> Interact
         duration_ms=c.duration_ms,
     )
     return redact_interaction(interaction, redaction.headers, redaction.patterns)
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    return next((v for k, v in headers.items() if k.lower() == name), "")

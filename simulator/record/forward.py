@@ -14,7 +14,7 @@ import httpx
 
 from ..cassettes.load import KEEP_REQUEST_HEADERS, Interaction
 from ..errors import APIError
-from .capture import Capture, Tap, make_interaction
+from .capture import Capture, Tap, make_interaction, stream_kind
 from .inflate import decode
 
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
@@ -33,8 +33,8 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
                                  content=body) as r:
             # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
             encoding = r.headers.get("content-encoding", "")
-            streaming = r.headers.get("content-type", "").startswith("text/event-stream")
-            tap = Tap(started, encoding, clock=time.perf_counter) if streaming else None
+            kind = stream_kind(r.headers.get("content-type", ""))
+            tap = Tap(started, encoding, clock=time.perf_counter, binary=kind == "binary") if kind else None
             raw = b""
             async for part in r.aiter_raw():
                 if tap is not None:

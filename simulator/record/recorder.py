@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
-from .capture import Capture, Redaction, Tap, make_interaction
+from .capture import Capture, Redaction, Tap, make_interaction, stream_kind
 from .inflate import decode
 from .writer import CassetteWriter
 
@@ -75,8 +75,10 @@ class Recorder:
         assert flow.response is not None
         if not self._wanted(flow):
             return
-        if flow.response.headers.get("content-type", "").startswith("text/event-stream"):
-            tap = Tap(flow.request.timestamp_start, flow.response.headers.get("content-encoding", ""))
+        kind = stream_kind(flow.response.headers.get("content-type", ""))
+        if kind is not None:
+            tap = Tap(flow.request.timestamp_start, flow.response.headers.get("content-encoding", ""),
+                      binary=kind == "binary")
             flow.response.stream = tap
             flow.metadata["simctl_tap"] = tap
         elif flow.response.stream:  # a body over stream_large_bodies: passed on as it comes, kept here

@@ -16,11 +16,11 @@ from ...generate import jsongen, tokens
 from ...generate.tools import Tool
 from ...scenario.catalog import ModelInfo
 
+TEXT_KINDS = ("chat", "reasoning")
 # Inference profiles put a geography before the model id (`us.anthropic...`, `global.anthropic...`).
 GEOGRAPHIES = ("us.", "eu.", "apac.", "global.", "jp.", "au.", "ca.", "us-gov.")
 INVALID_MODEL = "The provided model identifier is invalid."  # recorded on all four operations (400)
 UNSUPPORTED = "This action doesn't support the model that you provided. Try again with a supported text or chat model."
-TEXT_KINDS = ("chat", "reasoning")
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
 
 
@@ -55,12 +55,13 @@ def family(name: str) -> str:
     return vendor
 
 
-def resolve(ctx: Context, name: str) -> ModelInfo:
-    """The catalog's model for a path's id; Converse and InvokeModel serve text models (kind chat or reasoning)."""
+def resolve(ctx: Context, name: str, kinds: tuple[str, ...] = TEXT_KINDS) -> ModelInfo:
+    """The catalog's model for a path's id. Converse serves text models (kind chat or reasoning); InvokeModel
+    embedding models too."""
     model = ctx.catalog.get(name)
     if model is None:
         raise validation(INVALID_MODEL)
-    if model.kind not in TEXT_KINDS:
+    if model.kind not in kinds:
         raise validation(UNSUPPORTED)
     return model
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,23 +14,31 @@ from ...api.context import Context
 from ...generate import jsongen, textgen, tokens
 from ...generate.tools import Tool, choose
 from ...plan import ResponsePlan
+from ...scenario.catalog import ModelInfo
 from ...scenario.timing import schedule
 from . import common, eventstream
 from .common import validation
 
-CONVERSE = "converse"
+THINKING_TOKENS = 48  # what a model asked to reason writes before answering
+SIGNATURE_BYTES = 240  # an Anthropic reasoning signature: base64 of about this many bytes, as recorded
 STOP = {"stop": "end_turn", "length": "max_tokens"}
 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """What the model answers: text pieces, or one tool call."""
+    """What the model answers: optional reasoning, then text pieces or one tool call."""
 
     pieces: list[str]
     stop: str
     tool: Tool | None = None
     tool_id: str = ""
     tool_input: dict[str, Any] | None = None
+    thinking: list[str] | None = None  # reasoning text pieces (reasoningContent), when asked for
+    signature: str | None = None  # Anthropic models sign their reasoning
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.pieces) + len(self.thinking or ())
 
 
 async def plan(ctx: Context, request: Request) -> ResponsePlan:
@@ -45,40 +54,69 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
     body = await common.json_body(request)
     model = common.resolve(ctx, name)
     messages = _messages(body)
+    limit, stop = _inference(body, model)
+    prompt_tokens = common.count(common.text_of([body.get("system"), messages, body.get("toolConfig")]))
+    if prompt_tokens > model.context_window:  # as recorded (Nova 2 Lite, 2026)
+        raise validation("The model returned the following errors: Input Tokens Exceeded: Number of input tokens "
+                         "exceeds maximum length. Please update the input to try again.")
+    rng = ctx.rng("bedrock", name, messages, body.get("system"), body.get("toolConfig"))
+    turn = _turn(ctx, body, messages, name, limit, stop, rng)
+    usage = _usage(prompt_tokens, turn.output_tokens, common.family(name) == "anthropic" and not stream)
+    latency = common.latency_ms(rng, turn.output_tokens)
+    stats: dict[str, Any] = {"model": name, "prompt_tokens": prompt_tokens, "completion_tokens": turn.output_tokens}
+    if stream:
+        return ResponsePlan(chunks=schedule(_events(turn, usage, latency, rng)), media_type=eventstream.MEDIA_TYPE,
+                            **stats)
+    out = {"metrics": {"latencyMs": latency},
+           "output": {"message": {"content": _blocks(turn), "role": "assistant"}},
+           "stopReason": turn.stop, "usage": usage}
+    return ResponsePlan(body=eventstream.compact(out), **stats)
+
+
+def _inference(body: dict[str, Any], model: ModelInfo) -> tuple[int | None, list[str]]:
     config = body.get("inferenceConfig") or {}
     if not isinstance(config, dict):
         raise validation("The value at inferenceConfig is not an object.")
     limit = config.get("maxTokens")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise validation("The maximum tokens you requested exceeds the model limit or is not a positive number.")
+        raise validation("The value at inferenceConfig.maxTokens must be a positive integer.")
     if limit is not None and model.max_output_tokens and limit > model.max_output_tokens:
         raise validation(f"The maximum tokens you requested exceeds the model limit of {model.max_output_tokens}. "
                          "Try again with a maximum tokens value that is lower than the model limit.")
-    stop = [s for s in config.get("stopSequences") or [] if isinstance(s, str)]
+    return limit, [s for s in config.get("stopSequences") or [] if isinstance(s, str)]
+
+
+def _turn(ctx: Context, body: dict[str, Any], messages: list[dict[str, Any]], name: str, limit: int | None,
+          stop: list[str], rng: np.random.Generator) -> Turn:
     tools, choice = _tools(body)
-    rng = ctx.rng("bedrock", name, messages, body.get("system"), body.get("toolConfig"))
     prompt = _last_user_text(messages)
     after_tool = any(isinstance(b, dict) and "toolResult" in b for b in messages[-1].get("content") or [])
+    thinking, signature = _thinking(body, name, prompt, rng)
     tool = choose(tools, choice, prompt, after_tool)
     if tool is not None:
         given = common.arguments(tool, rng)
-        turn = Turn(tokens.pieces(json.dumps(given, ensure_ascii=False)), "tool_use", tool, common.tool_use_id(rng),
-                    given)
-    else:
-        text = _structured(body, rng)
-        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
-        turn = Turn(gen.pieces, STOP.get(gen.finish_reason, "end_turn"))
-    prompt_tokens = common.count(common.text_of([body.get("system"), messages, body.get("toolConfig")]))
-    usage = _usage(prompt_tokens, len(turn.pieces), common.family(name) == "anthropic")
-    latency = common.latency_ms(rng, len(turn.pieces))
-    stats: dict[str, Any] = {"model": name, "prompt_tokens": prompt_tokens, "completion_tokens": len(turn.pieces)}
-    if stream:
-        return ResponsePlan(chunks=schedule(_events(turn, usage, latency, rng)), media_type=eventstream.MEDIA_TYPE,
-                            **stats)
-    out = {"metrics": {"latencyMs": latency},
-           "output": {"message": {"content": [_block(turn)], "role": "assistant"}},
-           "stopReason": turn.stop, "usage": usage}
-    return ResponsePlan(body=eventstream.compact(out), **stats)
+        return Turn(tokens.pieces(json.dumps(given, ensure_ascii=False)), "tool_use", tool, common.tool_use_id(rng),
+                    given, thinking, signature)
+    text = _structured(body, rng)
+    gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
+    return Turn(gen.pieces, STOP.get(gen.finish_reason, "end_turn"), thinking=thinking, signature=signature)
+
+
+def _thinking(body: dict[str, Any], name: str, prompt: str,
+              rng: np.random.Generator) -> tuple[list[str] | None, str | None]:
+    """Reasoning asked for in additionalModelRequestFields: Anthropic's `thinking` or `reasoning_config`
+    ({type: enabled}), Nova's `reasoningConfig`, gpt-oss's `reasoning_effort`. Anthropic signs it."""
+    extra = body.get("additionalModelRequestFields")
+    if not isinstance(extra, dict):
+        return None, None
+    asked = [extra.get(k) for k in ("thinking", "reasoning_config", "reasoningConfig")]
+    on = any(isinstance(a, dict) and a.get("type") == "enabled" for a in asked) or \
+        isinstance(extra.get("reasoning_effort"), str)
+    if not on:
+        return None, None
+    pieces = textgen.compose_pieces(rng, prompt, THINKING_TOKENS)
+    signed = common.family(name) == "anthropic"
+    return pieces, base64.b64encode(rng.bytes(SIGNATURE_BYTES)).decode() if signed else None
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,10 +132,12 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     if messages[0]["role"] != "user":
         raise validation("A conversation must start with a user message. Try again with a conversation that "
                          "starts with a user message.")
-    for a, b in zip(messages, messages[1:], strict=False):
-        if a["role"] == b["role"]:
-            raise validation("A conversation must alternate between user and assistant roles. Make sure the "
-                             "conversation alternates between user and assistant roles and try again.")
+        wrong = "toolResult" if m["role"] == "assistant" else "toolUse"
+        for j, block in enumerate(m["content"]):
+            if isinstance(block, dict) and wrong in block:  # as recorded (a tool result sent as the assistant)
+                raise validation(f"The model returned the following errors: Malformed input request: "
+                                 f"#/messages/{i}/content/{j}: extraneous key [{wrong}] is not permitted, please "
+                                 "reformat your input and try again.")
     return messages
 
 
@@ -154,33 +194,53 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
 
 
 def _usage(prompt: int, output: int, anthropic: bool) -> dict[str, Any]:
-    usage: dict[str, Any] = {"inputTokens": prompt, "outputTokens": output, "totalTokens": prompt + output}
-    if anthropic:  # both spellings, 0 when nothing was cached (recorded 2026 on Claude models)
+    # serverToolUsage: {} on every 2026 answer (Nova and Claude alike); the stream's metadata has it too.
+    usage: dict[str, Any] = {"inputTokens": prompt, "outputTokens": output, "serverToolUsage": {},
+                             "totalTokens": prompt + output}
+    if anthropic:  # both spellings, 0 when nothing was cached (recorded 2026 on Claude answers, not streams)
         usage.update(cacheReadInputTokenCount=0, cacheReadInputTokens=0, cacheWriteInputTokenCount=0,
                      cacheWriteInputTokens=0)
     return usage
 
 
-def _block(turn: Turn) -> dict[str, Any]:
+def _blocks(turn: Turn) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if turn.thinking is not None:
+        reasoning: dict[str, Any] = {"text": "".join(turn.thinking)}
+        if turn.signature is not None:
+            reasoning["signature"] = turn.signature
+        out.append({"reasoningContent": {"reasoningText": reasoning}})
     if turn.tool is None:
-        return {"text": "".join(turn.pieces)}
-    return {"toolUse": {"input": turn.tool_input, "name": turn.tool.name, "toolUseId": turn.tool_id,
-                        "type": "tool_use"}}
+        out.append({"text": "".join(turn.pieces)})
+    else:
+        out.append({"toolUse": {"input": turn.tool_input, "name": turn.tool.name, "toolUseId": turn.tool_id,
+                                "type": "tool_use"}})
+    return out
 
 
 def _events(turn: Turn, usage: dict[str, Any], latency: int, rng: np.random.Generator) -> list[tuple[bytes, bool]]:
-    """messageStart, [contentBlockStart for a tool], deltas, contentBlockStop, messageStop, metadata."""
+    """messageStart; per block: [contentBlockStart for a tool], deltas, contentBlockStop; messageStop, metadata.
+    Text and reasoning blocks open with their first delta (no contentBlockStart), as recorded."""
     ev = eventstream.event
     parts = [(ev("messageStart", {"role": "assistant"}, rng), False)]
+    index = 0
+    if turn.thinking is not None:
+        parts += [(ev("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": p}}},
+                      rng), True) for p in turn.thinking]
+        if turn.signature is not None:
+            signed = {"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": turn.signature}}}
+            parts.append((ev("contentBlockDelta", signed, rng), False))
+        parts.append((ev("contentBlockStop", {"contentBlockIndex": 0}, rng), False))
+        index = 1
     if turn.tool is not None:
         start = {"toolUse": {"name": turn.tool.name, "toolUseId": turn.tool_id}}
-        parts.append((ev("contentBlockStart", {"contentBlockIndex": 0, "start": start}, rng), False))
-        parts += [(ev("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": p}}}, rng), True)
-                  for p in turn.pieces]
+        parts.append((ev("contentBlockStart", {"contentBlockIndex": index, "start": start}, rng), False))
+        parts += [(ev("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": p}}}, rng),
+                   True) for p in turn.pieces]
     else:
-        parts += [(ev("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}}, rng), True)
+        parts += [(ev("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": p}}, rng), True)
                   for p in turn.pieces]
-    parts.append((ev("contentBlockStop", {"contentBlockIndex": 0}, rng), False))
+    parts.append((ev("contentBlockStop", {"contentBlockIndex": index}, rng), False))
     parts.append((ev("messageStop", {"stopReason": turn.stop}, rng), False))
     parts.append((ev("metadata", {"metrics": {"latencyMs": latency}, "usage": usage}, rng), False))
     return parts

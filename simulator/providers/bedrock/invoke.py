@@ -18,7 +18,7 @@ from ...generate import textgen, tokens
 from ...generate.tools import choose
 from ...plan import ResponsePlan
 from ...scenario.timing import schedule
-from . import anthropic_body, common, eventstream
+from . import anthropic_body, common, embeddings, eventstream, openai_body
 from .common import Answer, Ask, validation
 
 INVOKE = "invoke"
@@ -37,7 +37,14 @@ async def plan_stream(ctx: Context, request: Request) -> ResponsePlan:
 async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
     name = common.model_name(request)
     body = await common.json_body(request)
-    model = common.resolve(ctx, name)
+    model = common.resolve(ctx, name, (*common.TEXT_KINDS, "embedding"))
+    if model.kind == "embedding":
+        if stream:
+            raise validation(common.UNSUPPORTED)
+        out, counted = embeddings.plan_body(model, name, body)
+        latency = common.latency_ms(ctx.rng("bedrock-embed", name, body), 0)
+        return ResponsePlan(body=json.dumps(out).encode(), model=name, prompt_tokens=counted,
+                            headers={INPUT: str(counted), LATENCY: str(latency)})
     kind = common.family(name)
     if kind not in READERS:
         raise validation(common.UNSUPPORTED)
@@ -227,9 +234,9 @@ def _cohere_stream(a: Answer, name: str, rng: np.random.Generator) -> list[tuple
     return out
 
 
-READERS = {"anthropic": anthropic_body.ask, "titan": _titan_ask, "nova": _nova_ask, "meta": _meta_ask,
-           "mistral": _mistral_ask, "cohere": _cohere_ask}
-BODIES = {"anthropic": anthropic_body.body, "titan": _titan_body, "nova": _nova_body, "meta": _meta_body,
-          "mistral": _mistral_body, "cohere": _cohere_body}
-STREAMS = {"anthropic": anthropic_body.stream, "titan": _titan_stream, "nova": _nova_stream, "meta": _meta_stream,
-           "mistral": _mistral_stream, "cohere": _cohere_stream}
+READERS = {"openai": openai_body.ask, "anthropic": anthropic_body.ask, "titan": _titan_ask, "nova": _nova_ask,
+           "meta": _meta_ask, "mistral": _mistral_ask, "cohere": _cohere_ask}
+BODIES = {"openai": openai_body.body, "anthropic": anthropic_body.body, "titan": _titan_body, "nova": _nova_body,
+          "meta": _meta_body, "mistral": _mistral_body, "cohere": _cohere_body}
+STREAMS = {"openai": openai_body.stream, "anthropic": anthropic_body.stream, "titan": _titan_stream,
+           "nova": _nova_stream, "meta": _meta_stream, "mistral": _mistral_stream, "cohere": _cohere_stream}

@@ -12,13 +12,14 @@ from starlette.requests import Request
 
 from ...api.routes import Endpoint, Provider
 from ...errors import APIError
-from . import common, converse, errors, invoke
+from . import common, converse, count_tokens, errors, invoke
 
 ROUTES: list[Endpoint] = [
     Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan),
     Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream),
     Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan),
     Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream),
+    Endpoint("POST", "/model/{modelId:path}/count-tokens", raw=count_tokens.plan),
 ]
 
 # `AWS4-HMAC-SHA256 Credential=AKID/20260819/us-east-1/bedrock/aws4_request, SignedHeaders=..., Signature=<hex>`
