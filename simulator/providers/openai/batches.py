@@ -38,7 +38,7 @@ ENDPOINTS = (*SERVED, "/v1/images/generations", "/v1/images/edits", "/v1/videos"
 
 
 async def create(ctx: Context, request: Request) -> Plan:
-    body = await read_json(request, ctx.extras.get("max_body_bytes", files.DEFAULT_LIMIT))
+    body = await read_json(request, ctx.max_body_bytes)
     file_id = params.required(body, "input_file_id", str)
     endpoint = params.required(body, "endpoint", str)
     window = params.required(body, "completion_window", str)
@@ -136,6 +136,7 @@ async def _view(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
     view = kept.public(batch)
     if "_errors" in batch:
         view["request_counts"] = {"total": 0, "completed": 0, "failed": 0}
+        view["usage"] = batch_lines.total_usage([])
         if now < t1:
             return view
         return view | {"status": "failed", "failed_at": int(t1),
@@ -150,6 +151,7 @@ async def _view(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
     finished = results[:done]
     ok = sum(1 for r in finished if r["ok"])
     view["request_counts"] = {"total": len(results), "completed": ok, "failed": done - ok}
+    view["usage"] = batch_lines.total_usage(finished)  # as the live API: zeros until lines finish
     if now >= t1:
         view.update(status="in_progress", in_progress_at=int(t1))
     if stop is not None and now >= stop:
@@ -164,7 +166,7 @@ async def _view(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
     if now >= t2:
         view.update(status="finalizing", finalizing_at=int(t2))
     if now >= t3:
-        view.update(status="completed", completed_at=int(t3), usage=batch_lines.total_usage(finished))
+        view.update(status="completed", completed_at=int(t3))
         view |= await _files(ctx, batch, finished)
     return view
 
