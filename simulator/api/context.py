@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .. import ids
+from ..config import DEFAULT_MAX_BODY
 from ..plan import dumps
 from ..rng import LazyRng
 from ..scenario.catalog import Catalog
@@ -18,14 +19,30 @@ from ..server_state import ServerState
 from ..state.store import MemoryStore, Store
 
 
+class Report(Protocol):
+    """What the service routes show of the run (the verdict): a JSON-ready report."""
+
+    def report(self) -> dict[str, Any]: ...
+
+
+class Rendered(Protocol):
+    """What /metrics serves (the Prometheus registry), rendered as text."""
+
+    def render(self) -> bytes: ...
+
+
 @dataclass(slots=True)
 class Context:
     scenario: Scenario
     seed: int | None = None
     state: ServerState = field(default_factory=ServerState)
     catalog: Catalog = field(init=False)
-    # Things the service routes show (metrics, the endpoint list); set by the server.
-    extras: dict[str, Any] = field(default_factory=dict)
+    max_body_bytes: int = DEFAULT_MAX_BODY  # the one body limit (--max-body), for planners that read a body again
+    endpoints: tuple[str, ...] = ()  # "METHOD /path" of every route served, for the service routes
+    verdict: Report | None = None  # set by the server
+    metrics: Rendered | None = None  # set by the server
+    # A provider's own state for this server's life (a cache, a meter), under keys the provider names.
+    provider_state: dict[str, Any] = field(default_factory=dict)
     # Where files, stored responses, buckets and the like live: this process, or Redis (set by the server).
     store: Store = field(init=False)
 

@@ -87,8 +87,8 @@ class Server:
                           if self.source is not None else None)
         self.shared_counters: dict[str, int] | None = None  # Redis's run counters, read at shutdown
         self.wire = wire.WireHeaders()  # OpenAI's response headers, and the default rate limits' countdown
-        self.ctx.extras.update(metrics=self.metrics, verdict=self.verdict, max_body_bytes=config.max_body_bytes,
-                               endpoints=[f"{e.method} {e.path}" for e in self.endpoints])
+        self.ctx.metrics, self.ctx.verdict, self.ctx.max_body_bytes = self.metrics, self.verdict, config.max_body_bytes
+        self.ctx.endpoints = tuple(f"{e.method} {e.path}" for e in self.endpoints)
 
     # -- the pipeline ---------------------------------------------------------------------------
 

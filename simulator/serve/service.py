@@ -20,7 +20,7 @@ async def index(ctx: Context, request: Request) -> ResponsePlan:
         "message": "simctl replay is running",
         "version": __version__,
         "scenario": ctx.scenario.name,
-        "endpoints": ctx.extras.get("endpoints", []),
+        "endpoints": list(ctx.endpoints),
     })
 
 
@@ -57,13 +57,13 @@ async def stats(ctx: Context, request: Request) -> ResponsePlan:
 async def metrics(ctx: Context, request: Request) -> ResponsePlan:
     if request.query_params.get("format") == "json":
         return json_plan(ctx.state.stats.by_route_json())
-    registry = ctx.extras["metrics"]
-    return ResponsePlan(body=registry.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    assert ctx.metrics is not None  # the server sets it
+    return ResponsePlan(body=ctx.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def openapi_json(ctx: Context, request: Request) -> ResponsePlan:
     models = [(m.id, m.kind) for m in ctx.catalog.models]
-    return json_plan(openapi.document(ctx.extras.get("endpoints", []), models))
+    return json_plan(openapi.document(list(ctx.endpoints), models))
 
 
 async def docs(ctx: Context, request: Request) -> ResponsePlan:
@@ -71,7 +71,8 @@ async def docs(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def verdict(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan(ctx.extras["verdict"].report())
+    assert ctx.verdict is not None  # the server sets it
+    return json_plan(ctx.verdict.report())
 
 
 # simctl's own routes beside the providers': never behind a key.

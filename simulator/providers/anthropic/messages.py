@@ -179,7 +179,7 @@ def _cache(ctx: Context, prompt: request.Prompt) -> tuple[int, int]:
     """(cache write, cache read) tokens: the first request with a prefix writes it, later ones read it."""
     if not prompt.cached_prefix:
         return 0, 0
-    seen: dict[str, float] = ctx.extras.setdefault("anthropic_prompt_cache", {})
+    seen: dict[str, float] = ctx.provider_state.setdefault("anthropic_prompt_cache", {})
     key = hashlib.sha256(prompt.prefix_key.encode()).hexdigest()
     if key in seen:
         return 0, prompt.cached_prefix

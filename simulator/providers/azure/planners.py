@@ -40,8 +40,14 @@ def _text(body: dict[str, Any]) -> str:
 
 def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, Any]) -> dict[str, str]:
     out = deployment_headers(ctx.scenario.azure.region, deployment)
+    if not request.url.path.startswith("/openai/deployments/"):  # the v1 and Foundry front end's (Z:R/*, 2026)
+        streaming = "True" if body.get("stream") is True else "False"
+        out.update({"azureai-fe-is-streaming": streaming, "azureai-fe-offer-type": "paygo",
+                    "azureai-requested-tier": "default", "azureai-processed-tier": "default",
+                    "x-ms-served-model": served_as(ctx, deployment, model_for(ctx, deployment)),
+                    "x-ms-aoai-configured-data-retention-days": "30"})
     if ctx.scenario.rate_limits is None:  # else the scenario's limiter sends them (routes.rate_headers)
-        meter = ctx.extras.setdefault("azure_meter", Meter())
+        meter = ctx.provider_state.setdefault("azure_meter", Meter())
         client = presented_key(request) or (request.client.host if request.client else "?")
         out.update(meter.take(client, deployment, estimate_tokens(body, ctx.scenario.reply_tokens)))
     return out
@@ -85,7 +91,9 @@ async def _generate(ctx: Context, request: Request, body: dict[str, Any], deploy
     plan = planner(ctx, {**body, "model": model})
     served = served_as(ctx, deployment, model)
     prompt = prompt_filter_results(has_image(body))
-    plan = shape.chunks(plan, served, rule, prompt) if plan.streaming else shape.body(plan, served, rule, prompt)
+    latency = request.url.path.startswith("/models/") and served.startswith("gpt-5")  # Foundry's (recorded)
+    make = shape.chunks if plan.streaming else shape.body
+    plan = make(plan, served, rule, prompt, latency)
     return _with(plan, _headers(ctx, request, deployment, body))
 
 
@@ -119,7 +127,7 @@ async def deployment_embeddings(ctx: Context, request: Request) -> ResponsePlan:
 async def _embed(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str) -> ResponsePlan:
     _check_operation(ctx, model, "embeddings", "embeddings")
     plan = embeddings.plan(ctx, {**body, "model": model})
-    return _with(plan, _headers(ctx, request, deployment, body))
+    return _with(plan, _headers(ctx, request, deployment, body))  # with OpenAI's access-control-allow-origin
 
 
 async def deployment_images(ctx: Context, request: Request) -> ResponsePlan:

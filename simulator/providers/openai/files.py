@@ -20,7 +20,6 @@ from ...errors import APIError, invalid
 from ...plan import ResponsePlan, json_plan
 from ...server_state import StoredFile
 
-DEFAULT_LIMIT = 16 * 1024 * 1024
 PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")  # in OpenAI's error's order
 BATCH_LIFETIME_S = 30 * 24 * 3600  # batch input files expire after 30 days unless `expires_after` says otherwise
 EXPIRY_RANGE = (3600, 30 * 24 * 3600)  # what `expires_after.seconds` may be
@@ -28,7 +27,7 @@ LIST_LIMIT = 10000
 
 
 async def upload(ctx: Context, request: Request) -> ResponsePlan:
-    limit = ctx.extras.get("max_body_bytes", DEFAULT_LIMIT)
+    limit = ctx.max_body_bytes
     # read_body refuses (413) a declared or streamed body over the limit before parsing any of it.
     raw = await read_body(request, limit)
     form_type = request.headers.get("content-type", "").startswith(("multipart/form-data",

@@ -30,7 +30,6 @@ from ...scenario.timing import schedule
 from ...sse import named_event
 
 URL_LIFETIME_S = 3600  # OpenAI's image URLs stop working after 60 minutes
-DEFAULT_LIMIT = 16 * 1024 * 1024
 DALLE2_SIZES = ("256x256", "512x512", "1024x1024")
 DALLE3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
 GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
@@ -69,7 +68,7 @@ class Job:
 
 
 async def plan(ctx: Context, request: Request) -> ResponsePlan:
-    body = await read_json(request, ctx.extras.get("max_body_bytes", DEFAULT_LIMIT))
+    body = await read_json(request, ctx.max_body_bytes)
     job = _job(ctx, body)
     seeds = [int(ctx.rng("image", job.model, job.prompt, job.size, body.get("style"), i).integers(1 << 62))
              for i in range(job.n)]

@@ -59,7 +59,7 @@ async def translate(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def _answer(ctx: Context, request: Request, endpoint: str) -> ResponsePlan:
-    limit = ctx.extras.get("max_body_bytes", MAX_BYTES)
+    limit = ctx.max_body_bytes
     try:
         async with request.form(max_files=2, max_fields=32, max_part_size=limit) as form:
             job = await _job(ctx, form, endpoint)

@@ -31,7 +31,7 @@ MISSING = "No such Upload object: {id}"
 
 
 async def create(ctx: Context, request: Request) -> ResponsePlan:
-    body = await read_json(request, ctx.extras.get("max_body_bytes", files.DEFAULT_LIMIT))
+    body = await read_json(request, ctx.max_body_bytes)
     filename = params.required(body, "filename", str)
     purpose = params.required(body, "purpose", str)
     size = params.required(body, "bytes", int)
@@ -72,7 +72,7 @@ async def add_part(ctx: Context, request: Request) -> ResponsePlan:
 
 async def complete(ctx: Context, request: Request) -> ResponsePlan:
     upload = await _pending(ctx, request.path_params["upload_id"])
-    body = await read_json(request, ctx.extras.get("max_body_bytes", files.DEFAULT_LIMIT))
+    body = await read_json(request, ctx.max_body_bytes)
     part_ids = params.required(body, "part_ids", list)
     md5 = params.optional(body, "md5", str)
     parts = {p["id"]: p for p in await kept.listed(ctx, f"{PARTS}.{upload['id']}")}
