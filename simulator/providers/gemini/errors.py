@@ -109,7 +109,7 @@ def stream_error(e: APIError) -> bytes:
 
 def fault_error(fault: Any, model: str | None) -> APIError:
     """A scenario fault's error as Gemini words it."""
-    status = fault.status
+    status = 503 if fault.status == 529 else fault.status  # "overloaded" is Anthropic's 529; Google says 503
     if fault.message:
         return GeminiError(status, str(fault.message))
     if status == 429:
