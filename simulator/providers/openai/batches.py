@@ -35,6 +35,10 @@ MISSING = "No such Batch object: {id}"
 OPEN = ("validating", "in_progress", "finalizing", "cancelling")
 SERVED = ("/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/moderations")
 ENDPOINTS = (*SERVED, "/v1/images/generations", "/v1/images/edits", "/v1/videos")
+ORDER = ("id", "object", "endpoint", "model", "errors", "input_file_id", "completion_window", "status",
+         "output_file_id", "error_file_id", "created_at", "in_progress_at", "expires_at", "finalizing_at",
+         "completed_at", "failed_at", "expired_at", "cancelling_at", "cancelled_at", "request_counts", "usage",
+         "metadata")
 
 
 async def create(ctx: Context, request: Request) -> Plan:
@@ -127,6 +131,12 @@ async def _answer(ctx: Context, endpoint: str, line: batch_lines.Line) -> dict[s
 
 
 async def _view(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
+    """The batch as it stands now, its keys in the live API's order (the description's too)."""
+    view = await _state(ctx, batch)
+    return {k: view[k] for k in ORDER if k in view}
+
+
+async def _state(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
     """The batch as it stands now on its clock; its files are made the first time it is seen finished."""
     now = time.time()
     t0 = batch["_t0"]
