@@ -37,6 +37,7 @@ IGNORED_HEADERS = frozenset({
 })
 IGNORED_HEADER_PREFIXES = ("cf-ray", "cf-apo", "cf-bgj", "cf-polished", "cf-edge")
 
+NDJSON = "application/x-ndjson"
 Kind = Literal["missing", "changed", "extra"]
 Where = Literal["status", "body", "event", "header"]
 Verdict = Literal["identical", "benign", "regression"]
@@ -137,9 +138,8 @@ def shape_of(status: int, headers: Iterable[tuple[str, str]] | Mapping[str, str]
                                                                                                    b"event:")):
         paths, order, sequence = _stream(body)
         return Shape(status, "sse", _frozen(paths), order, names, sequence)
-    if content_type.startswith("text/event-stream") or (not content_type and body.lstrip()[:6] in (b"data: ",
-                                                                                                   b"event:")):
-        paths, order, sequence = _stream(body)
+    if content_type.startswith(NDJSON) or (not content_type and _json_lines(body)):
+        paths, order, sequence = _lines(body)
         return Shape(status, "sse", _frozen(paths), order, names, sequence)
     if not body.strip():
         return Shape(status, "empty", {}, (), names)
@@ -167,6 +167,29 @@ def _stream(body: bytes) -> tuple[dict[str, set[str]], tuple[str, ...], tuple[st
         if not sequence or sequence[-1] != kind:
             sequence.append(kind)
     return paths, tuple(order), tuple(sequence)
+
+
+def _json_lines(body: bytes) -> bool:
+    """Two or more lines, each a JSON object: an NDJSON stream recorded without its content type."""
+    lines = body.strip().splitlines()
+    return len(lines) > 1 and all(line.lstrip().startswith(b"{") for line in lines)
+
+
+def _lines(body: bytes) -> tuple[dict[str, set[str]], tuple[str, ...], tuple[str, ...]]:
+    """An NDJSON stream (Ollama's) as a stream of events: every line a `line` event but the last, `last` (where
+    the stream's summary is: Ollama's done line with its metrics, or an `{"error"}` line)."""
+    paths: dict[str, set[str]] = {}
+    lines = [line for line in body.splitlines() if line.strip()]
+    sequence: list[str] = []
+    for i, line in enumerate(lines):
+        kind = "last" if i == len(lines) - 1 else "line"
+        try:
+            json_paths(json.loads(line), f"{kind}:", paths)
+        except ValueError:
+            paths.setdefault(f"{kind}:", set()).add("text")
+        if not sequence or sequence[-1] != kind:
+            sequence.append(kind)
+    return paths, tuple(dict.fromkeys(sequence)), tuple(sequence)
 
 
 def _frames(body: bytes) -> tuple[dict[str, set[str]], tuple[str, ...], tuple[str, ...]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...api.context import Context
-from ...scenario.catalog import CHAT, EMBEDDINGS, ModelInfo
+from ...scenario.catalog import CHAT, ModelInfo
 from .wire import OllamaError, qualified
 
 _GO_TYPES = {dict: "object", list: "array", str: "string", bool: "bool", int: "number", float: "number"}
@@ -65,10 +65,17 @@ def generating(ctx: Context, name: str, endpoint: str) -> ModelInfo:
 
 
 def embedding(ctx: Context, name: str) -> ModelInfo:
-    model = find(ctx, name)
-    if EMBEDDINGS not in model.endpoints and "embedding" not in capabilities(model):
-        raise OllamaError(400, f'"{name}" does not support embeddings')
-    return model
+    """Any model embeds on a local server: an embedding model, or a generative one through its hidden state
+    (as recorded: llama3 on the legacy /api/embeddings, a 4096-number vector)."""
+    return find(ctx, name)
+
+
+def embedding_length(model: ModelInfo) -> int:
+    """The vector's length: the catalog's `dimensions`, else the model's hidden size (`meta.embedding_length`)."""
+    if model.dimensions:
+        return model.dimensions
+    given = model.meta.get("embedding_length")
+    return int(given) if isinstance(given, int) else 4096
 
 
 def needs(model: ModelInfo, name: str, capability: str) -> None:
@@ -79,7 +86,7 @@ def needs(model: ModelInfo, name: str, capability: str) -> None:
 
 def options(body: dict[str, Any], struct: str) -> dict[str, Any]:
     """`options`: the runner's settings; the ones simctl acts on are type-checked as Go reads them."""
-    opts = typed(body, "options", dict, struct, "map[string]interface {}", {})
+    opts: dict[str, Any] = typed(body, "options", dict, struct, "map[string]interface {}", {})
     for key, typ, go in (("num_predict", int, "int"), ("seed", int, "int"), ("num_ctx", int, "int"),
                          ("temperature", (int, float), "float32"), ("top_p", (int, float), "float32"),
                          ("top_k", int, "int")):

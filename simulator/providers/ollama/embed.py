@@ -43,7 +43,7 @@ def plan_embed(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     for count in counts:
         if count > model.context_window and not truncate:
             raise OllamaError(400, "input exceeds maximum context length")
-    full = model.dimensions or 768
+    full = checks.embedding_length(model)
     if dims < 0 or dims > full:
         raise OllamaError(400, f"invalid dimensions: {dims} (must be between 1 and {full})" if dims else
                           "dimensions must be positive")
@@ -65,7 +65,7 @@ def plan_embeddings(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     prompt = checks.typed(body, "prompt", str, "EmbeddingRequest", "string", "")
     checks.options(body, "EmbeddingRequest")
     model = checks.embedding(ctx, name)
-    vector = _numbers(vectors_for([prompt], model.id, model.dimensions or 768)[0]) if prompt else b"[]"
+    vector = _numbers(vectors_for([prompt], model.id, checks.embedding_length(model))[0]) if prompt else b"[]"
     return ResponsePlan(body=b'{"embedding":' + vector + b"}", media_type=JSON_TYPE, model=name,
                         prompt_tokens=tokens.count(prompt))
 

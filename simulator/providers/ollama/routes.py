@@ -11,7 +11,7 @@ import hmac
 from starlette.requests import Request
 
 from ...api.routes import Endpoint, Provider
-from . import chat, embed, info
+from . import chat, embed, info, show
 from .wire import OllamaError, error_plan, fault_error, stream_error, timed
 
 ROUTES: list[Endpoint] = [
@@ -20,7 +20,7 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/api/embed", json=embed.plan_embed),
     Endpoint("POST", "/api/embeddings", json=embed.plan_embeddings),
     Endpoint("GET", "/api/tags", raw=info.tags),
-    Endpoint("POST", "/api/show", json=info.show),
+    Endpoint("POST", "/api/show", json=show.show),
     Endpoint("GET", "/api/ps", raw=info.ps),
     Endpoint("GET", "/api/version", raw=info.version),
 ]
