@@ -7,10 +7,11 @@ route (404/405) and the service routes' errors.
 from __future__ import annotations
 
 from ..api.routes import Endpoint, Provider
+from .azure.routes import PROVIDER as AZURE
 from .bedrock.routes import PROVIDER as BEDROCK
 from .gemini.routes import PROVIDER as GEMINI
 from .ollama.routes import PROVIDER as OLLAMA
 from .openai.routes import PROVIDER as OPENAI
 
-PROVIDERS: tuple[Provider, ...] = (OPENAI, GEMINI, BEDROCK, OLLAMA)
+PROVIDERS: tuple[Provider, ...] = (OPENAI, AZURE, GEMINI, BEDROCK, OLLAMA)
 ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]

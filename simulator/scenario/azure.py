@@ -3,6 +3,7 @@
 ```yaml
 azure:
   region: East US 2                 # x-ms-region
+  listed_only: false                # true: a deployment not listed below is Azure's 404 DeploymentNotFound
   deployments:                      # deployment name -> the model it serves (a catalog id)
     chat-prod: gpt-4o-mini
     embed: {model: text-embedding-3-small}
@@ -17,9 +18,9 @@ azure:
       after_tokens: 5
 ```
 
-A deployment not listed is served when its name is a model id (`AzureOpenAI(...).chat.completions.create(
-model="gpt-4o")` names the deployment after the model, as most resources do); any other gets Azure's 404
-DeploymentNotFound.
+Unless `listed_only`, a deployment not listed is served when its name is a model id
+(`AzureOpenAI(...).chat.completions.create(model="gpt-4o")` names the deployment after the model, as most
+resources do); any other gets Azure's 404 DeploymentNotFound.
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ class Azure:
     region: str = DEFAULT_REGION
     deployments: dict[str, Deployment] = field(default_factory=dict)
     content_filter: tuple[FilterRule, ...] = ()
+    listed_only: bool = False  # refuse deployments the scenario does not list, even when named after a model
 
     def over(self, base: Azure) -> Azure:
         """This section layered over an extended scenario's: deployments merge, rules come first."""
         return Azure(region=self.region if self.region != DEFAULT_REGION else base.region,
                      deployments={**base.deployments, **self.deployments},
-                     content_filter=(*self.content_filter, *base.content_filter))
+                     content_filter=(*self.content_filter, *base.content_filter),
+                     listed_only=self.listed_only or base.listed_only)
 
     def filtered(self, text: str, stage: str) -> FilterRule | None:
         return next((r for r in self.content_filter if r.stage == stage and r.pattern.search(text)), None)
@@ -68,9 +71,13 @@ def parse(spec: Any) -> Azure:
     """The section from YAML; ValueError("key: what is wrong") on bad input."""
     if not isinstance(spec, dict):
         raise ValueError("expected a mapping with region, deployments, content_filter")
-    unknown = set(spec) - {"region", "deployments", "content_filter"}
+    unknown = set(spec) - {"region", "deployments", "content_filter", "listed_only"}
     if unknown:
-        raise ValueError(f"{sorted(unknown)[0]}: unknown key (known: content_filter, deployments, region)")
+        raise ValueError(f"{sorted(unknown)[0]}: unknown key (known: content_filter, deployments, listed_only, "
+                         "region)")
+    listed_only = spec.get("listed_only", False)
+    if not isinstance(listed_only, bool):
+        raise ValueError("listed_only: expected true or false")
     region = spec.get("region", DEFAULT_REGION)
     if not isinstance(region, str) or not region:
         raise ValueError("region: expected a region name such as 'East US 2'")
@@ -81,7 +88,7 @@ def parse(spec: Any) -> Azure:
     if not isinstance(rules, list):
         raise ValueError("content_filter: expected a list of rules")
     return Azure(region=region, deployments={str(k): _deployment(str(k), v) for k, v in deployments.items()},
-                 content_filter=tuple(_rule(i, r) for i, r in enumerate(rules)))
+                 content_filter=tuple(_rule(i, r) for i, r in enumerate(rules)), listed_only=listed_only)
 
 
 def _deployment(name: str, spec: Any) -> Deployment:

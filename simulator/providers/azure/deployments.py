@@ -47,11 +47,13 @@ def check_version(request: Request, known: frozenset[str] = API_VERSIONS) -> str
 
 
 def model_for(ctx: Context, deployment: str) -> str:
-    """The catalog model a deployment serves: the scenario's `azure.deployments`, else a deployment named after
-    a model (Azure's gpt-35-turbo spelling too); any other is Azure's 404 DeploymentNotFound."""
+    """The catalog model a deployment serves: the scenario's `azure.deployments`, else (unless `listed_only`) a
+    deployment named after a model (Azure's gpt-35-turbo spelling too); any other is Azure's 404 DeploymentNotFound."""
     found = ctx.scenario.azure.deployments.get(deployment)
     if found is not None:
         return found.model
+    if ctx.scenario.azure.listed_only:
+        raise deployment_not_found()
     # Azure names OpenAI's gpt-5.x-chat-latest models gpt-5.x-chat.
     for name in (deployment, _AZURE_SPELLING.sub("gpt-3.5-", deployment), deployment + "-latest"):
         if ctx.catalog.get(name) is not None:

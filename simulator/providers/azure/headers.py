@@ -32,15 +32,20 @@ def answer_headers(request_id: str) -> dict[str, str]:
     except ValueError:
         rid = str(uuid.uuid4())
     apim = str(uuid.uuid4())
+    # The gateway's and the model's time (2024-12 recordings); the emitter writes the milliseconds in.
     return {"apim-request-id": apim, "x-request-id": rid, "x-ms-client-request-id": apim,
-            "strict-transport-security": STS, "x-content-type-options": "nosniff"}
+            "strict-transport-security": STS, "x-content-type-options": "nosniff",
+            "cmp-upstream-response-duration": "{ms}", "ms-azureml-model-time": "{ms}"}
 
 
 def deployment_headers(region: str, deployment: str) -> dict[str, str]:
     """What an answer from a deployment adds (Z:T/chat #1, 2026-03)."""
     return {"azureml-model-session": f"d{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{hex_token(6)}",
             "skip-error-remapping": "true", "x-accel-buffering": "no", "x-ms-deployment-name": deployment,
-            "x-ms-is-spilled-over": "false", "x-ms-rai-invoked": "true", "x-ms-region": region}
+            "x-ms-is-spilled-over": "false", "x-ms-rai-invoked": "true", "x-ms-region": region,
+            "x-ratelimit-key": deployment,  # crewAI's 2026 recordings (deployment and v1 routes)
+            "access-control-allow-origin": "*",  # 2024 chat answers, and embeddings' to this day
+            "cache-control": "no-cache, must-revalidate"}  # 2024 (a stream's own no-cache replaces it)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 from ...plan import Chunk, ResponsePlan, dumps
@@ -16,6 +17,7 @@ from ...scenario.azure import FilterRule
 from .filters import choice_results, responses_filters
 
 _DATA = b"data: "
+_REASONING = re.compile(r"gpt-5|o\d")
 _NOT_ON_AZURE = ("billing",)  # OpenAI's Response field that Azure's (recorded 2026) lack
 
 
@@ -27,21 +29,37 @@ def _sorted(obj: Any) -> Any:
     return obj
 
 
-def _common(obj: dict[str, Any], served: str) -> None:
-    obj.pop("service_tier", None)  # absent from most Azure answers (2024 to 2026-03)
+def latency_checkpoint(completion_tokens: int) -> dict[str, int]:
+    """Foundry's timing report for gpt-5 models (Z:R/nano, 2026-08): per-token and end-to-end milliseconds."""
+    engine_ttlt = 30 + 8 * completion_tokens
+    return {"engine_tbt_ms": 8, "engine_ttft_ms": 30, "engine_ttlt_ms": engine_ttlt, "pre_inference_ms": 130,
+            "service_tbt_ms": 8, "service_ttft_ms": 420, "service_ttlt_ms": engine_ttlt + 420,
+            "total_duration_ms": engine_ttlt + 300, "user_visible_ttft_ms": 290}
+
+
+def _common(obj: dict[str, Any], served: str, latency: bool = False) -> None:
+    if not _REASONING.match(served):  # recorded from gpt-5.2-chat and gpt-5-nano (2026); not from gpt-4o/4.1
+        obj.pop("service_tier", None)
     if obj.get("model"):
         obj["model"] = served
     usage = obj.get("usage")
     if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens_details"), dict):
         usage["prompt_tokens_details"].pop("cache_write_tokens", None)  # OpenAI's 2026 field; Azure has none
+    if latency and isinstance(usage, dict):
+        report = latency_checkpoint(int(usage.get("completion_tokens", 0)))
+        if obj.get("object") == "chat.completion.chunk":
+            obj["latency_checkpoint"] = report  # the usage chunk's, beside usage
+        else:
+            usage["latency_checkpoint"] = report
 
 
-def body(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: list[dict[str, Any]]) -> ResponsePlan:
+def body(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: list[dict[str, Any]],
+         latency: bool = False) -> ResponsePlan:
     """A chat or legacy completion body: per choice `content_filter_results`, `prompt_filter_results`."""
     if plan.status >= 400 or plan.chunks is not None or not plan.body:
         return plan
     obj = json.loads(plan.body)
-    _common(obj, served)
+    _common(obj, served, latency)
     for choice in obj.get("choices", []):
         if rule is not None:  # recorded: a filtered choice has no message, only the verdict
             choice.pop("message", None)
@@ -65,7 +83,8 @@ def first_chunk(prompt: list[dict[str, Any]]) -> bytes:
     return _DATA + dumps(obj) + b"\n\n"
 
 
-def chunks(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: list[dict[str, Any]]) -> ResponsePlan:
+def chunks(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: list[dict[str, Any]],
+           latency: bool = False) -> ResponsePlan:
     """A chat or completion stream: the prompt-filter chunk first, each content chunk annotated; a completion
     filter stops the choice after `rule.after_tokens` pieces with finish_reason content_filter."""
     if plan.status >= 400 or plan.chunks is None:
@@ -86,7 +105,7 @@ def chunks(plan: ResponsePlan, served: str, rule: FilterRule | None, prompt: lis
         if obj is None:
             out.append(c)
             continue
-        _common(obj, served)
+        _common(obj, served, latency)
         keep = True
         for choice in obj.get("choices", []):
             keep = _annotate(choice, sent, rule, last.get(choice.get("index", 0)) == n) and keep
