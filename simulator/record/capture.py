@@ -27,14 +27,24 @@ from .inflate import Inflate
 SSE = "text/event-stream"
 # Streams of binary frames, recorded frame by frame as base64 chunks: AWS's event-stream (Bedrock).
 BINARY_STREAMS = (eventstream.MEDIA_TYPE,)
+# Streams of JSON lines, recorded line by line (Ollama's NDJSON).
+LINE_STREAMS = ("application/x-ndjson", "application/jsonl")
 
 
 def stream_kind(content_type: str) -> str | None:
-    """"sse", "binary" (framed messages, recorded as base64 chunks), or None for a whole body."""
+    """"sse", "binary" (framed messages, recorded as base64 chunks), "lines" (NDJSON), or None for a whole body."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media == SSE:
         return "sse"
+    if media in LINE_STREAMS:
+        return "lines"
     return "binary" if media in BINARY_STREAMS else None
+
+
+def split_lines(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """Whole lines (each with its newline) and the unfinished rest."""
+    end = buffer.rfind(b"\n") + 1
+    return buffer[:end].splitlines(keepends=True), buffer[end:]
 
 
 class Tap:
@@ -42,13 +52,13 @@ class Tap:
 
     A compressed stream is decoded for the record (the client still gets it as it came); one that
     does not decode is not recorded (`failed` says why): redaction could not see into it. `binary`: the
-    events are length-prefixed frames (AWS event-stream), not SSE events.
+    events are length-prefixed frames (AWS event-stream), not SSE events; `lines`: each line is one (NDJSON).
     """
 
     def __init__(self, started: float, content_encoding: str = "",
-                 clock: Callable[[], float] = time.time, binary: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, binary: bool = False, lines: bool = False) -> None:
         self.started, self.clock = started, clock
-        self.split = eventstream.split if binary else split_events
+        self.split = eventstream.split if binary else split_lines if lines else split_events
         self.events: list[tuple[float, bytes]] = []
         self.rest = b""
         self.failed: str | None = None

@@ -34,7 +34,8 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
             # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
             encoding = r.headers.get("content-encoding", "")
             kind = stream_kind(r.headers.get("content-type", ""))
-            tap = Tap(started, encoding, clock=time.perf_counter, binary=kind == "binary") if kind else None
+            tap = (Tap(started, encoding, clock=time.perf_counter, binary=kind == "binary", lines=kind == "lines")
+                   if kind else None)
             raw = b""
             async for part in r.aiter_raw():
                 if tap is not None:

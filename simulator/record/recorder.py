@@ -78,7 +78,7 @@ class Recorder:
         kind = stream_kind(flow.response.headers.get("content-type", ""))
         if kind is not None:
             tap = Tap(flow.request.timestamp_start, flow.response.headers.get("content-encoding", ""),
-                      binary=kind == "binary")
+                      binary=kind == "binary", lines=kind == "lines")
             flow.response.stream = tap
             flow.metadata["simctl_tap"] = tap
         elif flow.response.stream:  # a body over stream_large_bodies: passed on as it comes, kept here

@@ -232,3 +232,39 @@ def test_optional_bearer_key(tmp_path: Path) -> None:
         assert e.value.status_code == 401 and e.value.error == "unauthorized"
         keyed = ollama.Client(host=base, headers={"authorization": "Bearer sk-local-proxy"})
         assert keyed.list().models
+
+
+def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None:
+    from test_record import recorder  # tests/test_record.py: `simctl record` (mitmproxy) as a process
+
+    from simulator.cassettes import load as cassettes
+
+    secret = "sk-proxy-" + "Qq7Rr8Ss9" * 3
+    path = tmp_path / "ollama-cassette.yaml"
+    msgs = [{"role": "user", "content": "Why is the sky blue?"}]
+    with running_server(ServerConfig(seed=4, scenarios=(_scenario(tmp_path),))) as upstream, \
+            recorder(upstream, path) as (proxy, _):
+        c = ollama.Client(host=proxy, headers={"authorization": f"Bearer {secret}"})
+        whole = c.chat(model="llama3.2", messages=msgs)
+        streamed = list(c.chat(model="qwen3", messages=msgs, stream=True))
+        vector = c.embed(model="nomic-embed-text", input="hello").embeddings[0]
+        names = [m.model for m in c.list().models]
+        with pytest.raises(ollama.ResponseError):
+            c.chat(model="missing-model", messages=msgs)
+    assert secret.encode() not in path.read_bytes()
+    recorded = cassettes.load(path)
+    assert [i.response.status for i in recorded.interactions] == [200, 200, 200, 200, 404]
+    stream = recorded.interactions[1].response
+    assert stream.streaming and len(stream.chunks or []) == len(streamed)  # one recorded chunk per NDJSON line
+    with running_server(ServerConfig(cassettes=(str(path),), mode="strict")) as url:
+        c = ollama.Client(host=url)
+        assert c.chat(model="llama3.2", messages=msgs).message.content == whole.message.content
+        again = list(c.chat(model="qwen3", messages=msgs, stream=True))
+        assert [p.model_dump() for p in again] == [p.model_dump() for p in streamed]  # created_at and all
+        assert c.embed(model="nomic-embed-text", input="hello").embeddings[0] == vector
+        assert [m.model for m in c.list().models] == names
+        with pytest.raises(ollama.ResponseError) as e:
+            c.chat(model="missing-model", messages=msgs)
+        assert e.value.status_code == 404 and e.value.error == "model 'missing-model:latest' not found"
+        with pytest.raises(ollama.ResponseError):  # strict: a request never recorded is a miss
+            c.chat(model="llama3.2", messages=[{"role": "user", "content": "never asked"}])
