@@ -182,6 +182,8 @@ def simctl_env_vars(simctl_url: str) -> dict[str, str]:
     # The anthropic SDK adds /v1/messages to ANTHROPIC_BASE_URL itself.
     return {"OPENAI_BASE_URL": simctl_url + "/v1", "OPENAI_API_BASE": simctl_url + "/v1",
             "OPENAI_API_KEY": TEST_KEY, "ANTHROPIC_BASE_URL": simctl_url, "ANTHROPIC_API_KEY": TEST_KEY,
+            # openai.AzureOpenAI reads these three (it adds /openai/deployments/... itself)
+            "AZURE_OPENAI_ENDPOINT": simctl_url, "AZURE_OPENAI_API_KEY": TEST_KEY, "OPENAI_API_VERSION": "2024-10-21",
             "SIMCTL_URL": simctl_url}
 
 
@@ -193,6 +195,10 @@ def simctl_env(simctl_env_vars: dict[str, str], monkeypatch: pytest.MonkeyPatch)
         # Recording forwards with the key from this process's environment, read per request: keep the
         # real one there under the name the recorder reads first, as the app's variable gets a dummy.
         monkeypatch.setenv("SIMCTL_UPSTREAM_KEY", real)
+    azure = os.environ.get("AZURE_OPENAI_API_KEY")
+    if azure and azure != simctl_env_vars.get("AZURE_OPENAI_API_KEY") and not os.environ.get(
+            "SIMCTL_UPSTREAM_AZURE_KEY"):
+        monkeypatch.setenv("SIMCTL_UPSTREAM_AZURE_KEY", azure)  # and for an Azure key
     for name, value in simctl_env_vars.items():
         monkeypatch.setenv(name, value)
     return simctl_env_vars

@@ -18,13 +18,19 @@ from .capture import Capture, Tap, make_interaction, stream_kind
 from .inflate import decode
 
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
+# An Azure client's key travels as `api-key` (an Entra token as a Bearer, which the default case forwards).
+AZURE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY", "SIMCTL_UPSTREAM_KEY")
 
 
 async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
                   headers: dict[str, str], body: bytes) -> Interaction:
-    key = next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
+    azure = any(k.lower() == "api-key" for k in headers)
+    key = next((os.environ[v] for v in (AZURE_KEY_VARIABLES if azure else KEY_VARIABLES) if os.environ.get(v)),
+               None)
     send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
-    if key:
+    if azure and key:
+        send["api-key"] = key
+    elif key:
         send["authorization"] = f"Bearer {key}"
     send["accept-encoding"] = "identity"  # chunks as sent, not compressed
     started = time.perf_counter()

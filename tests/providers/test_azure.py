@@ -270,3 +270,18 @@ def test_record_then_replay_strict(tmp_path: Path, upstream: str) -> None:
         with pytest.raises(openai.NotFoundError):  # strict: a request the cassette does not hold is refused
             azure.chat.completions.create(model="prod-chat", messages=[{"role": "user", "content": "new"}])
 
+
+
+def test_record_new_forwards_the_azure_key_from_the_environment(tmp_path: Path, upstream: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """record-new: a miss goes upstream with the server's Azure key as `api-key`, never the client's."""
+    monkeypatch.setenv("SIMCTL_UPSTREAM_AZURE_KEY", KEY)
+    path = tmp_path / "new.yaml"
+    with running_server(ServerConfig(cassettes=(str(path),), mode="record-new", upstream=upstream, speed=0)) as url:
+        azure = openai.AzureOpenAI(azure_endpoint=url, api_key="the-client-s-dummy", api_version=VERSION,
+                                   max_retries=0)
+        first = azure.chat.completions.create(model="prod-chat", messages=MSG)
+        assert first.model == "gpt-4o-mini-2024-07-18"
+        assert azure.chat.completions.create(model="prod-chat", messages=MSG).model_dump() == first.model_dump()
+    raw = path.read_bytes()
+    assert KEY.encode() not in raw and b"the-client-s-dummy" not in raw and b"prompt_filter_results" in raw
