@@ -18,7 +18,7 @@ from typing import Any
 from ...api.context import Context
 from ...generate import textgen, tokens
 from ...generate import tools as toolgen
-from ...plan import ResponsePlan, dumps
+from ...plan import SSE_TYPE, ResponsePlan, dumps
 from . import request, stream, wire
 
 DEFAULT_REPLY = 40  # tokens of prose when neither the rule nor max_tokens says
@@ -40,7 +40,8 @@ class Block:
         if self.kind == "text":
             return {"type": "text", "text": text}
         if self.kind == "tool_use":
-            return {"type": "tool_use", "id": self.id, "name": self.name, "input": json.loads(text or "{}")}
+            return {"type": "tool_use", "id": self.id, "name": self.name, "input": json.loads(text or "{}"),
+                    "caller": {"type": "direct"}}  # since 2026 (A:O/tools-stream)
         if self.kind == "thinking":
             return {"type": "thinking", "thinking": text, "signature": self.signature}
         return {"type": "redacted_thinking", "data": self.data}
@@ -83,11 +84,11 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     answer = compose(ctx, body, prompt)
     headers = wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
                                       body["max_tokens"])
-    common = {"model": answer.model, "prompt_tokens": answer.input_tokens, "completion_tokens": answer.output_tokens}
     if body.get("stream") is True:
-        return ResponsePlan(chunks=stream.events(answer), headers=headers, media_type="text/event-stream; "
-                            "charset=utf-8", **common)
-    return ResponsePlan(body=dumps(answer.message()), headers=headers, **common)
+        return ResponsePlan(chunks=stream.events(answer), headers=headers, media_type=SSE_TYPE, model=answer.model,
+                            prompt_tokens=answer.input_tokens, completion_tokens=answer.output_tokens)
+    return ResponsePlan(body=dumps(answer.message()), headers=headers, model=answer.model,
+                        prompt_tokens=answer.input_tokens, completion_tokens=answer.output_tokens)
 
 
 def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answer:

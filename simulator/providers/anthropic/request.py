@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...api.context import Context
 from ...errors import APIError
 from ...generate import jsongen, tokens
 from ...generate.tools import Tool
@@ -18,6 +19,7 @@ REDACT_TRIGGER = ("ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_"
                   "46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB")
 IMAGE_TOKENS = 1600  # a ~1.15-megapixel image (Anthropic: width*height/750); the pixels are not decoded
 DOCUMENT_TOKENS = 2500  # a short PDF: text plus one image per page
+EFFORTS = ("low", "medium", "high", "max")
 CACHE_MINIMUM = 1024  # tokens below which a cache_control breakpoint caches nothing (Sonnet/Opus)
 
 
@@ -42,7 +44,7 @@ class Prompt:
         return self.texts[-1] if self.texts else ""
 
 
-def resolve(ctx: Any, body: dict[str, Any]) -> ModelInfo:
+def resolve(ctx: Context, body: dict[str, Any]) -> ModelInfo:
     name = body.get("model")
     if not isinstance(name, str) or not name:
         raise bad("model: Field required")
@@ -54,7 +56,7 @@ def resolve(ctx: Any, body: dict[str, Any]) -> ModelInfo:
     return model
 
 
-def read(ctx: Any, body: dict[str, Any], *, count_only: bool = False) -> Prompt:
+def read(ctx: Context, body: dict[str, Any], *, count_only: bool = False) -> Prompt:
     """Check the request as the API does (field errors say `path: what`), then gather its text."""
     model = resolve(ctx, body)
     if "messages" not in body:
@@ -96,6 +98,8 @@ def read(ctx: Any, body: dict[str, Any], *, count_only: bool = False) -> Prompt:
     prompt.after_tool_result = isinstance(last.get("content"), list) and any(
         isinstance(b, dict) and b.get("type") == "tool_result" for b in last["content"])
     prompt.input_tokens = 4 + sum(t for t, _ in pieces)
+    if prompt.input_tokens > model.context_window:  # A:R/400
+        raise bad(f"prompt is too long: {prompt.input_tokens} tokens > {model.context_window} maximum")
     marks = [i for i, (_, mark) in enumerate(pieces) if mark]
     if body.get("cache_control") is not None and pieces:  # automatic caching: the whole prompt so far
         marks.append(len(pieces) - 1)
@@ -129,6 +133,10 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo) -> None:
     stops = body.get("stop_sequences")
     if stops is not None and (not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)):
         raise bad("stop_sequences: Input should be a valid list")
+    effort = (body.get("output_config") or {}).get("effort") if isinstance(body.get("output_config"), dict) else None
+    if effort is not None and effort not in EFFORTS:  # A:P/effort-400
+        raise bad(f"This model does not support effort level '{effort}'. Supported levels: "
+                  f"{', '.join(sorted(EFFORTS))}.")
     thinking = body.get("thinking")
     if thinking is not None:
         if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled", "adaptive"):

@@ -22,7 +22,7 @@ def _start_shell(b: Block) -> dict[str, Any]:
     if b.kind == "text":
         return {"type": "text", "text": ""}
     if b.kind == "tool_use":
-        return {"type": "tool_use", "id": b.id, "name": b.name, "input": {}}
+        return {"type": "tool_use", "id": b.id, "name": b.name, "input": {}, "caller": {"type": "direct"}}
     if b.kind == "thinking":
         return {"type": "thinking", "thinking": "", "signature": ""}
     return {"type": "redacted_thinking", "data": b.data}  # whole at the start, no deltas
