@@ -131,7 +131,7 @@ def test_unchanged_shapes_are_identical_and_the_estimate_comes_first(recorded: P
     code, stdout, stderr = check("--upstream", url, "--yes", "--report", str(tmp_path / "r.json"), str(recorded))
     assert code == 0, stderr
     # printed before sending: 3 requests, the tokens the recorded answers report (12+4, 12+2, 3+0), a price
-    assert "3 request(s) to send" in stderr and "27 input + 6 output tokens, about $" in stderr
+    assert "3 request(s) to send" in stderr and "27 input + 6 output tokens, about $" in stderr, stderr
     assert "not re-sent x1: DELETE" in stderr and "not re-sent x1: recorded a 429" in stderr
     assert [p for _, p, _ in fake.seen] == ["/v1/chat/completions", "/v1/chat/completions", "/v1/embeddings"]
     assert {a for a, _, _ in fake.seen} == {f"Bearer {KEY}"}  # the key from the environment ...

@@ -348,7 +348,8 @@ def _model(m: Any, at: tuple[Any, ...], w: _Where) -> tuple[ModelInfo, dict[str,
         "endpoints": endpoints,
         "dimensions": dims,
         "tokenizer": tokenizer,
-        "aliases": [str(a) for a in _get(m, "aliases", list, w, [], at)],
+        # A shipped model keeps its aliases (claude-sonnet-4-0 ...) unless the scenario gives its own.
+        "aliases": [str(a) for a in _get(m, "aliases", list, w, list(base.aliases) if base else [], at)],
     }
     for key, typ, default in (("owned_by", str, "openai"), ("created", int, 1700000000),
                               ("context_window", int, 128000), ("legacy", bool, False),
