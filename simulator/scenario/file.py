@@ -20,6 +20,7 @@ from ..server_state import StoredFile
 from . import azure as azures
 from . import batches as batch_clock
 from . import builtin as builtin_pack  # type: ignore[attr-defined]  # scenarios/, mapped at install
+from . import hosted as hosted_tools
 from . import moderation as moderations
 from . import seed_files, templates
 from .catalog import ENDPOINTS_BY_KIND, TOKENIZERS, ModelInfo, builtin, every_builtin, from_spec
@@ -38,7 +39,8 @@ BUILTIN_DIR = Path(builtin_pack.__file__).resolve().parent
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
 TOP_KEYS = ("version", "name", "description", "extends", "server", "catalog", "models", "reply_tokens", "timing",
-            "rules", "faults", "rate_limits", "moderation", "files", "azure", "batches")
+            "rules", "faults", "rate_limits", "moderation", "files", "azure", "batches",
+            "hosted_tools")
 SERVER_KEYS = ("error_style", "api_keys", "fault_header", "rate_limit_by", "responses_stream", "openai_headers",
                "organization", "project", "model_permissions", "explicit_nulls")
 
@@ -88,6 +90,7 @@ class Scenario:
     rate_limits: Limits | None = None
     moderation: Policy = field(default_factory=Policy)  # what POST /v1/moderations flags
     azure: azures.Azure = field(default_factory=azures.Azure)  # Azure OpenAI's deployments and content filter
+    hosted: hosted_tools.Hosted = field(default_factory=hosted_tools.Hosted)  # what web search and MCP servers give
     batches: batch_clock.Clock = field(default_factory=batch_clock.Clock)  # how long a batch spends per state
     files: tuple[StoredFile, ...] = ()  # files there from the start (a seed document's examples)
     # Model cards with 2023's `permission`, `root` and `parent` (as FastAPI clones of the API still send)
@@ -257,6 +260,8 @@ def parse_with_extends(text: str, source: str) -> tuple[Scenario, list[str]]:
         moderation=w.check(("moderation",), moderations.parse, data["moderation"]) if "moderation" in data
         else Policy(),
         azure=w.check(("azure",), azures.parse, data["azure"]) if "azure" in data else azures.Azure(),
+        hosted=w.check(("hosted_tools",), hosted_tools.parse, data["hosted_tools"]) if "hosted_tools" in data
+        else hosted_tools.Hosted(),
         batches=w.check(("batches",), batch_clock.parse, data["batches"]) if "batches" in data
         else batch_clock.Clock(),
         files=w.check(("files",), seed_files.parse, data["files"]) if "files" in data else (),
@@ -282,6 +287,7 @@ def layer_over(base: Scenario, top: Scenario) -> Scenario:
         "faults": [*base.faults, *top.faults],
         "moderation": top.moderation.over(base.moderation),
         "azure": top.azure.over(base.azure),
+        "hosted": top.hosted.over(base.hosted),
         "batches": top.batches.over(base.batches),
         "files": (*[f for f in base.files if f.id not in {t.id for t in top.files}], *top.files),
         "sources": (*base.sources, *top.sources),

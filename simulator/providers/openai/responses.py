@@ -15,7 +15,7 @@ from ...generate.tools import Tool, arguments, choose, parse_tools
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import RESPONSES
 from ...scenario.timing import schedule
-from . import items_store, prompt_tokens
+from . import hosted_tools, items_store, prompt_tokens
 from . import responses_fields as fields
 from .logprobs import token_logprobs
 from .metadata import check as check_metadata
@@ -82,7 +82,9 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     check_tool_pairs(conversation)
     prompt = _last_user_text(conversation)
     rng = ctx.rng(body.get("seed"), model_name, instructions, conversation, body.get("tools"), text_format)
-    tool = choose(tools, body.get("tool_choice"), prompt, _ends_with_tool_output(conversation))
+    # a tool_choice naming a hosted tool leaves the function tools out of this turn
+    choice = "none" if hosted_tools.forced(body.get("tool_choice")) else body.get("tool_choice")
+    tool = choose(tools, choice, prompt, _ends_with_tool_output(conversation))
     output: list[dict[str, Any]] = []
     created = ctx.now()
     ids = Ids(created)
@@ -98,8 +100,11 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     pieces: list[str] = []
     lp: list[dict[str, Any]] | None = None
     incomplete = room == 0
-    if incomplete:
-        pass  # the thinking used the whole budget: no answer item
+    hosted = await hosted_tools.run(ctx, body, prompt, history, items, ids, rng,
+                                    params.optional(body, "include", list, []))
+    output.extend(hosted.items)  # web searches, file searches, code, images, MCP: before the answer
+    if incomplete or hosted.waiting:
+        pass  # the thinking used the whole budget, or an MCP call waits for approval: no answer item
     elif tool is not None:
         pieces = tokens.pieces(arguments(tool, rng))
         output.append(function_call_item(ids("fc_"), ctx.new_id("call_"), tool.name, "".join(pieces)))
@@ -111,9 +116,14 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
             text = f'Following up on "{first[:60]}": ' + textgen.compose(rng, prompt,
                                                                         wanted.tokens or ctx.scenario.reply_tokens)
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text)
-        pieces, incomplete = gen.pieces, gen.finish_reason == "length"
+        pieces, incomplete, answer = gen.pieces, gen.finish_reason == "length", gen.text
+        cited: list[dict[str, Any]] = []
+        if hosted.citations and not incomplete:  # what the searches found, cited after the text
+            answer, cited = hosted_tools.cite(gen.text, hosted.citations)
+            pieces = [*pieces, *tokens.pieces(answer[len(gen.text):])]
         phase = "final_answer" if fields.phased(model.id) else None
-        output.append(message_item(ids("msg_"), gen.text, incomplete, phase))
+        output.append(message_item(ids("msg_"), answer, incomplete, phase))
+        output[-1]["content"][0]["annotations"] = cited
         if echo.logprobs:  # include: message.output_text.logprobs (or top_logprobs): one entry per token
             lp = token_logprobs(pieces, echo.top_logprobs, ctx.rng("logprobs", model_name, conversation))
             output[-1]["content"][0]["logprobs"] = lp
@@ -158,7 +168,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         return json_plan(fields.pending(response, "queued"), **common)
     if stream:
         events = chat_chunks(response, pieces) if ctx.scenario.responses_stream == "chat_chunks" else \
-            stream_events(response, pieces, obfuscate, lp, echo.asked_tier)
+            stream_events(response, pieces, obfuscate, lp, echo.asked_tier, hosted.partials)
         if echo.background:  # a client may come back for the rest: GET ?stream=true&starting_after=N
             await ctx.store.put_object(STREAM, response["id"], [[e.decode(), t] for e, t in events])
         return ResponsePlan(chunks=schedule(events), media_type=SSE_TYPE, **common)

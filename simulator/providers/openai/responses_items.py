@@ -9,7 +9,7 @@ from ... import ids
 from ...errors import invalid
 from ...generate import tokens
 from ...sse import named_event
-from . import obfuscation
+from . import hosted_stream, obfuscation
 
 INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio", "output_text", "refusal")
 
@@ -129,12 +129,15 @@ def as_input(item: dict[str, Any]) -> dict[str, Any]:
         return {"type": "message", "role": "assistant", "content": item["content"]}
     if item["type"] == "reasoning":
         return {"type": "reasoning", "id": item["id"], "summary": item["summary"]}
-    return {k: item[k] for k in ("type", "call_id", "name", "arguments")}
+    if item["type"] == "function_call":
+        return {k: item[k] for k in ("type", "call_id", "name", "arguments")}
+    return dict(item)  # a hosted tool's call goes back as it came
 
 
 def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = True,
                   logprobs: list[dict[str, Any]] | None = None,
-                  asked_tier: str | None = None) -> list[tuple[bytes, bool]]:
+                  asked_tier: str | None = None,
+                  partials: dict[str, list[str]] | None = None) -> list[tuple[bytes, bool]]:
     """Events as (bytes, carries a token); `pieces` are the tokens of the answer item (message or call), and
     `logprobs` theirs when asked for. Each delta carries the random `obfuscation` OpenAI adds by default
     (stream_options.include_obfuscation). Fields after `type` in alphabetical order, as the live API writes
@@ -159,6 +162,9 @@ def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = Tr
         emit("response.created", response=start)
     emit("response.in_progress", response=start)
     for index, item in enumerate(response["output"]):
+        if item["type"] in hosted_stream.STREAMED:
+            hosted_stream.events(emit, index, item, (partials or {}).get(item["id"], []))
+            continue
         if item["type"] == "reasoning":
             emit("response.output_item.added", output_index=index, item={**item, "summary": []})
             # The thinking happens after this event: the time to first token belongs to the first summary
@@ -185,10 +191,13 @@ def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = Tr
             emit("response.output_item.added", output_index=index,
                  item={**item, "status": "in_progress", "content": []})
             emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
-                 part={**part, "text": "", "logprobs": []})
+                 part={**part, "text": "", "logprobs": [], "annotations": []})
             for n, piece in enumerate(pieces):
                 emit("response.output_text.delta", True, item_id=item["id"], output_index=index, content_index=0,
                      delta=piece, logprobs=[logprobs[n]] if logprobs else [])
+            for n, note in enumerate(part["annotations"]):  # the citations, once the text they follow is out
+                emit("response.output_text.annotation.added", item_id=item["id"], output_index=index,
+                     content_index=0, annotation_index=n, annotation=note)
             emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
                  text=part["text"], logprobs=logprobs or [])
             emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)
