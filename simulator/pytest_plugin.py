@@ -184,6 +184,8 @@ def simctl_env_vars(simctl_url: str) -> dict[str, str]:
             "OPENAI_API_KEY": TEST_KEY, "ANTHROPIC_BASE_URL": simctl_url, "ANTHROPIC_API_KEY": TEST_KEY,
             # openai.AzureOpenAI reads these three (it adds /openai/deployments/... itself)
             "AZURE_OPENAI_ENDPOINT": simctl_url, "AZURE_OPENAI_API_KEY": TEST_KEY, "OPENAI_API_VERSION": "2024-10-21",
+            # the ollama client reads OLLAMA_HOST (and sends OLLAMA_API_KEY as a bearer key when set)
+            "OLLAMA_HOST": simctl_url, "OLLAMA_API_KEY": TEST_KEY,
             "SIMCTL_URL": simctl_url}
 
 

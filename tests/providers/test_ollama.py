@@ -268,3 +268,9 @@ def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None
         assert e.value.status_code == 404 and e.value.error == "model 'missing-model:latest' not found"
         with pytest.raises(ollama.ResponseError):  # strict: a request never recorded is a miss
             c.chat(model="llama3.2", messages=[{"role": "user", "content": "never asked"}])
+
+
+def test_the_pytest_plugin_points_the_ollama_client_at_simctl(simctl_env: dict[str, str]) -> None:
+    assert simctl_env["OLLAMA_HOST"] == simctl_env["SIMCTL_URL"]
+    client = ollama.Client()  # reads OLLAMA_HOST (and sends OLLAMA_API_KEY as a bearer key)
+    assert client.chat(model="gemma3", messages=[{"role": "user", "content": "hi"}]).message.content
