@@ -274,3 +274,16 @@ def test_the_pytest_plugin_points_the_ollama_client_at_simctl(simctl_env: dict[s
     assert simctl_env["OLLAMA_HOST"] == simctl_env["SIMCTL_URL"]
     client = ollama.Client()  # reads OLLAMA_HOST (and sends OLLAMA_API_KEY as a bearer key)
     assert client.chat(model="gemma3", messages=[{"role": "user", "content": "hi"}]).message.content
+
+
+def test_rate_limits_answer_in_ollama_shape_without_openai_headers(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, "name: limited\ncatalog: ollama\nrate_limits: {requests_per_minute: 2}\n")
+    with running_server(ServerConfig(scenarios=(scenario,))) as base:
+        ok = [httpx.post(base + "/api/generate", json={"model": "llama3.2", "prompt": "hi", "stream": False})
+              for _ in range(2)]
+        assert all(r.status_code == 200 and not any(h.startswith("x-ratelimit") for h in r.headers) for r in ok)
+        with pytest.raises(ollama.ResponseError) as e:
+            ollama.Client(host=base).generate(model="llama3.2", prompt="hi")
+        assert e.value.status_code == 429 and e.value.error
+        limited = httpx.post(base + "/api/generate", json={"model": "llama3.2", "prompt": "hi"})
+        assert set(limited.json()) == {"error"} and "retry-after" in limited.headers
