@@ -22,7 +22,9 @@ def request_fields(content_type: str, raw: bytes) -> Any:
     kind = content_type.split(";", 1)[0].strip().lower()
     if not raw:
         return None
-    if kind == "application/json" or kind.endswith("+json"):
+    # No content type at all: JSON if it parses, as a cassette stores any body (boto3 sends Bedrock's
+    # InvokeModel bodies without one).
+    if kind in ("", "application/json") or kind.endswith("+json"):
         try:
             return json.loads(raw)
         except ValueError:

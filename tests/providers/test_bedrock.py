@@ -21,6 +21,8 @@ from botocore.exceptions import ClientError, EventStreamError
 from simulator.config import ServerConfig
 from simulator.testing import running_server
 
+pytest_plugins = ["pytester"]
+
 KEY_ID = "AKIDSIMCTLTEST000001"
 CLAUDE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 NOVA = "amazon.nova-micro-v1:0"
@@ -403,3 +405,19 @@ def test_rate_limit_is_a_throttling_exception_without_openai_headers(tmp_path: P
             c.converse(modelId=NOVA, messages=HELLO)
         headers = e.value.response["ResponseMetadata"]["HTTPHeaders"]
         assert not [h for h in headers if h.startswith("x-ratelimit")]
+
+
+def test_pytest_plugin_points_boto3_at_the_server(pytester: pytest.Pytester) -> None:
+    """simctl_env: a client built by the app itself (no endpoint_url, no credentials) reaches simctl."""
+    pytester.makepyfile(test_app="""
+        import boto3
+        import pytest
+
+        @pytest.mark.simctl(scenario="default")
+        def test_app(simctl_env):
+            client = boto3.client("bedrock-runtime")
+            hi = [{"role": "user", "content": [{"text": "hi"}]}]
+            r = client.converse(modelId="amazon.nova-micro-v1:0", messages=hi)
+            assert r["stopReason"] == "end_turn"
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

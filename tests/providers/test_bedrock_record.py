@@ -1,0 +1,107 @@
+"""`simctl record` between boto3 and an upstream that speaks Bedrock's wire (simctl itself, on 127.0.0.1), then
+strict replay of the cassette alone: the binary event streams survive the cassette frame by frame (botocore
+parses them again, both CRCs checked), and no credential (SigV4 signature, access key id, session token) is on
+disk."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+from botocore.config import Config
+
+from simulator.config import ServerConfig
+from simulator.testing import free_port, running_server
+
+ROOT = Path(__file__).resolve().parents[2]
+ACCESS_KEY = "AKIA" + "SIMCTLRECORD0001"  # an access key id's shape: the redaction patterns know it
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEXAMPLEsessionTOKENvalue" * 3
+HELLO = [{"role": "user", "content": [{"text": "Tell me about event streams"}]}]
+TOOL = {"toolSpec": {"name": "lookup", "description": "Look a word up",
+                     "inputSchema": {"json": {"type": "object", "properties": {"word": {"type": "string"}},
+                                              "required": ["word"]}}}}
+CLAUDE_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 40,
+               "messages": [{"role": "user", "content": "Stream me something"}]}
+
+
+@contextmanager
+def recorder(upstream: str, path: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
+                             "--port", str(port), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+
+
+def _client(url: str) -> Any:
+    return boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1", aws_access_key_id=ACCESS_KEY,
+                        aws_secret_access_key="dummy-secret", aws_session_token=SESSION_TOKEN,
+                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+def _calls(c: Any) -> list[Any]:
+    """What the app sees of each call: bodies and parsed stream events (botocore decodes every frame)."""
+    out: list[Any] = []
+    r = c.converse(modelId="amazon.nova-micro-v1:0", messages=HELLO)
+    out.append([r["output"], r["stopReason"], r["usage"]])
+    out.append(list(c.converse_stream(modelId="us.anthropic.claude-sonnet-4-5-20250929-v1:0", messages=HELLO,
+                                      toolConfig={"tools": [TOOL]})["stream"]))
+    out.append(list(c.converse_stream(modelId="amazon.nova-micro-v1:0", messages=HELLO)["stream"]))
+    chunks = c.invoke_model_with_response_stream(modelId="anthropic.claude-3-haiku-20240307-v1:0",
+                                                 body=json.dumps(CLAUDE_BODY))["body"]
+    out.append([json.loads(e["chunk"]["bytes"]) for e in chunks])
+    out.append(json.loads(c.invoke_model(modelId="meta.llama3-1-70b-instruct-v1:0",
+                                         body=json.dumps({"prompt": "hi", "max_gen_len": 20}))["body"].read()))
+    return out
+
+
+def test_record_then_replay_strict(tmp_path: Path) -> None:
+    scenario = tmp_path / "bedrock.yaml"
+    scenario.write_text("version: 1\nname: upstream\ncatalog: bedrock\nreply_tokens: 12\n"
+                        "timing: {ttft: 0.05, itl: 0.01}\n")
+    cassette = tmp_path / "bedrock-cassette.yaml"
+    with running_server(ServerConfig(scenarios=(str(scenario),))) as upstream:
+        with recorder(upstream, cassette) as proxy:
+            recorded = _calls(_client(proxy))
+    text = cassette.read_text()
+    for secret in (ACCESS_KEY, SESSION_TOKEN, "AWS4-HMAC-SHA256", "Signature=", "dummy-secret"):
+        assert secret not in text
+    data = yaml.safe_load(text)
+    interactions = data["interactions"]
+    assert [i["request"]["path"].rsplit("/", 1)[-1] for i in interactions] == [
+        "converse", "converse-stream", "converse-stream", "invoke-with-response-stream", "invoke"]
+    streams = [i["response"] for i in interactions if "chunks" in i["response"]]
+    assert len(streams) == 3
+    for response in streams:
+        assert response["headers"]["content-type"] == "application/vnd.amazon.eventstream"
+        assert all(set(c) == {"at_ms", "base64"} for c in response["chunks"])  # one frame per chunk, timed
+        times = [c["at_ms"] for c in response["chunks"]]
+        assert times == sorted(times) and times[-1] > times[0]
+    with running_server(ServerConfig(cassettes=(str(cassette),), mode="strict", scenarios=(str(scenario),))) as url:
+        replayed = _calls(_client(url))
+    assert replayed == recorded
+    assert recorded[1][-1]["metadata"]["usage"]["outputTokens"] > 0
