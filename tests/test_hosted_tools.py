@@ -78,6 +78,7 @@ def test_web_search_cites_the_scenario_pages(sdk: openai.OpenAI, http: httpx.Cli
     validate("Response", raw)
     call, message = raw["output"]
     assert call["type"] == "web_search_call" and call["status"] == "completed"
+    assert raw["tool_usage"]["web_search"] == {"num_requests": 1}
     assert call["action"]["query"] == "Where do I download Python?"
     assert [s["url"] for s in call["action"]["sources"]] == ["https://www.python.org/downloads/",
                                                              "https://docs.python.org/3/"]

@@ -174,3 +174,22 @@ def test_conversations_shared_in_redis(redis_url: str) -> None:
         r = cb.responses.create(model=M, input="hello", conversation=conv.id)
         assert [i.id for i in ca.conversations.items.list(conv.id).data][0] == r.output[0].id
         assert len(ca.responses.input_items.list(r.id).data) == 1
+
+
+def test_input_tokens_counts_as_the_response_does(client: openai.OpenAI, http: httpx.Client) -> None:
+    """POST /v1/responses/input_tokens: the count the response then reports, for input, previous_response_id and
+    conversation alike."""
+    tool = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+    asked = {"model": M, "input": "Count me, please.", "instructions": "Be brief.", "tools": [tool]}
+    counted = http.post("/v1/responses/input_tokens", json=asked).json()
+    validate("TokenCountsResource", counted)
+    r = client.responses.create(**asked, tool_choice="none")  # type: ignore[arg-type]
+    assert counted == {"object": "response.input_tokens", "input_tokens": r.usage.input_tokens}  # type: ignore[union-attr]
+    follow = {"model": M, "input": "And again?", "previous_response_id": r.id}
+    n = client.responses.input_tokens.count(**follow).input_tokens  # type: ignore[arg-type]
+    assert n == client.responses.create(**follow).usage.input_tokens  # type: ignore[arg-type, union-attr]
+    conv = client.conversations.create(items=[{"type": "message", "role": "user", "content": "Hello there"}])
+    n = client.responses.input_tokens.count(model=M, input="hi", conversation=conv.id).input_tokens
+    assert n == client.responses.create(model=M, input="hi", conversation=conv.id).usage.input_tokens  # type: ignore[union-attr]
+    r = http.post("/v1/responses/input_tokens", json={"model": M, "input": "x", "conversation": "conv_nope"})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "conversation"

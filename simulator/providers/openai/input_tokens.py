@@ -7,12 +7,11 @@ from typing import Any
 
 from ...api import params
 from ...api.context import Context
-from ...errors import invalid
 from ...generate.tools import parse_tools
 from ...plan import ResponsePlan, json_plan
 from ...scenario.catalog import RESPONSES
 from . import prompt_tokens
-from .responses import _input_items
+from .responses import _history, _input_items
 
 DEFAULT_MODEL = "gpt-4o"  # `model` is optional here; the count needs a tokenizer
 
@@ -24,14 +23,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         name = DEFAULT_MODEL if ctx.catalog.get(DEFAULT_MODEL) else next(
             (m.id for m in ctx.catalog.models if RESPONSES in m.endpoints), DEFAULT_MODEL)
     model = ctx.catalog.resolve(name, RESPONSES)
-    history: list[dict[str, Any]] = []
-    previous_id = params.optional(body, "previous_response_id", str)
-    if previous_id is not None:
-        found = await ctx.store.get_conversation(previous_id)
-        if found is None:
-            raise invalid(f"Previous response with id '{previous_id}' not found.", param="previous_response_id",
-                          code="previous_response_not_found")
-        history = found
+    # what came before: a previous response's conversation, or a conversation's items (as POST /v1/responses)
+    history = await _history(ctx, body, params.optional(body, "previous_response_id", str))
     instructions = params.optional(body, "instructions", str)
     tools = parse_tools(body.get("tools"), nested=False)
     count = prompt_tokens.responses(instructions, [*history, *items], tools, model)

@@ -151,7 +151,7 @@ def build(v: dict[str, Any], o: Options, streamed: bool) -> dict[str, Any]:
         "temperature": v["temperature"],
         "text": v["text"],
         "tool_choice": v["tool_choice"],
-        "tool_usage": _TOOL_USAGE,
+        "tool_usage": tool_usage(v["output"]),
         "tools": v["tools"],
         "top_logprobs": o.top_logprobs,
         "top_p": v["top_p"],
@@ -161,6 +161,14 @@ def build(v: dict[str, Any], o: Options, streamed: bool) -> dict[str, Any]:
         "metadata": v["metadata"],
     })
     return out
+
+
+def tool_usage(output: list[dict[str, Any]]) -> dict[str, Any]:
+    """`tool_usage`: how many web searches the hosted web_search tool made (the rest stays zero)."""
+    searches = sum(1 for item in output if item["type"] == "web_search_call")
+    if not searches:
+        return _TOOL_USAGE
+    return {**_TOOL_USAGE, "web_search": {"num_requests": searches}}
 
 
 _PHASED = re.compile(r"gpt-5\.([4-9]|\d\d)")  # message items name their phase from gpt-5.4 (recorded 2026-04..08)
