@@ -18,17 +18,26 @@ from .capture import Capture, Tap, make_interaction, stream_kind
 from .inflate import decode
 
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
+# A Google client's (google-genai reads GEMINI_API_KEY and GOOGLE_API_KEY; the pytest plugin keeps a real one
+# in SIMCTL_UPSTREAM_GOOGLE_KEY while the test's environment holds a dummy).
+GOOGLE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY")
 # An Azure client's key travels as `api-key` (an Entra token as a Bearer, which the default case forwards).
 AZURE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY", "SIMCTL_UPSTREAM_KEY")
 
 
 async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
                   headers: dict[str, str], body: bytes) -> Interaction:
-    azure = any(k.lower() == "api-key" for k in headers)
-    key = next((os.environ[v] for v in (AZURE_KEY_VARIABLES if azure else KEY_VARIABLES) if os.environ.get(v)),
-               None)
+    # A Google client (x-goog-api-key or ?key=) gets the upstream key the same way, from its own variables too.
+    google = any(k.lower() == "x-goog-api-key" for k in headers) or "key" in query
+    azure = not google and any(k.lower() == "api-key" for k in headers)
+    names = GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else KEY_VARIABLES
+    key = next((os.environ[v] for v in names if os.environ.get(v)), None)
     send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
-    if azure and key:
+    if google:
+        query = {k: v for k, v in query.items() if k != "key"}
+        if key:
+            send["x-goog-api-key"] = key
+    elif azure and key:
         send["api-key"] = key
     elif key:
         send["authorization"] = f"Bearer {key}"

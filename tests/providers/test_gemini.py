@@ -25,6 +25,7 @@ from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 from simulator.testing import free_port, running_server
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "gk-test-key-0123456789"
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string",
@@ -354,3 +355,32 @@ def test_record_redacts_the_key_and_replays_strict(tmp_path: Path) -> None:
         with pytest.raises(errors.ClientError) as e:  # strict: what was never recorded is refused
             c.models.generate_content(model="gemini-2.5-flash", contents="never recorded")
         assert e.value.code == 404
+
+
+def test_record_new_forwards_the_upstream_key_the_google_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """record-new sends a Google client's miss upstream with the upstream key as x-goog-api-key (not the
+    client's key, not a Bearer header); the cassette keeps neither."""
+    upstream_key = "gk-upstream-secret-987654321"
+    monkeypatch.setenv("SIMCTL_UPSTREAM_GOOGLE_KEY", upstream_key)
+    path = tmp_path / "new.yaml"
+    with running_server(ServerConfig(seed=4, api_keys=(upstream_key,))) as upstream, running_server(ServerConfig(
+            cassettes=(str(path),), mode="record-new", upstream=upstream)) as replay:
+        c = genai.Client(api_key="client-key", http_options=types.HttpOptions(base_url=replay, api_version="v1beta"))
+        first = c.models.generate_content(model="gemini-2.5-flash", contents="new one").text
+        assert first and c.models.generate_content(model="gemini-2.5-flash", contents="new one").text == first
+    assert upstream_key not in path.read_text() and "client-key" not in path.read_text()
+    assert len(cassettes.load(path).interactions) == 1
+
+
+def test_pytest_plugin_points_google_genai_at_simctl(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_app="""
+        import pytest
+        from google import genai
+
+        @pytest.mark.simctl(scenario="default")
+        def test_app(simctl_env):
+            client = genai.Client()  # the app's own client, from GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL
+            assert client.models.generate_content(model="gemini-2.5-flash", contents="hi").text
+    """)
+    # In a subprocess: an in-process run would drop the modules it imported first (see tests/test_plugin.py).
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
