@@ -186,6 +186,8 @@ def simctl_env_vars(simctl_url: str) -> dict[str, str]:
             "AZURE_OPENAI_ENDPOINT": simctl_url, "AZURE_OPENAI_API_KEY": TEST_KEY, "OPENAI_API_VERSION": "2024-10-21",
             # the ollama client reads OLLAMA_HOST (and sends OLLAMA_API_KEY as a bearer key when set)
             "OLLAMA_HOST": simctl_url, "OLLAMA_API_KEY": TEST_KEY,
+            # google-genai: the base URL (it adds /v1beta/models/... itself) and both key variables it reads
+            "GOOGLE_GEMINI_BASE_URL": simctl_url, "GEMINI_API_KEY": TEST_KEY, "GOOGLE_API_KEY": TEST_KEY,
             "SIMCTL_URL": simctl_url}
 
 
@@ -197,6 +199,9 @@ def simctl_env(simctl_env_vars: dict[str, str], monkeypatch: pytest.MonkeyPatch)
         # Recording forwards with the key from this process's environment, read per request: keep the
         # real one there under the name the recorder reads first, as the app's variable gets a dummy.
         monkeypatch.setenv("SIMCTL_UPSTREAM_KEY", real)
+    google = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+    if google and google != simctl_env_vars.get("GEMINI_API_KEY") and not os.environ.get("SIMCTL_UPSTREAM_GOOGLE_KEY"):
+        monkeypatch.setenv("SIMCTL_UPSTREAM_GOOGLE_KEY", google)  # the same for a Google key
     azure = os.environ.get("AZURE_OPENAI_API_KEY")
     if azure and azure != simctl_env_vars.get("AZURE_OPENAI_API_KEY") and not os.environ.get(
             "SIMCTL_UPSTREAM_AZURE_KEY"):
