@@ -279,3 +279,14 @@ def test_rate_limits_answer_anthropics_429_and_headers(tmp_path: Path) -> None:
     assert e.value.body["error"]["type"] == "rate_limit_error" and "rate limit" in e.value.body["error"]["message"]
     assert int(r.headers["retry-after"]) >= 1 and r.headers["anthropic-ratelimit-requests-remaining"] == "0"
     assert "x-should-retry" not in r.headers
+
+
+def test_the_anthropic_profile_serves_claude_only() -> None:
+    with running_server(ServerConfig(seed=1, scenarios=("anthropic",))) as u:
+        c = anthropic.Anthropic(base_url=u, api_key=KEY, max_retries=0)
+        ids = [m.id for m in c.models.list()]
+        assert "claude-haiku-4-5-20251001" in ids and all(i.startswith("claude-") for i in ids)
+        m = c.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=USER)
+        assert m.model == "claude-haiku-4-5-20251001"
+        with pytest.raises(anthropic.NotFoundError):
+            c.messages.create(model="gpt-4o", max_tokens=10, messages=USER)
