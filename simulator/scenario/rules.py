@@ -27,6 +27,7 @@ class Incoming:
     body: Any
     elapsed_s: float  # since the server started
     named_model: str | None = None  # the model named outside the body (in the path: Gemini, Bedrock)
+    provider: str | None = None  # whose wire the route speaks ("openai", "anthropic", "azure", ...)
 
     @property
     def model(self) -> str | None:
@@ -60,6 +61,7 @@ class Match:
     route: str | None = None  # glob over the path, e.g. /v1/chat/*
     method: str | None = None
     model: str | None = None  # glob
+    provider: str | None = None  # a provider's name: its routes only
     headers: dict[str, re.Pattern[str]] = field(default_factory=dict)
     body: tuple[BodyTest, ...] = ()
     every: int | None = None
@@ -73,6 +75,8 @@ class Match:
         if self.route and not fnmatch.fnmatchcase(req.path, self.route):
             return False
         if self.method and req.method.upper() != self.method.upper():
+            return False
+        if self.provider and req.provider != self.provider:
             return False
         if self.model and not fnmatch.fnmatchcase(str(req.model or ""), self.model):
             return False
@@ -116,7 +120,7 @@ def _body_ok(test: BodyTest, body: Any) -> bool:
     return test.regex.search(text) is not None
 
 
-MATCH_KEYS = ("route", "method", "model", "header", "headers", "body", "every", "first", "after", "window",
+MATCH_KEYS = ("route", "method", "model", "provider", "header", "headers", "body", "every", "first", "after", "window",
               "probability")
 
 
@@ -125,7 +129,8 @@ def parse_match(spec: Mapping[str, Any]) -> Match:
     unknown = set(spec) - set(MATCH_KEYS)
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]}: unknown match key (known: {', '.join(MATCH_KEYS)})")
-    m = Match(route=_str(spec, "route"), method=_str(spec, "method"), model=_str(spec, "model"))
+    m = Match(route=_str(spec, "route"), method=_str(spec, "method"), model=_str(spec, "model"),
+              provider=_str(spec, "provider"))
     headers = {**(spec.get("header") or {}), **(spec.get("headers") or {})}
     m.headers = {str(k).lower(): _regex(f"header.{k}", str(v)) for k, v in headers.items()}
     tests = spec.get("body") or []

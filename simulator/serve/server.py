@@ -164,7 +164,7 @@ class Server:
             request_fields(request.headers.get("content-type", ""), call.raw or b"")
         provider = self.provider(endpoint)
         incoming = Incoming(request.method, request.scope["path"], request.headers, call.body, call.arrived,
-                            provider.model_of(request) if provider.model_of else None)
+                            provider.model_of(request) if provider.model_of else None, provider.name)
         api = self._api(endpoint.path)
         call.model_id = self._model_id(incoming.model)
         call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None

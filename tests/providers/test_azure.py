@@ -301,3 +301,21 @@ def test_the_azure_openai_profile() -> None:
             "filtered": True, "detected": True}
         with pytest.raises(openai.NotFoundError):
             azure.chat.completions.create(model="my-own-deployment", messages=MSG)
+
+
+def test_rules_match_on_provider(tmp_path: Path) -> None:
+    extra = """
+rules:
+  - when: {provider: azure}
+    reply: {text: from the Azure rule}
+"""
+    with running_server(ServerConfig(seed=1, scenarios=(scenario(tmp_path, extra),))) as url:
+        azure = openai.AzureOpenAI(azure_endpoint=url, api_key="any", api_version=VERSION, max_retries=0)
+        plain = openai.OpenAI(base_url=url + "/v1", api_key="any", max_retries=0)
+        v1 = openai.OpenAI(base_url=url + "/openai/v1/", api_key="any", max_retries=0)
+        assert azure.chat.completions.create(model="prod-chat", messages=MSG).choices[0].message.content == \
+            "from the Azure rule"
+        assert v1.chat.completions.create(model="prod-chat", messages=MSG).choices[0].message.content == \
+            "from the Azure rule"
+        assert plain.chat.completions.create(model="gpt-4o-mini", messages=MSG).choices[0].message.content != \
+            "from the Azure rule"
