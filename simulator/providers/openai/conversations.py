@@ -13,8 +13,8 @@ from ...errors import APIError, invalid
 from ...plan import ResponsePlan, json_plan
 from . import items_store
 from .items_store import CONVERSATION
+from .kept import page
 from .metadata import check as check_metadata
-from .pages import page
 from .responses import _input_items
 from .responses_items import Ids
 

@@ -194,6 +194,8 @@ async def delete_response(ctx: Context, request: Request) -> ResponsePlan:
     rid = request.path_params["response_id"]
     if not await ctx.store.delete_response(rid):
         raise _missing(rid)
+    for kind in (items_store.INPUT_ITEMS, STREAM):  # what was kept with it goes too
+        await ctx.store.delete_object(kind, rid)
     return json_plan({"id": rid, "object": "response.deleted", "deleted": True})
 
 

@@ -18,7 +18,7 @@ from ...scenario.timing import schedule
 from . import prompt_tokens
 from . import responses_fields as fields
 from .items_store import INPUT_ITEMS, message_resource
-from .pages import page
+from .kept import page
 from .responses import STREAM, _input_items, _missing
 from .responses_items import Ids
 
