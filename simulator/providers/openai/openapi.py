@@ -78,12 +78,32 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "query": {"type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}},
         "passages": {"type": "array", "minItems": 1, "items": {
             "type": "object", "required": ["text"], "properties": {"text": {"type": "string"}}}}}},
+    "/v1/audio/speech": {"required": ["model", "input", "voice"], "properties": {
+        "model": {"type": "string"}, "input": {"type": "string", "minLength": 1, "maxLength": 4096},
+        "voice": {"enum": ["alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer"]},
+        "response_format": {"enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"]},
+        "speed": {"type": "number", "minimum": 0.25, "maximum": 4}, "stream_format": {"enum": ["sse", "audio"]}}},
+    "/v1/batches": {"required": ["input_file_id", "endpoint", "completion_window"], "properties": {
+        "input_file_id": {"type": "string"}, "completion_window": {"const": "24h"},
+        "endpoint": {"enum": ["/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions",
+                              "/v1/moderations"]}, "metadata": {"type": "object"}}},
+    "/v1/uploads": {"required": ["filename", "purpose", "bytes", "mime_type"], "properties": {
+        "filename": {"type": "string"}, "purpose": {"enum": ["assistants", "batch", "fine-tune", "vision"]},
+        "bytes": {"type": "integer", "minimum": 0}, "mime_type": {"type": "string"}}},
+    "/v1/vector_stores": {"properties": {
+        "name": {"type": "string"}, "file_ids": {"type": "array", "items": {"type": "string"}},
+        "metadata": {"type": "object"}, "chunking_strategy": {"type": "object"}}},
+    "/v1/vector_stores/{vector_store_id}/search": {"required": ["query"], "properties": {
+        "query": _STR_OR_LIST, "max_num_results": {"type": "integer", "minimum": 1, "maximum": 50},
+        "filters": {"type": "object"}, "ranking_options": {"type": "object"}}},
+    "/v1/vector_stores/{vector_store_id}/files": {"required": ["file_id"], "properties": {
+        "file_id": {"type": "string"}, "attributes": {"type": "object"}, "chunking_strategy": {"type": "object"}}},
 }
 # Which kinds of model each route serves: /openapi.json lists the running catalog's ids for `model`.
 ROUTE_KINDS = {"/v1/chat/completions": ("chat", "reasoning"), "/v1/responses": ("chat", "reasoning"),
                "/v1/completions": ("completion",), "/v1/text/generation": ("chat", "reasoning", "completion"),
                "/v1/embeddings": ("embedding",), "/v1/moderations": ("moderation",),
-               "/v1/images/generations": ("image",), "/v1/ranking": ("rerank",)}
+               "/v1/images/generations": ("image",), "/v1/ranking": ("rerank",), "/v1/audio/speech": ("audio",)}
 
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["message", "type", "param", "code"],
@@ -106,7 +126,7 @@ def document(endpoints: list[str], models: list[tuple[str, str]] | None = None) 
         if "{" in path:
             name = path[path.index("{") + 1 : path.index("}")]
             op["parameters"] = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}]
-        if path in REQUEST_SCHEMAS:
+        if path in REQUEST_SCHEMAS and method == "POST":  # a path's GET (a listing) takes no body
             schema = copy.deepcopy(REQUEST_SCHEMAS[path])
             ids = [m for m, kind in models or [] if kind in ROUTE_KINDS.get(path, ())]
             if ids:
@@ -118,6 +138,11 @@ def document(endpoints: list[str], models: list[tuple[str, str]] | None = None) 
                 "type": "object", "required": ["file", "purpose"],
                 "properties": {"file": {"type": "string", "format": "binary"},
                                "purpose": {"enum": ["assistants", "user_data", "vision"]}}}}}}
+        if path in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file", "model"],
+                "properties": {"file": {"type": "string", "format": "binary"}, "model": {"enum": ["whisper-1"]},
+                               "response_format": {"enum": ["json", "text", "srt", "vtt", "verbose_json"]}}}}}}
         paths.setdefault(path, {})[method.lower()] = op
     return {"openapi": "3.1.0", "info": {"title": "simctl replay", "version": __version__}, "paths": paths}
 
