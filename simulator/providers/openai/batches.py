@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import math
 import time
 from typing import Any
@@ -30,6 +31,7 @@ from ...scenario.batches import WINDOW_S
 from ...server_state import StoredFile
 from . import batch_lines, files, kept
 
+log = logging.getLogger("simctl.batches")
 KIND = "batch"
 MISSING = "No such Batch object: {id}"
 OPEN = ("validating", "in_progress", "finalizing", "cancelling")
@@ -124,6 +126,10 @@ async def _answer(ctx: Context, endpoint: str, line: batch_lines.Line) -> dict[s
                 status, body = plan.status, json.loads(plan.body)
             except APIError as e:
                 status, body = e.status, e.body()
+            except Exception:  # noqa: BLE001 - one line's failure is that line's 500, as live, not the batch's
+                log.exception("batch line %s (%s) failed", line.number, line.custom_id)
+                status, body = 500, APIError(500, "The server had an error while processing your request. Sorry "
+                                             "about that!", type="server_error").body()
     out = {"id": ctx.new_id("batch_req_", 32), "custom_id": line.custom_id,
            "response": {"status_code": status, "request_id": request_id, "body": body}, "error": None}
     return {"ok": status < 400, "line": json.dumps(out, ensure_ascii=False, separators=(",", ":")),
