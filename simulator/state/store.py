@@ -23,7 +23,7 @@ from ..server_state import ServerState, StoredFile
 
 # What each worker keeps for itself with the in-memory store (the banner and docs/state.md say so).
 PER_WORKER = ("uploaded files", "stored responses", "rate-limit buckets", "cassette play order", "/stats",
-              "the resilience verdict", "the run report")
+              "the resilience verdict", "the run report", "batches, uploads and vector stores")
 
 
 class Store(Protocol):
