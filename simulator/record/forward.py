@@ -29,7 +29,9 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
                   headers: dict[str, str], body: bytes) -> Interaction:
     # A Google client (x-goog-api-key or ?key=) gets the upstream key the same way, from its own variables too.
     google = any(k.lower() == "x-goog-api-key" for k in headers) or "key" in query
-    azure = not google and any(k.lower() == "api-key" for k in headers)
+    # An Azure client sends `api-key` alone (an OpenAI client that adds one still sends its Bearer key).
+    azure = not google and any(k.lower() == "api-key" for k in headers) and not any(
+        k.lower() == "authorization" for k in headers)
     names = GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else KEY_VARIABLES
     key = next((os.environ[v] for v in names if os.environ.get(v)), None)
     send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
