@@ -5,6 +5,7 @@ validated against OpenAI's description."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -193,3 +194,44 @@ def test_input_tokens_counts_as_the_response_does(client: openai.OpenAI, http: h
     assert n == client.responses.create(model=M, input="hi", conversation=conv.id).usage.input_tokens  # type: ignore[union-attr]
     r = http.post("/v1/responses/input_tokens", json={"model": M, "input": "x", "conversation": "conv_nope"})
     assert r.status_code == 400 and r.json()["error"]["param"] == "conversation"
+
+
+def test_rules_faults_and_timing_apply(tmp_path: Path) -> None:
+    """A scenario's rule answers a conversation turn, its faults hit the new routes, and a resumed background
+    stream keeps the timing model's gaps."""
+    path = tmp_path / "s.yaml"
+    path.write_text("""
+version: 1
+extends: default
+timing: {ttft: 0.05, itl: 0.005}
+rules:
+  - name: conversation turns say so
+    when: {route: /v1/responses, body: [{path: conversation, regex: "^conv_"}]}
+    reply: {text: "Noted in the conversation."}
+faults:
+  - {kind: error, status: 503, when: {route: /v1/conversations/*/items, method: POST}}
+""")
+    with running_server(ServerConfig(seed=1, scenarios=(str(path),))) as url:
+        c = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        conv = c.conversations.create()
+        assert c.responses.create(model=M, input="hi", conversation=conv.id).output_text == \
+            "Noted in the conversation."
+        with pytest.raises(openai.InternalServerError) as e:
+            c.conversations.items.create(conv.id, items=[{"type": "message", "role": "user", "content": "x"}])
+        assert e.value.status_code == 503 and e.value.body["type"] == "server_error"  # type: ignore[index]
+        r = httpx.get(f"{url}/v1/conversations/{conv.id}/items", headers={"x-simctl-fault": "429"})
+        assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_exceeded"
+        events = list(c.responses.create(model=M, input="Tell me a story.", background=True, stream=True))
+        began = time.monotonic()
+        with httpx.stream("GET", f"{url}/v1/responses/{events[0].response.id}",  # type: ignore[union-attr]
+                          params={"stream": "true", "starting_after": 3}) as s:
+            text = s.read().decode()
+        assert text.count("event: ") == len(events) - 4
+        assert time.monotonic() - began >= 0.05  # at least the scenario's time to first token: paced, not dumped
+        got = b""
+        with pytest.raises(httpx.RemoteProtocolError):  # the stream is cut: no clean end
+            with httpx.stream("GET", f"{url}/v1/responses/{events[0].response.id}",  # type: ignore[union-attr]
+                              params={"stream": "true"}, headers={"x-simctl-fault": "cut:3"}) as s:
+                for chunk in s.iter_bytes():
+                    got += chunk
+        assert got.count(b"event: ") == 3 and b"response.completed" not in got
