@@ -197,3 +197,36 @@ def test_upload_errors(client: openai.OpenAI) -> None:
         client.uploads.cancel("upload_nope")
     with pytest.raises(openai.BadRequestError):
         client.uploads.create(bytes=1, filename="a", mime_type="text/plain", purpose="nope")  # type: ignore[arg-type]
+
+
+def test_the_batch_clock_in_a_scenario_file(tmp_path: Path) -> None:
+    from simulator.errors import ConfigError
+    from simulator.scenario.file import load
+
+    good = tmp_path / "hours.yaml"
+    good.write_text("version: 1\nextends: default\nbatches: {in_progress: 2h, finalizing: 90}\n")
+    clock = load(str(good)).batches
+    assert (clock.validating, clock.in_progress, clock.finalizing) == (1.0, 7200.0, 90.0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nextends: default\nbatches:\n  validating: soon\n")
+    with pytest.raises(ConfigError, match=rf"^{bad}:4:15: batches.validating: expected a number of seconds"):
+        load(str(bad))
+
+
+def test_a_rule_body_answers_a_line_whole(tmp_path: Path) -> None:
+    path = tmp_path / "whole.yaml"
+    path.write_text(SCENARIO + "  - when: {route: /v1/embeddings}\n"
+                    "    reply: {status: 429, body: {error: {message: slow down, type: requests, param: null, "
+                    "code: rate_limit_exceeded}}}\n")
+    with running_server(ServerConfig(seed=3, scenarios=(str(path),))) as url:
+        c = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+        f = c.files.create(file=("in.jsonl", jsonl({"custom_id": "e", "method": "POST", "url": "/v1/embeddings",
+                                                     "body": {"model": "text-embedding-3-small", "input": "x"}})),
+                           purpose="batch")
+        b = c.batches.create(input_file_id=f.id, endpoint="/v1/embeddings", completion_window="24h")
+        wait(c, b.id, ("completed",))
+        done = c.batches.retrieve(b.id)
+        assert done.output_file_id is None and done.error_file_id is not None
+        line = json.loads(c.files.content(done.error_file_id).text)
+        assert line["response"]["status_code"] == 429
+        assert line["response"]["body"]["error"]["code"] == "rate_limit_exceeded"
