@@ -51,8 +51,12 @@ def message_resource(item: dict[str, Any], ids: Ids) -> dict[str, Any]:
         elif part.get("type") == "input_image":
             part = {"detail": "auto", "file_id": None, "image_url": None, **part}
         shaped.append(dict(part))
-    return {"id": item.get("id") or ids("msg_"), "type": "message", "status": "completed", "content": shaped,
-            "role": role}
+    if role == "assistant":  # in the order of the output message it was (recorded: id, type, status, content, role)
+        return {"id": item.get("id") or ids("msg_"), "type": "message", "status": "completed", "content": shaped,
+                "role": role}
+    # an input message in the order of the description's examples (type, id, status, role, content)
+    return {"type": "message", "id": item.get("id") or ids("msg_"), "status": "completed", "role": role,
+            "content": shaped}
 
 
 def as_history(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
