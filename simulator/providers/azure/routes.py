@@ -47,8 +47,11 @@ def model_of(request: Request) -> str | None:
 
 
 def claims(request: Request) -> bool:
-    """Azure's paths, and a client that sends Azure's `api-key` header: a path nobody serves gets Azure's 404."""
-    return request.url.path.startswith(("/openai/", "/models/")) or "api-key" in request.headers
+    """Azure's paths, and a client that sends Azure's `api-key` header (without an OpenAI Bearer key): a path
+    nobody serves gets Azure's 404."""
+    headers = request.headers
+    return request.url.path.startswith(("/openai/", "/models/")) or ("api-key" in headers
+                                                                     and "authorization" not in headers)
 
 
 def fault_error(fault: Any, model: str | None) -> APIError:
