@@ -9,7 +9,9 @@ from typing import Any
 
 VERSION = 1
 # Headers worth keeping: what a matcher or a client may look at. Hop-by-hop and volatile ones go.
-KEEP_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "x-stainless-lang")
+# anthropic-version and anthropic-beta choose the API version and beta features: an upstream needs them.
+KEEP_REQUEST_HEADERS = ("content-type", "accept", "openai-beta", "x-stainless-lang", "anthropic-version",
+                        "anthropic-beta")
 DROP_RESPONSE_HEADERS = ("content-length", "transfer-encoding", "connection", "date", "keep-alive", "server",
                          "content-encoding", "set-cookie", "cf-ray", "alt-svc", "x-request-id", "openai-processing-ms",
                          "cf-cache-status", "strict-transport-security", "x-envoy-upstream-service-time")

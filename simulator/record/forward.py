@@ -23,6 +23,8 @@ KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
 GOOGLE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY")
 # An Azure client's key travels as `api-key` (an Entra token as a Bearer, which the default case forwards).
 AZURE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY", "SIMCTL_UPSTREAM_KEY")
+# An Anthropic client's key travels as `x-api-key` (the client sends anthropic-version with it).
+ANTHROPIC_KEY_VARIABLES = ("SIMCTL_UPSTREAM_ANTHROPIC_KEY", "ANTHROPIC_API_KEY", "SIMCTL_UPSTREAM_KEY")
 
 
 async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
@@ -32,7 +34,9 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
     # An Azure client sends `api-key` alone (an OpenAI client that adds one still sends its Bearer key).
     azure = not google and any(k.lower() == "api-key" for k in headers) and not any(
         k.lower() == "authorization" for k in headers)
-    names = GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else KEY_VARIABLES
+    claude = not google and not azure and any(k.lower() in ("x-api-key", "anthropic-version") for k in headers)
+    names = (GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else ANTHROPIC_KEY_VARIABLES if claude
+             else KEY_VARIABLES)
     key = next((os.environ[v] for v in names if os.environ.get(v)), None)
     send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
     if google:
@@ -41,6 +45,8 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
             send["x-goog-api-key"] = key
     elif azure and key:
         send["api-key"] = key
+    elif claude and key:
+        send["x-api-key"] = key
     elif key:
         send["authorization"] = f"Bearer {key}"
     send["accept-encoding"] = "identity"  # chunks as sent, not compressed

@@ -78,3 +78,18 @@ def test_record_then_replay_strict(tmp_path: Path) -> None:
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict", speed=0)) as url:
         replayed = _calls(anthropic.Anthropic(base_url=url, api_key="anything", max_retries=0))
     assert replayed == recorded
+
+
+def test_record_new_forwards_misses_with_the_upstream_key_as_x_api_key(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "new.yaml"
+    monkeypatch.setenv("SIMCTL_UPSTREAM_ANTHROPIC_KEY", SECRET)
+    with running_server(ServerConfig(seed=5, api_keys=(SECRET,))) as upstream:
+        config = ServerConfig(cassettes=(str(path),), mode="record-new", upstream=upstream, speed=0)
+        with running_server(config) as url:
+            client = anthropic.Anthropic(base_url=url, api_key="sk-ant-client-dummy", max_retries=0)
+            first = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=USER)
+            again = client.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=USER)
+    assert first.content[0].text == again.content[0].text and first.model == "claude-haiku-4-5-20251001"
+    assert SECRET not in path.read_text() and "anthropic-version" in path.read_text()
+    assert len(cassettes.load(path).interactions) == 1  # the second came from the cassette
