@@ -128,7 +128,8 @@ def shape_of(status: int, headers: Iterable[tuple[str, str]] | Mapping[str, str]
     items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     content_type = next((v for k, v in items if k.lower() == "content-type"), "").lower()
     names = header_names(items)
-    if content_type.startswith(eventstream.MEDIA_TYPE):
+    # An event stream recorded without its headers still starts with a frame's length: a NUL byte.
+    if content_type.startswith(eventstream.MEDIA_TYPE) or (not content_type and body[:1] == b"\x00"):
         try:
             paths, order, sequence = _frames(body)
         except ValueError:

@@ -144,7 +144,11 @@ def test_converse_stream_tool_use(url: str) -> None:
     events = list(r["stream"])
     start = next(e["contentBlockStart"] for e in events if "contentBlockStart" in e)
     assert start["start"]["toolUse"]["name"] == "get_weather"
-    partial = "".join(e["contentBlockDelta"]["delta"]["toolUse"]["input"] for e in events if "contentBlockDelta" in e)
+    deltas = [e["contentBlockDelta"] for e in events if "contentBlockDelta" in e]
+    # Nova says what it is about to do first (block 0, text), then the call (block 1), as recorded.
+    assert deltas[0]["contentBlockIndex"] == 0 and "text" in deltas[0]["delta"]
+    assert start["contentBlockIndex"] == 1
+    partial = "".join(d["delta"]["toolUse"]["input"] for d in deltas if "toolUse" in d["delta"])
     jsonschema.validate(json.loads(partial), WEATHER["toolSpec"]["inputSchema"]["json"])
     assert next(e["messageStop"] for e in events if "messageStop" in e)["stopReason"] == "tool_use"
 
@@ -240,8 +244,8 @@ def test_invoke_anthropic_tool_use(url: str) -> None:
     body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 200, "tools": [tool],
             "tool_choice": {"type": "any"}, "messages": [{"role": "user", "content": "weather in Oslo"}]}
     out = json.loads(client(url).invoke_model(modelId=CLAUDE, body=json.dumps(body))["body"].read())
-    assert out["stop_reason"] == "tool_use" and out["content"][0]["type"] == "tool_use"
-    jsonschema.validate(out["content"][0]["input"], tool["input_schema"])
+    assert out["stop_reason"] == "tool_use" and [b["type"] for b in out["content"]] == ["text", "tool_use"]
+    jsonschema.validate(out["content"][1]["input"], tool["input_schema"])
 
 
 @pytest.mark.parametrize(("model", "body", "size"), [

@@ -12,6 +12,7 @@ from . import common
 from .common import Answer, Ask, validation
 
 VERSION = "bedrock-2023-05-31"
+LOWER = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def _malformed(what: str) -> Exception:
@@ -70,13 +71,29 @@ def _stop(a: Answer) -> str:
 def _content(a: Answer) -> list[dict[str, Any]]:
     if a.tool is None:
         return [{"type": "text", "text": a.text}]
-    return [{"type": "tool_use", "id": a.tool_id, "name": a.tool.name, "input": a.tool_input}]
+    lead = [{"type": "text", "text": "".join(a.lead)}] if a.lead else []
+    return [*lead, {"type": "tool_use", "id": a.tool_id, "name": a.tool.name, "input": a.tool_input}]
+
+
+def current(name: str) -> bool:
+    """Models named without a version suffix (claude-sonnet-4-6, claude-opus-4-8, ...) answer in the 2026 shape:
+    keys sorted, a longer lowercase id, stop_details, cache and thinking counts in usage, service_tier (recorded:
+    us.anthropic.claude-opus-4-8, pydantic-ai 2026)."""
+    return ":" not in name
 
 
 def body(a: Answer, name: str, rng: np.random.Generator) -> dict[str, Any]:
-    return {"id": _msg_id(rng), "type": "message", "role": "assistant",
-            "model": _model(name), "content": _content(a), "stop_reason": _stop(a), "stop_sequence": None,
-            "usage": {"input_tokens": a.prompt_tokens, "output_tokens": len(a.pieces)}}
+    if not current(name):
+        return {"id": _msg_id(rng), "type": "message", "role": "assistant",
+                "model": _model(name), "content": _content(a), "stop_reason": _stop(a), "stop_sequence": None,
+                "usage": {"input_tokens": a.prompt_tokens, "output_tokens": len(a.pieces) + len(a.lead)}}
+    usage = {"cache_creation": {"ephemeral_1h_input_tokens": 0, "ephemeral_5m_input_tokens": 0},
+             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "input_tokens": a.prompt_tokens,
+             "output_tokens": len(a.pieces) + len(a.lead), "output_tokens_details": {"thinking_tokens": 0},
+             "service_tier": "standard"}
+    return {"content": _content(a), "id": common.tool_use_id(rng, "msg_bdrk_", 56, LOWER), "model": _model(name),
+            "role": "assistant", "stop_details": None, "stop_reason": _stop(a), "stop_sequence": None,
+            "type": "message", "usage": usage}
 
 
 def stream(a: Answer, name: str, rng: np.random.Generator) -> list[tuple[dict[str, Any], bool]]:
@@ -90,13 +107,21 @@ def stream(a: Answer, name: str, rng: np.random.Generator) -> list[tuple[dict[st
         out += [({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}, True)
                 for p in a.pieces]
     else:
+        n = 0
+        if a.lead:
+            out.append(({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                        False))
+            out += [({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}, True)
+                    for p in a.lead]
+            out.append(({"type": "content_block_stop", "index": 0}, False))
+            n = 1
         block = {"type": "tool_use", "id": a.tool_id, "name": a.tool.name, "input": {}}
-        out.append(({"type": "content_block_start", "index": 0, "content_block": block}, False))
-        out += [({"type": "content_block_delta", "index": 0,
+        out.append(({"type": "content_block_start", "index": n, "content_block": block}, False))
+        out += [({"type": "content_block_delta", "index": n,
                   "delta": {"type": "input_json_delta", "partial_json": p}}, True) for p in a.pieces]
-    out.append(({"type": "content_block_stop", "index": 0}, False))
+    out.append(({"type": "content_block_stop", "index": 1 if a.tool is not None and a.lead else 0}, False))
     out.append(({"type": "message_delta", "delta": {"stop_reason": _stop(a), "stop_sequence": None},
-                 "usage": {"output_tokens": len(a.pieces)}}, False))
+                 "usage": {"output_tokens": len(a.pieces) + len(a.lead)}}, False))
     out.append(({"type": "message_stop", "amazon-bedrock-invocationMetrics": a.metrics()}, False))
     return out
 

@@ -117,6 +117,18 @@ def arguments(tool: Tool, rng: np.random.Generator) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+# Claude and Nova say what they are about to do before a tool call: a text block, then the toolUse (recorded:
+# OT and TL Converse and InvokeModel tool calls, 2025).
+LEADING_FAMILIES = ("anthropic", "nova")
+
+
+def lead_in(name: str, tool: Tool) -> list[str]:
+    """The text before a tool call, as token pieces; none for families that call tools straight away."""
+    if name not in LEADING_FAMILIES and family(name) not in LEADING_FAMILIES:
+        return []
+    return tokens.pieces(f"I'll use the {tool.name} tool to help with that.")
+
+
 def latency_ms(rng: np.random.Generator, output_tokens: int) -> int:
     """What the answer says the model took (metrics.latencyMs, invocation latency): a plausible figure, the
     emitter's real timing being decided later."""
@@ -134,6 +146,7 @@ class Ask:
     tools: list[Tool] = field(default_factory=list)
     choice: Any = None
     after_tool: bool = False
+    family: str = ""  # the model family's wire (set by the planner)
 
 
 @dataclass(slots=True)
@@ -141,16 +154,18 @@ class Answer:
     pieces: list[str]
     finished: str  # "stop" or "length" (textgen's), or "tool_use"
     prompt_tokens: int
+    prompt: str  # the user's last words (Cohere's chat_history repeats them)
     latency: int
     first_byte: int
     tool: Tool | None = None
     tool_id: str = ""
     tool_input: dict[str, Any] | None = None
+    lead: list[str] = field(default_factory=list)  # text before a tool call
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
 
     def metrics(self) -> dict[str, int]:
-        return {"inputTokenCount": self.prompt_tokens, "outputTokenCount": len(self.pieces),
+        return {"inputTokenCount": self.prompt_tokens, "outputTokenCount": len(self.pieces) + len(self.lead),
                 "invocationLatency": self.latency, "firstByteLatency": self.first_byte}

@@ -35,10 +35,11 @@ class Turn:
     tool_input: dict[str, Any] | None = None
     thinking: list[str] | None = None  # reasoning text pieces (reasoningContent), when asked for
     signature: str | None = None  # Anthropic models sign their reasoning
+    lead: list[str] | None = None  # text before a tool call (Claude, Nova)
 
     @property
     def output_tokens(self) -> int:
-        return len(self.pieces) + len(self.thinking or ())
+        return len(self.pieces) + len(self.thinking or ()) + len(self.lead or ())
 
 
 async def plan(ctx: Context, request: Request) -> ResponsePlan:
@@ -60,7 +61,7 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
         raise validation("The model returned the following errors: Input Tokens Exceeded: Number of input tokens "
                          "exceeds maximum length. Please update the input to try again.")
     rng = ctx.rng("bedrock", name, messages, body.get("system"), body.get("toolConfig"))
-    turn = _turn(ctx, body, messages, name, limit, stop, rng)
+    turn = _turn(ctx, body, messages, model, name, limit, stop, rng)
     usage = _usage(prompt_tokens, turn.output_tokens, common.family(name) == "anthropic" and not stream)
     latency = common.latency_ms(rng, turn.output_tokens)
     stats: dict[str, Any] = {"model": name, "prompt_tokens": prompt_tokens, "completion_tokens": turn.output_tokens}
@@ -86,33 +87,31 @@ def _inference(body: dict[str, Any], model: ModelInfo) -> tuple[int | None, list
     return limit, [s for s in config.get("stopSequences") or [] if isinstance(s, str)]
 
 
-def _turn(ctx: Context, body: dict[str, Any], messages: list[dict[str, Any]], name: str, limit: int | None,
-          stop: list[str], rng: np.random.Generator) -> Turn:
+def _turn(ctx: Context, body: dict[str, Any], messages: list[dict[str, Any]], model: ModelInfo, name: str,
+          limit: int | None, stop: list[str], rng: np.random.Generator) -> Turn:
     tools, choice = _tools(body)
     prompt = _last_user_text(messages)
     after_tool = any(isinstance(b, dict) and "toolResult" in b for b in messages[-1].get("content") or [])
-    thinking, signature = _thinking(body, name, prompt, rng)
+    thinking, signature = _thinking(body, model, name, prompt, rng)
     tool = choose(tools, choice, prompt, after_tool)
     if tool is not None:
         given = common.arguments(tool, rng)
         return Turn(tokens.pieces(json.dumps(given, ensure_ascii=False)), "tool_use", tool, common.tool_use_id(rng),
-                    given, thinking, signature)
+                    given, thinking, signature, common.lead_in(name, tool))
     text = _structured(body, rng)
     gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
     return Turn(gen.pieces, STOP.get(gen.finish_reason, "end_turn"), thinking=thinking, signature=signature)
 
 
-def _thinking(body: dict[str, Any], name: str, prompt: str,
+def _thinking(body: dict[str, Any], model: ModelInfo, name: str, prompt: str,
               rng: np.random.Generator) -> tuple[list[str] | None, str | None]:
-    """Reasoning asked for in additionalModelRequestFields: Anthropic's `thinking` or `reasoning_config`
-    ({type: enabled}), Nova's `reasoningConfig`, gpt-oss's `reasoning_effort`. Anthropic signs it."""
-    extra = body.get("additionalModelRequestFields")
-    if not isinstance(extra, dict):
-        return None, None
+    """Reasoning: always from a reasoning model (gpt-oss streams it unasked, as recorded), else when asked in
+    additionalModelRequestFields: Anthropic's `thinking` or `reasoning_config` ({type: enabled}), Nova's
+    `reasoningConfig`. Anthropic signs it."""
+    given = body.get("additionalModelRequestFields")
+    extra: dict[str, Any] = given if isinstance(given, dict) else {}
     asked = [extra.get(k) for k in ("thinking", "reasoning_config", "reasoningConfig")]
-    on = any(isinstance(a, dict) and a.get("type") == "enabled" for a in asked) or \
-        isinstance(extra.get("reasoning_effort"), str)
-    if not on:
+    if not model.reasoning and not any(isinstance(a, dict) and a.get("type") == "enabled" for a in asked):
         return None, None
     pieces = textgen.compose_pieces(rng, prompt, THINKING_TOKENS)
     signed = common.family(name) == "anthropic"
@@ -210,6 +209,8 @@ def _blocks(turn: Turn) -> list[dict[str, Any]]:
         if turn.signature is not None:
             reasoning["signature"] = turn.signature
         out.append({"reasoningContent": {"reasoningText": reasoning}})
+    if turn.lead:
+        out.append({"text": "".join(turn.lead)})
     if turn.tool is None:
         out.append({"text": "".join(turn.pieces)})
     else:
@@ -232,6 +233,11 @@ def _events(turn: Turn, usage: dict[str, Any], latency: int, rng: np.random.Gene
             parts.append((ev("contentBlockDelta", signed, rng), False))
         parts.append((ev("contentBlockStop", {"contentBlockIndex": 0}, rng), False))
         index = 1
+    if turn.lead:
+        parts += [(ev("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": p}}, rng), True)
+                  for p in turn.lead]
+        parts.append((ev("contentBlockStop", {"contentBlockIndex": index}, rng), False))
+        index += 1
     if turn.tool is not None:
         start = {"toolUse": {"name": turn.tool.name, "toolUseId": turn.tool_id}}
         parts.append((ev("contentBlockStart", {"contentBlockIndex": index, "start": start}, rng), False))

@@ -24,6 +24,8 @@ from .common import Answer, Ask, validation
 INVOKE = "invoke"
 INPUT, OUTPUT, LATENCY = ("x-amzn-bedrock-input-token-count", "x-amzn-bedrock-output-token-count",
                           "x-amzn-bedrock-invocation-latency")
+CACHE_READ = "x-amzn-bedrock-cache-read-input-token-count"
+CACHE_WRITE = "x-amzn-bedrock-cache-write-input-token-count"
 
 
 async def plan(ctx: Context, request: Request) -> ResponsePlan:
@@ -49,6 +51,8 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
     if kind not in READERS:
         raise validation(common.UNSUPPORTED)
     ask = READERS[kind](body)
+    raw_text = json.dumps(body)
+    ask.family = kind
     if ask.limit is not None and model.max_output_tokens and ask.limit > model.max_output_tokens:
         raise validation(f"The maximum tokens you requested exceeds the model limit of {model.max_output_tokens}. "
                          "Try again with a maximum tokens value that is lower than the model limit.")
@@ -62,7 +66,14 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
         return ResponsePlan(chunks=schedule(parts), media_type=eventstream.MEDIA_TYPE,
                             headers={"x-amzn-bedrock-content-type": "application/json"}, **stats)
     headers = {INPUT: str(answer.prompt_tokens), OUTPUT: str(len(answer.pieces)), LATENCY: str(answer.latency)}
-    return ResponsePlan(body=json.dumps(BODIES[kind](answer, name, rng), ensure_ascii=False).encode(),
+    if kind == "anthropic" and anthropic_body.current(name):
+        headers[CACHE_READ] = "0"
+    elif kind == "anthropic" and "cache_control" in raw_text:  # asked to cache: both counts, as recorded (TL 2025)
+        headers.update({CACHE_READ: "0", CACHE_WRITE: "0"})
+    out = BODIES[kind](answer, name, rng)
+    if CACHE_WRITE in headers:
+        out["usage"] = {**out["usage"], "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    return ResponsePlan(body=json.dumps(out, ensure_ascii=False).encode(),
                         headers=headers, **stats)
 
 
@@ -73,11 +84,12 @@ def _answer(ctx: Context, ask: Ask, rng: np.random.Generator) -> Answer:
         given = common.arguments(tool, rng)
         pieces = tokens.pieces(json.dumps(given, ensure_ascii=False))
         latency = common.latency_ms(rng, len(pieces))
-        return Answer(pieces, "tool_use", prompt_tokens, latency, latency // 3, tool,
-                      common.tool_use_id(rng, "toolu_bdrk_01", 22, common.ID_CHARS[:62]), given)
+        return Answer(pieces, "tool_use", prompt_tokens, ask.prompt, latency, latency // 3, tool,
+                      common.tool_use_id(rng, "toolu_bdrk_01", 22, common.ID_CHARS[:62]), given,
+                      common.lead_in(ask.family, tool))
     gen = textgen.generate(rng, ask.prompt, ctx.scenario.reply_tokens, ask.limit, ask.stop)
     latency = common.latency_ms(rng, len(gen.pieces))
-    return Answer(gen.pieces, gen.finish_reason, prompt_tokens, latency, latency // 3)
+    return Answer(gen.pieces, gen.finish_reason, prompt_tokens, ask.prompt, latency, latency // 3)
 
 
 def _chunk(event: dict[str, Any], rng: np.random.Generator) -> bytes:
@@ -162,9 +174,12 @@ def _nova_stream(a: Answer, name: str, rng: np.random.Generator) -> list[tuple[d
     out += [({"contentBlockDelta": {"delta": {"text": p}, "contentBlockIndex": 0}}, True) for p in a.pieces]
     out.append(({"contentBlockStop": {"contentBlockIndex": 0}}, False))
     out.append(({"messageStop": {"stopReason": _nova_stop(a)}}, False))
-    usage = {"inputTokens": a.prompt_tokens, "outputTokens": len(a.pieces)}
+    # Cache counts in both places, as recorded in 2026 (Nova Micro, openinference); 2025's had neither.
+    usage = {"inputTokens": a.prompt_tokens, "outputTokens": len(a.pieces), "cacheReadInputTokenCount": 0,
+             "cacheWriteInputTokenCount": 0}
+    metrics = {**a.metrics(), "cacheReadInputTokenCount": 0, "cacheWriteInputTokenCount": 0}
     out.append(({"metadata": {"usage": usage, "metrics": {}, "trace": {}},
-                 "amazon-bedrock-invocationMetrics": a.metrics()}, False))
+                 "amazon-bedrock-invocationMetrics": metrics}, False))
     return out
 
 
@@ -219,7 +234,8 @@ def _cohere_ask(body: dict[str, Any]) -> Ask:
 
 def _cohere_body(a: Answer, name: str, rng: np.random.Generator) -> dict[str, Any]:
     return {"response_id": f"{common.request_id()[:8]}/{common.request_id()}", "text": a.text,
-            "generation_id": common.request_id(), "chat_history": [],
+            "generation_id": common.request_id(),
+            "chat_history": [{"role": "USER", "message": a.prompt}, {"role": "CHATBOT", "message": a.text}],
             "finish_reason": "MAX_TOKENS" if a.finished == "length" else "COMPLETE"}
 
 
