@@ -384,3 +384,52 @@ def test_pytest_plugin_points_google_genai_at_simctl(pytester: pytest.Pytester) 
     """)
     # In a subprocess: an in-process run would drop the modules it imported first (see tests/test_plugin.py).
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def _odd_bodies(seed: int, n: int) -> Iterator[tuple[str, object]]:
+    """Request bodies with a wrong type or value here and there (a deterministic mix, not hypothesis: the same
+    bodies every run)."""
+    import random
+
+    rnd = random.Random(seed)
+    odd: list[object] = [None, 1, -1, 0, 2.5, "x", "", [], {}, [1], ["a"], [{}], {"a": 1}, True, [None],
+                         {"type": "FOO"}, {"parts": "x"}, {"parts": [{"text": 1}]}, {"parts": [{"functionCall": "x"}]},
+                         {"parts": [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}, "application/json"]
+    config_keys = ["maxOutputTokens", "temperature", "stopSequences", "responseMimeType", "responseSchema",
+                   "responseJsonSchema", "thinkingConfig", "max_output_tokens", "thinking_config"]
+    for _ in range(n):
+        method = rnd.choice(["generateContent", "streamGenerateContent?alt=sse", "streamGenerateContent",
+                             "countTokens", "embedContent", "batchEmbedContents"])
+        if "mbed" in method:
+            body: object = rnd.choice([{"content": rnd.choice(odd)}, {"requests": rnd.choice(odd)},
+                                       {"requests": [{"content": rnd.choice(odd), "model": rnd.choice(odd),
+                                                      "outputDimensionality": rnd.choice(odd)}]}])
+            yield f"gemini-embedding-001:{method}", body
+            continue
+        gen: dict[str, object] = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
+        for key in rnd.sample(["contents", "systemInstruction", "tools", "toolConfig", "safetySettings",
+                               "generationConfig"], rnd.randint(1, 3)):
+            gen[key] = rnd.choice(odd)
+        if rnd.random() < 0.5:
+            gen["generationConfig"] = {k: rnd.choice(odd) for k in rnd.sample(config_keys, rnd.randint(1, 4))}
+        if rnd.random() < 0.3:
+            gen["tools"] = [{"functionDeclarations": [{"name": rnd.choice(["f", "", 1, None]),
+                                                       "parameters": rnd.choice(odd),
+                                                       "parametersJsonSchema": rnd.choice(odd)}]}]
+        if rnd.random() < 0.2:
+            gen["safetySettings"] = [{"category": rnd.choice(["HARM_CATEGORY_HATE_SPEECH", 1, None]),
+                                      "threshold": rnd.choice(["BLOCK_ONLY_HIGH", [], None])}]
+        yield f"{rnd.choice(['gemini-2.5-flash', 'gemini-3-flash-preview', 'gemini-2.0-flash'])}:{method}", gen
+
+
+def test_odd_bodies_get_gemini_errors_never_a_500(url: str) -> None:
+    statuses: set[int] = set()
+    with httpx.Client(base_url=url, headers={"x-goog-api-key": KEY}, timeout=30) as http:
+        for target, body in _odd_bodies(seed=1, n=600):
+            r = http.post(f"/v1beta/models/{target}", json=body)
+            statuses.add(r.status_code)
+            assert r.status_code < 500, (target, body, r.text)
+            if r.status_code >= 400:
+                error = r.json()["error"]
+                assert error["code"] == r.status_code and error["status"] == "INVALID_ARGUMENT", (body, error)
+    assert statuses == {200, 400}

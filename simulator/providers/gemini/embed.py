@@ -38,7 +38,10 @@ def count_tokens(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]
 def _text(content: Any, where: str) -> str:
     if not isinstance(content, dict) or not isinstance(content.get("parts"), list) or not content["parts"]:
         raise invalid(f"* {where}.content.parts: contents.parts must not be empty.\n")
-    return " ".join(p.get("text", "") for p in content["parts"] if isinstance(p, dict))
+    texts = [p.get("text", "") if isinstance(p, dict) else None for p in content["parts"]]
+    if not all(isinstance(t, str) for t in texts):
+        raise invalid(f"Invalid value at '{where}.content.parts' (text): expected a string.")
+    return " ".join(t for t in texts if isinstance(t, str))
 
 
 def vector(text: str, model: str, dims: int) -> list[float]:

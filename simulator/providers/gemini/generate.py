@@ -90,6 +90,11 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> 
     if temperature is not None and (not isinstance(temperature, int | float) or not 0 <= temperature <= 2):
         raise invalid("* GenerateContentRequest.generation_config.temperature: must be in the range [0.0, 2.0]\n")
     stops = wire.field(config, "stopSequences") or []
+    if not isinstance(stops, list) or not all(isinstance(x, str) for x in stops):
+        raise invalid("Invalid value at 'generation_config.stop_sequences': expected a list of strings.")
+    if len(stops) > 5:
+        raise invalid("* GenerateContentRequest.generation_config.stop_sequences: stop_sequences has more than 5 "
+                      "elements.\n")
     mime = wire.field(config, "responseMimeType")
     schema = req.response_schema(config)
     if schema is not None and mime not in ("application/json", "text/x.enum"):
@@ -121,7 +126,7 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> 
     if text is None and mime == "application/json":
         text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
     room = None if limit is None else limit - thoughts
-    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, [s for s in stops if isinstance(s, str)],
+    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, stops,
                            text=text)
     finish = "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
     part = {"text": gen.text}

@@ -30,10 +30,10 @@ def thresholds(body: dict[str, Any]) -> dict[str, int]:
     out: dict[str, int] = {}
     for i, s in enumerate(settings if isinstance(settings, list) else []):
         category, threshold = field(s, "category"), field(s, "threshold")
-        if category not in WORDS and category not in ("HARM_CATEGORY_CIVIC_INTEGRITY", "HARM_CATEGORY_UNSPECIFIED"):
+        if not isinstance(category, str) or category not in (*WORDS, "HARM_CATEGORY_CIVIC_INTEGRITY"):
             raise invalid(f"Invalid value at 'safety_settings[{i}].category' (type.googleapis.com/google.ai."
                           f"generativelanguage.v1beta.HarmCategory), \"{category}\"")
-        if threshold not in THRESHOLDS:
+        if not isinstance(threshold, str) or threshold not in THRESHOLDS:
             raise invalid(f"Invalid value at 'safety_settings[{i}].threshold' (type.googleapis.com/google.ai."
                           f"generativelanguage.v1beta.SafetySetting.HarmBlockThreshold), \"{threshold}\"")
         out[str(category)] = THRESHOLDS[str(threshold)]
