@@ -71,6 +71,9 @@ def prompt_filter_results(with_image: bool = False) -> list[dict[str, Any]]:
 
 
 def has_image(body: dict[str, Any]) -> bool:
-    return any(isinstance(part, dict) and part.get("type") in ("image_url", "input_image")
-               for m in body.get("messages") or [] if isinstance(m, dict)
-               for part in (m.get("content") if isinstance(m.get("content"), list) else []))
+    for m in body.get("messages") or []:
+        parts = m.get("content") if isinstance(m, dict) else None
+        if isinstance(parts, list) and any(isinstance(p, dict) and p.get("type") in ("image_url", "input_image")
+                                           for p in parts):
+            return True
+    return False

@@ -15,7 +15,7 @@ from ...api.routes import Endpoint, Provider
 from ...errors import APIError
 from ...scenario import faults
 from . import planners
-from .errors import azure_error, error_plan, unauthorized
+from .errors import AzureError, azure_error, error_plan, unauthorized
 from .headers import answer_headers, rate_headers
 
 _DEPLOYMENT = "/openai/deployments/{deployment}"
@@ -58,7 +58,7 @@ def fault_error(fault: Any, model: str | None) -> APIError:
     """A scenario fault's error as Azure's front end words it (401, 429, the 400 content_filter)."""
     plain = faults.error_for(fault, model)
     out = azure_error(plain)
-    if out is not plain and fault.message and hasattr(out, "azure_body"):
+    if out is not plain and fault.message and isinstance(out, AzureError):
         out.azure_body["error"]["message"] = fault.message
         out.raw = None
     return out
