@@ -206,6 +206,10 @@ def simctl_env(simctl_env_vars: dict[str, str], monkeypatch: pytest.MonkeyPatch)
     if azure and azure != simctl_env_vars.get("AZURE_OPENAI_API_KEY") and not os.environ.get(
             "SIMCTL_UPSTREAM_AZURE_KEY"):
         monkeypatch.setenv("SIMCTL_UPSTREAM_AZURE_KEY", azure)  # and for an Azure key
+    claude = os.environ.get("ANTHROPIC_API_KEY")
+    if claude and claude != simctl_env_vars.get("ANTHROPIC_API_KEY") and not os.environ.get(
+            "SIMCTL_UPSTREAM_ANTHROPIC_KEY"):
+        monkeypatch.setenv("SIMCTL_UPSTREAM_ANTHROPIC_KEY", claude)  # and for an Anthropic key
     for name, value in simctl_env_vars.items():
         monkeypatch.setenv(name, value)
     return simctl_env_vars

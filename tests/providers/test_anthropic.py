@@ -201,7 +201,9 @@ def test_errors_in_anthropics_shape(client: anthropic.Anthropic, url: str) -> No
                                extra_headers={"x-simctl-fault": "413"})
     assert big.value.body["error"]["type"] == "request_too_large"
     r = httpx.get(url + "/v1/nowhere", headers=HEADERS)
-    assert r.status_code == 404 and r.json()["type"] == "error"
+    assert r.status_code == 404 and r.json()["error"] == {"type": "not_found_error", "message": "Not Found"}
+    huge = httpx.post(url + "/v1/messages", headers=HEADERS, content=b"{" + b" " * (17 * 1024 * 1024) + b"}")
+    assert huge.status_code == 413 and huge.json()["error"]["type"] == "request_too_large"
 
 
 def test_retries_on_529_and_429_and_the_verdict(tmp_path: Path) -> None:

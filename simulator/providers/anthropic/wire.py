@@ -105,8 +105,7 @@ def rate_headers(limiter: dict[str, str]) -> dict[str, str]:
 
 def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     """An error as api.anthropic.com answers it."""
-    kind = e.type if e.type in KNOWN_TYPES else TYPES.get(e.status, "api_error" if e.status >= 500 else
-                                                           "invalid_request_error")
+    kind = _type(e)
     rid = request_id()
     headers = {"request-id": rid}
     if "retry-after" in e.headers or e.status in (429, 529):
@@ -119,15 +118,25 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     if 400 <= e.status < 500 and e.status != 429:
         headers["x-should-retry"] = "false"
     message = e.message
+    if e.status == 404 and message.startswith("Invalid URL ("):  # a path nobody serves, in Anthropic's words
+        message = "Not Found"
     if e.status == 429 and message.startswith("Rate limit reached"):  # the scenario limiter's OpenAI wording
         message = RATE_LIMITED
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": rid}
     return ResponsePlan(status=e.status, body=dumps(body), headers=headers)
 
 
+def _type(e: APIError) -> str:
+    """The error type: the one raised with, unless that is APIError's default on a status that has its own
+    (a 413 from the body reader, a 404 for an unknown path)."""
+    if e.type in KNOWN_TYPES and not (e.type == "invalid_request_error" and e.status in TYPES and e.status != 400):
+        return e.type
+    return TYPES.get(e.status, "api_error" if e.status >= 500 else "invalid_request_error")
+
+
 def stream_error(e: APIError) -> bytes:
     """The mid-stream error event (SDK `_streaming.py` raises it as APIStatusError); the stream ends after it."""
-    kind = e.type if e.type in KNOWN_TYPES else TYPES.get(e.status, "api_error")
+    kind = _type(e)
     return b"event: error\ndata: " + dumps({"type": "error", "error": {"type": kind, "message": e.message}}) + b"\n\n"
 
 
