@@ -79,6 +79,8 @@ def test_web_search_cites_the_scenario_pages(sdk: openai.OpenAI, http: httpx.Cli
     call, message = raw["output"]
     assert call["type"] == "web_search_call" and call["status"] == "completed"
     assert raw["tool_usage"]["web_search"] == {"num_requests": 1}
+    assert raw["tools"] == [{"search_context_size": "medium", "user_location": {  # echoed as recorded
+        "city": None, "country": "US", "region": None, "timezone": None, "type": "approximate"}, "type": "web_search"}]
     assert call["action"]["query"] == "Where do I download Python?"
     assert [s["url"] for s in call["action"]["sources"]] == ["https://www.python.org/downloads/",
                                                              "https://docs.python.org/3/"]
@@ -118,9 +120,12 @@ def test_file_search_reads_the_vector_store(sdk: openai.OpenAI, http: httpx.Clie
     call, message = raw["output"]
     assert call["queries"] == ["What is on the launch checklist?"] and call["results"][0]["file_id"] == doc.id
     assert 0 < call["results"][0]["score"] < 1 and "rocket engines" in call["results"][0]["text"]
-    first = message["content"][0]["annotations"][0]
-    assert first == {"type": "file_citation", "file_id": doc.id, "filename": "launch.txt",
-                     "index": len(message["content"][0]["text"])}
+    assert call["results"][0]["vector_store_id"] == vs.id
+    text = message["content"][0]["text"]
+    assert message["content"][0]["annotations"] == [{"type": "file_citation", "file_id": doc.id,
+                                                     "filename": "launch.txt", "index": len(text) - 1}]
+    assert raw["tools"] == [{"filters": None, "max_num_results": 20, "ranking_options": {
+        "ranker": "auto", "score_threshold": 0.0}, "type": "file_search", "vector_store_ids": [vs.id]}]
     same = sdk.vector_stores.search(vs.id, query="What is on the launch checklist?")
     assert same.data[0].file_id == doc.id  # the store's own search ranks alike
     hidden = sdk.responses.create(model=M, input="launch checklist", tools=[tool])  # type: ignore[list-item]

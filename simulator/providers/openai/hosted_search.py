@@ -11,8 +11,11 @@ from . import vector_search, vector_stores
 
 async def search_files(ctx: Context, stores: list[str], query: str, limit: int,
                        filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    for store_id in stores:
+    found: list[dict[str, Any]] = []
+    for store_id in stores:  # store by store: each result names the store it came from (recorded)
         await vector_stores.find(ctx, store_id)  # an unknown store: OpenAI's 404
-    hits = await vector_search.search(ctx, stores, [query], limit, filters)
-    return [{"attributes": h.attributes, "file_id": h.file_id, "filename": h.filename, "score": round(h.score, 4),
-             "text": h.text} for h in hits]
+        found += [{"attributes": h.attributes, "file_id": h.file_id, "filename": h.filename,
+                   "score": round(h.score, 4), "text": h.text, "vector_store_id": store_id}
+                  for h in await vector_search.search(ctx, [store_id], [query], limit, filters)]
+    found.sort(key=lambda h: -float(h["score"]))  # stable: equal scores keep the stores' order
+    return found[:limit]

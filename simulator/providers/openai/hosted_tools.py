@@ -46,6 +46,22 @@ def offered(body: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return [(i, t) for i, t in enumerate(listed) if isinstance(t, dict) and t.get("type") in KINDS]
 
 
+LOCATION = {"city": None, "country": "US", "region": None, "timezone": None, "type": "approximate"}
+# What the response echoes for a hosted tool's unset options (recorded 2025-08..2026-03, pydantic-ai's cassettes)
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "file_search": {"filters": None, "max_num_results": 20, "ranking_options": {"ranker": "auto",
+                                                                               "score_threshold": 0.0}},
+    "image_generation": {"background": "auto", "moderation": "auto", "n": 1, "output_compression": 100,
+                         "output_format": "png", "quality": "auto", "size": "auto"},
+    **{kind: {"search_context_size": "medium", "user_location": LOCATION} for kind in WEB},
+}
+
+
+def card(tool: dict[str, Any]) -> dict[str, Any]:
+    """A hosted tool as the response echoes it: what was given, over the defaults OpenAI fills in."""
+    return {**DEFAULTS.get(str(tool.get("type")), {}), **tool}
+
+
 def forced(tool_choice: Any) -> bool:
     """A tool_choice naming a hosted tool (`{"type": "web_search_preview"}`, `{"type": "mcp", ...}`)."""
     return isinstance(tool_choice, dict) and tool_choice.get("type") in KINDS
@@ -109,7 +125,7 @@ async def _files(ctx: Context, tool: dict[str, Any], i: int, prompt: str, ids: I
     if not isinstance(stores, list) or not all(isinstance(s, str) for s in stores):
         where = f"tools[{i}].vector_store_ids"
         raise invalid(f"Missing required parameter: '{where}'.", param=where, code="missing_required_parameter")
-    limit = tool.get("max_num_results", 10)
+    limit = tool.get("max_num_results", 20)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
         raise invalid(f"Invalid 'tools[{i}].max_num_results': expected an integer between 1 and 50.",
                       param=f"tools[{i}].max_num_results", code="invalid_value")
@@ -121,7 +137,7 @@ async def _files(ctx: Context, tool: dict[str, Any], i: int, prompt: str, ids: I
     if "file_search_call.results" in include:
         item["results"] = found
     out.items.append(item)
-    for hit in found[:2]:
+    for hit in found[:1]:  # the answer cites its best source
         out.citations.append({"type": "file_citation", "file_id": hit["file_id"], "filename": hit["filename"]})
 
 
@@ -160,7 +176,7 @@ def _image(tool: dict[str, Any], prompt: str, ids: Ids, rng: Any, streamed: bool
                                  for n in range(min(partials, 3))]
     quality = tool.get("quality", "auto")
     out.items.append({"id": item_id, "type": "image_generation_call", "status": "completed", "background": background,
-                      "output_format": fmt, "quality": "medium" if quality == "auto" else quality,
+                      "output_format": fmt, "quality": "high" if quality == "auto" else quality,
                       "result": base64.b64encode(image).decode(), "revised_prompt": prompt[:1000],
                       "size": f"{width}x{height}"})
 
@@ -251,7 +267,7 @@ def cite(text: str, citations: list[dict[str, Any]]) -> tuple[str, list[dict[str
             annotations.append({"type": "url_citation", "end_index": len(text) + len(link), "start_index": len(text),
                                 "title": c["title"], "url": c["url"]})
             text += link
-        else:
+        else:  # recorded: the index of the sentence's last character ("... is Paris." -> before the period)
             annotations.append({"type": "file_citation", "file_id": c["file_id"], "filename": c["filename"],
-                                "index": len(text)})
+                                "index": len(text) - 1 if text.endswith(".") else len(text)})
     return text, annotations

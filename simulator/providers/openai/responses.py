@@ -358,7 +358,7 @@ def _tool_cards(body: dict[str, Any], tools: list[Tool]) -> list[dict[str, Any]]
     for given in body.get("tools") or []:
         tool = by_name.get(given.get("name")) if given.get("type") == "function" else None
         if tool is None:
-            out.append(given)
+            out.append(hosted_tools.card(given))  # hosted tools with the defaults OpenAI fills in
             continue
         out.append({"type": "function", "name": tool.name, "description": tool.description or None,
                     "parameters": tool.parameters, "strict": given.get("strict", True), "output_schema": None})
