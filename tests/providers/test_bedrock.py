@@ -409,6 +409,7 @@ def test_rate_limit_is_a_throttling_exception_without_openai_headers(tmp_path: P
             c.converse(modelId=NOVA, messages=HELLO)
         headers = e.value.response["ResponseMetadata"]["HTTPHeaders"]
         assert not [h for h in headers if h.startswith("x-ratelimit")]
+        assert e.value.response["Error"]["Message"] == "Too many requests, please wait before trying again."
 
 
 def test_pytest_plugin_points_boto3_at_the_server(pytester: pytest.Pytester) -> None:
@@ -425,3 +426,9 @@ def test_pytest_plugin_points_boto3_at_the_server(pytester: pytest.Pytester) -> 
             assert r["stopReason"] == "end_turn"
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_an_operation_simctl_does_not_serve_is_bedrocks_unknown_operation(url: str) -> None:
+    r = httpx.post(f"{url}/model/{NOVA}/start-something", json={})
+    assert r.status_code == 404 and r.json() == {"message": None}
+    assert r.headers["x-amzn-errortype"].startswith("UnknownOperationException:")

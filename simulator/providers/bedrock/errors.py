@@ -41,15 +41,25 @@ def name_of(e: APIError) -> tuple[str, int]:
     the one Bedrock sends for this status."""
     if e.code and e.code.endswith("Exception"):
         return e.code, e.status
+    if e.code is None and e.message.startswith("Invalid URL ("):  # a path or method no route serves
+        return "UnknownOperationException", 404
     return BY_STATUS.get(e.status, ("InternalServerException", e.status if e.status >= 400 else 500))
+
+
+# What Bedrock says for errors the shared pipeline raises in its own words (rate limits, unknown paths).
+PIPELINE_MESSAGES = {"ThrottlingException": "Too many requests, please wait before trying again.",
+                     "UnknownOperationException": None}
 
 
 def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     name, status = name_of(e)
+    message: str | None = e.message
+    if not (e.code or "").endswith("Exception") and name in PIPELINE_MESSAGES:
+        message = PIPELINE_MESSAGES[name]
     ns = CORAL_NS if name in AUTH_LAYER else BEDROCK_NS
     headers = {k: v for k, v in e.headers.items() if k.lower() not in _FOREIGN and not k.startswith("x-ratelimit")}
     headers["x-amzn-errortype"] = f"{name}:{ns}"
-    body = eventstream.compact({"message": e.message})
+    body = eventstream.compact({"message": message})
     return ResponsePlan(status=status, headers=headers, body=body)
 
 

@@ -54,6 +54,12 @@ def check_key(request: Request, keys: tuple[str, ...]) -> None:
                        code="UnrecognizedClientException")
 
 
+def claims(request: Request) -> bool:
+    """Bedrock Runtime's paths: an operation simctl does not serve under them gets Bedrock's 404."""
+    return request.url.path.startswith(("/model/", "/guardrail/", "/async-invoke"))
+
+
 PROVIDER = Provider(name="bedrock", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=errors.error_plan, model_of=common.model_of, answer_headers=common.answer_headers,
-                    rate_limit_headers=False, stream_error=errors.stream_error, fault_error=errors.fault_error)
+                    rate_limit_headers=False, stream_error=errors.stream_error, fault_error=errors.fault_error,
+                    claims=claims)
