@@ -292,3 +292,15 @@ def test_the_anthropic_profile_serves_claude_only() -> None:
         assert m.model == "claude-haiku-4-5-20251001"
         with pytest.raises(anthropic.NotFoundError):
             c.messages.create(model="gpt-4o", max_tokens=10, messages=USER)
+
+
+def test_rules_match_on_the_provider(tmp_path: Path) -> None:
+    scenario = tmp_path / "by-provider.yaml"
+    scenario.write_text("name: by-provider\ncatalog: [openai, anthropic]\nrules:\n"
+                        "  - {name: claude, when: {provider: anthropic}, reply: {text: from the anthropic rule}}\n")
+    with running_server(ServerConfig(seed=1, scenarios=(str(scenario),))) as u:
+        c = anthropic.Anthropic(base_url=u, api_key=KEY, max_retries=0)
+        assert c.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=USER).content[0].text == \
+            "from the anthropic rule"
+        chat = httpx.post(u + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": USER}).json()
+        assert chat["choices"][0]["message"]["content"] != "from the anthropic rule"
