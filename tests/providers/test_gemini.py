@@ -433,3 +433,33 @@ def test_odd_bodies_get_gemini_errors_never_a_500(url: str) -> None:
                 error = r.json()["error"]
                 assert error["code"] == r.status_code and error["status"] == "INVALID_ARGUMENT", (body, error)
     assert statuses == {200, 400}
+
+
+def test_enum_output_async_client_and_chats(client: genai.Client) -> None:
+    import asyncio
+    import enum
+
+    class Color(enum.Enum):
+        RED = "red"
+        BLUE = "blue"
+
+    enum_only = types.GenerateContentConfig(response_mime_type="text/x.enum", response_schema=Color)
+    r = client.models.generate_content(model="gemini-2.5-flash", contents="A color?", config=enum_only)
+    assert r.text in ("red", "blue") and isinstance(r.parsed, Color)
+
+    async def both() -> tuple[str, str]:
+        whole = await client.aio.models.generate_content(model="gemini-2.5-flash", contents="hi async")
+        chunks = [c async for c in await client.aio.models.generate_content_stream(model="gemini-2.5-flash",
+                                                                                   contents="hi async")]
+        return whole.text or "", "".join(c.text or "" for c in chunks)
+
+    whole, streamed = asyncio.run(both())
+    assert whole and whole == streamed
+    chat = client.chats.create(model="gemini-2.5-flash")
+    first, second = chat.send_message("Hello").text, chat.send_message("And again").text
+    assert first and second and "And again" in second and len(chat.get_history()) == 4
+
+
+def test_get_on_a_method_is_not_found(url: str) -> None:
+    r = httpx.get(f"{url}/v1beta/models/gemini-2.5-flash:generateContent", headers={"x-goog-api-key": KEY})
+    assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"

@@ -123,6 +123,9 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> 
         used = sum(tokens.count(json.dumps(p["functionCall"])) for p in calls)
         return Answer(calls, [], summary, "STOP", prompt_tokens, thoughts, used)
     text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False) if schema is not None else None
+    if schema is not None and mime == "text/x.enum":  # the enum value itself, not JSON
+        value = jsongen.generate(schema, rng)
+        text = value if isinstance(value, str) else json.dumps(value)
     if text is None and mime == "application/json":
         text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
     room = None if limit is None else limit - thoughts

@@ -54,7 +54,9 @@ async def list_models(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def get_model(ctx: Context, request: Request) -> ResponsePlan:
-    name, _ = wire.target(request)
+    name, method = wire.target(request)
+    if method:  # GET on a model's method: only POST serves those
+        raise GeminiError(404, f"Method not found: GET models/{name}:{method}")
     model = ctx.catalog.get(name)
     if model is None or not model.endpoints & {"generate_content", "embed_content"}:
         raise GeminiError(404, f"models/{name} is not found for API version "
