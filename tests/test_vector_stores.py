@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
@@ -172,3 +173,22 @@ def test_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError):
         client.vector_stores.create(chunking_strategy={"type": "static", "static": {
             "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 80}})
+
+
+def test_the_sdk_polling_helpers(client: openai.OpenAI, tmp_path: Path) -> None:
+    vs = client.vector_stores.create(name="helpers")
+    f = client.vector_stores.files.upload_and_poll(vector_store_id=vs.id, file=("notes.txt", DOCS["bread.txt"]),
+                                                   poll_interval_ms=50)
+    assert f.status == "completed"
+    batch = client.vector_stores.file_batches.upload_and_poll(
+        vector_store_id=vs.id, files=[("a.txt", DOCS["cats.txt"]), ("b.md", DOCS["rockets.md"])],
+        poll_interval_ms=50)
+    assert batch.status == "completed" and batch.file_counts.completed == 2
+    hits = client.vector_stores.search(vector_store_id=vs.id, query="yeast dough oven")
+    assert hits.data[0].filename == "notes.txt"
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b'{"custom_id": "1", "method": "POST", "url": "/v1/embeddings", "body": {}}\n' * 2000)
+    done = client.uploads.upload_file_chunked(file=path, mime_type="text/jsonl", purpose="batch",
+                                              part_size=64 * 1024)
+    assert done.status == "completed" and done.file is not None
+    assert client.files.content(done.file.id).content == path.read_bytes()
