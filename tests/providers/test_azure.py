@@ -319,3 +319,23 @@ rules:
             "from the Azure rule"
         assert plain.chat.completions.create(model="gpt-4o-mini", messages=MSG).choices[0].message.content != \
             "from the Azure rule"
+
+
+def test_foundry_serves_other_models_in_its_own_shape(tmp_path: Path) -> None:
+    extra = "models:\n  - {id: grok-4-1-fast-non-reasoning, kind: chat, owned_by: xai}\n"
+    with running_server(ServerConfig(seed=3, scenarios=(scenario(tmp_path, extra),))) as url:
+        foundry = openai.OpenAI(base_url=url + "/models", api_key="any", max_retries=0,
+                                default_query={"api-version": "2024-05-01-preview"}, default_headers={"api-key": "any"})
+        raw = foundry.chat.completions.with_raw_response.create(model="grok-4-1-fast-non-reasoning", messages=MSG)
+        body = json.loads(raw.http_response.content)
+        assert list(body) == ["id", "model", "choices", "usage", "created", "object", "prompt_filter_results"]
+        assert len(body["id"]) == 36 and body["prompt_filter_results"] is None
+        assert body["usage"]["num_sources_used"] == 0
+        assert raw.parse().choices[0].message.content and raw.headers["traceparent"].startswith("00-")
+        chunks = list(foundry.chat.completions.create(model="grok-4-1-fast-non-reasoning", messages=MSG, stream=True,
+                                                      stream_options={"include_usage": True}))
+        assert chunks[0].choices[0].delta.role == "assistant" and chunks[0].choices[0].delta.content
+        usage = chunks[-1].usage
+        assert usage is not None and usage.completion_tokens > 0 and usage.model_extra["cost_in_usd_ticks"] == 0
+        # OpenAI's models on the same route answer as Azure OpenAI does.
+        assert foundry.chat.completions.create(model="gpt-4o-mini", messages=MSG).model == "gpt-4o-mini-2024-07-18"

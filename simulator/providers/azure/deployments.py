@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from starlette.requests import Request
 
 from ...api.context import Context
+from ...scenario.catalog import builtin
 from .errors import deployment_not_found, resource_not_found, version_not_supported
 
 # The data-plane versions Azure OpenAI has published (GA and preview), 2022-12 to 2025; the v1 API takes none.
@@ -56,9 +58,19 @@ def model_for(ctx: Context, deployment: str) -> str:
         raise deployment_not_found()
     # Azure names OpenAI's gpt-5.x-chat-latest models gpt-5.x-chat.
     for name in (deployment, _AZURE_SPELLING.sub("gpt-3.5-", deployment), deployment + "-latest"):
-        if ctx.catalog.get(name) is not None:
+        if is_openai(name) and ctx.catalog.get(name) is not None:
             return name
     raise deployment_not_found()
+
+
+@cache
+def _openai_ids() -> frozenset[str]:
+    return frozenset(builtin("openai"))
+
+
+def is_openai(name: str) -> bool:
+    """One of OpenAI's models (its shipped catalog): what an Azure OpenAI deployment can serve unlisted."""
+    return name in _openai_ids()
 
 
 def served_as(ctx: Context, deployment: str, model: str) -> str:

@@ -19,8 +19,8 @@ from ...scenario.azure import FilterRule
 from ...scenario.catalog import CHAT
 from ...scenario.ratelimit import estimate_tokens
 from ..openai import chat, completions, embeddings, images, models, responses
-from . import shape
-from .deployments import FOUNDRY_VERSIONS, check_version, model_for, served_as
+from . import foundry, shape
+from .deployments import FOUNDRY_VERSIONS, check_version, is_openai, model_for, served_as
 from .errors import AzureError, content_filtered
 from .filters import choice_results, has_image, prompt_filter_results, prompt_results
 from .headers import Meter, deployment_headers
@@ -38,13 +38,14 @@ def _text(body: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, Any]) -> dict[str, str]:
+def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, Any],
+             served: str | None = None) -> dict[str, str]:
     out = deployment_headers(ctx.scenario.azure.region, deployment)
     if not request.url.path.startswith("/openai/deployments/"):  # the v1 and Foundry front end's (Z:R/*, 2026)
         streaming = "True" if body.get("stream") is True else "False"
         out.update({"azureai-fe-is-streaming": streaming, "azureai-fe-offer-type": "paygo",
                     "azureai-requested-tier": "default", "azureai-processed-tier": "default",
-                    "x-ms-served-model": served_as(ctx, deployment, model_for(ctx, deployment)),
+                    "x-ms-served-model": served or served_as(ctx, deployment, model_for(ctx, deployment)),
                     "x-ms-aoai-configured-data-retention-days": "30"})
     if ctx.scenario.rate_limits is None:  # else the scenario's limiter sends them (routes.rate_headers)
         meter = ctx.provider_state.setdefault("azure_meter", Meter())
@@ -203,7 +204,17 @@ async def v1_models(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def foundry_chat(ctx: Context, request: Request) -> ResponsePlan:
+    """OpenAI's models answer as Azure OpenAI does; another model of the scenario's (grok, Llama, Mistral ...)
+    as Foundry's own inference does (foundry.py)."""
     check_version(request, FOUNDRY_VERSIONS)
     body = await _json_body(request)
+    name = body.get("model")
+    if isinstance(name, str) and name not in ctx.scenario.azure.deployments and not is_openai(name) \
+            and ctx.catalog.get(name) is not None:
+        _check_operation(ctx, name, "chat")
+        _filters(ctx, body)
+        plan = chat.plan(ctx, body)
+        plan = foundry.chunks(plan, name) if plan.streaming else foundry.body(plan, name)
+        return _with(plan, {**_headers(ctx, request, name, body, served=name), **foundry.headers()})
     deployment, model = _named(ctx, body)
     return await _generate(ctx, request, body, deployment, model, "chat")
