@@ -304,3 +304,18 @@ def test_rules_match_on_the_provider(tmp_path: Path) -> None:
             "from the anthropic rule"
         chat = httpx.post(u + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": USER}).json()
         assert chat["choices"][0]["message"]["content"] != "from the anthropic rule"
+
+
+def test_structured_output_is_json_valid_for_the_schema(client: anthropic.Anthropic, url: str) -> None:
+    schema = {"type": "object", "properties": {"title": {"type": "string"}, "year": {"type": "integer"}},
+              "required": ["title", "year"], "additionalProperties": False}
+    m = client.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=USER,
+                               output_config={"format": {"type": "json_schema", "schema": schema}})
+    jsonschema.validate(json.loads(m.content[0].text), schema)
+    betas = {**HEADERS, "anthropic-beta": "structured-outputs-2025-11-13"}
+    beta = httpx.post(url + "/v1/messages?beta=true", headers=betas,
+                      json={"model": "claude-sonnet-4-5", "max_tokens": 500, "messages": USER, "stream": True,
+                            "output_format": {"type": "json_schema", "schema": schema}})
+    text = "".join(json.loads(line[6:])["delta"].get("text", "") for line in beta.text.splitlines()
+                   if line.startswith("data: ") and "text_delta" in line)
+    jsonschema.validate(json.loads(text), schema)

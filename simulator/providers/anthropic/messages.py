@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.context import Context
-from ...generate import textgen, tokens
+from ...generate import directive, jsongen, textgen, tokens
 from ...generate import tools as toolgen
 from ...plan import SSE_TYPE, ResponsePlan, dumps
 from . import request, stream, wire
@@ -117,8 +117,12 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answe
         used += tokens.count(args) + 20
         stop_reason = "tool_use"
     else:
-        made = textgen.generate(rng, prompt.last_user, DEFAULT_REPLY)
-        text = made.text
+        schema = _output_schema(body)
+        if schema is not None and directive.current.get().text is None:
+            # Structured outputs: the text is JSON valid for the schema (A:M/strict-stream).
+            text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
+        else:
+            text = textgen.generate(rng, prompt.last_user, DEFAULT_REPLY).text
         for s in body.get("stop_sequences") or []:
             if s and s in text:
                 text, stop_reason, stop_sequence = text[: text.index(s)], "stop_sequence", s
@@ -145,6 +149,22 @@ def _choice(raw: Any) -> Any:
             raise request.bad("tool_choice.tool.name: Field required")
         return {"name": raw["name"]}
     return {"any": "required"}.get(raw["type"], raw["type"])
+
+
+def _output_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """`output_config.format` (the API since 2026) or the beta's `output_format`: {type: json_schema, schema}."""
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    fmt = fmt if fmt is not None else body.get("output_format")
+    if fmt is None:
+        return None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        raise request.bad("output_format: Input tag does not match the expected tag: 'json_schema'")
+    problem = jsongen.schema_problem(fmt["schema"])
+    if problem is not None:
+        raise request.bad(f"output_format.schema: JSON schema is invalid: {problem}")
+    schema: dict[str, Any] = fmt["schema"]
+    return schema
 
 
 def _json_pieces(args: str) -> list[str]:

@@ -113,8 +113,9 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     if e.status == 429:
         left = {k.rsplit("-", 1)[1]: int(v) for k, v in e.headers.items() if k.startswith("x-ratelimit-remaining-")}
         headers.update(rate_limit_headers(0, 0, remaining={k: v for k, v in left.items() if k in LIMITS}))
-    if "connection" in e.headers:
-        headers["connection"] = e.headers["connection"]
+    for name in ("connection", "allow", "Allow"):  # a 413 closes the connection; a 405 names the methods
+        if name in e.headers:
+            headers[name.lower()] = e.headers[name]
     if 400 <= e.status < 500 and e.status != 429:
         headers["x-should-retry"] = "false"
     message = e.message
