@@ -463,3 +463,19 @@ def test_enum_output_async_client_and_chats(client: genai.Client) -> None:
 def test_get_on_a_method_is_not_found(url: str) -> None:
     r = httpx.get(f"{url}/v1beta/models/gemini-2.5-flash:generateContent", headers={"x-goog-api-key": KEY})
     assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_inline_image_and_thinking_level(client: genai.Client, url: str) -> None:
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+    r = client.models.generate_content(model="gemini-3-flash-preview", contents=[
+        types.Part.from_bytes(data=png, mime_type="image/png"), "What is in this picture?"],
+        config=types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_level=types.ThinkingLevel.LOW)))
+    details = {d.modality: d.token_count for d in (r.usage_metadata.prompt_tokens_details or [])} \
+        if r.usage_metadata else {}
+    assert details[types.MediaModality.IMAGE] == 258 and details[types.MediaModality.TEXT]
+    assert r.usage_metadata and r.usage_metadata.thoughts_token_count
+    bad = httpx.post(f"{url}/v1beta/models/gemini-3-flash-preview:generateContent", headers={"x-goog-api-key": KEY},
+                     json={"contents": [{"parts": [{"text": "hi"}]}],
+                           "generationConfig": {"thinkingConfig": {"thinkingLevel": "EXTREME"}}})
+    assert bad.status_code == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"

@@ -37,6 +37,7 @@ class Answer:
     candidate_tokens: int
     legacy: bool = False  # a Gemini 2.0 (or older) model: its answers' fields differ a little
     safety: list[dict[str, Any]] | None = None  # the ratings of a blocked prompt
+    images: int = 0  # image parts in the prompt (their tokens are detailed apart)
     avg_logprobs: float = -0.25
 
 
@@ -46,8 +47,19 @@ def count_prompt(conv: req.Conversation, offered: list[Tool]) -> int:
     return text + declared + req.IMAGE_TOKENS * conv.images
 
 
-def _thinking(config: dict[str, Any], model: ModelInfo, name: str) -> tuple[bool, int | None, bool]:
-    """(thinks, budget, include thoughts) from `thinkingConfig`; 2.5 Pro and Gemini 3 cannot stop thinking."""
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    on: bool
+    budget: int | None  # None: dynamic
+    include: bool  # thought summaries in the answer
+    low: bool = False  # thinkingLevel low: a shorter think
+
+
+LEVELS = ("MINIMAL", "LOW", "MEDIUM", "HIGH")
+
+
+def _thinking(config: dict[str, Any], model: ModelInfo, name: str) -> Thinking:
+    """`thinkingConfig` (budget or level, not both); 2.5 Pro and Gemini 3 cannot stop thinking."""
     thinking = wire.field(config, "thinkingConfig") or {}
     if not isinstance(thinking, dict):
         raise invalid("Invalid JSON payload received. Unknown name \"thinkingConfig\": Proto field is not a message.")
@@ -56,28 +68,33 @@ def _thinking(config: dict[str, Any], model: ModelInfo, name: str) -> tuple[bool
     level = wire.field(thinking, "thinkingLevel")
     if budget is not None and level is not None:
         raise invalid("You can only set only one of thinking budget and thinking level.")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < -1):
+        raise invalid(f"Invalid value at 'generation_config.thinking_config.thinking_budget' (TYPE_INT32), {budget}")
+    if level is not None and (not isinstance(level, str) or level.upper() not in LEVELS):
+        raise invalid(f"Invalid value at 'generation_config.thinking_config.thinking_level' (type.googleapis.com/"
+                      f"google.ai.generativelanguage.v1beta.ThinkingConfig.ThinkingLevel), \"{level}\"")
     if not model.reasoning:
-        return False, None, False
+        return Thinking(False, None, False)
     if budget == 0:
         if "pro" in name or name.startswith("gemini-3"):
             raise invalid("Budget 0 is invalid. This model only works in thinking mode.")
-        return False, None, False
-    if isinstance(level, str) and level.upper() == "MINIMAL":
-        return False, None, include
-    return True, budget if isinstance(budget, int) and budget > 0 else None, include
+        return Thinking(False, None, False)
+    level = level.upper() if isinstance(level, str) else None
+    if level == "MINIMAL":
+        return Thinking(False, None, include)
+    return Thinking(True, budget if isinstance(budget, int) and budget > 0 else None, include, level == "LOW")
 
 
-def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
-    a = _answer(ctx, name, model, body)
-    a.legacy = name.startswith(("gemini-1.", "gemini-2.0"))
-    digest = int(hashlib.sha256("".join(a.pieces).encode()).hexdigest()[:6], 16)
-    a.avg_logprobs = -round(0.05 + digest % 1000 / 2000, 6)
-    return a
+@dataclass(frozen=True, slots=True)
+class Settings:
+    limit: int | None  # maxOutputTokens (thinking included, as on the API)
+    stops: list[str]
+    mime: str | None
+    schema: dict[str, Any] | None
 
 
-def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
-    conv = req.conversation(body)
-    offered = req.tools(body)
+def _settings(body: dict[str, Any]) -> tuple[dict[str, Any], Settings]:
+    """generationConfig, checked as the API checks it."""
     config = wire.field(body, "generationConfig") or {}
     if not isinstance(config, dict):
         raise invalid("Invalid JSON payload received. Unknown name \"generationConfig\": Proto field is not a "
@@ -102,41 +119,60 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> 
                       "'application/json' or 'text/x.enum' when response_schema is set.\n")
     if schema is not None and jsongen.schema_problem(schema) is not None:
         raise invalid(f"* GenerateContentRequest.generation_config.response_schema: {jsongen.schema_problem(schema)}\n")
-    thinks, budget, include = _thinking(config, model, name)
+    return config, Settings(limit, stops, mime if isinstance(mime, str) else None, schema)
+
+
+def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
+    a = _answer(ctx, name, model, body)
+    a.legacy = name.startswith(("gemini-1.", "gemini-2.0"))
+    digest = int(hashlib.sha256("".join(a.pieces).encode()).hexdigest()[:6], 16)
+    a.avg_logprobs = -round(0.05 + digest % 1000 / 2000, 6)
+    return a
+
+
+def _thought_tokens(rng: np.random.Generator, t: Thinking, limit: int | None) -> int:
+    if not t.on:
+        return 0
+    if t.budget is not None:
+        return int(rng.integers(1, t.budget + 1))
+    thoughts = int(rng.integers(20, 150)) if t.low else int(rng.integers(40, 400))
+    return thoughts if limit is None else max(1, min(thoughts, limit // 2))  # dynamic: room is left for an answer
+
+
+def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
+    conv = req.conversation(body)
+    offered = req.tools(body)
+    config, s = _settings(body)
+    t = _thinking(config, model, name)
     rng = ctx.rng(name, body)
     prompt_tokens = count_prompt(conv, offered)
     ratings = safety.blocked_ratings(conv.texts, safety.thresholds(body))
     if ratings is not None:  # blocked before any output: no parts, no thinking (recorded)
-        return Answer([], [], [], "SAFETY", prompt_tokens, 0, 0, safety=ratings)
-    thoughts = 0
-    if thinks:
-        thoughts = int(rng.integers(40, 400)) if budget is None else int(rng.integers(1, budget + 1))
-        if budget is None and limit is not None:  # dynamic thinking leaves room for an answer
-            thoughts = max(1, min(thoughts, limit // 2))
-        if limit is not None and thoughts >= limit:  # the thinking took the whole output budget (recorded)
-            return Answer([], [], [], "MAX_TOKENS", prompt_tokens, limit, 0)
-    summary = textgen.compose_pieces(rng, "", THOUGHT_SUMMARY_TOKENS)[:THOUGHT_SUMMARY_TOKENS] if include else []
-    if include:
+        return Answer([], [], [], "SAFETY", prompt_tokens, 0, 0, safety=ratings, images=conv.images)
+    thoughts = _thought_tokens(rng, t, s.limit)
+    if s.limit is not None and thoughts >= s.limit:  # the thinking took the whole output budget (recorded)
+        return Answer([], [], [], "MAX_TOKENS", prompt_tokens, s.limit, 0, images=conv.images)
+    summary = textgen.compose_pieces(rng, "", THOUGHT_SUMMARY_TOKENS)[:THOUGHT_SUMMARY_TOKENS] if t.include else []
+    if t.include:
         summary = ["**Considering the request**\n\n", *summary]
-    calls = _calls(offered, req.tool_choice(body, offered), conv, rng, name, thinks)
+    calls = _calls(offered, req.tool_choice(body, offered), conv, rng, name, t.on)
     if calls:
         used = sum(tokens.count(json.dumps(p["functionCall"])) for p in calls)
-        return Answer(calls, [], summary, "STOP", prompt_tokens, thoughts, used)
-    text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False) if schema is not None else None
-    if schema is not None and mime == "text/x.enum":  # the enum value itself, not JSON
-        value = jsongen.generate(schema, rng)
-        text = value if isinstance(value, str) else json.dumps(value)
-    if text is None and mime == "application/json":
+        return Answer(calls, [], summary, "STOP", prompt_tokens, thoughts, used, images=conv.images)
+    text = None
+    if s.schema is not None:  # JSON that validates; for text/x.enum the value itself
+        value = jsongen.generate(s.schema, rng)
+        text = value if s.mime == "text/x.enum" and isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    elif s.mime == "application/json":
         text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
-    room = None if limit is None else limit - thoughts
-    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, stops,
-                           text=text)
+    room = None if s.limit is None else s.limit - thoughts
+    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, s.stops, text=text)
     finish = "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
     part = {"text": gen.text}
     # Gemini 3 signs its last text part; 2.5 does once the conversation carries signatures (both recorded).
-    if thinks and (name.startswith("gemini-3") or conv.signed):
+    if t.on and (name.startswith("gemini-3") or conv.signed):
         part["thoughtSignature"] = signature(rng, name)
-    return Answer([part], gen.pieces, summary, finish, prompt_tokens, thoughts, len(gen.pieces))
+    return Answer([part], gen.pieces, summary, finish, prompt_tokens, thoughts, len(gen.pieces), images=conv.images)
 
 
 def _calls(offered: list[Tool], choice: Any, conv: req.Conversation, rng: np.random.Generator, name: str,
@@ -179,7 +215,10 @@ def usage(a: Answer, candidates: int | None = None) -> dict[str, Any]:
     if out_tokens:
         u["candidatesTokenCount"] = out_tokens
     u["totalTokenCount"] = a.prompt_tokens + out_tokens + a.thoughts_tokens
-    u["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": a.prompt_tokens}]
+    image_tokens = req.IMAGE_TOKENS * a.images
+    u["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": a.prompt_tokens - image_tokens}]
+    if image_tokens:
+        u["promptTokensDetails"].append({"modality": "IMAGE", "tokenCount": image_tokens})
     if a.legacy and out_tokens:  # 2.0 and older models detail the output too
         u["candidatesTokensDetails"] = [{"modality": "TEXT", "tokenCount": out_tokens}]
     if a.thoughts_tokens:
