@@ -91,10 +91,13 @@ def encode(pcm: np.ndarray, fmt: str) -> bytes:
 
 def _encoded(pcm: np.ndarray, container: str, codec: str, bit_rate: int) -> bytes:
     import av  # imported when first needed: FFmpeg's libraries take a moment to load
+    from av.audio.stream import AudioStream
 
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
         stream = out.add_stream(codec, rate=RATE, layout="mono")
+        if not isinstance(stream, AudioStream):  # an audio codec always makes one; this tells the type checker
+            raise TypeError(f"{codec} is not an audio encoder")
         if bit_rate:
             stream.bit_rate = bit_rate
         frame_size = stream.codec_context.frame_size or 1024

@@ -77,4 +77,4 @@ def _voice(body: dict[str, Any]) -> str:
         listed = ", ".join(f"'{v}'" for v in VOICES)
         raise invalid(f"Invalid value: '{voice}'. Supported values are: {listed}.", param="voice",
                       code="invalid_value")
-    return voice
+    return str(voice)

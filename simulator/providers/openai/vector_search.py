@@ -117,13 +117,13 @@ def passes(spec: dict[str, Any] | None, attributes: dict[str, Any]) -> bool:
         inside = have in want if isinstance(want, list) else False
         return inside if kind == "in" else not inside
     if kind == "eq":
-        return have == want
+        return bool(have == want)
     if kind == "ne":
-        return have != want
+        return bool(have != want)
     if have is None or isinstance(have, bool) != isinstance(want, bool):
         return False
     try:
-        return {"gt": have > want, "gte": have >= want, "lt": have < want, "lte": have <= want}[kind]
+        return bool({"gt": have > want, "gte": have >= want, "lt": have < want, "lte": have <= want}[kind])
     except TypeError:
         return False
 
