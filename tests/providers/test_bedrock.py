@@ -432,3 +432,26 @@ def test_an_operation_simctl_does_not_serve_is_bedrocks_unknown_operation(url: s
     r = httpx.post(f"{url}/model/{NOVA}/start-something", json={})
     assert r.status_code == 404 and r.json() == {"message": None}
     assert r.headers["x-amzn-errortype"].startswith("UnknownOperationException:")
+
+
+def test_stated_latencies_are_the_timing_models(tmp_path: Path) -> None:
+    """metrics.latencyMs, the invocation-latency header and a stream's invocation metrics say what the scenario's
+    timing model (constant here) makes of the answer: TTFT plus one gap per later token."""
+    scenario = tmp_path / "timed.yaml"
+    scenario.write_text("version: 1\nname: timed\ncatalog: bedrock\nreply_tokens: 10\n"
+                        "timing: {ttft: 0.2, itl: 0.02}\n")
+    with running_server(ServerConfig(scenarios=(str(scenario),))) as u:
+        c = client(u)
+        assert c.converse(modelId=NOVA, messages=HELLO, inferenceConfig={"maxTokens": 10})["metrics"] == \
+            {"latencyMs": 400}
+        events = list(c.converse_stream(modelId=NOVA, messages=HELLO, inferenceConfig={"maxTokens": 10})["stream"])
+        assert events[-1]["metadata"]["metrics"] == {"latencyMs": 380}
+        body = json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10,
+                           "messages": [{"role": "user", "content": "hi"}]})
+        stream = c.invoke_model_with_response_stream(modelId="anthropic.claude-3-haiku-20240307-v1:0", body=body)
+        chunks = [json.loads(e["chunk"]["bytes"]) for e in stream["body"]]
+        metrics = chunks[-1]["amazon-bedrock-invocationMetrics"]
+        assert (metrics["firstByteLatency"], metrics["invocationLatency"]) == (200, 380)
+        llama = json.dumps({"prompt": "hi", "max_gen_len": 10})
+        r = c.invoke_model(modelId="meta.llama3-1-70b-instruct-v1:0", body=llama)
+        assert r["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-invocation-latency"] == "400"

@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from ...api.routes import Endpoint, Provider
 from ...errors import APIError
-from . import common, converse, count_tokens, errors, invoke
+from . import common, converse, count_tokens, errors, invoke, timed
 
 ROUTES: list[Endpoint] = [
     Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan),
@@ -62,4 +62,4 @@ def claims(request: Request) -> bool:
 PROVIDER = Provider(name="bedrock", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=errors.error_plan, model_of=common.model_of, answer_headers=common.answer_headers,
                     rate_limit_headers=False, stream_error=errors.stream_error, fault_error=errors.fault_error,
-                    claims=claims)
+                    claims=claims, timed=timed.timed)

@@ -1,0 +1,66 @@
+"""The latencies an answer states, made the timing model's: Converse's `metrics.latencyMs`, InvokeModel's
+`x-amzn-bedrock-invocation-latency`, and a stream's last event (`metadata.metrics.latencyMs`, or the
+`amazon-bedrock-invocationMetrics` of InvokeModel's last chunk: `invocationLatency`, `firstByteLatency`).
+Planned before the timing model set the delays, they are rewritten here once it has (Provider.timed)."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+from typing import Any
+
+from ...eventstream import decode, message
+from ...plan import ResponsePlan
+from .eventstream import compact
+
+LATENCY = "x-amzn-bedrock-invocation-latency"
+
+
+def timed(plan: ResponsePlan) -> ResponsePlan:
+    if plan.chunks is None:
+        return _whole(plan)
+    if not plan.chunks:
+        return plan
+    delays = [c.delay_s for c in plan.chunks]
+    first = next((i for i, c in enumerate(plan.chunks) if c.token), 0)
+    total = _ms(plan.latency_s + sum(delays))
+    ttft = _ms(plan.latency_s + sum(delays[: first + 1]))
+    last = plan.chunks[-1]
+    try:
+        rewritten = _last_event(last.data, total, ttft)
+    except ValueError:  # not a frame of ours (a rule's whole reply, a fault's bytes): as planned
+        return plan
+    return dataclasses.replace(plan, chunks=(*plan.chunks[:-1], last._replace(data=rewritten)))
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _whole(plan: ResponsePlan) -> ResponsePlan:
+    total = _ms(plan.latency_s)
+    headers = {**plan.headers, LATENCY: str(total)} if LATENCY in plan.headers else plan.headers
+    body = plan.body
+    if body.startswith(b'{"metrics":{"latencyMs":'):  # Converse
+        out = json.loads(body)
+        out["metrics"]["latencyMs"] = total
+        body = compact(out)
+    return dataclasses.replace(plan, headers=headers, body=body)
+
+
+def _last_event(frame: bytes, total: int, ttft: int) -> bytes:
+    headers, payload = decode(frame)
+    data: dict[str, Any] = json.loads(payload)
+    if headers.get(":event-type") == "metadata":
+        data["metrics"] = {**data.get("metrics", {}), "latencyMs": total}
+    elif isinstance(data.get("bytes"), str):
+        inner = json.loads(base64.b64decode(data["bytes"]))
+        metrics = inner.get("amazon-bedrock-invocationMetrics")
+        if not isinstance(metrics, dict):
+            return frame
+        metrics.update(invocationLatency=total, firstByteLatency=min(ttft, total))
+        data["bytes"] = base64.b64encode(json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode()).decode()
+    else:
+        return frame
+    return message(list(headers.items()), compact(data))
