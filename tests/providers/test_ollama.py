@@ -203,6 +203,9 @@ def test_errors_as_ollama_sends_them(client: ollama.Client, url: str) -> None:
     assert r.status_code == 400 and r.json()["error"].startswith("json: cannot unmarshal string")
     r = httpx.post(url + "/api/generate", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 400 and set(r.json()) == {"error"}
+    for method, path in (("GET", "/api/nothing"), ("GET", "/api/chat")):  # no such route: gin's own 404
+        r = httpx.request(method, url + path)
+        assert (r.status_code, r.headers["content-type"], r.text) == (404, "text/plain", "404 page not found")
 
 
 def test_rules_and_faults(client: ollama.Client, url: str) -> None:

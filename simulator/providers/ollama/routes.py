@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from ...api.routes import Endpoint, Provider
 from . import chat, embed, info, show
-from .wire import OllamaError, error_plan, fault_error, stream_error, timed
+from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
 
 ROUTES: list[Endpoint] = [
     Endpoint("POST", "/api/chat", json=chat.plan_chat),
@@ -50,4 +50,4 @@ def answer_headers(request_id: str) -> dict[str, str]:
 
 PROVIDER = Provider(name="ollama", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=error_plan, answer_headers=answer_headers, rate_limit_headers=False,
-                    stream_error=stream_error, fault_error=fault_error, timed=timed)
+                    stream_error=stream_error, fault_error=fault_error, timed=timed, claims=claims)

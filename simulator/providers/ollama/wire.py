@@ -15,6 +15,8 @@ import json
 import time
 from typing import Any
 
+from starlette.requests import Request
+
 from ...errors import APIError
 from ...plan import ResponsePlan, dumps
 from ...scenario.file import Scenario
@@ -29,6 +31,10 @@ METRICS = ("total_duration", "load_duration", "prompt_eval_count", "prompt_eval_
            "eval_duration")
 
 
+# How the server words a request no route takes (serve/server.py http_error), for the router's own answer.
+UNROUTED = ("Invalid URL (", "Method not allowed: ")
+
+
 class OllamaError(APIError):
     """An error as Ollama words it: the text is the whole answer (`{"error": text}`)."""
 
@@ -37,9 +43,17 @@ class OllamaError(APIError):
 
 
 def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
-    """`{"error": "<message>"}` with the status (api/types.go StatusError), whatever raised it."""
+    """`{"error": "<message>"}` with the status (api/types.go StatusError), whatever raised it; a path or
+    method Ollama has no route for gets its router's (gin's) own answer, a plain-text 404."""
+    if not isinstance(e, OllamaError) and e.message.startswith(UNROUTED):
+        return ResponsePlan(status=404, body=b"404 page not found", media_type="text/plain")
     headers = {k: v for k, v in e.headers.items() if not k.startswith("x-ratelimit")}
     return ResponsePlan(status=e.status, body=dumps({"error": e.message}), headers=headers, media_type=JSON_TYPE)
+
+
+def claims(request: Request) -> bool:
+    """A path under /api/ is Ollama's: its 404 for a route it does not have is Ollama's too."""
+    return request.url.path.startswith("/api/")
 
 
 def stream_error(e: APIError) -> bytes:
