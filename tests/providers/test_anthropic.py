@@ -319,3 +319,16 @@ def test_structured_output_is_json_valid_for_the_schema(client: anthropic.Anthro
     text = "".join(json.loads(line[6:])["delta"].get("text", "") for line in beta.text.splitlines()
                    if line.startswith("data: ") and "text_delta" in line)
     jsonschema.validate(json.loads(text), schema)
+
+
+def test_sdk_parse_helpers_get_a_parsed_output(client: anthropic.Anthropic) -> None:
+    import pydantic
+
+    class Book(pydantic.BaseModel):
+        title: str
+        year: int
+
+    parsed = client.messages.parse(model="claude-sonnet-4-5", max_tokens=300, messages=USER, output_format=Book)
+    assert isinstance(parsed.parsed_output, Book)
+    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=300, messages=USER, output_format=Book) as s:
+        assert isinstance(s.get_final_message().parsed_output, Book)
