@@ -79,7 +79,7 @@ def test_web_search_cites_the_scenario_pages(sdk: openai.OpenAI, http: httpx.Cli
     call, message = raw["output"]
     assert call["type"] == "web_search_call" and call["status"] == "completed"
     assert raw["tool_usage"]["web_search"] == {"num_requests": 1}
-    assert raw["tools"] == [{"search_context_size": "medium", "user_location": {  # echoed as recorded
+    assert raw["tools"] == [{"filters": None, "search_context_size": "medium", "user_location": {  # as recorded
         "city": None, "country": "US", "region": None, "timezone": None, "type": "approximate"}, "type": "web_search"}]
     assert call["action"]["query"] == "Where do I download Python?"
     assert [s["url"] for s in call["action"]["sources"]] == ["https://www.python.org/downloads/",

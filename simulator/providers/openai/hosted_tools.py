@@ -53,13 +53,21 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                                                                                "score_threshold": 0.0}},
     "image_generation": {"background": "auto", "moderation": "auto", "n": 1, "output_compression": 100,
                          "output_format": "png", "quality": "auto", "size": "auto"},
+    "mcp": {"allowed_tools": None, "headers": None, "server_description": None},
     **{kind: {"search_context_size": "medium", "user_location": LOCATION} for kind in WEB},
+    # the GA web_search tools also echo their (unset) domain filters; the preview ones never had them
+    **{kind: {"filters": None, "search_context_size": "medium", "user_location": LOCATION}
+       for kind in ("web_search", "web_search_2025_08_26")},
 }
 
 
 def card(tool: dict[str, Any]) -> dict[str, Any]:
     """A hosted tool as the response echoes it: what was given, over the defaults OpenAI fills in."""
-    return {**DEFAULTS.get(str(tool.get("type")), {}), **tool}
+    out = {**DEFAULTS.get(str(tool.get("type")), {}), **tool}
+    if isinstance(tool.get("user_location"), dict):  # a location given in part is echoed whole, the rest null
+        out["user_location"] = {**dict.fromkeys(("city", "country", "region", "timezone")), "type": "approximate",
+                                **tool["user_location"]}
+    return out
 
 
 def forced(tool_choice: Any) -> bool:
