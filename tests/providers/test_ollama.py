@@ -290,3 +290,16 @@ def test_rate_limits_answer_in_ollama_shape_without_openai_headers(tmp_path: Pat
         assert e.value.status_code == 429 and e.value.error
         limited = httpx.post(base + "/api/generate", json={"model": "llama3.2", "prompt": "hi"})
         assert set(limited.json()) == {"error"} and "retry-after" in limited.headers
+
+
+def test_pull_a_model_the_scenario_has(client: ollama.Client) -> None:
+    progress = list(client.pull("llama3.2", stream=True))
+    assert progress[0].status == "pulling manifest" and progress[-1].status == "success"
+    assert any(p.total and p.completed == p.total for p in progress)  # the layer's progress reaches its size
+    assert client.pull("qwen3:4b").status == "success"
+    with pytest.raises(ollama.ResponseError) as e:
+        list(client.pull("not-in-the-registry", stream=True))
+    assert e.value.error == "pull model manifest: file does not exist"
+    with pytest.raises(ollama.ResponseError) as e:
+        client.pull("not-in-the-registry")
+    assert e.value.status_code == 500

@@ -41,13 +41,13 @@ def details(model: ModelInfo) -> dict[str, Any]:
             "quantization_level": str(m.get("quantization_level", "Q4_K_M"))}
 
 
-def _entry(model: ModelInfo) -> dict[str, Any]:
+def entry(model: ModelInfo) -> dict[str, Any]:
     return {"name": model.id, "model": model.id, "modified_at": str(model.meta.get("modified_at", DEFAULT_MODIFIED)),
             "size": int(model.meta.get("size", 4_000_000_000)), "digest": digest(model), "details": details(model)}
 
 
 async def tags(ctx: Context, request: Request) -> ResponsePlan:
-    models = [_entry(m) for m in ctx.catalog.models if listed(m)]
+    models = [entry(m) for m in ctx.catalog.models if listed(m)]
     return ResponsePlan(body=dumps({"models": models}), media_type=JSON_TYPE)
 
 
@@ -64,9 +64,10 @@ async def ps(ctx: Context, request: Request) -> ResponsePlan:
         model = ctx.catalog.get(name)
         if model is None or until < now:
             continue
-        entry = _entry(model)
-        size = entry["size"]
-        out.append({"name": name, "model": name, "size": size, "digest": entry["digest"], "details": entry["details"],
+        listing = entry(model)
+        size = listing["size"]
+        out.append({"name": name, "model": name, "size": size, "digest": listing["digest"],
+                    "details": listing["details"],
                     "expires_at": created_at(until), "size_vram": size,
                     "context_length": min(model.context_window, 4096)})
     return ResponsePlan(body=dumps({"models": out}), media_type=JSON_TYPE)

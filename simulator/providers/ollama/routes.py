@@ -11,7 +11,7 @@ import hmac
 from starlette.requests import Request
 
 from ...api.routes import Endpoint, Provider
-from . import chat, embed, info, show
+from . import chat, embed, info, pull, show
 from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
 
 ROUTES: list[Endpoint] = [
@@ -23,6 +23,7 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/api/show", json=show.show),
     Endpoint("GET", "/api/ps", raw=info.ps),
     Endpoint("GET", "/api/version", raw=info.version),
+    Endpoint("POST", "/api/pull", json=pull.pull),
 ]
 
 
