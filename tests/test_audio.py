@@ -199,3 +199,16 @@ def ruled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
 def test_a_rule_sets_the_transcript(ruled: openai.OpenAI, clip: bytes) -> None:
     t = ruled.audio.transcriptions.create(model="whisper-1", file=("clip.mp3", clip))
     assert t.text == "Meeting notes: whisper-1 heard it."
+
+
+def test_simctl_hears_what_it_said(client: openai.OpenAI) -> None:
+    for fmt in ("mp3", "wav", "opus", "flac"):
+        data = speech(client, response_format=fmt)
+        name = "s.ogg" if fmt == "opus" else f"s.{fmt}"  # OpenAI takes Opus audio named .ogg (or .oga)
+        heard = client.audio.transcriptions.create(model="gpt-4o-mini-transcribe", file=(name, data))
+        assert heard.text == TEXT
+    words = client.audio.transcriptions.create(model="whisper-1", file=("s.wav", wav_of(client)),
+                                               response_format="verbose_json", timestamp_granularities=["word"])
+    assert [w.word for w in words.words or []] == [w.strip(".,") for w in TEXT.split()]
+    other = client.audio.transcriptions.create(model="whisper-1", file=("s.wav", wav_of(client, speed=1.5)))
+    assert other.text == TEXT  # another rendering of the same text

@@ -3,13 +3,14 @@
 The body is the audio file itself, sent in pieces as it is made (chunked, as the live API does); with
 `stream_format: "sse"` (gpt-4o-mini-tts only) it is `speech.audio.delta` events carrying base64 pieces,
 then `speech.audio.done` with the usage. The audio is generate/audio.py's: its length follows the text
-and `speed`.
+and `speed`. The text is kept by the audio's digest, so transcribing the file gives the text back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 from typing import Any
 
 from ...api import params
@@ -21,6 +22,7 @@ from ...scenario.timing import schedule
 from ...sse import data_event
 
 SPEECH = "speech"  # the endpoint name in models.yaml
+SAID = "speech_said"  # store kind: the text of each audio file this server spoke, by the file's sha256
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin",
           "cedar")
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -50,6 +52,8 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
                       param="stream_format", code="unsupported_value")
     data = await asyncio.to_thread(lambda: audio.encode(audio.samples(text, voice, speed), fmt))
     _, seconds = audio.timeline(text, speed)
+    # What this audio says, by its digest: transcribing simctl's own speech gives its text back.
+    await ctx.store.put_object(SAID, hashlib.sha256(data).hexdigest(), text)
     input_tokens = tokens.count(text)
     output_tokens = round(seconds * AUDIO_TOKENS_PER_SECOND)
     stats: dict[str, Any] = {"model": model_name, "prompt_tokens": input_tokens, "completion_tokens": output_tokens}

@@ -2,8 +2,9 @@
 
 The audio is really read (FFmpeg through PyAV): a file that is not audio gets OpenAI's "Invalid file format"
 400, and the transcript's timestamps and billed seconds come from its real length. What it says comes from
-the scenario: a rule's `reply.text` (a template), or else deterministic prose of a length a speaker would
-say in that time (the same file, model and prompt give the same text).
+the scenario: a rule's `reply.text` (a template); else, for audio this server spoke (/v1/audio/speech), its
+text; else deterministic prose of a length a speaker would say in that time (the same file, model and prompt
+give the same text).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.timing import schedule
 from ...sse import data_event
 from . import captions
+from .speech import SAID
 
 TRANSCRIPTIONS, TRANSLATIONS = "transcriptions", "translations"  # endpoint names in models.yaml
 FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -70,7 +72,8 @@ async def _answer(ctx: Context, request: Request, endpoint: str) -> ResponsePlan
     seconds = await asyncio.to_thread(audio.duration, job.data)
     if seconds is None:
         raise invalid(f"Invalid file format. Supported formats: {list(SUPPORTED)}")
-    text = _text(ctx, job, seconds, endpoint)
+    said = await ctx.store.get_object(SAID, hashlib.sha256(job.data).hexdigest())
+    text = _text(ctx, job, seconds, endpoint, said if isinstance(said, str) else None)
     out_tokens = tokens.count(text)
     stats: dict[str, Any] = {"model": job.model, "prompt_tokens": round(seconds * AUDIO_TOKENS_PER_SECOND),
                              "completion_tokens": out_tokens}
@@ -146,10 +149,13 @@ def _field(form: FormData, name: str, default: str) -> str:
     return value if isinstance(value, str) and value else default
 
 
-def _text(ctx: Context, job: Job, seconds: float, endpoint: str) -> str:
+def _text(ctx: Context, job: Job, seconds: float, endpoint: str, said: str | None) -> str:
+    """A rule's text; else what simctl's own speech said in this very file; else prose of the audio's length."""
     d = directive.current.get()
     if d.text is not None:
         return d.text().strip()
+    if said is not None:
+        return said.strip()
     digest = hashlib.sha256(job.data).hexdigest()
     rng = ctx.rng(endpoint, job.model, digest, job.prompt)
     target = d.tokens or max(3, round(seconds * TOKENS_PER_SECOND))
