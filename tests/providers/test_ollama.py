@@ -303,3 +303,25 @@ def test_pull_a_model_the_scenario_has(client: ollama.Client) -> None:
     with pytest.raises(ollama.ResponseError) as e:
         client.pull("not-in-the-registry")
     assert e.value.status_code == 500
+
+
+def test_the_openai_compatible_v1_routes_serve_the_same_models(url: str) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url=url + "/v1", api_key="ollama", max_retries=0)  # what Ollama's docs show
+    r = client.chat.completions.create(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+    assert r.choices[0].message.content and r.model == "llama3.2"
+    vectors = client.embeddings.create(model="nomic-embed-text", input="hi").data[0].embedding
+    assert len(vectors) == 768
+
+
+def test_async_client_streams(url: str) -> None:
+    async def go() -> list[str]:
+        client = ollama.AsyncClient(host=url)
+        stream = await client.generate(model="gemma3", prompt="Say something", stream=True)
+        return [part.response async for part in stream]
+
+    import asyncio
+
+    pieces = asyncio.run(go())
+    assert len(pieces) > 5 and pieces[-1] == ""
