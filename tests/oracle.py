@@ -86,6 +86,9 @@ WIRE_NULLS = (
     # gpt-4-0613, gpt-3.5-turbo-0125, ... 2024-2026), bodies and stream chunks alike
     ("CreateChatCompletionResponse", "properties", "system_fingerprint"),
     ("CreateChatCompletionStreamResponse", "properties", "system_fingerprint"),
+    # an mcp tool echoed without a server_description has "server_description": null (o4-mini, gpt-4o, 2025-10:
+    # tests/data/wire-responses/test_openai_responses_model_mcp_server_tool_stream.yaml)
+    ("MCPTool", "properties", "server_description"),
 )
 
 
