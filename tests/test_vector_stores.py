@@ -192,3 +192,14 @@ def test_the_sdk_polling_helpers(client: openai.OpenAI, tmp_path: Path) -> None:
                                               part_size=64 * 1024)
     assert done.status == "completed" and done.file is not None
     assert client.files.content(done.file.id).content == path.read_bytes()
+
+
+def test_ids_are_checked_for_their_prefix(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as e:
+        client.vector_stores.retrieve("kb-1")
+    assert e.value.body == {"message": "Invalid 'vector_store_id': 'kb-1'. Expected an ID that begins with 'vs'.",  # type: ignore[comparison-overlap]
+                            "type": "invalid_request_error", "param": "vector_store_id", "code": "invalid_value"}
+    with pytest.raises(openai.BadRequestError):
+        client.batches.retrieve("job-1")
+    with pytest.raises(openai.BadRequestError):
+        client.uploads.cancel("u-1")

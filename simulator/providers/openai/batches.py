@@ -91,7 +91,7 @@ async def create(ctx: Context, request: Request) -> Plan:
 
 
 async def retrieve(ctx: Context, request: Request) -> Plan:
-    batch = await kept.get(ctx, KIND, request.path_params["batch_id"], MISSING)
+    batch = await kept.get(ctx, KIND, request.path_params["batch_id"], MISSING, "batch", "batch_id")
     return json_plan(await _view(ctx, batch))
 
 
@@ -103,7 +103,7 @@ async def list_batches(ctx: Context, request: Request) -> Plan:
 
 
 async def cancel(ctx: Context, request: Request) -> Plan:
-    batch = await kept.get(ctx, KIND, request.path_params["batch_id"], MISSING)
+    batch = await kept.get(ctx, KIND, request.path_params["batch_id"], MISSING, "batch", "batch_id")
     view = await _view(ctx, batch)
     if view["status"] not in ("validating", "in_progress", "finalizing"):
         raise APIError(409, f"Cannot cancel a batch with status '{view['status']}'.", param=None)

@@ -31,7 +31,12 @@ async def put(ctx: Context, kind: str, obj: dict[str, Any]) -> None:
     await ctx.store.put_object(kind, obj["id"], obj)
 
 
-async def get(ctx: Context, kind: str, obj_id: str, missing: str) -> dict[str, Any]:
+async def get(ctx: Context, kind: str, obj_id: str, missing: str, prefix: str = "",
+              param: str = "id") -> dict[str, Any]:
+    """The object, or OpenAI's 404; an id without the kind's prefix is refused first, as OpenAI refuses it."""
+    if prefix and not obj_id.startswith(prefix):
+        raise invalid(f"Invalid '{param}': '{obj_id}'. Expected an ID that begins with '{prefix}'.", param=param,
+                      code="invalid_value")
     obj = await ctx.store.get_object(kind, obj_id)
     if not isinstance(obj, dict):
         raise APIError(404, missing.format(id=obj_id), param=None)

@@ -109,7 +109,7 @@ async def cancel(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def _pending(ctx: Context, upload_id: str) -> dict[str, Any]:
-    upload = await kept.get(ctx, KIND, upload_id, MISSING)
+    upload = await kept.get(ctx, KIND, upload_id, MISSING, "upload", "upload_id")
     if upload["status"] == "pending" and upload["expires_at"] <= ctx.now():
         upload["status"] = "expired"
         await kept.put(ctx, KIND, upload)

@@ -72,7 +72,8 @@ async def ready_files(ctx: Context, store_id: str) -> list[dict[str, Any]]:
 
 
 async def _store(ctx: Context, request: Request) -> dict[str, Any]:
-    return await kept.get(ctx, STORES, request.path_params["vector_store_id"], STORE_MISSING)
+    return await kept.get(ctx, STORES, request.path_params["vector_store_id"], STORE_MISSING, "vs",
+                          "vector_store_id")
 
 
 async def _file(ctx: Context, request: Request) -> dict[str, Any]:
@@ -165,7 +166,7 @@ async def create_batch(ctx: Context, request: Request) -> ResponsePlan:
 async def _batch(ctx: Context, request: Request) -> dict[str, Any]:
     store = await _store(ctx, request)
     return await kept.get(ctx, batches_kind(store["id"]), request.path_params["batch_id"],
-                          "No file batch found with id '{id}'.")
+                          "No file batch found with id '{id}'.", "vsfb", "batch_id")
 
 
 async def _batch_files(ctx: Context, batch: dict[str, Any]) -> list[dict[str, Any]]:

@@ -104,7 +104,7 @@ async def search(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def find(ctx: Context, store_id: str) -> dict[str, Any]:
-    return await kept.get(ctx, KIND, store_id, MISSING)
+    return await kept.get(ctx, KIND, store_id, MISSING, "vs", "vector_store_id")
 
 
 async def view(ctx: Context, store: dict[str, Any]) -> dict[str, Any]:
