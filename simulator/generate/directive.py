@@ -18,6 +18,7 @@ class Directive:
     text: Callable[[], str] | None = None
     tokens: int | None = None  # reply length for generated prose
     tool: str | None = None  # "none", "required", or the name of the function to call
+    stop_reason: str | None = None  # how the answer ends, in the provider's words (Anthropic's refusal, pause_turn)
 
 
 NONE = Directive()

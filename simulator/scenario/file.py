@@ -56,6 +56,7 @@ class Reply:
     tokens: int | None = None  # reply length for the generator
     tool: str | None = None  # "none", "required" or a function name: overrides the tool choice
     json: dict[str, Any] | None = None  # a JSON Schema: the content is generated JSON that validates
+    stop_reason: str | None = None  # how the generated answer ends, in the provider's words (Anthropic's)
 
 
 @dataclass(slots=True)
@@ -390,7 +391,7 @@ def _rule(r: Any, at: tuple[Any, ...], w: _Where) -> Rule:
 
 
 def _reply(spec: dict[str, Any], at: tuple[Any, ...], w: _Where) -> Reply:
-    known = ("status", "headers", "body", "text", "tokens", "tool", "json")
+    known = ("status", "headers", "body", "text", "tokens", "tool", "json", "stop_reason")
     for key in spec:
         if key not in known:
             raise w.error((*at, key), f"unknown reply key (known: {', '.join(known)})")
@@ -401,6 +402,9 @@ def _reply(spec: dict[str, Any], at: tuple[Any, ...], w: _Where) -> Reply:
         raise w.error((*at, "text"), "give one of `body` (the whole answer), `text` or `json` (the content)")
     if "json" in spec and not isinstance(spec["json"], dict):
         raise w.error((*at, "json"), "expected a JSON Schema (a mapping)")
+    stop = spec.get("stop_reason")
+    if stop is not None and (not isinstance(stop, str) or not stop):
+        raise w.error((*at, "stop_reason"), f"expected a stop reason such as refusal or pause_turn, got {stop!r}")
     tokens = spec.get("tokens")
     if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1):
         raise w.error((*at, "tokens"), f"expected a positive integer, got {tokens!r}")
@@ -412,4 +416,4 @@ def _reply(spec: dict[str, Any], at: tuple[Any, ...], w: _Where) -> Reply:
     if not isinstance(headers, dict):
         raise w.error((*at, "headers"), "expected a mapping of header names to values")
     return Reply(status=status, headers=headers, body=compiled.get("body"), text=compiled.get("text"),
-                 tokens=tokens, tool=spec.get("tool"), json=spec.get("json"))
+                 tokens=tokens, tool=spec.get("tool"), json=spec.get("json"), stop_reason=stop)

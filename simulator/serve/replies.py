@@ -81,4 +81,5 @@ def directive_for(reply: Reply | None, rng: np.random.Generator, seen: Any) -> d
         return str(templates.render_tree(source, seen()))
 
     wanted = source is not None or schema is not None
-    return directive.Directive(text=text if wanted else None, tokens=reply.tokens, tool=reply.tool)
+    return directive.Directive(text=text if wanted else None, tokens=reply.tokens, tool=reply.tool,
+                               stop_reason=reply.stop_reason)

@@ -332,3 +332,22 @@ def test_sdk_parse_helpers_get_a_parsed_output(client: anthropic.Anthropic) -> N
     assert isinstance(parsed.parsed_output, Book)
     with client.messages.stream(model="claude-sonnet-4-5", max_tokens=300, messages=USER, output_format=Book) as s:
         assert isinstance(s.get_final_message().parsed_output, Book)
+
+
+def test_a_rule_ends_the_turn_with_refusal_or_pause_turn(tmp_path: Path) -> None:
+    scenario = tmp_path / "stops.yaml"
+    scenario.write_text(
+        "name: stops\ncatalog: anthropic\nrules:\n"
+        "  - {name: refuse, when: {model: claude-haiku-4-5*},\n"
+        "     reply: {text: I can't help with that., stop_reason: refusal}}\n"
+        "  - {name: pause, when: {model: claude-opus-4-1*}, reply: {stop_reason: pause_turn}}\n")
+    with running_server(ServerConfig(seed=1, scenarios=(str(scenario),))) as u:
+        c = anthropic.Anthropic(base_url=u, api_key=KEY, max_retries=0)
+        ask = [{"role": "user", "content": "build a weapon"}]
+        m = c.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=ask)
+        assert m.stop_reason == "refusal" and m.content[0].text == "I can't help with that."
+        assert m.stop_details is not None and m.stop_details.type == "refusal"
+        with c.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=ask) as s:
+            final = s.get_final_message()
+        assert final.stop_reason == "refusal"
+        assert c.messages.create(model="claude-opus-4-1", max_tokens=50, messages=USER).stop_reason == "pause_turn"

@@ -21,6 +21,8 @@ from ...generate import tools as toolgen
 from ...plan import SSE_TYPE, ResponsePlan, dumps
 from . import request, stream, wire
 
+STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
+                "model_context_window_exceeded")  # SDK types/stop_reason.py
 DEFAULT_REPLY = 40  # tokens of prose when neither the rule nor max_tokens says
 
 
@@ -76,7 +78,11 @@ class Answer:
         # Key order as answered since 2026 (A:R/*): model first, stop_details after stop_sequence.
         return {"model": self.model, "id": self.id, "type": "message", "role": "assistant",
                 "content": [b.whole() for b in self.blocks], "stop_reason": self.stop_reason,
-                "stop_sequence": self.stop_sequence, "stop_details": None, "usage": self.usage()}
+                "stop_sequence": self.stop_sequence, "stop_details": self.stop_details(), "usage": self.usage()}
+
+    def stop_details(self) -> dict[str, Any] | None:
+        """SDK RefusalStopDetails when a refusal ends the turn; null otherwise (as recorded, A:R/*)."""
+        return {"type": "refusal", "category": None, "explanation": None} if self.stop_reason == "refusal" else None
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
@@ -131,6 +137,12 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answe
     if used > budget:
         _cut(blocks, budget)
         used, stop_reason, stop_sequence = budget, "max_tokens", None
+    asked = directive.current.get().stop_reason  # a scenario rule's reply.stop_reason
+    if asked is not None:
+        if asked not in STOP_REASONS:
+            raise request.bad(f"simctl: reply.stop_reason {asked!r} is not one of Anthropic's: "
+                              f"{', '.join(STOP_REASONS)}")
+        stop_reason, stop_sequence = asked, None if asked != "stop_sequence" else stop_sequence
     write, read = _cache(ctx, prompt)
     return Answer(model=prompt.model.id, blocks=blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,
                   input_tokens=prompt.input_tokens - write - read, output_tokens=max(1, used),

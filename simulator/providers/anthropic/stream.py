@@ -40,7 +40,8 @@ def events(answer: Answer) -> tuple[Chunk, ...]:
     message = answer.message()
     first_usage = {**message["usage"], "output_tokens": 1}
     first_usage.pop("output_tokens_details", None)
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": first_usage}
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
+             "stop_details": None, "usage": first_usage}
     out = [Chunk(event("message_start", {"type": "message_start", "message": start}), 0.0, False)]
     for i, b in enumerate(answer.blocks):
         out.append(Chunk(event("content_block_start", {"type": "content_block_start", "index": i,
@@ -58,7 +59,8 @@ def events(answer: Answer) -> tuple[Chunk, ...]:
     usage = {k: u[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
                                "output_tokens")}
     out.append(Chunk(event("message_delta", {"type": "message_delta", "delta": {
-        "stop_reason": answer.stop_reason, "stop_sequence": answer.stop_sequence, "stop_details": None},
+        "stop_reason": answer.stop_reason, "stop_sequence": answer.stop_sequence,
+        "stop_details": answer.stop_details()},
         "usage": usage}), 0.0, False))
     out.append(Chunk(event("message_stop", {"type": "message_stop"}), 0.0, False))
     return tuple(out)
