@@ -20,6 +20,7 @@ from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 from simulator.testing import free_port, running_server
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "0123456789abcdef0123456789abcdef"  # an Azure key looks like this: 32 hex digits
 VERSION = "2024-10-21"
@@ -339,3 +340,18 @@ def test_foundry_serves_other_models_in_its_own_shape(tmp_path: Path) -> None:
         assert usage is not None and usage.completion_tokens > 0 and usage.model_extra["cost_in_usd_ticks"] == 0
         # OpenAI's models on the same route answer as Azure OpenAI does.
         assert foundry.chat.completions.create(model="gpt-4o-mini", messages=MSG).model == "gpt-4o-mini-2024-07-18"
+
+
+def test_the_pytest_plugin_points_azure_openai_at_the_server(pytester: pytest.Pytester) -> None:
+    """`simctl_env` sets what openai.AzureOpenAI() reads: an app's own client needs no arguments."""
+    pytester.makepyfile(test_app="""
+        import openai
+        import pytest
+
+        @pytest.mark.simctl(scenario="azure-openai")
+        def test_app(simctl_env):
+            client = openai.AzureOpenAI(max_retries=0)  # AZURE_OPENAI_ENDPOINT, _API_KEY, OPENAI_API_VERSION
+            answer = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            assert answer.model == "gpt-4o-mini-2024-07-18"
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
