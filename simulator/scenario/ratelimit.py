@@ -124,8 +124,12 @@ def estimate_tokens(body: Any, default_reply: int) -> int:
         return 1
     import json
 
-    prompt = len(json.dumps(body.get("messages") or body.get("input") or body.get("prompt") or "")) // 4
+    said = body.get("messages") or body.get("input") or body.get("prompt") or body.get("contents")  # Gemini's last
+    prompt = len(json.dumps(said or "")) // 4
     most = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
+    config = body.get("generationConfig") or body.get("generation_config")
+    if most is None and isinstance(config, Mapping):
+        most = config.get("maxOutputTokens") or config.get("max_output_tokens")
     return max(1, prompt + (most if isinstance(most, int) else default_reply))
 
 

@@ -479,3 +479,16 @@ def test_inline_image_and_thinking_level(client: genai.Client, url: str) -> None
                      json={"contents": [{"parts": [{"text": "hi"}]}],
                            "generationConfig": {"thinkingConfig": {"thinkingLevel": "EXTREME"}}})
     assert bad.status_code == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_token_rate_limit_counts_contents_and_max_output_tokens(tmp_path: Path) -> None:
+    scenario = tmp_path / "tpm.yaml"
+    scenario.write_text("version: 1\nname: tpm\ncatalog: gemini\nrate_limits: {tokens_per_minute: 700}\n")
+    body = {"contents": [{"role": "user", "parts": [{"text": "hello " * 100}]}],
+            "generationConfig": {"maxOutputTokens": 300}}
+    with running_server(ServerConfig(seed=1, scenarios=(str(scenario),))) as base, httpx.Client(
+            base_url=base, headers={"x-goog-api-key": "k"}) as http:
+        first = http.post("/v1beta/models/gemini-2.0-flash:generateContent", json=body)
+        second = http.post("/v1beta/models/gemini-2.0-flash:generateContent", json=body)
+    assert first.status_code == 200 and second.status_code == 429  # ~150 prompt + 300 each: the second is over
+    assert second.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
