@@ -192,7 +192,7 @@ def test_tags_show_ps_version(client: ollama.Client, url: str) -> None:
 def test_errors_as_ollama_sends_them(client: ollama.Client, url: str) -> None:
     with pytest.raises(ollama.ResponseError) as e:
         client.chat(model="nonexistent-model", messages=[{"role": "user", "content": "x"}])
-    assert e.value.status_code == 404 and e.value.error == "model 'nonexistent-model:latest' not found"
+    assert e.value.status_code == 404 and e.value.error == "model 'nonexistent-model' not found"  # as named
     with pytest.raises(ollama.ResponseError) as e:
         client.show("nope:7b")
     assert e.value.status_code == 404 and e.value.error == "model 'nope:7b' not found"
@@ -202,7 +202,12 @@ def test_errors_as_ollama_sends_them(client: ollama.Client, url: str) -> None:
     r = httpx.post(url + "/api/chat", json={"model": "llama3.2", "messages": "hi"})
     assert r.status_code == 400 and r.json()["error"].startswith("json: cannot unmarshal string")
     r = httpx.post(url + "/api/generate", content=b"{not json", headers={"content-type": "application/json"})
-    assert r.status_code == 400 and set(r.json()) == {"error"}
+    assert (r.status_code, r.json()) == (400, {"error": "invalid character 'n' looking for beginning of object key "
+                                                        "string"})
+    r = httpx.post(url + "/api/chat", content=b"")
+    assert (r.status_code, r.json()) == (400, {"error": "missing request body"})
+    r = httpx.post(url + "/api/generate", json={"prompt": "hi"})  # generate looks the empty name up
+    assert (r.status_code, r.json()) == (404, {"error": "model '' not found"})
     for method, path in (("GET", "/api/nothing"), ("GET", "/api/chat")):  # no such route: gin's own 404
         r = httpx.request(method, url + path)
         assert (r.status_code, r.headers["content-type"], r.text) == (404, "text/plain", "404 page not found")
@@ -268,7 +273,7 @@ def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None
         assert [m.model for m in c.list().models] == names
         with pytest.raises(ollama.ResponseError) as e:
             c.chat(model="missing-model", messages=msgs)
-        assert e.value.status_code == 404 and e.value.error == "model 'missing-model:latest' not found"
+        assert e.value.status_code == 404 and e.value.error == "model 'missing-model' not found"
         with pytest.raises(ollama.ResponseError):  # strict: a request never recorded is a miss
             c.chat(model="llama3.2", messages=[{"role": "user", "content": "never asked"}])
 

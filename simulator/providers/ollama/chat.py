@@ -206,8 +206,7 @@ def _whole(obj: dict[str, Any], answer: Answer, name: str, prompt_tokens: int) -
 def _loaded(name: str, body: dict[str, Any], empty: dict[str, Any]) -> ResponsePlan:
     """The answer to an empty request: the model is loaded (`load`), or unloaded with keep_alive 0 (`unload`)."""
     unload = body.get("keep_alive") in (0, "0", "0s", "0m")
-    obj = {"model": name, "created_at": WHEN, **empty, "done_reason": "unload" if unload else "load",
-           "done": True}
+    obj = {"model": name, "created_at": WHEN, **empty, "done": True, "done_reason": "unload" if unload else "load"}
     if body.get("stream", True) is not False:  # a stream of one line
         return ResponsePlan(chunks=schedule([(line(obj), False)]), media_type=NDJSON_TYPE, model=name)
     return ResponsePlan(chunks=schedule([(line(obj)[:-1], False)]), media_type=JSON_TYPE, model=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ...api.context import Context
@@ -15,6 +16,42 @@ def decode_error(value: Any, struct: str, field: str, go_type: str) -> OllamaErr
     """Go's encoding/json message for a field of the wrong type, as Ollama passes it on (400)."""
     got = "null" if value is None else _GO_TYPES.get(type(value), "value")
     return OllamaError(400, f"json: cannot unmarshal {got} into Go struct field {struct}.{field} of type {go_type}")
+
+
+def decode(raw: bytes, struct: str) -> dict[str, Any]:
+    """The request body as Ollama's handlers bind it (gin's ShouldBindJSON, whatever the content type): no
+    body is 400 `missing request body`; bad JSON, Go's decoder message; anything but an object, its type error."""
+    if not raw.strip():
+        raise OllamaError(400, "missing request body")
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise OllamaError(400, _syntax_error(raw, e)) from None
+    except (ValueError, RecursionError):
+        raise OllamaError(400, "invalid character looking for beginning of value") from None
+    if not isinstance(body, dict):
+        got = "null" if body is None else _GO_TYPES.get(type(body), "value")
+        raise OllamaError(400, f"json: cannot unmarshal {got} into Go value of type api.{struct}")
+    return body
+
+
+def _syntax_error(raw: bytes, e: json.JSONDecodeError) -> str:
+    """Go's wording for the first syntax error Python found (encoding/json's SyntaxError messages)."""
+    if e.pos >= len(e.doc.rstrip()):
+        return "unexpected EOF"
+    char = e.doc[e.pos]
+    shown = char if char.isprintable() else repr(char)[1:-1]
+    if e.msg.startswith("Expecting property name"):
+        where = "looking for beginning of object key string"
+    elif e.msg.startswith("Expecting ':'"):
+        where = "after object key"
+    elif e.msg.startswith("Expecting ','"):
+        where = "after object key:value pair" if raw.lstrip()[:1] == b"{" else "after array element"
+    elif e.msg.startswith("Extra data"):
+        where = "after top-level value"
+    else:
+        where = "looking for beginning of value"
+    return f"invalid character '{shown}' {where}"
 
 
 def typed(body: dict[str, Any], name: str, typ: type | tuple[type, ...], struct: str, go_type: str,
@@ -31,18 +68,22 @@ def model_name(body: dict[str, Any], struct: str) -> str:
     name = body.get("model")
     if name is None and struct == "ShowRequest":
         name = body.get("name")  # /api/show's older spelling (crewAI sends it, recorded)
-    if name is None or name == "":
-        raise OllamaError(400, "model is required")
-    if not isinstance(name, str):
+    if not isinstance(name, str | None):
         raise decode_error(name, struct, "model", "string")
-    return name
+    if name is None or not name.strip():
+        # chat, show and the legacy embeddings say so; generate and embed look the empty name up (server/routes.go)
+        if struct in ("GenerateRequest", "EmbedRequest"):
+            raise OllamaError(404, "model '' not found")
+        raise OllamaError(400, "model is required")
+    return name.strip()
 
 
 def find(ctx: Context, name: str) -> ModelInfo:
-    """The model a local server has under `name` (a name without a tag is `:latest`), or its 404."""
+    """The model a local server has under `name` (a name without a tag is `:latest`), or its 404, which
+    names the model as the request did (server/routes.go: `model '%s' not found`, req.Model)."""
     model = ctx.catalog.get(name) or ctx.catalog.get(qualified(name))
     if model is None:
-        raise OllamaError(404, f"model '{qualified(name)}' not found")
+        raise OllamaError(404, f"model '{name}' not found")
     return model
 
 

@@ -7,23 +7,38 @@ with the same models (docs/providers/ollama.md).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 
-from ...api.routes import Endpoint, Provider
-from . import chat, embed, info, pull, show
+from ...api.context import Context
+from ...api.routes import Endpoint, Provider, RawPlanner
+from ...plan import ResponsePlan
+from . import chat, checks, embed, info, pull, show
 from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
 
+Planner = Callable[[Context, dict[str, Any]], ResponsePlan]
+
+
+def bound(planner: Planner, struct: str) -> RawPlanner:
+    """A planner given the body as Ollama binds it (checks.decode: its own words for no body or bad JSON)."""
+    async def plan(ctx: Context, request: Request) -> ResponsePlan:
+        return planner(ctx, checks.decode(await request.body(), struct))
+
+    return plan
+
+
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/api/chat", json=chat.plan_chat),
-    Endpoint("POST", "/api/generate", json=chat.plan_generate),
-    Endpoint("POST", "/api/embed", json=embed.plan_embed),
-    Endpoint("POST", "/api/embeddings", json=embed.plan_embeddings),
+    Endpoint("POST", "/api/chat", raw=bound(chat.plan_chat, "ChatRequest")),
+    Endpoint("POST", "/api/generate", raw=bound(chat.plan_generate, "GenerateRequest")),
+    Endpoint("POST", "/api/embed", raw=bound(embed.plan_embed, "EmbedRequest")),
+    Endpoint("POST", "/api/embeddings", raw=bound(embed.plan_embeddings, "EmbeddingRequest")),
     Endpoint("GET", "/api/tags", raw=info.tags),
-    Endpoint("POST", "/api/show", json=show.show),
+    Endpoint("POST", "/api/show", raw=bound(show.show, "ShowRequest")),
     Endpoint("GET", "/api/ps", raw=info.ps),
     Endpoint("GET", "/api/version", raw=info.version),
-    Endpoint("POST", "/api/pull", json=pull.pull),
+    Endpoint("POST", "/api/pull", raw=bound(pull.pull, "PullRequest")),
 ]
 
 

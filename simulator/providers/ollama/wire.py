@@ -68,7 +68,7 @@ def fault_error(fault: Any, model: str | None) -> APIError:
         400: "invalid request",
         401: "unauthorized",
         403: "forbidden",
-        404: f"model '{qualified(name)}' not found",
+        404: f"model '{name}' not found",
         409: "conflict",
         413: "request entity too large",
         429: "too many requests",
