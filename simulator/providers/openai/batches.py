@@ -11,6 +11,7 @@ batch not done within its 24 h window expires with what it finished.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 import json
@@ -81,7 +82,12 @@ async def create(ctx: Context, request: Request) -> Plan:
     if line_errors:
         batch["_errors"] = line_errors
     else:
-        batch["_results"] = [await _answer(ctx, endpoint, r) for r in requests]
+        results = []
+        for i, line in enumerate(requests):
+            results.append(await _answer(ctx, endpoint, line))
+            if i % 64 == 63:
+                await asyncio.sleep(0)  # a big file must not hold up the other clients while it is planned
+        batch["_results"] = results
         batch["model"] = next((r.body.get("model") for r in requests if isinstance(r.body.get("model"), str)),
                               None)
         if batch["model"] is None:
