@@ -235,3 +235,17 @@ def test_hosted_tools_from_a_cassette(tmp_path: Path) -> None:
     assert len(cassettes.load(new).interactions) == 2
     with running_server(ServerConfig(cassettes=(str(new),), speed=0)) as url:
         assert session(url) == recorded
+
+
+def test_mcp_connector_by_its_id(tmp_path: Path) -> None:
+    """A connector (no server_url) is described under its connector_id."""
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\nextends: default\nhosted_tools:\n  mcp_servers:\n    connector_googlecalendar:\n"
+                    "      tools:\n        - {name: search_events, description: Look up events, output: 'No events'}\n")
+    with running_server(ServerConfig(seed=2, scenarios=(str(path),))) as u:
+        r = httpx.post(u + "/v1/responses", json={"model": M, "input": "What is on my calendar?", "tools": [
+            {"type": "mcp", "server_label": "google_calendar", "connector_id": "connector_googlecalendar",
+             "require_approval": "never"}]})
+        validate("Response", r.json())
+        assert [o["type"] for o in r.json()["output"]] == ["mcp_list_tools", "mcp_call", "message"]
+        assert r.json()["output"][1]["output"] == "No events"

@@ -1,6 +1,7 @@
 """A scenario's `hosted_tools:`: what the Responses API's hosted tools find. `web_search.results` are the pages a
-search cites; `mcp_servers` describe remote MCP servers by `server_label` (or `server_url`): the tools they
-list and what each call returns (a string, which may be a template reading the call's arguments as `request`)."""
+search cites; `mcp_servers` describe remote MCP servers by `server_label` (or `server_url`, `connector_id`): the
+tools they list and what each call returns (a string, which may be a template reading the call's arguments as
+`request`)."""
 
 from __future__ import annotations
 

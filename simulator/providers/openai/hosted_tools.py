@@ -196,7 +196,8 @@ def _mcp(ctx: Context, tool: dict[str, Any], i: int, prompt: str, context: list[
         raise invalid(f"Missing required parameter: 'tools[{i}].server_label'.", param=f"tools[{i}].server_label",
                       code="missing_required_parameter")
     servers = ctx.scenario.hosted.mcp_servers
-    listed = servers.get(label) or servers.get(str(tool.get("server_url", "")))
+    listed = servers.get(label) or servers.get(str(tool.get("server_url", ""))) or \
+        servers.get(str(tool.get("connector_id", "")))  # a connector (connector_googlecalendar...) by its id too
     if listed is None:  # nothing answers at that URL: OpenAI's 424
         raise APIError(424, f"Error retrieving tool list from MCP server: '{label}'. Http status code: 404 (Not "
                             "Found)", type="external_connector_error", param="tools", code="http_error")
