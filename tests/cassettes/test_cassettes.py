@@ -24,7 +24,7 @@ from simulator.cassettes.matching import register_matcher
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
 
-SAMPLES = Path(__file__).resolve().parents[1] / "cassettes"
+SAMPLES = Path(__file__).resolve().parents[2] / "cassettes"
 ASK = [{"role": "user", "content": "What is the capital of France?"}]
 
 
