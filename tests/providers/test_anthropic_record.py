@@ -75,6 +75,7 @@ def test_record_then_replay_strict(tmp_path: Path) -> None:
     c = cassettes.load(path)
     assert [i.response.status for i in c.interactions] == [200, 200, 200, 200, 404]
     assert c.interactions[1].response.streaming
+    assert subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], cwd=ROOT).returncode == 0
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict", speed=0)) as url:
         replayed = _calls(anthropic.Anthropic(base_url=url, api_key="anything", max_retries=0))
     assert replayed == recorded
