@@ -18,7 +18,7 @@ from starlette.requests import Request
 from ...api import params
 from ...api.context import Context
 from ...api.http import read_json
-from ...errors import invalid
+from ...errors import APIError, invalid
 from ...plan import ResponsePlan, json_plan
 from ...server_state import StoredFile
 from . import files, kept
@@ -60,9 +60,9 @@ async def add_part(ctx: Context, request: Request) -> ResponsePlan:
                 raise invalid("Missing required parameter: 'data'.", param="data",
                               code="missing_required_parameter")
             content = await data.read()
+    except APIError:
+        raise
     except Exception as e:  # noqa: BLE001 - a malformed multipart body is the client's error
-        if hasattr(e, "status"):
-            raise
         raise invalid(f"Could not parse the multipart form: {e}") from None
     part = {"id": ctx.new_id("part_", 24), "object": "upload.part", "created_at": ctx.now(),
             "upload_id": upload["id"], "_data": base64.b64encode(content).decode()}
