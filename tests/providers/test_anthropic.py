@@ -351,3 +351,14 @@ def test_a_rule_ends_the_turn_with_refusal_or_pause_turn(tmp_path: Path) -> None
             final = s.get_final_message()
         assert final.stop_reason == "refusal"
         assert c.messages.create(model="claude-opus-4-1", max_tokens=50, messages=USER).stop_reason == "pause_turn"
+
+
+def test_a_prompt_naming_two_tools_gets_parallel_calls(client: anthropic.Anthropic) -> None:
+    clock = {"name": "get_time", "description": "The local time in a city",
+             "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    ask = [{"role": "user", "content": "What is the weather and the time in Paris? Use get_weather and get_time."}]
+    m = client.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=ask, tools=[WEATHER, clock])
+    assert [b.name for b in m.content if b.type == "tool_use"] == ["get_weather", "get_time"]
+    one = client.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=ask, tools=[WEATHER, clock],
+                                 tool_choice={"type": "auto", "disable_parallel_tool_use": True})
+    assert len([b for b in one.content if b.type == "tool_use"]) == 1

@@ -114,13 +114,9 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answe
     stop_reason, stop_sequence = "end_turn", None
     used = thought
     if tool is not None:
-        if choice not in ("required",) and not isinstance(choice, dict):
-            lead = tokens.pieces(f"I'll use the {tool.name} tool to help with this.")
-            blocks.append(Block("text", pieces=lead))
-            used += len(lead)
-        args = toolgen.arguments(tool, rng)
-        blocks.append(Block("tool_use", pieces=_json_pieces(args), name=tool.name, id=wire.tool_use_id()))
-        used += tokens.count(args) + 20
+        calls = _tool_blocks(body, prompt, tool, choice, rng)
+        blocks += calls
+        used += sum(len(b.pieces) if b.kind == "text" else tokens.count("".join(b.pieces)) + 20 for b in calls)
         stop_reason = "tool_use"
     else:
         schema = _output_schema(body)
@@ -147,6 +143,25 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answe
     return Answer(model=prompt.model.id, blocks=blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,
                   input_tokens=prompt.input_tokens - write - read, output_tokens=max(1, used),
                   cache_write=write, cache_read=read, thinking_tokens=thought)
+
+
+def _tool_blocks(body: dict[str, Any], prompt: request.Prompt, tool: toolgen.Tool, choice: Any,
+                 rng: Any) -> list[Block]:
+    """The tool calls: the chosen tool, and every other tool the prompt names (parallel calls, as A:M/tools-sync
+    records two) unless `disable_parallel_tool_use` or a named choice; a short text first unless forced."""
+    named = isinstance(choice, dict)
+    tc = body.get("tool_choice")
+    parallel = not named and not (isinstance(tc, dict) and tc.get("disable_parallel_tool_use") is True)
+    said = prompt.last_user.lower()
+    chosen = [tool, *(t for t in prompt.tools if parallel and t is not tool and
+                      (t.name.lower() in said or t.name.lower().replace("_", " ") in said))]
+    out = []
+    if choice != "required" and not named:
+        out.append(Block("text", pieces=tokens.pieces(f"I'll use the {tool.name} tool to help with this.")))
+    for t in chosen:
+        args = toolgen.arguments(t, rng)
+        out.append(Block("tool_use", pieces=_json_pieces(args), name=t.name, id=wire.tool_use_id()))
+    return out
 
 
 def _choice(raw: Any) -> Any:
