@@ -355,3 +355,18 @@ def test_the_pytest_plugin_points_azure_openai_at_the_server(pytester: pytest.Py
             assert answer.model == "gpt-4o-mini-2024-07-18"
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_stream_faults_on_azure_streams(tmp_path: Path) -> None:
+    """A cut stream breaks after the filter chunk and a few more; a mid-stream error event reaches the SDK."""
+    with running_server(ServerConfig(seed=1, scenarios=(scenario(tmp_path),))) as url:
+        azure = openai.AzureOpenAI(azure_endpoint=url, api_key="any", api_version=VERSION, max_retries=0)
+        seen: list[object] = []
+        with pytest.raises((httpx.RemoteProtocolError, openai.APIError)):
+            for chunk in azure.chat.completions.create(model="prod-chat", messages=MSG, stream=True,
+                                                       extra_headers={"x-simctl-fault": "cut:3"}):
+                seen.append(chunk)
+        assert 1 <= len(seen) <= 3 and seen[0].choices == []  # type: ignore[attr-defined]
+        with pytest.raises(openai.APIError):
+            list(azure.chat.completions.create(model="prod-chat", messages=MSG, stream=True,
+                                               extra_headers={"x-simctl-fault": "stream_error:2"}))
