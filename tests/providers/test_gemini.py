@@ -492,3 +492,23 @@ def test_token_rate_limit_counts_contents_and_max_output_tokens(tmp_path: Path) 
         second = http.post("/v1beta/models/gemini-2.0-flash:generateContent", json=body)
     assert first.status_code == 200 and second.status_code == 429  # ~150 prompt + 300 each: the second is over
     assert second.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
+
+
+def test_candidate_count(client: genai.Client) -> None:
+    config = types.GenerateContentConfig(candidate_count=3, max_output_tokens=300)
+    r = client.models.generate_content(model="gemini-2.5-flash-lite", contents="Say something", config=config)
+    assert r.candidates and [c.index for c in r.candidates] == [0, 1, 2]
+    texts = [c.content.parts[0].text for c in r.candidates if c.content and c.content.parts]
+    assert len(texts) == 3 and texts[0] == r.text
+    chunks = list(client.models.generate_content_stream(model="gemini-2.5-flash-lite", contents="Say something",
+                                                        config=config))
+    streamed = ["", "", ""]
+    for chunk in chunks:
+        for c in chunk.candidates or []:
+            streamed[c.index or 0] += c.content.parts[0].text or "" if c.content and c.content.parts else ""
+    assert streamed == texts
+    assert r.usage_metadata and chunks[-1].usage_metadata
+    assert r.usage_metadata.candidates_token_count == chunks[-1].usage_metadata.candidates_token_count
+    with pytest.raises(errors.ClientError):
+        client.models.generate_content(model="gemini-2.5-flash-lite", contents="x",
+                                       config=types.GenerateContentConfig(candidate_count=9))

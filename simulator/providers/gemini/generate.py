@@ -4,6 +4,7 @@ JSON array written as it grows). Everything is planned before the first byte."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import re
@@ -122,8 +123,16 @@ def _settings(body: dict[str, Any]) -> tuple[dict[str, Any], Settings]:
     return config, Settings(limit, stops, mime if isinstance(mime, str) else None, schema)
 
 
-def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
-    a = _answer(ctx, name, model, body)
+def answers(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> list[Answer]:
+    """`candidateCount` answers (1 to 8), each drawn apart."""
+    count = wire.field(wire.field(body, "generationConfig") or {}, "candidateCount")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 8):
+        raise invalid("* GenerateContentRequest.generation_config.candidate_count: must be in the range [1, 8]\n")
+    return [answer(ctx, name, model, body, i) for i in range(count or 1)]
+
+
+def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], index: int = 0) -> Answer:
+    a = _answer(ctx, name, model, body, index)
     a.legacy = name.startswith(("gemini-1.", "gemini-2.0"))
     digest = int(hashlib.sha256("".join(a.pieces).encode()).hexdigest()[:6], 16)
     a.avg_logprobs = -round(0.05 + digest % 1000 / 2000, 6)
@@ -139,12 +148,12 @@ def _thought_tokens(rng: np.random.Generator, t: Thinking, limit: int | None) ->
     return thoughts if limit is None else max(1, min(thoughts, limit // 2))  # dynamic: room is left for an answer
 
 
-def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> Answer:
+def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], index: int = 0) -> Answer:
     conv = req.conversation(body)
     offered = req.tools(body)
     config, s = _settings(body)
     t = _thinking(config, model, name)
-    rng = ctx.rng(name, body)
+    rng = ctx.rng(name, body) if index == 0 else ctx.rng(name, body, index)
     prompt_tokens = count_prompt(conv, offered)
     ratings = safety.blocked_ratings(conv.texts, safety.thresholds(body))
     if ratings is not None:  # blocked before any output: no parts, no thinking (recorded)
@@ -227,61 +236,89 @@ def usage(a: Answer, candidates: int | None = None) -> dict[str, Any]:
     return u
 
 
-def response(a: Answer, parts: list[dict[str, Any]], name: str, rid: str, final: bool,
-             candidates: int | None = None) -> dict[str, Any]:
+def _candidate(a: Answer, parts: list[dict[str, Any]], final: bool, whole: bool, index: int) -> dict[str, Any]:
     if a.safety is not None:  # as recorded: empty content, no index, the ratings
-        blocked = {"content": {}, "finishReason": a.finish, "safetyRatings": a.safety}
-        return {"candidates": [blocked], "usageMetadata": usage(a, candidates), "modelVersion": name,
-                "responseId": rid}
+        return {"content": {}, "finishReason": a.finish, "safetyRatings": a.safety}
     content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
     candidate: dict[str, Any] = {"content": content}
     if final:
         candidate["finishReason"] = a.finish
     if not a.legacy:  # 2.0 models leave `index` out (recorded: openinference)
-        candidate["index"] = 0
+        candidate["index"] = index
     if final and any("functionCall" in p for p in a.parts) and not a.legacy:
         candidate["finishMessage"] = "Model generated function call(s)."
-    if final and a.legacy and candidates is None:  # 2.0 models' whole answers (recorded)
+    if final and a.legacy and whole:  # 2.0 models' whole answers (recorded)
         candidate["avgLogprobs"] = a.avg_logprobs
-    return {"candidates": [candidate], "usageMetadata": usage(a, candidates), "modelVersion": name,
-            "responseId": rid}
+    return candidate
+
+
+def response(a: Answer, parts: list[dict[str, Any]], name: str, rid: str, final: bool,
+             candidates: int | None = None, index: int = 0, total: Answer | None = None) -> dict[str, Any]:
+    """One stream event (or a one-candidate body): candidate `index`, the usage of `total` (all candidates)."""
+    return {"candidates": [_candidate(a, parts, final, candidates is None, index)],
+            "usageMetadata": usage(total or a, candidates), "modelVersion": name, "responseId": rid}
+
+
+def combined(answers: list[Answer]) -> Answer:
+    """What usageMetadata counts for several candidates: one prompt, every candidate's output and thoughts."""
+    first = answers[0]
+    return dataclasses.replace(first, candidate_tokens=sum(a.candidate_tokens for a in answers),
+                               thoughts_tokens=sum(a.thoughts_tokens for a in answers))
 
 
 def response_id() -> str:
     return ids.token(23).replace("+", "-").replace("/", "_")
 
 
-def whole(a: Answer, name: str) -> ResponsePlan:
-    parts = ([{"text": "".join(a.thought), "thought": True}] if a.thought else []) + a.parts
-    body = response(a, parts, name, response_id(), True)
+def whole(answers: list[Answer], name: str) -> ResponsePlan:
+    total = combined(answers)
+    candidates = [_candidate(a, ([{"text": "".join(a.thought), "thought": True}] if a.thought else []) + a.parts,
+                             True, True, i) for i, a in enumerate(answers)]
+    body = {"candidates": candidates, "usageMetadata": usage(total), "modelVersion": name,
+            "responseId": response_id()}
     return ResponsePlan(body=wire.pretty(body), media_type=wire.JSON_TYPE, model=name,
-                        prompt_tokens=a.prompt_tokens, completion_tokens=a.candidate_tokens + a.thoughts_tokens)
+                        prompt_tokens=total.prompt_tokens,
+                        completion_tokens=total.candidate_tokens + total.thoughts_tokens)
 
 
-def stream(a: Answer, name: str, sse: bool) -> ResponsePlan:
-    """One event per token: thought summary parts first, then the text (or the whole call in one event); only
-    the last event has `finishReason`; usage is cumulative on every event."""
-    rid = response_id()
-    events: list[tuple[dict[str, Any], bool]] = []
-    for piece in a.thought:
-        events.append((response(a, [{"text": piece, "thought": True}], name, rid, False, 0), True))
+Step = tuple[list[dict[str, Any]], bool, int, bool]  # parts, final, visible tokens so far, carries a token
+
+
+def _steps(a: Answer, name: str) -> list[Step]:
+    """One candidate's events: thought summary pieces, then text pieces (or the calls whole)."""
+    steps: list[Step] = [([{"text": piece, "thought": True}], False, 0, True) for piece in a.thought]
     if a.pieces:
         last = len(a.pieces) - 1
-        for k, piece in enumerate(a.pieces):
-            part = {**a.parts[0], "text": piece} if k == last else {"text": piece}
-            events.append((response(a, [part], name, rid, k == last, k + 1), True))
+        steps += [([{**a.parts[0], "text": piece} if k == last else {"text": piece}], k == last, k + 1, True)
+                  for k, piece in enumerate(a.pieces)]
     elif name.startswith("gemini-3") and a.parts:  # the calls, then an empty text that ends the turn (recorded)
-        events.append((response(a, a.parts, name, rid, False, a.candidate_tokens), True))
-        events.append((response(a, [{"text": ""}], name, rid, True, a.candidate_tokens), False))
+        steps += [(a.parts, False, a.candidate_tokens, True), ([{"text": ""}], True, a.candidate_tokens, False)]
     else:
-        events.append((response(a, a.parts, name, rid, True, a.candidate_tokens), True))
+        steps.append((a.parts, True, a.candidate_tokens, True))
+    return steps
+
+
+def stream(answers: list[Answer], name: str, sse: bool) -> ResponsePlan:
+    """One event per token, the candidates' events in turn: thought summary parts first, then the text (or the
+    whole call in one event); a candidate's last event has its `finishReason`; usage is cumulative on every
+    event."""
+    rid, total = response_id(), combined(answers)
+    per = [_steps(a, name) for a in answers]
+    seen = [0] * len(answers)
+    events: list[tuple[dict[str, Any], bool]] = []
+    for k in range(max(len(steps) for steps in per)):
+        for i, steps in enumerate(per):
+            if k < len(steps):
+                parts, final, seen[i], token = steps[k]
+                events.append((response(answers[i], parts, name, rid, final, sum(seen), i, total), token))
     if sse:
-        parts = [(wire.event(obj), token) for obj, token in events]
+        chunks = [(wire.event(obj), token) for obj, token in events]
     else:  # the JSON array google's REST clients read without alt=sse: `[{...}\r\n,{...}\r\n]`
-        parts = [((b"[" if i == 0 else b"\r\n,") + wire.pretty(obj).rstrip(b"\n"), tok)
-                 for i, (obj, tok) in enumerate(events)]
-        parts.append((b"]", False))
-    chunks: tuple[Chunk, ...] = schedule(parts)
-    return ResponsePlan(chunks=chunks, media_type=wire.SSE_TYPE if sse else wire.JSON_TYPE,
+        chunks = [((b"[" if i == 0 else b"\r\n,") + wire.pretty(obj).rstrip(b"\n"), tok)
+                  for i, (obj, tok) in enumerate(events)]
+        chunks.append((b"]", False))
+    planned: tuple[Chunk, ...] = schedule(chunks)
+    return ResponsePlan(chunks=planned, media_type=wire.SSE_TYPE if sse else wire.JSON_TYPE,
                         headers={"content-disposition": "attachment"} if sse else {}, model=name,
-                        prompt_tokens=a.prompt_tokens, completion_tokens=a.candidate_tokens + a.thoughts_tokens)
+                        prompt_tokens=total.prompt_tokens,
+                        completion_tokens=total.candidate_tokens + total.thoughts_tokens)

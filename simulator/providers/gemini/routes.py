@@ -22,12 +22,12 @@ Planner = Callable[[Context, str, ModelInfo, dict[str, Any]], ResponsePlan]
 
 
 def _generate(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> ResponsePlan:
-    return generate.whole(generate.answer(ctx, name, model, body), name)
+    return generate.whole(generate.answers(ctx, name, model, body), name)
 
 
 def _stream(sse: bool) -> Planner:
     def plan(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> ResponsePlan:
-        return generate.stream(generate.answer(ctx, name, model, body), name, sse)
+        return generate.stream(generate.answers(ctx, name, model, body), name, sse)
     return plan
 
 
