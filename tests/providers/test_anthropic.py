@@ -177,6 +177,10 @@ def test_errors_in_anthropics_shape(client: anthropic.Anthropic, url: str) -> No
     assert e.value.body == {"type": "error", "error": {"type": "not_found_error", "message": "model: "
                                                        "claude-does-not-exist"}, "request_id": e.value.request_id}
     assert e.value.response.headers["x-should-retry"] == "false"
+    unversioned = httpx.post(url + "/v1/messages", headers={"x-api-key": KEY},
+                             json={"model": "claude-haiku-4-5", "max_tokens": 5, "messages": USER})
+    assert unversioned.status_code == 400
+    assert unversioned.json()["error"]["message"] == "anthropic-version: header is required"
     missing = httpx.post(url + "/v1/messages", headers=HEADERS, json={"model": "claude-haiku-4-5", "messages": USER})
     assert missing.status_code == 400 and missing.json()["error"] == {"type": "invalid_request_error",
                                                                      "message": "max_tokens: Field required"}

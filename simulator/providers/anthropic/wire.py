@@ -174,6 +174,9 @@ def presented_key(request: Request) -> str | None:
 
 
 def check_key(request: Request, keys: tuple[str, ...]) -> None:
+    """The API version header first (the API refuses a request without it, whatever its key), then the key."""
+    if "anthropic-version" not in request.headers:
+        raise APIError(400, "anthropic-version: header is required", type="invalid_request_error")
     if not keys:
         return
     key = presented_key(request)
