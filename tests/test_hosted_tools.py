@@ -79,8 +79,10 @@ def test_web_search_cites_the_scenario_pages(sdk: openai.OpenAI, http: httpx.Cli
     call, message = raw["output"]
     assert call["type"] == "web_search_call" and call["status"] == "completed"
     assert raw["tool_usage"]["web_search"] == {"num_requests": 1}
-    assert raw["tools"] == [{"filters": None, "search_context_size": "medium", "user_location": {  # as recorded
-        "city": None, "country": "US", "region": None, "timezone": None, "type": "approximate"}, "type": "web_search"}]
+    assert raw["tools"] == [{"return_token_budget": "default", "search_content_types": ["text"],  # as recorded
+                             "search_context_size": "medium", "type": "web_search", "user_location": {
+                                 "city": None, "country": "US", "region": None, "timezone": None,
+                                 "type": "approximate"}}]
     assert call["action"]["query"] == "Where do I download Python?"
     assert [s["url"] for s in call["action"]["sources"]] == ["https://www.python.org/downloads/",
                                                              "https://docs.python.org/3/"]

@@ -55,9 +55,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                          "output_format": "png", "quality": "auto", "size": "auto"},
     "mcp": {"allowed_tools": None, "headers": None, "server_description": None},
     **{kind: {"search_context_size": "medium", "user_location": LOCATION} for kind in WEB},
-    # the GA web_search tools also echo their (unset) domain filters; the preview ones never had them
-    **{kind: {"filters": None, "search_context_size": "medium", "user_location": LOCATION}
-       for kind in ("web_search", "web_search_2025_08_26")},
+    # the GA web_search tools as echoed in 2026-07 (gpt-5.6): a token budget and content types; `filters: null`
+    # was echoed in 2025-09 and is gone (the preview tools never had any of these)
+    **{kind: {"return_token_budget": "default", "search_content_types": ["text"], "search_context_size": "medium",
+              "user_location": LOCATION} for kind in ("web_search", "web_search_2025_08_26")},
 }
 
 
