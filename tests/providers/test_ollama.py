@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,6 +22,9 @@ from conftest import running_server
 from pydantic import BaseModel
 
 from simulator.config import ServerConfig
+from simulator.testing import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SCENARIO = """
 name: ollama-test
@@ -134,7 +143,7 @@ def test_tools_are_called_with_arguments_that_fit_their_schema(client: ollama.Cl
     assert after.message.content and not after.message.tool_calls
     with pytest.raises(ollama.ResponseError) as e:
         client.chat(model="gemma3:1b", messages=msgs, tools=tools)
-    assert e.value.status_code == 400 and "does not support tools" in e.value.error
+    assert e.value.status_code == 400 and e.value.error == "registry.ollama.ai/library/gemma3:1b does not support tools"
 
 
 def test_structured_output_validates(client: ollama.Client) -> None:
@@ -161,7 +170,13 @@ def test_embed(client: ollama.Client, url: str) -> None:
     assert r.prompt_eval_count and r.total_duration and r.model == "nomic-embed-text"
     assert client.embed(model="mxbai-embed-large", input="x").embeddings[0] == \
         client.embed(model="mxbai-embed-large", input=["x"]).embeddings[0]
-    assert len(client.embed(model="mxbai-embed-large", input="x", dimensions=256).embeddings[0]) == 256
+    short = client.embed(model="mxbai-embed-large", input="x", dimensions=256).embeddings[0]
+    full = np.array(client.embed(model="mxbai-embed-large", input="x").embeddings[0])
+    assert len(short) == 256 and np.allclose(short, full[:256] / np.linalg.norm(full[:256]), atol=1e-6)
+    assert client.embed(model="mxbai-embed-large", input=[]).embeddings == []
+    with pytest.raises(ollama.ResponseError) as e:
+        client.embed(model="no-such-embedder", input="x")
+    assert e.value.error == 'model "no-such-embedder" not found, try pulling it first'
     legacy = client.embeddings(model="all-minilm", prompt="hello")
     assert len(legacy.embedding) == 384
     body = httpx.post(url + "/api/embed", json={"model": "all-minilm", "input": "x"}).json()
@@ -242,16 +257,37 @@ def test_optional_bearer_key(tmp_path: Path) -> None:
         assert keyed.list().models
 
 
-def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None:
-    from test_record import recorder  # tests/test_record.py: `simctl record` (mitmproxy) as a process
+@contextmanager
+def recorder(upstream: str, path: Path) -> Iterator[str]:
+    """`simctl record` (mitmproxy) as a process in front of `upstream`, writing `path`; stopped with SIGINT."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
+                             "--port", str(port), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
 
+
+def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None:
     from simulator.cassettes import load as cassettes
 
     secret = "sk-proxy-" + "Qq7Rr8Ss9" * 3
     path = tmp_path / "ollama-cassette.yaml"
     msgs = [{"role": "user", "content": "Why is the sky blue?"}]
     with running_server(ServerConfig(seed=4, scenarios=(_scenario(tmp_path),))) as upstream, \
-            recorder(upstream, path) as (proxy, _):
+            recorder(upstream, path) as proxy:
         c = ollama.Client(host=proxy, headers={"authorization": f"Bearer {secret}"})
         whole = c.chat(model="llama3.2", messages=msgs)
         streamed = list(c.chat(model="qwen3", messages=msgs, stream=True))

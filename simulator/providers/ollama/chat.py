@@ -52,8 +52,8 @@ def plan_chat(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     stream, opts, think, fmt = _common(body, "ChatRequest", model, name)
     info.mark_loaded(ctx, model, body.get("keep_alive"))
     tools = _tools(body)
-    if tools:
-        checks.needs(model, name, "tools")
+    if tools and "tools" not in checks.capabilities(model):
+        raise checks.tools_refused(model)
     if not messages:  # no conversation: the request only loads (or, with keep_alive 0, unloads) the model
         return _loaded(name, body, {"message": {"role": "assistant", "content": ""}})
     prompt = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")

@@ -107,8 +107,18 @@ def generating(ctx: Context, name: str, endpoint: str) -> ModelInfo:
 
 def embedding(ctx: Context, name: str) -> ModelInfo:
     """Any model embeds on a local server: an embedding model, or a generative one through its hidden state
-    (as recorded: llama3 on the legacy /api/embeddings, a 4096-number vector)."""
-    return find(ctx, name)
+    (as recorded: llama3 on the legacy /api/embeddings, a 4096-number vector). The embed handlers look a
+    model up through the scheduler, whose 404 is worded its own way (server/routes.go handleScheduleError)."""
+    model = ctx.catalog.get(name) or ctx.catalog.get(qualified(name))
+    if model is None:
+        raise OllamaError(404, f"model {json.dumps(name)} not found, try pulling it first")
+    return model
+
+
+def tools_refused(model: ModelInfo) -> OllamaError:
+    """The scheduler's capability error names the model in full (registry.ollama.ai/library/<name>:<tag>)."""
+    path = model.id if "/" in model.id.split(":")[0] else "library/" + model.id
+    return OllamaError(400, f"registry.ollama.ai/{qualified(path)} does not support tools")
 
 
 def embedding_length(model: ModelInfo) -> int:

@@ -27,7 +27,7 @@ def plan_embed(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     name = checks.model_name(body, "EmbedRequest")
     raw = body.get("input")
     if isinstance(raw, str):
-        texts = [raw]
+        texts = [raw] if raw else []
     elif isinstance(raw, list) and all(isinstance(t, str) for t in raw):
         texts = raw
     elif raw is None:
@@ -44,11 +44,14 @@ def plan_embed(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         if count > model.context_window and not truncate:
             raise OllamaError(400, "input exceeds maximum context length")
     full = checks.embedding_length(model)
-    if dims < 0 or dims > full:
-        raise OllamaError(400, f"invalid dimensions: {dims} (must be between 1 and {full})" if dims else
-                          "dimensions must be positive")
+    if not texts:  # nothing to embed: the model is loaded, and the answer says only that
+        return ResponsePlan(body=dumps({"model": name, "embeddings": []}), media_type=JSON_TYPE, model=name)
     used = sum(min(c, model.context_window) for c in counts)
-    vectors = [_numbers(v) for v in vectors_for(texts, model.id, dims or full)]
+    # A shorter `dimensions` cuts each vector and normalises it again; 0, negative or longer: the full vector.
+    rows = vectors_for(texts, model.id, full)
+    if 0 < dims < full:
+        rows = rows[:, :dims] / np.linalg.norm(rows[:, :dims], axis=1, keepdims=True)
+    vectors = [_numbers(v) for v in rows.astype(np.float32)]
     # created_at marks the body for wire.timed, which writes the durations and drops the key (embed has none).
     obj = {"created_at": DROP, "model": name, "embeddings": [SLOT % i for i in range(len(vectors))],
            "total_duration": 0, "load_duration": 0, "prompt_eval_count": used}
