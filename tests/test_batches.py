@@ -230,3 +230,28 @@ def test_a_rule_body_answers_a_line_whole(tmp_path: Path) -> None:
         line = json.loads(c.files.content(done.error_file_id).text)
         assert line["response"]["status_code"] == 429
         assert line["response"]["body"]["error"]["code"] == "rate_limit_exceeded"
+
+
+def test_a_batch_past_its_24h_window_expires_with_what_it_finished() -> None:
+    """A clock in hours: the window closes before the batch is done (too long to wait for over a socket, so the
+    batch's own view is asked at a moment 25 hours after it was made)."""
+    import asyncio
+
+    from simulator.api.context import Context
+    from simulator.providers.openai import batches
+    from simulator.scenario.file import load
+
+    ctx = Context(load("default"))
+    line = json.dumps({"id": "batch_req_1", "custom_id": "x", "response": {"status_code": 200, "body": {}}})
+    made = time.time() - 25 * 3600
+    batch = {"id": "batch_test", "object": "batch", "endpoint": "/v1/embeddings", "input_file_id": "file-x",
+             "completion_window": "24h", "status": "validating", "created_at": int(made), "metadata": None,
+             "_t0": made, "_clock": [60.0, 48 * 3600.0, 60.0],
+             "_results": [{"ok": True, "line": line, "usage": {"input": 2, "output": 0, "cached": 0, "reasoning": 0}}]
+             * 4}
+    view = asyncio.run(batches._view(ctx, batch))
+    validate("Batch", spec_view(view))
+    assert view["status"] == "expired" and view["expired_at"] == int(made + 24 * 3600)
+    assert view["request_counts"] == {"total": 4, "completed": 1, "failed": 0}  # half the 48 h, less a minute
+    assert view["output_file_id"] and asyncio.run(ctx.store.get_file(view["output_file_id"])) is not None
+    assert view["usage"]["input_tokens"] == 2
