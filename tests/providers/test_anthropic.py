@@ -366,3 +366,29 @@ def test_a_prompt_naming_two_tools_gets_parallel_calls(client: anthropic.Anthrop
     one = client.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=ask, tools=[WEATHER, clock],
                                  tool_choice={"type": "auto", "disable_parallel_tool_use": True})
     assert len([b for b in one.content if b.type == "tool_use"]) == 1
+
+
+def test_malformed_bodies_get_anthropic_4xx_never_500(url: str) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["type", "text", "role", "content", "name", "input_schema", "source", "tool_use_id",
+                         "budget_tokens", "schema"]), inner, max_size=3), max_leaves=8)
+    keys = st.sampled_from(["model", "messages", "max_tokens", "system", "tools", "tool_choice", "thinking",
+                            "stop_sequences", "temperature", "top_k", "stream", "output_config", "cache_control"])
+    base = {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": USER}
+
+    with httpx.Client(base_url=url, headers=HEADERS, timeout=30) as http:
+        @settings(max_examples=150, deadline=None, database=None, derandomize=True)
+        @given(st.dictionaries(keys, values, max_size=4), st.sampled_from(["/v1/messages",
+                                                                         "/v1/messages/count_tokens"]))
+        def one(changes: dict[str, object], path: str) -> None:
+            r = http.post(path, json={**base, **changes})
+            assert r.status_code in (200, 400, 404), (changes, r.status_code, r.text[:300])
+            if r.status_code != 200:
+                assert r.json()["type"] == "error" and r.json()["error"]["type"] in ("invalid_request_error",
+                                                                                     "not_found_error")
+
+        one()

@@ -109,7 +109,7 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answe
         pieces = textgen.compose_pieces(rng, "", min(60, budget // 4 or 1))[: budget - 1]
         blocks.append(Block("thinking", pieces=pieces, signature=_opaque(rng, 240)))
         thought = len(pieces)
-    choice = _choice(body.get("tool_choice"))
+    choice = _choice(body.get("tool_choice"), {t.name for t in prompt.tools})
     tool = toolgen.choose(prompt.tools, choice, prompt.last_user, prompt.after_tool_result)
     stop_reason, stop_sequence = "end_turn", None
     used = thought
@@ -164,7 +164,7 @@ def _tool_blocks(body: dict[str, Any], prompt: request.Prompt, tool: toolgen.Too
     return out
 
 
-def _choice(raw: Any) -> Any:
+def _choice(raw: Any, names: set[str]) -> Any:
     """Anthropic's tool_choice in generate.tools' terms: auto, required (any), none, or {name}."""
     if raw is None:
         return None
@@ -174,6 +174,8 @@ def _choice(raw: Any) -> Any:
     if raw["type"] == "tool":
         if not isinstance(raw.get("name"), str):
             raise request.bad("tool_choice.tool.name: Field required")
+        if raw["name"] not in names:
+            raise request.bad(f"Tool '{raw['name']}' not found in provided tools")
         return {"name": raw["name"]}
     return {"any": "required"}.get(raw["type"], raw["type"])
 

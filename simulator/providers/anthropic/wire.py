@@ -121,6 +121,10 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     message = e.message
     if e.status == 404 and message.startswith("Invalid URL ("):  # a path nobody serves, in Anthropic's words
         message = "Not Found"
+    elif message.startswith("We could not parse the JSON body"):  # the shared body reader's OpenAI wording
+        message = "There was an error parsing the body of your request. Please check that it is valid JSON."
+    elif message.startswith("Invalid type for body: expected an object"):
+        message = "Input should be a valid dictionary or object to extract fields from"
     if e.status == 429 and message.startswith("Rate limit reached"):  # the scenario limiter's OpenAI wording
         message = RATE_LIMITED
     body = {"type": "error", "error": {"type": kind, "message": message}, "request_id": rid}
