@@ -193,6 +193,10 @@ def test_tags_show_ps_version(client: ollama.Client, url: str) -> None:
     assert m.details and m.details.family == "llama" and m.details.parameter_size == "3.2B"
     assert m.details.quantization_level == "Q4_K_M" and m.size and len(m.digest or "") == 64 and m.modified_at
     assert "gpt-4o" not in listed  # OpenAI's models are served on /v1, not listed as pulled
+    raw = httpx.get(url + "/api/tags").json()["models"]
+    assert [m["modified_at"] for m in raw] == sorted((m["modified_at"] for m in raw), reverse=True)
+    embedder = next(m for m in raw if m["model"] == "nomic-embed-text:latest")
+    assert embedder["capabilities"] == ["embedding"] and embedder["details"]["embedding_length"] == 768
     shown = client.show("qwen3")
     assert shown.details and shown.details.family == "qwen3" and "thinking" in (shown.capabilities or [])
     assert shown.modelinfo and shown.modelinfo["general.architecture"] == "qwen3" and shown.template

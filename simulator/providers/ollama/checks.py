@@ -121,13 +121,6 @@ def tools_refused(model: ModelInfo) -> OllamaError:
     return OllamaError(400, f"registry.ollama.ai/{qualified(path)} does not support tools")
 
 
-def embedding_length(model: ModelInfo) -> int:
-    """The vector's length: the catalog's `dimensions`, else the model's hidden size (`meta.embedding_length`)."""
-    if model.dimensions:
-        return model.dimensions
-    given = model.meta.get("embedding_length")
-    return int(given) if isinstance(given, int) else 4096
-
 
 def needs(model: ModelInfo, name: str, capability: str) -> None:
     """Tools or thinking asked of a model without them: `"qwen2:0.5b" does not support tools` (server/routes.go)."""

@@ -43,7 +43,7 @@ def plan_embed(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     for count in counts:
         if count > model.context_window and not truncate:
             raise OllamaError(400, "input exceeds maximum context length")
-    full = checks.embedding_length(model)
+    full = info.embedding_length(model)
     if not texts:  # nothing to embed: the model is loaded, and the answer says only that
         return ResponsePlan(body=dumps({"model": name, "embeddings": []}), media_type=JSON_TYPE, model=name)
     used = sum(min(c, model.context_window) for c in counts)
@@ -68,7 +68,7 @@ def plan_embeddings(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     prompt = checks.typed(body, "prompt", str, "EmbeddingRequest", "string", "")
     checks.options(body, "EmbeddingRequest")
     model = checks.embedding(ctx, name)
-    vector = _numbers(vectors_for([prompt], model.id, checks.embedding_length(model))[0]) if prompt else b"[]"
+    vector = _numbers(vectors_for([prompt], model.id, info.embedding_length(model))[0]) if prompt else b"[]"
     return ResponsePlan(body=b'{"embedding":' + vector + b"}", media_type=JSON_TYPE, model=name,
                         prompt_tokens=tokens.count(prompt))
 

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from ...api.context import Context
 from ...plan import ResponsePlan, dumps
 from ...scenario.catalog import ModelInfo
+from . import checks
 from .wire import JSON_TYPE, created_at
 
 VERSION = "0.13.0"  # what GET /api/version answers
@@ -46,8 +47,19 @@ def entry(model: ModelInfo) -> dict[str, Any]:
             "size": int(model.meta.get("size", 4_000_000_000)), "digest": digest(model), "details": details(model)}
 
 
+def listing(model: ModelInfo) -> dict[str, Any]:
+    """A model as /api/tags lists it: a 2026 server adds the lengths to `details`, and the capabilities
+    (api/types.go ListModelResponse, ModelDetails)."""
+    out = entry(model)
+    out["details"] = {**out["details"], "context_length": model.context_window,
+                      "embedding_length": embedding_length(model)}
+    out["capabilities"] = checks.capabilities(model)
+    return out
+
+
 async def tags(ctx: Context, request: Request) -> ResponsePlan:
-    models = [entry(m) for m in ctx.catalog.models if listed(m)]
+    models = sorted((listing(m) for m in ctx.catalog.models if listed(m)), key=lambda m: m["modified_at"],
+                    reverse=True)  # most recently modified first, as Ollama sorts them
     return ResponsePlan(body=dumps({"models": models}), media_type=JSON_TYPE)
 
 
@@ -97,3 +109,34 @@ def _seconds(keep_alive: Any) -> float:
         return float(text)
     except ValueError:
         return KEEP_ALIVE_S
+
+
+# parameters up to (billions) -> embedding width, layers, heads, kv heads, feed-forward width
+_SHAPES = ((2, 2048, 16, 32, 8, 8192), (5, 3072, 28, 24, 8, 8192), (10, 4096, 32, 32, 8, 14336),
+           (20, 5120, 40, 40, 10, 17920), (1e9, 8192, 80, 64, 8, 28672))
+
+
+def parameters(size: str) -> int:
+    """`3.2B` -> 3200000000 (the library's parameter_size notation)."""
+    scale = {"K": 1e3, "M": 1e6, "B": 1e9}.get(size[-1:].upper(), 1)
+    try:
+        return int(float(size.rstrip("KMBkmb")) * scale)
+    except ValueError:
+        return 0
+
+
+def shape(count: int) -> tuple[int, int, int, int, int]:
+    """Embedding width, layers, heads, kv heads and feed-forward width of a model with `count` parameters."""
+    for limit, width, blocks, heads, kv, ff in _SHAPES:
+        if count <= limit * 1e9:
+            return width, blocks, heads, kv, ff
+    return _SHAPES[-1][1:]
+
+
+def embedding_length(model: ModelInfo) -> int:
+    """A model's vector length: an embedder's `dimensions`, else `meta.embedding_length`, else the hidden
+    width of a model its size."""
+    if model.dimensions:
+        return model.dimensions
+    given = model.meta.get("embedding_length")
+    return given if isinstance(given, int) else shape(parameters(details(model)["parameter_size"]))[0]

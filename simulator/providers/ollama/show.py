@@ -13,12 +13,9 @@ from ...api.context import Context
 from ...plan import ResponsePlan, dumps
 from ...scenario.catalog import ModelInfo
 from . import checks
-from .info import DEFAULT_MODIFIED, details
+from .info import DEFAULT_MODIFIED, details, embedding_length, parameters, shape
 from .wire import JSON_TYPE
 
-# parameters up to (billions) -> embedding width, layers, heads, kv heads, feed-forward width
-_SHAPES = ((2, 2048, 16, 32, 8, 8192), (5, 3072, 28, 24, 8, 8192), (10, 4096, 32, 32, 8, 14336),
-           (20, 5120, 40, 40, 10, 17920), (1e9, 8192, 80, 64, 8, 28672))
 _BLOCK = ("attn_k", "attn_norm", "attn_output", "attn_q", "attn_v", "ffn_down", "ffn_gate", "ffn_norm", "ffn_up")
 CHAT_TEMPLATE = ("{{- if .System }}<|start_header_id|>system<|end_header_id|>\n\n{{ .System }}<|eot_id|>\n{{- end }}"
                  "<|start_header_id|>user<|end_header_id|>\n\n{{ .Prompt }}<|eot_id|>"
@@ -32,10 +29,10 @@ def show(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     d = details(model)
     arch = d["family"].replace("-", "_")
     count = parameters(d["parameter_size"])
-    width, blocks, heads, kv, ff = _shape(count)
+    width, blocks, heads, kv, ff = shape(count)
     embedding = model.kind == "embedding"
     if embedding:
-        width = checks.embedding_length(model)
+        width = embedding_length(model)
     info: dict[str, Any] = {
         "general.architecture": arch, "general.basename": model.id.split(":")[0], "general.file_type": 15,
         "general.finetune": "" if embedding else "Instruct", "general.parameter_count": count,
@@ -57,7 +54,7 @@ def show(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     template = "{{ .Prompt }}" if embedding else CHAT_TEMPLATE
     params = "" if embedding else "\n".join(f'stop{" " * 27}"{s}"' for s in STOPS)
     out = {
-        "license": str(model.meta.get("license", "")),
+        "license": str(model.meta.get("license") or _license(d["family"])),
         "modelfile": _modelfile(model, template, params),
         "parameters": params,
         "template": template,
@@ -67,23 +64,10 @@ def show(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "capabilities": checks.capabilities(model),
         "modified_at": str(model.meta.get("modified_at", DEFAULT_MODIFIED)),
     }
+    out = {k: v for k, v in out.items() if v != "" or k == "template"}  # parameters: omitempty
     return ResponsePlan(body=dumps(out), media_type=JSON_TYPE, model=name)
 
 
-def parameters(size: str) -> int:
-    """`3.2B` -> 3200000000 (the library's parameter_size notation)."""
-    scale = {"K": 1e3, "M": 1e6, "B": 1e9}.get(size[-1:].upper(), 1)
-    try:
-        return int(float(size.rstrip("KMBkmb")) * scale)
-    except ValueError:
-        return 0
-
-
-def _shape(count: int) -> tuple[int, int, int, int, int]:
-    for limit, width, blocks, heads, kv, ff in _SHAPES:
-        if count <= limit * 1e9:
-            return width, blocks, heads, kv, ff
-    return _SHAPES[-1][1:]
 
 
 def _tensors(blocks: int, width: int, ff: int, kv_width: int, quant: str) -> list[dict[str, Any]]:
@@ -96,6 +80,17 @@ def _tensors(blocks: int, width: int, ff: int, kv_width: int, quant: str) -> lis
     out += [{"name": "output_norm.weight", "type": "F32", "shape": [width]},
             {"name": "token_embd.weight", "type": kind, "shape": [width, 128256]}]
     return out
+
+
+def _license(family: str) -> str:
+    """The first lines of the licence the library's models of this family ship with."""
+    if family.startswith("llama"):
+        return "LLAMA 3 COMMUNITY LICENSE AGREEMENT\nMeta Llama 3 Version Release Date: April 18, 2024\n"
+    if family.startswith("gemma"):
+        return "Gemma Terms of Use\n\nLast modified: March 24, 2025\n"
+    if family.startswith("phi"):
+        return "Microsoft.\nCopyright (c) Microsoft Corporation.\n\nMIT License\n"
+    return "Apache License\nVersion 2.0, January 2004\nhttp://www.apache.org/licenses/\n"
 
 
 def _modelfile(model: ModelInfo, template: str, params: str) -> str:
