@@ -512,3 +512,15 @@ def test_candidate_count(client: genai.Client) -> None:
     with pytest.raises(errors.ClientError):
         client.models.generate_content(model="gemini-2.5-flash-lite", contents="x",
                                        config=types.GenerateContentConfig(candidate_count=9))
+
+
+def test_builtin_gemini_scenario() -> None:
+    """`--scenario gemini`: Gemini's models only, with their own timing (Flash-Lite's first token after at
+    least its 0.1 s floor)."""
+    with running_server(ServerConfig(seed=2, scenarios=("gemini",))) as base:
+        c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=base, api_version="v1beta"))
+        names = {m.name for m in c.models.list()}
+        assert "models/gemini-2.5-pro" in names and not any("gpt" in (n or "") for n in names)
+        started = time.monotonic()
+        first = next(iter(c.models.generate_content_stream(model="gemini-2.5-flash-lite", contents="hi")))
+        assert first.text and time.monotonic() - started >= 0.1
