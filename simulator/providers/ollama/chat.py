@@ -142,10 +142,11 @@ def _common(body: dict[str, Any], struct: str, model: ModelInfo, name: str) -> t
     if think not in (None, False) and not thinks:
         checks.needs(model, name, "thinking")
     fmt = body.get("format")
-    if fmt not in (None, "", "json") and not isinstance(fmt, dict):
-        raise OllamaError(400, f"invalid format: {json.dumps(fmt)}; expected \"json\" or a valid JSON Schema")
+    if fmt not in (None, "", "json") and not isinstance(fmt, dict):  # the runner refuses it (llm/llama_server.go)
+        raw = json.dumps(fmt, separators=(",", ":"))
+        raise OllamaError(500, f"invalid format: {json.dumps(raw)}; expected \"json\" or a valid JSON Schema object")
     if isinstance(fmt, dict) and jsongen.schema_problem(fmt) is not None:
-        raise OllamaError(400, f"invalid JSON schema in format: {jsongen.schema_problem(fmt)}")
+        raise OllamaError(500, f"invalid JSON schema in format: {jsongen.schema_problem(fmt)}")
     return stream, opts, thinks and think is not False, fmt or None
 
 

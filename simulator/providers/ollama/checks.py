@@ -129,15 +129,19 @@ def needs(model: ModelInfo, name: str, capability: str) -> None:
 
 
 def options(body: dict[str, Any], struct: str) -> dict[str, Any]:
-    """`options`: the runner's settings; the ones simctl acts on are type-checked as Go reads them."""
+    """`options`: the runner's settings, read as api/types.go Options.FromMap reads them (numbers are JSON's:
+    an integer option takes 5.0 as 5). A wrong type fails when the model is scheduled: a 500."""
     opts: dict[str, Any] = typed(body, "options", dict, struct, "map[string]interface {}", {})
-    for key, typ, go in (("num_predict", int, "int"), ("seed", int, "int"), ("num_ctx", int, "int"),
-                         ("temperature", (int, float), "float32"), ("top_p", (int, float), "float32"),
-                         ("top_k", int, "int")):
+    for key, kind in (("num_predict", "integer"), ("seed", "integer"), ("num_ctx", "integer"), ("top_k", "integer"),
+                      ("temperature", "float32"), ("top_p", "float32"), ("min_p", "float32")):
         value = opts.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, typ)):
-            raise OllamaError(400, f"option \"{key}\" must be of type {'integer' if go == 'int' else 'float'}")
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise OllamaError(500, f'option "{key}" must be of type {kind}')
+        if value is not None and kind == "integer":
+            opts = {**opts, key: int(value)}
     stop = opts.get("stop")
-    if stop is not None and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
-        raise OllamaError(400, 'option "stop" must be of type array')
+    if stop is not None and not isinstance(stop, list):
+        raise OllamaError(500, 'option "stop" must be of type array')
+    if stop is not None and not all(isinstance(s, str) for s in stop):
+        raise OllamaError(500, 'option "stop" must be of an array of strings')
     return opts
