@@ -524,3 +524,9 @@ def test_builtin_gemini_scenario() -> None:
         started = time.monotonic()
         first = next(iter(c.models.generate_content_stream(model="gemini-2.5-flash-lite", contents="hi")))
         assert first.text and time.monotonic() - started >= 0.1
+
+
+def test_metrics_count_gemini_requests(url: str, client: genai.Client) -> None:
+    client.models.generate_content(model="gemini-2.0-flash-lite", contents="count me")
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'model="gemini-2.0-flash-lite",route="/v1' in metrics and 'status="200"' in metrics
