@@ -392,3 +392,18 @@ def test_malformed_bodies_get_anthropic_4xx_never_500(url: str) -> None:
                                                                                      "not_found_error")
 
         one()
+
+
+def test_prompt_caching_writes_then_reads_the_prefix(client: anthropic.Anthropic) -> None:
+    manual = " ".join(f"Rule {i}: answer politely and cite the handbook section {i}." for i in range(150))
+    system = [{"type": "text", "text": manual, "cache_control": {"type": "ephemeral"}}]
+    first = client.messages.create(model="claude-sonnet-4-5", max_tokens=50, system=system, messages=USER)
+    second = client.messages.create(model="claude-sonnet-4-5", max_tokens=50, system=system,
+                                    messages=[{"role": "user", "content": "And in Rome?"}])
+    assert first.usage.cache_creation_input_tokens > 1024 and first.usage.cache_read_input_tokens == 0
+    assert first.usage.cache_creation.ephemeral_5m_input_tokens == first.usage.cache_creation_input_tokens
+    assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    assert second.usage.cache_creation_input_tokens == 0 and second.usage.input_tokens < 50
+    short = client.messages.create(model="claude-sonnet-4-5", max_tokens=50, messages=USER, system=[
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}])
+    assert short.usage.cache_creation_input_tokens == 0  # under the 1,024-token minimum nothing is cached

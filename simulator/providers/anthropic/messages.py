@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ from ...generate import tools as toolgen
 from ...plan import SSE_TYPE, ResponsePlan, dumps
 from . import request, stream, wire
 
+CACHE_KIND = "anthropic-prompt-cache"
+CACHE_TTL_S = 300.0
 STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal",
                 "model_context_window_exceeded")  # SDK types/stop_reason.py
 DEFAULT_REPLY = 40  # tokens of prose when neither the rule nor max_tokens says
@@ -85,9 +88,9 @@ class Answer:
         return {"type": "refusal", "category": None, "explanation": None} if self.stop_reason == "refusal" else None
 
 
-def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     prompt = request.read(ctx, body)
-    answer = compose(ctx, body, prompt)
+    answer = compose(ctx, body, prompt, await _cache(ctx, prompt))
     headers = wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
                                       body["max_tokens"])
     if body.get("stream") is True:
@@ -97,7 +100,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
                         prompt_tokens=answer.input_tokens, completion_tokens=answer.output_tokens)
 
 
-def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answer:
+def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: tuple[int, int]) -> Answer:
     rng = ctx.rng(body)
     budget = body["max_tokens"]
     blocks: list[Block] = []
@@ -139,7 +142,7 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt) -> Answe
             raise request.bad(f"simctl: reply.stop_reason {asked!r} is not one of Anthropic's: "
                               f"{', '.join(STOP_REASONS)}")
         stop_reason, stop_sequence = asked, None if asked != "stop_sequence" else stop_sequence
-    write, read = _cache(ctx, prompt)
+    write, read = cache
     return Answer(model=prompt.model.id, blocks=blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,
                   input_tokens=prompt.input_tokens - write - read, output_tokens=max(1, used),
                   cache_write=write, cache_read=read, thinking_tokens=thought)
@@ -225,15 +228,15 @@ def _opaque(rng: Any, size: int) -> str:
     return "E" + base64.b64encode(raw).decode()[: size - 1]
 
 
-def _cache(ctx: Context, prompt: request.Prompt) -> tuple[int, int]:
-    """(cache write, cache read) tokens: the first request with a prefix writes it, later ones read it."""
+async def _cache(ctx: Context, prompt: request.Prompt) -> tuple[int, int]:
+    """(cache write, cache read) tokens: a prefix unseen for 5 minutes (the ephemeral cache's lifetime) is
+    written, then read by later requests, each read refreshing it. In the server's store: shared by workers."""
     if not prompt.cached_prefix:
         return 0, 0
-    seen: dict[str, float] = ctx.provider_state.setdefault("anthropic_prompt_cache", {})
-    key = hashlib.sha256(prompt.prefix_key.encode()).hexdigest()
-    if key in seen:
+    key = hashlib.sha256(f"{prompt.model.id}\0{prompt.prefix_key}".encode()).hexdigest()
+    seen = await ctx.store.get_object(CACHE_KIND, key)
+    now = time.time()
+    await ctx.store.put_object(CACHE_KIND, key, {"at": now})
+    if isinstance(seen, dict) and now - float(seen.get("at", 0)) < CACHE_TTL_S:
         return 0, prompt.cached_prefix
-    if len(seen) > 10_000:
-        seen.clear()
-    seen[key] = 1.0
     return prompt.cached_prefix, 0

@@ -68,17 +68,18 @@ def read(ctx: Context, body: dict[str, Any], *, count_only: bool = False) -> Pro
         _check_sampling(body, model)
     tools = _tools(body.get("tools"))
     prompt = Prompt(model=model, name=body["model"], tools=tools)
-    pieces: list[tuple[int, bool]] = []  # (tokens, ends a cache breakpoint)
+    # (tokens, ends a cache breakpoint, what it is): in the cache's order, tools, then system, then messages.
+    pieces: list[tuple[int, bool, str]] = []
+    for t, spec in zip(tools, [x for x in body.get("tools") or [] if isinstance(x, dict)
+                               and x.get("type") in (None, "custom")], strict=False):
+        pieces.append((tokens.count(json.dumps({"name": t.name, "description": t.description,
+                                                "input_schema": t.parameters})) + 10,
+                       spec.get("cache_control") is not None, json.dumps(spec, sort_keys=True)))
     system = body.get("system")
     if system is not None:
-        for text, tok, mark in _blocks(system, "system"):
+        for (text, tok, mark), key in zip(_blocks(system, "system"), _items(system), strict=True):
             prompt.texts.append(text)
-            pieces.append((tok, mark))
-    for t in tools:
-        pieces.append((tokens.count(json.dumps({"name": t.name, "description": t.description,
-                                                "input_schema": t.parameters})) + 10, False))
-    if tools:
-        pieces[-1] = (pieces[-1][0], any(isinstance(x, dict) and "cache_control" in x for x in body["tools"]))
+            pieces.append((tok, mark, key))
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             raise bad(f"messages.{i}: Input should be a valid dictionary")
@@ -86,30 +87,36 @@ def read(ctx: Context, body: dict[str, Any], *, count_only: bool = False) -> Pro
             raise bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if "content" not in m:
             raise bad(f"messages.{i}.content: Field required")
-        for text, tok, mark in _blocks(m["content"], f"messages.{i}.content"):
+        pieces.append((3, False, m["role"]))
+        for (text, tok, mark), key in zip(_blocks(m["content"], f"messages.{i}.content"), _items(m["content"]),
+                                          strict=True):
             if m["role"] == "user":
                 prompt.texts.append(text)
-            pieces.append((tok, mark))
+            pieces.append((tok, mark, key))
             prompt.redact = prompt.redact or REDACT_TRIGGER in text
-        pieces.append((3, False))
     if not messages and not count_only:
         raise bad("messages: at least one message is required")
     last = messages[-1] if messages else {}
     prompt.after_tool_result = isinstance(last.get("content"), list) and any(
         isinstance(b, dict) and b.get("type") == "tool_result" for b in last["content"])
-    prompt.input_tokens = 4 + sum(t for t, _ in pieces)
+    prompt.input_tokens = 4 + sum(p[0] for p in pieces)
     if prompt.input_tokens > model.context_window:  # A:R/400
         raise bad(f"prompt is too long: {prompt.input_tokens} tokens > {model.context_window} maximum")
-    marks = [i for i, (_, mark) in enumerate(pieces) if mark]
-    if body.get("cache_control") is not None and pieces:  # automatic caching: the whole prompt so far
+    _cache_prefix(prompt, pieces, body.get("cache_control") is not None)
+    return prompt
+
+
+def _cache_prefix(prompt: Prompt, pieces: list[tuple[int, bool, str]], automatic: bool) -> None:
+    """What the cache holds: everything up to the last breakpoint (the top-level cache_control: up to the
+    end), when that reaches the minimum."""
+    marks = [i for i, p in enumerate(pieces) if p[1]]
+    if automatic and pieces:
         marks.append(len(pieces) - 1)
     if marks:
-        prefix = sum(t for t, _ in pieces[: max(marks) + 1])
-        if prefix >= CACHE_MINIMUM:
-            prompt.cached_prefix = prefix
-            prompt.prefix_key = json.dumps([body.get("system"), body.get("tools"), messages], sort_keys=True,
-                                           default=str)[:100_000]
-    return prompt
+        cached = pieces[: max(marks) + 1]
+        if sum(p[0] for p in cached) >= CACHE_MINIMUM:
+            prompt.cached_prefix = sum(p[0] for p in cached)
+            prompt.prefix_key = "\0".join(p[2] for p in cached)
 
 
 def _check_sampling(body: dict[str, Any], model: ModelInfo) -> None:
@@ -156,6 +163,13 @@ def _check_sampling(body: dict[str, Any], model: ModelInfo) -> None:
                 raise bad("`temperature` may only be set to 1 when thinking is enabled. Please consult our "
                           "documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
                           "#feature-compatibility")
+
+
+def _items(content: Any) -> list[str]:
+    """Each content block as the cache keys it (a string is one block)."""
+    if isinstance(content, str):
+        return [content]
+    return [json.dumps(b, sort_keys=True, default=str) for b in content]
 
 
 def _blocks(content: Any, where: str) -> list[tuple[str, int, bool]]:
