@@ -205,6 +205,9 @@ def test_mcp_list_call_and_approval(sdk: openai.OpenAI, http: httpx.Client) -> N
                                     input=[{"type": "mcp_approval_response", "approval_request_id": request.id,
                                             "approve": False}])
     assert [o.type for o in declined.output] == ["message"]
+    r = http.post("/v1/responses", json={"model": M, "previous_response_id": asked.id, "tools": [DICE],
+                                         "input": [{"type": "mcp_approval_response", "approve": True}]})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "input[0].approval_request_id"
     only_flip = {**never, "allowed_tools": ["flip"]}
     flipped = sdk.responses.create(model=M, input="roll", tools=[only_flip])  # type: ignore[list-item]
     assert flipped.output[1].name == "flip" and flipped.output[1].output == "heads"  # type: ignore[union-attr]

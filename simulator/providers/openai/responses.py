@@ -255,8 +255,9 @@ def _input_items(body: dict[str, Any]) -> list[dict[str, Any]]:
                 if key not in item:
                     raise invalid(f"Missing required parameter: '{where}.{key}'.", param=f"{where}.{key}",
                                   code="missing_required_parameter")
-        elif kind == "function_call":
-            for key in ("call_id", "name", "arguments"):
+        elif kind in ("function_call", "mcp_approval_response"):
+            needed = ("call_id", "name", "arguments") if kind == "function_call" else ("approval_request_id", "approve")
+            for key in needed:
                 if key not in item:
                     raise invalid(f"Missing required parameter: '{where}.{key}'.", param=f"{where}.{key}",
                                   code="missing_required_parameter")
