@@ -151,13 +151,6 @@ def known_endpoints() -> frozenset[str]:
 
 
 @cache
-def known_endpoints() -> frozenset[str]:
-    """Every endpoint name a model may serve: OpenAI's kinds' and any a provider's models.yaml names
-    (Gemini's `generate_content`, ...), so a scenario model may name them too."""
-    return frozenset().union(*ENDPOINTS_BY_KIND.values(), *(m.endpoints for m in every_builtin().values()))
-
-
-@cache
 def builtin(name: str = BUILTIN) -> dict[str, ModelInfo]:
     """A provider's models from its models.yaml, by id, in the file's order (the order its model list shows)."""
     text = resources.files(PROVIDERS_PACKAGE).joinpath(name, "models.yaml").read_text("utf-8")
