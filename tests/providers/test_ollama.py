@@ -231,6 +231,10 @@ def test_errors_as_ollama_sends_them(client: ollama.Client, url: str) -> None:
     assert (r.status_code, r.json()) == (500, {"error": 'option "temperature" must be of type float32'})
     r = httpx.post(url + "/api/generate", json={"model": "llama3.2", "prompt": "x", "format": "xml"})
     assert r.status_code == 500 and r.json()["error"].startswith('invalid format: "\\"xml\\""; expected "json"')
+    r = httpx.post(url + "/api/generate", json={"model": "llama3.2", "prompt": "x", "system": "s", "raw": True})
+    assert (r.status_code, r.json()) == (400, {"error": "raw mode does not support template, system, or context"})
+    r = httpx.post(url + "/api/generate", json={"model": "llama3.2", "prompt": "def f(", "suffix": "return 1"})
+    assert r.json() == {"error": "registry.ollama.ai/library/llama3.2:latest does not support insert"}
     for method, path in (("GET", "/api/nothing"), ("GET", "/api/chat")):  # no such route: gin's own 404
         r = httpx.request(method, url + path)
         assert (r.status_code, r.headers["content-type"], r.text) == (404, "text/plain", "404 page not found")

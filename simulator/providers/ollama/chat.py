@@ -53,7 +53,7 @@ def plan_chat(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     info.mark_loaded(ctx, model, body.get("keep_alive"))
     tools = _tools(body)
     if tools and "tools" not in checks.capabilities(model):
-        raise checks.tools_refused(model)
+        raise checks.refused(model, "tools")
     if not messages:  # no conversation: the request only loads (or, with keep_alive 0, unloads) the model
         return _loaded(name, body, {"message": {"role": "assistant", "content": ""}})
     prompt = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
@@ -94,7 +94,11 @@ def plan_generate(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     system = checks.typed(body, "system", str, "GenerateRequest", "string", "")
     checks.typed(body, "context", list, "GenerateRequest", "[]int", [])
     model = checks.generating(ctx, name, "generate")
+    if body.get("raw") is True and (body.get("template") or system or body.get("context")):
+        raise OllamaError(400, "raw mode does not support template, system, or context")
     stream, opts, think, fmt = _common(body, "GenerateRequest", model, name)
+    if body.get("suffix") and "insert" not in checks.capabilities(model):
+        raise checks.refused(model, "insert")
     info.mark_loaded(ctx, model, body.get("keep_alive"))
     if not prompt and not body.get("images"):
         return _loaded(name, body, {"response": ""})

@@ -115,10 +115,11 @@ def embedding(ctx: Context, name: str) -> ModelInfo:
     return model
 
 
-def tools_refused(model: ModelInfo) -> OllamaError:
-    """The scheduler's capability error names the model in full (registry.ollama.ai/library/<name>:<tag>)."""
+def refused(model: ModelInfo, capability: str) -> OllamaError:
+    """The scheduler's capability error (tools, insert) names the model in full:
+    `registry.ollama.ai/library/<name>:<tag> does not support tools`."""
     path = model.id if "/" in model.id.split(":")[0] else "library/" + model.id
-    return OllamaError(400, f"registry.ollama.ai/{qualified(path)} does not support tools")
+    return OllamaError(400, f"registry.ollama.ai/{qualified(path)} does not support {capability}")
 
 
 
