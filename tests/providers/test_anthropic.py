@@ -194,6 +194,7 @@ def test_errors_in_anthropics_shape(client: anthropic.Anthropic, url: str) -> No
     with pytest.raises(anthropic.AuthenticationError) as auth:
         wrong.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=USER)
     assert auth.value.body["error"] == {"type": "authentication_error", "message": "invalid x-api-key"}
+    assert "anthropic-organization-id" not in auth.value.response.headers  # no organisation before a key (A:M/401)
     for status, error in ((403, anthropic.PermissionDeniedError), (413, anthropic.APIStatusError),
                           (500, anthropic.InternalServerError)):
         with pytest.raises(error) as caught:
@@ -372,7 +373,8 @@ def test_malformed_bodies_get_anthropic_4xx_never_500(url: str) -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    scalars = st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8)
+    scalars = (st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=False, allow_infinity=False)
+               | st.text(max_size=8))
     values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.sampled_from(["type", "text", "role", "content", "name", "input_schema", "source", "tool_use_id",
                          "budget_tokens", "schema"]), inner, max_size=3), max_leaves=8)

@@ -91,7 +91,7 @@ class Answer:
 async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     prompt = request.read(ctx, body)
     answer = compose(ctx, body, prompt, await _cache(ctx, prompt))
-    headers = wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
+    headers = wire.known() | wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
                                       body["max_tokens"])
     if body.get("stream") is True:
         return ResponsePlan(chunks=stream.events(answer), headers=headers, media_type=SSE_TYPE, model=answer.model,

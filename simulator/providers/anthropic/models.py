@@ -11,7 +11,7 @@ from ...api.context import Context
 from ...errors import APIError
 from ...plan import ResponsePlan, json_plan
 from ...scenario.catalog import ModelInfo
-from . import request
+from . import request, wire
 
 
 def _info(m: ModelInfo) -> dict[str, Any]:
@@ -43,7 +43,8 @@ async def list_models(ctx: Context, request_: Request) -> ResponsePlan:
         models = models[: ids.index(q["before_id"])][-limit:]
     page = models[:limit]
     return json_plan({"data": [_info(m) for m in page], "has_more": len(models) > len(page),
-                      "first_id": page[0].id if page else None, "last_id": page[-1].id if page else None})
+                      "first_id": page[0].id if page else None, "last_id": page[-1].id if page else None},
+                     headers=wire.known())
 
 
 async def get_model(ctx: Context, request_: Request) -> ResponsePlan:
@@ -51,9 +52,10 @@ async def get_model(ctx: Context, request_: Request) -> ResponsePlan:
     model = ctx.catalog.get(name)
     if model is None or request.MESSAGES not in model.endpoints:
         raise APIError(404, f"model: {name}", type="not_found_error")
-    return json_plan(_info(model))
+    return json_plan(_info(model), headers=wire.known())
 
 
 def count_tokens(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     prompt = request.read(ctx, body, count_only=True)
-    return json_plan({"input_tokens": prompt.input_tokens}, model=prompt.model.id, prompt_tokens=prompt.input_tokens)
+    return json_plan({"input_tokens": prompt.input_tokens}, model=prompt.model.id, prompt_tokens=prompt.input_tokens,
+                     headers=wire.known())

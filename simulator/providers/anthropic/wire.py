@@ -107,7 +107,7 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
     """An error as api.anthropic.com answers it."""
     kind = _type(e)
     rid = request_id()
-    headers = {"request-id": rid}
+    headers = {"request-id": rid, **(known() if e.status != 401 else {})}
     if "retry-after" in e.headers or e.status in (429, 529):
         headers["retry-after"] = e.headers.get("retry-after", "1")
     if e.status == 429:
@@ -196,4 +196,9 @@ def claims(request: Request) -> bool:
 
 
 def answer_headers(simctl_id: str) -> dict[str, str]:
-    return {"request-id": request_id(), "anthropic-organization-id": ORGANIZATION}
+    """Every answer's id. The organisation comes with the answers that know it (not a 401: A:M/401)."""
+    return {"request-id": request_id()}
+
+
+def known() -> dict[str, str]:
+    return {"anthropic-organization-id": ORGANIZATION}
