@@ -312,6 +312,8 @@ def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None
     assert [i.response.status for i in recorded.interactions] == [200, 200, 200, 200, 404]
     stream = recorded.interactions[1].response
     assert stream.streaming and len(stream.chunks or []) == len(streamed)  # one recorded chunk per NDJSON line
+    assert subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)], cwd=ROOT,
+                          capture_output=True).returncode == 0
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict")) as url:
         c = ollama.Client(host=url)
         assert c.chat(model="llama3.2", messages=msgs).message.content == whole.message.content
