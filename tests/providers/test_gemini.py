@@ -530,3 +530,15 @@ def test_metrics_count_gemini_requests(url: str, client: genai.Client) -> None:
     client.models.generate_content(model="gemini-2.0-flash-lite", contents="count me")
     metrics = httpx.get(f"{url}/metrics").text
     assert 'model="gemini-2.0-flash-lite",route="/v1' in metrics and 'status="200"' in metrics
+
+
+def test_count_tokens_is_the_prompt_generate_reports(client: genai.Client, url: str) -> None:
+    request = {"contents": [{"role": "user", "parts": [{"text": "Weather in Rome and in Paris, please"}]}],
+               "systemInstruction": {"parts": [{"text": "Be brief"}]},
+               "tools": [{"functionDeclarations": [{"name": "get_weather", "description": "Weather in a city",
+                                                    "parametersJsonSchema": WEATHER}]}]}
+    with httpx.Client(base_url=url, headers={"x-goog-api-key": KEY}) as http:
+        counted = http.post("/v1beta/models/gemini-2.5-flash:countTokens",
+                            json={"generateContentRequest": {"model": "models/gemini-2.5-flash", **request}}).json()
+        used = http.post("/v1beta/models/gemini-2.5-flash:generateContent", json=request).json()["usageMetadata"]
+    assert counted["totalTokens"] == used["promptTokenCount"] > 10

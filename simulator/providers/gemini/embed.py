@@ -15,6 +15,7 @@ from ...scenario.catalog import ModelInfo
 from . import request as req
 from . import wire
 from .errors import invalid
+from .generate import count_prompt
 
 _WORD = re.compile(r"\w+")
 
@@ -24,13 +25,11 @@ def count_tokens(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]
     inner = wire.field(body, "generateContentRequest")
     source = inner if isinstance(inner, dict) else body
     conv = req.conversation(source, "CountTokensRequest" if inner is None else "GenerateContentRequest")
-    offered = req.tools(source)
-    total = sum(tokens.count(t) for t in conv.texts)
-    total += sum(tokens.count(f"{t.name} {t.description} {t.parameters}") for t in offered)
-    details = [{"modality": "TEXT", "tokenCount": total}]
-    if conv.images:
-        details.append({"modality": "IMAGE", "tokenCount": req.IMAGE_TOKENS * conv.images})
-        total += req.IMAGE_TOKENS * conv.images
+    total = count_prompt(conv, req.tools(source))  # what generateContent will report as promptTokenCount
+    image_tokens = req.IMAGE_TOKENS * conv.images
+    details = [{"modality": "TEXT", "tokenCount": total - image_tokens}]
+    if image_tokens:
+        details.append({"modality": "IMAGE", "tokenCount": image_tokens})
     return ResponsePlan(body=wire.pretty({"totalTokens": total, "promptTokensDetails": details}),
                         media_type=wire.JSON_TYPE, model=name, prompt_tokens=total)
 
