@@ -20,8 +20,8 @@ WIRE = Path(__file__).resolve().parents[1] / "data" / "wire" / "gemini"
 HOST = "generativelanguage.googleapis.com"
 KEY, WRONG_KEY = "gk-wire-test-key", "gk-wire-wrong-key"
 METHODS = (":generateContent", ":streamGenerateContent", ":countTokens", ":embedContent", ":batchEmbedContents")
-# Headers a client cannot tell from the transport (uvicorn's own, or framing) or Google adds only sometimes.
-SKIP_HEADERS = frozenset({"x-gemini-service-tier", "transfer-encoding", "content-length", "server", "date"})
+# Headers of the transport (uvicorn sends its own `server` and `date`) or of the framing.
+SKIP_HEADERS = frozenset({"transfer-encoding", "content-length", "server", "date"})
 
 
 @dataclass(frozen=True)
