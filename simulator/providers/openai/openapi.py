@@ -29,6 +29,8 @@ _FUNCTION_TOOL = {"type": "object", "required": ["type", "function"], "propertie
         "name": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}, "description": {"type": "string"},
         "parameters": {"type": "object", "properties": {"type": {"const": "object"}}}}}}}
 
+_METADATA = {"type": "object", "additionalProperties": {"type": "string", "maxLength": 512}, "maxProperties": 16}
+
 # The JSON bodies each POST route accepts: the fields that matter, not OpenAI's whole schema. The
 # constraints are the ones the server enforces, so a fuzzer's valid requests reach the planners.
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -71,6 +73,19 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         "instructions": {"type": "string"}, "tools": {"type": "array"},
         "previous_response_id": {"type": "string"}, "stream": {"type": "boolean"},
         "store": {"type": "boolean"}, "max_output_tokens": _TOKENS}},
+    "/v1/responses/input_tokens": {"properties": {
+        "model": {"type": "string"}, "input": {"anyOf": [{"type": "string"}, _MESSAGES]},
+        "instructions": {"type": "string"}, "tools": {"type": "array"}, "conversation": {"type": "string"},
+        "previous_response_id": {"type": "string"}}},
+    "/v1/responses/compact": {"required": ["model"], "properties": {
+        "model": {"type": "string"}, "input": {"anyOf": [{"type": "string"}, _MESSAGES]},
+        "instructions": {"type": "string"}, "previous_response_id": {"type": "string"}}},
+    "/v1/conversations": {"properties": {
+        "metadata": _METADATA, "items": {"type": "array", "maxItems": 20, "items": _MESSAGES["items"]}}},
+    "/v1/conversations/{conversation_id}": {"required": ["metadata"], "properties": {
+        "metadata": _METADATA}},
+    "/v1/conversations/{conversation_id}/items": {"required": ["items"], "properties": {
+        "items": {"type": "array", "minItems": 1, "maxItems": 20, "items": _MESSAGES["items"]}}},
     "/v1/text/generation": {"required": ["input"], "properties": {
         "input": {"type": "string"}, "model": {"type": "string"}, "max_output_tokens": _TOKENS}},
     "/v1/ranking": {"required": ["model", "query", "passages"], "properties": {
@@ -101,6 +116,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 # Which kinds of model each route serves: /openapi.json lists the running catalog's ids for `model`.
 ROUTE_KINDS = {"/v1/chat/completions": ("chat", "reasoning"), "/v1/responses": ("chat", "reasoning"),
+               "/v1/responses/input_tokens": ("chat", "reasoning"), "/v1/responses/compact": ("chat", "reasoning"),
                "/v1/completions": ("completion",), "/v1/text/generation": ("chat", "reasoning", "completion"),
                "/v1/embeddings": ("embedding",), "/v1/moderations": ("moderation",),
                "/v1/images/generations": ("image",), "/v1/ranking": ("rerank",), "/v1/audio/speech": ("audio",)}
