@@ -23,13 +23,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
+from .. import eventstream
 from ..cassettes import load as cassettes
 from ..cassettes.load import Cassette, Interaction
 from ..cassettes.redact import find_secrets
 from ..errors import ConfigError
 from ..sse import split_events
 from . import vcr
-from .capture import Capture, Redaction, make_interaction
+from .capture import Capture, Redaction, make_interaction, split_lines, stream_kind
 from .exporter import EXTENSION
 
 FORMATS = ("vcr", "har", "mitmproxy")
@@ -172,7 +173,8 @@ def to_interaction(c: Captured, rules: Rules) -> Interaction | str:
 def _events(c: Captured) -> list[tuple[float, bytes]] | None:
     """A stream's events with their times: as exported by simctl when the extension says so; else
     spread over the recorded duration (the first at the first byte when known); else evenly."""
-    if not c.resp_headers.get("content-type", "").lower().startswith("text/event-stream"):
+    kind = stream_kind(c.resp_headers.get("content-type", ""))
+    if kind is None:
         return None
     marks = c.ext.get("events")
     if _marks_fit(marks, len(c.body)):
@@ -181,7 +183,10 @@ def _events(c: Captured) -> list[tuple[float, bytes]] | None:
             out.append((float(at), c.body[start:start + int(size)]))
             start += int(size)
         return out
-    events, rest = split_events(c.body)
+    # SSE events, or AWS event-stream frames (Bedrock: VCR keeps the whole binary stream as one body)
+    # NDJSON (Ollama): one event per line
+    events, rest = (eventstream.split(c.body) if kind == "binary" else split_lines(c.body) if kind == "lines"
+                    else split_events(c.body))
     events += [rest] if rest else []
     n = len(events)
     if not c.duration_ms:

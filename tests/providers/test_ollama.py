@@ -380,3 +380,22 @@ def test_async_client_streams(url: str) -> None:
 
     pieces = asyncio.run(go())
     assert len(pieces) > 5 and pieces[-1] == ""
+
+
+def test_a_recorded_vcr_cassette_imports_line_by_line_and_replays(tmp_path: Path) -> None:
+    from simulator.cassettes import load as cassettes
+
+    corpus = ROOT / "tests" / "data" / "wire" / "ollama" / "traceloop__openllmetry" / "packages" / \
+        "opentelemetry-instrumentation-ollama" / "tests" / "cassettes" / "test_generation"
+    out = tmp_path / "imported.yaml"
+    done = subprocess.run([sys.executable, "-m", "simctl", "import", str(corpus / "test_ollama_streaming_generation_"
+                                                                        "legacy.yaml"), "-o", str(out)],
+                          cwd=ROOT, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    interaction = cassettes.load(out).interactions[0]
+    lines = interaction.response.chunks or []
+    assert len(lines) == 71 and all(c.to_bytes().endswith(b"\n") for c in lines)  # one chunk per NDJSON line
+    with running_server(ServerConfig(cassettes=(str(out),), speed=0)) as url:
+        with httpx.stream("POST", url + "/api/generate", content=interaction.request.body.to_bytes()) as r:
+            got = [json.loads(line) for line in r.iter_lines()]
+    assert r.headers["content-type"] == "application/x-ndjson" and len(got) == 71 and got[-1]["done"]
