@@ -542,3 +542,23 @@ def test_count_tokens_is_the_prompt_generate_reports(client: genai.Client, url: 
                             json={"generateContentRequest": {"model": "models/gemini-2.5-flash", **request}}).json()
         used = http.post("/v1beta/models/gemini-2.5-flash:generateContent", json=request).json()["usageMetadata"]
     assert counted["totalTokens"] == used["promptTokenCount"] > 10
+
+
+def test_rule_stop_reason_sets_finish_reason(tmp_path: Path) -> None:
+    scenario = tmp_path / "finish.yaml"
+    scenario.write_text("""version: 1
+name: finish
+catalog: gemini
+rules:
+  - when: {body: [{path: "contents[-1].parts[0].text", regex: "recite"}]}
+    reply: {stop_reason: RECITATION}
+  - when: {body: [{path: "contents[-1].parts[0].text", regex: "unsafe"}]}
+    reply: {stop_reason: SAFETY}
+""")
+    with running_server(ServerConfig(seed=1, scenarios=(str(scenario),))) as base:
+        c = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=base, api_version="v1beta"))
+        r = c.models.generate_content(model="gemini-2.5-flash", contents="please recite")
+        assert r.candidates and r.candidates[0].finish_reason == types.FinishReason.RECITATION
+        r = c.models.generate_content(model="gemini-2.5-flash", contents="something unsafe")
+        assert r.candidates and r.candidates[0].finish_reason == types.FinishReason.SAFETY and r.text is None
+        assert any(x.blocked for x in r.candidates[0].safety_ratings or [])

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import ids
 from ...api.context import Context
-from ...generate import jsongen, textgen, tokens
+from ...generate import directive, jsongen, textgen, tokens
 from ...generate.tools import Tool, arguments, choose
 from ...plan import Chunk, ResponsePlan
 from ...scenario.catalog import ModelInfo
@@ -131,8 +131,23 @@ def answers(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> 
     return [answer(ctx, name, model, body, i) for i in range(count or 1)]
 
 
+FINISH_REASONS = ("STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "LANGUAGE", "OTHER", "BLOCKLIST",
+                  "PROHIBITED_CONTENT", "SPII", "MALFORMED_FUNCTION_CALL", "IMAGE_SAFETY", "UNEXPECTED_TOOL_CALL",
+                  "TOO_MANY_TOOL_CALLS")
+
+
 def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], index: int = 0) -> Answer:
     a = _answer(ctx, name, model, body, index)
+    wanted = directive.current.get().stop_reason  # a scenario rule's `reply.stop_reason`: Gemini's finishReason
+    if wanted is not None:
+        if wanted not in FINISH_REASONS:
+            raise invalid(f"scenario reply stop_reason {wanted!r} is not a Gemini finishReason (one of "
+                          f"{', '.join(FINISH_REASONS)})")
+        if wanted == "SAFETY":  # blocked, as recorded: no content, the ratings with the one that blocked
+            ratings: list[dict[str, Any]] = [{"category": c, "probability": "NEGLIGIBLE"} for c in safety.WORDS]
+            ratings[0] = {"category": ratings[0]["category"], "probability": "MEDIUM", "blocked": True}
+            a = Answer([], [], [], "SAFETY", a.prompt_tokens, 0, 0, safety=ratings, images=a.images)
+        a.finish = wanted
     a.legacy = name.startswith(("gemini-1.", "gemini-2.0"))
     digest = int(hashlib.sha256("".join(a.pieces).encode()).hexdigest()[:6], 16)
     a.avg_logprobs = -round(0.05 + digest % 1000 / 2000, 6)
