@@ -15,7 +15,9 @@ from .load import Interaction
 
 Filter = Callable[[Interaction], Interaction | None]
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie",
-                  "x-api-key", "proxy-authorization", "x-goog-api-key", "x-amz-security-token")
+                  "x-api-key", "proxy-authorization", "x-goog-api-key", "x-amz-security-token",
+                  # Anthropic's account ids, as openai-organization/-project are (recorders mask them too)
+                  "anthropic-organization-id", "anthropic-workspace-id")
 SECRET_QUERY = re.compile(r"(?i)^(api[-_]?key|key|token|access[-_]?token|sig|signature|"
                           r"x-amz-(?:signature|credential|security-token))$")  # SigV4 presigned URLs too
 # JSON body fields that hold a credential whatever it looks like (some gateways take `api_key` in the

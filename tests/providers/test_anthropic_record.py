@@ -72,6 +72,7 @@ def test_record_then_replay_strict(tmp_path: Path) -> None:
         recorded = _calls(anthropic.Anthropic(base_url=url, api_key=SECRET, max_retries=0))
     raw = path.read_text()
     assert SECRET not in raw  # the recorder keeps no credential header
+    assert "anthropic-organization-id" not in raw  # nor the account's ids
     c = cassettes.load(path)
     assert [i.response.status for i in c.interactions] == [200, 200, 200, 200, 404]
     assert c.interactions[1].response.streaming
