@@ -14,8 +14,18 @@ if TYPE_CHECKING:
 PING = b'event: ping\ndata: {"type": "ping"}\n\n'  # the only event with a space after the colon
 
 
-def event(name: str, data: dict[str, Any]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + dumps(data) + b"\n\n"
+def _event(name: str, data: dict[str, Any], pad: int = 0) -> bytes:
+    """One event. `pad` spaces go before the JSON's last `}`, as api.anthropic.com pads nearly every event
+    (README §1.6: 1 to ~15 spaces, varying per event); JSON parsers ignore them."""
+    body = dumps(data)
+    if pad:
+        body = body[:-1] + b" " * pad + b"}"
+    return b"event: " + name.encode() + b"\ndata: " + body + b"\n\n"
+
+
+def _pad(n: int) -> int:
+    """A spread of 1..15 spaces, fixed by the event's place in the stream (so a seed replays the same bytes)."""
+    return (n * 7 + 3) % 15 + 1
 
 
 def _start_shell(b: Block) -> dict[str, Any]:
@@ -37,6 +47,11 @@ def _delta(b: Block, piece: str) -> dict[str, Any]:
 
 
 def events(answer: Answer) -> tuple[Chunk, ...]:
+    count = iter(range(1 << 30))
+
+    def event(name: str, data: dict[str, Any]) -> bytes:  # noqa: F811 - the padded one, numbered in order
+        return _event(name, data, _pad(next(count)))
+
     message = answer.message()
     first_usage = {**message["usage"], "output_tokens": 1}
     first_usage.pop("output_tokens_details", None)
