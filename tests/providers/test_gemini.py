@@ -562,3 +562,16 @@ rules:
         r = c.models.generate_content(model="gemini-2.5-flash", contents="something unsafe")
         assert r.candidates and r.candidates[0].finish_reason == types.FinishReason.SAFETY and r.text is None
         assert any(x.blocked for x in r.candidates[0].safety_ratings or [])
+
+
+def test_embedding_bodies_are_written_as_google_pretty_prints_them(url: str) -> None:
+    """The embedding bodies are written by hand for speed: byte for byte what the indented JSON would be."""
+    from simulator.providers.gemini import wire
+
+    with httpx.Client(base_url=url, headers={"x-goog-api-key": KEY}) as http:
+        batch = http.post("/v1beta/models/gemini-embedding-001:batchEmbedContents", json={"requests": [
+            {"content": {"parts": [{"text": t}]}, "outputDimensionality": 16} for t in ("one", "two")]})
+        one = http.post("/v1beta/models/gemini-embedding-001:embedContent",
+                        json={"content": {"parts": [{"text": "one"}]}, "outputDimensionality": 16})
+    assert batch.content == wire.pretty(batch.json()) and one.content == wire.pretty(one.json())
+    assert one.json()["embedding"]["values"] == batch.json()["embeddings"][0]["values"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -44,14 +45,21 @@ def _text(content: Any, where: str) -> str:
 
 
 def vector(text: str, model: str, dims: int) -> list[float]:
-    """A deterministic unit vector: word features plus a per-text part, so related texts point alike."""
+    """A deterministic unit vector: word features plus a per-text part, so related texts point alike. Values
+    as the API writes them: float32 precision, at most 9 decimals (-0.020834017)."""
     seed = int.from_bytes(hashlib.blake2b(f"{model}\0{text}".encode(), digest_size=8).digest(), "little")
     v = np.random.default_rng(seed).standard_normal(dims) * 0.5
     for word in _WORD.findall(text.lower()):
-        ws = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-        v += np.random.default_rng(ws).standard_normal(dims) * 0.3
+        v += _word(word, dims)
     v /= np.linalg.norm(v) or 1.0
-    return [float(x) for x in v.astype(np.float32)]
+    out: list[float] = np.round(v.astype(np.float32).astype(np.float64), 9).tolist()
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _word(word: str, dims: int) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+    return np.random.default_rng(seed).standard_normal(dims) * 0.3
 
 
 def _embedding(one: dict[str, Any], model: ModelInfo, where: str) -> dict[str, Any]:
@@ -68,7 +76,8 @@ def _embedding(one: dict[str, Any], model: ModelInfo, where: str) -> dict[str, A
 def embed_content(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> ResponsePlan:
     out = {"embedding": _embedding(body, model, "EmbedContentRequest")}
     used = tokens.count(_text(wire.field(body, "content"), "EmbedContentRequest"))
-    return ResponsePlan(body=wire.pretty(out), media_type=wire.JSON_TYPE, model=name, prompt_tokens=used)
+    return ResponsePlan(body=wire.pretty_values([out["embedding"]["values"]], single=True), media_type=wire.JSON_TYPE,
+                        model=name, prompt_tokens=used)
 
 
 def batch_embed(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> ResponsePlan:
@@ -86,5 +95,5 @@ def batch_embed(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any])
                           f"models/{asked} != models/{name}.\n")
         out.append(_embedding(one, model, where))
         used += tokens.count(_text(wire.field(one, "content"), where))
-    return ResponsePlan(body=wire.pretty({"embeddings": out}), media_type=wire.JSON_TYPE, model=name,
-                        prompt_tokens=used)
+    return ResponsePlan(body=wire.pretty_values([e["values"] for e in out], single=False), media_type=wire.JSON_TYPE,
+                        model=name, prompt_tokens=used)

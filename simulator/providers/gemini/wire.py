@@ -19,6 +19,21 @@ def pretty(obj: Any) -> bytes:
     return json.dumps(obj, indent=2, ensure_ascii=False).encode() + b"\n"
 
 
+def pretty_values(rows: list[list[float]], single: bool) -> bytes:
+    """`pretty({"embeddings": [{"values": row}, ...]})` (or `{"embedding": {"values": row}}`), byte for byte,
+    written directly: json's indenting encoder is pure Python, seconds for a 100 x 3072 batch."""
+    pad = "      " if single else "        "
+
+    def block(row: list[float], indent: str) -> str:
+        numbers = f",\n{pad}".join(map(repr, row))
+        return f'{indent}{{\n{indent}  "values": [\n{pad}{numbers}\n{indent}  ]\n{indent}}}' if not single else \
+            f'{{\n    "values": [\n{pad}{numbers}\n    ]\n  }}'
+
+    if single:
+        return f'{{\n  "embedding": {block(rows[0], "")}\n}}\n'.encode()
+    return ('{\n  "embeddings": [\n' + ",\n".join(block(r, "    ") for r in rows) + "\n  ]\n}\n").encode()
+
+
 def event(obj: Any) -> bytes:
     """One SSE event: compact JSON with `": "` after keys and `,` alone between items, CRLF CRLF."""
     return b"data: " + json.dumps(obj, separators=(",", ": "), ensure_ascii=False).encode() + b"\r\n\r\n"
