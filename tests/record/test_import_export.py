@@ -24,7 +24,7 @@ from simulator.cassettes import load as cassettes
 from simulator.cassettes.load import Body, Cassette, Interaction, RecordedChunk, Request, Response
 from simulator.config import ServerConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = ROOT / "tests" / "data" / "vcr" / "public"
 UPSTREAM = "https://api.openai.com"
 KEY = "sk-proj-" + "Zz9Yy8Xx7Ww6" * 4

@@ -29,7 +29,7 @@ from simulator.cassettes.redact import mask_text
 from simulator.config import ServerConfig
 from simulator.testing import serving
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "auth": "sk-proj-" + "Aa1Bb2Cc3Dd4" * 4,
     "azure": "0123456789abcdef0123456789abcdef",

@@ -21,7 +21,7 @@ except ImportError:
     from backports import zstd
 from simulator.errors import ConfigError
 
-DATA = Path(__file__).parent / "data" / "vcr"
+DATA = Path(__file__).resolve().parents[1] / "data" / "vcr"
 
 
 def test_plain_yaml_keeps_repeated_identical_requests_in_order() -> None:

@@ -33,7 +33,7 @@ import pytest
 from simulator import testing
 
 LONG = os.environ.get("SIMCTL_LONG") == "1"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TTFT, ITL, TOKENS = 0.1, 0.02, 64  # the timing model the soak runs with: the benchmark's
 # As the benchmark does: the server on core 0, the load client on core 1, so neither takes the
 # other's core at the moment it measures.
