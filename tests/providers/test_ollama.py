@@ -399,3 +399,14 @@ def test_a_recorded_vcr_cassette_imports_line_by_line_and_replays(tmp_path: Path
         with httpx.stream("POST", url + "/api/generate", content=interaction.request.body.to_bytes()) as r:
             got = [json.loads(line) for line in r.iter_lines()]
     assert r.headers["content-type"] == "application/x-ndjson" and len(got) == 71 and got[-1]["done"]
+
+
+def test_a_rule_for_every_ollama_route_and_a_tag_glob(tmp_path: Path) -> None:
+    scenario = _scenario(tmp_path, 'name: by-provider\ncatalog: ollama\nrules:\n  - when: {provider: ollama, model: '
+                                   '"llama3.2*"}\n    reply: {text: "from the provider rule"}\n')
+    with running_server(ServerConfig(scenarios=(scenario,))) as base:
+        c = ollama.Client(host=base)
+        assert c.chat(model="llama3.2:latest", messages=[{"role": "user", "content": "x"}]).message.content == \
+            "from the provider rule"
+        assert c.generate(model="llama3.2", prompt="x").response == "from the provider rule"
+        assert c.generate(model="qwen3", prompt="x", think=False).response != "from the provider rule"
