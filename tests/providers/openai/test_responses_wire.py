@@ -21,7 +21,7 @@ from simulator.cassettes.shape import compare, shape_of
 from simulator.config import ServerConfig
 from simulator.record import vcr
 
-WIRE = Path(__file__).resolve().parent / "data" / "wire-responses"
+WIRE = Path(__file__).resolve().parents[2] / "data" / "wire-responses"
 FILES = sorted(WIRE.glob("*.yaml"))
 IDS = ("id", "file_id", "vector_store_id", "previous_response_id", "call_id")
 # The deepwiki MCP server the recordings call, described as it described itself (its tools/list answer).
