@@ -253,7 +253,10 @@ def test_rules_and_faults(client: ollama.Client, url: str) -> None:
     with pytest.raises(ollama.ResponseError) as e:
         for part in midway.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], stream=True):
             seen.append(part)
-    assert len(seen) == 3 and e.value.error
+    assert len(seen) == 3 and e.value.error == "server busy, please try again.  maximum pending requests exceeded"
+    with pytest.raises(ollama.ResponseError) as e:  # on a whole answer the same fault is the busy server's 503
+        midway.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], stream=False)
+    assert e.value.status_code == 503
     cut = ollama.Client(host=url, headers={"x-simctl-fault": "cut:2"})
     with pytest.raises(Exception):  # noqa: B017 - the connection breaks: httpx's error, whichever it is
         list(cut.chat(model="llama3.2", messages=[{"role": "user", "content": "x"}], stream=True))

@@ -78,7 +78,8 @@ def fault_error(fault: Any, model: str | None) -> APIError:
         504: "gateway timeout",
         529: "server busy, please try again.  maximum pending requests exceeded",
     }.get(fault.status, "internal server error")
-    err = OllamaError(fault.status, fault.message or text)
+    # 529 is Anthropic's overloaded status (the stream_error fault's default); Ollama's busy server says 503.
+    err = OllamaError(503 if fault.status == 529 else fault.status, fault.message or text)
     if fault.retry_after_s is not None:
         err.headers = {"retry-after": str(max(1, round(fault.retry_after_s)))}
     return err
