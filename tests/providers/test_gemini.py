@@ -575,3 +575,18 @@ def test_embedding_bodies_are_written_as_google_pretty_prints_them(url: str) -> 
                         json={"content": {"parts": [{"text": "one"}]}, "outputDimensionality": 16})
     assert batch.content == wire.pretty(batch.json()) and one.content == wire.pretty(one.json())
     assert one.json()["embedding"]["values"] == batch.json()["embeddings"][0]["values"]
+
+
+def test_cut_stream_and_reset_reach_the_sdk_as_transport_errors(client: genai.Client) -> None:
+    def faulted(kind: str) -> types.GenerateContentConfig:
+        return types.GenerateContentConfig(http_options=types.HttpOptions(headers={"x-simctl-fault": kind}))
+
+    got: list[str] = []
+    with pytest.raises(Exception) as e:  # noqa: PT011 - the SDK's own httpx copy's TransportError
+        for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents="hi",
+                                                           config=faulted("cut:3")):
+            got.append(chunk.text or "")
+    assert len(got) == 3 and "TransportError" in {k.__name__ for k in type(e.value).__mro__}
+    with pytest.raises(Exception) as e:  # noqa: PT011
+        client.models.generate_content(model="gemini-2.5-flash", contents="hi", config=faulted("reset"))
+    assert "TransportError" in {k.__name__ for k in type(e.value).__mro__}
