@@ -455,3 +455,29 @@ def test_stated_latencies_are_the_timing_models(tmp_path: Path) -> None:
         llama = json.dumps({"prompt": "hi", "max_gen_len": 10})
         r = c.invoke_model(modelId="meta.llama3-1-70b-instruct-v1:0", body=llama)
         assert r["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-invocation-latency"] == "400"
+
+
+def test_rule_stop_reason_and_exception_codes(tmp_path: Path) -> None:
+    """A rule's stop_reason is Converse's stopReason; a fault's code naming an exception sends that exception."""
+    extra = """\
+rules:
+  - when: {body: {path: "messages[0].content[0].text", regex: "forbidden"}}
+    reply: {text: "I can't help with that.", stop_reason: guardrail_intervened}
+faults:
+  - {kind: error, status: 429, code: ModelNotReadyException, message: "Model is not ready.",
+     when: {body: {path: "messages[0].content[0].text", regex: "cold start"}}}
+  - {kind: error, status: 504, when: {body: {path: "messages[0].content[0].text", regex: "slow"}}}
+"""
+    with running_server(ServerConfig(scenarios=(_scenario(tmp_path, extra),))) as u:
+        c = client(u)
+        r = c.converse(modelId=NOVA, messages=[{"role": "user", "content": [{"text": "something forbidden"}]}])
+        assert r["stopReason"] == "guardrail_intervened"
+        assert r["output"]["message"]["content"][0]["text"] == "I can't help with that."
+        events = list(c.converse_stream(modelId=NOVA, messages=[{"role": "user", "content": [
+            {"text": "forbidden again"}]}])["stream"])
+        assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
+        with pytest.raises(c.exceptions.ModelNotReadyException, match="Model is not ready."):
+            c.converse(modelId=NOVA, messages=[{"role": "user", "content": [{"text": "cold start"}]}])
+        with pytest.raises(c.exceptions.ModelTimeoutException) as e:
+            c.converse(modelId=NOVA, messages=[{"role": "user", "content": [{"text": "slow"}]}])
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,9 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
                          "exceeds maximum length. Please update the input to try again.")
     rng = ctx.rng("bedrock", name, messages, body.get("system"), body.get("toolConfig"))
     turn = _turn(ctx, body, messages, model, name, limit, stop, rng)
+    said = ctx.directive.stop_reason  # a rule's reply: `guardrail_intervened`, `content_filtered`, ...
+    if said is not None:
+        turn = dataclasses.replace(turn, stop=said)
     usage = _usage(prompt_tokens, turn.output_tokens, common.family(name) == "anthropic" and not stream)
     latency = common.latency_ms(rng, turn.output_tokens)
     stats: dict[str, Any] = {"model": name, "prompt_tokens": prompt_tokens, "completion_tokens": turn.output_tokens}
@@ -93,13 +97,13 @@ def _turn(ctx: Context, body: dict[str, Any], messages: list[dict[str, Any]], mo
     prompt = _last_user_text(messages)
     after_tool = any(isinstance(b, dict) and "toolResult" in b for b in messages[-1].get("content") or [])
     thinking, signature = _thinking(body, model, name, prompt, rng)
-    tool = choose(tools, choice, prompt, after_tool)
+    tool = choose(tools, choice, prompt, after_tool, told=ctx.directive)
     if tool is not None:
         given = common.arguments(tool, rng)
         return Turn(tokens.pieces(json.dumps(given, ensure_ascii=False)), "tool_use", tool, common.tool_use_id(rng),
                     given, thinking, signature, common.lead_in(name, tool))
     text = _structured(body, rng)
-    gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
+    gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text, told=ctx.directive)
     return Turn(gen.pieces, STOP.get(gen.finish_reason, "end_turn"), thinking=thinking, signature=signature)
 
 
