@@ -1,5 +1,6 @@
 """The Gemini API's routes. `{model}:method` is one path segment, so one route per version takes the rest of
-the path (`{target:path}`) and dispatches on the method after the colon."""
+the path (`{model:path}`, the same pattern as OpenAI's GET /v1/models/{model:path}, which `claims` shares)
+and dispatches on the method after the colon."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ...api.routes import Endpoint, Provider
 from ...plan import ResponsePlan
 from ...scenario.catalog import ModelInfo
 from . import embed, errors, generate, models, wire
-from .errors import GeminiError, invalid
+from .errors import GeminiError
 from .request import parse_body
 
 GENERATE, EMBED = "generate_content", "embed_content"  # models.yaml endpoint names
@@ -96,4 +97,3 @@ PROVIDER = Provider(name="gemini", routes=tuple(ROUTES), check_key=check_key, pr
                     rate_limit_headers=False, claims=wire.is_ours, stream_error=errors.stream_error,
                     fault_error=errors.fault_error)
 
-__all__ = ["PROVIDER", "ROUTES", "invalid"]
