@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 
 from .. import ids
 from ..config import DEFAULT_MAX_BODY
+from ..generate.directive import NONE, Directive
 from ..plan import dumps
 from ..rng import LazyRng
 from ..scenario.catalog import Catalog
@@ -41,6 +43,7 @@ class Context:
     endpoints: tuple[str, ...] = ()  # "METHOD /path" of every route served, for the service routes
     verdict: Report | None = None  # set by the server
     metrics: Rendered | None = None  # set by the server
+    directive: Directive = NONE  # what the matched rule asks of the generator, on a request's own copy
     # A provider's own state for this server's life (a cache, a meter), under keys the provider names.
     provider_state: dict[str, Any] = field(default_factory=dict)
     # Where files, stored responses, buckets and the like live: this process, or Redis (set by the server).
@@ -49,6 +52,12 @@ class Context:
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.scenario.models)
         self.store = MemoryStore(self.state)
+
+    def for_request(self, directive: Directive) -> Context:
+        """This server's context for one request: the same scenario, store and state, its own directive."""
+        mine = copy.copy(self)
+        mine.directive = directive
+        return mine
 
     def set_scenario(self, scenario: Scenario) -> None:
         self.scenario = scenario

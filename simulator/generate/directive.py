@@ -1,13 +1,12 @@
-"""Directive: what a scenario rule asks of the built-in generator for the current request.
+"""Directive: what a scenario rule asks of the built-in generator for one request.
 
-A context variable, so the endpoint planners keep their plain `plan(ctx, body)` signature: the
-server sets it around the planner call and the generator reads it.
+The server puts it on the request's Context (`ctx.directive`); a planner hands it to the generators
+(`textgen.generate`, `tools.choose`, `json_mode.unprompted`) as an argument they cannot do without.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 
@@ -22,4 +21,3 @@ class Directive:
 
 
 NONE = Directive()
-current: ContextVar[Directive] = ContextVar("simctl_directive", default=NONE)

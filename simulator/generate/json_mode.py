@@ -52,12 +52,12 @@ def mentions_json(texts: Iterable[str]) -> bool:
     return any("json" in t.lower() for t in texts)
 
 
-def unprompted(texts: list[str], prompt: str, rng: np.random.Generator) -> str | None:
+def unprompted(texts: list[str], prompt: str, rng: np.random.Generator, *, told: directive.Directive) -> str | None:
     """Without JSON mode: a conversation that writes out a JSON Schema and asks for JSON gets JSON, as a model
     following it answers (instructor's MD_JSON mode, prompts such as "Respond only with valid JSON that matches
     this exact schema"), in a ```json block when a code block is asked for. None: prose as usual, and always
     when a scenario rule gives the reply text."""
-    if directive.current.get().text is not None or not mentions_json(texts):
+    if told.text is not None or not mentions_json(texts):
         return None
     schema = find_schema(texts)
     if schema is None:

@@ -89,12 +89,14 @@ def generate(
     stop: list[str] | None = None,
     text: str | None = None,
     lead: str = "",
+    *,
+    told: directive.Directive,
 ) -> Generated:
     """The reply as token pieces, cut at a stop sequence or at `max_tokens` as OpenAI does.
 
     A scenario rule's directive (reply text or length) wins over the endpoint's defaults.
     """
-    d = directive.current.get()
+    d = told
     if text is None and d.text is not None:
         text = d.text()
     if text is not None:

@@ -70,13 +70,14 @@ def _allowed(tools: list[Tool], choice: dict[str, Any]) -> tuple[list[Tool], str
     return [t for t in tools if t.name in names], mode
 
 
-def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: bool) -> Tool | None:
+def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: bool, *,
+           told: directive.Directive) -> Tool | None:
     """The tool the model calls now, or None for a text answer.
 
     Once the conversation holds a tool's result the model answers in text, so an agent loop ends
     as it would against the real API; a forced choice (`required` or a named function) always calls.
     """
-    forced = directive.current.get().tool
+    forced = told.tool
     if forced is not None:  # a scenario rule decides, whatever the request asked
         tool_choice = forced if forced in ("none", "auto", "required") else {"name": forced}
     if isinstance(tool_choice, dict) and tool_choice.get("type") == "allowed_tools":

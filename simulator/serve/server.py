@@ -36,7 +36,7 @@ from ..cassettes.source import source_from_config
 from ..config import MEMORY, ServerConfig
 from ..errors import APIError, StoreUnavailable
 from ..forms import request_fields
-from ..generate import directive, tokens
+from ..generate import tokens
 from ..plan import ResponsePlan
 from ..providers.openai import headers as wire
 from ..record.record_new import Recording
@@ -196,17 +196,14 @@ class Server:
         def seen() -> dict[str, Any]:
             return replies.scope(self.ctx, incoming, count)
 
-        token = directive.current.set(replies.directive_for(reply, rng, seen))
-        try:
-            if endpoint.json is not None:
-                made = endpoint.json(self.ctx, body)
-                plan = await made if inspect.isawaitable(made) else made
-            else:
-                assert endpoint.raw is not None
-                # The body was read once, above; the planner reads the same bytes again from a replay.
-                plan = await endpoint.raw(self.ctx, request if raw is None else replayed(request, raw))
-        finally:
-            directive.current.reset(token)
+        ctx = self.ctx.for_request(replies.directive_for(reply, rng, seen))
+        if endpoint.json is not None:
+            made = endpoint.json(ctx, body)
+            plan = await made if inspect.isawaitable(made) else made
+        else:
+            assert endpoint.raw is not None
+            # The body was read once, above; the planner reads the same bytes again from a replay.
+            plan = await endpoint.raw(ctx, request if raw is None else replayed(request, raw))
         if reply is not None and (reply.status or reply.headers):
             headers = {**plan.headers, **replies.rendered_headers(reply, seen())}
             plan = _replace(plan, status=reply.status or plan.status, headers=headers)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.context import Context
-from ...generate import directive, jsongen, textgen, tokens
+from ...generate import jsongen, textgen, tokens
 from ...generate import tools as toolgen
 from ...plan import SSE_TYPE, ResponsePlan, dumps
 from . import request, stream, wire
@@ -113,7 +113,7 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
         blocks.append(Block("thinking", pieces=pieces, signature=_opaque(rng, 240)))
         thought = len(pieces)
     choice = _choice(body.get("tool_choice"), {t.name for t in prompt.tools})
-    tool = toolgen.choose(prompt.tools, choice, prompt.last_user, prompt.after_tool_result)
+    tool = toolgen.choose(prompt.tools, choice, prompt.last_user, prompt.after_tool_result, told=ctx.directive)
     stop_reason, stop_sequence = "end_turn", None
     used = thought
     if tool is not None:
@@ -123,11 +123,11 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
         stop_reason = "tool_use"
     else:
         schema = _output_schema(body)
-        if schema is not None and directive.current.get().text is None:
+        if schema is not None and ctx.directive.text is None:
             # Structured outputs: the text is JSON valid for the schema (A:M/strict-stream).
             text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
         else:
-            text = textgen.generate(rng, prompt.last_user, DEFAULT_REPLY).text
+            text = textgen.generate(rng, prompt.last_user, DEFAULT_REPLY, told=ctx.directive).text
         for s in body.get("stop_sequences") or []:
             if s and s in text:
                 text, stop_reason, stop_sequence = text[: text.index(s)], "stop_sequence", s
@@ -136,7 +136,7 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
     if used > budget:
         _cut(blocks, budget)
         used, stop_reason, stop_sequence = budget, "max_tokens", None
-    asked = directive.current.get().stop_reason  # a scenario rule's reply.stop_reason
+    asked = ctx.directive.stop_reason  # a scenario rule's reply.stop_reason
     if asked is not None:
         if asked not in STOP_REASONS:
             raise request.bad(f"simctl: reply.stop_reason {asked!r} is not one of Anthropic's: "

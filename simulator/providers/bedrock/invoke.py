@@ -79,7 +79,7 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
 
 def _answer(ctx: Context, ask: Ask, rng: np.random.Generator) -> Answer:
     prompt_tokens = common.count(common.text_of(ask.counted))
-    tool = choose(ask.tools, ask.choice, ask.prompt, ask.after_tool)
+    tool = choose(ask.tools, ask.choice, ask.prompt, ask.after_tool, told=ctx.directive)
     if tool is not None:
         given = common.arguments(tool, rng)
         pieces = tokens.pieces(json.dumps(given, ensure_ascii=False))
@@ -87,7 +87,7 @@ def _answer(ctx: Context, ask: Ask, rng: np.random.Generator) -> Answer:
         return Answer(pieces, "tool_use", prompt_tokens, ask.prompt, latency, latency // 3, tool,
                       common.tool_use_id(rng, "toolu_bdrk_01", 22, common.ID_CHARS[:62]), given,
                       common.lead_in(ask.family, tool))
-    gen = textgen.generate(rng, ask.prompt, ctx.scenario.reply_tokens, ask.limit, ask.stop)
+    gen = textgen.generate(rng, ask.prompt, ctx.scenario.reply_tokens, ask.limit, ask.stop, told=ctx.directive)
     latency = common.latency_ms(rng, len(gen.pieces))
     return Answer(gen.pieces, gen.finish_reason, prompt_tokens, ask.prompt, latency, latency // 3)
 

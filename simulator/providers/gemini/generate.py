@@ -15,7 +15,8 @@ import numpy as np
 
 from ... import ids
 from ...api.context import Context
-from ...generate import directive, jsongen, textgen, tokens
+from ...generate import jsongen, textgen, tokens
+from ...generate.directive import Directive
 from ...generate.tools import Tool, arguments, choose
 from ...plan import Chunk, ResponsePlan
 from ...scenario.catalog import ModelInfo
@@ -138,7 +139,7 @@ FINISH_REASONS = ("STOP", "MAX_TOKENS", "SAFETY", "RECITATION", "LANGUAGE", "OTH
 
 def answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], index: int = 0) -> Answer:
     a = _answer(ctx, name, model, body, index)
-    wanted = directive.current.get().stop_reason  # a scenario rule's `reply.stop_reason`: Gemini's finishReason
+    wanted = ctx.directive.stop_reason  # a scenario rule's `reply.stop_reason`: Gemini's finishReason
     if wanted is not None:
         if wanted not in FINISH_REASONS:
             raise invalid(f"scenario reply stop_reason {wanted!r} is not a Gemini finishReason (one of "
@@ -179,7 +180,7 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], ind
     summary = textgen.compose_pieces(rng, "", THOUGHT_SUMMARY_TOKENS)[:THOUGHT_SUMMARY_TOKENS] if t.include else []
     if t.include:
         summary = ["**Considering the request**\n\n", *summary]
-    calls = _calls(offered, req.tool_choice(body, offered), conv, rng, name, t.on)
+    calls = _calls(offered, req.tool_choice(body, offered), conv, rng, name, t.on, ctx.directive)
     if calls:
         used = sum(tokens.count(json.dumps(p["functionCall"])) for p in calls)
         return Answer(calls, [], summary, "STOP", prompt_tokens, thoughts, used, images=conv.images)
@@ -190,7 +191,7 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], ind
     elif s.mime == "application/json":
         text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
     room = None if s.limit is None else s.limit - thoughts
-    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, s.stops, text=text)
+    gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, s.stops, text=text, told=ctx.directive)
     finish = "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"
     part = {"text": gen.text}
     # Gemini 3 signs its last text part; 2.5 does once the conversation carries signatures (both recorded).
@@ -200,11 +201,11 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], ind
 
 
 def _calls(offered: list[Tool], choice: Any, conv: req.Conversation, rng: np.random.Generator, name: str,
-           thinks: bool) -> list[dict[str, Any]]:
+           thinks: bool, told: Directive) -> list[dict[str, Any]]:
     """The functionCall parts: the chosen function's; or, when the prompt names several functions outright
     (every word of each name), a call to each in declaration order, as Gemini calls in parallel (recorded:
     ruby_llm's parallel tool calls). Arguments validate against each declaration's schema."""
-    tool = choose(offered, choice, conv.prompt, conv.after_tool)
+    tool = choose(offered, choice, conv.prompt, conv.after_tool, told=told)
     if tool is None:
         return []
     chosen = [tool]

@@ -177,7 +177,7 @@ def _answer(ctx: Context, rng_parts: tuple[Any, ...], prompt: str, said: list[st
             answer.thinking, answer.done_reason = answer.thinking[:limit], "length"
             return answer
         limit = None if limit is None else limit - len(answer.thinking)
-    tool = choose(tools, None, prompt, after_tool)
+    tool = choose(tools, None, prompt, after_tool, told=ctx.directive)
     if tool is not None:
         args = arguments(tool, rng)
         answer.call = {"id": "call_" + _call_suffix(rng), "function": {"index": 0, "name": tool.name,
@@ -190,7 +190,7 @@ def _answer(ctx: Context, rng_parts: tuple[Any, ...], prompt: str, said: list[st
     elif fmt == "json":
         text = json_mode.reply(said, prompt, rng)
     stop = opts.get("stop") or []
-    gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
+    gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text, told=ctx.directive)
     answer.content, answer.done_reason = gen.pieces, gen.finish_reason
     return answer
 

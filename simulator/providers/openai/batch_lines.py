@@ -82,9 +82,9 @@ def _check(item: dict[str, Any], endpoint: str, seen: set[str]) -> tuple[str, st
 
 
 @contextmanager
-def ruled(ctx: Context, endpoint: str, body: dict[str, Any]) -> Iterator[tuple[int, Any] | None]:
-    """Within: the first matching rule's directive for the generator. Yields (status, body) when the rule's
-    reply is a whole answer, else None (the endpoint's planner answers)."""
+def ruled(ctx: Context, endpoint: str, body: dict[str, Any]) -> Iterator[tuple[int, Any] | Context]:
+    """The first matching rule's answer for a line: (status, body) when the rule's reply is a whole answer,
+    else the line's own context, carrying the rule's directive, for the endpoint's planner to answer with."""
     incoming = Incoming("POST", endpoint, {}, body, ctx.state.uptime)
     rng = ctx.rng("batch-rule", body)
     rule = next((r for r in ctx.scenario.rules if r.when(incoming, rng)), None)
@@ -101,13 +101,8 @@ def ruled(ctx: Context, endpoint: str, body: dict[str, Any]) -> Iterator[tuple[i
             return json.dumps(jsongen.generate(reply.json, rng), ensure_ascii=False)
         return str(templates.render_tree(reply.text, scope))
 
-    told = directive.NONE if reply is None else directive.Directive(text=text if wanted else None,
-                                                                     tokens=reply.tokens, tool=reply.tool)
-    token = directive.current.set(told)
-    try:
-        yield None
-    finally:
-        directive.current.reset(token)
+    yield ctx.for_request(directive.NONE if reply is None else
+                          directive.Directive(text=text if wanted else None, tokens=reply.tokens, tool=reply.tool))
 
 
 def usage_of(body: Any) -> dict[str, int]:

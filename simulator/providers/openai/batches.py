@@ -122,12 +122,12 @@ async def cancel(ctx: Context, request: Request) -> Plan:
 async def _answer(ctx: Context, endpoint: str, line: batch_lines.Line) -> dict[str, Any]:
     """One line's answer through the endpoint's own planner, as its output or error file line."""
     request_id = "req_" + hashlib.sha256(f"{line.custom_id}:{line.number}".encode()).hexdigest()[:32]
-    with batch_lines.ruled(ctx, endpoint, line.body) as whole:
-        if whole is not None:
-            status, body = whole
+    with batch_lines.ruled(ctx, endpoint, line.body) as ruled:
+        if isinstance(ruled, tuple):
+            status, body = ruled
         else:
             try:
-                made = batch_lines.PLANNERS[endpoint](ctx, line.body)
+                made = batch_lines.PLANNERS[endpoint](ruled, line.body)
                 plan = await made if inspect.isawaitable(made) else made
                 status, body = plan.status, json.loads(plan.body)
             except APIError as e:

@@ -12,7 +12,7 @@ import numpy as np
 from ...api import params
 from ...api.context import Context
 from ...errors import invalid
-from ...generate import json_mode, jsongen, textgen, tokens
+from ...generate import directive, json_mode, jsongen, textgen, tokens
 from ...generate.tools import Tool, arguments, choose
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import CHAT, ModelInfo
@@ -68,14 +68,14 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     choices = []
     for i in range(n):
         rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
-        tool = choose(tools, tool_choice, prompt, after_tool)
+        tool = choose(tools, tool_choice, prompt, after_tool, told=ctx.directive)
         if tool is not None:
             args = arguments(tool, rng)
             choices.append(Choice(i, tokens.pieces(args), "function_call" if legacy else "tool_calls", tool,
                                   "" if legacy else ctx.new_id("call_"), legacy))
             continue
-        text = _formatted_text(fmt, rng, prompt, said)
-        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text)
+        text = _formatted_text(fmt, rng, prompt, said, ctx.directive)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text, told=ctx.directive)
         choices.append(Choice(i, gen.pieces, gen.finish_reason))
 
     completion_tokens = sum(len(c.pieces) for c in choices)
@@ -207,10 +207,10 @@ def _response_format(body: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt: str,
-                    said: list[str]) -> str | None:
+                    said: list[str], told: directive.Directive) -> str | None:
     """JSON content for `response_format` (or for a prompt that gives a schema); None: prose."""
     if fmt is None:
-        return json_mode.unprompted(said, prompt, rng)
+        return json_mode.unprompted(said, prompt, rng, told=told)
     if fmt["type"] == "json_schema":
         schema = fmt["json_schema"].get("schema") or {"type": "object"}
         return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)

@@ -60,7 +60,8 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
             # Keyed by the prompt, not its place in the batch, so a prompt's reply never depends on its
             # neighbours; at temperature 0 the n choices agree, as greedy decoding would.
             rng = ctx.rng(body.get("seed"), model_name, prompt, suffix, 0 if temperature == 0 else j)
-            gen = (textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, lead=_lead(prompt))
+            gen = (textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, lead=_lead(prompt),
+                                    told=ctx.directive)
                    if limit else textgen.Generated([], "length"))
             # `suffix` is text that comes after the insertion: it shapes the completion, never appears in it.
             choices.append(Choice(p * n + j, prompt, echo, gen.pieces, gen.finish_reason))

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ...api.context import Context
 from ...errors import APIError, invalid
-from ...generate import directive, jsongen, png
+from ...generate import jsongen, png
 from ...scenario.hosted import McpTool
 from ...scenario.templates import render_tree
 from .hosted_search import search_files
@@ -81,7 +81,7 @@ async def run(ctx: Context, body: dict[str, Any], prompt: str, history: list[dic
     out = Hosted()
     tools = offered(body)
     choice = body.get("tool_choice")
-    if directive.current.get().tool == "none" or choice == "none" or not tools:
+    if ctx.directive.tool == "none" or choice == "none" or not tools:
         return out
     if isinstance(choice, dict) and forced(choice):
         named = str(choice["type"])

@@ -84,7 +84,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     rng = ctx.rng(body.get("seed"), model_name, instructions, conversation, body.get("tools"), text_format)
     # a tool_choice naming a hosted tool leaves the function tools out of this turn
     choice = "none" if hosted_tools.forced(body.get("tool_choice")) else body.get("tool_choice")
-    tool = choose(tools, choice, prompt, _ends_with_tool_output(conversation))
+    tool = choose(tools, choice, prompt, _ends_with_tool_output(conversation), told=ctx.directive)
     output: list[dict[str, Any]] = []
     created = ctx.now()
     ids = Ids(created)
@@ -109,13 +109,13 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         pieces = tokens.pieces(arguments(tool, rng))
         output.append(function_call_item(ids("fc_"), ctx.new_id("call_"), tool.name, "".join(pieces)))
     else:
-        text = _formatted(text_format, rng, prompt, said)
-        wanted = directive.current.get()
+        text = _formatted(text_format, rng, prompt, said, ctx.directive)
+        wanted = ctx.directive
         if text is None and history and wanted.text is None:  # a scenario rule's reply text still wins
             first = _first_user_text(history)
             text = f'Following up on "{first[:60]}": ' + textgen.compose(rng, prompt,
                                                                         wanted.tokens or ctx.scenario.reply_tokens)
-        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=text, told=ctx.directive)
         pieces, incomplete, answer = gen.pieces, gen.finish_reason == "length", gen.text
         cited: list[dict[str, Any]] = []
         if hosted.citations and not incomplete:  # what the searches found, cited after the text
@@ -290,9 +290,10 @@ def _text_format(body: dict[str, Any]) -> dict[str, Any] | None:
     return fmt
 
 
-def _formatted(fmt: dict[str, Any] | None, rng: Any, prompt: str, said: list[str]) -> str | None:
+def _formatted(fmt: dict[str, Any] | None, rng: Any, prompt: str, said: list[str],
+               told: directive.Directive) -> str | None:
     if fmt is None or fmt["type"] == "text":
-        return json_mode.unprompted(said, prompt, rng)  # JSON when the input gives a schema and asks for it
+        return json_mode.unprompted(said, prompt, rng, told=told)  # JSON when the input gives a schema and asks for it
     if fmt["type"] == "json_schema":
         return json.dumps(jsongen.generate(fmt.get("schema") or {"type": "object"}, rng), ensure_ascii=False)
     return json_mode.reply(said, prompt, rng)  # JSON mode: what the instructions and input ask for

@@ -22,7 +22,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     limit = params.int_in(body, "max_output_tokens", 1, 10**7)
     stop = params.stop_list(body)
     rng = ctx.rng(body.get("seed"), model_name, text)
-    gen = textgen.generate(rng, text, ctx.scenario.reply_tokens, limit, stop)
+    gen = textgen.generate(rng, text, ctx.scenario.reply_tokens, limit, stop, told=ctx.directive)
     prompt_tokens, completion_tokens = tokens.count(text), len(gen.pieces)
     return json_plan({
         "id": ctx.new_id("txtgen-", 24),

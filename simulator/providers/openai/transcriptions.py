@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from ...api.context import Context
 from ...errors import APIError, invalid
-from ...generate import audio, directive, textgen, tokens
+from ...generate import audio, textgen, tokens
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.timing import schedule
 from ...sse import data_event
@@ -151,7 +151,7 @@ def _field(form: FormData, name: str, default: str) -> str:
 
 def _text(ctx: Context, job: Job, seconds: float, endpoint: str, said: str | None) -> str:
     """A rule's text; else what simctl's own speech said in this very file; else prose of the audio's length."""
-    d = directive.current.get()
+    d = ctx.directive
     if d.text is not None:
         return d.text().strip()
     if said is not None:
