@@ -7,10 +7,13 @@ scan (`find_secrets`) refuses to write what still looks like one.
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import eventstream
 from .load import Interaction
 
 Filter = Callable[[Interaction], Interaction | None]
@@ -171,3 +174,40 @@ def mask_split_secrets(chunks: list[Any], patterns: list[re.Pattern[str]]) -> No
                 elif pos == hit[0]:
                     kept.append(MASK)
             holder[key] = "".join(kept)
+
+
+# Where the text of a binary stream's events is (Converse's text and toolUse input, the model families' own
+# stream JSON inside InvokeModel chunks): read in order, so a key spread over several deltas is found whole.
+_STREAM_TEXT_KEYS = frozenset({"text", "input", "partial_json", "outputText", "generation", "content", "thinking"})
+
+
+def binary_stream_text(chunks: list[Any]) -> str:
+    """The text a binary (AWS event-stream) recording carries, for the last scan: base64 chunks hide it from
+    find_secrets, and a secret may be split over many frames."""
+    out: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, str) and k in _STREAM_TEXT_KEYS:
+                    out.append(v)
+                elif k == "bytes" and isinstance(v, str):
+                    try:
+                        collect(json.loads(base64.b64decode(v)))
+                    except ValueError:
+                        out.append(v)
+                else:
+                    collect(v)
+        elif isinstance(value, list):
+            for v in value:
+                collect(v)
+
+    for c in chunks:
+        if getattr(c, "base64", None) is None:
+            continue
+        try:
+            _, payload = eventstream.decode(base64.b64decode(c.base64))
+            collect(json.loads(payload))
+        except ValueError:
+            out.append(base64.b64decode(c.base64).decode("utf-8", "replace"))
+    return "".join(out)

@@ -26,7 +26,7 @@ import yaml
 from .. import eventstream
 from ..cassettes import load as cassettes
 from ..cassettes.load import Cassette, Interaction
-from ..cassettes.redact import find_secrets
+from ..cassettes.redact import binary_stream_text, find_secrets
 from ..errors import ConfigError
 from ..sse import split_events
 from . import vcr
@@ -165,6 +165,7 @@ def to_interaction(c: Captured, rules: Rules) -> Interaction | str:
     i.recorded_at = c.recorded_at
     # The recorder's last scan: what still looks like a credential is not written.
     leaked = find_secrets(json.dumps(cassettes.to_data(Cassette([i]))["interactions"][0], ensure_ascii=False))
+    leaked = leaked or find_secrets(binary_stream_text(i.response.chunks or []))
     if leaked:
         return f"still looks like it holds a secret after redaction ({', '.join(leaked)})"
     return i

@@ -105,3 +105,25 @@ def test_record_then_replay_strict(tmp_path: Path) -> None:
         replayed = _calls(_client(url))
     assert replayed == recorded
     assert recorded[1][-1]["metadata"]["usage"]["outputTokens"] > 0
+
+
+def test_a_key_streamed_in_event_stream_frames_is_not_written(tmp_path: Path) -> None:
+    """The upstream's answer holds a key, one token per frame: base64 chunks would hide it from the last scan,
+    which reads the frames' text in order; the interaction is refused, nothing of the key is on disk."""
+    planted = "sk-proj-" + "Qw3Er5Ty7Ui9" * 3
+    scenario = tmp_path / "leaky.yaml"
+    scenario.write_text("version: 1\nname: leaky\ncatalog: bedrock\nrules:\n"
+                        f"  - reply: {{text: 'Your key is {planted} - keep it safe.'}}\n")
+    cassette = tmp_path / "leaky-cassette.yaml"
+    with running_server(ServerConfig(scenarios=(str(scenario),))) as upstream:
+        with recorder(upstream, cassette) as proxy:
+            c = _client(proxy)
+            events = list(c.converse_stream(modelId="amazon.nova-micro-v1:0", messages=HELLO)["stream"])
+            streamed = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+            assert planted in streamed  # the client got its answer as sent
+            c.converse(modelId="amazon.nova-micro-v1:0", messages=[{"role": "user", "content": [{"text": "x"}]}])
+    text = cassette.read_text()
+    data = yaml.safe_load(text)
+    # The JSON answer is written with the key masked; the stream, whose frames cannot be masked, is refused.
+    assert [i["request"]["path"].rsplit("/", 1)[-1] for i in data["interactions"]] == ["converse"]
+    assert "[REDACTED]" in text and planted[8:20] not in text
