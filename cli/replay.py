@@ -161,7 +161,7 @@ def _serve_one(server: Server, config: ServerConfig, grace: float, dashboard: bo
         logging.getLogger().setLevel("WARNING")
     runner = _Server(uvicorn.Config(server.app(), host=config.host, port=config.port, log_level=log_level,
                                     loop="uvloop", http=PROTOCOL, lifespan="on", access_log=False,
-                                    timeout_graceful_shutdown=grace))  # type: ignore[arg-type]  # float works
+                                    server_header=False, timeout_graceful_shutdown=grace))  # type: ignore[arg-type]  # float works
     view = None
     if dashboard:
         from simulator.serve.dashboard import Dashboard
@@ -218,6 +218,7 @@ def _serve_workers(config: ServerConfig, workers: int, log_level: str, grace: fl
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     uvicorn.run("simulator.serve.app:from_environment", factory=True, host=config.host, port=config.port,
                 workers=workers, log_level=log_level, loop="uvloop", http=PROTOCOL, access_log=False,
+                server_header=False,
                 timeout_graceful_shutdown=grace)
     if config.mode == "record-new" and config.cassettes and config.state == MEMORY:
         from simulator.cassettes import journal

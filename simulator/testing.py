@@ -41,7 +41,8 @@ def serving(app: ASGIApp, port: int | None = None, **options: Any) -> Iterator[s
     """Any ASGI app under uvicorn in a thread on 127.0.0.1 (a free port unless given); yields its URL.
     `options` go to uvicorn.Config (http=, lifespan=, ssl_certfile=, ...)."""
     port = port or free_port()
-    options = {"log_level": "warning", "loop": "asyncio", "access_log": False, **options}
+    # uvicorn's own Server header off: an answer names the server its provider's clients see (serve/server.py).
+    options = {"log_level": "warning", "loop": "asyncio", "access_log": False, "server_header": False, **options}
     runner = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=runner.run, name="simctl-test-server", daemon=True)
     thread.start()

@@ -322,6 +322,8 @@ class Server:
             headers = {k: v for k, v in provider.answer_headers(request_id).items() if k not in plan.headers}
         else:
             headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
+            if "server" not in plan.headers:  # the OpenAI-compatible servers simctl emulates run on uvicorn
+                headers["server"] = "uvicorn"
         return PlanResponse(plan, headers, started, finished, gate)
 
     async def http_error(self, request: Request, exc: Exception) -> PlanResponse:

@@ -152,3 +152,17 @@ def test_bad_scenario_exits_with_message(tmp_path) -> None:  # noqa: ANN001
                        text=True)
     assert p.returncode != 0
     assert f"{bad}:4:" in p.stderr and "models.0.kind" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_one_server_header_naming_the_server_the_providers_clients_see() -> None:
+    """uvicorn's own Server header is off: OpenAI's and Anthropic's answers come from Cloudflare, the
+    OpenAI-compatible seed servers from uvicorn, as recorded (a second `server: uvicorn` was a tell)."""
+    with replay_process() as (url, _):
+        raw = httpx.post(url + "/v1/chat/completions", json=CHAT)
+        assert raw.headers.get_list("server") == ["cloudflare"]
+        claude = httpx.post(url + "/v1/messages", headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
+                            json={"model": "claude-haiku-4-5", "max_tokens": 5,
+                                  "messages": [{"role": "user", "content": "hi"}]})
+        assert claude.status_code == 200 and claude.headers.get_list("server") == ["cloudflare"]
+    with replay_process("--scenario", "openai-mock") as (url, _):
+        assert httpx.get(url + "/health").headers.get_list("server") == ["uvicorn"]

@@ -197,7 +197,7 @@ def claims(request: Request) -> bool:
 
 def answer_headers(simctl_id: str) -> dict[str, str]:
     """Every answer's id. The organisation comes with the answers that know it (not a 401: A:M/401)."""
-    return {"request-id": request_id()}
+    return {"request-id": request_id(), "server": "cloudflare"}  # every recorded api.anthropic.com answer
 
 
 def known() -> dict[str, str]:

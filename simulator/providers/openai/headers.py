@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 ENVOY = "x-envoy-upstream-service-time"  # filled in by the emitter when the headers go out
 
 _EVERY_ANSWER = {
+    "server": "cloudflare",  # every recorded api.openai.com answer
     "openai-version": "2020-10-01",
     "access-control-expose-headers": "X-Request-ID",
     "strict-transport-security": "max-age=31536000; includeSubDomains; preload",
@@ -163,7 +164,7 @@ class WireHeaders:
 
 # What the recorder leaves out of a cassette (cassette_model.DROP_RESPONSE_HEADERS: per-answer or transport
 # headers) but every OpenAI answer has: a replayed OpenAI answer gets them back, as the live API would send them.
-_DROPPED_ON_RECORD = ("strict-transport-security", "alt-svc", "cf-cache-status", ENVOY)
+_DROPPED_ON_RECORD = ("server", "strict-transport-security", "alt-svc", "cf-cache-status", ENVOY)
 
 
 def replayed(plan: ResponsePlan) -> None:
