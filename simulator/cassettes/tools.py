@@ -6,17 +6,22 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
 from .load import Cassette, Interaction
 from .matching import MatchOptions, key
-from .redact import find_secrets
+from .redact import binary_stream_text, find_secrets
 
 
 def model_of(i: Interaction) -> str:
     body = i.request.body.value
-    return str(body.get("model", "")) if isinstance(body, dict) else ""
+    if isinstance(body, dict) and body.get("model"):
+        return str(body["model"])
+    if i.request.path.startswith("/model/"):  # Bedrock names the model in the path (an ARN's / escaped)
+        return unquote(i.request.path.split("/")[2])
+    return ""
 
 
 def ttft_ms(i: Interaction) -> float | None:
@@ -41,7 +46,9 @@ def delta_text(data: Any) -> str:
 
 def gaps_ms(i: Interaction) -> list[float]:
     """Inter-token gaps: between events that carry text (the finish and usage events come at once)."""
-    at = [c.at_ms for c in i.response.chunks or [] if delta_text(c.data)]
+    # A binary (AWS event-stream) chunk's text is inside its frame.
+    at = [c.at_ms for c in i.response.chunks or []
+          if (delta_text(c.data) if c.base64 is None else binary_stream_text([c]))]
     return [b - a for a, b in zip(at, at[1:], strict=False)]
 
 

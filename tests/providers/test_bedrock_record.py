@@ -103,6 +103,12 @@ def test_record_then_replay_strict(tmp_path: Path) -> None:
         assert times == sorted(times) and times[-1] > times[0]
     with running_server(ServerConfig(cassettes=(str(cassette),), mode="strict", scenarios=(str(scenario),))) as url:
         replayed = _calls(_client(url))
+    # The cassette tools read binary streams too: fit finds the recorded token gaps inside the frames.
+    fitted = subprocess.run([sys.executable, "-m", "simctl", "cassette", "fit", str(cassette)], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert fitted.returncode == 0, fitted.stderr
+    models = {m["id"]: m.get("timing", {}) for m in yaml.safe_load(fitted.stdout)["models"]}
+    assert "itl" in models["amazon.nova-micro-v1:0"] and "itl" in models["anthropic.claude-3-haiku-20240307-v1:0"]
     assert replayed == recorded
     assert recorded[1][-1]["metadata"]["usage"]["outputTokens"] > 0
 
