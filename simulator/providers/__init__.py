@@ -7,11 +7,12 @@ route (404/405) and the service routes' errors.
 from __future__ import annotations
 
 from ..api.routes import Endpoint, Provider
+from .anthropic.routes import PROVIDER as ANTHROPIC
 from .azure.routes import PROVIDER as AZURE
 from .bedrock.routes import PROVIDER as BEDROCK
 from .gemini.routes import PROVIDER as GEMINI
 from .ollama.routes import PROVIDER as OLLAMA
 from .openai.routes import PROVIDER as OPENAI
 
-PROVIDERS: tuple[Provider, ...] = (OPENAI, AZURE, GEMINI, BEDROCK, OLLAMA)
+PROVIDERS: tuple[Provider, ...] = (OPENAI, ANTHROPIC, AZURE, BEDROCK, GEMINI, OLLAMA)
 ROUTES: list[Endpoint] = [route for provider in PROVIDERS for route in provider.routes]
