@@ -188,6 +188,9 @@ def simctl_env_vars(simctl_url: str) -> dict[str, str]:
             "OLLAMA_HOST": simctl_url, "OLLAMA_API_KEY": TEST_KEY,
             # google-genai: the base URL (it adds /v1beta/models/... itself) and both key variables it reads
             "GOOGLE_GEMINI_BASE_URL": simctl_url, "GEMINI_API_KEY": TEST_KEY, "GOOGLE_API_KEY": TEST_KEY,
+            # boto3 (bedrock-runtime): its service-specific endpoint variable and credentials it signs with
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": simctl_url, "AWS_ACCESS_KEY_ID": TEST_KEY,
+            "AWS_SECRET_ACCESS_KEY": TEST_KEY, "AWS_DEFAULT_REGION": "us-east-1",
             "SIMCTL_URL": simctl_url}
 
 
