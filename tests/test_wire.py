@@ -31,10 +31,6 @@ BY_ID = {i.id: i for i in ITEMS}
 KNOWN_GAPS: dict[str, str] = {
     "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
         "gpt-5.5 says a commentary message (phase) before its function call; simctl only calls",
-    "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/sync.yaml#0":
-        "max_output_tokens reached: status incomplete, incomplete_details.reason; simctl completes",
-    "Mirascope__mirascope/test_max_tokens/openai_gpt_4o_responses/stream.yaml#0":
-        "max_output_tokens reached: the stream ends in response.incomplete; simctl completes",
     "Mirascope__mirascope/test_refusal/openai_gpt_4o_responses/stream.yaml#0":
         "the model refused: refusal parts, response.refusal.delta/done; simctl answers text",
     "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -35,6 +36,11 @@ _SENTENCES = (
     "Good defaults save every user a decision they should not have to make.",
 )
 _QUOTE_WORDS = 12
+# A request for an exhaustive list gets a long reply, as a real model writes one: "List all U.S. states."
+# ran past max_output_tokens=50 on gpt-4o (Mirascope's test_max_tokens recordings, Responses and chat), so a
+# client's small limit then cuts the reply (finish_reason "length", status "incomplete") as it does live.
+_EXHAUSTIVE = re.compile(r"\b(?:list|name|enumerate)\s+(?:all|every)\b", re.IGNORECASE)
+_EXHAUSTIVE_FACTOR = 8  # times the scenario's reply length: 50 states and their numbering is ~300 tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,11 @@ class Generated:
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+
+def wanted_tokens(prompt: str, target_tokens: int) -> int:
+    """How long the prose reply to `prompt` is: the scenario's length, longer when the prompt asks for all of a list."""
+    return target_tokens * _EXHAUSTIVE_FACTOR if _EXHAUSTIVE.search(prompt) else target_tokens
 
 
 @lru_cache(maxsize=256)
@@ -102,7 +113,7 @@ def generate(
     if text is not None:
         pieces = tokens.pieces(text)
     else:
-        pieces = compose_pieces(rng, prompt, d.tokens or target_tokens)
+        pieces = compose_pieces(rng, prompt, d.tokens or wanted_tokens(prompt, target_tokens))
         if lead:
             pieces[0] = lead + pieces[0]
     finish = "stop"

@@ -248,3 +248,48 @@ def test_a_long_conversation_continued_by_id_hits_the_cache(client: openai.OpenA
     assert second.usage and second.usage.input_tokens > first.usage.input_tokens
     cached = second.usage.input_tokens_details.cached_tokens
     assert 1024 <= cached < second.usage.input_tokens and cached % 128 == 0
+
+
+STATES = "List all U.S. states."  # Mirascope's test_max_tokens prompt: gpt-4o ran past 50 output tokens
+
+
+def test_a_reply_past_max_output_tokens_is_incomplete(client: openai.OpenAI, http: httpx.Client) -> None:
+    # As recorded (tests/data/wire/Mirascope__mirascope/.../test_max_tokens/openai_gpt_4o_responses/sync.yaml):
+    # status incomplete, incomplete_details.reason, the message cut at the limit and itself incomplete.
+    r = client.responses.create(model="gpt-4o", input=[{"role": "user", "content": STATES}], max_output_tokens=50)
+    assert r.status == "incomplete" and r.incomplete_details and r.incomplete_details.reason == "max_output_tokens"
+    assert r.completed_at is None and r.usage and r.usage.output_tokens == 50
+    assert r.output[0].type == "message" and r.output[0].status == "incomplete" and r.output_text
+    raw = http.post("/v1/responses", json={"model": "gpt-4o", "input": STATES, "max_output_tokens": 50}).json()
+    validate("Response", raw)
+    assert raw["incomplete_details"] == {"reason": "max_output_tokens"}
+    whole = client.responses.create(model="gpt-4o", input=STATES)  # the same ask, unlimited: it completes, longer
+    assert whole.status == "completed" and whole.incomplete_details is None
+    assert whole.usage and whole.usage.output_tokens > 50 and whole.output_text.startswith(r.output_text)
+    chat = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": STATES}],
+                                          max_completion_tokens=50)  # chat's word for it: finish_reason length
+    assert chat.choices[0].finish_reason == "length" and chat.usage and chat.usage.completion_tokens == 50
+
+
+def test_a_stream_past_max_output_tokens_ends_in_response_incomplete(client: openai.OpenAI,
+                                                                     http: httpx.Client) -> None:
+    # As recorded (.../openai_gpt_4o_responses/stream.yaml): the text events close as usual, the message item
+    # is done with status incomplete, and the last event is response.incomplete, not response.completed.
+    events = list(client.responses.create(model="gpt-4o", input=STATES, max_output_tokens=50, stream=True))
+    kinds = [e.type for e in events]
+    deltas = kinds.count("response.output_text.delta")
+    assert deltas == 50
+    assert kinds == TEXT_SEQUENCE + ["response.output_text.delta"] * deltas + TAIL[:-1] + ["response.incomplete"]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    last = events[-1].response
+    assert last.status == "incomplete" and last.incomplete_details and last.incomplete_details.reason == \
+        "max_output_tokens"
+    assert events[-2].item.status == "incomplete" and last.output[0].status == "incomplete"
+    assert "".join(e.delta for e in events if e.type == "response.output_text.delta") == last.output_text
+    raw = sse(http.post("/v1/responses", json={"model": "gpt-4o", "input": STATES, "max_output_tokens": 50,
+                                               "stream": True}).text)
+    for _, data in raw:
+        validate("ResponseStreamEvent", data)
+    assert raw[-1][0] == "response.incomplete" and raw[-1][1]["response"]["incomplete_details"] == {
+        "reason": "max_output_tokens"}
+    validate("Response", raw[-1][1]["response"])
