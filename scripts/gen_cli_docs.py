@@ -11,12 +11,15 @@ from simctl.main import main
 OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 
 
-def walk(cmd: click.Command, name: str, out: list[str]) -> None:
-    ctx = click.Context(cmd, info_name=name, terminal_width=80, max_content_width=80)  # the same on any terminal
-    out += [f"## `{name}`", "", "```text", cmd.get_help(ctx).replace("Usage: ", "Usage: "), "```", ""]
+def walk(cmd: click.Command, name: str, out: list[str], parent: click.Context | None = None) -> None:
+    # As `simctl ... --help` builds it: the command's own context settings, the parent's inherited (-h, --help),
+    # and a fixed width, so the reference is the same on any terminal and whatever ran before.
+    ctx = click.Context(cmd, info_name=name.rsplit(" ", 1)[-1], parent=parent, terminal_width=80,
+                        max_content_width=80, **cmd.context_settings)
+    out += [f"## `{name}`", "", "```text", cmd.get_help(ctx), "```", ""]
     if isinstance(cmd, click.Group):
         for sub in sorted(cmd.list_commands(ctx)):
-            walk(cmd.get_command(ctx, sub), f"{name} {sub}", out)  # type: ignore[arg-type]
+            walk(cmd.get_command(ctx, sub), f"{name} {sub}", out, ctx)  # type: ignore[arg-type]
 
 
 def reference() -> str:
