@@ -110,3 +110,29 @@ def replay_process(*args: str, command: Sequence[str] | None = None, env: dict[s
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
+
+
+@contextmanager
+def record_process(upstream: str, cassette: str | Path, *args: str,
+                   cwd: str | Path | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`simctl record --upstream UPSTREAM --cassette CASSETTE ARGS` as its own process on a free port, once it
+    accepts connections; stopped with SIGINT (it then writes the cassette) at the end. Yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette",
+                             str(cassette), "--port", str(port), "--quiet", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(proc.communicate()[1]) from None
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +12,10 @@ from pathlib import Path
 import anthropic
 import pytest
 
+from simulator import testing
 from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
-from simulator.testing import free_port, running_server
+from simulator.testing import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-ant-api03-" + "Zx9Yw8Vu7Ts6" * 6
@@ -29,25 +27,9 @@ TOOL = {"name": "add", "description": "Add two numbers",
 
 @contextmanager
 def recorder(upstream: str, path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
-                             "--port", str(port), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(proc.communicate()[1]) from None
-            time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=30)
+    """`simctl record` in front of UPSTREAM, writing PATH (simulator.testing.record_process)."""
+    with testing.record_process(upstream, path) as (url, _):
+        yield url
 
 
 def _calls(client: anthropic.Anthropic) -> list[object]:

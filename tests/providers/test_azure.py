@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +11,10 @@ import httpx
 import openai
 import pytest
 
+from simulator import testing
 from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
-from simulator.testing import free_port, running_server
+from simulator.testing import running_server
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,26 +216,9 @@ faults:
 
 @contextmanager
 def recorder(upstream: str, path: Path) -> Iterator[str]:
-    """`simctl record` (mitmproxy, reverse mode) in front of `upstream`, until the block ends."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
-                             "--port", str(port), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(proc.communicate()[1]) from None
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=30)
+    """`simctl record` in front of UPSTREAM, writing PATH (simulator.testing.record_process)."""
+    with testing.record_process(upstream, path) as (url, _):
+        yield url
 
 
 @pytest.fixture

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +18,8 @@ import pytest
 from conftest import running_server
 from pydantic import BaseModel
 
+from simulator import testing
 from simulator.config import ServerConfig
-from simulator.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -274,25 +271,9 @@ def test_optional_bearer_key(tmp_path: Path) -> None:
 
 @contextmanager
 def recorder(upstream: str, path: Path) -> Iterator[str]:
-    """`simctl record` (mitmproxy) as a process in front of `upstream`, writing `path`; stopped with SIGINT."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
-                             "--port", str(port), "--quiet"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(proc.communicate()[1]) from None
-            time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+    """`simctl record` in front of UPSTREAM, writing PATH (simulator.testing.record_process)."""
+    with testing.record_process(upstream, path) as (url, _):
+        yield url
 
 
 def test_record_through_simctl_record_then_replay_strict(tmp_path: Path) -> None:

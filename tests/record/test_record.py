@@ -43,25 +43,9 @@ SECRETS = {
 
 @contextmanager
 def recorder(upstream: str, path: Path, *extra: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette", str(path),
-                             "--port", str(port), "--quiet", *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(proc.communicate()[1]) from None
-            time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=30)
+    """`simctl record` in front of UPSTREAM, writing PATH (simulator.testing.record_process)."""
+    with testing.record_process(upstream, path, *extra, cwd=ROOT) as running:
+        yield running
 
 
 async def _slow_stream(request: object) -> StreamingResponse:
