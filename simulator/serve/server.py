@@ -10,13 +10,11 @@ import asyncio
 import contextlib
 import hashlib
 import inspect
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -26,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.routing import Route
 
-from .. import ids, providers
+from .. import providers
 from ..api.context import Context
 from ..api.http import BODY_METHODS, read_body, replayed
 from ..api.params import parse_json
@@ -48,7 +46,8 @@ from ..scenario.ratelimit import estimate_tokens
 from ..scenario.rules import Incoming
 from ..scenario.timing import TimingModel
 from ..state.store import open_store, state_report, unavailable
-from . import logs, replies, service, ticker
+from . import replies, service, ticker
+from .bookkeeping import Bookkeeping, Call, retry_after
 from .cassette_stage import CassetteStage
 from .direct import Direct
 from .emitter import Gate, PlanResponse
@@ -89,6 +88,7 @@ class Server:
         self.wire = wire.WireHeaders()  # OpenAI's response headers, and the default rate limits' countdown
         self.ctx.metrics, self.ctx.verdict, self.ctx.max_body_bytes = self.metrics, self.verdict, config.max_body_bytes
         self.ctx.endpoints = tuple(f"{e.method} {e.path}" for e in self.endpoints)
+        self.books = Bookkeeping(self.ctx.state, self.metrics, self.verdict, self.store, self._api)
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -149,8 +149,8 @@ class Server:
                 wire.replayed(plan)
         gate = self._gate(call.model_id) if plan.status < 400 else None
         attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
-                          plan.status, plan.fault, _retry_after(plan.headers), plan.streaming)
-        return self.respond(plan, endpoint.path, started, gate, attempt, request, self.provider(endpoint))
+                          plan.status, plan.fault, retry_after(plan.headers), plan.streaming)
+        return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
 
     async def _plan(self, endpoint: Endpoint, request: Request, call: Call, rng: Any) -> ResponsePlan:
         """The answer's plan; what was decided on the way (body, rule, fault, ...) is kept in `call`, so the
@@ -289,43 +289,6 @@ class Server:
         """A provider's route (not a service route): what cassettes, rate limits, rules and the verdict see."""
         return route in self.api_paths or route.startswith("/v1/")
 
-    def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
-                attempt: Attempt | None = None, request: Request | None = None,
-                provider: Provider | None = None) -> PlanResponse:
-        stats = self.ctx.state.stats
-        stats.active_requests += 1
-        if plan.streaming:
-            self.metrics.active_streams.inc()
-
-        request_id = "req_" + ids.hex_token(16)
-
-        def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
-            stats.active_requests -= 1
-            if plan.streaming:
-                self.metrics.active_streams.dec()
-            ttft = plan.latency_s + plan.chunks[0].delay_s if plan.chunks else None
-            stats.record(route, plan.status, seconds, plan.completion_tokens, ttft, plan.fault)
-            self.metrics.observe(route, plan, seconds)
-            if plan.fault:
-                stats.faults[plan.fault] += 1
-            if attempt is not None and self._api(route):
-                self.verdict.record(attempt)
-            self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
-            logs.request_done(request_id=request_id, method=request.method if request else None,
-                              path=request.scope["path"] if request else route, route=route, model=plan.model,
-                              status=plan.status, duration_ms=round(seconds * 1000, 1),
-                              prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
-                              fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
-
-        if provider is not None and provider.answer_headers is not None:
-            # The plan's own win: an error whose body quotes its request id keeps that id in the header.
-            headers = {k: v for k, v in provider.answer_headers(request_id).items() if k not in plan.headers}
-        else:
-            headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
-            if "server" not in plan.headers:  # the OpenAI-compatible servers simctl emulates run on uvicorn
-                headers["server"] = "uvicorn"
-        return PlanResponse(plan, headers, started, finished, gate)
-
     async def http_error(self, request: Request, exc: Exception) -> PlanResponse:
         assert isinstance(exc, HTTPException)
         started = time.perf_counter()
@@ -333,7 +296,7 @@ class Server:
             arrived = time.monotonic() - self.ctx.state.started_monotonic
             recorded = await self.cassettes.answer_unrouted(request, arrived)
             if recorded is not None:
-                return self.respond(recorded, "(cassette)", started, request=request)
+                return self.books.respond(recorded, "(cassette)", started, request=request)
         where = f"{request.method} {request.url.path}"
         if exc.status_code == 405:
             allowed = (exc.headers or {}).get("Allow", "")
@@ -341,7 +304,7 @@ class Server:
         else:
             err = APIError(exc.status_code, f"Invalid URL ({where})")
         provider = self.claimant(request)
-        return self.respond(self.error_plan(err, provider=provider), "(unmatched)", started, request=request,
+        return self.books.respond(self.error_plan(err, provider=provider), "(unmatched)", started, request=request,
                             provider=provider)
 
     def report(self) -> dict[str, Any]:
@@ -434,34 +397,7 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
-def _retry_after(headers: dict[str, str]) -> float | None:
-    if "retry-after-ms" in headers:
-        return int(headers["retry-after-ms"]) / 1000
-    if headers.get("retry-after", "").isdigit():
-        return float(headers["retry-after"])
-    return None
-
-
 def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
     import dataclasses
 
     return dataclasses.replace(plan, **changes)
-
-
-@dataclass(slots=True)
-class Call:
-    """What the pipeline decided about one request on its way to a plan."""
-
-    arrived: float  # seconds since the server started
-    raw: bytes | None = None
-    body: Any = None  # the JSON body, or a form's fields
-    model_id: str | None = None
-    fault: faults.Fault | None = None
-    recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
-    limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
-
-    def identity(self, endpoint: Endpoint) -> bytes | None:
-        """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes)."""
-        if endpoint.json is not None or self.body is None:
-            return self.raw
-        return json.dumps(self.body, sort_keys=True).encode()

@@ -1,0 +1,106 @@
+"""What the server keeps about each answer: counters, metrics, the verdict, the shared store's
+run counters and the access log, all updated once the answer has been sent (or cut).
+
+The pipeline (server.py) decides the plan; this module turns a plan into the response that
+sends it and does the accounting when it ends.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from .. import ids
+from ..api.routes import Endpoint, Provider
+from ..plan import ResponsePlan
+from ..scenario import faults
+from ..server_state import ServerState
+from ..state.store import Store
+from . import logs
+from .emitter import Gate, PlanResponse
+from .metrics import Metrics
+from .verdict import Attempt, Verdict
+
+
+@dataclass(slots=True)
+class Call:
+    """What the pipeline decided about one request on its way to a plan."""
+
+    arrived: float  # seconds since the server started
+    raw: bytes | None = None
+    body: Any = None  # the JSON body, or a form's fields
+    model_id: str | None = None
+    fault: faults.Fault | None = None
+    recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
+    limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
+
+    def identity(self, endpoint: Endpoint) -> bytes | None:
+        """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes)."""
+        if endpoint.json is not None or self.body is None:
+            return self.raw
+        return json.dumps(self.body, sort_keys=True).encode()
+
+
+@dataclass
+class Bookkeeping:
+    state: ServerState
+    metrics: Metrics
+    verdict: Verdict
+    store: Store
+    is_api: Callable[[str], bool]  # whether a route is a provider's (the verdict sees those only)
+
+    def respond(self, plan: ResponsePlan, route: str, started: float, gate: Gate | None = None,
+                attempt: Attempt | None = None, request: Request | None = None,
+                provider: Provider | None = None) -> PlanResponse:
+        """The response that sends `plan`, with the answer headers every reply carries."""
+        stats = self.state.stats
+        stats.active_requests += 1
+        if plan.streaming:
+            self.metrics.active_streams.inc()
+
+        request_id = "req_" + ids.hex_token(16)
+
+        def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
+            self.finished(plan, seconds, completed, route, request_id, attempt, request)
+
+        if provider is not None and provider.answer_headers is not None:
+            # The plan's own win: an error whose body quotes its request id keeps that id in the header.
+            headers = {k: v for k, v in provider.answer_headers(request_id).items() if k not in plan.headers}
+        else:
+            headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
+            if "server" not in plan.headers:  # the OpenAI-compatible servers simctl emulates run on uvicorn
+                headers["server"] = "uvicorn"
+        return PlanResponse(plan, headers, started, finished, gate)
+
+    def finished(self, plan: ResponsePlan, seconds: float, completed: bool, route: str, request_id: str,
+                 attempt: Attempt | None, request: Request | None) -> None:
+        stats = self.state.stats
+        stats.active_requests -= 1
+        if plan.streaming:
+            self.metrics.active_streams.dec()
+        ttft = plan.latency_s + plan.chunks[0].delay_s if plan.chunks else None
+        stats.record(route, plan.status, seconds, plan.completion_tokens, ttft, plan.fault)
+        self.metrics.observe(route, plan, seconds)
+        if plan.fault:
+            stats.faults[plan.fault] += 1
+        if attempt is not None and self.is_api(route):
+            self.verdict.record(attempt)
+        self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
+        logs.request_done(request_id=request_id, method=request.method if request else None,
+                          path=request.scope["path"] if request else route, route=route, model=plan.model,
+                          status=plan.status, duration_ms=round(seconds * 1000, 1),
+                          prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
+                          fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
+
+
+def retry_after(headers: dict[str, str]) -> float | None:
+    """The seconds an answer tells its client to wait, from either header OpenAI uses."""
+    if "retry-after-ms" in headers:
+        return int(headers["retry-after-ms"]) / 1000
+    if headers.get("retry-after", "").isdigit():
+        return float(headers["retry-after"])
+    return None
