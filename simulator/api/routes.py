@@ -12,6 +12,7 @@ from ..errors import APIError
 from ..plan import ResponsePlan
 from ..scenario.file import Scenario
 from .context import Context
+from .websocket import SocketEndpoint
 
 # A JSON planner may be async when it reads or writes the store (Responses); most are plain functions.
 JsonPlanner = Callable[[Context, dict[str, Any]], ResponsePlan | Awaitable[ResponsePlan]]
@@ -66,3 +67,5 @@ class Provider:
     # Once the timing model has set the delays: a provider whose bodies state their own timing (Ollama's
     # per-line `created_at` and its durations) writes it in; None: the plan goes out as planned.
     timed: Callable[[ResponsePlan], ResponsePlan] | None = None
+    # WebSocket routes (the Realtime API): sessions, not requests; serve/websocket.py answers them.
+    sockets: tuple[SocketEndpoint, ...] = ()
