@@ -30,7 +30,6 @@ from ..errors import APIError
 from ..plan import Chunk, ResponsePlan
 from ..rng import LazyRng
 from ..scenario import faults
-from ..scenario.parts import Rule
 from ..scenario.rules import Incoming
 from . import replies
 
@@ -188,7 +187,8 @@ class Sockets:
         incoming = Incoming("GET", upgrade.path, upgrade.headers, event, elapsed, upgrade.model, provider)
         scenario = server.ctx.scenario
         rule = next((r for r in scenario.rules if r.when(incoming, rng)), None)
-        fault = _fault(upgrade, rule, scenario.faults, scenario.fault_header, incoming, rng)
+        fault = _fault(upgrade, [*(rule.faults if rule else []), *scenario.faults], scenario.fault_header, incoming,
+                       rng)
         count = server.count
         directive = replies.directive_for(rule.reply if rule else None, rng,
                                           lambda: replies.scope(server.ctx, incoming, count))
@@ -231,14 +231,14 @@ def _presented_key(headers: dict[str, str], offered: tuple[str, ...]) -> str | N
     return headers.get("api-key")
 
 
-def _fault(upgrade: Upgrade, rule: Rule | None, scenario_faults: list[faults.Fault], header_on: bool, incoming: Incoming,
+def _fault(upgrade: Upgrade, candidates: list[faults.Fault], header_on: bool, incoming: Incoming,
            rng: Any) -> faults.Fault | None:
     """The upgrade's `x-simctl-fault` header applies to every response of the session; else the rule's and the
     scenario's faults, as for a request."""
     named = upgrade.headers.get("x-simctl-fault")
     if header_on and named:
         return faults.from_header(named)
-    for f in [*(rule.faults if rule else []), *scenario_faults]:
+    for f in candidates:
         if f.when(incoming, rng):
             return f
     return None
