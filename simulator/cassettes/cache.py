@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from .model import Body, Cassette, Interaction, LazyResponse, Request, Response
+from .websocket import session_from_data
 from .write import chunk_data, to_data
 
-FORMAT = 3  # bump when an entry's layout changes: older entries are then never read
+FORMAT = 4  # bump when an entry's layout changes: older entries are then never read
 DELAY_S = 1.0  # a starting server builds its index first; the cache is written once it is up
 _exiting = threading.Event()
 _writers: list[threading.Thread] = []
@@ -64,7 +65,8 @@ def _interaction(x: dict[str, Any], blob: memoryview) -> Interaction:
                                 rs.get("cut", False))
     else:
         response = Response(rs["status"], rs.get("headers", {}), _body(rs))
-    return Interaction(request, response, x.get("recorded_at", ""), x.get("upstream", ""), x["duration_ms"])
+    session = session_from_data(x["websocket"]) if "websocket" in x else None  # checked when the YAML was read
+    return Interaction(request, response, x.get("recorded_at", ""), x.get("upstream", ""), x["duration_ms"], session)
 
 
 def _body(d: dict[str, Any]) -> Body:

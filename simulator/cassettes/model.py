@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .websocket import Session
+
 VERSION = 1
 # Headers worth keeping: what a matcher or a client may look at. Hop-by-hop and volatile ones go.
 # anthropic-version and anthropic-beta choose the API version and beta features: an upstream needs them.
@@ -170,6 +172,8 @@ class Interaction:
     recorded_at: str = ""
     upstream: str = ""
     duration_ms: float = 0.0
+    # A WebSocket session (`kind: websocket`): request is the upgrade, response the 101, this the frames.
+    websocket: Session | None = None
 
 
 @dataclass(slots=True)

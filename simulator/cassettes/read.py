@@ -16,6 +16,7 @@ import yaml
 
 from .. import yamlguard
 from ..errors import ConfigError
+from . import websocket
 from .model import VERSION, Body, Cassette, Interaction, LazyResponse, Request, Response
 
 # Migrations from older versions: {from_version: fn(data) -> data of from_version + 1}.
@@ -150,7 +151,27 @@ def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
         recorded_at=str(x.get("recorded_at") or ""),
         upstream=str(x.get("upstream") or ""),
         duration_ms=float(x.get("duration_ms") or 0.0),
+        websocket=_session(x, at),
     )
+
+
+def _session(x: dict[str, Any], at: tuple[Any, ...]) -> websocket.Session | None:
+    """The WebSocket session of a `kind: websocket` interaction; None for an HTTP one."""
+    kind = x.get("kind", "http")
+    if kind not in ("http", websocket.KIND):
+        raise _Bad((*at, "kind"), f"expected http or {websocket.KIND}, got {kind!r}")
+    if kind == "http":
+        if "websocket" in x:
+            raise _Bad((*at, "websocket"), f"only in an interaction with `kind: {websocket.KIND}`")
+        return None
+    if x["response"].get("status") != 101:
+        raise _Bad((*at, "response", "status"), "a websocket session's upgrade is answered 101")
+    if "websocket" not in x:
+        raise _Bad(at, f"`kind: {websocket.KIND}` needs a `websocket` mapping (version, frames, close)")
+    try:
+        return websocket.session_from_data(x["websocket"])
+    except websocket.Bad as e:
+        raise _Bad((*at, "websocket", *e.path), e.what) from None
 
 
 def _strs(d: dict[str, Any], key: str, at: tuple[Any, ...]) -> dict[str, str]:

@@ -38,7 +38,11 @@ SECRET_PATTERNS = [re.compile(p) for p in (
     r"xox[baprs]-[A-Za-z0-9-]{10,}",
     r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
     r"(?i)bearer\s+[A-Za-z0-9._~+/-]{20,}",
+    r"\bek_[A-Za-z0-9]{20,}",  # OpenAI's ephemeral Realtime client secrets (ek_ and 32 hex digits)
 )]
+# Subprotocols that carry a credential: a browser cannot set headers on a WebSocket, so OpenAI's Realtime
+# takes the key (or organization, project) as a subprotocol in Sec-WebSocket-Protocol.
+SECRET_SUBPROTOCOL = re.compile(r"(?i)^(openai-insecure-api-key|openai-organization|openai-project)\.(.+)$")
 MASK = "[REDACTED]"
 
 
@@ -48,9 +52,24 @@ def _walk(value: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(value, list):
         return [_walk(v, fn) for v in value]
     if isinstance(value, dict):
-        return {k: MASK if isinstance(v, str) and SECRET_FIELD.match(str(k)) else _walk(v, fn)
-                for k, v in value.items()}
+        return {k: _secret_field(v) if SECRET_FIELD.match(str(k)) else _walk(v, fn) for k, v in value.items()}
     return value
+
+
+def _secret_field(v: Any) -> Any:
+    """A secret field's value masked: a string, or the `value` of an object such as Realtime's
+    `client_secret: {value: ek_..., expires_at: ...}` (the rest of it is kept)."""
+    if isinstance(v, str):
+        return MASK
+    if isinstance(v, dict) and isinstance(v.get("value"), str):
+        return {**v, "value": MASK}
+    return v
+
+
+def mask_subprotocols(value: str) -> str:
+    """Sec-WebSocket-Protocol with the credentials offered as subprotocols masked."""
+    parts = [p.strip() for p in value.split(",")]
+    return ", ".join(f"{m.group(1)}.{MASK}" if (m := SECRET_SUBPROTOCOL.match(p)) else p for p in parts)
 
 
 def mask_text(text: str, patterns: Iterable[re.Pattern[str]] = SECRET_PATTERNS) -> str:
@@ -84,6 +103,12 @@ def mask_bodies(i: Interaction, patterns: Iterable[re.Pattern[str]] = SECRET_PAT
     i.request.headers = {k: fn(v) for k, v in i.request.headers.items()}
     i.response.headers = {k: fn(v) for k, v in i.response.headers.items()}
     i.request.query = {k: fn(v) for k, v in i.request.query.items()}
+    if i.websocket is not None:
+        i.request.headers = {k: mask_subprotocols(v) if k.lower() == "sec-websocket-protocol" else v
+                             for k, v in i.request.headers.items()}
+        for f in i.websocket.frames:
+            if f.kind in ("json", "text"):
+                f.value = _walk(f.value, fn)
     return i
 
 
@@ -104,7 +129,7 @@ def kept_secrets(i: Interaction) -> list[tuple[str | int, ...]]:
     def fields(value: Any, at: tuple[str | int, ...]) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                if isinstance(v, str) and SECRET_FIELD.match(str(k)) and v != MASK:
+                if SECRET_FIELD.match(str(k)) and _secret_field(v) != v:
                     found.append((*at, str(k)))
                 fields(v, (*at, str(k)))
         elif isinstance(value, list):
@@ -114,6 +139,13 @@ def kept_secrets(i: Interaction) -> list[tuple[str | int, ...]]:
     for side, body in (("request", i.request.body), ("response", i.response.body)):
         if body.kind == "json":
             fields(body.value, (side, "body"))
+    if i.websocket is not None:
+        for n, f in enumerate(i.websocket.frames):
+            if f.kind == "json":
+                fields(f.value, ("websocket", "frames", n, "json"))
+        offered = i.request.headers.get("sec-websocket-protocol", "")
+        if offered != mask_subprotocols(offered):
+            found.append(("request", "headers", "sec-websocket-protocol"))
     return found
 
 
@@ -211,3 +243,10 @@ def binary_stream_text(chunks: list[Any]) -> str:
         except ValueError:
             out.append(base64.b64decode(c.base64).decode("utf-8", "replace"))
     return "".join(out)
+
+
+def websocket_binary_text(i: Interaction) -> str:
+    """The binary frames of a WebSocket session read as text, for the last scan (base64 hides a key)."""
+    if i.websocket is None:
+        return ""
+    return "\n".join(base64.b64decode(f.value).decode("utf-8", "replace") for f in i.websocket.frames if f.binary)

@@ -12,6 +12,7 @@ import yaml
 
 from .. import atomic
 from .model import VERSION, Cassette, Interaction, RecordedChunk, Response
+from .websocket import KIND, session_data
 
 
 # libyaml's emitter when present: the same bytes as the Python one (a test checks), four times faster.
@@ -58,6 +59,8 @@ def _interaction_data(i: Interaction, chunks: Callable[[Response], Any] | None =
     else:
         i.response.body.dump_into(resp)
     out: dict[str, Any] = {"request": req, "response": resp}
+    if i.websocket is not None:
+        out = {"kind": KIND, **out, "websocket": session_data(i.websocket)}
     if i.recorded_at:
         out["recorded_at"] = i.recorded_at
     if i.upstream:

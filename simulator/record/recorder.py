@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
+from ..cassettes.websocket import NO_CLOSE_FRAME, Close
 from .capture import Capture, Redaction, Tap, make_interaction, stream_kind
 from .inflate import decode
 from .writer import CassetteWriter
+from .ws_capture import WsCapture, WsMessage, make_ws_interaction
 
 log = logging.getLogger("simctl.record")
 
@@ -92,7 +94,8 @@ class Recorder:
             flow.metadata["simctl_body"] = kept
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if not self._wanted(flow) or flow.metadata.get("simctl_refused"):
+        # A 101 that opens a WebSocket is recorded with its session, when the session ends (websocket_end).
+        if not self._wanted(flow) or flow.metadata.get("simctl_refused") or flow.websocket is not None:
             return
         assert flow.response is not None
         tap: Tap | None = flow.metadata.get("simctl_tap")
@@ -113,7 +116,7 @@ class Recorder:
     def error(self, flow: http.HTTPFlow) -> None:
         # The upstream was unreachable or broke off: record what the client got (chaos replay is made of
         # these): a 502 if nothing came, or the stream's chunks so far, marked `cut`.
-        if not self._wanted(flow) or flow.error is None or flow.metadata.get("simctl_refused"):
+        if not self._wanted(flow) or flow.error is None or flow.metadata.get("simctl_refused") or flow.websocket:
             return
         duration_ms = (time.time() - flow.request.timestamp_start) * 1000
         if flow.response is None:
@@ -128,6 +131,31 @@ class Recorder:
             return _not_recorded(flow, tap.failed)
         self._record(flow, flow.response.status_code, dict(flow.response.headers), b"", tap.events, duration_ms,
                      cut=True)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        """The session, whole, once it closed (or dropped: code 1006): written as one interaction."""
+        ws, req, resp = flow.websocket, flow.request, flow.response
+        if ws is None or resp is None or not self._wanted(flow) or flow.metadata.get("simctl_refused"):
+            return
+        opened = resp.timestamp_end or resp.timestamp_start or req.timestamp_start
+        end = ws.timestamp_end or time.time()
+
+        def ms(t: float) -> float:
+            return max(t - opened, 0.0) * 1000
+
+        messages = [WsMessage(ms(m.timestamp), m.from_client, m.text if m.is_text else m.content)
+                    for m in ws.messages if not m.injected]
+        close = Close(ms(end), ws.close_code or NO_CLOSE_FRAME, ws.close_reason or "",
+                      "client" if ws.closed_by_client else "server")
+        path = req.path.split("?", 1)[0]
+        capture = WsCapture(path, dict(req.query), dict(req.headers), dict(resp.headers), messages, close,
+                            self.upstream or origin(req), ms(end))
+        redaction = Redaction(tuple(ctx.options.simctl_redact_headers), tuple(ctx.options.simctl_redact_patterns))
+        self.writer.submit(lambda: make_ws_interaction(capture, redaction))
+        self.tally.recorded += 1
+        self.tally.by_route[(path, 101)] += 1
+        self.tally.bytes += sum(len(m.content) for m in ws.messages)
+        self.tally.last = f"WebSocket {path}: {len(messages)} frames, closed {close.code} by {close.by}"
 
     def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
                 chunks: list[tuple[float, bytes]] | None, duration_ms: float, cut: bool = False) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from ..cassettes import journal
 from ..cassettes import load as cassettes
 from ..cassettes.load import Cassette, Interaction
-from ..cassettes.redact import binary_stream_text, find_secrets
+from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binary_text
 
 log = logging.getLogger("simctl.record")
 
@@ -45,7 +45,8 @@ class CassetteWriter:
     def append(self, interaction: Interaction) -> bool:
         """Journal an interaction; refuse (and say so) if it still holds something secret-looking."""
         line = cassettes.interaction_line(interaction)
-        leaked = find_secrets(line) or find_secrets(binary_stream_text(interaction.response.chunks or []))
+        leaked = find_secrets(line) or find_secrets(binary_stream_text(interaction.response.chunks or [])) or \
+            find_secrets(websocket_binary_text(interaction))
         if leaked:
             what = f"{interaction.request.method} {interaction.request.path}"
             self.refused.append(what)
