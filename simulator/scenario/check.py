@@ -12,6 +12,7 @@ import yaml
 
 from ..errors import ConfigError
 from . import file as scenario
+from .parts import Where
 
 SCHEMA_PATH = scenario.BUILTIN_DIR / "schema.json"
 
@@ -35,7 +36,7 @@ def problems(path: str) -> list[str]:
             return [str(e)]
         text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
     data = yaml.safe_load(text)
-    where = scenario._Where(str(path), yaml.compose(text, Loader=yaml.SafeLoader))
+    where = Where(str(path), yaml.compose(text, Loader=yaml.SafeLoader))
     found = []
     errors = jsonschema.Draft202012Validator(schema()).iter_errors(data)
     for err in sorted(errors, key=lambda e: list(map(str, e.path))):

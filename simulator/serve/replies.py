@@ -16,7 +16,7 @@ from ..api.context import Context
 from ..generate import directive, jsongen
 from ..plan import ResponsePlan, dumps
 from ..scenario import templates
-from ..scenario.file import Reply
+from ..scenario.parts import Reply
 from ..scenario.rules import Incoming
 
 FRAMING = frozenset({"content-length", "transfer-encoding"})  # `connection: close` stays the author's to send

@@ -41,7 +41,7 @@ from ..record.record_new import Recording
 from ..rng import LazyRng
 from ..scenario import faults
 from ..scenario import file as scenarios
-from ..scenario.file import Rule
+from ..scenario.parts import Rule
 from ..scenario.ratelimit import estimate_tokens
 from ..scenario.rules import Incoming
 from ..scenario.timing import TimingModel
@@ -67,7 +67,7 @@ class Server:
         # Keyed by the endpoint itself: two providers may serve one method and path (Provider.claims picks).
         self.provider_of = {e: p for p in providers.PROVIDERS for e in p.routes}
         self.api_paths = {e.path for p in providers.PROVIDERS for e in p.routes}
-        scenario = scenarios.load(*config.scenarios)
+        scenario = scenarios.load(*config.scenarios, knobs=config.knobs)
         self.ctx = Context(scenario=scenario, seed=config.seed)
         self.keys = config.api_keys or scenario.api_keys
         self.metrics = Metrics()
@@ -116,6 +116,25 @@ class Server:
         # answers leave together rather than one per loop pass.
         await asyncio.sleep(0)
         ticker.for_loop().service()  # streams already open go first: their chunks are due now
+        call, plan = await self.decide(endpoint, request)
+        provider = self.provider(endpoint)
+        client = self._client(request, endpoint)
+        openai = self.provider(endpoint).name == "openai"
+        if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
+            if call.recorded is None:
+                self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
+                                client)
+            else:
+                wire.replayed(plan)
+        gate = self._gate(call.model_id) if plan.status < 400 else None
+        attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
+                          plan.status, plan.fault, retry_after(plan.headers), plan.streaming)
+        return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
+
+    async def decide(self, endpoint: Endpoint, request: Request) -> tuple[Call, ResponsePlan]:
+        """Everything about the answer, before its first byte: the plan after timing and faults, and what was
+        decided on the way (`call`: body, cassette answer, rule, fault, rate-limit headers). `simctl explain`
+        calls this too, without a socket, to say why a request would get the answer it gets."""
         self.count += 1
         # One generator per request, fixed by the seed and the request's place in the run, so the
         # same sequence of requests gets the same rule picks, timings and faults.
@@ -141,18 +160,7 @@ class Server:
                 plan.headers.update(provider.rate_headers(call.limit_headers))
             else:
                 plan.headers.update({k: v for k, v in call.limit_headers.items() if k not in plan.headers})
-        client = self._client(request, endpoint)
-        openai = self.provider(endpoint).name == "openai"
-        if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
-            if call.recorded is None:
-                self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
-                                client)
-            else:
-                wire.replayed(plan)
-        gate = self._gate(call.model_id) if plan.status < 400 else None
-        attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
-                          plan.status, plan.fault, retry_after(plan.headers), plan.streaming)
-        return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
+        return call, plan
 
     async def _plan(self, endpoint: Endpoint, request: Request, call: Call, rng: Any) -> ResponsePlan:
         """The answer's plan; what was decided on the way (body, rule, fault, ...) is kept in `call`, so the
@@ -165,8 +173,9 @@ class Server:
         call.body = parse_json(call.raw) if endpoint.json is not None and call.raw is not None else \
             request_fields(request.headers.get("content-type", ""), call.raw or b"")
         provider = self.provider(endpoint)
-        incoming = Incoming(request.method, request.scope["path"], request.headers, call.body, call.arrived,
-                            provider.model_of(request) if provider.model_of else None, provider.name)
+        incoming = call.incoming = Incoming(request.method, request.scope["path"], request.headers, call.body,
+                                            call.arrived, provider.model_of(request) if provider.model_of else None,
+                                            provider.name)
         api = self._api(endpoint.path)
         call.model_id = self._model_id(incoming.model)
         call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
@@ -174,8 +183,8 @@ class Server:
             call.limit_headers = await self.store.take(self._client(request, endpoint), self.ctx.scenario.rate_limits,
                                                        estimate_tokens(call.body, self.ctx.scenario.reply_tokens),
                                                        incoming.model)
-        rule = next((r for r in self.ctx.scenario.rules if _applies(r.when.route, api) and r.when(incoming, rng)),
-                    None)
+        rule = call.rule = next((r for r in self.ctx.scenario.rules
+                                 if _applies(r.when.route, api) and r.when(incoming, rng)), None)
         call.fault = self._fault(request, incoming, rule, rng, api)
         if call.recorded is not None:
             if self.config.timing != "scenario":
@@ -233,6 +242,10 @@ class Server:
                                         rule.timing if rule else {})
             self.timings[key] = model
         return model
+
+    def timing_for(self, model_id: str | None, rule: Rule | None) -> TimingModel:
+        """The timing model an answer of this model under this rule gets (`simctl explain` shows it)."""
+        return self._timing(model_id, rule)
 
     def _gate(self, model_id: str | None) -> Gate | None:
         if model_id is None:
@@ -323,7 +336,7 @@ class Server:
         """Swap in the scenario files as they are now. Answers already planned (streams in flight)
         keep their plans; a broken file is reported and the running scenario stays."""
         try:
-            scenario = scenarios.load(*self.config.scenarios)
+            scenario = scenarios.load(*self.config.scenarios, knobs=self.config.knobs)
         except Exception as e:  # noqa: BLE001 - any problem in the new file keeps the old scenario
             log.error("scenario not reloaded: %s", e)
             return
