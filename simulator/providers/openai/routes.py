@@ -25,6 +25,7 @@ from . import (
     responses_admin,
     text_generation,
 )
+from .realtime import SOCKET as REALTIME
 from .routes_more import MORE_ROUTES
 
 ROUTES: list[Endpoint] = [
@@ -71,4 +72,4 @@ def error_plan(e: APIError, scenario: Scenario) -> ResponsePlan:
 
 
 PROVIDER = Provider(name="openai", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
-                    error_plan=error_plan)
+                    error_plan=error_plan, sockets=(REALTIME,))

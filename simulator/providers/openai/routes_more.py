@@ -1,14 +1,18 @@
-"""OpenAI's audio, batch, upload and vector-store routes (issue 21), kept beside routes.py's table."""
+"""OpenAI's audio, batch, upload and vector-store routes (issue 21) and the Realtime API's ephemeral keys (issue 22),
+kept beside routes.py's table."""
 
 from __future__ import annotations
 
 from ...api.routes import Endpoint
 from . import batches, speech, transcriptions, uploads, vector_files, vector_stores
+from .realtime import secrets as realtime_secrets
 
 MORE_ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/audio/speech", json=speech.plan),
     Endpoint("POST", "/v1/audio/transcriptions", raw=transcriptions.transcribe),
     Endpoint("POST", "/v1/audio/translations", raw=transcriptions.translate),
+    Endpoint("POST", "/v1/realtime/client_secrets", json=realtime_secrets.client_secret),
+    Endpoint("POST", "/v1/realtime/sessions", json=realtime_secrets.beta_session),
     Endpoint("POST", "/v1/batches", raw=batches.create),
     Endpoint("GET", "/v1/batches", raw=batches.list_batches),
     Endpoint("GET", "/v1/batches/{batch_id}", raw=batches.retrieve),
