@@ -88,6 +88,10 @@ async def _serve(recorder: object, proxy_mode: str, host: str, port: int, hosts:
     opts = options.Options(listen_host=host, listen_port=port, mode=[proxy_mode])
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     master.addons.add(recorder)
+    if proxy_mode.startswith("reverse:"):  # the client signed SigV4 for this proxy's host: sign again for the upstream
+        from simulator.record.resign import Resign
+
+        master.addons.add(Resign())
     # anticomp: the upstream sends plain text, so SSE events are recorded as they are.
     # lazy: connect upstream per request, so an unreachable upstream becomes a 502 answer, not a dropped client.
     opts.update(anticomp=True, connection_strategy="lazy", simctl_hosts=list(hosts), simctl_redact_headers=headers,

@@ -1,21 +1,29 @@
 """Forwarding a request to a real upstream (record-new, the drift check) and recording the exchange.
 
 Used by `--mode record-new`. The upstream key comes from the server's environment, never from
-the client, and no credential is ever part of the Interaction.
+the client, and no credential is ever part of the Interaction. Bedrock: a SigV4 request is signed
+again for the upstream with simctl's own AWS credentials (sigv4.py); a Bedrock API key (a Bearer
+token, which works on any host) is passed on as the client sent it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from ..cassettes.load import KEEP_REQUEST_HEADERS, Interaction
 from ..errors import APIError
+from . import sigv4
 from .capture import Capture, Tap, make_interaction, stream_kind
 from .inflate import decode
+
+log = logging.getLogger("simctl.record")
 
 KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
 # A Google client's (google-genai reads GEMINI_API_KEY and GOOGLE_API_KEY; the pytest plugin keeps a real one
@@ -25,35 +33,25 @@ GOOGLE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY", "GOOGLE_
 AZURE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY", "SIMCTL_UPSTREAM_KEY")
 # An Anthropic client's key travels as `x-api-key` (the client sends anthropic-version with it).
 ANTHROPIC_KEY_VARIABLES = ("SIMCTL_UPSTREAM_ANTHROPIC_KEY", "ANTHROPIC_API_KEY", "SIMCTL_UPSTREAM_KEY")
+# Bedrock Runtime's paths (providers/bedrock/routes.py claims them): never an OpenAI-style key for these.
+BEDROCK_PATHS = ("/model/", "/guardrail/", "/async-invoke")
 
 
 async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
-                  headers: dict[str, str], body: bytes) -> Interaction:
-    # A Google client (x-goog-api-key or ?key=) gets the upstream key the same way, from its own variables too.
-    google = any(k.lower() == "x-goog-api-key" for k in headers) or "key" in query
-    # An Azure client sends `api-key` alone (an OpenAI client that adds one still sends its Bearer key).
-    azure = not google and any(k.lower() == "api-key" for k in headers) and not any(
-        k.lower() == "authorization" for k in headers)
-    claude = not google and not azure and any(k.lower() in ("x-api-key", "anthropic-version") for k in headers)
-    names = (GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else ANTHROPIC_KEY_VARIABLES if claude
-             else KEY_VARIABLES)
-    key = next((os.environ[v] for v in names if os.environ.get(v)), None)
-    send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
-    if google:
-        query = {k: v for k, v in query.items() if k != "key"}
-        if key:
-            send["x-goog-api-key"] = key
-    elif azure and key:
-        send["api-key"] = key
-    elif claude and key:
-        send["x-api-key"] = key
-    elif key:
-        send["authorization"] = f"Bearer {key}"
+                  headers: dict[str, str], body: bytes, raw_path: str | None = None) -> Interaction:
+    """The upstream's answer to the request, as a redacted Interaction. `raw_path`: the path as the client sent
+    it (escapes kept), sent upstream for a Bedrock request: an ARN's `%2F` must stay one."""
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    params: dict[str, str] | None
+    if sigv4.is_sigv4(auth) or path.startswith(BEDROCK_PATHS):
+        send, url, params = await _bedrock(upstream, method, raw_path or path, query, headers, body, auth)
+    else:
+        send, params = _with_key(query, headers)
+        url = upstream.rstrip("/") + path
     send["accept-encoding"] = "identity"  # chunks as sent, not compressed
     started = time.perf_counter()
     try:
-        async with client.stream(method, upstream.rstrip("/") + path, params=query, headers=send,
-                                 content=body) as r:
+        async with client.stream(method, url, params=params, headers=send, content=body) as r:
             # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
             encoding = r.headers.get("content-encoding", "")
             kind = stream_kind(r.headers.get("content-type", ""))
@@ -83,3 +81,51 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
     return make_interaction(Capture(method, path, query, headers, body, status, resp_headers,
                                     b"" if tap is not None else raw, tap.events if tap is not None else None,
                                     upstream, (time.perf_counter() - started) * 1000))
+
+
+def _with_key(query: dict[str, str], headers: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers and query to send: the client's kept ones, with the upstream key from simctl's environment."""
+    # A Google client (x-goog-api-key or ?key=) gets the upstream key the same way, from its own variables too.
+    google = any(k.lower() == "x-goog-api-key" for k in headers) or "key" in query
+    # An Azure client sends `api-key` alone (an OpenAI client that adds one still sends its Bearer key).
+    azure = not google and any(k.lower() == "api-key" for k in headers) and not any(
+        k.lower() == "authorization" for k in headers)
+    claude = not google and not azure and any(k.lower() in ("x-api-key", "anthropic-version") for k in headers)
+    names = (GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else ANTHROPIC_KEY_VARIABLES if claude
+             else KEY_VARIABLES)
+    key = next((os.environ[v] for v in names if os.environ.get(v)), None)
+    send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
+    if google:
+        query = {k: v for k, v in query.items() if k != "key"}
+        if key:
+            send["x-goog-api-key"] = key
+    elif azure and key:
+        send["api-key"] = key
+    elif claude and key:
+        send["x-api-key"] = key
+    elif key:
+        send["authorization"] = f"Bearer {key}"
+    return send, query
+
+
+async def _bedrock(upstream: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
+                   body: bytes, auth: str) -> tuple[dict[str, str], str, dict[str, str] | None]:
+    """Headers, URL and query for a Bedrock request. A SigV4 signature was made for simctl's host: the request
+    is signed again for the upstream's with simctl's own AWS credentials (sigv4.py). A Bedrock API key
+    (`Authorization: Bearer`) carries no signature and goes as the client sent it."""
+    send = {k: v for k, v in headers.items()
+            if k.lower() in KEEP_REQUEST_HEADERS or k.lower().startswith("x-amzn-bedrock-")}
+    send["accept-encoding"] = "identity"  # signed with the rest: set before signing
+    url = upstream.rstrip("/") + path
+    if not sigv4.is_sigv4(auth):
+        if auth:
+            send["authorization"] = auth
+        return send, url, query
+    if query:  # the query is part of what is signed: in the URL as signed, not re-encoded by httpx
+        url += "?" + urlencode(query)
+    try:
+        send.update(await asyncio.to_thread(sigv4.sign, method, url, send, body, auth))
+    except sigv4.SigningError as e:
+        log.warning("record-new: not forwarded: %s %s: %s", method, path, e)
+        raise APIError(403, f"simctl record-new: {e}", code="AccessDeniedException") from None
+    return send, url, None

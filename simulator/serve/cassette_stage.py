@@ -66,8 +66,10 @@ class CassetteStage:
         if self.config.mode == "record-new":
             if self.http is None:
                 self.http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10))
+            raw_path = request.scope.get("raw_path")  # escapes as sent (a Bedrock ARN's %2F)
             interaction = await forward(self.http, self.config.upstream, incoming.method, incoming.path, query,
-                                        dict(request.headers), raw or b"")
+                                        dict(request.headers), raw or b"",
+                                        raw_path.decode("latin-1") if raw_path else None)
             assert self.recording is not None
             await self.recording.append(interaction)
             plan = self.source.plan(interaction, incoming.body)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 import yaml
 from botocore.config import Config
 
@@ -30,6 +31,21 @@ TOOL = {"toolSpec": {"name": "lookup", "description": "Look a word up",
                                               "required": ["word"]}}}}
 CLAUDE_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 40,
                "messages": [{"role": "user", "content": "Stream me something"}]}
+
+
+@pytest.fixture(autouse=True)
+def simctl_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The recorder signs each SigV4 request again for the upstream (reverse mode) with credentials from its own
+    environment, which it inherits from this process: test ones, and nothing of the machine's AWS set-up."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "SIMCTL_UPSTREAM_AWS_ACCESS_KEY_ID",
+                 "SIMCTL_UPSTREAM_AWS_SECRET_ACCESS_KEY", "SIMCTL_UPSTREAM_AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA" + "SIMCTLUPSTREAM02")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "upstream-secret-for-the-recorder")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
 
 
 @contextmanager
@@ -70,7 +86,8 @@ def test_record_then_replay_strict(tmp_path: Path) -> None:
         with recorder(upstream, cassette) as proxy:
             recorded = _calls(_client(proxy))
     text = cassette.read_text()
-    for secret in (ACCESS_KEY, SESSION_TOKEN, "AWS4-HMAC-SHA256", "Signature=", "dummy-secret"):
+    for secret in (ACCESS_KEY, SESSION_TOKEN, "AWS4-HMAC-SHA256", "Signature=", "dummy-secret", "SIMCTLUPSTREAM02",
+                   "upstream-secret-for-the-recorder"):
         assert secret not in text
     data = yaml.safe_load(text)
     interactions = data["interactions"]
