@@ -66,6 +66,11 @@ def _secret_field(v: Any) -> Any:
     return v
 
 
+def mask_json(value: Any) -> Any:
+    """A JSON value redacted as recording redacts bodies (secret fields and key-like text masked)."""
+    return _walk(value, mask_text)
+
+
 def mask_subprotocols(value: str) -> str:
     """Sec-WebSocket-Protocol with the credentials offered as subprotocols masked."""
     parts = [p.strip() for p in value.split(",")]

@@ -18,6 +18,7 @@ from ..sse import DONE, data_event
 from .load import Cassette, Interaction, RecordedChunk, collector_paused, load_yaml_only
 from .load import load as load_cassette
 from .matching import Index, MatchOptions
+from .ws_play import SessionIndex
 
 AFTER_LAST = ("cycle", "repeat-last", "fail")
 MODES = ("strict", "fallback", "record-new")
@@ -45,6 +46,7 @@ class CassetteSource:
     after_last: str = "repeat-last"
     speed: float = 1.0  # recorded time divided by this; 0 sends everything at once
     index: Index = field(init=False)
+    sessions: SessionIndex = field(init=False)  # recorded WebSocket sessions, by upgrade (not HTTP answers)
     plays: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # play_key -> times played
     hits: int = 0
     misses: list[Miss] = field(default_factory=list)
@@ -54,14 +56,22 @@ class CassetteSource:
 
     def __post_init__(self) -> None:
         self.index = Index(self.opts)
+        self.sessions = SessionIndex(self.opts)
         with collector_paused():
             for c in self.cassettes:
                 for n, i in enumerate(c.interactions):
                     self.add(i, c.source, n)
 
     def add(self, interaction: Interaction, source: str = "", position: int = -1) -> None:
-        self.index.add(interaction)
+        if interaction.websocket is not None:
+            self.sessions.add(interaction)  # an upgrade is answered by the WebSocket player, never as HTTP
+        else:
+            self.index.add(interaction)
         self.origin[id(interaction)] = (source, position)
+
+    def played(self, interaction: Interaction) -> Interaction:
+        """Count a recorded interaction as used (a hit; `simctl cassette prune` keeps it)."""
+        return self._played(interaction)
 
     def _played(self, interaction: Interaction) -> Interaction:
         self.hits += 1

@@ -32,6 +32,7 @@ from ..rng import LazyRng
 from ..scenario import faults
 from ..scenario.rules import Incoming
 from . import replies
+from .ws_cassette import CassettePlayer
 
 if TYPE_CHECKING:
     from .server import Server
@@ -123,6 +124,8 @@ class Sockets:
         self.server = server
         # The cassette player plugs in here (None: no recorded sessions; every upgrade is simulated).
         self.cassettes: CassetteSessions | None = None
+        if server.source is not None:
+            self.cassettes = CassettePlayer(server.source, server.store, server.metrics)
 
     def routes(self) -> list[WebSocketRoute]:
         out = []

@@ -1,0 +1,168 @@
+"""The cassette player for WebSockets: recorded sessions answer upgrades (api.websocket.CassetteSessions).
+
+What to send and when is decided by cassettes/ws_play.py; this module keeps the clock and the connection.
+Server frames go out in recorded order from one sender task, each at its deadline (its recorded offset,
+divided by `--speed`, from the upgrade or from the arrival of the client frame that triggered it), so a
+client that sends its next frame early never reorders the recording. At the end the recorded close is
+replayed: a server close with its code and reason (1006: the connection dropped, no close frame), or, for
+a client close, the connection is left to the client.
+
+A client frame that matches nothing is a miss, reported as an HTTP miss is (the run's misses, the
+`simctl_cassette_total{result="miss"}` metric, the log). In strict mode the client gets the Realtime API's
+`error` event naming the closest recorded frame and the connection is closed with 1008 (policy violation:
+RFC 6455's code for a message the endpoint will not take; unlike 1011, a client does not take it for a
+server fault to retry). Fallback and record-new modes have no recording to go on with either, so they do
+the same after the miss is reported: the scenario's simulation starts from a fresh session, not mid-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from .. import ids
+from ..api.websocket import Session, Socket, Upgrade
+from ..cassettes.source import CassetteSource, Miss
+from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame
+from ..cassettes.ws_play import Playback, Timed, describe, frame_options, rotate
+from ..state.store import Store
+from .metrics import Metrics
+
+log = logging.getLogger("simctl")
+MISS_CLOSE = (1008, "cassette_miss")
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseAction:
+    close: Close
+
+
+class CassettePlayer:
+    """Answers upgrades from the cassettes' recorded WebSocket sessions (Sockets.cassettes)."""
+
+    def __init__(self, source: CassetteSource, store: Store, metrics: Metrics) -> None:
+        self.source, self.store, self.metrics = source, store, metrics
+
+    async def open_session(self, upgrade: Upgrade) -> Session | None:
+        query = dict(upgrade.query)
+        found = self.source.sessions.candidates(upgrade.path, query)
+        if found:
+            n = await self.store.next_play(self.source.play_key(found))
+            if n < len(found) or self.source.after_last != "fail":
+                self.metrics.cassette.labels("hit").inc()
+                return RecordedSession(self, upgrade, Playback(rotate(found, n, self.source.after_last),
+                                                               frame_options(self.source.opts)))
+        self.metrics.cassette.labels("miss").inc()
+        closest, diff = self.source.sessions.closest(upgrade.path, query)
+        if found:
+            diff = [f"all {len(found)} recorded sessions were already played (after_last: fail)"]
+        miss = Miss("GET", upgrade.path + " (WebSocket upgrade)", closest, diff)
+        self.source.misses.append(miss)
+        log.warning("cassette miss: %s", miss.message())
+        return None
+
+    def frame_miss(self, upgrade: Upgrade, playback: Playback, why: list[str]) -> Miss:
+        self.metrics.cassette.labels("miss").inc()
+        expected = playback.script.turns[min(playback.done, len(playback.script.turns) - 1)][0] \
+            if playback.script.turns else None
+        closest = f"client frame #{playback.done + 1} of the session" if expected is None else \
+            f"client frame #{playback.done + 1}: {describe(expected)}"
+        miss = Miss("WEBSOCKET", upgrade.path, closest, why[1:] if expected is not None and len(why) > 1 else why)
+        self.source.misses.append(miss)
+        log.warning("cassette miss: %s", miss.message())
+        return miss
+
+    def scale(self, ms: float) -> float:
+        speed = self.source.speed
+        return 0.0 if speed == 0 else ms / 1000.0 / speed
+
+
+class RecordedSession:
+    """One upgrade played from a recording (api.websocket.Session)."""
+
+    def __init__(self, player: CassettePlayer, upgrade: Upgrade, playback: Playback) -> None:
+        self.player, self.upgrade, self.playback = player, upgrade, playback
+        self.queue: asyncio.Queue[tuple[float, Frame | _CloseAction]] = asyncio.Queue()
+
+    async def run(self, socket: Socket) -> None:
+        started = time.perf_counter()
+        sender = asyncio.create_task(self._send(socket))
+        try:
+            self._enqueue(started, self.playback.opening())
+            self._maybe_close(started)
+            while (payload := await socket.receive()) is not None:
+                arrived = time.perf_counter()
+                result = self.playback.on_client(payload)
+                if isinstance(result, list):
+                    await self._miss(socket, payload, result, sender)
+                    return
+                self._enqueue(arrived, result)
+                self._maybe_close(arrived)
+        finally:
+            sender.cancel()  # the connection is closed: nothing more can be sent
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            self.player.source.played(self.playback.current)
+
+    def _enqueue(self, anchor: float, frames: tuple[Timed, ...]) -> None:
+        for t in frames:
+            self.queue.put_nowait((anchor + self.player.scale(t.after_ms), t.frame))
+
+    def _maybe_close(self, anchor: float) -> None:
+        """Once every recorded client frame came, the recorded server close follows at its offset."""
+        close = self.playback.script.close
+        if self.playback.finished and close is not None and close.by == "server":
+            self.queue.put_nowait((anchor + self.player.scale(self.playback.script.close_after_ms),
+                                   _CloseAction(close)))
+
+    async def _send(self, socket: Socket) -> None:
+        while True:
+            deadline, item = await self.queue.get()
+            delay = deadline - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if isinstance(item, _CloseAction):
+                await _close(socket, item.close)
+                return
+            if not await socket.send(item.payload()):
+                return
+
+    async def _miss(self, socket: Socket, payload: str | bytes, why: list[str], sender: asyncio.Task[None]) -> None:
+        miss = self.player.frame_miss(self.upgrade, self.playback, why)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        await socket.send(json.dumps(error_event(miss.message(), _event_id(payload))))
+        await socket.close(*MISS_CLOSE)
+
+
+async def _close(socket: Socket, close: Close) -> None:
+    if close.code == NO_CLOSE_FRAME:  # recorded as dropped: drop it again (no close frame to send)
+        drop = getattr(socket, "drop", None)
+        if drop is not None:
+            drop()
+            return
+    await socket.close(close.code if close.code != NO_CLOSE_FRAME else 1011, close.reason)
+
+
+def error_event(message: str, client_event_id: str | None) -> dict[str, object]:
+    """The Realtime API's `error` server event (RealtimeServerEventError in OpenAI's description)."""
+    return {"type": "error", "event_id": "event_" + ids.hex_token(11),
+            "error": {"type": "invalid_request_error", "code": "cassette_miss", "message": message, "param": None,
+                      "event_id": client_event_id}}
+
+
+def _event_id(payload: str | bytes) -> str | None:
+    if isinstance(payload, bytes):
+        return None
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return None
+    event_id = value.get("event_id") if isinstance(value, dict) else None
+    return event_id if isinstance(event_id, str) else None
+

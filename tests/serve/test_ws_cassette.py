@@ -1,0 +1,214 @@
+"""Recorded WebSocket sessions replayed (issue 22): the cassette player behind the WebSocket transport
+(serve/websocket.py), on a real uvicorn, with a real `websockets` client and the official SDK's realtime client.
+The recording is cassettes/realtime.yaml (a Realtime text session) and sessions written here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import openai
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from simulator.api.websocket import SocketEndpoint
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.load import Cassette, Interaction, Request, Response
+from simulator.cassettes.websocket import Close, Frame, Session
+from simulator.config import ServerConfig
+from simulator.errors import APIError
+from simulator.serve.server import Server
+from simulator.serve.websocket import _Route
+from simulator.serve.ws_cassette import MISS_CLOSE, error_event
+from simulator.testing import serving
+
+SAMPLE = Path(__file__).resolve().parents[2] / "cassettes" / "realtime.yaml"
+ANSWER = "The capital of France is Paris."
+
+
+async def _no_simulation(*_: Any) -> Any:
+    raise APIError(501, "no simulated session in this test", code="not_simulated")
+
+
+async def _anyone(*_: Any) -> None:
+    return None
+
+
+# A WebSocket route whose only source is the cassette player: the transport's own path through Sockets.
+ENDPOINT = SocketEndpoint(paths=("/v1/realtime",), open=_no_simulation, authorize=_anyone,
+                          error_frame=lambda e: json.dumps(error_event(e.message, None)),
+                          refusal_close=lambda e: MISS_CLOSE,
+                          subprotocol=lambda offered: "realtime" if "realtime" in offered else None)
+
+
+@contextmanager
+def replaying(*paths: Path, **options: Any) -> Iterator[tuple[str, Server]]:
+    server = Server(ServerConfig(cassettes=tuple(map(str, paths)), seed=1, **options))
+    app = Starlette(routes=[WebSocketRoute(p, _Route(server.sockets, ENDPOINT, "openai")) for p in ENDPOINT.paths])
+    with serving(app, lifespan="off") as url:
+        yield url, server
+
+
+def _ws(url: str, query: str = "?model=gpt-realtime") -> str:
+    return url.replace("http://", "ws://") + "/v1/realtime" + query
+
+
+async def _events_until(ws: ClientConnection, last: str) -> list[dict[str, Any]]:
+    out = []
+    while True:
+        event = json.loads(await ws.recv())
+        out.append(event)
+        if event["type"] == last:
+            return out
+
+
+async def _conversation(url: str) -> tuple[list[str], str, float, int | None]:
+    async with connect(_ws(url), additional_headers={"Authorization": "Bearer sk-test"}) as ws:
+        created = json.loads(await ws.recv())
+        # Another key order and an event_id of its own: still the recorded frame.
+        await ws.send(json.dumps({"event_id": "evt_mine_1", "session": {
+            "instructions": "Answer in one short sentence.", "output_modalities": ["text"], "type": "realtime"},
+            "type": "session.update"}))
+        types = [created["type"], json.loads(await ws.recv())["type"]]
+        await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text",
+                                                           "text": "What is the capital of France?"}]}}))
+        types += [e["type"] for e in await _events_until(ws, "conversation.item.done")]
+        sent = time.perf_counter()
+        await ws.send(json.dumps({"type": "response.create", "event_id": "evt_mine_2"}))
+        events = await _events_until(ws, "response.done")
+        waited = time.perf_counter() - sent
+        types += [e["type"] for e in events]
+        text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+        await ws.close()
+        return types, text, waited, ws.close_code
+
+
+def test_a_recorded_realtime_session_is_replayed_frame_by_frame() -> None:
+    recorded = cassettes.load(SAMPLE).interactions[0].websocket
+    assert recorded is not None
+    with replaying(SAMPLE) as (url, server):
+        types, text, waited, code = asyncio.run(_conversation(url))
+        assert server.source is not None and server.source.misses == []
+    assert types == [f.event_type() for f in recorded.frames if not f.from_client]
+    assert text == ANSWER and code == 1000
+    # response.done left 426.2 ms after response.create in the recording; replay keeps that offset.
+    assert waited >= 0.40
+
+
+async def _miss(url: str) -> tuple[dict[str, Any], int | None, str | None]:
+    async with connect(_ws(url)) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "session.update", "event_id": "evt_x", "session": {
+            "type": "realtime", "output_modalities": ["text"], "instructions": "Answer at length."}}))
+        error = json.loads(await ws.recv())
+        try:
+            await ws.recv()
+        except ConnectionClosed as e:
+            return error, e.rcvd.code if e.rcvd else None, e.rcvd.reason if e.rcvd else None
+    return error, None, None
+
+
+def test_a_client_frame_the_recording_does_not_have_is_a_miss() -> None:
+    with replaying(SAMPLE, speed=0) as (url, server):
+        error, code, reason = asyncio.run(_miss(url))
+        assert server.source is not None
+        misses = [m.message() for m in server.source.misses]
+    assert (code, reason) == MISS_CLOSE
+    assert error["type"] == "error" and error["event_id"].startswith("event_")
+    assert error["error"]["type"] == "invalid_request_error" and error["error"]["code"] == "cassette_miss"
+    assert error["error"]["event_id"] == "evt_x"
+    message = error["error"]["message"]
+    assert "client frame #1: session.update" in message
+    assert 'frame.session.instructions: "Answer at length." != recorded "Answer in one short sentence."' in message
+    assert misses == [message]
+
+
+async def _refused(url: str, query: str) -> tuple[dict[str, Any], int | None]:
+    async with connect(_ws(url, query)) as ws:
+        first = json.loads(await ws.recv())
+        try:
+            await ws.recv()
+        except ConnectionClosed as e:
+            return first, e.rcvd.code if e.rcvd else None
+    return first, None
+
+
+def test_an_upgrade_no_recording_answers_is_a_miss_in_strict_mode() -> None:
+    with replaying(SAMPLE, speed=0) as (url, server):
+        event, code = asyncio.run(_refused(url, "?model=gpt-realtime-mini&api-key=sk-proj-" + "Q" * 30))
+        assert server.source is not None
+        misses = [m.message() for m in server.source.misses]
+    assert event["type"] == "error" and "no recorded WebSocket session" in event["error"]["message"]
+    assert code == MISS_CLOSE[0]
+    assert len(misses) == 1 and 'query.model: "gpt-realtime-mini" != recorded "gpt-realtime"' in misses[0]
+    assert "Q" * 30 not in misses[0]
+
+
+def _binary_session(path: Path) -> None:
+    frames = [Frame(5.0, False, "json", {"type": "session.created", "event_id": "event_1"}),
+              Frame(10.0, True, "base64", "AAECAw=="),
+              Frame(30.0, False, "base64", "BAUG"),
+              Frame(31.0, False, "text", "plain words")]
+    session = Session(frames, Close(60.0, 4000, "recorded goodbye", "server"), "realtime")
+    interaction = Interaction(Request("GET", "/v1/realtime", {"model": "gpt-realtime"}), Response(101),
+                              websocket=session)
+    cassettes.save(Cassette([interaction]), path)
+
+
+async def _binary(url: str) -> tuple[list[Any], str | None, int | None, str | None]:
+    got: list[Any] = []
+    async with connect(_ws(url), subprotocols=["realtime"]) as ws:  # type: ignore[list-item]
+        got.append(json.loads(await ws.recv())["type"])
+        await ws.send(b"\x00\x01\x02\x03")
+        got += [await ws.recv(), await ws.recv()]
+        try:
+            await ws.recv()
+        except ConnectionClosed as e:
+            return got, ws.subprotocol, e.rcvd.code if e.rcvd else None, e.rcvd.reason if e.rcvd else None
+    return got, None, None, None
+
+
+def test_binary_frames_and_the_servers_recorded_close_are_replayed(tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    _binary_session(path)
+    with replaying(path, speed=0) as (url, server):
+        got, subprotocol, code, reason = asyncio.run(_binary(url))
+        assert server.source is not None and server.source.misses == []
+    assert got == ["session.created", b"\x04\x05\x06", "plain words"]
+    assert subprotocol == "realtime" and (code, reason) == (4000, "recorded goodbye")
+
+
+async def _sdk(url: str) -> tuple[list[str], str]:
+    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0)
+    types: list[str] = []
+    text = ""
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                                           "instructions": "Answer in one short sentence."})
+        await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "What is the capital of France?"}]})
+        await conn.response.create()
+        async for event in conn:
+            types.append(event.type)
+            if event.type == "response.output_text.delta":
+                text += event.delta
+            if event.type == "response.done":
+                break
+    await client.close()
+    return types, text
+
+
+def test_the_official_sdks_realtime_client_gets_the_recorded_session() -> None:
+    with replaying(SAMPLE, speed=0) as (url, server):
+        types, text = asyncio.run(_sdk(url))
+        assert server.source is not None and server.source.misses == []
+    assert types[:2] == ["session.created", "session.updated"] and types[-1] == "response.done"
+    assert text == ANSWER
