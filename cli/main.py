@@ -17,6 +17,8 @@ COMMANDS = {
     "record": "simctl.record:record",
     "import": "simctl.convert:import_",
     "export": "simctl.convert:export",
+    "explain": "simctl.explain:explain",
+    "init": "simctl.init:init",
 }
 
 

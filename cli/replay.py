@@ -24,6 +24,8 @@ from simulator.serve import logs
 from simulator.serve.protocol import PROTOCOL
 from simulator.state.store import PER_WORKER
 
+from . import banner, knobs
+
 if TYPE_CHECKING:
     from simulator.serve.server import Server
 
@@ -96,14 +98,19 @@ class _Server(uvicorn.Server):
               help="Access log: one line per request (request id, route, model, status, duration, tokens, fault).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="Log verbosity.")
+@click.option("--quiet", "-q", is_flag=True, help="No start-up screen (base URL, what is served, SDK environment).")
+@knobs.options
 def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, api_keys: tuple[str, ...],
            max_body: int, watch: bool, grace: float, fail_on_verdict: bool, cassettes: tuple[str, ...], mode: str,
            upstream: str,
            speed: float, timing_mode: str, miss_status: int, after_last: str | None, match_ignore: tuple[str, ...],
            match_on: tuple[str, ...], match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
            fail_on_unmatched: bool, report_path: str | None, workers: int, state: str, dashboard: bool,
-           log_format: str, log_level: str) -> None:
-    """Serve an OpenAI-compatible API from scenarios (the built-in `default` with no options).
+           log_format: str, log_level: str, quiet: bool, **knob_args: str | tuple[str, ...] | None) -> None:
+    """Serve the simulated APIs from scenarios (the built-in `default` with no options) and cassettes.
+
+    Timing, errors, rate limits and chaos need no file: --ttft, --itl, --tps, --error-rate, --rpm, --tpm
+    and --chaos are scenario fragments layered over the scenarios (`simctl scenario show` prints the result).
 
     Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
     3 the resilience verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
@@ -115,7 +122,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                           max_body_bytes=max_body, log_level=log_level, watch=watch, cassettes=cassettes, mode=mode,
                           upstream=upstream, speed=speed, timing=timing_mode, miss_status=miss_status,
                           after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
-                                                              convert), state=state, workers=workers)
+                                                              convert), state=state, workers=workers,
+                          knobs=knobs.take(knob_args))
     _configure_logging(log_format, log_level)
     try:
         check_url(state)
@@ -128,6 +136,8 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
                    err=True)
     _banner(config, workers)
+    if not quiet:
+        banner.show(err, config, server)
     if workers > 1:
         _serve_workers(config, workers, log_level, grace)
         return

@@ -12,6 +12,9 @@ from rich.table import Table
 from simulator.errors import ConfigError
 from simulator.scenario import file as scenarios
 from simulator.scenario.check import problems, schema
+from simulator.scenario.effective import to_yaml
+
+from . import knobs
 
 err = Console(stderr=True, soft_wrap=True)  # an error is one line (FILE:LINE:COLUMN: what), whatever the width
 
@@ -34,13 +37,26 @@ def list_() -> None:
 
 
 @scenario.command()
-@click.argument("name")
-def show(name: str) -> None:
-    """Print a scenario file (built-in name or path)."""
+@click.argument("names", nargs=-1)
+@click.option("--effective", is_flag=True, help="Print the loaded, layered scenario even for one file.")
+@knobs.options
+def show(names: tuple[str, ...], effective: bool, **knob_args: str | tuple[str, ...] | None) -> None:
+    """Print a scenario file (built-in name or path), or the effective scenario.
+
+    One file alone is printed as written. Several (later ones layered over earlier ones, as
+    `simctl replay --scenario A --scenario B`), --effective, or any knob print the scenario the server
+    would answer from, in scenario-file keys and seconds: `simctl scenario show default --ttft 300` is what
+    `simctl replay --ttft 300` serves, and equals the effective form of a file that extends default with
+    `timing: {ttft: 0.3}`.
+    """
+    given = knobs.take(knob_args)
     try:
-        click.echo(scenarios.resolve_path(name).read_text(encoding="utf-8"), nl=False)
+        if len(names) == 1 and not effective and not given:
+            click.echo(scenarios.resolve_path(names[0]).read_text(encoding="utf-8"), nl=False)
+            return
+        click.echo(to_yaml(scenarios.load(*(names or ("default",)), knobs=given)), nl=False)
     except ConfigError as e:
-        err.print(f"simctl: {e}", markup=False)
+        err.print(f"simctl: {e}", markup=False, highlight=False)
         sys.exit(2)
 
 

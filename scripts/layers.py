@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("state",),
     ("cassettes", "scenario"),
     ("generate",),
-    ("config", "sse", "eventstream", "yamlguard", "atomic", "forms", "server_state"),
+    ("config", "sse", "eventstream", "yamlguard", "atomic", "forms", "server_state", "sdk_env"),
     ("errors", "plan", "ids", "rng"),
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -32,6 +32,9 @@ class ServerConfig:
     # Shared state: "memory" (this process) or a Redis URL (every worker and replica shares it).
     state: str = "memory"
     workers: int = 1
+    # The command line's knobs (--ttft, --error-rate, --rpm, --chaos, ...): scenario fragments layered last
+    # over `scenarios` by the scenario loader (scenario/knobs.py).
+    knobs: dict[str, Any] = field(default_factory=dict)
 
 
 MEMORY = "memory"  # the --state value for the in-process store

@@ -24,10 +24,11 @@ import pytest
 
 from .config import ServerConfig
 from .record_modes import RECORD_MODES, Plan, plan
+from .sdk_env import DUMMY_KEY, env_vars
 from .testing import Running, serve
 
 DEFAULT_UPSTREAM = "https://api.openai.com"
-TEST_KEY = "sk-simctl-test"
+TEST_KEY = DUMMY_KEY
 _SPELLINGS = {"new-episodes": "new_episodes"}  # --simctl-record's older spelling
 _FORBIDDEN = r"<>?%*:|\"'/\\"  # not in a file name (pytest-recording's list)
 _TEST = pytest.StashKey["_Test"]()
@@ -179,19 +180,7 @@ def simctl_env_vars(simctl_url: str) -> dict[str, str]:
         def simctl_env_vars(simctl_env_vars, simctl_url):
             return {**simctl_env_vars, "MY_LLM_BASE_URL": simctl_url + "/v1"}
     """
-    # The anthropic SDK adds /v1/messages to ANTHROPIC_BASE_URL itself.
-    return {"OPENAI_BASE_URL": simctl_url + "/v1", "OPENAI_API_BASE": simctl_url + "/v1",
-            "OPENAI_API_KEY": TEST_KEY, "ANTHROPIC_BASE_URL": simctl_url, "ANTHROPIC_API_KEY": TEST_KEY,
-            # openai.AzureOpenAI reads these three (it adds /openai/deployments/... itself)
-            "AZURE_OPENAI_ENDPOINT": simctl_url, "AZURE_OPENAI_API_KEY": TEST_KEY, "OPENAI_API_VERSION": "2024-10-21",
-            # the ollama client reads OLLAMA_HOST (and sends OLLAMA_API_KEY as a bearer key when set)
-            "OLLAMA_HOST": simctl_url, "OLLAMA_API_KEY": TEST_KEY,
-            # google-genai: the base URL (it adds /v1beta/models/... itself) and both key variables it reads
-            "GOOGLE_GEMINI_BASE_URL": simctl_url, "GEMINI_API_KEY": TEST_KEY, "GOOGLE_API_KEY": TEST_KEY,
-            # boto3 (bedrock-runtime): its service-specific endpoint variable and credentials it signs with
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": simctl_url, "AWS_ACCESS_KEY_ID": TEST_KEY,
-            "AWS_SECRET_ACCESS_KEY": TEST_KEY, "AWS_DEFAULT_REGION": "us-east-1",
-            "SIMCTL_URL": simctl_url}
+    return env_vars(simctl_url, TEST_KEY)  # the same lines `simctl replay` prints on start (sdk_env.py)
 
 
 @pytest.fixture

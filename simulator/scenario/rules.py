@@ -90,6 +90,39 @@ class Match:
             return False
         return True
 
+    def mismatch(self, req: Incoming) -> str | None:
+        """Why `static` refuses this request (the first predicate that fails, in words), or None when it passes:
+        for `simctl explain`, which says why the rules and faults that did not apply did not."""
+        import json
+
+        checks: list[tuple[bool, str]] = [
+            (bool(self.route) and not fnmatch.fnmatchcase(req.path, self.route or ""),
+             f"route {req.path} is not {self.route}"),
+            (bool(self.method) and req.method.upper() != (self.method or "").upper(),
+             f"method {req.method} is not {self.method}"),
+            (bool(self.provider) and req.provider != self.provider,
+             f"the route is {req.provider}'s, not {self.provider}'s"),
+            (bool(self.model) and not fnmatch.fnmatchcase(str(req.model or ""), self.model or ""),
+             f"model {req.model!r} is not {self.model}"),
+        ]
+        checks += [(not p.search(req.headers.get(name, "")), f"header {name} does not match /{p.pattern}/")
+                   for name, p in self.headers.items()]
+        checks += [(not _body_ok(t, req.body), f"body {t.path or '(whole)'} "
+                    + (f"is not {json.dumps(t.equals)}" if t.equals is not None else
+                       f"does not match /{t.regex.pattern}/" if t.regex else "is absent")) for t in self.body]
+        if self.window:
+            checks.append((not self.window[0] <= req.elapsed_s < self.window[1],
+                           f"{req.elapsed_s:g} s after start is outside its window [{self.window[0]:g}, "
+                           f"{self.window[1]:g}) s"))
+        return next((why for failed, why in checks if failed), None)
+
+    def counted(self) -> str:
+        """The count and chance predicates, in words ("every 3rd, probability 0.05"), or ""."""
+        parts = [f"every {self.every}" if self.every else "", f"first {self.first}" if self.first is not None else "",
+                 f"after {self.after}" if self.after is not None else "",
+                 f"probability {self.probability:g}" if self.probability is not None else ""]
+        return ", ".join(p for p in parts if p)
+
     def __call__(self, req: Incoming, rng: np.random.Generator) -> bool:
         if not self.static(req):
             return False

@@ -37,6 +37,8 @@ class Call:
     fault: faults.Fault | None = None
     recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
     limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
+    rule: Any = None  # the scenario rule that matched (scenario.parts.Rule), if one did
+    incoming: Any = None  # what rules, faults and cassettes matched against (scenario.rules.Incoming)
 
     def identity(self, endpoint: Endpoint) -> bytes | None:
         """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes)."""
