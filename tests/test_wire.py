@@ -29,26 +29,6 @@ ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
 KNOWN_GAPS: dict[str, str] = {
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_phase_streamed_on_part_start.yaml#0":
-        "gpt-5.5 says a commentary message (phase) before its function call; simctl only calls",
-    "Mirascope__mirascope/test_refusal/openai_gpt_4o_responses/stream.yaml#0":
-        "the model refused: refusal parts, response.refusal.delta/done; simctl answers text",
-    "pydantic__pydantic-ai/test_openai_tool_availability_delta/test_supported_model_calls_additional_tool.yaml#0":
-        "an additional_tools input item (gpt-5.6 tool availability) is refused: 400",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_responses_thinking_with_modified_history.yaml#1":
-        "a reasoning item sent without the item that followed it is a 400; simctl accepts it",
-    "crmne__ruby_llm/chat_tool_choice_and_calls_control_openai_gpt-5-nano_respects_calls_one_for_sequential_execution.yml#1":
-        "after a tool result the model called the next tool; simctl answers with a message",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#0":
-        "with tools offered the model answered in text; simctl calls a tool",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#1":
-        "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#2":
-        "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
-    "pydantic__pydantic-ai/test_openai_responses/test_openai_previous_response_id_seed_auto_chains_through_retries.yaml#3":
-        "follows from #0: simctl's function call wants an output, later ids are unknown (400)",
-    "Arize-ai__openinference/test_instrumentor/test_tool_spans_nested_under_agent_span.yaml#1":
-        "after a tool result the model answered in text; simctl calls a tool again",
 }
 
 

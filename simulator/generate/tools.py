@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -70,12 +71,60 @@ def _allowed(tools: list[Tool], choice: dict[str, Any]) -> tuple[list[Tool], str
     return [t for t in tools if t.name in names], mode
 
 
+@dataclass(frozen=True, slots=True)
+class Calls:
+    """The tool calls a conversation holds since its last user message: the tools whose last result
+    came back, and those whose last result reported a failure (with how many failed so far)."""
+
+    answered: frozenset[str] = frozenset()
+    failed: dict[str, int] = field(default_factory=dict)
+
+
+# A tool result that says the call went wrong: the model calls again (pydantic-ai's retry prompt
+# "Location not recognized ... Fix the errors and try again." got a second get_weather call, recorded 2026-04).
+_FAILED = re.compile(r"\b(?:errors?|exception|failed|failure|invalid|not recognized|not found|unable to|"
+                     r"try again|retry)\b", re.IGNORECASE)
+MAX_RETRIES = 2  # calls again after a failed result at most twice: after a third failure the model gives up
+# Words that say nothing about what a tool is for ("Get the current weather for a city" is about weather).
+_STOP = frozenset("""a an the and or of to in on for with at by from as is are was be been it its this that these
+those what whats which who how when where why do does did i im you your me my we our us can could would should will
+please tell get gets give gives use using used call calls tool tools function functions s t""".split())
+
+
+def calls_since_user(results: Iterable[tuple[str, str]]) -> Calls:
+    """Calls from (tool name, its output text) pairs, in conversation order (those after the last user message)."""
+    answered: set[str] = set()
+    failed: dict[str, int] = {}
+    for name, output in results:
+        if _FAILED.search(output):
+            failed[name] = failed.get(name, 0) + 1
+            answered.discard(name)
+        else:
+            answered.add(name)
+            failed.pop(name, None)
+    return Calls(frozenset(answered), failed)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - _STOP
+
+
+def relevance(tool: Tool, prompt: str) -> int:
+    """How many of the prompt's meaningful words the tool's name and description share."""
+    return len(_words(prompt) & _words(f"{tool.name.replace('_', ' ')} {tool.description}"))
+
+
 def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: bool, *,
-           told: directive.Directive) -> Tool | None:
+           told: directive.Directive, calls: Calls | None = None) -> Tool | None:
     """The tool the model calls now, or None for a text answer.
 
-    Once the conversation holds a tool's result the model answers in text, so an agent loop ends
-    as it would against the real API; a forced choice (`required` or a named function) always calls.
+    A forced choice (`required` or a named function) always calls. With `auto`, given the conversation's
+    `calls` (OpenAI's planners), the model calls a tool the user's last message is about (it shares a
+    meaningful word with the tool's name or description: "What's the weather in New York?" and get_weather;
+    "Say hi in one word" calls nothing) that has not answered yet since that message, or whose last
+    result reported a failure (at most MAX_RETRIES times); else it answers in text, so an agent loop
+    ends as it does against the real API. Without `calls`, once the conversation ends with a tool's
+    result the model answers in text, and otherwise calls the tool sharing most words (the first by default).
     """
     forced = told.tool
     if forced is not None:  # a scenario rule decides, whatever the request asked
@@ -94,6 +143,10 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
     if tool_choice not in (None, "auto", "required"):
         raise invalid(f"Invalid value: '{tool_choice}'. Supported values are: 'none', 'auto', and 'required'.",
                       param="tool_choice", code="invalid_value")
+    if calls is not None and tool_choice != "required":
+        wanted = [t for t in tools if relevance(t, prompt) > 0 and t.name not in calls.answered
+                  and calls.failed.get(t.name, 0) <= MAX_RETRIES]
+        return max(wanted, key=lambda t: relevance(t, prompt)) if wanted else None  # max(): the first of equals
     if after_tool_result and tool_choice != "required":
         return None
     words = set(re.findall(r"[a-z0-9]+", prompt.lower()))

@@ -47,6 +47,11 @@ BUILTIN: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"(?i)\b(make|build|assemble)\s+(a\s+)?(pipe\s+)?(bomb|explosive|ghost gun|molotov)\w*", ("illicit",
                                                                                               "illicit/violent",
                                                                                               "violence")),
+    # making drugs or chemical weapons: "Provide detailed instructions for synthesizing fentanyl."
+    (r"(?i)\b(synthesi[sz]\w*|manufactur\w*|cook\w*|produc\w*|mak(e|ing)|brew\w*)\b[^.?!]{0,40}?\b(fentanyl|"
+     r"meth(amphetamine)?|heroin|cocaine|lsd|mdma)\b", ("illicit",)),
+    (r"(?i)\b(synthesi[sz]\w*|manufactur\w*|produc\w*|mak(e|ing)|weaponi[sz]\w*)\b[^.?!]{0,40}?\b(sarin|vx|"
+     r"nerve agents?|ricin|anthrax|mustard gas|chemical weapons?|bioweapons?)\b", ("illicit", "illicit/violent")),
     (r"(?i)\b(porn\w*|nsfw|explicit sex\w*|sexually explicit)\b", ("sexual",)),
     (r"(?i)\b(exterminate|wipe out|eradicate)\s+(all|every|the)\s+\w+", ("hate", "hate/threatening", "violence")),
 )
@@ -114,6 +119,12 @@ def _rule(r: Any, i: int) -> FlagRule:
     if score is not None and (isinstance(score, bool) or not isinstance(score, int | float) or not 0 <= score <= 1):
         raise ValueError(f"{at}.score: expected a number in [0, 1], got {score!r}")
     return FlagRule(pattern, tuple(cats), kind, None if score is None else float(score))
+
+
+def flagged(policy: Policy, text: str) -> set[str]:
+    """The categories the policy flags in a text (its rules scored 0.5 or more, and the word list's)."""
+    return {c for rule in _rules(policy) if rule.input in ("any", "text") and rule.pattern.search(text)
+            for c in rule.categories if rule.score is None or rule.score >= 0.5}
 
 
 @dataclass(frozen=True, slots=True)

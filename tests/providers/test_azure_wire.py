@@ -34,8 +34,6 @@ azure:
 """
 # (file name, exchange): what differs and why it is left.
 KNOWN_GAPS: dict[tuple[str, int], str] = {
-    ("TestAzureNativeToolCalling.test_azure_parallel_native_tool_calling_test_crew.yaml", 1):
-        "after tool results the user asks again: the model answered in text, simctl's generator calls a tool",
     ("TestAzureMultimodalIntegration.test_describe_image.yaml", 0):
         "api-supported-versions, request-id, x-envoy-upstream-service-time: sent by the 2024-08-01-preview "
         "gateway once (2026-01), in no other recording",

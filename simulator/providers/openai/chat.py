@@ -13,7 +13,7 @@ from ...api import params
 from ...api.context import Context
 from ...errors import invalid
 from ...generate import directive, json_mode, jsongen, textgen, tokens
-from ...generate.tools import Tool, arguments, choose
+from ...generate.tools import Calls, Tool, arguments, calls_since_user, choose
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import CHAT, ModelInfo
 from ...scenario.timing import schedule
@@ -64,11 +64,12 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
 
     prompt = _last_user_text(messages)
     after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
+    calls = _calls(messages)
     prompt_tokens = count_prompt(messages, tools, model, window="chat")
     choices = []
     for i in range(n):
         rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
-        tool = choose(tools, tool_choice, prompt, after_tool, told=ctx.directive)
+        tool = choose(tools, tool_choice, prompt, after_tool, told=ctx.directive, calls=calls)
         if tool is not None:
             args = arguments(tool, rng)
             choices.append(Choice(i, tokens.pieces(args), "function_call" if legacy else "tool_calls", tool,
@@ -225,6 +226,17 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
         if m.get("role") == "user":
             return tokens.content_text(m.get("content"))
     return ""
+
+
+def _calls(messages: list[dict[str, Any]]) -> Calls:
+    """The tool calls since the user's last message and how their results came back (tool messages answer
+    a call by id, legacy function messages by name)."""
+    last_user = max((n for n, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    names = {c.get("id"): str((c.get("function") or {}).get("name", "")) for m in messages
+             for c in (m.get("tool_calls") or []) if isinstance(c, dict)}
+    return calls_since_user((names.get(m.get("tool_call_id"), "") if m["role"] == "tool" else str(m.get("name", "")),
+                             tokens.content_text(m.get("content"))) for m in messages[last_user + 1:]
+                            if m.get("role") in ("tool", "function"))
 
 
 def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:

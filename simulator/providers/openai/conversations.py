@@ -15,8 +15,8 @@ from . import items_store
 from .items_store import CONVERSATION
 from .kept import page
 from .metadata import check as check_metadata
-from .responses import _input_items
 from .responses_items import Ids
+from .responses_job import input_items
 
 MAX_ADDED = 20  # items at a time, at creation and per POST .../items
 
@@ -103,7 +103,7 @@ def _items(body: dict[str, Any], name: str, *, required: bool, ids: Ids) -> list
     if len(raw) > MAX_ADDED:
         raise invalid(f"Invalid '{name}': array too long. Expected an array with maximum length {MAX_ADDED}, but "
                       f"got an array with length {len(raw)} instead.", param=name, code="array_above_max_length")
-    return items_store.with_ids(_input_items({"input": raw}), ids)
+    return items_store.with_ids(input_items({"input": raw}), ids)
 
 
 def _missing_item(item_id: str) -> APIError:

@@ -11,20 +11,20 @@ from ...generate.tools import parse_tools
 from ...plan import ResponsePlan, json_plan
 from ...scenario.catalog import RESPONSES
 from . import prompt_tokens
-from .responses import _history, _input_items
+from .responses_job import input_items, load_history
 
 DEFAULT_MODEL = "gpt-4o"  # `model` is optional here; the count needs a tokenizer
 
 
 async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     name = params.optional(body, "model", str)
-    items = _input_items(body) if "input" in body else []
+    items = input_items(body) if "input" in body else []
     if name is None:
         name = DEFAULT_MODEL if ctx.catalog.get(DEFAULT_MODEL) else next(
             (m.id for m in ctx.catalog.models if RESPONSES in m.endpoints), DEFAULT_MODEL)
     model = ctx.catalog.resolve(name, RESPONSES)
     # what came before: a previous response's conversation, or a conversation's items (as POST /v1/responses)
-    history = await _history(ctx, body, params.optional(body, "previous_response_id", str))
+    history = await load_history(ctx, body, params.optional(body, "previous_response_id", str))
     instructions = params.optional(body, "instructions", str)
     tools = parse_tools(body.get("tools"), nested=False)
     count = prompt_tokens.responses(instructions, [*history, *items], tools, model)

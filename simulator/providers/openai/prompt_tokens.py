@@ -43,6 +43,8 @@ def responses(instructions: str | None, items: list[dict[str, Any]], tools: list
 
 def _as_message(item: dict[str, Any]) -> dict[str, Any] | None:
     kind = item.get("type", "message")
+    if kind == "additional_tools":
+        return None  # its tools are counted with the others
     if kind == "message" or "role" in item:
         return {"role": item.get("role", "user"), "content": item.get("content")}
     if kind == "function_call":

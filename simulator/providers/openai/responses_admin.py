@@ -19,8 +19,9 @@ from . import prompt_tokens
 from . import responses_fields as fields
 from .items_store import INPUT_ITEMS, message_resource
 from .kept import page
-from .responses import STREAM, _input_items, _missing
+from .responses import STREAM, _missing
 from .responses_items import Ids
+from .responses_job import input_items as read_input_items
 
 COMPACTION_TOKENS = 250  # what the compaction pass writes, at least (recorded 2026-04: 268 and 297 tokens)
 
@@ -85,7 +86,7 @@ async def compact(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     `compaction` item whose encrypted content stands for everything else."""
     model_name = params.required(body, "model", str)
     model = ctx.catalog.resolve(model_name, RESPONSES)
-    items = _input_items(body) if body.get("input") is not None else []
+    items = read_input_items(body) if body.get("input") is not None else []
     history: list[dict[str, Any]] = []
     previous_id = params.optional(body, "previous_response_id", str)
     if previous_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ... import ids
@@ -99,10 +100,27 @@ def check_tool_pairs(items: list[dict[str, Any]]) -> None:
             raise invalid(f"No tool output found for function call {call_id}.", param="input")
 
 
-def message_item(item_id: str, text: str, incomplete: bool, phase: str | None = None) -> dict[str, Any]:
-    """An assistant message, its keys in the recorded order (2026: id, type, status, content, phase, role)."""
+def check_reasoning_followed(items: list[Any]) -> None:
+    """A reasoning item sent back by id needs the item the model wrote after it, sent back by id too (an
+    edited history that keeps the reasoning but rewrites the answer is refused, as recorded 2025-09; a
+    reasoning item without an id, carrying only its encrypted content, is not checked: recorded 200s)."""
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or item.get("type") != "reasoning" or not item.get("id"):
+            continue
+        after = items[n + 1] if n + 1 < len(items) else None
+        if not isinstance(after, dict) or not after.get("id"):
+            raise invalid(f"Item '{item['id']}' of type 'reasoning' was provided without its required following "
+                          "item.", param="input")
+
+
+def message_item(item_id: str, text: str, incomplete: bool, phase: str | None = None,
+                 refusal: bool = False) -> dict[str, Any]:
+    """An assistant message, its keys in the recorded order (2026: id, type, status, content, phase, role);
+    `refusal`: the model declined, its words in a `refusal` part (recorded 2025-10)."""
+    part = {"type": "refusal", "refusal": text} if refusal else \
+        {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
     item: dict[str, Any] = {"id": item_id, "type": "message", "status": "incomplete" if incomplete else "completed",
-                            "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": text}]}
+                            "content": [part]}
     if phase is not None:  # gpt-5.4 onwards say which part of the turn a message is
         item["phase"] = phase
     item["role"] = "assistant"
@@ -134,11 +152,14 @@ def as_input(item: dict[str, Any]) -> dict[str, Any]:
     return dict(item)  # a hosted tool's call goes back as it came
 
 
-def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = True,
-                  logprobs: list[dict[str, Any]] | None = None,
+Emit = Callable[..., None]
+
+
+def stream_events(response: dict[str, Any], pieces: Mapping[str, list[str]], padded: bool = True,
+                  logprobs: Mapping[str, list[dict[str, Any]]] | None = None,
                   asked_tier: str | None = None,
                   partials: dict[str, list[str]] | None = None) -> list[tuple[bytes, bool]]:
-    """Events as (bytes, carries a token); `pieces` are the tokens of the answer item (message or call), and
+    """Events as (bytes, carries a token). `pieces` are the tokens of each message or call, by item id, and
     `logprobs` theirs when asked for. Each delta carries the random `obfuscation` OpenAI adds by default
     (stream_options.include_obfuscation). Fields after `type` in alphabetical order, as the live API writes
     them (2026). No `data: [DONE]`: a Responses stream ends with its last event."""
@@ -164,44 +185,57 @@ def stream_events(response: dict[str, Any], pieces: list[str], padded: bool = Tr
     for index, item in enumerate(response["output"]):
         if item["type"] in hosted_stream.STREAMED:
             hosted_stream.events(emit, index, item, (partials or {}).get(item["id"], []))
-            continue
-        if item["type"] == "reasoning":
-            emit("response.output_item.added", output_index=index, item={**item, "summary": []})
-            # The thinking happens after this event: the time to first token belongs to the first summary
-            # delta, or without a summary to the item's done event.
-            for n, part in enumerate(item["summary"]):
-                at = {"item_id": item["id"], "output_index": index, "summary_index": n}
-                emit("response.reasoning_summary_part.added", **at, part={**part, "text": ""})
-                for piece in tokens.pieces(part["text"]):
-                    emit("response.reasoning_summary_text.delta", True, **at, delta=piece)
-                emit("response.reasoning_summary_text.done", **at, text=part["text"])
-                emit("response.reasoning_summary_part.done", **at, part=part)
-            emit("response.output_item.done", not item["summary"], output_index=index, item=item)
-            continue
-        if item["type"] == "function_call":
-            emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress",
-                                                                          "arguments": ""})
-            for piece in pieces:
-                emit("response.function_call_arguments.delta", True, item_id=item["id"], output_index=index,
-                     delta=piece)
-            emit("response.function_call_arguments.done", item_id=item["id"], name=item["name"], output_index=index,
-                 arguments=item["arguments"])
+        elif item["type"] == "reasoning":
+            _reasoning_events(emit, index, item)
+        elif item["type"] == "function_call":
+            _call_events(emit, index, item, pieces.get(item["id"], []))
         else:
-            part = item["content"][0]
-            emit("response.output_item.added", output_index=index,
-                 item={**item, "status": "in_progress", "content": []})
-            emit("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
-                 part={**part, "text": "", "logprobs": [], "annotations": []})
-            for n, piece in enumerate(pieces):
-                emit("response.output_text.delta", True, item_id=item["id"], output_index=index, content_index=0,
-                     delta=piece, logprobs=[logprobs[n]] if logprobs else [])
-            for n, note in enumerate(part["annotations"]):  # the citations, once the text they follow is out
-                emit("response.output_text.annotation.added", item_id=item["id"], output_index=index,
-                     content_index=0, annotation_index=n, annotation=note)
-            emit("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
-                 text=part["text"], logprobs=logprobs or [])
-            emit("response.content_part.done", item_id=item["id"], output_index=index, content_index=0, part=part)
-        emit("response.output_item.done", output_index=index, item=item)
+            _message_events(emit, index, item, pieces.get(item["id"], []), (logprobs or {}).get(item["id"], []))
     final = "response.incomplete" if response["status"] == "incomplete" else "response.completed"
     emit(final, response=response)
     return out
+
+
+def _reasoning_events(emit: Emit, index: int, item: dict[str, Any]) -> None:
+    emit("response.output_item.added", output_index=index, item={**item, "summary": []})
+    # The thinking happens after this event: the time to first token belongs to the first summary
+    # delta, or without a summary to the item's done event.
+    for n, part in enumerate(item["summary"]):
+        at = {"item_id": item["id"], "output_index": index, "summary_index": n}
+        emit("response.reasoning_summary_part.added", **at, part={**part, "text": ""})
+        for piece in tokens.pieces(part["text"]):
+            emit("response.reasoning_summary_text.delta", True, **at, delta=piece)
+        emit("response.reasoning_summary_text.done", **at, text=part["text"])
+        emit("response.reasoning_summary_part.done", **at, part=part)
+    emit("response.output_item.done", not item["summary"], output_index=index, item=item)
+
+
+def _call_events(emit: Emit, index: int, item: dict[str, Any], pieces: list[str]) -> None:
+    emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "arguments": ""})
+    for piece in pieces:
+        emit("response.function_call_arguments.delta", True, item_id=item["id"], output_index=index, delta=piece)
+    emit("response.function_call_arguments.done", item_id=item["id"], name=item["name"], output_index=index,
+         arguments=item["arguments"])
+    emit("response.output_item.done", output_index=index, item=item)
+
+
+def _message_events(emit: Emit, index: int, item: dict[str, Any], pieces: list[str],
+                    logprobs: list[dict[str, Any]]) -> None:
+    """A message: its text part's deltas, or a refusal part's (response.refusal.delta/done, recorded 2025-10)."""
+    part = item["content"][0]
+    at = {"item_id": item["id"], "output_index": index, "content_index": 0}
+    emit("response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []})
+    if part["type"] == "refusal":
+        emit("response.content_part.added", **at, part={"type": "refusal", "refusal": ""})
+        for piece in pieces:
+            emit("response.refusal.delta", True, **at, delta=piece)
+        emit("response.refusal.done", **at, refusal=part["refusal"])
+    else:
+        emit("response.content_part.added", **at, part={**part, "text": "", "logprobs": [], "annotations": []})
+        for n, piece in enumerate(pieces):
+            emit("response.output_text.delta", True, **at, delta=piece, logprobs=[logprobs[n]] if logprobs else [])
+        for n, note in enumerate(part["annotations"]):  # the citations, once the text they follow is out
+            emit("response.output_text.annotation.added", **at, annotation_index=n, annotation=note)
+        emit("response.output_text.done", **at, text=part["text"], logprobs=logprobs)
+    emit("response.content_part.done", **at, part=part)
+    emit("response.output_item.done", output_index=index, item=item)
