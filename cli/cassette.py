@@ -17,7 +17,7 @@ from rich.table import Table
 
 from simulator import yamlguard
 from simulator.cassettes import load as cassettes
-from simulator.cassettes import tools
+from simulator.cassettes import tools, ws_tools
 from simulator.cassettes.redact import kept_secrets, redact_interaction
 from simulator.errors import ConfigError
 
@@ -70,6 +70,11 @@ def show(path: str) -> None:
     """Show a cassette's interactions, readable."""
     c = _load(path)
     for n, i in enumerate(c.interactions):
+        if i.websocket is not None:  # a session: one line per frame
+            out.rule(f"#{n} {ws_tools.summary(i)}")
+            for line in ws_tools.frame_lines(i.websocket, width=max(out.width, 60)):
+                out.print(line, markup=False, highlight=False)
+            continue
         kind = f"stream of {len(i.response.chunks or [])} chunks" if i.response.streaming else i.response.body.kind
         out.rule(f"#{n} {i.request.method} {i.request.path} -> {i.response.status} ({kind}, {i.duration_ms:.0f} ms)")
         if i.request.body.kind == "json":
@@ -166,9 +171,10 @@ def validate(paths: tuple[str, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def stats_(path: str, as_json: bool) -> None:
     """Per endpoint and model: counts, statuses, latency, TTFT and ITL percentiles."""
-    rows = tools.stats(_load(path))
+    c = _load(path)
+    rows, sessions = tools.stats(c), ws_tools.stats(c)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(rows + sessions, indent=2))
         return
     table = Table("path", "model", "n", "statuses", "latency p50/p99", "TTFT p50/p99", "ITL p50/p99")
 
@@ -178,7 +184,16 @@ def stats_(path: str, as_json: bool) -> None:
     for r in rows:
         table.add_row(r["path"], r["model"], str(r["count"]), json.dumps(r["statuses"]), pct(r["latency_ms"]),
                       pct(r["ttft_ms"]), pct(r["itl_ms"]))
-    out.print(table)
+    if rows or not sessions:
+        out.print(table)
+    if sessions:  # WebSocket sessions: first reply is from a client frame to the first server frame it brought
+        ws = Table("WebSocket path", "model", "sessions", "frames client/server", "closes", "duration p50/p99",
+                   "first reply p50/p99", "frame gap p50/p99")
+        for r in sessions:
+            ws.add_row(r["path"], r["model"], str(r["sessions"]), f"{r['client_frames']}/{r['server_frames']}",
+                       ", ".join(f"{n}x {k}" for k, n in r["closes"].items()), pct(r["duration_ms"]),
+                       pct(r["first_reply_ms"]), pct(r["gap_ms"]))
+        out.print(ws)
 
 
 @cassette.command("diff")

@@ -13,6 +13,8 @@ import numpy as np
 from .load import Cassette, Interaction
 from .matching import MatchOptions, key
 from .redact import binary_stream_text, find_secrets
+from .ws_tools import diff as ws_diff
+from .ws_tools import session_answer, session_key
 
 
 def model_of(i: Interaction) -> str:
@@ -56,7 +58,8 @@ def stats(c: Cassette) -> list[dict[str, Any]]:
     """Per endpoint and model: counts, statuses, latency / TTFT / ITL percentiles (ms)."""
     groups: dict[tuple[str, str], list[Interaction]] = defaultdict(list)
     for i in c.interactions:
-        groups[(i.request.path, model_of(i))].append(i)
+        if i.websocket is None:  # sessions have their own figures (ws_tools.stats)
+            groups[(i.request.path, model_of(i))].append(i)
     rows = []
     for (path, model), items in sorted(groups.items()):
         statuses: dict[int, int] = defaultdict(int)
@@ -78,10 +81,14 @@ def _pct(values: list[float]) -> dict[str, float] | None:
 
 
 def _key(i: Interaction) -> str:
+    if i.websocket is not None:
+        return session_key(i)
     return key(i.request.method, i.request.path, i.request.query, i.request.body.value, MatchOptions())
 
 
 def _answer(i: Interaction) -> str:
+    if i.websocket is not None:
+        return session_answer(i)
     r = i.response
     chunks = [[c.event, c.data, c.raw, c.base64] for c in r.chunks] if r.chunks is not None else None
     return json.dumps([r.status, r.body.kind, r.body.value, chunks], sort_keys=True, default=str)
@@ -92,9 +99,11 @@ def diff(a: Cassette, b: Cassette) -> list[str]:
     ka: dict[str, list[Interaction]] = defaultdict(list)
     kb: dict[str, list[Interaction]] = defaultdict(list)
     for i in a.interactions:
-        ka[_key(i)].append(i)
+        if i.websocket is None:
+            ka[_key(i)].append(i)
     for i in b.interactions:
-        kb[_key(i)].append(i)
+        if i.websocket is None:
+            kb[_key(i)].append(i)
     out = []
     for k in ka.keys() - kb.keys():
         out.append(f"- only in {a.source}: {_describe(ka[k][0])}")
@@ -103,10 +112,12 @@ def diff(a: Cassette, b: Cassette) -> list[str]:
     for k in ka.keys() & kb.keys():
         if [_answer(i) for i in ka[k]] != [_answer(i) for i in kb[k]]:
             out.append(f"~ answers differ: {_describe(ka[k][0])}")
-    return sorted(out)
+    return sorted(out) + ws_diff(a, b)  # WebSocket sessions: frame by frame
 
 
 def _describe(i: Interaction) -> str:
+    if i.websocket is not None:
+        return f"WebSocket GET {i.request.path}"
     text = json.dumps(i.request.body.value, ensure_ascii=False) if i.request.body.kind == "json" else ""
     return f"{i.request.method} {i.request.path} {text[:80]}"
 
@@ -154,7 +165,8 @@ def fit(c: Cassette, name: str) -> dict[str, Any]:
     and whose error rates match the recorded ones."""
     by_model: dict[str, list[Interaction]] = defaultdict(list)
     for i in c.interactions:
-        by_model[model_of(i) or "unknown"].append(i)
+        if i.websocket is None:  # a session's timing is not one answer's
+            by_model[model_of(i) or "unknown"].append(i)
     models = []
     faults = []
     for model, items in sorted(by_model.items()):
