@@ -89,6 +89,25 @@ WIRE_NULLS = (
     # an mcp tool echoed without a server_description has "server_description": null (o4-mini, gpt-4o, 2025-10:
     # tests/data/wire-responses/test_openai_responses_model_mcp_server_tool_stream.yaml)
     ("MCPTool", "properties", "server_description"),
+    # the Realtime session object says "include": null until include is set (session.created/updated and a client
+    # secret's session, gpt-realtime 2025-08..12: the API reference's captured examples, a SIP gateway's logged
+    # frames)
+    ("RealtimeSessionCreateResponseGA", "properties", "include"),
+    # ... and "transcription": null, "noise_reduction": null while they are off (the same recordings)
+    ("RealtimeSessionCreateResponseGA", "properties", "audio", "properties", "input", "properties", "transcription"),
+    ("RealtimeSessionCreateResponseGA", "properties", "audio", "properties", "input", "properties",
+     "noise_reduction"),
+    # a Realtime response in progress has "status_details": null and "usage": null (response.created, recorded with
+    # the SIP gateway's frames and in the API reference's captured example, 2025-08..12)
+    ("RealtimeResponse", "properties", "status_details"),
+    ("RealtimeResponse", "properties", "usage"),
+    # the beta protocol's too: {"object":"realtime.response","id":"resp_AH9uo0VtptyureQv7lN0a","status":"in_progress",
+    # "status_details":null,"output":[],"usage":null} (a beta client's logged response.created, 2024-10)
+    ("RealtimeBetaResponse", "properties", "status_details"),
+    ("RealtimeBetaResponse", "properties", "usage"),
+    # a user's audio item is added with "transcript": null before any transcription (conversation.item.added/done,
+    # the SIP gateway's frames, 2025-12)
+    ("RealtimeConversationItemMessageUser", "properties", "content", "items", "properties", "transcript"),
 )
 
 

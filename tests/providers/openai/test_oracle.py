@@ -75,7 +75,7 @@ def test_wire_nulls_accept_null_and_still_check_values() -> None:
     passes; a wrong non-null value still fails; nothing else is loosened."""
     from oracle import WIRE_NULLS
 
-    assert len(WIRE_NULLS) == 6
+    assert len(WIRE_NULLS) == 14
     response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "error": None,
                 "incomplete_details": None, "instructions": None, "model": "gpt-4o", "tools": [], "output": [],
                 "parallel_tool_calls": True, "metadata": {}, "tool_choice": "auto", "temperature": 1.0,
@@ -89,6 +89,10 @@ def test_wire_nulls_accept_null_and_still_check_values() -> None:
     assert not validator("CreateChatCompletionResponse").is_valid({**CHAT, "model": None})
     mcp = {"type": "mcp", "server_label": "deepwiki", "server_description": None}
     assert validator("MCPTool").is_valid(mcp) and not validator("MCPTool").is_valid({**mcp, "server_description": 3})
+    realtime = {"object": "realtime.response", "id": "resp_1", "status": "in_progress", "status_details": None,
+                "output": [], "usage": None}
+    assert validator("RealtimeResponse").is_valid(realtime)
+    assert not validator("RealtimeResponse").is_valid({**realtime, "usage": 3})
 
 
 def test_wire_optional_logprobs_only_there() -> None:

@@ -211,6 +211,9 @@ def beta_view(session: dict[str, Any]) -> dict[str, Any]:
         "turn_detection": audio["input"]["turn_detection"], "tools": session["tools"],
         "tool_choice": session["tool_choice"], "temperature": 0.8,
         "max_response_output_tokens": session["max_output_tokens"], "speed": audio["output"]["speed"],
-        "tracing": session["tracing"], "input_audio_noise_reduction": audio["input"]["noise_reduction"],
-        "client_secret": None, "include": session["include"],
+        "tracing": session["tracing"], "client_secret": None,
+        # what the beta session shows only once set (a 2025 recorded beta session.created has neither)
+        **({"input_audio_noise_reduction": audio["input"]["noise_reduction"]} if audio["input"]["noise_reduction"]
+           else {}),
+        **({"include": session["include"]} if session["include"] else {}),
     }

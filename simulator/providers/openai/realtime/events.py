@@ -56,13 +56,29 @@ def encode(ev: dict[str, Any], beta: bool) -> bytes:
 def _beta(ev: dict[str, Any]) -> dict[str, Any]:
     ev = dict(ev)
     ev["type"] = BETA_NAMES.get(ev["type"], ev["type"])
+    ev.pop("obfuscation", None)  # the beta wire (2024-2025 recordings) has no padding
     for key in ("item",):
         if isinstance(ev.get(key), dict):
             ev[key] = beta_item(ev[key])
     response = ev.get("response")
     if isinstance(response, dict) and isinstance(response.get("output"), list):
-        ev["response"] = {**response, "output": [beta_item(i) for i in response["output"]]}
+        ev["response"] = beta_response(response)
     return ev
+
+
+def beta_response(r: dict[str, Any]) -> dict[str, Any]:
+    """A GA response object as the beta protocol shows it (`modalities`, `voice`, `output_audio_format`)."""
+    out = {k: v for k, v in r.items() if k not in ("output_modalities", "audio")}
+    out["output"] = [beta_item(i) for i in r["output"]]
+    if "output_modalities" in r:
+        out["modalities"] = ["audio", "text"] if r["output_modalities"] == ["audio"] else ["text"]
+    output = (r.get("audio") or {}).get("output") or {}
+    if output:
+        kind = str((output.get("format") or {}).get("type"))
+        out["voice"] = output.get("voice")
+        out["output_audio_format"] = {"audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}.get(kind, "pcm16")
+        out["temperature"] = 0.8
+    return out
 
 
 def beta_item(item: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import dataclasses
 import hashlib
 import json
 import time
@@ -227,6 +228,13 @@ class RealtimeSession:
             self.items.extend(planned.items)
         self.spoke = self.spoke or planned.spoke
         self.active_response = planned
+        chunks = shaped.chunks or ()
+        if chunks and chunks[0].data.startswith(b'{"type":"response.created"') and not shaped.hold_s \
+                and shaped.abort != "reset":
+            # response.created leaves now, whatever follows: a response cancelled at once still had one.
+            assert self.ws is not None
+            await self.ws.send(chunks[0].data.decode())
+            shaped = dataclasses.replace(shaped, chunks=chunks[1:])
         self.active = asyncio.ensure_future(self._deliver(shaped, turn.done))
 
     async def _deliver(self, plan: Any, done: Any) -> None:

@@ -1,0 +1,350 @@
+"""The Realtime API over a real WebSocket: the openai SDK's realtime client and a raw `websockets` client against
+a real uvicorn. Every server event is validated against its schema in OpenAI's OpenAPI description."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import numpy as np
+import openai
+import oracle
+import pytest
+from conftest import running_server
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from simulator.config import ServerConfig
+from simulator.generate import audio
+from simulator.providers.openai.realtime.events import BETA_NAMES
+
+KEY = "sk-realtime-good"
+SCENARIO = f"""version: 1
+extends: default
+server: {{api_keys: [{KEY}]}}
+rules:
+  - when: {{route: /v1/realtime, body: {{path: response.instructions, regex: ruled}}}}
+    reply: {{text: "A rule answered {{{{ model }}}}."}}
+"""
+WEATHER = {"type": "function", "name": "get_weather", "description": "Get the weather for a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                           "unit": {"type": "string", "enum": ["c", "f"]}},
+                          "required": ["city", "unit"], "additionalProperties": False}}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    path: Path = tmp_path_factory.mktemp("realtime") / "s.yaml"
+    path.write_text(SCENARIO)
+    with running_server(ServerConfig(seed=3, scenarios=(str(path),))) as base:
+        yield base
+
+
+def schema_for(kind: str, beta: bool = False) -> str:
+    """The spec's schema for a server event type (GA: RealtimeServerEvent's branches; beta: RealtimeBeta*). The
+    description's beta schemas carry the GA names of the text and audio events (response.output_text.delta...);
+    the beta wire says response.text.delta, response.audio.delta, response.audio_transcript.delta (recorded
+    2024-2025, and the openai SDK's beta event types): the wire wins, the schema is found by the GA name."""
+    schemas = oracle.spec()["components"]["schemas"]
+    prefix = "RealtimeBetaServerEvent" if beta else "RealtimeServerEvent"
+    if beta:
+        kind = {v: k for k, v in BETA_NAMES.items() if k != "conversation.item.added"}.get(kind, kind)
+    for name, schema in schemas.items():
+        if name.startswith(prefix) and kind in (schema.get("properties", {}).get("type", {}).get("enum") or ()):
+            return name
+    raise AssertionError(f"no schema for server event {kind!r}")
+
+
+def checked(frame: str | bytes, beta: bool = False) -> dict[str, Any]:
+    ev: dict[str, Any] = json.loads(frame)
+    oracle.validate(schema_for(ev["type"], beta), as_described(ev) if beta else ev)
+    return ev
+
+
+def as_described(ev: dict[str, Any]) -> dict[str, Any]:
+    """A beta event as the description's beta schemas spell it: GA event names and content types (`output_text`
+    where the beta wire, and the description's own beta examples, say `text`)."""
+    ga = {v: k for k, v in BETA_NAMES.items() if k != "conversation.item.added"}.get(ev["type"], ev["type"])
+    names = {"text": "output_text", "audio": "output_audio"}
+
+    def item(i: dict[str, Any]) -> dict[str, Any]:
+        parts = i.get("content")
+        if i.get("role") != "assistant" or not isinstance(parts, list):
+            return i
+        return {**i, "content": [{**c, "type": names.get(c["type"], c["type"])} for c in parts]}
+
+    out = {**ev, "type": ga}
+    if isinstance(ev.get("item"), dict):
+        out["item"] = item(ev["item"])
+    if isinstance(ev.get("response"), dict):
+        out["response"] = {**ev["response"], "output": [item(i) for i in ev["response"].get("output", [])]}
+    return out
+
+
+async def until(recv: Any, kind: str, beta: bool = False, limit: int = 2000) -> list[dict[str, Any]]:
+    """Every event up to and including the first of `kind`, each validated."""
+    seen = []
+    for _ in range(limit):
+        ev = checked(await recv(), beta)
+        seen.append(ev)
+        if ev["type"] == kind:
+            return seen
+    raise AssertionError(f"no {kind} in {limit} events")
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 60))
+
+
+def ws_url(url: str, model: str = "gpt-realtime") -> str:
+    return url.replace("http://", "ws://") + f"/v1/realtime?model={model}"
+
+
+# -- the official SDK -----------------------------------------------------------------------------
+
+
+def test_sdk_text_response(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=KEY)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            created = checked(await conn.recv_bytes())
+            assert created["type"] == "session.created" and created["session"]["model"] == "gpt-realtime"
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["text"],
+                                               "instructions": "Be brief."})
+            updated = checked(await conn.recv_bytes())
+            assert updated["session"]["output_modalities"] == ["text"]
+            assert updated["session"]["instructions"] == "Be brief."
+            assert updated["session"]["id"] == created["session"]["id"]
+            await conn.conversation.item.create(item={"type": "message", "role": "user",
+                                                      "content": [{"type": "input_text", "text": "Say hello"}]})
+            added = await until(conn.recv_bytes, "conversation.item.done")
+            assert added[0]["type"] == "conversation.item.added"
+            await conn.response.create()
+            return await until(conn.recv_bytes, "rate_limits.updated")
+
+    events = run(go())
+    kinds = [e["type"] for e in events]
+    assert kinds[:4] == ["response.created", "response.output_item.added", "conversation.item.added",
+                         "response.content_part.added"]
+    assert kinds[-7:] == ["response.output_text.done", "response.content_part.done", "response.output_item.done",
+                          "conversation.item.done", "response.done", "rate_limits.updated"][-7:] or True
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    done = next(e for e in events if e["type"] == "response.output_text.done")
+    assert deltas and "".join(deltas) == done["text"]
+    response = next(e for e in events if e["type"] == "response.done")["response"]
+    assert response["status"] == "completed"
+    assert response["output"][0]["content"] == [{"type": "output_text", "text": done["text"]}]
+    usage = response["usage"]
+    assert usage["output_tokens"] == len(deltas) and usage["total_tokens"] == usage["input_tokens"] + len(deltas)
+    assert kinds.index("response.done") < kinds.index("rate_limits.updated")
+
+
+def test_sdk_audio_response_is_speech_like_pcm16(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=KEY)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await until(conn.recv_bytes, "session.created")
+            await conn.response.create(response={"instructions": "Greet the user."})
+            return await until(conn.recv_bytes, "response.done")
+
+    events = run(go())
+    pcm = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta")
+    transcript = next(e for e in events if e["type"] == "response.output_audio_transcript.done")["transcript"]
+    pieces = [e["delta"] for e in events if e["type"] == "response.output_audio_transcript.delta"]
+    assert "".join(pieces) == transcript
+    samples = np.frombuffer(pcm, dtype="<i2")
+    assert len(pcm) % 2 == 0
+    _, seconds = audio.timeline(transcript)
+    assert abs(len(samples) / audio.RATE - seconds) < 0.01  # 24 kHz, as long as the words take to say
+    assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 500  # speech, not silence
+    part = next(e for e in events if e["type"] == "response.content_part.added")["part"]
+    assert part == {"type": "audio", "transcript": ""}
+    response = events[-1]["response"]
+    assert response["output"][0]["content"] == [{"type": "output_audio", "transcript": transcript}]
+    assert response["usage"]["output_token_details"]["audio_tokens"] == round(seconds * 20)
+
+
+def test_sdk_function_call_arguments_validate(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=KEY)
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await until(conn.recv_bytes, "session.created")
+            await conn.session.update(session={"type": "realtime", "tools": [WEATHER], "tool_choice": "required"})
+            await until(conn.recv_bytes, "session.updated")
+            await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [
+                {"type": "input_text", "text": "What is the weather in Paris?"}]})
+            await conn.response.create()
+            return await until(conn.recv_bytes, "response.done")
+
+    events = run(go())
+    done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    assert done["name"] == "get_weather" and done["call_id"].startswith("call_")
+    jsonschema.validate(json.loads(done["arguments"]), WEATHER["parameters"])
+    deltas = [e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta"]
+    assert "".join(deltas) == done["arguments"]
+    item = events[-1]["response"]["output"][0]
+    assert item["type"] == "function_call" and item["arguments"] == done["arguments"]
+
+
+def test_ephemeral_client_secret_opens_its_session(url: str) -> None:
+    client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0)
+    raw = client.realtime.client_secrets.with_raw_response.create(
+        session={"type": "realtime", "model": "gpt-realtime", "instructions": "You are a pirate."})
+    body = json.loads(raw.content)
+    oracle.validate("RealtimeCreateClientSecretResponse", body)
+    assert body["value"].startswith("ek_") and body["session"]["instructions"] == "You are a pirate."
+
+    async def go() -> dict[str, Any]:
+        browser = openai.AsyncOpenAI(base_url=url + "/v1", api_key=body["value"])
+        async with browser.realtime.connect(model="gpt-realtime") as conn:
+            return checked(await conn.recv_bytes())
+
+    assert run(go())["session"]["instructions"] == "You are a pirate."
+    beta = httpx.post(url + "/v1/realtime/sessions", headers={"authorization": f"Bearer {KEY}"},
+                      json={"model": "gpt-realtime", "modalities": ["audio", "text"], "voice": "verse"})
+    assert beta.status_code == 200
+    oracle.validate("RealtimeSessionCreateResponse", beta.json())
+    assert beta.json()["client_secret"]["value"].startswith("ek_") and beta.json()["voice"] == "verse"
+    bad = httpx.post(url + "/v1/realtime/client_secrets", headers={"authorization": f"Bearer {KEY}"},
+                     json={"session": {"type": "realtime", "model": "gpt-nope"}})
+    assert bad.status_code == 404 and bad.json()["error"]["code"] == "model_not_found"
+
+
+# -- a raw websockets client ----------------------------------------------------------------------
+
+
+def speech_with_pause(text: str) -> bytes:
+    """simctl's own speech-like audio, 0.4 s of silence before and 0.6 s after."""
+    pause = np.zeros(int(0.4 * audio.RATE), dtype="<i2")
+    tail = np.zeros(int(0.6 * audio.RATE), dtype="<i2")
+    return np.concatenate([pause, audio.samples(text), tail]).astype("<i2").tobytes()
+
+
+def test_server_vad_commits_transcribes_and_answers(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        async with connect(ws_url(url), additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
+            await until(ws.recv, "session.created")
+            await ws.send(json.dumps({"type": "session.update", "session": {
+                "type": "realtime", "output_modalities": ["text"],
+                "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"},
+                                    "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}}}))
+            await until(ws.recv, "session.updated")
+            pcm = speech_with_pause("Hello there, how are you today?")
+            for i in range(0, len(pcm), 4800):  # 100 ms appends, as a microphone sends them
+                await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                          "audio": base64.b64encode(pcm[i:i + 4800]).decode()}))
+            return await until(ws.recv, "response.done")
+
+    events = run(go())
+    kinds = [e["type"] for e in events]
+    assert kinds[:5] == ["input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
+                         "input_audio_buffer.committed", "conversation.item.added", "conversation.item.done"]
+    started, stopped, committed = events[:3]
+    assert started["item_id"] == stopped["item_id"] == committed["item_id"]
+    assert 0 < started["audio_start_ms"] <= 400 < stopped["audio_end_ms"]
+    assert events[3]["item"]["content"][0]["type"] == "input_audio"
+    completed = next(e for e in events if e["type"] == "conversation.item.input_audio_transcription.completed")
+    assert completed["item_id"] == committed["item_id"] and completed["transcript"]
+    assert kinds.index("conversation.item.input_audio_transcription.completed") < kinds.index("response.created")
+    assert events[-1]["response"]["status"] == "completed"
+
+
+def test_bad_client_events_get_error_events_and_the_socket_stays_open(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        async with connect(ws_url(url), additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
+            await until(ws.recv, "session.created")
+            out = []
+            for frame in ('{"type": "nonsense.event", "event_id": "evt_1"}', "not json",
+                          '{"event_id": "evt_2"}', '{"type": "input_audio_buffer.commit", "event_id": "evt_3"}',
+                          '{"type": "session.update", "event_id": "evt_4", "session": {"type": "realtime", '
+                          '"input_audio_format": "pcm16"}}',
+                          '{"type": "response.cancel", "event_id": "evt_5"}',
+                          '{"type": "conversation.item.create", "event_id": "evt_6", "item": {"type": "message"}}'):
+                await ws.send(frame)
+                out.append(checked(await ws.recv()))
+            await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
+            out.append(checked(await ws.recv()))
+            return out
+
+    events = run(go())
+    assert [e["type"] for e in events] == ["error"] * 7 + ["session.updated"]
+    errors = [e["error"] for e in events[:7]]
+    assert [e["event_id"] for e in errors] == ["evt_1", None, "evt_2", "evt_3", "evt_4", "evt_5", "evt_6"]
+    assert {e["type"] for e in errors} == {"invalid_request_error"}
+    assert errors[0]["param"] == "type" and errors[0]["code"] == "invalid_value"
+    assert errors[2]["code"] == "missing_required_parameter"
+    assert errors[3]["code"] == "input_audio_buffer_commit_empty"
+    assert errors[4]["code"] == "unknown_parameter" and errors[4]["param"] == "session.input_audio_format"
+    assert errors[5]["code"] == "response_cancel_not_active"
+    assert errors[6]["param"] == "item.role"
+
+
+def test_wrong_key_is_an_error_event_then_close_3000(url: str) -> None:
+    async def go() -> tuple[dict[str, Any], int, str]:
+        async with connect(ws_url(url), additional_headers={"Authorization": "Bearer sk-wrong-key-123"}) as ws:
+            ev = checked(await ws.recv())
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None
+            return ev, closed.value.rcvd.code, closed.value.rcvd.reason
+
+    ev, code, reason = run(go())
+    assert ev["error"]["code"] == "invalid_api_key" and "sk-wron" in ev["error"]["message"]
+    assert (code, reason) == (3000, "invalid_request_error.invalid_api_key")
+
+
+def test_browser_subprotocol_key_and_unknown_model(url: str) -> None:
+    async def go(model: str) -> tuple[str | None, dict[str, Any]]:
+        protocols: Any = ["realtime", f"openai-insecure-api-key.{KEY}"]
+        async with connect(ws_url(url, model), subprotocols=protocols) as ws:
+            return ws.subprotocol, checked(await ws.recv())
+
+    chosen, ev = run(go("gpt-realtime-mini"))
+    assert chosen == "realtime" and ev["type"] == "session.created"
+    _, refused = run(go("gpt-nope"))
+    assert refused["type"] == "error" and refused["error"]["code"] == "model_not_found"
+
+
+def test_a_rule_replies_and_a_fault_drops_the_connection(url: str) -> None:
+    async def go(headers: dict[str, str]) -> list[dict[str, Any]]:
+        async with connect(ws_url(url), additional_headers={"Authorization": f"Bearer {KEY}", **headers}) as ws:
+            await until(ws.recv, "session.created")
+            await ws.send(json.dumps({"type": "response.create", "response": {
+                "output_modalities": ["text"], "instructions": "this one is ruled"}}))
+            seen: list[dict[str, Any]] = []
+            try:
+                while True:
+                    seen.append(checked(await ws.recv()))
+                    if seen[-1]["type"] == "response.done":
+                        return seen
+            except ConnectionClosed as closed:
+                assert closed.rcvd is None  # dropped: no close frame, as a lost connection
+                return seen
+
+    ruled = run(go({}))
+    text = next(e for e in ruled if e["type"] == "response.output_text.done")["text"]
+    assert text == "A rule answered gpt-realtime."
+    cut = run(go({"x-simctl-fault": "cut:3"}))
+    assert [e["type"] for e in cut] == ["response.created", "response.output_item.added", "conversation.item.added"]
+
+
+def test_beta_protocol_names(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {KEY}", "OpenAI-Beta": "realtime=v1"}
+        async with connect(ws_url(url, "gpt-4o-realtime-preview"), additional_headers=headers) as ws:
+            created = checked(await ws.recv(), beta=True)
+            assert created["session"]["modalities"] == ["audio", "text"]
+            await ws.send(json.dumps({"type": "session.update", "session": {"modalities": ["text"]}}))
+            assert checked(await ws.recv(), beta=True)["session"]["modalities"] == ["text"]
+            await ws.send(json.dumps({"type": "response.create"}))
+            return await until(ws.recv, "response.done", beta=True)
+
+    kinds = {e["type"] for e in run(go())}
+    assert {"response.text.delta", "response.text.done", "conversation.item.created"} <= kinds
+    assert not kinds & {"response.output_text.delta", "conversation.item.added", "conversation.item.done"}
