@@ -93,6 +93,8 @@ class Turn:
     rng: np.random.Generator
     finish: Callable[[ResponsePlan], ResponsePlan]
     done: Callable[[ResponsePlan, float, bool], None]  # accounting: the plan sent, seconds taken, completed
+    # The scenario's rate limits after this response took its share (x-ratelimit-* names); empty without limits.
+    limits: Mapping[str, str] = field(default_factory=dict)
 
 
 # The client event that asks for a response (response.create, a committed turn) -> that response's Turn.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import socket
 import struct
@@ -196,6 +197,10 @@ class Sockets:
         directive = replies.directive_for(rule.reply if rule else None, rng,
                                           lambda: replies.scope(server.ctx, incoming, count))
         timing = server._timing(server._model_id(upgrade.model), rule)
+        limits: dict[str, str] = {}
+        if scenario.rate_limits:  # a 429 here is the response's error event; the session stays open
+            limits = await server.store.take(_client(upgrade, scenario.rate_limit_by), scenario.rate_limits,
+                                             scenario.reply_tokens, upgrade.model)
         started = time.perf_counter()
 
         def finish(plan: ResponsePlan) -> ResponsePlan:
@@ -206,11 +211,10 @@ class Sockets:
                                  stream_error=partial(_error_chunk, endpoint))
 
         def done(plan: ResponsePlan, seconds: float, completed: bool) -> None:
-            ttft = plan.latency_s + plan.chunks[0].delay_s if plan.chunks else None
-            server.ctx.state.stats.record(upgrade.path, 200, seconds or time.perf_counter() - started,
-                                          plan.completion_tokens, ttft, plan.fault)
+            server.ctx.state.stats.record(upgrade.path, plan.status, seconds or time.perf_counter() - started,
+                                          plan.completion_tokens, _ttft(plan), plan.fault)
 
-        return Turn(directive, rng, finish, done)
+        return Turn(directive, rng, finish, done, limits)
 
 
 class _Route:
@@ -221,6 +225,23 @@ class _Route:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.sockets.handle(self.endpoint, self.provider, scope, receive, send)
+
+
+def _client(upgrade: Upgrade, by: str) -> str:
+    """Who a rate limit counts: the key's fingerprint (never the key), else the address, as for HTTP."""
+    if by == "key" and upgrade.key:
+        return "key:" + hashlib.sha256(upgrade.key.encode()).hexdigest()[:12]
+    return "ip:" + upgrade.client
+
+
+def _ttft(plan: ResponsePlan) -> float | None:
+    """Seconds to the first token frame, for the statistics."""
+    total = plan.hold_s + plan.latency_s
+    for chunk in plan.chunks or ():
+        total += chunk.delay_s
+        if chunk.token:
+            return total
+    return None
 
 
 def _presented_key(headers: dict[str, str], offered: tuple[str, ...]) -> str | None:

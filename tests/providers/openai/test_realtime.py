@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,11 @@ KEY = "sk-realtime-good"
 SCENARIO = f"""version: 1
 extends: default
 server: {{api_keys: [{KEY}]}}
+rate_limits: {{requests_per_minute: 1000, tokens_per_minute: 1000000}}
 rules:
   - when: {{route: /v1/realtime, body: {{path: response.instructions, regex: ruled}}}}
     reply: {{text: "A rule answered {{{{ model }}}}."}}
+    timing: {{ttft: 0.3}}
 """
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"},
@@ -143,6 +146,9 @@ def test_sdk_text_response(url: str) -> None:
     usage = response["usage"]
     assert usage["output_tokens"] == len(deltas) and usage["total_tokens"] == usage["input_tokens"] + len(deltas)
     assert kinds.index("response.done") < kinds.index("rate_limits.updated")
+    limits = events[-1]["rate_limits"]  # the scenario's limits, this response's share taken
+    assert [(r["name"], r["limit"]) for r in limits] == [("requests", 1000), ("tokens", 1000000)]
+    assert limits[0]["remaining"] < 1000
 
 
 def test_sdk_audio_response_is_speech_like_pcm16(url: str) -> None:
@@ -320,7 +326,7 @@ def test_a_rule_replies_and_a_fault_drops_the_connection(url: str) -> None:
             seen: list[dict[str, Any]] = []
             try:
                 while True:
-                    seen.append(checked(await ws.recv()))
+                    seen.append({**checked(await ws.recv()), "at": time.monotonic()})
                     if seen[-1]["type"] == "response.done":
                         return seen
             except ConnectionClosed as closed:
@@ -330,6 +336,9 @@ def test_a_rule_replies_and_a_fault_drops_the_connection(url: str) -> None:
     ruled = run(go({}))
     text = next(e for e in ruled if e["type"] == "response.output_text.done")["text"]
     assert text == "A rule answered gpt-realtime."
+    created = next(e for e in ruled if e["type"] == "response.created")["at"]
+    first = next(e for e in ruled if e["type"] == "response.output_text.delta")["at"]
+    assert first - created >= 0.29  # the rule's time to first token (a floor only: never a budget)
     cut = run(go({"x-simctl-fault": "cut:3"}))
     assert [e["type"] for e in cut] == ["response.created", "response.output_item.added", "conversation.item.added"]
 

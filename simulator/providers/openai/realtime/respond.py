@@ -11,6 +11,7 @@ rate_limits.updated. Deltas carry a token each (the timing model spaces them); t
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class Ask:
     conversation_id: str
     input_audio_s: float = 0.0  # the conversation's input audio, for usage
     beta: bool = False
+    limits: Mapping[str, str] = field(default_factory=dict)  # the scenario's rate limits (x-ratelimit-* names)
 
 
 @dataclass(slots=True)
@@ -108,9 +110,7 @@ def plan(ctx: Context, ask: Ask) -> Planned:
     done = {**response, "status": "incomplete" if response["status_details"] else "completed",
             "output": builder.items, "usage": usage}
     builder.add(event("response.done", response=done))
-    remaining = max(0, TOKENS_LIMIT - usage["total_tokens"])
-    builder.add(event("rate_limits.updated", rate_limits=[
-        {"name": "tokens", "limit": TOKENS_LIMIT, "remaining": remaining, "reset_seconds": 60.0}]))
+    builder.add(event("rate_limits.updated", rate_limits=rate_limits(ask.limits, usage["total_tokens"])))
     stats = {"model": ask.session["model"], "prompt_tokens": usage["input_tokens"],
              "completion_tokens": usage["output_tokens"]}
     return Planned(ResponsePlan(chunks=schedule(builder.frames), **stats), done, builder.items, spoken > 0)
@@ -194,6 +194,39 @@ def _call(b: _Builder, tool: Tool, rng: np.random.Generator) -> list[str]:
     b.add(event("response.function_call_arguments.done", **ids, name=tool.name, arguments=args))
     b.close({**item, "status": "completed", "arguments": args})
     return pieces
+
+
+def rate_limits(limits: Mapping[str, str], spent: int) -> list[dict[str, Any]]:
+    """rate_limits.updated's list: the scenario's limits when it has some, else the tokens limit the live API
+    reports for gpt-realtime (recorded: [{"name":"tokens","limit":40000,"remaining":38490,"reset_seconds":2.265}])."""
+    out = []
+    for name in ("requests", "tokens"):
+        if f"x-ratelimit-limit-{name}" in limits:
+            out.append({"name": name, "limit": int(limits[f"x-ratelimit-limit-{name}"]),
+                        "remaining": int(limits[f"x-ratelimit-remaining-{name}"]),
+                        "reset_seconds": _seconds(limits.get(f"x-ratelimit-reset-{name}", "0s"))})
+    if out:
+        return out
+    used = max(0, min(spent, TOKENS_LIMIT))
+    return [{"name": "tokens", "limit": TOKENS_LIMIT, "remaining": TOKENS_LIMIT - used,
+             "reset_seconds": round(used * 60.0 / TOKENS_LIMIT, 3)}]
+
+
+def _seconds(notation: str) -> float:
+    """Go's duration notation (6m0s, 1.5s, 400ms) in seconds."""
+    total, number = 0.0, ""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    i = 0
+    while i < len(notation):
+        c = notation[i]
+        if c.isdigit() or c == ".":
+            number += c
+            i += 1
+            continue
+        unit = "ms" if notation[i:i + 2] == "ms" else c
+        total += float(number or 0) * units.get(unit, 0.0)
+        number, i = "", i + len(unit)
+    return round(total, 3)
 
 
 def _usage(text_in: int, audio_in: int, text_out: int, audio_out: int) -> dict[str, Any]:

@@ -221,7 +221,8 @@ class RealtimeSession:
     async def start(self, trigger: dict[str, Any], params: dict[str, Any]) -> None:
         """Plan the response whole (the scenario's rule, timing and fault included), then send it."""
         turn = await self.decide(trigger)
-        ask = respond.Ask(self.config, params, self.items, self.conversation_id, self.audio_s, self.beta)
+        ask = respond.Ask(self.config, params, self.items, self.conversation_id, self.audio_s, self.beta,
+                          turn.limits)
         planned = respond.plan(self.ctx.for_request(turn.directive), ask)
         shaped = turn.finish(planned.plan)
         if params.get("conversation") != "none":
