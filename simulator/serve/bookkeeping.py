@@ -18,6 +18,8 @@ from .. import ids
 from ..api.routes import Endpoint, Provider
 from ..plan import ResponsePlan
 from ..scenario import faults
+from ..scenario.parts import Rule
+from ..scenario.rules import Incoming
 from ..server_state import ServerState
 from ..state.store import Store
 from . import logs
@@ -37,8 +39,8 @@ class Call:
     fault: faults.Fault | None = None
     recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
     limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
-    rule: Any = None  # the scenario rule that matched (scenario.parts.Rule), if one did
-    incoming: Any = None  # what rules, faults and cassettes matched against (scenario.rules.Incoming)
+    rule: Rule | None = None  # the scenario rule that matched, if one did
+    incoming: Incoming | None = None  # what rules, faults and cassettes matched against
 
     def identity(self, endpoint: Endpoint) -> bytes | None:
         """What makes two attempts the same call: a form's fields, not its bytes (the boundary changes)."""
