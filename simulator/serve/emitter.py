@@ -68,10 +68,10 @@ class PlanResponse:
 
     def _start(self) -> dict[str, object]:
         headers = {"content-type": self.plan.media_type, **self.plan.headers, **self.headers}
+        # A stream's other headers are its provider's (the plan's): the real APIs differ (Anthropic sends
+        # `cache-control: no-cache`; OpenAI's chat and Responses streams, Gemini, Bedrock and Ollama send none).
         if self.plan.chunks is None and self.plan.abort is None:
             headers["content-length"] = str(len(self.plan.body))
-        elif self.plan.chunks is not None:
-            headers["cache-control"] = "no-cache"
         ms = processing_ms(time.perf_counter() - self.started, self.plan)
         if "openai-version" in self.headers:  # OpenAI's answers (a provider with its own headers has its own)
             headers["openai-processing-ms"] = str(ms)

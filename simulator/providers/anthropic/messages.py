@@ -94,6 +94,7 @@ async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     headers = wire.known() | wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
                                       body["max_tokens"])
     if body.get("stream") is True:
+        headers["cache-control"] = "no-cache"  # every recorded stream has it, no whole answer does
         return ResponsePlan(chunks=stream.events(answer), headers=headers, media_type=SSE_TYPE, model=answer.model,
                             prompt_tokens=answer.input_tokens, completion_tokens=answer.output_tokens)
     return ResponsePlan(body=dumps(answer.message()), headers=headers, model=answer.model,

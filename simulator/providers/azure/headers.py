@@ -45,7 +45,7 @@ def deployment_headers(region: str, deployment: str) -> dict[str, str]:
             "x-ms-is-spilled-over": "false", "x-ms-rai-invoked": "true", "x-ms-region": region,
             "x-ratelimit-key": deployment,  # crewAI's 2026 recordings (deployment and v1 routes)
             "access-control-allow-origin": "*",  # 2024 chat answers, and embeddings' to this day
-            "cache-control": "no-cache, must-revalidate"}  # 2024 (a stream's own no-cache replaces it)
+            "cache-control": "no-cache, must-revalidate"}  # 2024, streams too (2026 streams have none)
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")

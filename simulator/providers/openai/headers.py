@@ -132,7 +132,7 @@ def headers(route: str, status: int, organization: str, project: str, model: str
         out["openai-model"] = SERVED_AS.get(model, model)
     if route.startswith(_OPEN_ORIGIN_ROUTES):
         out["access-control-allow-origin"] = "*"
-    if route == "/v1/completions":  # a stream's own no-cache replaces it
+    if route == "/v1/completions":  # its streams too, as recorded (2024-2026)
         out["cache-control"] = "no-cache, must-revalidate"
     return out
 
