@@ -202,6 +202,12 @@ def simctl_env(simctl_env_vars: dict[str, str], monkeypatch: pytest.MonkeyPatch)
     if claude and claude != simctl_env_vars.get("ANTHROPIC_API_KEY") and not os.environ.get(
             "SIMCTL_UPSTREAM_ANTHROPIC_KEY"):
         monkeypatch.setenv("SIMCTL_UPSTREAM_ANTHROPIC_KEY", claude)  # and for an Anthropic key
+    aws = os.environ.get("AWS_ACCESS_KEY_ID")
+    if aws and aws != simctl_env_vars.get("AWS_ACCESS_KEY_ID") and not os.environ.get(
+            "SIMCTL_UPSTREAM_AWS_ACCESS_KEY_ID"):
+        for part in ("ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "SESSION_TOKEN"):  # what Bedrock requests are signed with
+            if os.environ.get(f"AWS_{part}"):
+                monkeypatch.setenv(f"SIMCTL_UPSTREAM_AWS_{part}", os.environ[f"AWS_{part}"])
     for name, value in simctl_env_vars.items():
         monkeypatch.setenv(name, value)
     return simctl_env_vars

@@ -42,6 +42,7 @@ from simulator.serve.protocol import PROTOCOL
 from simulator.serve.server import Server
 from simulator.testing import running_server, serving
 
+pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[2]
 # The upstream's credentials (simctl's environment) and the client's: different, so a request passed on with the
 # client's own signature fails the upstream's check.
@@ -257,6 +258,33 @@ def test_simctl_record_reverse_mode_signs_for_the_upstream(upstream: tuple[str, 
     _no_credential_in(folder)
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict")) as replay:
         assert _calls(_client(replay)) == recorded
+
+
+def test_the_pytest_plugin_records_with_the_real_keys_while_the_app_holds_dummies(
+        upstream: tuple[str, Verifier], simctl_aws: None, pytester: pytest.Pytester,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """simctl_env gives the app dummy AWS keys; record-new (in the test's process) still signs with the real ones,
+    which the plugin keeps in SIMCTL_UPSTREAM_AWS_*."""
+    url, verifier = upstream
+    monkeypatch.setenv("AWS_REGION", UPSTREAM_REGION)  # simctl_env sets AWS_DEFAULT_REGION (us-east-1) for the app
+    pytester.makepyfile(test_app="""
+        import os
+
+        import boto3
+        import pytest
+
+        @pytest.mark.simctl
+        def test_app(simctl_env):
+            assert os.environ["AWS_ACCESS_KEY_ID"] != os.environ["SIMCTL_UPSTREAM_AWS_ACCESS_KEY_ID"]
+            hi = [{"role": "user", "content": [{"text": "hi from the plugin"}]}]
+            r = boto3.client("bedrock-runtime").converse(modelId="amazon.nova-micro-v1:0", messages=hi)
+            assert r["stopReason"] == "end_turn"
+    """)
+    before = len(verifier.passed)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--simctl-upstream={url}",
+                                  "--record-mode=once").assert_outcomes(passed=1)
+    assert verifier.passed[before:] == ["converse"] and verifier.refused == []
+    _no_credential_in(pytester.path / "cassettes" / "test_app")
 
 
 def _flow(host_header: str, auth: str) -> http.HTTPFlow:
