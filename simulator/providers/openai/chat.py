@@ -17,9 +17,9 @@ from ...generate.tools import Calls, Tool, arguments, calls_since_user, choose
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import CHAT, ModelInfo
 from ...scenario.timing import schedule
-from ...sse import DONE, Template, data_event, encode_string
-from . import obfuscation
+from . import obfuscation, refusals
 from .chat_functions import legacy_functions
+from .chat_stream import Chunks, stream_parts
 from .logprobs import token_logprobs
 from .metadata import check as check_metadata
 from .prompt_tokens import chat as count_prompt
@@ -37,9 +37,36 @@ class Choice:
     tool: Tool | None = None
     call_id: str = ""
     legacy: bool = False  # called through the deprecated `functions` (message.function_call, no id)
+    refusal: bool = False  # the model declined under structured outputs: the pieces are message.refusal's
 
 
-def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+@dataclass(frozen=True, slots=True)
+class Job:
+    """The request, validated: everything the planner decides from."""
+
+    body: dict[str, Any]
+    model_name: str
+    model: ModelInfo
+    messages: list[dict[str, Any]]
+    stream: bool
+    n: int
+    limit: int | None
+    stop: list[str] | None
+    logprobs: bool
+    top_logprobs: int
+    tools: list[Tool]
+    tool_choice: Any
+    legacy: bool  # the deprecated `functions` / `function_call`
+    fmt: dict[str, Any] | None  # response_format, unless text
+    said: list[str]  # what the non-assistant turns say, for JSON modes
+
+    @property
+    def prompt(self) -> str:
+        return _last_user_text(self.messages)
+
+
+def read(body: dict[str, Any], ctx: Context) -> Job:
+    """The Job, each check in the order OpenAI makes them (the first problem is the one reported)."""
     model_name = params.required(body, "model", str)
     messages = _messages(body)
     model = ctx.catalog.resolve(model_name, CHAT)
@@ -61,55 +88,70 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     if fmt is not None and fmt["type"] == "json_object" and not json_mode.mentions_json(said):
         raise invalid("'messages' must contain the word 'json' in some form, to use 'response_format' of type "
                       "'json_object'.", param="messages")
+    return Job(body, model_name, model, messages, stream, n, limit, stop, logprobs, top_logprobs, tools, tool_choice,
+               legacy, fmt, said)
 
-    prompt = _last_user_text(messages)
-    after_tool = any(m.get("role") in ("tool", "function") for m in messages[-1:])
-    calls = _calls(messages)
-    prompt_tokens = count_prompt(messages, tools, model, window="chat")
-    choices = []
-    for i in range(n):
-        rng = ctx.rng(body.get("seed"), model_name, messages, body.get("tools"), fmt, i)
-        tool = choose(tools, tool_choice, prompt, after_tool, told=ctx.directive, calls=calls)
-        if tool is not None:
-            args = arguments(tool, rng)
-            choices.append(Choice(i, tokens.pieces(args), "function_call" if legacy else "tool_calls", tool,
-                                  "" if legacy else ctx.new_id("call_"), legacy))
-            continue
-        text = _formatted_text(fmt, rng, prompt, said, ctx.directive)
-        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text, told=ctx.directive)
-        choices.append(Choice(i, gen.pieces, gen.finish_reason))
 
+def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    job = read(body, ctx)
+    prompt_tokens = count_prompt(job.messages, job.tools, job.model, window="chat")
+    choices = _choices(ctx, job)
     completion_tokens = sum(len(c.pieces) for c in choices)
-    reasoning = REASONING_TOKENS * n if model.reasoning else 0
+    reasoning = REASONING_TOKENS * job.n if job.model.reasoning else 0
     usage = _usage(prompt_tokens, completion_tokens + reasoning, reasoning)
     head = {
         "id": ctx.new_id("chatcmpl-", 29),
         "created": ctx.now(),
-        "model": model_name,
+        "model": job.model_name,
         "service_tier": "default",
-        "system_fingerprint": None if _no_fingerprint(model) else ctx.fingerprint(model.id),
+        "system_fingerprint": None if _no_fingerprint(job.model) else ctx.fingerprint(job.model.id),
     }
-    common = {"model": model_name, "prompt_tokens": prompt_tokens, "completion_tokens": usage["completion_tokens"]}
+    common = {"model": job.model_name, "prompt_tokens": prompt_tokens,
+              "completion_tokens": usage["completion_tokens"]}
     # Seeding a generator costs more than planning a short reply: only when logprobs are asked for.
-    logprob_rng = ctx.rng("logprobs", model_name, messages) if logprobs else None
-    if stream:
+    logprob_rng = ctx.rng("logprobs", job.model_name, job.messages) if job.logprobs else None
+    lp_key = job.logprobs or not job.model.reasoning
+    if job.stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        padded = _obfuscated(body)
-        parts = _stream_parts(head, choices, usage if include_usage else None, top_logprobs, logprob_rng, padded,
-                              logprobs or not model.reasoning)
+        chunks = Chunks(head, usage if include_usage else None, _obfuscated(body), lp_key)
+        parts = stream_parts(chunks, choices, job.top_logprobs, logprob_rng)
         return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
-
     out = {
         "id": head["id"],
         "object": "chat.completion",
         "created": head["created"],
-        "model": model_name,
-        "choices": [_choice(c, top_logprobs, logprob_rng, logprobs or not model.reasoning) for c in choices],
+        "model": job.model_name,
+        "choices": [_choice(c, job.top_logprobs, logprob_rng, lp_key) for c in choices],
         "usage": usage,
         "service_tier": "default",
         "system_fingerprint": head["system_fingerprint"],
     }
     return json_plan(out, **common)
+
+
+def _choices(ctx: Context, job: Job) -> list[Choice]:
+    """Each of the n choices: a tool call, a refusal, or the text (JSON for a format)."""
+    prompt = job.prompt
+    after_tool = any(m.get("role") in ("tool", "function") for m in job.messages[-1:])
+    calls = _calls(job.messages)
+    refused = refusals.refuses(ctx, prompt)
+    structured = job.fmt is not None and job.fmt["type"] == "json_schema"
+    choices = []
+    for i in range(job.n):
+        rng = ctx.rng(job.body.get("seed"), job.model_name, job.messages, job.body.get("tools"), job.fmt, i)
+        tool = None if refused else choose(job.tools, job.tool_choice, prompt, after_tool, told=ctx.directive,
+                                           calls=calls)
+        if tool is not None:
+            choices.append(Choice(i, tokens.pieces(arguments(tool, rng)),
+                                  "function_call" if job.legacy else "tool_calls", tool,
+                                  "" if job.legacy else ctx.new_id("call_"), job.legacy))
+            continue
+        # a refusal is message.refusal under structured outputs (a json_schema cannot hold it), else the text
+        text = refusals.words(ctx) if refused else _formatted_text(job.fmt, rng, prompt, job.said, ctx.directive)
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, job.limit, job.stop, text=text,
+                               told=ctx.directive)
+        choices.append(Choice(i, gen.pieces, gen.finish_reason, refusal=refused and structured))
+    return choices
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -265,14 +307,16 @@ def _choice(c: Choice, top: int, rng: np.random.Generator | None, lp_key: bool =
     """A choice; `lp_key` False leaves `logprobs` out, as reasoning models answer (recorded: the gpt-5 family,
     o1-mini, o3-mini, o4-mini, 2025-2026) unless logprobs were asked for."""
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
-    if c.tool is not None and c.legacy:
+    if c.refusal:
+        message["refusal"] = "".join(c.pieces)
+    elif c.tool is not None and c.legacy:
         message["function_call"] = {"name": c.tool.name, "arguments": "".join(c.pieces)}
     elif c.tool is not None:
         message["tool_calls"] = [_tool_call(c)]
     else:
         message["content"] = "".join(c.pieces)
     lp = None
-    if rng is not None and c.tool is None:
+    if rng is not None and c.tool is None and not c.refusal:
         lp = {"content": token_logprobs(c.pieces, top, rng), "refusal": None}
     if not lp_key:
         return {"index": c.index, "message": message, "finish_reason": c.finish_reason}
@@ -296,90 +340,3 @@ def _obfuscated(body: dict[str, Any]) -> bool:
     if isinstance(options, dict) and "include_obfuscation" in options:
         params.check_type("stream_options.include_obfuscation", options["include_obfuscation"], bool)
     return obfuscation.wanted(body)
-
-
-class _Slots:
-    """A token chunk's template: the piece spliced in, then (when padded) the padding that evens its size out."""
-
-    def __init__(self, event: bytes, padded: bool) -> None:
-        self.template = Template(event)
-        self.padded = padded
-        # The chunk's JSON with an empty padding ("") and without the piece; the SSE framing does not count.
-        self.fixed = sum(len(p.decode()) for p in self.template.parts) - len(b"data: \n\n") + 2
-
-    def fill(self, piece: str) -> bytes:
-        if not self.padded:
-            return self.template.fill(piece)
-        text = encode_string(piece)  # with its quotes
-        pad = obfuscation.chat_padding(self.fixed + len(text))
-        parts = self.template.parts
-        return b"".join((parts[0], text.encode(), parts[1], b'"', pad.encode(), b'"', parts[2]))
-
-
-def _stream_parts(
-    head: dict[str, Any],
-    choices: list[Choice],
-    usage: dict[str, Any] | None,
-    top: int,
-    rng: np.random.Generator | None,
-    padded: bool = True,
-    lp_key: bool = True,
-) -> list[tuple[bytes, bool]]:
-    def chunk(choice: dict[str, Any] | None, pad: bool = True, **extra: Any) -> bytes:
-        obj = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"],
-               "model": head["model"], "service_tier": head["service_tier"],
-               "system_fingerprint": head["system_fingerprint"], "choices": [choice] if choice else []}
-        if usage is not None:
-            obj["usage"] = None  # every chunk carries it; the last one before [DONE] fills it
-        obj.update(extra)
-        if not padded:
-            return data_event(obj)
-        if not pad:  # a template: its padding is a slot, filled per chunk
-            return data_event({**obj, "obfuscation": Template.MARK})
-        data = data_event({**obj, "obfuscation": ""})
-        # The chunk ends '..."obfuscation":""}' and a blank line: the padding goes between the quotes.
-        size = len(data.decode()) - len(b"data: \n\n")
-        return data[:-4] + obfuscation.chat_padding(size).encode() + data[-4:]
-
-    def delta(c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
-        if not lp_key:  # reasoning models' chunks have no logprobs key (recorded: gpt-5, 2025-2026)
-            return {"index": c.index, "delta": d, "finish_reason": finish}
-        return {"index": c.index, "delta": d, "logprobs": lp, "finish_reason": finish}
-
-    # Token chunks differ only in the piece: encode each choice's chunk once, splice the pieces in.
-    content = {c.index: _Slots(chunk(delta(c, {"content": Template.MARK}), pad=False), padded)
-               for c in choices if c.tool is None}
-    arguments = {c.index: _Slots(chunk(delta(c, {"function_call": {"arguments": Template.MARK}} if c.legacy else {
-        "tool_calls": [{"index": 0, "function": {"arguments": Template.MARK}}]}), pad=False), padded)
-        for c in choices if c.tool is not None}
-    parts: list[tuple[bytes, bool]] = []
-    for c in choices:
-        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
-        if c.tool is not None and c.legacy:
-            first = {"role": "assistant", "content": None, "function_call": {"name": c.tool.name, "arguments": ""},
-                     "refusal": None}
-        elif c.tool is not None:  # as recorded: role, content (null), tool_calls, refusal
-            first = {"role": "assistant", "content": None, "tool_calls": [{
-                "index": 0, "id": c.call_id, "type": "function", "function": {"name": c.tool.name, "arguments": ""}}],
-                "refusal": None}
-        # The role chunk marks the first token (it waits the TTFT); the first piece rides with it, as on
-        # OpenAI, so a client timing the first content and one timing the first chunk both see the TTFT.
-        parts.append((chunk(delta(c, first)), c.index == 0))
-    for k in range(max(len(c.pieces) for c in choices)):
-        for c in choices:
-            if k >= len(c.pieces):
-                continue
-            piece, is_token = c.pieces[k], k > 0
-            if c.tool is not None:
-                parts.append((arguments[c.index].fill(piece), is_token))
-            elif rng is not None:
-                lp = {"content": token_logprobs([piece], top, rng), "refusal": None}
-                parts.append((chunk(delta(c, {"content": piece}, lp=lp)), is_token))
-            else:
-                parts.append((content[c.index].fill(piece), is_token))
-    for c in choices:
-        parts.append((chunk(delta(c, {}, c.finish_reason)), False))
-    if usage is not None:
-        parts.append((chunk(None, usage=usage), False))
-    parts.append((DONE, False))
-    return parts

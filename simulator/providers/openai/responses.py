@@ -20,9 +20,8 @@ from ...errors import APIError, invalid
 from ...generate import directive, json_mode, jsongen, textgen, tokens
 from ...generate.tools import Tool, arguments, choose
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
-from ...scenario import moderation
 from ...scenario.timing import schedule
-from . import hosted_tools, items_store, prompt_tokens
+from . import hosted_tools, items_store, prompt_tokens, refusals
 from . import responses_fields as fields
 from .logprobs import token_logprobs
 from .responses_items import Ids, as_input, function_call_item, message_item, reasoning_item, stream_events
@@ -33,7 +32,6 @@ STREAM = "response_stream"  # store kind: a background stream's events, to be re
 
 CACHE_MIN, CACHE_STEP = 1024, 128  # OpenAI caches prompt prefixes from 1024 tokens, in steps of 128
 REASONING_TOKENS = 64  # what a reasoning model reports having thought before its answer
-REFUSAL = "I'm sorry, I can't assist with that."  # gpt-4o's words, recorded 2025-10
 # Instructions asking the model to say what it is about to do before a tool call: gpt-5.4 onwards then write a
 # `phase: commentary` message before the call ("Briefly narrate what you are about to do before calling each
 # tool." got one from gpt-5.5, recorded 2026-07); OpenAI's guides call these tool preambles.
@@ -118,9 +116,8 @@ def _message(ctx: Context, job: Job, out: Answer, ids: Ids, rng: Any, room: int 
     """The answer in a message: the scenario's text, JSON for a format, a refusal, or generated prose."""
     wanted, prompt = ctx.directive, job.prompt
     phase = "final_answer" if fields.phased(job.model.id) else None
-    if _refuses(ctx, job):  # in a refusal part under structured outputs (their schema cannot hold it), else as text
-        words = wanted.text() if wanted.text is not None else REFUSAL
-        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=words, told=wanted)
+    if refusals.refuses(ctx, prompt):  # in a refusal part under structured outputs, else as the text
+        gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, room, text=refusals.words(ctx), told=wanted)
         out.incomplete = gen.finish_reason == "length"
         structured = job.text_format is not None and job.text_format["type"] == "json_schema"
         out.output.append(message_item(ids("msg_"), gen.text, out.incomplete, phase, refusal=structured))
@@ -144,20 +141,6 @@ def _message(ctx: Context, job: Job, out: Answer, ids: Ids, rng: Any, room: int 
         item["content"][0]["logprobs"] = out.logprobs[item["id"]] = lp
     out.output.append(item)
     out.pieces[item["id"]] = pieces
-
-
-# What a model declines to help with: the moderation categories of requests for harm (how to make drugs or
-# weapons, self-harm methods, sexual content with minors). Other flagged text (insults, violence in a story)
-# gets an answer, as it does from the real models.
-REFUSED = frozenset({"illicit", "illicit/violent", "self-harm/instructions", "sexual/minors"})
-
-
-def _refuses(ctx: Context, job: Job) -> bool:
-    """A scenario rule's `stop_reason: refusal`, or the user's last message flagged by the scenario's
-    moderation policy (its `moderation:` rules and the built-in word list) in a category models refuse."""
-    if ctx.directive.stop_reason is not None:
-        return ctx.directive.stop_reason == "refusal"
-    return bool(REFUSED & moderation.flagged(ctx.scenario.moderation, job.prompt))
 
 
 def _response(job: Job, out: Answer, ids: Ids) -> dict[str, Any]:

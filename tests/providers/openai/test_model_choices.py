@@ -167,3 +167,23 @@ def test_a_reasoning_item_needs_the_item_that_followed_it(http: httpx.Client) ->
     assert http.post("/v1/responses", json={"model": "gpt-5", "input": kept}).status_code == 200
     no_id = [edited[0], {k: v for k, v in rs.items() if k != "id"}, *edited[2:]]  # encrypted content only: taken
     assert http.post("/v1/responses", json={"model": "gpt-5", "input": no_id}).status_code == 200
+
+
+def test_chat_refusal_is_message_refusal_under_a_json_schema(http: httpx.Client) -> None:
+    fmt = {"type": "json_schema", "json_schema": {"name": SCHEMA["name"], "strict": True, "schema": SCHEMA["schema"]}}
+    ask = {"model": "gpt-4o", "messages": [{"role": "user", "content": HARMFUL}], "response_format": fmt}
+    whole = http.post("/v1/chat/completions", json=ask).json()
+    validate("CreateChatCompletionResponse", whole)
+    message = whole["choices"][0]["message"]
+    assert message["content"] is None and message["refusal"] == "I'm sorry, I can't assist with that."
+    stream = http.post("/v1/chat/completions", json={**ask, "stream": True}).text
+    chunks = [json.loads(line[6:]) for line in stream.splitlines() if line.startswith("data: {")]
+    for chunk in chunks:
+        validate("CreateChatCompletionStreamResponse", chunk)
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    assert deltas[0] == {"role": "assistant", "content": None, "refusal": ""}
+    assert "".join(d.get("refusal") or "" for d in deltas) == message["refusal"]
+    assert not any(d.get("content") for d in deltas)
+    plain = http.post("/v1/chat/completions", json={k: v for k, v in ask.items() if k != "response_format"}).json()
+    assert plain["choices"][0]["message"]["content"] == message["refusal"]
+    assert plain["choices"][0]["message"]["refusal"] is None
