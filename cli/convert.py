@@ -124,6 +124,10 @@ def export(cassette: str, fmt: str, output: Path | None) -> None:
         click.echo(f"simctl export: {e}", err=True)
         sys.exit(EXIT_CONFIG)
     data = exporter.export(c, fmt, output.name if output else "")
+    sessions = sum(i.websocket is not None for i in c.interactions)
+    if fmt == "vcr" and sessions:
+        click.echo(f"simctl export: left out {sessions} WebSocket sessions: VCR.py has no form for them "
+                   "(--format har keeps them)", err=True)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -133,4 +137,5 @@ def export(cassette: str, fmt: str, output: Path | None) -> None:
     except OSError as e:
         click.echo(f"simctl export: could not write {output}: {e}", err=True)
         sys.exit(1)
-    click.echo(f"wrote {len(c.interactions)} interactions to {output} ({fmt})", err=True)
+    written = len(c.interactions) - (sessions if fmt == "vcr" else 0)
+    click.echo(f"wrote {written} interactions to {output} ({fmt})", err=True)

@@ -20,6 +20,7 @@ import yaml
 
 from .. import __version__
 from ..cassettes.load import Body, Cassette, Interaction, Response
+from . import har_ws
 
 FORMATS = ("vcr", "har")
 # An interaction with no recorded upstream (written by hand) still needs a host in an absolute URL.
@@ -107,7 +108,9 @@ def cassette_extension(c: Cassette) -> dict[str, Any]:
 
 
 def to_vcr(c: Cassette, serializer: str = "yaml") -> dict[str, Any]:
-    out: dict[str, Any] = {"interactions": [_vcr_interaction(i, serializer) for i in c.interactions]}
+    # VCR.py has no form for a WebSocket session (vcrpy refuses them): sessions are left out (the CLI says so).
+    out: dict[str, Any] = {"interactions": [_vcr_interaction(i, serializer) for i in c.interactions
+                                            if i.websocket is None]}
     if cassette_extension(c):
         out[EXTENSION] = cassette_extension(c)  # vcrpy reads only interactions (and its metadata)
     out["version"] = 1
@@ -188,6 +191,10 @@ def _har_entry(i: Interaction) -> dict[str, Any]:
     ext = _extension(i, events, times=False)
     if not i.recorded_at:
         ext["recorded_at"] = ""
+    if i.websocket is not None:  # Chrome's _webSocketMessages; the close and subprotocol in _simctl
+        fields = har_ws.har_fields(i)
+        ext["websocket"] = fields.pop("websocket")
+        entry.update(fields)
     if ext:
         entry["_" + EXTENSION] = ext
     return entry

@@ -9,6 +9,7 @@ still looks like a secret. What is left out is reported with where and why, neve
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import email.utils
 import io
@@ -26,12 +27,13 @@ import yaml
 from .. import eventstream
 from ..cassettes import load as cassettes
 from ..cassettes.load import Cassette, Interaction
-from ..cassettes.redact import binary_stream_text, find_secrets
+from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binary_text
 from ..errors import ConfigError
 from ..sse import split_events
-from . import vcr
+from . import har_ws, vcr
 from .capture import Capture, Redaction, make_interaction, split_lines, stream_kind
 from .exporter import EXTENSION
+from .ws_capture import WsCapture, from_flow, make_ws_interaction
 
 FORMATS = ("vcr", "har", "mitmproxy")
 MAX_FILE_BYTES = cassettes.MAX_FILE_BYTES
@@ -56,6 +58,7 @@ class Captured:
     first_ms: float | None = None  # request start to the answer's first byte, when known
     recorded_at: str = ""
     ext: dict[str, Any] = field(default_factory=dict)  # simctl's export extension (exporter.py)
+    websocket: dict[str, Any] | WsCapture | None = None  # a WebSocket flow, or a HAR entry with _webSocketMessages
 
 
 @dataclass
@@ -158,6 +161,8 @@ def to_interaction(c: Captured, rules: Rules) -> Interaction | str:
         duration = events[-1][0] if events else 0.0
     # user:password@ in a recorded URL is a credential: the upstream keeps the host and port only.
     upstream = c.ext.get("upstream", f"{url.scheme}://{url.netloc.rpartition('@')[2]}")
+    if c.websocket is not None:
+        return _ws_interaction(c, upstream, rules)
     capture = Capture(c.method, url.path or "/", dict(parse_qsl(url.query, keep_blank_values=True)),
                       c.req_headers, c.req_body, c.status, c.resp_headers, b"" if events is not None else c.body,
                       events, upstream, duration, bool(c.ext.get("cut")))
@@ -169,6 +174,18 @@ def to_interaction(c: Captured, rules: Rules) -> Interaction | str:
     if leaked:
         return f"still looks like it holds a secret after redaction ({', '.join(leaked)})"
     return i
+
+
+def _ws_interaction(c: Captured, upstream: str, rules: Rules) -> Interaction | str:
+    assert c.websocket is not None
+    ws = dataclasses.replace(c.websocket, upstream=upstream) if isinstance(c.websocket, WsCapture) else \
+        har_ws.capture(c.websocket, upstream, c.req_headers, c.resp_headers)
+    if isinstance(ws, str):
+        return ws
+    i = make_ws_interaction(ws, Redaction(tuple(rules.headers), tuple(rules.patterns)))
+    i.recorded_at = c.recorded_at
+    leaked = find_secrets(cassettes.interaction_line(i)) or find_secrets(websocket_binary_text(i))
+    return f"still looks like it holds a secret after redaction ({', '.join(leaked)})" if leaked else i
 
 
 def _events(c: Captured) -> list[tuple[float, bytes]] | None:
@@ -309,7 +326,8 @@ def _har_entry(e: Any, n: int) -> Captured | tuple[str, str]:
         _har_text(content.get("text"), content.get("encoding"), (*at, "response", "content")),
         f"entry {n}", float(duration) if isinstance(duration, int | float) and duration >= 0 else None,
         _har_first_byte(e.get("timings")),
-        str(ext["recorded_at"]) if "recorded_at" in ext else _timestamp(e.get("startedDateTime")), ext)
+        str(ext["recorded_at"]) if "recorded_at" in ext else _timestamp(e.get("startedDateTime")), ext,
+        e if har_ws.is_websocket(e) else None)
 
 
 def _har_headers(part: dict[str, Any], at: tuple[Any, ...]) -> dict[str, str]:
@@ -374,4 +392,4 @@ def _flow_captures(raw: bytes, source: str, into: Cassette) -> Iterator[Captured
                        _joined(resp_headers), body, where,
                        ((r.timestamp_end or q.timestamp_start) - q.timestamp_start) * 1000,
                        ((r.timestamp_start or q.timestamp_start) - q.timestamp_start) * 1000,
-                       _timestamp(q.timestamp_start))
+                       _timestamp(q.timestamp_start), websocket=from_flow(flow, ""))

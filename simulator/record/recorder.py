@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
-from ..cassettes.websocket import NO_CLOSE_FRAME, Close
 from .capture import Capture, Redaction, Tap, make_interaction, stream_kind
 from .inflate import decode
 from .writer import CassetteWriter
-from .ws_capture import WsCapture, WsMessage, make_ws_interaction
+from .ws_capture import from_flow, make_ws_interaction
 
 log = logging.getLogger("simctl.record")
 
@@ -134,28 +133,18 @@ class Recorder:
 
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         """The session, whole, once it closed (or dropped: code 1006): written as one interaction."""
-        ws, req, resp = flow.websocket, flow.request, flow.response
-        if ws is None or resp is None or not self._wanted(flow) or flow.metadata.get("simctl_refused"):
+        if not self._wanted(flow) or flow.metadata.get("simctl_refused"):
             return
-        opened = resp.timestamp_end or resp.timestamp_start or req.timestamp_start
-        end = ws.timestamp_end or time.time()
-
-        def ms(t: float) -> float:
-            return max(t - opened, 0.0) * 1000
-
-        messages = [WsMessage(ms(m.timestamp), m.from_client, m.text if m.is_text else m.content)
-                    for m in ws.messages if not m.injected]
-        close = Close(ms(end), ws.close_code or NO_CLOSE_FRAME, ws.close_reason or "",
-                      "client" if ws.closed_by_client else "server")
-        path = req.path.split("?", 1)[0]
-        capture = WsCapture(path, dict(req.query), dict(req.headers), dict(resp.headers), messages, close,
-                            self.upstream or origin(req), ms(end))
+        capture = from_flow(flow, self.upstream or origin(flow.request))
+        if capture is None or capture.close is None:
+            return
         redaction = Redaction(tuple(ctx.options.simctl_redact_headers), tuple(ctx.options.simctl_redact_patterns))
         self.writer.submit(lambda: make_ws_interaction(capture, redaction))
         self.tally.recorded += 1
-        self.tally.by_route[(path, 101)] += 1
-        self.tally.bytes += sum(len(m.content) for m in ws.messages)
-        self.tally.last = f"WebSocket {path}: {len(messages)} frames, closed {close.code} by {close.by}"
+        self.tally.by_route[(capture.path, 101)] += 1
+        self.tally.bytes += sum(len(m.payload) for m in capture.messages)
+        self.tally.last = f"WebSocket {capture.path}: {len(capture.messages)} frames, closed {capture.close.code} " \
+                          f"by {capture.close.by}"
 
     def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
                 chunks: list[tuple[float, bytes]] | None, duration_ms: float, cut: bool = False) -> None:

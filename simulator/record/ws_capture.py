@@ -8,18 +8,24 @@ rules (credential headers and query keys, key-like values, secret JSON fields su
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..cassettes.load import DROP_RESPONSE_HEADERS, KEEP_REQUEST_HEADERS, Interaction, Request, Response
 from ..cassettes.redact import redact_interaction
 from ..cassettes.websocket import (
     DROP_UPGRADE_RESPONSE_HEADERS,
     KEEP_UPGRADE_HEADERS,
+    NO_CLOSE_FRAME,
     Close,
     Frame,
     Session,
 )
 from .capture import Redaction
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +65,23 @@ def make_ws_interaction(c: WsCapture, redaction: Redaction | None = None) -> Int
         websocket=session,
     )
     return redact_interaction(interaction, redaction.headers, redaction.patterns)
+
+
+def from_flow(flow: http.HTTPFlow, upstream: str) -> WsCapture | None:
+    """A mitmproxy WebSocket flow (live in the recorder, or read from a flow file) as a WsCapture; None if it
+    is not one. Times are from the 101's arrival; a connection that ended with no close frame is code 1006."""
+    ws, req, resp = flow.websocket, flow.request, flow.response
+    if ws is None or resp is None:
+        return None
+    opened = resp.timestamp_end or resp.timestamp_start or req.timestamp_start
+    end = ws.timestamp_end or (ws.messages[-1].timestamp if ws.messages else None) or time.time()
+
+    def ms(t: float) -> float:
+        return max(t - opened, 0.0) * 1000
+
+    messages = [WsMessage(ms(m.timestamp), m.from_client, m.text if m.is_text else m.content)
+                for m in ws.messages if not m.injected]
+    close = Close(ms(end), ws.close_code or NO_CLOSE_FRAME, ws.close_reason or "",
+                  "client" if ws.closed_by_client else "server")
+    return WsCapture(req.path.split("?", 1)[0], dict(req.query), dict(req.headers), dict(resp.headers), messages,
+                     close, upstream, ms(end))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -130,3 +132,56 @@ def test_websocket_sessions_are_recorded_frame_by_frame_without_secrets(tmp_path
     assert (second.websocket.close.code, second.websocket.close.reason, second.websocket.close.by) == (
         4000, "upstream says bye", "server")
     assert second.websocket.subprotocol == ""
+
+
+SAMPLE = ROOT / "cassettes" / "realtime.yaml"
+
+
+def test_har_export_carries_sessions_as_chrome_does_and_imports_back_the_same(tmp_path: Path) -> None:
+    har, back = tmp_path / "rt.har", tmp_path / "back.yaml"
+    simctl = [sys.executable, "-m", "simctl"]
+    subprocess.run([*simctl, "export", "--format", "har", str(SAMPLE), "-o", str(har)], check=True, cwd=ROOT,
+                   capture_output=True)
+    entry = json.loads(har.read_text())["log"]["entries"][0]
+    assert entry["_resourceType"] == "websocket" and entry["response"]["status"] == 101
+    first = entry["_webSocketMessages"][0]
+    assert (first["type"], first["opcode"]) == ("receive", 1) and json.loads(first["data"])["type"] == "session.created"
+    assert entry["_simctl"]["websocket"]["close"] == {"at_ms": 1250.4, "by": "client", "code": 1000, "reason": ""}
+    subprocess.run([*simctl, "import", str(har), "-o", str(back)], check=True, cwd=ROOT, capture_output=True)
+    assert back.read_text() == SAMPLE.read_text()
+    vcr = subprocess.run([*simctl, "export", "--format", "vcr", str(SAMPLE)], cwd=ROOT, capture_output=True, text=True)
+    assert vcr.returncode == 0 and "left out 1 WebSocket sessions" in vcr.stderr and "interactions: []" in vcr.stdout
+
+
+def test_a_browsers_har_and_a_mitmproxy_flow_file_import_as_sessions(tmp_path: Path) -> None:
+    from mitmproxy import io as mio
+    from mitmproxy.test import tflow
+
+    har = {"log": {"version": "1.2", "entries": [{
+        "startedDateTime": "2026-12-01T10:00:00.000Z", "time": 900, "_resourceType": "websocket",
+        "request": {"method": "GET", "url": f"wss://api.openai.com/v1/realtime?model=gpt-realtime&key={QUERY_KEY}",
+                    "headers": [{"name": "Sec-WebSocket-Protocol",
+                                 "value": f"realtime, openai-insecure-api-key.{KEY}"}]},
+        "response": {"status": 101, "headers": [{"name": "Sec-WebSocket-Protocol", "value": "realtime"}],
+                     "content": {"size": 0}},
+        "_webSocketMessages": [
+            {"type": "receive", "time": 1796119200.25, "opcode": 1, "data": '{"type":"session.created"}'},
+            {"type": "send", "time": 1796119200.5, "opcode": 1, "data": '{"type":"response.create"}'},
+            {"type": "receive", "time": 1796119200.75, "opcode": 2, "data": "AAEC"}]}]}}
+    (tmp_path / "b.har").write_text(json.dumps(har))
+    flow = tflow.twebsocketflow()
+    with open(tmp_path / "f.mitm", "wb") as f:
+        mio.FlowWriter(f).add(flow)  # type: ignore[no-untyped-call]
+    for name in ("b.har", "f.mitm"):
+        subprocess.run([sys.executable, "-m", "simctl", "import", str(tmp_path / name), "-o",
+                        str(tmp_path / f"{name}.yaml")], check=True, cwd=ROOT, capture_output=True)
+    text = (tmp_path / "b.har.yaml").read_text()
+    assert KEY not in text and QUERY_KEY not in text
+    (browser,) = cassettes.load(tmp_path / "b.har.yaml").interactions
+    assert browser.websocket is not None and browser.websocket.subprotocol == "realtime"
+    assert [(f.at_ms, f.from_client, f.kind) for f in browser.websocket.frames] == [
+        (250.0, False, "json"), (500.0, True, "json"), (750.0, False, "base64")]
+    (flowed,) = cassettes.load(tmp_path / "f.mitm.yaml").interactions
+    assert flowed.websocket is not None and flowed.request.path == "/ws"
+    assert [f.payload() for f in flowed.websocket.frames] == [b"hello binary", "hello text", "it's me"]
+    assert flowed.websocket.close is not None and flowed.websocket.close.code == 1000
