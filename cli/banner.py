@@ -23,7 +23,7 @@ def base_url(config: ServerConfig) -> str:
     host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(config.host, config.host)
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{config.port}"
+    return f"http://{host}:{config.port or 'PORT'}"  # port 0: the system's choice, in uvicorn's line below
 
 
 def lines(config: ServerConfig, server: Any) -> list[str]:
@@ -44,6 +44,9 @@ def lines(config: ServerConfig, server: Any) -> list[str]:
     for sdk, names in SDKS:
         shown = " ".join(f"{n}={values[n]}" for n in names)
         out.append(f"  [green]{sdk:<22}[/green] {escape(shown)}")
+    out.append(escape(f"  in code: OpenAI(base_url=\"{url}/v1\"), Anthropic(base_url=\"{url}\"), "
+                      f"genai.Client(http_options={{\"base_url\": \"{url}\"}}), "
+                      f"boto3.client(\"bedrock-runtime\", endpoint_url=\"{url}\"), ollama.Client(host=\"{url}\")"))
     return out
 
 

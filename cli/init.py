@@ -93,7 +93,7 @@ jobs:
 
 
 @click.command()
-@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.argument("directory", default=".")
 @click.option("--action", default=DEFAULT_ACTION, show_default=True,
               help="The simctl GitHub Action the workflow uses (OWNER/REPO@REF).")
 def init(directory: str, action: str) -> None:
@@ -104,6 +104,9 @@ def init(directory: str, action: str) -> None:
     .github/workflows/simctl.yml. A file that exists is never overwritten: it is listed as skipped.
     """
     root = Path(directory)
+    if root.exists() and not root.is_dir():
+        click.echo(f"simctl: {root} is a file; give the project's folder (simctl init DIR)", err=True)
+        sys.exit(1)
     files = {
         SCHEMA: json.dumps(schema(), indent=2) + "\n",
         SCENARIO: STARTER.format(schema=SCHEMA, scenario=SCENARIO),
