@@ -19,6 +19,9 @@ SHIPPED = ("simulator", "cli")  # the folders shipped as code (cli/ installs as 
 OWN = {"simulator", "simctl"}  # the import names an install adds
 # The pytest plugin runs only under pytest; its client fixtures are for users who have the SDK.
 UNDER_TEST = {("simulator/pytest_plugin.py", "pytest"), ("simulator/pytest_plugin.py", "openai")}
+# Optional extras: imported inside the function that needs it, which says what to install when it is missing
+# (botocore: `pip install 'simctl[bedrock]'`, tests/providers/test_bedrock_sigv4.py runs simctl without it).
+OPTIONAL = {("simulator/record/sigv4.py", "botocore"): "bedrock"}
 
 
 STDLIB = set(sys.stdlib_module_names) | {"compression"}  # compression.zstd: Python 3.14, tried first
@@ -49,7 +52,7 @@ def undeclared_imports(root: Path) -> list[str]:
                 continue
             for top in {n.split(".")[0] for n in names} - STDLIB - OWN:
                 provided = {_normal(d) for d in distributions.get(top, [])}
-                if (rel, top) not in UNDER_TEST and not provided & declared:
+                if (rel, top) not in UNDER_TEST and (rel, top) not in OPTIONAL and not provided & declared:
                     out.append(f"{rel}:{node.lineno}: {top} (installed from {sorted(provided) or 'nothing'})")
     return out
 
@@ -57,6 +60,12 @@ def undeclared_imports(root: Path) -> list[str]:
 def test_every_import_in_the_shipped_code_is_a_declared_runtime_dependency() -> None:
     missing = undeclared_imports(ROOT)
     assert not missing, "imported but not in [project] dependencies:\n" + "\n".join(missing)
+
+
+def test_each_optional_import_is_in_its_extra() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for (_, top), extra in OPTIONAL.items():
+        assert any(_normal(r).startswith(_normal(top)) for r in extras[extra]), (top, extra)
 
 
 def test_the_check_reports_a_test_only_library(tmp_path: Path) -> None:

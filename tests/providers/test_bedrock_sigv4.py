@@ -230,7 +230,7 @@ def test_record_new_without_botocore_says_how_to_install_it(upstream: tuple[str,
     hidden = tmp_path / "hide"
     (hidden / "botocore").mkdir(parents=True)
     (hidden / "botocore" / "__init__.py").write_text("raise ImportError('botocore is not installed (test)')\n")
-    env = {**os.environ, "PYTHONPATH": str(hidden)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(hidden), os.environ.get("PYTHONPATH")) if p)}
     with testing.replay_process("--mode", "record-new", "--upstream", upstream[0], "--cassette",
                                 str(tmp_path / "c.yaml"), env=env, cwd=ROOT) as (simctl, _):
         with pytest.raises(botocore.exceptions.ClientError) as raised:
