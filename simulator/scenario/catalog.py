@@ -18,8 +18,8 @@ import yaml
 
 from ..errors import APIError, model_not_found
 
-# Endpoint names used by the API modules when they ask whether a model serves them. `realtime` is not
-# served by simctl: its models are listed, and refused elsewhere as OpenAI does.
+# Endpoint names used by the API modules when they ask whether a model serves them. `realtime` is the Realtime
+# API's WebSocket (providers/openai/realtime); its models are refused elsewhere as OpenAI does.
 CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, RESPONSES, TEXT_GENERATION, RANKING = (
     "chat", "completions", "embeddings", "images", "responses", "text_generation", "ranking",
 )
@@ -161,6 +161,16 @@ def builtin(name: str = BUILTIN) -> dict[str, ModelInfo]:
             info = from_spec({"owned_by": "system", **group.get("defaults", {}), **spec})
             out[info.id] = info
     return out
+
+
+def shipped_in(model: ModelInfo) -> str | None:
+    """The shipped catalog a scenario took this model from as it is (`catalog: NAME`), or None for one of the
+    scenario's own `models:`, a shipped id it names included: each provider's model list lists its own
+    catalog's models and the scenario's own, not another provider's."""
+    for name in names():
+        if builtin(name).get(model.id) is model:
+            return name
+    return None
 
 
 def from_spec(spec: dict[str, Any], base: ModelInfo | None = None) -> ModelInfo:

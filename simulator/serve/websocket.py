@@ -211,8 +211,10 @@ class Sockets:
                                  stream_error=partial(_error_chunk, endpoint))
 
         def done(plan: ResponsePlan, seconds: float, completed: bool) -> None:
-            server.ctx.state.stats.record(upgrade.path, plan.status, seconds or time.perf_counter() - started,
-                                          plan.completion_tokens, _ttft(plan), plan.fault)
+            seconds = seconds or time.perf_counter() - started
+            server.ctx.state.stats.record(upgrade.path, plan.status, seconds, plan.completion_tokens, _ttft(plan),
+                                          plan.fault)
+            server.metrics.observe(upgrade.path, plan, seconds)
 
         return Turn(directive, rng, finish, done, limits)
 

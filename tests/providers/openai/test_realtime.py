@@ -341,6 +341,12 @@ def test_a_rule_replies_and_a_fault_drops_the_connection(url: str) -> None:
     assert first - created >= 0.29  # the rule's time to first token (a floor only: never a budget)
     cut = run(go({"x-simctl-fault": "cut:3"}))
     assert [e["type"] for e in cut] == ["response.created", "response.output_item.added", "conversation.item.added"]
+    for _ in range(200):  # each response is counted under the route, its fault too, once the server is done
+        metrics = httpx.get(url + "/metrics").text
+        if 'simctl_faults_injected_total{kind="cut"}' in metrics:
+            break
+        time.sleep(0.01)
+    assert 'route="/v1/realtime"' in metrics and 'simctl_faults_injected_total{kind="cut"} 1.0' in metrics
 
 
 def test_beta_protocol_names(url: str) -> None:

@@ -91,8 +91,9 @@ def plan(ctx: Context, ask: Ask) -> Planned:
     limit = response["max_output_tokens"]
     instructions = str(p.get("instructions", s["instructions"]))
     input_text = tokens.count(instructions) + sum(tokens.count(_item_text(i)) for i in context)
-    previous = ask.conversation[-1].get("id") if ask.conversation and p.get("conversation") != "none" else None
-    builder = _Builder(ask.beta, response, previous)
+    in_conversation = p.get("conversation", "auto") != "none"
+    previous = ask.conversation[-1].get("id") if ask.conversation and in_conversation else None
+    builder = _Builder(ask.beta, response, previous, in_conversation)
     if tool is not None:
         pieces, spoken = _call(builder, tool, rng), 0.0
     else:
@@ -119,8 +120,9 @@ def plan(ctx: Context, ask: Ask) -> Planned:
 class _Builder:
     """The response's frames in order, each with whether it carries a token."""
 
-    def __init__(self, beta: bool, response: dict[str, Any], previous: str | None) -> None:
+    def __init__(self, beta: bool, response: dict[str, Any], previous: str | None, in_conversation: bool) -> None:
         self.beta, self.response, self.previous = beta, response, previous
+        self.in_conversation = in_conversation  # False: an out-of-band response (`conversation: none`)
         self.frames: list[tuple[bytes, bool]] = []
         self.items: list[dict[str, Any]] = []
         self.add(event("response.created", response=response))
@@ -128,6 +130,8 @@ class _Builder:
     def add(self, ev: dict[str, Any], token: bool = False) -> None:
         if self.beta and ev["type"] == "conversation.item.done":
             return  # the beta protocol has no such event
+        if not self.in_conversation and ev["type"].startswith("conversation.item."):
+            return  # an out-of-band response's items never join the conversation
         self.frames.append((encode(ev, self.beta), token))
 
     def ids(self, item: dict[str, Any], content: bool = True) -> dict[str, Any]:
