@@ -21,11 +21,14 @@ def options[F: Callable[..., Any]](command: F) -> F:
     presets = ", ".join(chaos_presets())
     decorators = [
         click.option("--ttft", metavar="MS|DIST", default=None,
-                     help=f"Time to first token (scenario timing.ttft): {_DIST}."),
+                     help=f"Time to first token of a stream (scenario timing.ttft): {_DIST}."),
         click.option("--itl", metavar="MS|DIST", default=None,
                      help="Gap between streamed tokens (timing.itl), as --ttft."),
         click.option("--tps", metavar="TOKENS/S", default=None,
                      help="Streaming speed in tokens per second (timing.tokens_per_second; instead of --itl)."),
+        click.option("--latency", metavar="MS|DIST", default=None,
+                     help="A whole (non-streamed) answer's time (timing.latency), as --ttft. Without it, a scenario "
+                          "that sets none derives it from ttft + itl per token; the default scenario sets 10 ms."),
         click.option("--error-rate", metavar="FRACTION", default=None,
                      help="Share of API requests answered with an error, 0-1 or a percentage (0.05, 5%); a fault "
                           "{kind: error, when: {probability: FRACTION}}."),

@@ -82,11 +82,13 @@ def test_rpm_gives_the_third_request_a_429_with_openais_headers_and_quiet_hides_
 def test_scenario_show_with_knobs_equals_the_equivalent_files(tmp_path: Path) -> None:
     (tmp_path / "same.yaml").write_text(yaml.safe_dump({
         "version": 1, "extends": "default",
-        "timing": {"ttft": 0.3, "itl": {"dist": "lognormal", "median": 0.005, "sigma": 0.2, "max": 0.05}},
+        "timing": {"latency": 0.9, "ttft": 0.3,
+                   "itl": {"dist": "lognormal", "median": 0.005, "sigma": 0.2, "max": 0.05}},
         "faults": [{"kind": "error", "status": 503, "when": {"probability": 0.05}}],
         "rate_limits": {"requests_per_minute": 60, "tokens_per_minute": 1000}}))
-    code, shown, _ = cli("scenario", "show", "default", "--ttft", "300", "--itl", "lognormal:5,0.2,max=50",
-                         "--error-rate", "5%", "--error-status", "503", "--rpm", "60", "--tpm", "1000")
+    code, shown, _ = cli("scenario", "show", "default", "--latency", "0.9s", "--ttft", "300", "--itl",
+                         "lognormal:5,0.2,max=50", "--error-rate", "5%", "--error-status", "503", "--rpm", "60",
+                         "--tpm", "1000")
     assert code == 0
     code, same, _ = cli("scenario", "show", "--effective", str(tmp_path / "same.yaml"))
     assert code == 0

@@ -35,7 +35,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "exponential": ("mean",), "gamma": ("shape", "scale"), "pareto": ("shape", "scale"), "empirical": (),
 }
 UNITLESS = ("sigma", "shape")  # every other parameter is a time: milliseconds on the command line
-KNOBS = ("ttft", "itl", "tps", "error_rate", "error_status", "rpm", "tpm", "chaos")
+KNOBS = ("ttft", "itl", "tps", "latency", "error_rate", "error_status", "rpm", "tpm", "chaos")
 EXAMPLE = "300, 300ms, 1.5s or lognormal:150,0.3"
 
 
@@ -61,6 +61,8 @@ def parse(knobs: Mapping[str, Any]) -> Layers:
     for key in ("ttft", "itl"):
         if key in given:
             timing[key] = distribution(str(given[key]), flag(key))
+    if "latency" in given:
+        timing["latency"] = distribution(str(given["latency"]), "--latency")
     if "tps" in given:
         if "itl" in given:
             raise ValueError("--tps: give --itl or --tps (tokens per second), not both")
