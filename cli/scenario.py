@@ -38,9 +38,12 @@ def list_() -> None:
 
 @scenario.command()
 @click.argument("names", nargs=-1)
+@click.option("--scenario", "scenarios_", multiple=True,
+              help="A scenario to layer, as replay's --scenario (repeatable; after NAMES).")
 @click.option("--effective", is_flag=True, help="Print the loaded, layered scenario even for one file.")
 @knobs.options
-def show(names: tuple[str, ...], effective: bool, **knob_args: str | tuple[str, ...] | None) -> None:
+def show(names: tuple[str, ...], scenarios_: tuple[str, ...], effective: bool,
+         **knob_args: str | tuple[str, ...] | None) -> None:
     """Print a scenario file (built-in name or path), or the effective scenario.
 
     One file alone is printed as written. Several (later ones layered over earlier ones, as
@@ -50,6 +53,7 @@ def show(names: tuple[str, ...], effective: bool, **knob_args: str | tuple[str, 
     `timing: {ttft: 0.3}`.
     """
     given = knobs.take(knob_args)
+    names = (*names, *scenarios_)
     try:
         if len(names) == 1 and not effective and not given:
             click.echo(scenarios.resolve_path(names[0]).read_text(encoding="utf-8"), nl=False)

@@ -20,7 +20,7 @@ from simulator.scenario import file as scenarios
 from simulator.scenario.knobs import chaos_presets
 from simulator.sdk_env import SDKS
 from simulator.serve.explain import explain
-from simulator.testing import replay_process
+from simulator.testing import replay_process, running_server
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}]}
 
@@ -74,6 +74,18 @@ def test_rpm_gives_the_third_request_a_429_with_openais_headers_and_quiet_hides_
         assert caught.value.response.json()["error"]["code"] == "rate_limit_exceeded"
         stderr = stop(proc)
     assert "OPENAI_BASE_URL" not in stderr
+
+
+def test_tpm_and_a_chaos_preset_over_a_socket() -> None:
+    config = ServerConfig(seed=1, knobs={"tpm": "100", "chaos": ["rate-limited"]})
+    with running_server(config) as url:
+        client = ask(url)
+        raw = client.chat.completions.with_raw_response.create(**CHAT, max_tokens=60)  # type: ignore[call-overload]
+        assert raw.headers["x-ratelimit-limit-tokens"] == "100"  # the knob's, over the preset's 20,000
+        assert "x-ratelimit-limit-requests" not in raw.headers  # rate_limits replaced whole, as a file's would
+        with pytest.raises(openai.RateLimitError) as caught:
+            client.chat.completions.create(**CHAT, max_tokens=60)  # type: ignore[call-overload]
+        assert "tokens per min (TPM): Limit 100" in caught.value.message
 
 
 # -- knobs are scenario fragments -----------------------------------------------------------------
