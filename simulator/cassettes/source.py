@@ -45,6 +45,7 @@ class CassetteSource:
     opts: MatchOptions
     after_last: str = "repeat-last"
     speed: float = 1.0  # recorded time divided by this; 0 sends everything at once
+    mode: str = "strict"  # what a miss means (MODES); the WebSocket player needs it to word an upgrade's miss
     index: Index = field(init=False)
     sessions: SessionIndex = field(init=False)  # recorded WebSocket sessions, by upgrade (not HTTP answers)
     plays: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # play_key -> times played
@@ -208,7 +209,7 @@ def source_from_config(config: ServerConfig) -> CassetteSource | None:
     after = config.after_last or settings.get("after_last", "repeat-last")
     if after not in AFTER_LAST:
         raise ConfigError(f"after_last: expected one of {', '.join(AFTER_LAST)}, got {after!r}")
-    return CassetteSource(loaded, opts, after_last=after, speed=config.speed)
+    return CassetteSource(loaded, opts, after_last=after, speed=config.speed, mode=config.mode)
 
 
 def without_delays(plan: ResponsePlan) -> ResponsePlan:

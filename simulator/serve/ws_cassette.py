@@ -29,6 +29,7 @@ from ..api.websocket import Session, Socket, Upgrade
 from ..cassettes.source import CassetteSource, Miss
 from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame
 from ..cassettes.ws_play import Playback, Timed, describe, frame_options, rotate
+from ..errors import APIError
 from ..state.store import Store
 from .metrics import Metrics
 
@@ -63,7 +64,9 @@ class CassettePlayer:
         miss = Miss("GET", upgrade.path + " (WebSocket upgrade)", closest, diff)
         self.source.misses.append(miss)
         log.warning("cassette miss: %s", miss.message())
-        return None
+        if self.source.mode == "strict":  # the transport sends it as the route's error event, then closes
+            raise APIError(400, miss.message(), code="cassette_miss")
+        return None  # fallback, record-new: the scenario's simulation answers
 
     def frame_miss(self, upgrade: Upgrade, playback: Playback, why: list[str]) -> Miss:
         self.metrics.cassette.labels("miss").inc()

@@ -146,10 +146,12 @@ def test_an_upgrade_no_recording_answers_is_a_miss_in_strict_mode() -> None:
         event, code = asyncio.run(_refused(url, "?model=gpt-realtime-mini&api-key=sk-proj-" + "Q" * 30))
         assert server.source is not None
         misses = [m.message() for m in server.source.misses]
-    assert event["type"] == "error" and "no recorded WebSocket session" in event["error"]["message"]
     assert code == MISS_CLOSE[0]
     assert len(misses) == 1 and 'query.model: "gpt-realtime-mini" != recorded "gpt-realtime"' in misses[0]
     assert "Q" * 30 not in misses[0]
+    # The client is told the same: the closest recorded upgrade and how its query differs.
+    assert event["type"] == "error" and event["error"]["code"] == "cassette_miss"
+    assert event["error"]["message"] == misses[0]
 
 
 def _binary_session(path: Path) -> None:
