@@ -214,3 +214,33 @@ def test_the_official_sdks_realtime_client_gets_the_recorded_session() -> None:
         assert server.source is not None and server.source.misses == []
     assert types[:2] == ["session.created", "session.updated"] and types[-1] == "response.done"
     assert text == ANSWER
+
+
+def _two_sessions(path: Path) -> None:
+    def session(word: str) -> Interaction:
+        frames = [Frame(1.0, False, "json", {"type": "session.created"}),
+                  Frame(2.0, True, "json", {"type": "conversation.item.create", "text": word}),
+                  Frame(3.0, False, "json", {"type": "reply", "text": word.upper()})]
+        return Interaction(Request("GET", "/v1/realtime", {"model": "gpt-realtime"}), Response(101),
+                           websocket=Session(frames, Close(4.0, 1000, "", "client")))
+
+    cassettes.save(Cassette([session("first"), session("second")]), path)
+
+
+async def _say(url: str, word: str) -> str:
+    async with connect(_ws(url)) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "conversation.item.create", "text": word}))
+        return str(json.loads(await ws.recv())["text"])
+
+
+def test_sessions_on_one_url_are_told_apart_by_what_the_client_sends(tmp_path: Path) -> None:
+    path = tmp_path / "two.yaml"
+    _two_sessions(path)
+    with replaying(path, speed=0) as (url, server):
+        # The first upgrade starts on the first recording; the client's frame is the second one's.
+        assert asyncio.run(_say(url, "second")) == "SECOND"
+        assert asyncio.run(_say(url, "first")) == "FIRST"
+        assert asyncio.run(_say(url, "first")) == "FIRST"  # after the last: repeat-last, still told apart
+        assert server.source is not None and server.source.misses == []
+        assert server.source.used == {str(path): {0, 1}}
