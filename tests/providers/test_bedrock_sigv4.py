@@ -260,6 +260,28 @@ def test_simctl_record_reverse_mode_signs_for_the_upstream(upstream: tuple[str, 
         assert _calls(_client(replay)) == recorded
 
 
+def test_simctl_record_regular_mode_passes_the_clients_signature_as_it_is(
+        upstream: tuple[str, Verifier], simctl_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As an HTTP proxy the recorder sits on the client's way to the real host, which the client signed for: the
+    request goes as signed (simctl has no AWS credentials here, so a re-signing would have been refused)."""
+    url, verifier = upstream
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    path = tmp_path / "regular.yaml"
+    before = len(verifier.passed)
+    with testing.record_process(url, path, "--mode", "regular") as (proxy, _):
+        client = boto3.client("bedrock-runtime", endpoint_url=url, region_name=UPSTREAM_REGION,
+                              aws_access_key_id=UPSTREAM_KEY, aws_secret_access_key=UPSTREAM_SECRET,
+                              aws_session_token=UPSTREAM_TOKEN,
+                              config=Config(proxies={"http": proxy}, retries={"total_max_attempts": 1}))
+        assert client.converse(modelId="amazon.nova-micro-v1:0", messages=HELLO)["stopReason"] == "end_turn"
+    assert verifier.passed[before:] == ["converse"] and verifier.refused == []
+    assert [i.request.path for i in cassettes.load(path, use_cache=False).interactions] == [
+        "/model/amazon.nova-micro-v1%3A0/converse"]  # as sent (cassettes match it with or without escapes)
+    text = path.read_text()
+    assert not [s for s in SECRETS if s in text]
+
+
 def test_the_pytest_plugin_records_with_the_real_keys_while_the_app_holds_dummies(
         upstream: tuple[str, Verifier], simctl_aws: None, pytester: pytest.Pytester,
         monkeypatch: pytest.MonkeyPatch) -> None:
