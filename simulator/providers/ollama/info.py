@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from ...api.context import Context
 from ...plan import ResponsePlan, dumps
-from ...scenario.catalog import ModelInfo
+from ...scenario.catalog import ModelInfo, shipped_in
 from . import checks
 from .wire import JSON_TYPE, created_at
 
@@ -25,8 +25,10 @@ LOADED = "ollama_loaded"  # ctx.provider_state: model name -> when it unloads (t
 
 
 def listed(model: ModelInfo) -> bool:
-    """Ollama's own models (its catalog's, or a scenario model given Ollama `meta`)."""
-    return bool(model.meta) or model.owned_by == "library"
+    """Ollama's own models: its catalog's, or a scenario's own model given Ollama `meta` (not the Claude models
+    of Anthropic's catalog, whose `meta` is their listing's)."""
+    shipped = shipped_in(model)
+    return shipped == "ollama" or shipped is None and (bool(model.meta) or model.owned_by == "library")
 
 
 def digest(model: ModelInfo) -> str:

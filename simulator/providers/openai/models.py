@@ -11,10 +11,15 @@ from starlette.requests import Request
 from ...api.context import Context
 from ...errors import APIError
 from ...plan import ResponsePlan, json_plan
+from ...scenario.catalog import BUILTIN, shipped_in
 
 
 async def list_models(ctx: Context, request: Request) -> ResponsePlan:
-    return json_plan({"object": "list", "data": [_card(ctx, m.card()) for m in ctx.catalog.models]})
+    """OpenAI's catalog and the scenario's own models; the other providers' catalogs (Claude, Gemini, Bedrock,
+    Ollama models a scenario also serves) are listed by their own routes, as the real /v1/models lists
+    OpenAI's models only."""
+    mine = [m for m in ctx.catalog.models if shipped_in(m) in (None, BUILTIN)]
+    return json_plan({"object": "list", "data": [_card(ctx, m.card()) for m in mine]})
 
 
 async def get_model(ctx: Context, request: Request) -> ResponsePlan:
