@@ -37,6 +37,7 @@ from simulator import testing
 from simulator.cassettes import load as cassettes
 from simulator.config import ServerConfig
 from simulator.providers.bedrock.routes import SIGV4
+from simulator.record import sigv4
 from simulator.record.resign import Resign
 from simulator.serve.protocol import PROTOCOL
 from simulator.serve.server import Server
@@ -349,3 +350,20 @@ def test_botocore_is_imported_only_when_a_request_is_signed() -> None:
     code = "import simulator.record.sigv4, simulator.record.forward, sys; print('botocore' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize(("url", "region"), [
+    ("https://bedrock-runtime.eu-west-3.amazonaws.com", "eu-west-3"),
+    ("https://bedrock-runtime-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+    ("https://vpce-0a1b-c2d3.bedrock-runtime.ap-southeast-2.vpce.amazonaws.com", "ap-southeast-2"),
+    ("https://bedrock-runtime.cn-north-1.amazonaws.com.cn", "cn-north-1"),
+    ("http://127.0.0.1:9000", UPSTREAM_REGION),  # no region in the host: simctl's configured one
+])
+def test_the_region_signed_for(url: str, region: str, simctl_aws: None) -> None:
+    assert sigv4.region_for(url, CLIENT_AUTH) == region
+
+
+def test_without_a_configured_region_the_clients_own(simctl_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert sigv4.region_for("http://127.0.0.1:9000", CLIENT_AUTH) == "us-east-1"
+    assert sigv4.region_for("http://127.0.0.1:9000", CLIENT_AUTH.replace("/us-east-1/", "/sa-east-1/")) == "sa-east-1"
