@@ -17,6 +17,8 @@ from click.testing import CliRunner
 from simctl.main import main
 from simulator.config import ServerConfig
 from simulator.scenario import file as scenarios
+from simulator.scenario.check import problems
+from simulator.scenario.effective import to_yaml
 from simulator.scenario.knobs import chaos_presets
 from simulator.sdk_env import SDKS
 from simulator.serve.explain import explain
@@ -108,6 +110,15 @@ def test_scenario_show_with_knobs_equals_the_equivalent_files(tmp_path: Path) ->
     data = yaml.safe_load(shown)
     assert data["timing"]["ttft"] == 0.3 and data["rate_limits"] == {"requests_per_minute": 60,
                                                                      "tokens_per_minute": 1000}
+
+
+def test_the_effective_form_of_every_builtin_is_a_valid_scenario_that_reads_back_the_same(tmp_path: Path) -> None:
+    for name in scenarios.builtin_names():
+        shown = to_yaml(scenarios.load(name))
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(shown)
+        assert problems(str(path)) == [], name
+        assert to_yaml(scenarios.load(str(path))).splitlines()[1:] == shown.splitlines()[1:], name
 
 
 def test_tps_is_tokens_per_second_and_a_chaos_preset_adds_only_its_own_settings() -> None:

@@ -2,8 +2,9 @@
 scenarios and knobs, after the loader merged them (the same Scenario the server answers from).
 
 Written in the files' own keys and units (seconds, `{dist: ...}` mappings, fault and match keys), so a
-`--ttft 300` on the command line and `timing: {ttft: 0.3}` in a file show the same text. Settings left
-at their defaults are left out; API keys are never printed.
+`--ttft 300` on the command line and `timing: {ttft: 0.3}` in a file show the same text, and the output
+is itself a scenario file that loads to the same scenario (a catalog's models by id; API keys, never
+printed, are masked as `***`).
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ def describe(scenario: Any) -> dict[str, Any]:
         out["rate_limits"] = {k: v for k, v in dataclasses.asdict(s.rate_limits).items() if v is not None}
     out["rules"] = [_rule(r) for r in s.rules]
     out["faults"] = [fault(f) for f in s.faults]
-    for key, attr in (("moderation", "moderation"), ("azure", "azure"), ("hosted_tools", "hosted"),
-                      ("batches", "batches")):
+    for key, attr, write in (("moderation", "moderation", _moderation), ("azure", "azure", _azure),
+                             ("hosted_tools", "hosted", _hosted), ("batches", "batches", _batches)):
         value = getattr(s, attr)
         if value != type(value)():
-            out[key] = plain(value)
+            out[key] = write(value)
     if s.files:
-        out["files"] = [{"id": f.id, "filename": f.filename, "bytes": len(f.content)} for f in s.files]
+        out["files"] = [_file(f) for f in s.files]
     return out
 
 
@@ -140,6 +141,43 @@ def _model(m: Any, own_timing: Mapping[str, Any] | None) -> Any:
     if own_timing:
         spec["timing"] = timing(own_timing)
     return m.id if list(spec) == ["id"] else spec
+
+
+def _moderation(policy: Any) -> dict[str, Any]:
+    flags = [{"match": r.pattern.pattern, "categories": list(r.categories), "input": r.input,
+              **({"score": r.score} if r.score is not None else {})} for r in policy.rules]
+    return {"builtin": policy.builtin, **({"flag": flags} if flags else {})}
+
+
+def _azure(azure: Any) -> dict[str, Any]:
+    deployments = {name: d.model if d.served_as is None else {"model": d.model, "served_as": d.served_as}
+                   for name, d in azure.deployments.items()}
+    rules = [{"match": r.pattern.pattern, "stage": r.stage, "category": r.category, "severity": r.severity,
+              "after_tokens": r.after_tokens} for r in azure.content_filter]
+    return {"region": azure.region, "listed_only": azure.listed_only, "deployments": deployments,
+            "content_filter": rules}
+
+
+def _hosted(hosted: Any) -> dict[str, Any]:
+    servers = {label: {"tools": [{"name": t.name, "description": t.description, "input_schema": t.input_schema,
+                                  **({"annotations": t.annotations} if t.annotations is not None else {}),
+                                  "output": plain(t.output)} for t in tools]}
+               for label, tools in hosted.mcp_servers.items()}
+    return {"web_search": {"results": [dict(r) for r in hosted.web_results]}, "mcp_servers": servers}
+
+
+def _file(f: Any) -> dict[str, Any]:
+    """A seeded file: its text as `content`, or generated filler by its size as `bytes` (what a file gave)."""
+    from .seed_files import filler
+
+    out = {"id": f.id, "filename": f.filename, "purpose": f.purpose, "created_at": f.created_at}
+    if f.content == filler(len(f.content)):
+        return {**out, "bytes": len(f.content)}
+    return {**out, "content": f.content.decode("utf-8", "replace")}
+
+
+def _batches(clock: Any) -> dict[str, Any]:
+    return {f.name: getattr(clock, f.name) for f in dataclasses.fields(clock) if f.name != "present"}
 
 
 def plain(value: Any) -> Any:
