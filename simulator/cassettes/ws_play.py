@@ -21,7 +21,7 @@ from typing import Any
 
 from .load import Interaction
 from .matching import MatchOptions, canonical, differences, key
-from .redact import MASK, SECRET_QUERY, mask_json, mask_text
+from .redact import SECRET_QUERY, mask_json, mask_text
 from .websocket import Close, Frame, Session
 
 FRAME_IGNORE = ("event_id",)  # the client's own id for each event: new in every run
@@ -148,17 +148,22 @@ class Playback:
 
 @dataclass(slots=True)
 class SessionIndex:
-    """The recorded sessions by upgrade (path and query, key parameters masked, as HTTP requests are keyed)."""
+    """The recorded sessions by upgrade: path and query as HTTP requests are keyed, key parameters left out."""
 
     opts: MatchOptions
     buckets: dict[str, list[Interaction]] = field(default_factory=dict)
 
     def add(self, i: Interaction) -> None:
-        k = key("GET", i.request.path, i.request.query, None, self.opts, redact=False)
-        self.buckets.setdefault(k, []).append(i)
+        self.buckets.setdefault(self._key(i.request.path, i.request.query, redact=False), []).append(i)
 
     def candidates(self, path: str, query: dict[str, str]) -> list[Interaction]:
-        return self.buckets.get(key("GET", path, query, None, self.opts), [])
+        return self.buckets.get(self._key(path, query), [])
+
+    def _key(self, path: str, query: dict[str, str], redact: bool = True) -> str:
+        # A key in the query (`api-key=`, `key=`) is left out, not only masked: whether a replaying client
+        # sends one at all is no business of the recording's.
+        kept = {k: v for k, v in query.items() if not SECRET_QUERY.match(k)}
+        return key("GET", path, kept, None, self.opts, redact=redact)
 
     def closest(self, path: str, query: dict[str, str]) -> tuple[str, list[str]]:
         """The recorded upgrade most like this one, and how they differ."""
@@ -166,8 +171,9 @@ class SessionIndex:
         for found in self.buckets.values():
             i = found[0]
             diff = [] if i.request.path == path else [f"path: {path} != {i.request.path}"]
-            shown = {k: MASK if SECRET_QUERY.match(k) else mask_text(v) for k, v in sorted(query.items())}
-            diff += differences(shown, dict(sorted(i.request.query.items())), where="query")
+            shown = {k: mask_text(v) for k, v in sorted(query.items()) if not SECRET_QUERY.match(k)}
+            recorded = {k: v for k, v in sorted(i.request.query.items()) if not SECRET_QUERY.match(k)}
+            diff += differences(shown, recorded, where="query")
             if len(diff) < len(best_diff) or best == "none":
                 best, best_diff = f"GET {i.request.path}", diff
         return best, best_diff

@@ -13,6 +13,8 @@ A client frame that matches nothing is a miss, reported as an HTTP miss is (the 
 RFC 6455's code for a message the endpoint will not take; unlike 1011, a client does not take it for a
 server fault to retry). Fallback and record-new modes have no recording to go on with either, so they do
 the same after the miss is reported: the scenario's simulation starts from a fresh session, not mid-way.
+An upgrade no recording answers is a miss too: strict mode refuses it the same way (error event, 1008);
+fallback and record-new modes leave it to the scenario's simulated session.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from ..api.websocket import Session, Socket, Upgrade
 from ..cassettes.source import CassetteSource, Miss
 from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame
 from ..cassettes.ws_play import Playback, Timed, describe, frame_options, rotate
-from ..errors import APIError
 from ..state.store import Store
 from .metrics import Metrics
 
@@ -64,8 +65,8 @@ class CassettePlayer:
         miss = Miss("GET", upgrade.path + " (WebSocket upgrade)", closest, diff)
         self.source.misses.append(miss)
         log.warning("cassette miss: %s", miss.message())
-        if self.source.mode == "strict":  # the transport sends it as the route's error event, then closes
-            raise APIError(400, miss.message(), code="cassette_miss")
+        if self.source.mode == "strict":  # refused as a frame miss is: the error event, then 1008
+            return RefusedSession(miss.message())
         return None  # fallback, record-new: the scenario's simulation answers
 
     def frame_miss(self, upgrade: Upgrade, playback: Playback, why: list[str]) -> Miss:
@@ -140,6 +141,18 @@ class RecordedSession:
         with contextlib.suppress(asyncio.CancelledError):
             await sender
         await socket.send(json.dumps(error_event(miss.message(), _event_id(payload))))
+        await socket.close(*MISS_CLOSE)
+
+
+class RefusedSession:
+    """Strict mode's answer to an upgrade no recording answers: the error event naming the closest recorded
+    upgrade, and the close a frame miss gets."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    async def run(self, socket: Socket) -> None:
+        await socket.send(json.dumps(error_event(self.message, None)))
         await socket.close(*MISS_CLOSE)
 
 

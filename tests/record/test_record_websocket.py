@@ -185,3 +185,27 @@ def test_a_browsers_har_and_a_mitmproxy_flow_file_import_as_sessions(tmp_path: P
     assert flowed.websocket is not None and flowed.request.path == "/ws"
     assert [f.payload() for f in flowed.websocket.frames] == [b"hello binary", "hello text", "it's me"]
     assert flowed.websocket.close is not None and flowed.websocket.close.code == 1000
+
+
+async def _strays(url: str) -> tuple[str, int | None]:
+    async with connect(url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime") as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "session.update", "session": {"instructions": "something else"}}))
+        error = json.loads(await ws.recv())
+        try:
+            await ws.recv()
+        except ConnectionClosed as e:
+            return error["error"]["code"], e.rcvd.code if e.rcvd else None
+    return error["error"]["code"], None
+
+
+def test_what_simctl_record_wrote_simctl_replay_plays_back(tmp_path: Path) -> None:
+    path = tmp_path / "realtime.yaml"
+    with serving(_upstream(), lifespan="off") as upstream, \
+            testing.record_process(upstream, path, cwd=ROOT) as (url, _):
+        live = asyncio.run(_client_session(url))
+    with testing.replay_process("--cassette", str(path), "--speed", "0", "--fail-on-unmatched",
+                                cwd=ROOT) as (url, proc):
+        assert asyncio.run(_client_session(url)) == live  # the same frames, the key now masked in what it sends
+        assert asyncio.run(_strays(url)) == ("cassette_miss", 1008)
+    assert proc.returncode == 4, proc.stderr

@@ -1,5 +1,5 @@
-"""Recorded WebSocket sessions replayed (issue 22): the cassette player behind the WebSocket transport
-(serve/websocket.py), on a real uvicorn, with a real `websockets` client and the official SDK's realtime client.
+"""Recorded WebSocket sessions replayed (issue 22): the cassette player behind simctl's /v1/realtime route and
+its WebSocket transport, on a real uvicorn, with a real `websockets` client and the official SDK's realtime client.
 The recording is cassettes/realtime.yaml (a Realtime text session) and sessions written here."""
 
 from __future__ import annotations
@@ -13,47 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import openai
-from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from simulator.api.websocket import SocketEndpoint
 from simulator.cassettes import load as cassettes
 from simulator.cassettes.load import Cassette, Interaction, Request, Response
 from simulator.cassettes.websocket import Close, Frame, Session
 from simulator.config import ServerConfig
-from simulator.errors import APIError
 from simulator.serve.server import Server
-from simulator.serve.websocket import _Route
-from simulator.serve.ws_cassette import MISS_CLOSE, error_event
-from simulator.testing import serving
+from simulator.serve.ws_cassette import MISS_CLOSE
+from simulator.testing import serve
 
 SAMPLE = Path(__file__).resolve().parents[2] / "cassettes" / "realtime.yaml"
 ANSWER = "The capital of France is Paris."
 
 
-async def _no_simulation(*_: Any) -> Any:
-    raise APIError(501, "no simulated session in this test", code="not_simulated")
-
-
-async def _anyone(*_: Any) -> None:
-    return None
-
-
-# A WebSocket route whose only source is the cassette player: the transport's own path through Sockets.
-ENDPOINT = SocketEndpoint(paths=("/v1/realtime",), open=_no_simulation, authorize=_anyone,
-                          error_frame=lambda e: json.dumps(error_event(e.message, None)),
-                          refusal_close=lambda e: MISS_CLOSE,
-                          subprotocol=lambda offered: "realtime" if "realtime" in offered else None)
-
-
 @contextmanager
 def replaying(*paths: Path, **options: Any) -> Iterator[tuple[str, Server]]:
-    server = Server(ServerConfig(cassettes=tuple(map(str, paths)), seed=1, **options))
-    app = Starlette(routes=[WebSocketRoute(p, _Route(server.sockets, ENDPOINT, "openai")) for p in ENDPOINT.paths])
-    with serving(app, lifespan="off") as url:
-        yield url, server
+    """simctl's own server (its /v1/realtime route, the transport, the player) with these cassettes."""
+    with serve(ServerConfig(cassettes=tuple(map(str, paths)), seed=1, **options)) as running:
+        yield running.url, running.server
 
 
 def _ws(url: str, query: str = "?model=gpt-realtime") -> str:
@@ -244,3 +223,19 @@ def test_sessions_on_one_url_are_told_apart_by_what_the_client_sends(tmp_path: P
         assert asyncio.run(_say(url, "first")) == "FIRST"  # after the last: repeat-last, still told apart
         assert server.source is not None and server.source.misses == []
         assert server.source.used == {str(path): {0, 1}}
+
+
+async def _first_event(url: str, query: str) -> dict[str, Any]:
+    async with connect(_ws(url, query)) as ws:
+        return dict(json.loads(await ws.recv()))
+
+
+def test_in_fallback_mode_an_unrecorded_upgrade_is_simulated() -> None:
+    with replaying(SAMPLE, speed=0, mode="fallback") as (url, server):
+        event = asyncio.run(_first_event(url, "?model=gpt-realtime-mini"))
+        recorded = asyncio.run(_first_event(url, "?model=gpt-realtime"))
+        assert server.source is not None
+        misses = [m.message() for m in server.source.misses]
+    assert event["type"] == "session.created" and event["session"]["id"] != "sess_CQx8mZ3vR1aB2cD3eF4gH"
+    assert recorded["session"]["id"] == "sess_CQx8mZ3vR1aB2cD3eF4gH"
+    assert len(misses) == 1 and "WebSocket upgrade" in misses[0]
