@@ -3,6 +3,7 @@ and fault, and why the others would not; without starting a server (simulator/se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -52,11 +53,12 @@ class Problem(Exception):
 @click.option("--match-normalize", multiple=True, help="As replay.")
 @click.option("--matcher", "matchers", multiple=True, help="As replay.")
 @click.option("--convert", is_flag=True, help="As replay.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
 @knobs.options
 def explain(curl: str | None, path: str | None, method: str | None, body: str | None, headers: tuple[str, ...],
             scenarios: tuple[str, ...], cassettes: tuple[str, ...], mode: str, seed: int | None, timing_mode: str,
             speed: float, api_keys: tuple[str, ...], match_ignore: tuple[str, ...], match_on: tuple[str, ...],
-            match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool,
+            match_normalize: tuple[str, ...], matchers: tuple[str, ...], convert: bool, as_json: bool,
             **knob_args: str | tuple[str, ...] | None) -> None:
     """Say how `simctl replay` with these options would answer one request, without starting it.
 
@@ -75,7 +77,28 @@ def explain(curl: str | None, path: str | None, method: str | None, body: str | 
     except (Problem, ConfigError) as e:
         click.echo(f"simctl: {e}", err=True)
         sys.exit(EXIT_CONFIG)
-    _print(found)
+    if as_json:
+        click.echo(json.dumps(_data(found), indent=2))
+    else:
+        _print(found)
+
+
+def _data(found: object) -> dict[str, object]:
+    """The explanation as JSON: what answers, each rule's and fault's verdict, the timing and delays."""
+    from simulator.scenario.effective import timing
+    from simulator.serve.explain import Explanation
+
+    assert isinstance(found, Explanation)
+    e, plan = found, found.plan
+    answer = None if plan is None else {
+        "status": plan.status, "stream": plan.chunks is not None, "fault": plan.fault, "abort": plan.abort,
+        **_timings(plan)}
+    model = None if e.timing is None else timing({k: v for k, v in (
+        ("latency", e.timing.latency), ("ttft", e.timing.ttft), ("itl", e.timing.itl)) if v is not None})
+    return {"method": e.method, "path": e.path, "route": e.route, "provider": e.provider, "model": e.model,
+            "answered_by": e.source, "answer": answer, "cassette": e.cassette,
+            "rules": [dataclasses.asdict(v) for v in e.rules], "faults": [dataclasses.asdict(v) for v in e.faults],
+            "timing": model, "rate_limit_headers": e.limit_headers, "notes": e.notes}
 
 
 def _request(curl: str | None, path: str | None, method: str | None, body: str | None,
@@ -200,16 +223,27 @@ def _verdicts(title: str, verdicts: list[object]) -> None:
         out.print(f"  {mark} {escape(v.name)}: {escape(v.why)}")  # type: ignore[attr-defined]
 
 
+def _timings(plan: object) -> dict[str, float]:
+    """When this answer's parts are due, in seconds from the request (hold, first token, last event or body)."""
+    from simulator.plan import ResponsePlan
+
+    assert isinstance(plan, ResponsePlan)
+    out = {"hold_s": plan.hold_s} if plan.hold_s else {}
+    if plan.chunks is None:
+        return {**out, "body_s": plan.latency_s}
+    delays = [c.delay_s for c in plan.chunks]
+    first = next((i for i, c in enumerate(plan.chunks) if c.token), None)
+    return {**out, "first_token_s": sum(delays[: first + 1]) if first is not None else 0.0, "last_s": sum(delays)}
+
+
 def _delays(plan: object) -> str:
     from simulator.plan import ResponsePlan
 
     assert isinstance(plan, ResponsePlan)
+    t = _timings(plan)
     extra = (f"; held {plan.hold_s:g} s first" if plan.hold_s else "") + (
         f"; the connection is {plan.abort} (fault {plan.fault})" if plan.abort else
         f"; fault {plan.fault}" if plan.fault else "")
-    if plan.chunks is None:
-        return f"the body after {plan.latency_s * 1000:.0f} ms{extra}"
-    delays = [c.delay_s for c in plan.chunks]
-    first = next((i for i, c in enumerate(plan.chunks) if c.token), None)
-    ttft = sum(delays[: first + 1]) if first is not None else 0.0
-    return f"first token after {ttft * 1000:.0f} ms, last event after {sum(delays) * 1000:.0f} ms{extra}"
+    if "body_s" in t:
+        return f"the body after {t['body_s'] * 1000:.0f} ms{extra}"
+    return f"first token after {t['first_token_s'] * 1000:.0f} ms, last event after {t['last_s'] * 1000:.0f} ms{extra}"

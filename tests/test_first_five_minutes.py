@@ -237,6 +237,10 @@ def test_explain_names_the_rule_fault_and_timing_and_why_the_others_did_not_appl
     code, whole, _ = cli("explain", "--path", "/v1/chat/completions", "--body", json.dumps(CHAT),
                          "--scenario", str(tmp_path / "s.yaml"))
     assert "skipped cut: body stream is not true" in whole and "skipped weather: body messages[-1].content" in whole
+    code, data, _ = cli("explain", curl, "--scenario", str(tmp_path / "s.yaml"), "--json")
+    found = json.loads(data)
+    assert found["answer"]["fault"] == "cut" and found["answer"]["first_token_s"] == pytest.approx(0.5)
+    assert [r["applies"] for r in found["rules"]] == [False, True, False] and found["timing"]["ttft"] == 0.5
 
 
 def test_explain_says_which_recording_answers_and_how_a_miss_differs(tmp_path: Path) -> None:
