@@ -36,11 +36,18 @@ _SENTENCES = (
     "Good defaults save every user a decision they should not have to make.",
 )
 _QUOTE_WORDS = 12
-# A request for an exhaustive list gets a long reply, as a real model writes one: "List all U.S. states."
-# ran past max_output_tokens=50 on gpt-4o (Mirascope's test_max_tokens recordings, Responses and chat), so a
-# client's small limit then cuts the reply (finish_reason "length", status "incomplete") as it does live.
-_EXHAUSTIVE = re.compile(r"\b(?:list|name|enumerate)\s+(?:all|every)\b", re.IGNORECASE)
-_EXHAUSTIVE_FACTOR = 8  # times the scenario's reply length: 50 states and their numbering is ~300 tokens
+# A reply is as long as what the prompt asks for, when it asks for a list: a real model writes one line per item,
+# and a list of all or every one of something runs long ("List all U.S. states." ran past max_output_tokens=50 on
+# gpt-4o: Mirascope's test_max_tokens recordings, Responses and chat), so a client's small limit cuts it as live
+# (finish_reason "length", status "incomplete"). Any other prompt gets the scenario's length.
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+            "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100}
+_LIST_VERB = r"\b(?:list|name|enumerate|give(?: me)?|suggest|provide)\s+"
+_LIST_OF_N = re.compile(_LIST_VERB + r"(?:the\s+|me\s+)?(?:top\s+)?(\d{1,3}|" + "|".join(_NUMBERS) + r")\b",
+                        re.IGNORECASE)
+_LIST_OF_ALL = re.compile(_LIST_VERB + r"(?:all|every|each)\b", re.IGNORECASE)
+ITEM_TOKENS = 6  # a list line: a number, a name or a few words, a newline ("12. Kentucky\n")
+ALL_ITEMS = 50  # how many lines "all of them" makes (the U.S. states; most complete lists are that long or longer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +61,17 @@ class Generated:
 
 
 def wanted_tokens(prompt: str, target_tokens: int) -> int:
-    """How long the prose reply to `prompt` is: the scenario's length, longer when the prompt asks for all of a list."""
-    return target_tokens * _EXHAUSTIVE_FACTOR if _EXHAUSTIVE.search(prompt) else target_tokens
+    """How long the prose reply to `prompt` is: the scenario's length, or a list's when the prompt asks for a list of
+    N things (N lines) or of all of them (ALL_ITEMS lines), whichever is longer."""
+    counted = _LIST_OF_N.search(prompt)
+    if counted is not None:
+        word = counted.group(1).lower()
+        items = int(word) if word.isdigit() else _NUMBERS[word]
+    elif _LIST_OF_ALL.search(prompt):
+        items = ALL_ITEMS
+    else:
+        return target_tokens
+    return max(target_tokens, items * ITEM_TOKENS)
 
 
 @lru_cache(maxsize=256)
