@@ -132,6 +132,9 @@ def init(directory: str, action: str) -> None:
         click.echo(f"wrote   {root / name}")
     for name in skipped:
         click.echo(f"skipped {root / name} (exists; left as it is)")
+    if CONFTEST in skipped and SCENARIO in written:
+        click.echo(f"to serve {SCENARIO} in your tests, add to {root / CONFTEST}: @pytest.fixture def "
+                   f"simctl_config(): return {{\"scenario\": \"{SCENARIO}\"}} (docs/ci.md)")
     if written:
         click.echo(f"next: simctl scenario validate {root / SCENARIO}; simctl replay --scenario {root / SCENARIO}; "
                    "pytest")
