@@ -27,3 +27,7 @@ def hex_token(nbytes: int) -> str:
 
 def randbytes(n: int) -> bytes:
     return _rand.randbytes(n)
+
+
+def randbelow(n: int) -> int:
+    return _rand.randrange(n)

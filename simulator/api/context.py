@@ -48,6 +48,8 @@ class Context:
     provider_state: dict[str, Any] = field(default_factory=dict)
     # Where files, stored responses, buckets and the like live: this process, or Redis (set by the server).
     store: Store = field(init=False)
+    # While a whole answer is made into a template (serve/memo.py): ids and times it can find again.
+    marks: Any = None
 
     def __post_init__(self) -> None:
         self.catalog = Catalog(self.scenario.models)
@@ -72,13 +74,11 @@ class Context:
         digest = hashlib.sha256(dumps([self.seed, *parts])).digest()
         return LazyRng(int.from_bytes(digest[:16], "little"))  # type: ignore[return-value]
 
-    @staticmethod
-    def new_id(prefix: str, size: int = 24) -> str:
-        return prefix + ids.token(size)
+    def new_id(self, prefix: str, size: int = 24) -> str:
+        return prefix + (ids.token(size) if self.marks is None else self.marks.token(size))
 
-    @staticmethod
-    def now() -> int:
-        return int(time.time())
+    def now(self) -> int:
+        return int(time.time()) if self.marks is None else int(self.marks.now())
 
     def fingerprint(self, model: str) -> str:
         return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+import orjson
 
 from ..errors import APIError, invalid
 
+_LONG_DIGITS = re.compile(rb"\d{19}")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
                list: "an array", dict: "an object"}
 
@@ -17,16 +21,28 @@ def parse_json(raw: bytes) -> dict[str, Any]:
                       "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
                       "sent was not valid JSON.)")
     try:
-        body = json.loads(raw)
+        # orjson first (a fifth of the time); whatever it refuses (NaN, lone surrogates, other encodings
+        # than UTF-8, deep nesting) goes to the standard parser, whose answer is the one. So do integers
+        # of 19 digits or more, which orjson would read as floats (any run that long, even in a string).
+        if _LONG_DIGITS.search(raw):
+            raise orjson.JSONDecodeError("long digits", "", 0)
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = _standard(raw)
+    if not isinstance(body, dict):
+        raise invalid(f"Invalid type for body: expected an object, but got {_got(body)} instead.",
+                      code="invalid_type")
+    return body
+
+
+def _standard(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
     except (ValueError, RecursionError):
         raise invalid("We could not parse the JSON body of your request. (HINT: This likely means you aren't "
                       "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was "
                       "sent was not valid JSON. If you have trouble figuring out how to fix this, please "
                       "contact us through our help center at help.openai.com.)") from None
-    if not isinstance(body, dict):
-        raise invalid(f"Invalid type for body: expected an object, but got {_got(body)} instead.",
-                      code="invalid_type")
-    return body
 
 
 def _got(value: Any) -> str:

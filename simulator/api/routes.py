@@ -29,6 +29,9 @@ class Endpoint:
     json: JsonPlanner | None = None
     raw: RawPlanner | None = None
     auth: bool = True
+    # The json planner's answer depends on the body, the scenario and the seed alone (but for the ids and
+    # times it asks the context for), and it keeps nothing: its whole answers may be memoised (serve/memo.py).
+    pure: bool = False
 
 
 @dataclass(frozen=True, slots=True)

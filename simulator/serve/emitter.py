@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..plan import Chunk, ResponsePlan
 from ..providers.openai.headers import ENVOY, envoy_ms, processing_ms
-from . import ticker
+from . import head_write, ticker
 
 Finished = Callable[[ResponsePlan, float, bool], None]  # plan, seconds taken, completed
 
@@ -67,6 +67,10 @@ class PlanResponse:
         self.gate = gate
 
     def _start(self) -> dict[str, object]:
+        raw = [(_NAMES.get(k) or _name(k), v.encode("latin-1")) for k, v in self._headers().items()]
+        return {"type": "http.response.start", "status": self.plan.status, "headers": raw}
+
+    def _headers(self) -> dict[str, str]:
         headers = {"content-type": self.plan.media_type, **self.plan.headers, **self.headers}
         # A stream's other headers are its provider's (the plan's): the real APIs differ (Anthropic sends
         # `cache-control: no-cache`; OpenAI's chat and Responses streams, Gemini, Bedrock and Ollama send none).
@@ -80,8 +84,7 @@ class PlanResponse:
                 headers[k] = v.replace("{ms}", str(ms))
         if ENVOY in headers:  # OpenAI's proxy header (wire.py), timed when the headers go out
             headers[ENVOY] = envoy_ms(ms)
-        raw = [(_NAMES.get(k) or _name(k), v.encode("latin-1")) for k, v in headers.items()]
-        return {"type": "http.response.start", "status": self.plan.status, "headers": raw}
+        return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         completed = False
@@ -121,6 +124,8 @@ class PlanResponse:
             if plan.bytes_per_second:
                 await send(self._start())
                 await self._send(send, plan.body, more=False)
+                return True
+            if head_write.whole(receive, plan.status, self._headers(), plan.body):
                 return True
             with _one_write(receive):
                 await send(self._start())

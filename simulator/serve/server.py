@@ -35,6 +35,7 @@ from ..config import MEMORY, ServerConfig
 from ..errors import APIError, StoreUnavailable
 from ..forms import request_fields
 from ..generate import tokens
+from ..generate.directive import NONE
 from ..plan import ResponsePlan
 from ..providers.openai import headers as wire
 from ..record.record_new import Recording
@@ -42,7 +43,6 @@ from ..rng import LazyRng
 from ..scenario import faults
 from ..scenario import file as scenarios
 from ..scenario.parts import Rule
-from ..scenario.ratelimit import estimate_tokens
 from ..scenario.rules import Incoming
 from ..scenario.timing import TimingModel
 from ..state.store import open_store, state_report, unavailable
@@ -51,8 +51,9 @@ from .bookkeeping import Bookkeeping, Call, retry_after
 from .cassette_stage import CassetteStage
 from .direct import Direct
 from .emitter import Gate, PlanResponse
+from .memo import Marks, Memo
 from .metrics import Metrics
-from .verdict import Attempt, Verdict, call_key
+from .verdict import Attempt, Verdict
 from .websocket import Sockets
 
 log = logging.getLogger("simctl")
@@ -90,6 +91,7 @@ class Server:
         self.ctx.metrics, self.ctx.verdict, self.ctx.max_body_bytes = self.metrics, self.verdict, config.max_body_bytes
         self.ctx.endpoints = tuple(f"{e.method} {e.path}" for e in self.endpoints)
         self.sockets = Sockets(self)  # WebSocket upgrades (the Realtime API): serve/websocket.py
+        self.memo = Memo()  # whole answers of pure planners by body: serve/memo.py
         self.books = Bookkeeping(self.ctx.state, self.metrics, self.verdict, self.store, self._api)
 
     # -- the pipeline ---------------------------------------------------------------------------
@@ -123,11 +125,11 @@ class Server:
         if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
             if call.recorded is None:
                 self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
-                                client)
+                                client, self.memo.tokens(call.raw, call.body, self.ctx.scenario.reply_tokens))
             else:
                 wire.replayed(plan)
         gate = self._gate(call.model_id) if plan.status < 400 else None
-        attempt = Attempt(call.arrived, client, call_key(request.scope["path"], call.identity(endpoint)),
+        attempt = Attempt(call.arrived, client, self.memo.call_key(request.scope["path"], call.identity(endpoint)),
                           plan.status, plan.fault, retry_after(plan.headers), plan.streaming)
         return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
 
@@ -181,7 +183,8 @@ class Server:
         call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
         if self.ctx.scenario.rate_limits and api:
             call.limit_headers = await self.store.take(self._client(request, endpoint), self.ctx.scenario.rate_limits,
-                                                       estimate_tokens(call.body, self.ctx.scenario.reply_tokens),
+                                                       self.memo.tokens(call.raw, call.body,
+                                                                        self.ctx.scenario.reply_tokens),
                                                        incoming.model)
         rule = call.rule = next((r for r in self.ctx.scenario.rules
                                  if _applies(r.when.route, api) and r.when(incoming, rng)), None)
@@ -202,6 +205,8 @@ class Server:
     async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
         reply = rule.reply if rule is not None else None
+        if reply is None and endpoint.pure and endpoint.json is not None:
+            return await self.memo.plan(endpoint, raw, body, partial(self._pure, endpoint, body))
         count = self.count
 
         def seen() -> dict[str, Any]:
@@ -219,6 +224,14 @@ class Server:
             headers = {**plan.headers, **replies.rendered_headers(reply, seen())}
             plan = _replace(plan, status=reply.status or plan.status, headers=headers)
         return plan
+
+    async def _pure(self, endpoint: Endpoint, body: Any, marks: Marks | None) -> ResponsePlan:
+        """A pure planner's answer (no rule reply to follow), with marked ids and times when `marks` is given."""
+        assert endpoint.json is not None
+        ctx = self.ctx.for_request(NONE)
+        ctx.marks = marks
+        made = endpoint.json(ctx, body)
+        return await made if inspect.isawaitable(made) else made
 
     def _fault(self, request: Request, incoming: Incoming, rule: Rule | None, rng: np.random.Generator,
                api: bool) -> faults.Fault | None:
@@ -345,6 +358,7 @@ class Server:
         self.store.limits_changed()
         self.timings.clear()
         self.gates.clear()
+        self.memo.clear()
         log.info("scenario reloaded from %s", ", ".join(scenario.sources))
 
     async def _watch(self) -> None:

@@ -84,7 +84,15 @@ _BY_LENGTH = sorted(TIER_LIMITS, key=len, reverse=True)
 
 def tier_limits(model: str) -> tuple[int, int]:
     """(requests/min, tokens/min) an organisation has for `model` by default."""
-    return next((TIER_LIMITS[p] for p in _BY_LENGTH if model.startswith(p)), FALLBACK_LIMITS)
+    found = _TIERS.get(model)
+    if found is None:
+        if len(_TIERS) > 1000:  # models come from clients: few, but not ours to bound
+            _TIERS.clear()
+        found = _TIERS[model] = next((TIER_LIMITS[p] for p in _BY_LENGTH if model.startswith(p)), FALLBACK_LIMITS)
+    return found
+
+
+_TIERS: dict[str, tuple[int, int]] = {}
 
 
 @dataclass(slots=True)
@@ -147,19 +155,34 @@ class WireHeaders:
     `rate_limits` (already on the plan), else from the model's default limits, counted down."""
 
     meter: TierMeter = field(default_factory=TierMeter)
+    # headers() by its arguments: the same few on every answer (built once each, not per request)
+    fixed: dict[tuple[str, int, str, str, str | None], dict[str, str]] = field(default_factory=dict)
 
     def apply(self, plan: ResponsePlan, scenario: Scenario, route: str, request_headers: Mapping[str, str],
-              body: Any, model: str | None, client: str) -> None:
+              body: Any, model: str | None, client: str, tokens: int | None = None) -> None:
+        """`tokens`: the request's estimate_tokens, when the caller has it already."""
         asked = request_headers.get("openai-project", "")
         # The project a request names is the one it is billed to, and the one the answer names.
         project = asked if asked.startswith("proj_") and asked[5:].isalnum() and len(asked) < 64 else scenario.project
         if model is None and isinstance(body, Mapping) and isinstance(body.get("model"), str):
             model = body["model"]
-        out = headers(route, plan.status, scenario.organization, project, model)
+        key = (route, plan.status, scenario.organization, project, model)
+        out = self.fixed.get(key)
+        if out is None:
+            if len(self.fixed) > 1000:  # routes, projects and models are few; a client inventing them is not
+                self.fixed.clear()
+            out = self.fixed[key] = headers(*key)
+        limits: dict[str, str] = {}
         if model and scenario.rate_limits is None and metered(plan.status) and route not in UNMETERED:
-            out.update(self.meter.take(client, model, estimate_tokens(body, scenario.reply_tokens)))
-        for key, value in out.items():
-            plan.headers.setdefault(key, value)
+            cost = estimate_tokens(body, scenario.reply_tokens) if tokens is None else tokens
+            limits = self.meter.take(client, model, cost)
+        mine = plan.headers
+        if not mine:  # the usual case: nothing of the plan's own to keep
+            mine.update(out)
+            mine.update(limits)
+            return
+        for key_, value in (*out.items(), *limits.items()):
+            mine.setdefault(key_, value)
 
 
 # What the recorder leaves out of a cassette (cassette_model.DROP_RESPONSE_HEADERS: per-answer or transport

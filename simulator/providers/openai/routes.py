@@ -29,9 +29,9 @@ from .realtime import SOCKET as REALTIME
 from .routes_more import MORE_ROUTES
 
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/v1/chat/completions", json=chat.plan),
-    Endpoint("POST", "/v1/completions", json=completions.plan),
-    Endpoint("POST", "/v1/embeddings", json=embeddings.plan),
+    Endpoint("POST", "/v1/chat/completions", json=chat.plan, pure=True),
+    Endpoint("POST", "/v1/completions", json=completions.plan, pure=True),
+    Endpoint("POST", "/v1/embeddings", json=embeddings.plan, pure=True),
     Endpoint("POST", "/v1/moderations", json=moderations.plan),
     Endpoint("POST", "/v1/images/generations", raw=images.plan),
     Endpoint("GET", "/v1/images/files/{image_id}", raw=images.get_image, auth=False),

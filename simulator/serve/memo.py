@@ -1,0 +1,182 @@
+"""Memo: a whole answer planned once per request body, then only its ids and timestamps made fresh.
+
+A pure planner's answer (chat completions, completions, embeddings: `Endpoint.pure`) depends on the
+body, the scenario and the seed alone, apart from the ids and timestamps it asks the context for.
+So the planner runs with marked ids and times (`Marks`), the body is cut at the marks into a
+`Template`, and each answer is the template's pieces joined with fresh values: the same bytes a
+fresh plan would give, for a fraction of the cost (planning a short chat answer was a quarter of
+the server's time under load).
+
+A template is trusted only once a second plan of the same body, with other marks, cut into the
+same pieces: anything else the planner varies (a draw it did not seed from the body, a clock read
+not asked of the context) shows as a difference, and that body is planned afresh every time.
+Streams and errors are not memoised.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .. import ids
+from ..plan import ResponsePlan
+from ..scenario.ratelimit import estimate_tokens
+from .verdict import call_key
+
+MAX_ENTRIES = 4096  # distinct bodies remembered; the memo starts again when full
+MAX_BODY = 64 * 1024  # larger requests are planned every time (their answers are rarely repeated)
+
+
+class Marks:
+    """Ids and timestamps that can be found again in the planned body: `Context.new_id` and `Context.now`
+    ask for them while a template is being made."""
+
+    __slots__ = ("slots", "values")
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[str, int]] = []  # ("id", size) or ("now", 0), in the order asked
+        self.values: list[str] = []
+
+    def token(self, size: int) -> str:
+        value = ids.token(size)
+        while value in self.values or len(value) < 6:  # short ids are not marks: planned afresh
+            if size < 6:
+                raise Unmarkable
+            value = ids.token(size)
+        self.slots.append(("id", size))
+        self.values.append(value)
+        return value
+
+    def now(self) -> int:
+        value = 4_000_000_000 + ids.randbelow(1_000_000_000)
+        self.slots.append(("now", 0))
+        self.values.append(str(value))
+        return value
+
+
+class Unmarkable(Exception):
+    """The planner asked for an id too short to find again in its body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    plan: ResponsePlan  # the plan as made, its body cut into `pieces`
+    pieces: tuple[bytes, ...]  # literal bytes, between the slots
+    order: tuple[int, ...]  # after each piece but the last: which slot's value goes there
+    slots: tuple[tuple[str, int], ...]
+
+    def fill(self) -> ResponsePlan:
+        now = str(int(time.time()))
+        values = [ids.token(size) if kind == "id" else now for kind, size in self.slots]
+        parts = [self.pieces[0]]
+        for slot, piece in zip(self.order, self.pieces[1:], strict=True):
+            parts += (values[slot].encode(), piece)
+        # A fresh headers dict: later stages add the answer's own headers to it. (Built field by field:
+        # dataclasses.replace, which looks every field up by name, cost more than the rest of the fill.)
+        p = self.plan
+        return ResponsePlan(p.status, dict(p.headers), b"".join(parts), None, p.latency_s, p.media_type, p.model,
+                            p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
+
+
+def cut(plan: ResponsePlan, marks: Marks) -> Template | None:
+    """The plan's body cut at every mark (None: the plan cannot be a template)."""
+    if plan.chunks is not None or plan.status >= 400 or plan.abort or plan.hold_s:
+        return None
+    if not marks.values:
+        return Template(plan, (plan.body,), (), ())
+    pattern = re.compile(b"|".join(re.escape(v.encode()) for v in sorted(marks.values, key=len, reverse=True)))
+    index = {v.encode(): n for n, v in enumerate(marks.values)}
+    pieces: list[bytes] = []
+    order: list[int] = []
+    at = 0
+    for m in pattern.finditer(plan.body):
+        pieces.append(plan.body[at:m.start()])
+        order.append(index[m.group()])
+        at = m.end()
+    pieces.append(plan.body[at:])
+    return Template(plan, tuple(pieces), tuple(order), tuple(marks.slots))
+
+
+def same(a: Template, b: Template) -> bool:
+    """Two plans of one body, made with different marks, cut the same: the template holds."""
+    return (a.pieces == b.pieces and a.order == b.order and a.slots == b.slots
+            and replace(a.plan, body=b"") == replace(b.plan, body=b""))
+
+
+Planner = Callable[[Marks | None], Awaitable[ResponsePlan]]
+
+
+class Memo:
+    """Templates by (endpoint, body). A body seen once has a candidate; seen again, the candidate is
+    checked against a second plan and kept (or the body is marked to be planned afresh)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[Any, bytes], Template | None] = {}  # None: planned afresh every time
+        self.candidates: dict[tuple[Any, bytes], Template] = {}
+        self.estimates: dict[tuple[bytes, int], int] = {}  # estimate_tokens by body and reply_tokens
+        self.keys: dict[tuple[str, bytes | None], str] = {}  # the verdict's call_key by route and body
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.candidates.clear()
+        self.estimates.clear()
+
+    def tokens(self, raw: bytes | None, body: Any, reply_tokens: int) -> int:
+        """estimate_tokens(body, reply_tokens), once per distinct body."""
+        if raw is None or len(raw) > MAX_BODY:
+            return estimate_tokens(body, reply_tokens)
+        k = (raw, reply_tokens)
+        found = self.estimates.get(k)
+        if found is None:
+            if len(self.estimates) >= MAX_ENTRIES:
+                self.estimates.clear()
+            found = self.estimates[k] = estimate_tokens(body, reply_tokens)
+        return found
+
+    def call_key(self, route: str, identity: bytes | None) -> str:
+        """verdict.call_key(route, identity), once per distinct body."""
+        if identity is not None and len(identity) > MAX_BODY:
+            return call_key(route, identity)
+        k = (route, identity)
+        found = self.keys.get(k)
+        if found is None:
+            if len(self.keys) >= MAX_ENTRIES:
+                self.keys.clear()
+            found = self.keys[k] = call_key(route, identity)
+        return found
+
+    async def plan(self, key: Any, raw: bytes | None, body: Any, planner: Planner) -> ResponsePlan:
+        """The planner's answer to `raw` (parsed: `body`): memoised, or planned afresh by `planner(None)`."""
+        if raw is None or len(raw) > MAX_BODY or not isinstance(body, dict) or body.get("stream"):
+            return await planner(None)
+        k = (key, raw)
+        found = self.entries.get(k, self)
+        if isinstance(found, Template):
+            return found.fill()
+        if found is None:  # known not to hold
+            return await planner(None)
+        marks = Marks()
+        try:
+            made = await planner(marks)
+        except Unmarkable:
+            self._keep(k, None)
+            return await planner(None)
+        template = cut(made, marks)
+        if template is None:  # an error or a stream, whose marks are not to be sent: planned again, unmarked
+            return await planner(None)
+        first = self.candidates.pop(k, None)
+        if first is None:
+            if len(self.candidates) >= MAX_ENTRIES:
+                self.candidates.clear()
+            self.candidates[k] = template
+        else:
+            self._keep(k, template if same(first, template) else None)
+        return template.fill()
+
+    def _keep(self, k: tuple[Any, bytes], template: Template | None) -> None:
+        if len(self.entries) >= MAX_ENTRIES:
+            self.entries.clear()
+        self.entries[k] = template
