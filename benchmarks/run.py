@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import baseline  # noqa: E402
 import sse_client  # noqa: E402
+import ws_bench  # noqa: E402
 
 from simulator.cassettes import load as cassettes  # noqa: E402
 from simulator.cassettes.load import Body, Cassette, Interaction, RecordedChunk, Request, Response  # noqa: E402
@@ -58,14 +59,17 @@ def pinned(core: int, cmd: list[str]) -> list[str]:
 
 
 @contextmanager
-def server(cmd: list[str], port: int, pin: bool = True) -> Iterator[float]:
-    """Start a server process; yield seconds from start to its first answered request."""
+def server(cmd: list[str], port: int, pin: bool = True, chat: bool = True) -> Iterator[float]:
+    """Start a server process; yield seconds from start to its first answered request (chat=False: to the first
+    accepted connection, for a server with no chat route)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(pinned(0, cmd) if pin else cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     body = json.dumps(CHAT).encode()
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if not chat:
+                    break
                 s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: b\r\ncontent-type: application/json\r\n"
                           b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
                 if s.recv(12).startswith(b"HTTP/1.1 200"):
@@ -334,7 +338,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a short run (under a minute)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--out", default=str(HERE / "results.json"))
-    ap.add_argument("--only", choices=["recording", "throughput", "timing", "cassette", "scaling"],
+    ap.add_argument("--only", choices=["recording", "throughput", "timing", "cassette", "scaling", "websocket"],
                     help="measure one figure only, print it as JSON (results.json is left alone)")
     ap.add_argument("--streams", type=int, nargs="*", help="with --only timing: the concurrent stream counts")
     args = ap.parse_args()
@@ -357,7 +361,8 @@ def main() -> None:
                        "streaming": measure_throughput(tmp, [64], QUICK_S if quick else 8, repeat, True)},
                    "timing": lambda: measure_timing(tmp, args.streams or ([64] if quick else [1, 256, 1000]),
                                                     repeat),
-                   "cassette": lambda: measure_cassette_load(tmp, [1000] if quick else [1000, 10000])}
+                   "cassette": lambda: measure_cassette_load(tmp, [1000] if quick else [1000, 10000]),
+                   "websocket": lambda: ws_bench.measure(tmp, [100], repeat, sys.modules[__name__])}
             print(json.dumps(one[args.only](), indent=2, default=float))
         return
     with tempfile.TemporaryDirectory() as t:
@@ -382,6 +387,7 @@ def main() -> None:
                                                   QUICK_KINDS if quick else LOAD_KINDS),
             "recording": measure_recording(tmp, 4 if quick else 40),
             "scaling": measure_scaling(tmp, 64, QUICK_S if quick else 8, repeat, [1, 2] if quick else [1, 2, 4]),
+            "websocket": ws_bench.measure(tmp, [100], repeat, sys.modules[__name__]),
         }
     Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
     print_tables(results)
@@ -409,6 +415,8 @@ def print_tables(r: dict) -> None:
           f"{rec['recorder']['ttft_p50_ms']:.1f} ms: added {rec['added_p50_ms']:.1f} ms")
     if "scaling" in r:
         print_scaling(r["scaling"])
+    if "websocket" in r:
+        ws_bench.print_rows(r["websocket"])
     print("\ncassette load + index, fresh process (first: YAML parsed; cached: from the parsed-cassette cache)")
     for name, v in r["cassette_load"].items():
         print(f"  {name:22} {v['mb']:5.0f} MB  first {v['first_load_s']:.2f} s (RSS {v['first_rss_mb']:.0f} MB)  "

@@ -22,10 +22,15 @@ def test_quick_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(out.read_text())
     assert results["quick"] is True
-    for key in ("startup_s", "non_streaming", "streaming", "timing", "cassette_load", "recording", "scaling"):
+    for key in ("startup_s", "non_streaming", "streaming", "timing", "cassette_load", "recording", "scaling",
+                "websocket"):
         assert key in results, key
     for name in ("baseline", "simctl-scenario", "simctl-cassette"):
         assert results["non_streaming"][name]["64"]["rps"]["median"] > 0, name
     report = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py"), str(out)], capture_output=True,
                             text=True, timeout=60)
     assert report.returncode == 0 and "| non-streaming req/s, scenario, 64 conns |" in report.stdout, report.stderr
+    for name in ("baseline-sleeping", "simctl"):  # the WebSocket row: 100 Realtime sessions, every one answered
+        assert results["websocket"][name]["100"]["frames_per_s"]["median"] > 0, name
+        assert results["websocket"][name]["100"]["errors"]["median"] == 0, name
+    assert "| 100 Realtime sessions: frames/s" in report.stdout

@@ -223,7 +223,12 @@ class RealtimeSession:
         turn = await self.decide(trigger)
         ask = respond.Ask(self.config, params, self.items, self.conversation_id, self.audio_s, self.beta,
                           turn.limits)
-        planned = respond.plan(self.ctx.for_request(turn.directive), ask)
+        ctx = self.ctx.for_request(turn.directive)
+        if "audio" in params.get("output_modalities", self.config["output_modalities"]):
+            # Speech takes tens of milliseconds to make: off the event loop, so other sessions keep their timing.
+            planned = await asyncio.to_thread(respond.plan, ctx, ask)
+        else:
+            planned = respond.plan(ctx, ask)
         shaped = turn.finish(planned.plan)
         if params.get("conversation") != "none":
             self.items.extend(planned.items)
