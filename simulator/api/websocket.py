@@ -52,10 +52,12 @@ class Socket(Protocol):
         """One frame now; False if the connection is gone."""
         ...
 
-    async def send_plan(self, plan: ResponsePlan) -> bool:
+    async def send_plan(self, plan: ResponsePlan, since: float | None = None) -> bool:
         """The plan's chunks as text frames, each after its delay (the first after `latency_s`/`hold_s`),
         then what its `abort` asks: "cut" drops the connection mid-response (no close frame), "reset"
-        resets it. True if every frame went out and the connection is still open."""
+        resets it. The delays count from `since` (a time.perf_counter() value: when the client's event arrived,
+        so planning does not add to the time to first token), else from now. True if every frame went out and
+        the connection is still open."""
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None:

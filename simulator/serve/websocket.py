@@ -76,8 +76,8 @@ class ASGISocket:
                 self._closed = True
         return not self._closed
 
-    async def send_plan(self, plan: ResponsePlan) -> bool:
-        start = time.perf_counter() + plan.hold_s + plan.latency_s
+    async def send_plan(self, plan: ResponsePlan, since: float | None = None) -> bool:
+        start = (time.perf_counter() if since is None else since) + plan.hold_s + plan.latency_s
         if plan.abort == "reset":
             await _sleep_until(start)
             self.drop(reset=True)

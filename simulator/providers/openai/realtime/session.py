@@ -46,6 +46,7 @@ class RealtimeSession:
         self.active_response: respond.Planned | None = None
         self.spoke = False
         self.ws: Socket | None = None
+        self.arrived = time.perf_counter()
 
     async def run(self, socket: Socket) -> None:
         self.ws = socket
@@ -67,6 +68,7 @@ class RealtimeSession:
         return config.beta_view(self.config) if self.beta else self.config
 
     async def on_frame(self, frame: str | bytes) -> None:
+        self.arrived = time.perf_counter()  # a response's delays count from the event that asked for it
         try:
             data = json.loads(frame)
         except (ValueError, UnicodeDecodeError):
@@ -241,16 +243,15 @@ class RealtimeSession:
             assert self.ws is not None
             await self.ws.send(chunks[0].data.decode())
             shaped = dataclasses.replace(shaped, chunks=chunks[1:])
-        self.active = asyncio.ensure_future(self._deliver(shaped, turn.done))
+        self.active = asyncio.ensure_future(self._deliver(shaped, turn.done, self.arrived))
 
-    async def _deliver(self, plan: Any, done: Any) -> None:
-        started = time.perf_counter()
+    async def _deliver(self, plan: Any, done: Any, since: float) -> None:
         completed = False
         try:
             assert self.ws is not None
-            completed = await self.ws.send_plan(plan)
+            completed = await self.ws.send_plan(plan, since)
         finally:
-            done(plan, time.perf_counter() - started, completed)
+            done(plan, time.perf_counter() - since, completed)
             if self.active is asyncio.current_task():
                 self.active, self.active_response = None, None
 
