@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from simulator.config import ServerConfig
 from simulator.generate import audio
+from simulator.providers.openai.realtime import audio as realtime_audio
 from simulator.providers.openai.realtime.events import BETA_NAMES
 
 KEY = "sk-realtime-good"
@@ -364,3 +365,31 @@ def test_beta_protocol_names(url: str) -> None:
     kinds = {e["type"] for e in run(go())}
     assert {"response.text.delta", "response.text.done", "conversation.item.created"} <= kinds
     assert not kinds & {"response.output_text.delta", "conversation.item.added", "conversation.item.done"}
+
+
+def test_g711_output_and_cancel(url: str) -> None:
+    async def go() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with connect(ws_url(url), additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
+            await until(ws.recv, "session.created")
+            await ws.send(json.dumps({"type": "session.update", "session": {
+                "type": "realtime", "audio": {"output": {"format": {"type": "audio/pcmu"}, "voice": "marin"}}}}))
+            await until(ws.recv, "session.updated")
+            await ws.send(json.dumps({"type": "response.create"}))
+            spoken = await until(ws.recv, "response.done")
+            # the rule's TTFT (0.3 s) leaves time to cancel before the first delta
+            await ws.send(json.dumps({"type": "response.create", "response": {"instructions": "ruled"}}))
+            await until(ws.recv, "response.created")
+            await ws.send(json.dumps({"type": "response.cancel", "event_id": "evt_cancel"}))
+            return spoken, await until(ws.recv, "response.done")
+
+    spoken, cancelled = run(go())
+    ulaw = b"".join(base64.b64decode(e["delta"]) for e in spoken if e["type"] == "response.output_audio.delta")
+    transcript = next(e for e in spoken if e["type"] == "response.output_audio_transcript.done")["transcript"]
+    assert abs(len(ulaw) / 8000 - audio.timeline(transcript)[1]) < 0.01  # one byte a sample at 8 kHz
+    linear = realtime_audio.mulaw_decode(np.frombuffer(ulaw, dtype=np.uint8).astype(np.int32))
+    assert np.sqrt(np.mean(linear.astype(np.float64) ** 2)) > 500
+    assert spoken[-1]["response"]["audio"]["output"]["format"] == {"type": "audio/pcmu"}
+    done = cancelled[-1]["response"]
+    assert done["status"] == "cancelled" and done["status_details"] == {"type": "cancelled",
+                                                                        "reason": "client_cancelled"}
+    assert not any(e["type"].endswith(".delta") for e in cancelled)
