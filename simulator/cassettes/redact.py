@@ -66,9 +66,31 @@ def _secret_field(v: Any) -> Any:
     return v
 
 
+# Long runs of base64 (a Realtime session's audio: `input_audio_buffer.append`'s `audio`, audio deltas) are data,
+# not text: at random, base64 holds something shaped like a Google key (AIza and 35 more) about once in 50 MB
+# of it, which masking would corrupt and the last scan would refuse. They are scanned for what they decode to.
+_BLOB = re.compile(r"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/]{4}){64,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+                   r"(?![A-Za-z0-9+/=])")
+
+
+def is_blob(text: str) -> bool:
+    return _BLOB.fullmatch(text) is not None
+
+
+def without_blobs(text: str) -> str:
+    """Text for the secret scan: each long base64 run replaced by what it decodes to."""
+    if len(text) < 256:
+        return text
+    return _BLOB.sub(lambda m: base64.b64decode(m.group(0)).decode("utf-8", "replace"), text)
+
+
+def _unless_blob(fn: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda s: s if is_blob(s) else fn(s)
+
+
 def mask_json(value: Any) -> Any:
-    """A JSON value redacted as recording redacts bodies (secret fields and key-like text masked)."""
-    return _walk(value, mask_text)
+    """A JSON value redacted as recording redacts a WebSocket frame (secret fields and key-like text masked)."""
+    return _walk(value, _unless_blob(mask_text))
 
 
 def mask_subprotocols(value: str) -> str:
@@ -113,7 +135,7 @@ def mask_bodies(i: Interaction, patterns: Iterable[re.Pattern[str]] = SECRET_PAT
                              for k, v in i.request.headers.items()}
         for f in i.websocket.frames:
             if f.kind in ("json", "text"):
-                f.value = _walk(f.value, fn)
+                f.value = _walk(f.value, _unless_blob(fn))
     return i
 
 

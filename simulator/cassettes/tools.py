@@ -12,7 +12,7 @@ import numpy as np
 
 from .load import Cassette, Interaction
 from .matching import MatchOptions, key
-from .redact import binary_stream_text, find_secrets
+from .redact import binary_stream_text, find_secrets, without_blobs
 from .ws_tools import diff as ws_diff
 from .ws_tools import session_answer, session_key
 
@@ -157,7 +157,7 @@ def prune(c: Cassette, used: set[int]) -> Cassette:
 
 
 def secrets_in(text: str) -> list[str]:
-    return find_secrets(text)
+    return find_secrets(without_blobs(text))  # base64 data (audio, images) is scanned for what it decodes to
 
 
 def fit(c: Cassette, name: str) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import yaml
 from .. import eventstream
 from ..cassettes import load as cassettes
 from ..cassettes.load import Cassette, Interaction
-from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binary_text
+from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binary_text, without_blobs
 from ..errors import ConfigError
 from ..sse import split_events
 from . import har_ws, vcr
@@ -184,7 +184,7 @@ def _ws_interaction(c: Captured, upstream: str, rules: Rules) -> Interaction | s
         return ws
     i = make_ws_interaction(ws, Redaction(tuple(rules.headers), tuple(rules.patterns)))
     i.recorded_at = c.recorded_at
-    leaked = find_secrets(cassettes.interaction_line(i)) or find_secrets(websocket_binary_text(i))
+    leaked = find_secrets(without_blobs(cassettes.interaction_line(i))) or find_secrets(websocket_binary_text(i))
     return f"still looks like it holds a secret after redaction ({', '.join(leaked)})" if leaked else i
 
 

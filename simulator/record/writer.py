@@ -18,7 +18,7 @@ from pathlib import Path
 from ..cassettes import journal
 from ..cassettes import load as cassettes
 from ..cassettes.load import Cassette, Interaction
-from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binary_text
+from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binary_text, without_blobs
 
 log = logging.getLogger("simctl.record")
 
@@ -45,7 +45,9 @@ class CassetteWriter:
     def append(self, interaction: Interaction) -> bool:
         """Journal an interaction; refuse (and say so) if it still holds something secret-looking."""
         line = cassettes.interaction_line(interaction)
-        leaked = find_secrets(line) or find_secrets(binary_stream_text(interaction.response.chunks or [])) or \
+        # A session's audio is base64 data: scanned for what it decodes to (redact.without_blobs).
+        scanned = line if interaction.websocket is None else without_blobs(line)
+        leaked = find_secrets(scanned) or find_secrets(binary_stream_text(interaction.response.chunks or [])) or \
             find_secrets(websocket_binary_text(interaction))
         if leaked:
             what = f"{interaction.request.method} {interaction.request.path}"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -149,3 +150,25 @@ interactions:
         "(run `simctl cassette redact`)"]
     assert simctl("redact", str(bad)).returncode == 0
     assert simctl("validate", str(bad)).returncode == 0
+
+
+def test_audio_is_data_not_text_for_redaction_and_the_last_scan(tmp_path: Path) -> None:
+    from simulator.record.writer import CassetteWriter
+
+    audio = base64.b64encode(bytes(range(256)) * 3).decode()
+    lucky = audio[:400] + "AIza" + "Q" * 35 + audio[439:]  # what random audio holds now and then: a key's shape
+    frames = [Frame(1.0, True, "json", {"type": "input_audio_buffer.append", "audio": lucky}),
+              Frame(2.0, False, "json", {"type": "response.output_audio.delta", "delta": lucky})]
+    i = redact_interaction(Interaction(Request("GET", "/v1/realtime", {"model": "m"}), Response(101),
+                                       websocket=Session(frames, Close(3.0, 1000, "", "client"))))
+    assert frames[0].value["audio"] == lucky and frames[1].value["delta"] == lucky  # not masked: data
+    path = tmp_path / "audio.yaml"
+    writer = CassetteWriter(path)
+    assert writer.append(i)
+    hidden = base64.b64encode(b"\x00" * 300 + b"sk-proj-" + b"Ab3" * 10).decode()  # a key inside the bytes
+    leaking = Interaction(Request("GET", "/v1/realtime", {"model": "m"}), Response(101),
+                          websocket=Session([Frame(1.0, True, "json", {"type": "x", "audio": hidden})], None))
+    assert not writer.append(redact_interaction(leaking))
+    writer.close()
+    assert cassettes.load(path).interactions == [i]
+    assert simctl("validate", str(path)).returncode == 0
