@@ -239,3 +239,27 @@ def test_in_fallback_mode_an_unrecorded_upgrade_is_simulated() -> None:
     assert event["type"] == "session.created" and event["session"]["id"] != "sess_CQx8mZ3vR1aB2cD3eF4gH"
     assert recorded["session"]["id"] == "sess_CQx8mZ3vR1aB2cD3eF4gH"
     assert len(misses) == 1 and "WebSocket upgrade" in misses[0]
+
+
+async def _until_closed(url: str) -> tuple[list[str], int | None, bool]:
+    got: list[str] = []
+    async with connect(_ws(url)) as ws:
+        try:
+            while True:
+                got.append(str(await ws.recv()))
+        except ConnectionClosed as e:
+            return got, ws.close_code, e.rcvd is None
+    return got, None, False
+
+
+def test_a_recorded_drop_is_dropped_again(tmp_path: Path) -> None:
+    frames = [Frame(1.0, False, "json", {"type": "session.created"}),
+              Frame(5.0, False, "json", {"type": "response.output_text.delta", "delta": "half"})]
+    interaction = Interaction(Request("GET", "/v1/realtime", {"model": "gpt-realtime"}), Response(101),
+                              websocket=Session(frames, Close(9.0, 1006, "", "server")))
+    path = tmp_path / "drop.yaml"
+    cassettes.save(Cassette([interaction]), path)
+    with replaying(path, speed=0) as (url, _):
+        got, code, no_close_frame = asyncio.run(_until_closed(url))
+    assert [json.loads(g)["type"] for g in got] == ["session.created", "response.output_text.delta"]
+    assert code == 1006 and no_close_frame  # the connection ended with no close frame, as recorded
