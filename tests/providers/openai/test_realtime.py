@@ -393,3 +393,27 @@ def test_g711_output_and_cancel(url: str) -> None:
     assert done["status"] == "cancelled" and done["status_details"] == {"type": "cancelled",
                                                                         "reason": "client_cancelled"}
     assert not any(e["type"].endswith(".delta") for e in cancelled)
+
+
+def test_manual_commit_transcribes_simctls_own_speech(url: str) -> None:
+    said = "Book a table for two at eight."
+    pcm = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0).audio.speech.create(
+        model="gpt-4o-mini-tts", voice="alloy", input=said, response_format="pcm").content
+
+    async def go() -> list[dict[str, Any]]:
+        async with connect(ws_url(url), additional_headers={"Authorization": f"Bearer {KEY}"}) as ws:
+            await until(ws.recv, "session.created")
+            await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+                "turn_detection": None, "transcription": {"model": "gpt-4o-mini-transcribe"}}}}}))
+            assert checked(await ws.recv())["session"]["audio"]["input"]["turn_detection"] is None
+            for i in range(0, len(pcm), 9600):
+                await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                          "audio": base64.b64encode(pcm[i:i + 9600]).decode()}))
+            await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+            return await until(ws.recv, "conversation.item.input_audio_transcription.completed")
+
+    events = run(go())
+    assert [e["type"] for e in events[:3]] == ["input_audio_buffer.committed", "conversation.item.added",
+                                               "conversation.item.done"]  # no VAD events, no response
+    deltas = "".join(e["delta"] for e in events if e["type"].endswith("transcription.delta"))
+    assert events[-1]["transcript"] == said and deltas.strip() == said

@@ -28,7 +28,7 @@ BETA_NAMES = {
 }
 BETA_CONTENT = {"output_text": "text", "output_audio": "audio"}
 PADDED = {"response.output_text.delta", "response.output_audio_transcript.delta",
-          "response.function_call_arguments.delta"}
+          "response.function_call_arguments.delta", "conversation.item.input_audio_transcription.delta"}
 
 
 def new_id(prefix: str) -> str:

@@ -24,6 +24,7 @@ from ....api.context import Context
 from ....api.websocket import Decide, Socket
 from ....errors import APIError, invalid
 from ....generate import textgen
+from ..speech import SAID
 from . import audio, config, items, respond
 from .events import encode, error, event, new_id
 from .vad import MIN_COMMIT_MS, InputAudio
@@ -158,8 +159,12 @@ class RealtimeSession:
             await self.transcribe(item, audio_bytes, seconds)
 
     async def transcribe(self, item: dict[str, Any], audio_bytes: bytes, seconds: float) -> None:
+        """What simctl's own speech said, when the committed audio is a PCM file /v1/audio/speech made (its text
+        is kept by the file's digest); else deterministic prose about as long as the audio."""
         digest = hashlib.sha256(audio_bytes).hexdigest()
-        text = textgen.compose(self.ctx.rng("realtime-transcript", digest), "", max(3, round(seconds * 3))).strip()
+        said = await self.ctx.store.get_object(SAID, digest)
+        text = said.strip() if isinstance(said, str) else \
+            textgen.compose(self.ctx.rng("realtime-transcript", digest), "", max(3, round(seconds * 3))).strip()
         item["content"][0]["transcript"] = text
         for piece in text.split(" "):
             await self.send(event("conversation.item.input_audio_transcription.delta", item_id=item["id"],
