@@ -54,6 +54,9 @@ class CassetteSource:
     # Which recorded interactions were played, by cassette file and position (for `simctl cassette prune`).
     used: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     origin: dict[int, tuple[str, int]] = field(default_factory=dict)
+    # A whole recorded body as sent, by interaction id (the interaction kept beside it: ids are reused once an
+    # object is gone): encoding it again on every play was a tenth of a replayed request's time.
+    _bodies: dict[int, tuple[Interaction, bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = Index(self.opts)
@@ -94,8 +97,10 @@ class CassetteSource:
         self.plays[bucket] = n + 1
         return self.pick(found, n, method, path)
 
-    def candidates(self, method: str, path: str, query: dict[str, str], body: Any) -> list[Interaction]:
-        return self.index.candidates(method, path, query, body)
+    def candidates(self, method: str, path: str, query: dict[str, str], body: Any,
+                   same: bytes | None = None) -> list[Interaction]:
+        """`same`: bytes that `body` follows from, when known (the index key is then computed once for them)."""
+        return self.index.candidates(method, path, query, body, same)
 
     def play_key(self, found: list[Interaction]) -> str:
         """A name for a group of identical recorded requests that every process agrees on (the first
@@ -142,8 +147,18 @@ class CassetteSource:
             return ResponsePlan(status=r.status, headers=headers, chunks=tuple(played), media_type=media, model=model,
                                 abort="cut" if r.cut else None)
         media = r.headers.get("content-type", JSON_TYPE)
-        return ResponsePlan(status=r.status, headers=headers, body=r.body.to_bytes(), media_type=media, model=model,
-                            latency_s=self._scale(interaction.duration_ms))
+        return ResponsePlan(status=r.status, headers=headers, body=self._body(interaction), media_type=media,
+                            model=model, latency_s=self._scale(interaction.duration_ms))
+
+    def _body(self, interaction: Interaction) -> bytes:
+        found = self._bodies.get(id(interaction))
+        if found is not None and found[0] is interaction:
+            return found[1]
+        data = interaction.response.body.to_bytes()
+        if len(self._bodies) > 100_000:
+            self._bodies.clear()
+        self._bodies[id(interaction)] = (interaction, data)
+        return data
 
     def _scale(self, ms: float) -> float:
         return 0.0 if self.speed == 0 else max(ms, 0.0) / 1000.0 / self.speed

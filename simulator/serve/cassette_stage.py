@@ -48,16 +48,19 @@ class CassetteStage:
         self.store = store
         self.metrics = metrics
         self.http: httpx.AsyncClient | None = None  # record-new's client, made on the first miss
+        self.hit = metrics.cassette.labels("hit")  # labels() takes a lock and builds a key on every call
 
     async def answer(self, request: Request, incoming: Incoming, raw: bytes | None) -> ResponsePlan | None:
         """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
-        query = dict(request.query_params)
-        hit = await self._find(incoming, query)
+        query = dict(request.query_params) if request.scope.get("query_string") else {}
+        # What the parsed body follows from: its bytes and how they were sent (a form's fields depend on both).
+        same = None if raw is None else request.headers.get("content-type", "").encode("latin-1") + b"\n" + raw
+        hit = await self._find(incoming, query, same)
         if hit is None and self.recording is not None:
             await self.recording.sync()  # another worker or replica may have recorded it already
-            hit = await self._find(incoming, query)
+            hit = await self._find(incoming, query, same)
         if hit is not None:
-            self.metrics.cassette.labels("hit").inc()
+            self.hit.inc()
             return self.source.plan(hit, incoming.body)
         self.metrics.cassette.labels("miss").inc()
         if self.config.mode == "fallback":
@@ -97,8 +100,8 @@ class CassetteStage:
         self.metrics.cassette.labels("hit").inc()
         return self.source.plan(hit, body)
 
-    async def _find(self, incoming: Incoming, query: dict[str, str]) -> Interaction | None:
-        found = self.source.candidates(incoming.method, incoming.path, query, incoming.body)
+    async def _find(self, incoming: Incoming, query: dict[str, str], same: bytes | None = None) -> Interaction | None:
+        found = self.source.candidates(incoming.method, incoming.path, query, incoming.body, same)
         if not found:
             return None
         # The play count lives in the store: with Redis, the 2nd identical request gets the 2nd

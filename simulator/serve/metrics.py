@@ -32,10 +32,38 @@ class Metrics:
         self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
         self.cassette = Counter("simctl_cassette_lookups", "Cassette lookups, by result", ["result"], registry=r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._pending: list[tuple[str, str, int, float, int, int]] = []  # whole answers not yet in the registry
         self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r,
                                     multiprocess_mode="livesum")
 
     def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
+        if plan.chunks is None and not plan.fault and not self.multiprocess:
+            # A whole answer's figures wait in a list and reach the registry in bulk (each counter and
+            # histogram update takes a lock); every scrape flushes first, so /metrics is always exact.
+            self._pending.append((route, plan.model or "", plan.status, seconds, plan.prompt_tokens,
+                                  plan.completion_tokens))
+            if len(self._pending) >= 512:
+                self.flush()
+            return
+        self._observe(route, plan, seconds)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        child = self._child
+        for (route, model, status), n in Tally((p[0], p[1], p[2]) for p in pending).items():
+            child(self.requests, route, model, str(status)).inc(n)
+        by_route: dict[str, list[float]] = {}
+        for p in pending:
+            by_route.setdefault(p[0], []).append(p[3])
+        for route, values in by_route.items():
+            observe_many(child(self.latency, route), values)
+        prompt, completion = sum(p[4] for p in pending), sum(p[5] for p in pending)
+        if prompt:
+            child(self.tokens, "in").inc(prompt)
+        if completion:
+            child(self.tokens, "out").inc(completion)
+
+    def _observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
         child = self._child
         child(self.requests, route, plan.model or "", str(plan.status)).inc()
         child(self.latency, route).observe(seconds)
@@ -58,6 +86,7 @@ class Metrics:
         return found
 
     def render(self) -> bytes:
+        self.flush()
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -67,6 +67,9 @@ class Server:
         # Whose wire each route speaks: its errors and its key. simctl's own routes answer as the first provider.
         # Keyed by the endpoint itself: two providers may serve one method and path (Provider.claims picks).
         self.provider_of = {e: p for p in providers.PROVIDERS for e in p.routes}
+        # The same by the endpoint object's id, asked first: hashing a frozen dataclass hashes every field,
+        # and the pipeline asks this several times per request.
+        self._provider_by_id = {id(e): p for e, p in self.provider_of.items()}
         self.api_paths = {e.path for p in providers.PROVIDERS for e in p.routes}
         scenario = scenarios.load(*config.scenarios, knobs=config.knobs)
         self.ctx = Context(scenario=scenario, seed=config.seed)
@@ -297,7 +300,9 @@ class Server:
 
     def provider(self, endpoint: Endpoint | None) -> Provider:
         default = providers.PROVIDERS[0]
-        return default if endpoint is None else self.provider_of.get(endpoint, default)
+        if endpoint is None:
+            return default
+        return self._provider_by_id.get(id(endpoint)) or self.provider_of.get(endpoint, default)
 
     def claimant(self, request: Request) -> Provider:
         """The provider whose client this request looks like (its `claims`), else the first one."""

@@ -118,3 +118,17 @@ def test_the_head_written_at_once_is_what_uvicorn_writes(running: Any, monkeypat
     theirs = _exchange(running.url, one + two)
     assert ours.count(b"HTTP/1.1 200 OK\r\n") == 2 and b"connection: close\r\n" in ours
     assert _volatile(ours) == _volatile(theirs)
+
+
+def test_metrics_of_whole_answers_are_exact_at_every_scrape(running: Any) -> None:
+    """Whole answers' figures reach the registry in bulk (serve/metrics.py); a scrape flushes them first."""
+    def count() -> float:
+        text = httpx.get(running.url + "/metrics").text
+        found = re.search(r'simctl_requests_total\{model="gpt-4o-mini",route="/v1/chat/completions",status="200"\} '
+                          r"([\d.e+]+)", text)
+        return float(found.group(1)) if found else 0.0
+
+    before = count()
+    for _ in range(3):
+        httpx.post(running.url + "/v1/chat/completions", json=CHAT)
+    assert count() == before + 3
