@@ -417,3 +417,18 @@ def test_manual_commit_transcribes_simctls_own_speech(url: str) -> None:
                                                "conversation.item.done"]  # no VAD events, no response
     deltas = "".join(e["delta"] for e in events if e["type"].endswith("transcription.delta"))
     assert events[-1]["transcript"] == said and deltas.strip() == said
+
+
+def test_an_ephemeral_key_works_on_another_replica(redis_url: str) -> None:
+    """Keys live in the shared store: one replica issues, another accepts (as a load balancer would split them)."""
+    config = ServerConfig(state=redis_url, api_keys=(KEY,))
+    with running_server(config) as first, running_server(config) as second:
+        secret = openai.OpenAI(base_url=first + "/v1", api_key=KEY, max_retries=0).realtime.client_secrets.create(
+            session={"type": "realtime", "model": "gpt-realtime", "instructions": "Replicated."})
+
+        async def go() -> dict[str, Any]:
+            browser = openai.AsyncOpenAI(base_url=second + "/v1", api_key=secret.value)
+            async with browser.realtime.connect(model="gpt-realtime") as conn:
+                return checked(await conn.recv_bytes())
+
+        assert run(go())["session"]["instructions"] == "Replicated."
