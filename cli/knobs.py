@@ -11,9 +11,9 @@ import click
 
 from simulator.scenario.knobs import KNOBS, chaos_presets
 
-_DIST = ("a number of ms (300, 300ms, 1.5s) or a distribution KIND:PARAMS with times in ms: lognormal:150,0.3 "
-         "(median 150 ms, sigma 0.3), uniform:100,400, normal:200,50, gamma:4,50, exponential:200, "
-         "pareto:2,100, empirical:120,150,400; add min=/max= in ms")
+_DIST = ("a number of ms (300, 300ms, 1.5s) or a distribution KIND:PARAMS in ms: lognormal:150,40 (median "
+         "150 ms, spread 40 ms; or median=150,sigma=0.3), uniform:100,400, normal:200,50, gamma:4,50 (shape, "
+         "scale), exponential:200, pareto:2,100, empirical:120,150,400; add min=/max= in ms")
 
 
 def options[F: Callable[..., Any]](command: F) -> F:

@@ -101,8 +101,8 @@ def test_scenario_show_with_knobs_equals_the_equivalent_files(tmp_path: Path) ->
         "faults": [{"kind": "error", "status": 503, "when": {"probability": 0.05}}],
         "rate_limits": {"requests_per_minute": 60, "tokens_per_minute": 1000}}))
     code, shown, _ = cli("scenario", "show", "default", "--latency", "0.9s", "--ttft", "300", "--itl",
-                         "lognormal:5,0.2,max=50", "--error-rate", "5%", "--error-status", "503", "--rpm", "60",
-                         "--tpm", "1000")
+                         "lognormal:median=5,sigma=0.2,max=50", "--error-rate", "5%", "--error-status", "503",
+                         "--rpm", "60", "--tpm", "1000")
     assert code == 0
     code, same, _ = cli("scenario", "show", "--effective", str(tmp_path / "same.yaml"))
     assert code == 0
@@ -119,6 +119,11 @@ def test_the_effective_form_of_every_builtin_is_a_valid_scenario_that_reads_back
         path.write_text(shown)
         assert problems(str(path)) == [], name
         assert to_yaml(scenarios.load(str(path))).splitlines()[1:] == shown.splitlines()[1:], name
+
+
+def test_a_lognormal_knob_is_median_and_spread_in_ms_as_the_scenarios_median_and_sigma() -> None:
+    ttft = scenarios.load(knobs={"ttft": "lognormal:150,40,max=2s"}).timing_layer["ttft"]
+    assert ttft.kind == "lognormal" and ttft.params == {"median": 0.15, "sigma": 0.2364} and ttft.high == 2
 
 
 def test_tps_is_tokens_per_second_and_a_chaos_preset_adds_only_its_own_settings() -> None:
@@ -146,7 +151,8 @@ def test_ttft_knob_is_the_first_tokens_delay_in_the_plan() -> None:
 @pytest.mark.parametrize(("args", "says"), [
     (("--ttft", "banana"), "--ttft: expected milliseconds or a distribution"),
     (("--itl", "weibull:1,2"), "--itl: unknown distribution 'weibull'"),
-    (("--ttft", "lognormal:150,40"), "sigma is the spread of ln(delay)"),
+    (("--ttft", "lognormal:median=150,sigma=40"), "sigma is the spread of ln(delay)"),
+    (("--ttft", "lognormal:150,0.3"), "takes both in ms"),
     (("--chaos", "nope"), "--chaos: no chaos preset 'nope' (one of flaky, "),
     (("--error-rate", "2"), "--error-rate: expected a fraction"),
     (("--error-rate", "0.1", "--error-status", "418"), "--error-status: expected one of"),

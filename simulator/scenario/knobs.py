@@ -9,12 +9,15 @@ prints the same effective scenario for either.
 
 Times on the command line are milliseconds (a plain number, or `300ms`, `1.5s`); in the fragment they
 are the scenario's seconds. A distribution is `KIND:P1,P2,...` with the timing model's own kinds and
-parameters in their order (`lognormal:150,0.3` is median 150 ms, sigma 0.3), or by name
-(`lognormal:median=150,sigma=0.3,max=2000`).
+parameters in their order, times in ms, or by name (`gamma:4,50` is shape 4, scale 50 ms;
+`lognormal:median=150,sigma=0.3,max=2000`). Lognormal's second number is a spread in ms, as people write it
+(`lognormal:150,40`: median 150 ms, one sigma up is 190 ms), turned into the scenario's sigma =
+ln((median + spread) / median); `sigma=` gives sigma itself.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -31,12 +34,12 @@ if TYPE_CHECKING:
 
 # Each kind's parameters in the order a knob gives them (distributions.py's names).
 POSITIONAL: dict[str, tuple[str, ...]] = {
-    "constant": ("value",), "uniform": ("low", "high"), "normal": ("mean", "std"), "lognormal": ("median", "sigma"),
+    "constant": ("value",), "uniform": ("low", "high"), "normal": ("mean", "std"), "lognormal": ("median", "spread"),
     "exponential": ("mean",), "gamma": ("shape", "scale"), "pareto": ("shape", "scale"), "empirical": (),
 }
 UNITLESS = ("sigma", "shape")  # every other parameter is a time: milliseconds on the command line
 KNOBS = ("ttft", "itl", "tps", "latency", "error_rate", "error_status", "rpm", "tpm", "chaos")
-EXAMPLE = "300, 300ms, 1.5s or lognormal:150,0.3"
+EXAMPLE = "300, 300ms, 1.5s or lognormal:150,40"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +109,42 @@ def distribution(text: str, where: str) -> Any:
                 raise ValueError(f"{where}: {kind} takes {', '.join(positional)} (times in ms), got {text!r}")
             name, value = positional[n], part
         name = name.strip()
-        if name not in (*positional, "min", "max"):
-            raise ValueError(f"{where}: {kind} has no parameter {name!r} (it takes {', '.join(positional)}, min, max)")
+        names = (*positional, *(("sigma",) if kind == "lognormal" else ()), "min", "max")
+        if name not in names:
+            raise ValueError(f"{where}: {kind} has no parameter {name!r} (it takes {', '.join(names)})")
         out[name] = _number(value, where, f"a number for {name}") if name in UNITLESS else _ms(value, what)
     if kind == "empirical":
         if not samples:
             raise ValueError(f"{where}: empirical takes sample times in ms, e.g. empirical:120,150,400")
         out["samples"] = samples
-    missing = [p for p in positional if p not in out]
+    if kind == "lognormal":
+        _lognormal_sigma(out, where)
+    missing = [p for p in (("median", "sigma") if kind == "lognormal" else positional) if p not in out]
     if missing:
         raise ValueError(f"{where}: {kind} needs {', '.join(missing)} (e.g. {kind}:{_example(kind)})")
-    sigma = out.get("sigma")
-    if sigma is not None and not 0 < sigma <= 5:
-        raise ValueError(f"{where}: lognormal's sigma is the spread of ln(delay), no unit (0.1-1 is usual), "
-                         f"got {sigma:g}; e.g. lognormal:150,0.3")
     return out
 
 
+def _lognormal_sigma(out: dict[str, Any], where: str) -> None:
+    """A spread in ms becomes the scenario's sigma (median * e^sigma = median + spread); sigma= is taken as is."""
+    spread, sigma, median = out.pop("spread", None), out.get("sigma"), out.get("median")
+    if spread is not None and sigma is not None:
+        raise ValueError(f"{where}: give lognormal's spread in ms (lognormal:150,40) or sigma= (lognormal:median=150,"
+                         "sigma=0.3), not both")
+    if spread is not None:
+        if not median or spread * 1000 < 1:
+            raise ValueError(f"{where}: lognormal:MEDIAN,SPREAD takes both in ms (a spread of at least 1 ms, e.g. "
+                             "lognormal:150,40); for the scenario's sigma itself write lognormal:median=150,sigma=0.3")
+        out["sigma"] = round(math.log((median + spread) / median), 4)
+    elif sigma is not None and not 0 < sigma <= 5:
+        raise ValueError(f"{where}: lognormal's sigma is the spread of ln(delay), no unit (0.1-1 is usual), "
+                         f"got {sigma:g}; e.g. lognormal:median=150,sigma=0.3, or a spread in ms: lognormal:150,40")
+    if "sigma" not in out:
+        raise ValueError(f"{where}: lognormal needs a median and a spread in ms (e.g. lognormal:150,40)")
+
+
 def _example(kind: str) -> str:
-    return {"uniform": "100,400", "normal": "200,50", "lognormal": "150,0.3", "exponential": "200",
+    return {"uniform": "100,400", "normal": "200,50", "lognormal": "150,40", "exponential": "200",
             "gamma": "4,50", "pareto": "2,100", "constant": "300"}.get(kind, "100")
 
 
