@@ -432,3 +432,21 @@ def test_an_ephemeral_key_works_on_another_replica(redis_url: str) -> None:
                 return checked(await conn.recv_bytes())
 
         assert run(go())["session"]["instructions"] == "Replicated."
+
+
+def test_a_stream_error_fault_is_an_error_event_mid_response(url: str) -> None:
+    async def go() -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {KEY}", "x-simctl-fault": "stream_error:4"}
+        async with connect(ws_url(url), additional_headers=headers) as ws:
+            await until(ws.recv, "session.created")
+            await ws.send(json.dumps({"type": "response.create", "response": {"output_modalities": ["text"]}}))
+            first = await until(ws.recv, "error")
+            await ws.send(json.dumps({"type": "response.create", "response": {"output_modalities": ["text"]}}))
+            return first + await until(ws.recv, "error")  # the session goes on: the next response, the same fault
+
+    events = run(go())
+    kinds = [e["type"] for e in events]
+    assert kinds[:5] == ["response.created", "response.output_item.added", "conversation.item.added",
+                         "response.content_part.added", "error"]
+    assert events[4]["error"]["type"] == "server_error" and "response.done" not in kinds
+    assert kinds[5:] == kinds[:5]
