@@ -90,6 +90,30 @@ def write(path: Path, c: Cassette, wait: bool = False) -> None:
         thread.join()
 
 
+PARSE_AHEAD_BYTES = 1 << 20  # smaller files parse in well under a second: their first load is quick anyway
+
+
+def parse_ahead(raw: bytes, source: str) -> None:
+    """A cassette simctl has just written (record, compact, redact, import) parsed in the background and kept
+    here, so that even its first load reads the cache. It is parsed and checked exactly as a load would (a
+    file that would fail to load gets no entry); the cost moves from the next start to the writer's time."""
+    if len(raw) < PARSE_AHEAD_BYTES:
+        return
+
+    def run() -> None:
+        from .read import parse
+
+        try:
+            c = parse(raw.decode("utf-8"), source)
+        except Exception:  # noqa: BLE001 - any problem is the next load's to report, with its place
+            return
+        _write(entry(raw), c)
+
+    thread = threading.Thread(target=run, name="simctl-cassette-parse-ahead", daemon=True)
+    _writers.append(thread)
+    thread.start()
+
+
 @atexit.register
 def _finish_writes() -> None:
     _exiting.set()

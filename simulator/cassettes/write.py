@@ -89,8 +89,13 @@ def dumps(c: Cassette) -> str:
 
 
 def save(c: Cassette, path: str | Path) -> None:
-    """Atomic: a temporary file in the same folder, fsync, rename. A crash leaves the old file or the new."""
-    atomic.write(path, dumps(c).encode("utf-8"))
+    """Atomic: a temporary file in the same folder, fsync, rename. A crash leaves the old file or the new.
+    A large file is then parsed ahead into the parsed-cassette cache (cache.parse_ahead)."""
+    data = dumps(c).encode("utf-8")
+    atomic.write(path, data)
+    from .cache import parse_ahead  # cache builds on this module
+
+    parse_ahead(data, str(path))
 
 
 # record-new appends one interaction per line, in a file or in the shared store.

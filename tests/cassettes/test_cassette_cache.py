@@ -127,3 +127,24 @@ def test_no_cache_when_the_folder_cannot_be_written(saved: Path, tmp_path: Path,
     assert cassettes.load(saved).interactions == sample().interactions
     settle()
     assert cassettes.load(saved).interactions == sample().interactions
+
+
+def test_a_large_cassette_simctl_writes_is_in_the_cache_before_its_first_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """save() parses a large file ahead (cache.parse_ahead), so even its first load reads the cache;
+    a file that would not load gets no entry."""
+    monkeypatch.setenv("SIMCTL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(cassette_cache, "PARSE_AHEAD_BYTES", 1)  # the sample is small; the rule is the same
+    path = tmp_path / "big.yaml"
+    cassettes.save(sample(), path)
+    settle()
+    assert entry_of(path).is_file()
+    cached = cassette_cache.read(entry_of(path), str(path))
+    assert cached is not None and cached.interactions == sample().interactions
+    broken = tmp_path / "broken.yaml"
+    bad = Cassette([Interaction(Request("POST", "/v1/x"), Response(999))])  # a status no load accepts
+    cassettes.save(bad, broken)
+    settle()
+    assert not entry_of(broken).is_file()
+    with pytest.raises(ConfigError):
+        cassettes.load(broken)
