@@ -105,13 +105,26 @@ def calls_since_user(results: Iterable[tuple[str, str]]) -> Calls:
     return Calls(frozenset(answered), failed)
 
 
+# A question of arithmetic is about a calculator tool whatever its words ("What is 5 times 7?" and multiply).
+_ARITHMETIC = re.compile(r"\d\s*[-+*/x×÷^]\s*\d|\b(?:plus|minus|times|divided|multiplied|squared|cubed|percent of|"
+                         r"square root)\b", re.IGNORECASE)
+_CALCULATOR = re.compile(r"\b(?:add|sum|subtract|multiply|divide|calculat\w*|math\w*|arithmetic|compute|evaluate)",
+                         re.IGNORECASE)
+
+
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower())) - _STOP
+    """Meaningful words, camelCase split, each by its first five letters ("weather" and "weathers",
+    "calculate" and "calculator" are one)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text).replace("_", " ")
+    return {w[:5] for w in re.findall(r"[a-z0-9]+", spaced.lower()) if w not in _STOP}
 
 
 def relevance(tool: Tool, prompt: str) -> int:
-    """How many of the prompt's meaningful words the tool's name and description share."""
-    return len(_words(prompt) & _words(f"{tool.name.replace('_', ' ')} {tool.description}"))
+    """How many of the prompt's meaningful words the tool's name and description share (one more for a
+    question of arithmetic put to a calculator)."""
+    about = f"{tool.name} {tool.description}"
+    shared = len(_words(prompt) & _words(about))
+    return shared + bool(_ARITHMETIC.search(prompt) and _CALCULATOR.search(about.replace("_", " ")))
 
 
 def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: bool, *,

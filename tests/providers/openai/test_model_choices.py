@@ -15,7 +15,7 @@ from oracle import validate
 
 from simulator.config import ServerConfig
 from simulator.generate.directive import NONE
-from simulator.generate.tools import Calls, Tool, calls_since_user, choose
+from simulator.generate.tools import Calls, Tool, calls_since_user, choose, relevance
 from simulator.testing import running_server
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the weather for a city",
@@ -41,6 +41,13 @@ def test_auto_calls_the_tool_the_prompt_is_about_and_not_one_answered() -> None:
     assert choose([weather, lang], "auto", prompt, True, told=NONE, calls=done) is None
     assert choose([weather], "auto", "Say hi in one word", False, told=NONE, calls=Calls()) is None
     assert choose([weather], "required", "Say hi in one word", False, told=NONE, calls=Calls()) is weather
+
+
+def test_relevance_reads_word_forms_camel_case_and_arithmetic() -> None:
+    assert relevance(_tool("getWeather", "Current conditions"), "Any weather news for Oslo?") == 1
+    assert relevance(_tool("get_temperatures"), "What temperature is it in Lima?") == 1  # one word, two forms
+    assert relevance(_tool("multiply", "Multiply two integers"), "What is 5 times 7?") == 1
+    assert relevance(_tool("multiply", "Multiply two integers"), "Tell me a joke") == 0
 
 
 def test_a_failed_result_is_retried_a_few_times_then_given_up() -> None:
