@@ -67,18 +67,19 @@ def _beta(ev: dict[str, Any]) -> dict[str, Any]:
 
 
 def beta_response(r: dict[str, Any]) -> dict[str, Any]:
-    """A GA response object as the beta protocol shows it (`modalities`, `voice`, `output_audio_format`)."""
-    out = {k: v for k, v in r.items() if k not in ("output_modalities", "audio")}
-    out["output"] = [beta_item(i) for i in r["output"]]
-    if "output_modalities" in r:
-        out["modalities"] = ["audio", "text"] if r["output_modalities"] == ["audio"] else ["text"]
+    """A GA response object as the beta protocol shows it, in its key order (a beta response.created logged in
+    2025-08: object, id, status, status_details, output, conversation_id, modalities, voice,
+    output_audio_format, temperature, max_output_tokens, usage, metadata)."""
     output = (r.get("audio") or {}).get("output") or {}
-    if output:
-        kind = str((output.get("format") or {}).get("type"))
-        out["voice"] = output.get("voice")
-        out["output_audio_format"] = {"audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}.get(kind, "pcm16")
-        out["temperature"] = 0.8
-    return out
+    kind = str((output.get("format") or {}).get("type"))
+    return {"object": r.get("object"), "id": r.get("id"), "status": r.get("status"),
+            "status_details": r.get("status_details"), "output": [beta_item(i) for i in r.get("output") or []],
+            "conversation_id": r.get("conversation_id"),
+            "modalities": ["audio", "text"] if r.get("output_modalities") == ["audio"] else ["text"],
+            "voice": output.get("voice", "alloy"),
+            "output_audio_format": {"audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}.get(kind, "pcm16"),
+            "temperature": 0.8, "max_output_tokens": r.get("max_output_tokens"), "usage": r.get("usage"),
+            "metadata": r.get("metadata")}
 
 
 def beta_item(item: dict[str, Any]) -> dict[str, Any]:
