@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -15,6 +17,25 @@ from simulator.config import ServerConfig
 from simulator.testing import free_port, running_server
 
 __all__ = ["free_port", "running_server", "run"]
+
+MYPY_TEST = "test_static.py::test_mypy_strict_on_the_library"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """mypy takes a minute of one core from a fresh clone; started now, it runs beside the tests that mostly
+    wait on sockets and subprocesses, and tests/test_static.py collects its result."""
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    if any(item.nodeid.endswith(MYPY_TEST) for item in session.items):
+        out = tempfile.TemporaryFile()
+        root = Path(__file__).resolve().parents[1]
+        proc = subprocess.Popen([sys.executable, "-m", "mypy"], cwd=root, stdout=out, stderr=subprocess.STDOUT)
+        session.config.stash[MYPY_RUN] = (proc, out)
+
+
+MYPY_RUN = pytest.StashKey[tuple[subprocess.Popen[bytes], Any]]()
 
 
 @pytest.fixture(scope="session", autouse=True)
