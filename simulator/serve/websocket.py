@@ -32,7 +32,7 @@ from ..plan import Chunk, ResponsePlan
 from ..rng import LazyRng
 from ..scenario import faults
 from ..scenario.rules import Incoming
-from . import replies
+from . import logs, replies
 from .ws_cassette import CassettePlayer
 
 if TYPE_CHECKING:
@@ -215,6 +215,10 @@ class Sockets:
             server.ctx.state.stats.record(upgrade.path, plan.status, seconds, plan.completion_tokens, _ttft(plan),
                                           plan.fault)
             server.metrics.observe(upgrade.path, plan, seconds)
+            logs.request_done(request_id="req_" + _hex(), method="WEBSOCKET", path=upgrade.path, route=upgrade.path,
+                              model=plan.model, status=plan.status, duration_ms=round(seconds * 1000, 1),
+                              prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
+                              fault=plan.fault, completed=completed, client=_client(upgrade, "key"))
 
         return Turn(directive, rng, finish, done, limits)
 
