@@ -35,7 +35,7 @@ VAD_DEFAULTS: dict[str, dict[str, Any]] = {
                      "interrupt_response": True},
 }
 TOP_KEYS = ("type", "model", "output_modalities", "instructions", "tools", "tool_choice", "max_output_tokens",
-            "tracing", "truncation", "prompt", "audio", "include")
+            "tracing", "truncation", "prompt", "audio", "include", "parallel_tool_calls", "reasoning")
 
 
 def new_session(model: str) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def merged(session: dict[str, Any], update: Any, spoke: bool) -> dict[str, Any]:
         if key not in TOP_KEYS:
             raise invalid(f"Unknown parameter: 'session.{key}'.", param=f"session.{key}", code="unknown_parameter")
     out = copy.deepcopy(session)
-    for key in ("instructions", "tool_choice", "tracing", "truncation", "prompt", "include"):
+    for key in ("instructions", "tool_choice", "tracing", "truncation", "prompt", "include", "reasoning"):
         if key in update:
             out[key] = update[key]
     if "instructions" in update and not isinstance(update["instructions"], str):
