@@ -26,6 +26,10 @@ from ..generate.directive import Directive
 from ..plan import ResponsePlan
 from .context import Context
 
+# A ResponsePlan whose chunks are WebSocket frames says so in its media type (never sent: a WebSocket has no
+# content type), so the stages that shape a plan by its wire format (faults.inject) tell it from HTTP bodies.
+FRAMES_TYPE = "application/x-websocket-frames"
+
 
 @dataclass(frozen=True, slots=True)
 class Upgrade:

@@ -26,7 +26,7 @@ from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from .. import ids, providers
-from ..api.websocket import CassetteSessions, Session, SocketEndpoint, Turn, Upgrade
+from ..api.websocket import FRAMES_TYPE, CassetteSessions, Session, SocketEndpoint, Turn, Upgrade
 from ..errors import APIError
 from ..plan import Chunk, ResponsePlan
 from ..rng import LazyRng
@@ -276,7 +276,8 @@ def _fault(upgrade: Upgrade, candidates: list[faults.Fault], header_on: bool, in
 
 def _error_plan(endpoint: SocketEndpoint, e: APIError) -> ResponsePlan:
     """A fault's error on a WebSocket: the provider's error frame, the connection left open."""
-    return ResponsePlan(status=e.status, chunks=(Chunk(_error_chunk(endpoint, e), 0.0, False),))
+    return ResponsePlan(status=e.status, chunks=(Chunk(_error_chunk(endpoint, e), 0.0, False),),
+                        media_type=FRAMES_TYPE)
 
 
 def _error_chunk(endpoint: SocketEndpoint, e: APIError) -> bytes:

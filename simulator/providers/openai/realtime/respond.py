@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ....api.context import Context
+from ....api.websocket import FRAMES_TYPE
 from ....generate import textgen, tokens
 from ....generate.tools import Tool, arguments, choose
 from ....plan import ResponsePlan
@@ -114,7 +115,8 @@ def plan(ctx: Context, ask: Ask) -> Planned:
     builder.add(event("rate_limits.updated", rate_limits=rate_limits(ask.limits, usage["total_tokens"])))
     stats = {"model": ask.session["model"], "prompt_tokens": usage["input_tokens"],
              "completion_tokens": usage["output_tokens"]}
-    return Planned(ResponsePlan(chunks=schedule(builder.frames), **stats), done, builder.items, spoken > 0)
+    plan = ResponsePlan(chunks=schedule(builder.frames), media_type=FRAMES_TYPE, **stats)
+    return Planned(plan, done, builder.items, spoken > 0)
 
 
 class _Builder:
