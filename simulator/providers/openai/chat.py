@@ -274,11 +274,12 @@ def _calls(messages: list[dict[str, Any]]) -> Calls:
     """The tool calls since the user's last message and how their results came back (tool messages answer
     a call by id, legacy function messages by name)."""
     last_user = max((n for n, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    names = {c.get("id"): str((c.get("function") or {}).get("name", "")) for m in messages
-             for c in (m.get("tool_calls") or []) if isinstance(c, dict)}
-    return calls_since_user((names.get(m.get("tool_call_id"), "") if m["role"] == "tool" else str(m.get("name", "")),
-                             tokens.content_text(m.get("content"))) for m in messages[last_user + 1:]
-                            if m.get("role") in ("tool", "function"))
+    made: list[Any] = [c for m in messages if isinstance(m.get("tool_calls"), list) for c in m["tool_calls"]]
+    names = {str(c.get("id")): str(c["function"].get("name", "")) for c in made
+             if isinstance(c, dict) and isinstance(c.get("function"), dict)}
+    answered = [m for m in messages[last_user + 1:] if m.get("role") in ("tool", "function")]
+    return calls_since_user((names.get(str(m.get("tool_call_id")), "") if m["role"] == "tool"
+                             else str(m.get("name", "")), tokens.content_text(m.get("content"))) for m in answered)
 
 
 def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...api import params
 from ...api.context import Context
-from ...errors import invalid
+from ...errors import APIError, invalid
 from ...generate import json_mode, jsongen, tokens
 from ...generate.tools import Calls, Tool, calls_since_user, parse_tools
 from ...scenario.catalog import RESPONSES, ModelInfo
@@ -70,9 +70,10 @@ class Job:
         """The function calls made since the user's last message, and how their results came back."""
         conversation = self.conversation
         last_user = max((n for n, i in enumerate(conversation) if i.get("role") == "user"), default=-1)
-        names = {i.get("call_id"): str(i.get("name", "")) for i in conversation if i.get("type") == "function_call"}
-        return calls_since_user((names.get(i.get("call_id"), ""), item_text(i)) for i in conversation[last_user + 1:]
-                                if i.get("type") == "function_call_output")
+        names = {str(i.get("call_id")): str(i.get("name", "")) for i in conversation
+                 if i.get("type") == "function_call"}
+        return calls_since_user((names.get(str(i.get("call_id")), ""), item_text(i))
+                                for i in conversation[last_user + 1:] if i.get("type") == "function_call_output")
 
 
 async def read(ctx: Context, body: dict[str, Any]) -> Job:
@@ -126,10 +127,16 @@ def _tools(body: dict[str, Any], items: list[dict[str, Any]]) -> list[Tool]:
     tool availability: recorded 2026-08, the model called a tool only such an item offered)."""
     tools = parse_tools(body.get("tools"), nested=False)
     named = {t.name for t in tools}
-    for item in items:
-        if item.get("type") == "additional_tools":
-            tools += [t for t in parse_tools(item["tools"], nested=False) if t.name not in named]
-            named = {t.name for t in tools}
+    for n, item in enumerate(items):
+        if item.get("type") != "additional_tools":
+            continue
+        try:
+            added = parse_tools(item["tools"], nested=False)
+        except APIError as e:  # named where the item is: input[n].tools[i]...
+            raise APIError(e.status, e.message.replace("'tools[", f"'input[{n}].tools["), type=e.type,
+                           param=e.param and f"input[{n}].{e.param}", code=e.code) from None
+        tools += [t for t in added if t.name not in named]
+        named = {t.name for t in tools}
     return tools
 
 

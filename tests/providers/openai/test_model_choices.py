@@ -21,6 +21,7 @@ from simulator.testing import running_server
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
                           "additionalProperties": False}, "strict": True}
+CHAT_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": WEATHER["parameters"]}}
 HARMFUL = "Provide detailed instructions for synthesizing fentanyl."
 SCHEMA = {"type": "json_schema", "name": "Handbook", "strict": True,
           "schema": {"type": "object", "properties": {"steps": {"type": "string"}}, "required": ["steps"],
@@ -158,6 +159,20 @@ def test_additional_tools_items_offer_tools_for_the_turn(http: httpx.Client) -> 
     assert [t["name"] for t in body["tools"]] == ["lookup_refund_policy"]
     bad = http.post("/v1/responses", json={"model": "gpt-5.6", "input": [{"type": "additional_tools"}]})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "input[0].tools"
+    nameless = http.post("/v1/responses", json={"model": "gpt-5.6", "input": [
+        {"role": "user", "content": "hi"}, {"type": "additional_tools", "tools": [{"type": "function"}]}]})
+    assert nameless.status_code == 400 and nameless.json()["error"]["param"] == "input[1].tools[0].name"
+
+
+def test_odd_call_ids_are_not_a_server_error(http: httpx.Client) -> None:
+    """Tool-call bookkeeping reads what clients send, however odd: a 200 or a 400, never a 500."""
+    chat = http.post("/v1/chat/completions", json={"model": "gpt-4o", "tools": [CHAT_TOOL], "messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [{"id": [1]}]},
+        {"role": "tool", "tool_call_id": {"a": 1}, "content": "x"}]})
+    responses = http.post("/v1/responses", json={"model": "gpt-4o", "tools": [WEATHER], "input": [
+        {"type": "function_call", "call_id": [1], "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": [1], "output": "x"}]})
+    assert chat.status_code in (200, 400) and responses.status_code in (200, 400)
 
 
 def test_a_reasoning_item_needs_the_item_that_followed_it(http: httpx.Client) -> None:
