@@ -76,3 +76,11 @@ def test_the_check_reports_a_test_only_library(tmp_path: Path) -> None:
     (tmp_path / "cli" / "bad.py").write_text("import click\n\n\ndef f():\n    from hypothesis import given\n")
     (tmp_path / "simulator" / "pytest_plugin.py").write_text("import pytest\n")
     assert undeclared_imports(tmp_path) == ["cli/bad.py:5: hypothesis (installed from ['hypothesis'])"]
+
+
+def test_every_package_folder_ships() -> None:
+    """pyproject lists the packages by name (two folders install under other names); a new folder missing
+    from the list installs without its code (seen: simulator.providers.openai.realtime, in a wheel test)."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "simulator").rglob("__init__.py")}
+    assert folders - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
