@@ -126,7 +126,8 @@ class Sockets:
         # The cassette player plugs in here (None: no recorded sessions; every upgrade is simulated).
         self.cassettes: CassetteSessions | None = None
         if server.source is not None:
-            self.cassettes = CassettePlayer(server.source, server.store, server.metrics)
+            self.cassettes = CassettePlayer(server.source, server.store, server.metrics, server.recording,
+                                            server.config.upstream)
 
     def routes(self) -> list[WebSocketRoute]:
         out = []

@@ -14,7 +14,8 @@ RFC 6455's code for a message the endpoint will not take; unlike 1011, a client 
 server fault to retry). Fallback and record-new modes have no recording to go on with either, so they do
 the same after the miss is reported: the scenario's simulation starts from a fresh session, not mid-way.
 An upgrade no recording answers is a miss too: strict mode refuses it the same way (error event, 1008);
-fallback and record-new modes leave it to the scenario's simulated session.
+record-new carries it to the upstream and journals the session (ws_forward.py); fallback leaves it to the
+scenario's simulated session.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from ..api.websocket import Session, Socket, Upgrade
 from ..cassettes.source import CassetteSource, Miss
 from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame
 from ..cassettes.ws_play import Playback, Timed, describe, frame_options, rotate
+from ..record.record_new import Recording
 from ..state.store import Store
 from .metrics import Metrics
+from .ws_forward import ForwardedSession
 
 log = logging.getLogger("simctl")
 MISS_CLOSE = (1008, "cassette_miss")
@@ -46,12 +49,17 @@ class _CloseAction:
 class CassettePlayer:
     """Answers upgrades from the cassettes' recorded WebSocket sessions (Sockets.cassettes)."""
 
-    def __init__(self, source: CassetteSource, store: Store, metrics: Metrics) -> None:
+    def __init__(self, source: CassetteSource, store: Store, metrics: Metrics, recording: Recording | None = None,
+                 upstream: str = "") -> None:
         self.source, self.store, self.metrics = source, store, metrics
+        self.recording, self.upstream = recording, upstream  # record-new: where misses go, and are journalled
 
     async def open_session(self, upgrade: Upgrade) -> Session | None:
         query = dict(upgrade.query)
         found = self.source.sessions.candidates(upgrade.path, query)
+        if not found and self.recording is not None:
+            await self.recording.sync()  # another worker or replica may have recorded it already
+            found = self.source.sessions.candidates(upgrade.path, query)
         if found:
             n = await self.store.next_play(self.source.play_key(found))
             if n < len(found) or self.source.after_last != "fail":
@@ -67,7 +75,9 @@ class CassettePlayer:
         log.warning("cassette miss: %s", miss.message())
         if self.source.mode == "strict":  # refused as a frame miss is: the error event, then 1008
             return RefusedSession(miss.message())
-        return None  # fallback, record-new: the scenario's simulation answers
+        if self.source.mode == "record-new" and self.recording is not None and self.upstream:
+            return ForwardedSession(upgrade, self.upstream, self.recording)
+        return None  # fallback: the scenario's simulation answers
 
     def frame_miss(self, upgrade: Upgrade, playback: Playback, why: list[str]) -> Miss:
         self.metrics.cassette.labels("miss").inc()

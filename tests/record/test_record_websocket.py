@@ -7,8 +7,10 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -17,18 +19,21 @@ from websockets.exceptions import ConnectionClosed
 
 from simulator import testing
 from simulator.cassettes import load as cassettes
+from simulator.config import ServerConfig
 from simulator.testing import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-proj-" + "Rt1Ws2Key3Ab" * 4
 EPHEMERAL = "ek_68af296e8e408191a1120ab6383263c2"
 QUERY_KEY = "QueryKeySecret0123456789"
+UPGRADES: list[tuple[str, str, str]] = []  # what the upstream saw of each upgrade: authorization, subprotocols, query
 
 
 async def _realtime(ws: WebSocket) -> None:
     """Speaks a few Realtime events: session.created at once, answers session.update and response.create,
     echoes a binary frame, and closes itself (4000) when asked to."""
     offered = ws.headers.get("sec-websocket-protocol", "")
+    UPGRADES.append((ws.headers.get("authorization", ""), offered, ws.url.query))
     await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
     await ws.send_text(json.dumps({"type": "session.created", "event_id": "event_1",
                                    "session": {"id": "sess_1", "model": "gpt-realtime",
@@ -209,3 +214,37 @@ def test_what_simctl_record_wrote_simctl_replay_plays_back(tmp_path: Path) -> No
         assert asyncio.run(_client_session(url)) == live  # the same frames, the key now masked in what it sends
         assert asyncio.run(_strays(url)) == ("cassette_miss", 1008)
     assert proc.returncode == 4, proc.stderr
+
+
+def _journalled(path: Path, lines: int) -> None:
+    journal = cassettes.journal_path(path)
+    deadline = time.monotonic() + 20
+    while not (journal.exists() and journal.read_text().count("\n") >= lines):
+        assert time.monotonic() < deadline, "the session was not journalled"
+        time.sleep(0.02)
+
+
+def test_record_new_carries_an_unrecorded_session_upstream_with_the_servers_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "new.yaml"
+    server_key = "sk-proj-" + "Srv9Key8Up7" * 4
+    monkeypatch.setenv("SIMCTL_UPSTREAM_KEY", server_key)
+    UPGRADES.clear()
+    with serving(_upstream(), lifespan="off") as upstream, \
+            testing.serve(ServerConfig(cassettes=(str(path),), mode="record-new", upstream=upstream, speed=0)) as r:
+        live = asyncio.run(_client_session(r.url))
+        _journalled(path, 1)  # a session is written when it has ended on both sides
+        assert asyncio.run(_client_session(r.url)) == live  # now from the journal: the upstream is not asked
+    assert r.server.source is not None and r.server.source.hits == 1  # counted when the session ended
+    assert len(UPGRADES) == 1
+    authorization, offered, query = UPGRADES[0]
+    assert authorization == f"Bearer {server_key}" and offered == "realtime"  # never the client's key
+    assert QUERY_KEY not in query and "model=gpt-realtime" in query
+    text = path.read_text()  # compacted when the server stopped
+    for secret in (KEY, EPHEMERAL, QUERY_KEY, server_key):
+        assert secret not in text
+    (session,) = cassettes.load(path).interactions
+    assert session.websocket is not None and session.websocket.close is not None
+    assert [f.event_type() for f in session.websocket.frames][:3] == ["session.created", "session.update",
+                                                                      "session.updated"]
+    assert (session.websocket.close.code, session.websocket.close.by) == (1000, "client")
