@@ -357,9 +357,11 @@ def test_beta_protocol_names(url: str) -> None:
         async with connect(ws_url(url, "gpt-4o-realtime-preview"), additional_headers=headers) as ws:
             created = checked(await ws.recv(), beta=True)
             assert created["session"]["modalities"] == ["audio", "text"]
-            await ws.send(json.dumps({"type": "session.update", "session": {"modalities": ["text"]}}))
-            assert checked(await ws.recv(), beta=True)["session"]["modalities"] == ["text"]
-            await ws.send(json.dumps({"type": "response.create"}))
+            await ws.send(json.dumps({"type": "session.update", "session": {"voice": "verse",
+                                                                           "input_audio_format": "g711_ulaw"}}))
+            updated = checked(await ws.recv(), beta=True)["session"]
+            assert (updated["voice"], updated["input_audio_format"]) == ("verse", "g711_ulaw")
+            await ws.send(json.dumps({"type": "response.create", "response": {"modalities": ["text"]}}))
             return await until(ws.recv, "response.done", beta=True)
 
     kinds = {e["type"] for e in run(go())}

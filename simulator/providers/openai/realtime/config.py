@@ -197,6 +197,26 @@ def beta_update(update: Any) -> dict[str, Any]:
     return out
 
 
+def beta_response_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A beta `response.create`'s `response` (modalities, voice, output_audio_format, max_response_output_tokens)
+    as the GA parameters it means."""
+    out = {k: v for k, v in params.items()
+           if k not in ("modalities", "voice", "output_audio_format", "max_response_output_tokens", "temperature")}
+    if "modalities" in params:
+        value = params["modalities"]
+        out["output_modalities"] = ["audio"] if isinstance(value, list) and "audio" in value else value
+    output: dict[str, Any] = {}
+    if "voice" in params:
+        output["voice"] = params["voice"]
+    if "output_audio_format" in params:
+        output["format"] = BETA_FORMATS.get(params["output_audio_format"], {"type": params["output_audio_format"]})
+    if output:
+        out["audio"] = {"output": output}
+    if "max_response_output_tokens" in params:
+        out["max_output_tokens"] = params["max_response_output_tokens"]
+    return out
+
+
 def beta_view(session: dict[str, Any]) -> dict[str, Any]:
     """The session as the beta protocol shows it."""
     audio = session["audio"]

@@ -218,7 +218,10 @@ class RealtimeSession:
             raise invalid("Conversation already has an active response in progress: "
                           f"{self.active_response.response['id']}. Wait until the response is finished before "
                           "creating a new one.", code="conversation_already_has_active_response")
-        await self.start(data, respond.check(data.get("response")))
+        params = data.get("response")
+        if self.beta and isinstance(params, dict):
+            params = config.beta_response_params(params)
+        await self.start(data, respond.check(params))
 
     async def on_response_cancel(self, data: dict[str, Any]) -> None:
         if self.active is None:
