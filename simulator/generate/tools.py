@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,10 +74,15 @@ def _allowed(tools: list[Tool], choice: dict[str, Any]) -> tuple[list[Tool], str
 @dataclass(frozen=True, slots=True)
 class Calls:
     """The tool calls a conversation holds since its last user message: the tools whose last result
-    came back, and those whose last result reported a failure (with how many failed so far)."""
+    came back, and those whose last result reported a failure (with how many failed so far); and, when
+    that message follows an answer, the tools called before it (what a follow-up question is about)."""
 
     answered: frozenset[str] = frozenset()
     failed: dict[str, int] = field(default_factory=dict)
+    earlier: frozenset[str] = frozenset()
+
+
+Turn = tuple[str, str, str]  # (kind, tool name, text); kind: "user", "call", "result" (a tool's output), "text"
 
 
 # A tool result that says the call went wrong: the model calls again (pydantic-ai's retry prompt
@@ -103,6 +108,21 @@ def calls_since_user(results: Iterable[tuple[str, str]]) -> Calls:
             answered.add(name)
             failed.pop(name, None)
     return Calls(frozenset(answered), failed)
+
+
+def read_calls(turns: Sequence[Turn]) -> Calls:
+    """Calls from a conversation's turns, in order (each planner reads its own wire into them)."""
+    last = max((n for n, t in enumerate(turns) if t[0] == "user"), default=-1)
+    now = calls_since_user((name, text) for kind, name, text in turns[last + 1:] if kind == "result")
+    before = turns[:last] if last > 0 else []
+    if not before or before[-1][0] != "text":  # the user did not speak after an answer
+        return now
+    return Calls(now.answered, now.failed, frozenset(name for kind, name, _ in before if kind == "call"))
+
+
+# A short question after an answer that used a tool asks the same of it ("What's the weather in Paris?", the call,
+# the answer, then "And in London?"); "why?" and the like ask about the answer, not the tool.
+_FOLLOW_UP = re.compile(r"(?!\s*(?:why|how come|really|are you sure)\b)\s*(?:\S+\s+){0,7}\S+\?\s*", re.IGNORECASE)
 
 
 # A question of arithmetic is about a calculator tool whatever its words ("What is 5 times 7?" and multiply).
@@ -134,8 +154,9 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
     A forced choice (`required` or a named function) always calls. With `auto`, given the conversation's
     `calls` (OpenAI's planners), the model calls a tool the user's last message is about (it shares a
     meaningful word with the tool's name or description: "What's the weather in New York?" and get_weather;
-    "Say hi in one word" calls nothing) that has not answered yet since that message, or whose last
-    result reported a failure (at most MAX_RETRIES times); else it answers in text, so an agent loop
+    "Say hi in one word" calls nothing; a short follow-up question after an answer that used a tool, "And in
+    London?", is about that tool) that has not answered yet since that message, or whose last result
+    reported a failure (at most MAX_RETRIES times); else it answers in text, so an agent loop
     ends as it does against the real API. Without `calls`, once the conversation ends with a tool's
     result the model answers in text, and otherwise calls the tool sharing most words (the first by default).
     """
@@ -157,8 +178,10 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
         raise invalid(f"Invalid value: '{tool_choice}'. Supported values are: 'none', 'auto', and 'required'.",
                       param="tool_choice", code="invalid_value")
     if calls is not None and tool_choice != "required":
-        wanted = [t for t in tools if relevance(t, prompt) > 0 and t.name not in calls.answered
-                  and calls.failed.get(t.name, 0) <= MAX_RETRIES]
+        open_ = [t for t in tools if t.name not in calls.answered and calls.failed.get(t.name, 0) <= MAX_RETRIES]
+        wanted = [t for t in open_ if relevance(t, prompt) > 0]
+        if not wanted and calls.earlier and _FOLLOW_UP.fullmatch(prompt):
+            wanted = [t for t in open_ if t.name in calls.earlier]
         return max(wanted, key=lambda t: relevance(t, prompt)) if wanted else None  # max(): the first of equals
     if after_tool_result and tool_choice != "required":
         return None

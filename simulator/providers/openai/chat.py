@@ -13,7 +13,7 @@ from ...api import params
 from ...api.context import Context
 from ...errors import invalid
 from ...generate import directive, json_mode, jsongen, textgen, tokens
-from ...generate.tools import Calls, Tool, arguments, calls_since_user, choose
+from ...generate.tools import Calls, Tool, Turn, arguments, choose, read_calls
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import CHAT, ModelInfo
 from ...scenario.timing import schedule
@@ -272,14 +272,26 @@ def _last_user_text(messages: list[dict[str, Any]]) -> str:
 
 def _calls(messages: list[dict[str, Any]]) -> Calls:
     """The tool calls since the user's last message and how their results came back (tool messages answer
-    a call by id, legacy function messages by name)."""
-    last_user = max((n for n, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    a call by id, legacy function messages by name), and those of the exchange before."""
     made: list[Any] = [c for m in messages if isinstance(m.get("tool_calls"), list) for c in m["tool_calls"]]
     names = {str(c.get("id")): str(c["function"].get("name", "")) for c in made
              if isinstance(c, dict) and isinstance(c.get("function"), dict)}
-    answered = [m for m in messages[last_user + 1:] if m.get("role") in ("tool", "function")]
-    return calls_since_user((names.get(str(m.get("tool_call_id")), "") if m["role"] == "tool"
-                             else str(m.get("name", "")), tokens.content_text(m.get("content"))) for m in answered)
+    turns: list[Turn] = []
+    for m in messages:
+        role, calls = m.get("role"), m.get("tool_calls")
+        if role == "user":
+            turns.append(("user", "", ""))
+        elif role == "assistant" and (isinstance(calls, list) and calls or isinstance(m.get("function_call"), dict)):
+            fn = m.get("function_call")
+            called = [names.get(str(c.get("id")), "") for c in calls if isinstance(c, dict)] if calls else \
+                [str(fn.get("name", "")) if isinstance(fn, dict) else ""]
+            turns += [("call", name, "") for name in called]
+        elif role == "assistant":
+            turns.append(("text", "", ""))
+        elif role in ("tool", "function"):
+            name = names.get(str(m.get("tool_call_id")), "") if role == "tool" else str(m.get("name", ""))
+            turns.append(("result", name, tokens.content_text(m.get("content"))))
+    return read_calls(turns)
 
 
 def _usage(prompt: int, completion: int, reasoning: int) -> dict[str, Any]:

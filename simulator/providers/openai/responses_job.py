@@ -9,7 +9,7 @@ from ...api import params
 from ...api.context import Context
 from ...errors import APIError, invalid
 from ...generate import json_mode, jsongen, tokens
-from ...generate.tools import Calls, Tool, calls_since_user, parse_tools
+from ...generate.tools import Calls, Tool, Turn, parse_tools, read_calls
 from ...scenario.catalog import RESPONSES, ModelInfo
 from . import items_store
 from . import responses_fields as fields
@@ -67,13 +67,20 @@ class Job:
         return "\n".join([self.instructions or "", *told])
 
     def calls(self) -> Calls:
-        """The function calls made since the user's last message, and how their results came back."""
-        conversation = self.conversation
-        last_user = max((n for n, i in enumerate(conversation) if i.get("role") == "user"), default=-1)
-        names = {str(i.get("call_id")): str(i.get("name", "")) for i in conversation
+        """The function calls made since the user's last message and how their results came back, and
+        those of the exchange before."""
+        names = {str(i.get("call_id")): str(i.get("name", "")) for i in self.conversation
                  if i.get("type") == "function_call"}
-        return calls_since_user((names.get(str(i.get("call_id")), ""), item_text(i))
-                                for i in conversation[last_user + 1:] if i.get("type") == "function_call_output")
+        turns: list[Turn] = []
+        for i in self.conversation:
+            if i.get("role") == "user":
+                turns.append(("user", "", ""))
+            elif i.get("role") == "assistant":
+                turns.append(("text", "", ""))
+            elif i.get("type") in ("function_call", "function_call_output"):
+                name = names.get(str(i.get("call_id")), "")
+                turns.append(("call", name, "") if i["type"] == "function_call" else ("result", name, item_text(i)))
+        return read_calls(turns)
 
 
 async def read(ctx: Context, body: dict[str, Any]) -> Job:

@@ -15,7 +15,7 @@ from oracle import validate
 
 from simulator.config import ServerConfig
 from simulator.generate.directive import NONE
-from simulator.generate.tools import Calls, Tool, calls_since_user, choose, relevance
+from simulator.generate.tools import Calls, Tool, Turn, calls_since_user, choose, read_calls, relevance
 from simulator.testing import running_server
 
 WEATHER = {"type": "function", "name": "get_weather", "description": "Get the weather for a city",
@@ -42,6 +42,18 @@ def test_auto_calls_the_tool_the_prompt_is_about_and_not_one_answered() -> None:
     assert choose([weather, lang], "auto", prompt, True, told=NONE, calls=done) is None
     assert choose([weather], "auto", "Say hi in one word", False, told=NONE, calls=Calls()) is None
     assert choose([weather], "required", "Say hi in one word", False, told=NONE, calls=Calls()) is weather
+
+
+def test_a_short_follow_up_asks_the_tool_the_last_answer_used() -> None:
+    weather = _tool("get_weather", "Get the weather for a city")
+    asked: list[Turn] = [("user", "", ""), ("call", "get_weather", ""), ("result", "get_weather", "Sunny"),
+                         ("text", "", ""), ("user", "", "")]
+    assert read_calls(asked).earlier == {"get_weather"}
+    assert choose([weather], "auto", "And in London?", False, told=NONE, calls=read_calls(asked)) is weather
+    assert choose([weather], "auto", "Why?", False, told=NONE, calls=read_calls(asked)) is None
+    assert choose([weather], "auto", "Thanks, that is all.", False, told=NONE, calls=read_calls(asked)) is None
+    unanswered = asked[:3] + [("user", "", "")]  # no answer came between: not a follow-up of a finished exchange
+    assert read_calls(unanswered).earlier == frozenset()
 
 
 def test_relevance_reads_word_forms_camel_case_and_arithmetic() -> None:
@@ -77,6 +89,19 @@ def test_responses_tool_loop_ends_in_text(client: openai.OpenAI) -> None:
     assert [o.type for o in done.output] == ["message"] and done.output_text
 
 
+def test_responses_follow_up_calls_again(client: openai.OpenAI) -> None:
+    ask = client.responses.create(model="gpt-4.1", input="What's the weather in Paris?", tools=[WEATHER])
+    answered = client.responses.create(model="gpt-4.1", previous_response_id=ask.id, tools=[WEATHER], input=[
+        {"type": "function_call_output", "call_id": ask.output[-1].call_id, "output": "Sunny"}])
+    assert answered.output[-1].type == "message"
+    again = client.responses.create(model="gpt-4.1", previous_response_id=answered.id, tools=[WEATHER],
+                                    input="And in London?")
+    assert again.output[-1].type == "function_call"
+    thanks = client.responses.create(model="gpt-4.1", previous_response_id=answered.id, tools=[WEATHER],
+                                     input="Thanks!")
+    assert thanks.output[-1].type == "message"
+
+
 def test_chat_answers_in_text_once_the_tool_answered(http: httpx.Client) -> None:
     messages: list[dict[str, Any]] = [{"role": "user", "content": "Scrape the website http://quotes.toscrape.com/"}]
     url = {"type": "object", "properties": {"url": {"type": "string"}}}
@@ -91,6 +116,9 @@ def test_chat_answers_in_text_once_the_tool_answered(http: httpx.Client) -> None
     validate("CreateChatCompletionResponse", after.json())
     message = after.json()["choices"][0]["message"]
     assert message["content"] and "tool_calls" not in message
+    messages += [{"role": "assistant", "content": message["content"]}, {"role": "user", "content": "And page 2?"}]
+    follow = http.post("/v1/chat/completions", json={"model": "gpt-4.1-nano", "messages": messages, "tools": [tool]})
+    assert follow.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "scrape_website"
 
 
 def test_refusal_under_structured_outputs_streams_refusal_events(client: openai.OpenAI) -> None:
