@@ -65,7 +65,7 @@ class Job:
         return _last_user_text(self.messages)
 
 
-def read(body: dict[str, Any], ctx: Context) -> Job:
+def read(ctx: Context, body: dict[str, Any]) -> Job:
     """The Job, each check in the order OpenAI makes them (the first problem is the one reported)."""
     model_name = params.required(body, "model", str)
     messages = _messages(body)
@@ -93,7 +93,7 @@ def read(body: dict[str, Any], ctx: Context) -> Job:
 
 
 def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
-    job = read(body, ctx)
+    job = read(ctx, body)
     prompt_tokens = count_prompt(job.messages, job.tools, job.model, window="chat")
     choices = _choices(ctx, job)
     completion_tokens = sum(len(c.pieces) for c in choices)
