@@ -122,6 +122,8 @@ def test_chat_answers_in_text_once_the_tool_answered(http: httpx.Client) -> None
 
 
 def test_refusal_under_structured_outputs_streams_refusal_events(client: openai.OpenAI) -> None:
+    flagged = client.moderations.create(input=HARMFUL).results[0]  # the same policy decides both
+    assert flagged.flagged and flagged.categories.illicit
     events = list(client.responses.create(model="gpt-4o", input=HARMFUL, text={"format": SCHEMA}, stream=True))
     kinds = [e.type for e in events]
     assert "response.refusal.delta" in kinds and "response.refusal.done" in kinds
