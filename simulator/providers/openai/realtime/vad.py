@@ -76,6 +76,7 @@ class InputAudio:
         level = float(vad.get("threshold", 0.5) or 0.5) * 0.1 * 32768
         silence = int(vad.get("silence_duration_ms") or (500 if vad.get("type") == "semantic_vad" else 200))
         padding = int(vad.get("prefix_padding_ms") or 300)
+        keep = int(audio.bytes_per_ms(self.fmt) * (padding + FRAME_MS))
         for i in range(0, whole, frame):
             chunk = data[i:i + frame]
             self.buffer += chunk
@@ -84,6 +85,8 @@ class InputAudio:
             happened = self._frame(loud, silence, padding)
             if happened is not None:
                 out.append(happened)
+            elif not self.speaking and len(self.buffer) > keep:
+                del self.buffer[:len(self.buffer) - keep]  # silence before speech: only the prefix padding is kept
         return out
 
     def _frame(self, loud: bool, silence: int, padding: int) -> Happened | None:
