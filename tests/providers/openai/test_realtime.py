@@ -32,6 +32,8 @@ extends: default
 server: {{api_keys: [{KEY}]}}
 rate_limits: {{requests_per_minute: 1000, tokens_per_minute: 1000000}}
 rules:
+  - when: {{route: /v1/realtime, body: {{path: response.instructions, regex: slowly}}}}
+    timing: {{ttft: 5}}
   - when: {{route: /v1/realtime, body: {{path: response.instructions, regex: ruled}}}}
     reply: {{text: "A rule answered {{{{ model }}}}."}}
     timing: {{ttft: 0.3}}
@@ -378,8 +380,8 @@ def test_g711_output_and_cancel(url: str) -> None:
             await until(ws.recv, "session.updated")
             await ws.send(json.dumps({"type": "response.create"}))
             spoken = await until(ws.recv, "response.done")
-            # the rule's TTFT (0.3 s) leaves time to cancel before the first delta
-            await ws.send(json.dumps({"type": "response.create", "response": {"instructions": "ruled"}}))
+            # the rule's TTFT (5 s) leaves time to cancel before the first delta, however busy the machine
+            await ws.send(json.dumps({"type": "response.create", "response": {"instructions": "answer slowly"}}))
             await until(ws.recv, "response.created")
             await ws.send(json.dumps({"type": "response.cancel", "event_id": "evt_cancel"}))
             return spoken, await until(ws.recv, "response.done")
