@@ -34,6 +34,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import baseline  # noqa: E402
 import sse_client  # noqa: E402
+import wires  # noqa: E402
 import ws_bench  # noqa: E402
 
 from simulator.cassettes import cache as cassette_cache  # noqa: E402
@@ -86,15 +87,22 @@ def server(cmd: list[str], port: int, pin: bool = True, chat: bool = True) -> It
         yield time.perf_counter() - t0
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:  # a server slow to stop (seen once on a loaded machine) must not end the run
+            print(f"server did not stop in 15 s, killed: {cmd}", file=sys.stderr)
+            proc.kill()
+            proc.wait(10)
 
 
-def wrk(port: int, conns: int, seconds: float, body: dict) -> dict[str, float]:
+def wrk(port: int, conns: int, seconds: float, body: dict, path: str = "/v1/chat/completions",
+        headers: dict[str, str] | None = None) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+    extra = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in (headers or {}).items())
+    script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' + extra +
                       f"wrk.body = [[{json.dumps(body)}]]\n")
     out = subprocess.run(pinned(1, ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script),
-                                    f"http://127.0.0.1:{port}/v1/chat/completions"]),
+                                    f"http://127.0.0.1:{port}{path}"]),
                          capture_output=True, text=True).stdout
     script.unlink()
 
@@ -160,6 +168,27 @@ def measure_throughput(tmp: Path, conns: list[int], seconds: float, repeat: int,
             base = results["baseline"][c]["rps"]["median"]
             results[name][c]["ratio"] = results[name][c]["rps"]["median"] / base if base else float("nan")
     return results
+
+
+def measure_wires(tmp: Path, conns: list[int], seconds: float, repeat: int) -> dict:
+    """Every provider's wire (wires.py): simctl from a scenario against a bare app sending the bytes simctl
+    sent for the same request, non-streaming (Bedrock's binary event stream streamed), as ratios."""
+    out: dict = {}
+    port = free_port()
+    with server(simctl(port, "--scenario", scenario_file(tmp)), port):
+        answers = tmp / "wire-answers.json"
+        answers.write_text(json.dumps(wires.capture(port)))
+        bare = free_port()
+        with server([PY, str(HERE / "wires.py"), str(bare), str(answers)], bare, chat=False):
+            for name, (path, headers, body) in wires.WIRES.items():
+                for c in conns:
+                    row = out.setdefault(name, {})[c] = {}
+                    for label, p in (("baseline", bare), ("simctl", port)):
+                        runs = [wrk(p, c, seconds, body, path, headers) for _ in range(repeat)]
+                        row[label] = {k: spread([r[k] for r in runs]) for k in runs[0]}
+                    base = row["baseline"]["rps"]["median"]
+                    row["ratio"] = row["simctl"]["rps"]["median"] / base if base else float("nan")
+    return out
 
 
 @contextmanager
@@ -260,24 +289,31 @@ async def pinned_client(port: int, streams: int, body: dict, ramp: float = 0.0) 
 
 
 def measure_recording(tmp: Path, samples: int) -> dict:
-    """Time to first token through `simctl record` (mitmproxy) versus straight to the same upstream."""
+    """Time to first token through `simctl record` and through plain `mitmdump` (the same proxy, reverse mode,
+    streaming, no addon) versus straight to the same upstream, in alternating rounds."""
     body = dict(CHAT, stream=True)
     up = free_port()
     out: dict = {}
     with server([PY, str(HERE / "baseline.py"), str(up), "0.05", "0.002"], up):
-        rec = free_port()
+        rec, mitm = free_port(), free_port()
         cmd = [PY, "-m", "simctl", "record", "--upstream", f"http://127.0.0.1:{up}", "--cassette",
                str(tmp / "rec.yaml"), "--port", str(rec), "--quiet"]
-        with server(cmd, rec):
-            for name, port in (("direct", up), ("recorder", rec), ("direct-again", up)):
-                ttfts = []
-                for _ in range(samples):
-                    r = run_client(pinned_client(port, 1, body))
-                    ttfts += r.ttfts
-                out[name] = {"ttft_p50_ms": float(np.percentile(ttfts, 50) * 1000),
-                             "ttft_p90_ms": float(np.percentile(ttfts, 90) * 1000)}
-    direct = min(out["direct"]["ttft_p50_ms"], out["direct-again"]["ttft_p50_ms"])
-    out["added_p50_ms"] = out["recorder"]["ttft_p50_ms"] - direct
+        plain = [str(Path(PY).with_name("mitmdump")), "--mode", f"reverse:http://127.0.0.1:{up}", "--listen-host",
+                 "127.0.0.1", "--listen-port", str(mitm), "--set", "stream_large_bodies=1", "--quiet"]
+        with server(cmd, rec), server(plain, mitm):
+            ttfts: dict[str, list[float]] = {}
+            for rounds in ("", "-again"):
+                for name, port in (("direct", up), ("mitmdump", mitm), ("recorder", rec)):
+                    for _ in range(samples // 2):
+                        ttfts.setdefault(name + rounds, []).extend(run_client(pinned_client(port, 1, body)).ttfts)
+            for name, values in ttfts.items():
+                out[name] = {"ttft_p50_ms": float(np.percentile(values, 50) * 1000),
+                             "ttft_p90_ms": float(np.percentile(values, 90) * 1000)}
+    both = {k: float(np.percentile(ttfts[k] + ttfts[k + "-again"], 50) * 1000) for k in ("direct", "mitmdump",
+                                                                                          "recorder")}
+    out["added_p50_ms"] = both["recorder"] - both["direct"]
+    out["mitmdump_added_p50_ms"] = both["mitmdump"] - both["direct"]
+    out["over_mitmdump_p50_ms"] = both["recorder"] - both["mitmdump"]
     return out
 
 
@@ -352,7 +388,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a short run (under a minute)")
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--out", default=str(HERE / "results.json"))
-    ap.add_argument("--only", choices=["recording", "throughput", "timing", "cassette", "scaling", "websocket"],
+    ap.add_argument("--only", choices=["recording", "throughput", "timing", "cassette", "scaling", "websocket",
+                                       "wires"],
                     help="measure one figure only, print it as JSON (results.json is left alone)")
     ap.add_argument("--streams", type=int, nargs="*", help="with --only timing: the concurrent stream counts")
     args = ap.parse_args()
@@ -376,7 +413,9 @@ def main() -> None:
                    "timing": lambda: measure_timing(tmp, args.streams or ([64] if quick else [1, 256, 1000]),
                                                     repeat),
                    "cassette": lambda: measure_cassette_load(tmp, [1000] if quick else [1000, 10000]),
-                   "websocket": lambda: ws_bench.measure(tmp, [100], repeat, sys.modules[__name__])}
+                   "websocket": lambda: ws_bench.measure(tmp, [100], repeat, sys.modules[__name__]),
+                   "wires": lambda: measure_wires(tmp, [64] if quick else [1, 64, 256], QUICK_S if quick else 8,
+                                                  repeat)}
             print(json.dumps(one[args.only](), indent=2, default=float))
         return
     with tempfile.TemporaryDirectory() as t:
@@ -402,6 +441,7 @@ def main() -> None:
             "recording": measure_recording(tmp, 4 if quick else 40),
             "scaling": measure_scaling(tmp, 64, QUICK_S if quick else 8, repeat, [1, 2] if quick else [1, 2, 4]),
             "websocket": ws_bench.measure(tmp, [100], repeat, sys.modules[__name__]),
+            "wires": measure_wires(tmp, [64], QUICK_S if quick else 8, repeat),
         }
     Path(args.out).write_text(json.dumps(results, indent=2, default=float) + "\n")
     print_tables(results)
@@ -426,11 +466,19 @@ def print_tables(r: dict) -> None:
                   f"{v['gap_err_max']['median']:7.1f}  delivered {v['delivered_share']['median']:.1%}{flag}")
     rec = r["recording"]
     print(f"\nrecording: TTFT p50 direct {rec['direct']['ttft_p50_ms']:.1f} ms, through simctl record "
-          f"{rec['recorder']['ttft_p50_ms']:.1f} ms: added {rec['added_p50_ms']:.1f} ms")
+          f"{rec['recorder']['ttft_p50_ms']:.1f} ms: added {rec['added_p50_ms']:.1f} ms; plain mitmdump added "
+          f"{rec['mitmdump_added_p50_ms']:.1f} ms; simctl's recorder over mitmdump "
+          f"{rec['over_mitmdump_p50_ms']:+.2f} ms")
     if "scaling" in r:
         print_scaling(r["scaling"])
     if "websocket" in r:
         ws_bench.print_rows(r["websocket"])
+    if "wires" in r:
+        print("\nevery provider's wire: requests/s, simctl against a bare app sending the same bytes")
+        for name, by_conn in r["wires"].items():
+            for c, v in by_conn.items():
+                print(f"  {name:20} c={c:<4} bare {v['baseline']['rps']['median']:8.0f}  simctl "
+                      f"{v['simctl']['rps']['median']:8.0f}  ratio {v['ratio']:.2f}")
     print("\ncassette load + index, fresh process (first: YAML parsed; cached: from the parsed-cassette cache)")
     for name, v in r["cassette_load"].items():
         print(f"  {name:22} {v['mb']:5.0f} MB  first {v['first_load_s']:.2f} s (RSS {v['first_rss_mb']:.0f} MB)  "

@@ -23,7 +23,7 @@ def test_quick_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
     results = json.loads(out.read_text())
     assert results["quick"] is True
     for key in ("startup_s", "non_streaming", "streaming", "timing", "cassette_load", "recording", "scaling",
-                "websocket"):
+                "websocket", "wires"):
         assert key in results, key
     for name in ("baseline", "simctl-scenario", "simctl-cassette"):
         assert results["non_streaming"][name]["64"]["rps"]["median"] > 0, name
@@ -34,3 +34,7 @@ def test_quick_benchmark_runs_and_reports_every_figure(tmp_path: Path) -> None:
         assert results["websocket"][name]["100"]["frames_per_s"]["median"] > 0, name
         assert results["websocket"][name]["100"]["errors"]["median"] == 0, name
     assert "| 100 Realtime sessions: frames/s" in report.stdout
+    for wire in ("anthropic", "azure", "gemini", "bedrock", "bedrock-eventstream", "ollama"):  # each against a bare app
+        row = results["wires"][wire]["64"]
+        assert row["simctl"]["non_2xx"]["median"] == 0 and row["baseline"]["rps"]["median"] > 0, wire
+    assert "mitmdump" in results["recording"] and "written_first_load_s" in results["cassette_load"]["1000 chat"]
