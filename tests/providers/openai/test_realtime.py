@@ -454,3 +454,31 @@ def test_a_stream_error_fault_is_an_error_event_mid_response(url: str) -> None:
                          "response.content_part.added", "error"]
     assert events[4]["error"]["type"] == "server_error" and "response.done" not in kinds
     assert kinds[5:] == kinds[:5]
+
+
+def test_the_sdk_reconnects_after_a_dropped_session(url: str) -> None:
+    """A cut drops the connection as a network failure does (1006, no close frame): the SDK's reconnection
+    (on_reconnecting) opens a new session, here without the fault header, and the conversation goes on."""
+    attempts: list[int] = []
+
+    def reconnecting(event: Any) -> Any:
+        attempts.append(event.close_code)
+        return {"extra_headers": {}}
+
+    async def go() -> list[str]:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=KEY)
+        async with client.realtime.connect(model="gpt-realtime", extra_headers={"x-simctl-fault": "cut:2"},
+                                           on_reconnecting=reconnecting, initial_delay=0.01) as conn:
+            seen: list[str] = []
+            async for event in conn:  # the SDK reconnects inside its iterator
+                seen.append(event.type)
+                if event.type == "session.created":  # the first session, then the new one: ask
+                    await conn.response.create(response={"output_modalities": ["text"]})
+                if event.type == "response.done":
+                    return seen
+            return seen
+
+    seen = run(go())
+    assert attempts == [1006]
+    assert seen[:4] == ["session.created", "response.created", "response.output_item.added", "session.created"]
+    assert seen[-1] == "response.done"
