@@ -35,8 +35,9 @@ REASONING_TOKENS = 64  # what a reasoning model reports having thought before it
 # Instructions asking the model to say what it is about to do before a tool call: gpt-5.4 onwards then write a
 # `phase: commentary` message before the call ("Briefly narrate what you are about to do before calling each
 # tool." got one from gpt-5.5, recorded 2026-07); OpenAI's guides call these tool preambles.
-_PREAMBLE = re.compile(r"\b(?:narrat\w*|preambles?|announce|explain|describe|tell (?:me|the user)|say)\b"
-                       r"[^.!?\n]*\b(?:before|prior to)\b[^.!?\n]*\btools?\b", re.IGNORECASE)
+_PREAMBLE = re.compile(r"(?<!not )(?<!n't )(?<!never )\b(?:narrat\w*|preambles?|announce|explain|describe|"
+                       r"tell (?:me|the user)|say)\b[^.!?\n]*\b(?:before|prior to)\b[^.!?\n]*\btools?\b",
+                       re.IGNORECASE)
 
 
 @dataclass

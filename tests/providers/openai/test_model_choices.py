@@ -170,6 +170,8 @@ def test_a_preamble_is_a_commentary_message_before_the_call(client: openai.OpenA
     assert r.output[1].content[0].text and r.usage.output_tokens > len(r.output[2].arguments) // 8
     plain = client.responses.create(**asked)  # no preamble asked for: the call alone
     assert [o.type for o in plain.output] == ["reasoning", "function_call"]
+    told_not = client.responses.create(**asked, instructions="Do not explain anything before calling tools.")
+    assert [o.type for o in told_not.output] == ["reasoning", "function_call"]
     older = client.responses.create(**{**asked, "model": "gpt-5"}, instructions=narrate)  # no phases before gpt-5.4
     assert [o.type for o in older.output] == ["reasoning", "function_call"]
 
