@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import subprocess
 import sys
 import time
@@ -248,3 +249,33 @@ def test_record_new_carries_an_unrecorded_session_upstream_with_the_servers_key(
     assert [f.event_type() for f in session.websocket.frames][:3] == ["session.created", "session.update",
                                                                       "session.updated"]
     assert (session.websocket.close.code, session.websocket.close.by) == (1000, "client")
+
+
+async def _through_proxy(port: int, proxy: str, ca_file: str) -> list[str]:
+    context = ssl.create_default_context(cafile=ca_file)
+    async with connect(f"wss://localhost:{port}/v1/realtime?model=gpt-realtime", proxy=proxy, ssl=context,
+                       subprotocols=["realtime"]) as ws:  # type: ignore[list-item]
+        got = [json.loads(await ws.recv())["type"]]
+        await ws.send(json.dumps({"type": "response.create"}))
+        got += [json.loads(await ws.recv())["type"] for _ in range(3)]
+        await ws.close()
+    return got
+
+
+def test_regular_proxy_records_a_wss_session_through_the_mitmproxy_ca(tmp_path: Path) -> None:
+    from test_record import _tls_files
+
+    cert, key = _tls_files(tmp_path)
+    port = testing.free_port()
+    path = tmp_path / "wss.yaml"
+    with serving(_upstream(), port, ssl_certfile=cert, ssl_keyfile=key, lifespan="off"):
+        ca = subprocess.run([sys.executable, "-m", "simctl", "record", "--ca"], cwd=ROOT, capture_output=True,
+                            text=True).stdout
+        ca_file = ca.split("certificate: ", 1)[1].split("\n", 1)[0].strip()
+        with testing.record_process("unused", path, "--mode", "regular", "--host", "localhost", "--upstream-ca",
+                                    cert, cwd=ROOT) as (proxy, _):
+            got = asyncio.run(_through_proxy(port, proxy, ca_file))
+    assert got == ["session.created", "response.output_text.delta", "response.output_text.delta", "response.done"]
+    (session,) = cassettes.load(path).interactions
+    assert session.upstream == f"https://localhost:{port}" and session.websocket is not None
+    assert [f.event_type() for f in session.websocket.frames] == ["session.created", "response.create", *got[1:]]
