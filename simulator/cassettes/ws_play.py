@@ -71,7 +71,7 @@ def _seen(payload: str | bytes) -> tuple[str, Any]:
     if isinstance(payload, bytes):
         return "base64", payload
     f = Frame.of(0.0, True, payload)
-    return f.kind, mask_json(f.value) if f.kind == "json" else f.value
+    return f.kind, mask_json(f.value)  # as recording masks a frame (base64 audio runs left as they are)
 
 
 def frame_differences(payload: str | bytes, recorded: Frame, opts: MatchOptions) -> list[str]:
@@ -83,7 +83,8 @@ def frame_differences(payload: str | bytes, recorded: Frame, opts: MatchOptions)
         return [f"a {'binary' if kind == 'base64' else 'text'} frame here, recorded a "
                 f"{'binary' if recorded.binary else 'text'} frame" if kind != recorded.kind else
                 "the binary frame's bytes differ"]
-    here = canonical(value, opts) if kind == "json" else canonical(str(value), opts)
+    # Already redacted as recording redacts frames (not as bodies are: that would mask base64 audio).
+    here = canonical(value, opts, redact=False)
     there = canonical(recorded.value, opts, redact=False) if recorded.kind == "json" else \
         canonical(str(recorded.value), opts, redact=False)
     return differences(here, there, where="frame")

@@ -5,6 +5,7 @@ The recording is cassettes/realtime.yaml (a Realtime text session) and sessions 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from simulator.cassettes import load as cassettes
 from simulator.cassettes.load import Cassette, Interaction, Request, Response
+from simulator.cassettes.redact import redact_interaction
 from simulator.cassettes.websocket import Close, Frame, Session
 from simulator.config import ServerConfig
 from simulator.serve.server import Server
@@ -263,3 +265,25 @@ def test_a_recorded_drop_is_dropped_again(tmp_path: Path) -> None:
         got, code, no_close_frame = asyncio.run(_until_closed(url))
     assert [json.loads(g)["type"] for g in got] == ["session.created", "response.output_text.delta"]
     assert code == 1006 and no_close_frame  # the connection ended with no close frame, as recorded
+
+
+async def _append(url: str, audio: str) -> str:
+    async with connect(_ws(url)) as ws:
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio, "event_id": "evt_1"}))
+        return str(json.loads(await ws.recv())["type"])
+
+
+def test_client_audio_matches_byte_for_byte_even_when_it_looks_like_a_key(tmp_path: Path) -> None:
+    audio = base64.b64encode(bytes(range(256)) * 3).decode()
+    lucky = audio[:400] + "AIza" + "Q" * 35 + audio[439:]  # a key's shape, by chance, in the audio
+    frames = [Frame(2.0, True, "json", {"type": "input_audio_buffer.append", "audio": lucky}),
+              Frame(3.0, False, "json", {"type": "input_audio_buffer.speech_started"})]
+    interaction = Interaction(Request("GET", "/v1/realtime", {"model": "gpt-realtime"}), Response(101),
+                              websocket=Session(frames, Close(4.0, 1000, "", "client")))
+    path = tmp_path / "audio.yaml"
+    cassettes.save(Cassette([redact_interaction(interaction)]), path)
+    with replaying(path, speed=0) as (url, server):
+        assert asyncio.run(_append(url, lucky)) == "input_audio_buffer.speech_started"
+        other = lucky[:-8] + "AAAAAAA="
+        assert asyncio.run(_append(url, other)) == "error"  # other audio: a miss
+        assert server.source is not None and len(server.source.misses) == 1
