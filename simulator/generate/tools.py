@@ -80,6 +80,7 @@ class Calls:
     answered: frozenset[str] = frozenset()
     failed: dict[str, int] = field(default_factory=dict)
     earlier: frozenset[str] = frozenset()
+    used: bool = False  # whether the conversation has called a tool at all
 
 
 Turn = tuple[str, str, str]  # (kind, tool name, text); kind: "user", "call", "result" (a tool's output), "text"
@@ -115,9 +116,11 @@ def read_calls(turns: Sequence[Turn]) -> Calls:
     last = max((n for n, t in enumerate(turns) if t[0] == "user"), default=-1)
     now = calls_since_user((name, text) for kind, name, text in turns[last + 1:] if kind == "result")
     before = turns[:last] if last > 0 else []
-    if not before or before[-1][0] != "text":  # the user did not speak after an answer
-        return now
-    return Calls(now.answered, now.failed, frozenset(name for kind, name, _ in before if kind == "call"))
+    used = any(kind == "call" or kind == "result" for kind, _, _ in turns)
+    earlier: frozenset[str] = frozenset()
+    if before and before[-1][0] == "text":  # the user spoke after an answer: a follow-up may ask the same tools
+        earlier = frozenset(name for kind, name, _ in before if kind == "call")
+    return Calls(now.answered, now.failed, earlier, used)
 
 
 # A short question after an answer that used a tool asks the same of it ("What's the weather in Paris?", the call,
@@ -137,6 +140,13 @@ def _words(text: str) -> set[str]:
     "calculate" and "calculator" are one)."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text).replace("_", " ")
     return {w[:5] for w in re.findall(r"[a-z0-9]+", spaced.lower()) if w not in _STOP}
+
+
+# A first message that tells the model to use its tools ("Use the tool", "call your functions", "using tools,
+# find ..."): the model calls one, the one sharing most words first. Not once tools have answered: crewAI's
+# "Analyze the tool result ... Otherwise, call the next tool." got text (recorded 2026, OpenAI and Azure).
+_INVOKE = re.compile(r"\b(?:use|using|call|calling|invoke|run|try|test)\b\W+(?:\w+\W+){0,3}?(?:tools?|functions?)\b",
+                     re.IGNORECASE)
 
 
 def relevance(tool: Tool, prompt: str) -> int:
@@ -182,6 +192,8 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
         wanted = [t for t in open_ if relevance(t, prompt) > 0]
         if not wanted and calls.earlier and _FOLLOW_UP.fullmatch(prompt):
             wanted = [t for t in open_ if t.name in calls.earlier]
+        if not wanted and not calls.used and _INVOKE.search(prompt):
+            wanted = open_
         return max(wanted, key=lambda t: relevance(t, prompt)) if wanted else None  # max(): the first of equals
     if after_tool_result and tool_choice != "required":
         return None

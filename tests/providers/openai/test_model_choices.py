@@ -63,6 +63,13 @@ def test_relevance_reads_word_forms_camel_case_and_arithmetic() -> None:
     assert relevance(_tool("multiply", "Multiply two integers"), "Tell me a joke") == 0
 
 
+def test_a_message_that_says_to_use_the_tools_calls_one() -> None:
+    lookup = _tool("lookup", "Look up data")
+    for prompt in ("Use the tool.", "Please call your function now", "Using the available tools, find X"):
+        assert choose([lookup], "auto", prompt, False, told=NONE, calls=Calls()) is lookup, prompt
+    assert choose([lookup], "auto", "Find the population of France", False, told=NONE, calls=Calls()) is None
+
+
 def test_a_failed_result_is_retried_a_few_times_then_given_up() -> None:
     weather = _tool("get_weather", "Get the weather for a city")
     failed = ("get_weather", "Location not recognized. Fix the errors and try again.")
