@@ -35,6 +35,12 @@ DROP_UPGRADE_RESPONSE_HEADERS = ("upgrade", "connection", "sec-websocket-accept"
 NO_CLOSE_FRAME = 1006
 
 
+def sendable(code: int) -> int:
+    """A recorded close code as one that may be sent: 1005 (a close frame with no code) is a plain 1000;
+    1006 and 1015 (no close frame, a TLS failure) are only ever reported, never sent: 1011."""
+    return {1005: 1000, 1006: 1011, 1015: 1011}.get(code, code)
+
+
 @dataclass(slots=True)
 class Frame:
     """One message: who sent it, when (ms since the upgrade), and its payload as the file keeps it."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .. import ids
 from ..api.websocket import Session, Socket, Upgrade
 from ..cassettes.source import CassetteSource, Miss
-from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame
+from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame, sendable
 from ..cassettes.ws_play import Playback, Timed, describe, frame_options, rotate
 from ..record.record_new import Recording
 from ..state.store import Store
@@ -81,11 +81,12 @@ class CassettePlayer:
 
     def frame_miss(self, upgrade: Upgrade, playback: Playback, why: list[str]) -> Miss:
         self.metrics.cassette.labels("miss").inc()
-        expected = playback.script.turns[min(playback.done, len(playback.script.turns) - 1)][0] \
-            if playback.script.turns else None
-        closest = f"client frame #{playback.done + 1} of the session" if expected is None else \
-            f"client frame #{playback.done + 1}: {describe(expected)}"
-        miss = Miss("WEBSOCKET", upgrade.path, closest, why[1:] if expected is not None and len(why) > 1 else why)
+        turns = playback.script.turns
+        if playback.finished:  # why says the recording has no more client frames
+            closest = f"the end of the recorded session ({len(turns)} client frames)"
+        else:  # why: the expected frame (named here), then the differences
+            closest, why = f"client frame #{playback.done + 1}: {describe(turns[playback.done][0])}", why[1:]
+        miss = Miss("WEBSOCKET", upgrade.path, closest, why)
         self.source.misses.append(miss)
         log.warning("cassette miss: %s", miss.message())
         return miss
@@ -172,7 +173,7 @@ async def _close(socket: Socket, close: Close) -> None:
         if drop is not None:
             drop()
             return
-    await socket.close(close.code if close.code != NO_CLOSE_FRAME else 1011, close.reason)
+    await socket.close(sendable(close.code), close.reason)
 
 
 def error_event(message: str, client_event_id: str | None) -> dict[str, object]:

@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from ..api.websocket import Socket, Upgrade
 from ..cassettes import load as cassettes
 from ..cassettes.redact import SECRET_QUERY, SECRET_SUBPROTOCOL, find_secrets, websocket_binary_text, without_blobs
-from ..cassettes.websocket import NO_CLOSE_FRAME, Close
+from ..cassettes.websocket import NO_CLOSE_FRAME, Close, sendable
 from ..record.forward import KEY_VARIABLES
 from ..record.record_new import Recording
 from ..record.ws_capture import WsCapture, WsMessage, make_ws_interaction
@@ -86,7 +86,7 @@ class ForwardedSession:
                     self.messages.append(WsMessage(self._ms(), False, data))
                     await socket.send(data)
             code, reason = up.close_code or NO_CLOSE_FRAME, up.close_reason or ""
-            await socket.close(code if code != NO_CLOSE_FRAME else 1011, reason)
+            await socket.close(sendable(code), reason)
             return Close(self._ms(), code, reason, "server")
 
         client, upstream = asyncio.create_task(from_client()), asyncio.create_task(from_upstream())

@@ -287,3 +287,24 @@ def test_client_audio_matches_byte_for_byte_even_when_it_looks_like_a_key(tmp_pa
         other = lucky[:-8] + "AAAAAAA="
         assert asyncio.run(_append(url, other)) == "error"  # other audio: a miss
         assert server.source is not None and len(server.source.misses) == 1
+
+
+async def _one_too_many(url: str) -> str:
+    async with connect(_ws(url)) as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "session.update", "session": {
+            "type": "realtime", "output_modalities": ["text"], "instructions": "Answer in one short sentence."}}))
+        await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+            "type": "message", "role": "user", "content": [{"type": "input_text",
+                                                           "text": "What is the capital of France?"}]}}))
+        await ws.send(json.dumps({"type": "response.create"}))
+        await _events_until(ws, "response.done")
+        await ws.send(json.dumps({"type": "response.create"}))
+        return str((await _events_until(ws, "error"))[-1]["error"]["message"])
+
+
+def test_a_client_frame_after_the_recording_ended_is_a_miss_naming_the_end() -> None:
+    with replaying(SAMPLE, speed=0) as (url, _):
+        message = asyncio.run(_one_too_many(url))
+    assert "Closest recorded request: the end of the recorded session (3 client frames)" in message
+    assert "the recording has no client frame after the 3 already matched" in message
