@@ -104,8 +104,13 @@ class Playback:
     scripts: dict[int, Script] = field(default_factory=dict)
     done: int = 0  # client frames matched so far
 
-    def __post_init__(self) -> None:
-        self.scripts = {id(i): script(i.websocket) for i in self.candidates if i.websocket is not None}
+    def script_of(self, i: Interaction) -> Script:
+        """A candidate's script, cut when first needed (a cassette may hold many sessions on one URL)."""
+        found = self.scripts.get(id(i))
+        if found is None:
+            assert i.websocket is not None
+            found = self.scripts[id(i)] = script(i.websocket)
+        return found
 
     @property
     def current(self) -> Interaction:
@@ -113,7 +118,7 @@ class Playback:
 
     @property
     def script(self) -> Script:
-        return self.scripts[id(self.current)]
+        return self.script_of(self.current)
 
     def opening(self) -> tuple[Timed, ...]:
         return self.script.opening
@@ -130,7 +135,7 @@ class Playback:
         return replies
 
     def _matches(self, i: Interaction, payload: str | bytes) -> bool:
-        turns = self.scripts[id(i)].turns
+        turns = self.script_of(i).turns
         return self.done < len(turns) and not frame_differences(payload, turns[self.done][0], self.opts)
 
     def miss_reasons(self, payload: str | bytes) -> list[str]:
