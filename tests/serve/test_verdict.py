@@ -66,3 +66,20 @@ def test_growing_backoff_is_not_flagged() -> None:
         t += gap
     v.record(Attempt(t, "key:a", "c", 200, None, None, False))
     assert "no_backoff" not in v.findings()
+
+
+def test_a_load_tests_storms_are_found_as_the_plain_definition_finds_them() -> None:
+    """Thousands of attempts a second (a load test's verdict): the sliding window finds the storms that
+    rebuilding the last second's window at every attempt (the definition, quadratic) finds."""
+    attempts = [Attempt(i / 800, "ip:1", f"c{i % 7}", 503 if (i // 800) % 2 or i % 5 == 0 else 200, None, None, False)
+                for i in range(4_000)]
+    v = Verdict()
+    for a in attempts:
+        v.record(a)
+    expected, window = [], []
+    for a in attempts:
+        window = [w for w in window if a.at - w.at < 1.0] + [a]
+        if len(window) > 20 and sum(w.status >= 400 for w in window) > len(window) / 2:
+            expected.append(f"ip 1: {len(window)} requests in 1s at t={a.at:.1f}s")
+            window = []
+    assert expected and v.findings()["retry_storm"] == expected
