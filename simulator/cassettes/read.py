@@ -150,9 +150,16 @@ def _interaction(x: Any, at: tuple[Any, ...]) -> Interaction:
         response=response,
         recorded_at=str(x.get("recorded_at") or ""),
         upstream=str(x.get("upstream") or ""),
-        duration_ms=float(x.get("duration_ms") or 0.0),
+        duration_ms=_duration(x, at),
         websocket=_session(x, at),
     )
+
+
+def _duration(x: dict[str, Any], at: tuple[Any, ...]) -> float:
+    value = x.get("duration_ms") or 0.0
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _Bad((*at, "duration_ms"), f"expected milliseconds, got {value!r}")
+    return float(value)
 
 
 def _session(x: dict[str, Any], at: tuple[Any, ...]) -> websocket.Session | None:
