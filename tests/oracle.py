@@ -108,6 +108,10 @@ WIRE_NULLS = (
     # a user's audio item is added with "transcript": null before any transcription (conversation.item.added/done,
     # the SIP gateway's frames, 2025-12)
     ("RealtimeConversationItemMessageUser", "properties", "content", "items", "properties", "transcript"),
+    # a vector store created without a name has "name": null, and without an expiry "expires_after": null
+    # (tests/data/wire: ruby-openai's vector_stores_create.yml 2024-04, pydantic-ai's file_search_tool 2025-12)
+    ("VectorStoreObject", "properties", "name"),
+    ("VectorStoreObject", "properties", "expires_after"),
 )
 
 

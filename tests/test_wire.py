@@ -28,7 +28,32 @@ from simulator.testing import running_server
 ITEMS = corpus()
 BY_ID = {i.id: i for i in ITEMS}
 
+_CHATS = ("crmne__ruby_llm/batch_with_openai_gpt-5-nano_answers_staged_chats_and_appends_the_answers_to_their_"
+          "conversations.yml#")
+_EMBEDS = ("crmne__ruby_llm/batch_with_openai_text-embedding-3-small_embeddings_embeds_staged_texts_and_hydrates_each_"
+           "request_result.yml#")
+_POLL = ("a poll of a batch that ran on the live clock: recorded minutes after the batch was created, it had reached "
+         "{state}; replayed milliseconds later, simctl's batch (default clock: 1 s validating, 3 s in progress, 1 s "
+         "finalizing) is still validating (in_progress_at, model, output_file_id null)")
+_ACCOUNT = ("the recording account's own objects, made before this recording on the live clock: {what}; the "
+            "replay's account has none of them")
+_INDEXING = ("a file_search answer that cites the file: recorded seconds after the file was attached to the vector "
+             "store, it was searchable; replayed milliseconds later, simctl's file is still in_progress (0.5 s) and "
+             "not searched, so the answer cites nothing (no annotations)")
 KNOWN_GAPS: dict[str, str] = {
+    "alexrudall__ruby-openai/files_list.yml#1": _ACCOUNT.format(what="fine-tune-results files"),
+    "alexrudall__ruby-openai/batches_list.yml#0": _ACCOUNT.format(what="batches completed and cancelled earlier"),
+    "alexrudall__ruby-openai/batches_list.yml#2": _ACCOUNT.format(what="batches completed and cancelled earlier"),
+    "alexrudall__ruby-openai/vector_store_file_batches_list.yml#0": "OpenAI answered this one request with a 500 "
+    "server_error (2024-10-15; the same request, retried, is #1 and was answered 200): an outage, not the API",
+    **{_CHATS + str(n): _POLL.format(state="in_progress") for n in (7, 8, 9, 10)},
+    **{_CHATS + str(n): _POLL.format(state="completed") for n in (11, 12)},
+    _CHATS + "13": "the completed batch's output file: simctl's batch has not completed (see #11)",
+    _EMBEDS + "6": _POLL.format(state="in_progress"),
+    **{_EMBEDS + str(n): _POLL.format(state="completed") for n in (7, 8)},
+    _EMBEDS + "9": "the completed batch's output file: simctl's batch has not completed (see #7)",
+    **{f"pydantic__pydantic-ai/test_openai_responses/test_openai_responses_model_file_search_tool{f}": _INDEXING
+       for f in (".yaml#4", "_stream.yaml#3")},
 }
 
 
@@ -64,7 +89,20 @@ def test_corpus_covers_every_endpoint_from_several_projects() -> None:
                    "GET /v1/models 200", "GET /v1/models/{id} 200", "POST /v1/moderations 200",
                    "POST /v1/images/generations 200", "POST /v1/files 200", "GET /v1/files/{id} 200",
                    "DELETE /v1/files/{id} 200", "POST /v1/chat/completions 400", "POST /v1/chat/completions 401",
-                   "POST /v1/chat/completions 404", "POST /v1/embeddings 404", "POST /v1/responses 400"]:
+                   "POST /v1/chat/completions 404", "POST /v1/embeddings 404", "POST /v1/responses 400",
+                   "GET /v1/files 200", "POST /v1/audio/speech 200", "POST /v1/audio/transcriptions 200",
+                   "POST /v1/audio/transcriptions (stream) 200", "POST /v1/audio/translations 200",
+                   "POST /v1/batches 200", "GET /v1/batches/{id} 200", "GET /v1/batches 200",
+                   "POST /v1/batches/{id}/cancel 200", "POST /v1/vector_stores 200", "GET /v1/vector_stores 200",
+                   "GET /v1/vector_stores/{id} 200", "POST /v1/vector_stores/{id} 200",
+                   "DELETE /v1/vector_stores/{id} 200", "POST /v1/vector_stores/{id}/files 200",
+                   "GET /v1/vector_stores/{id}/files 200", "GET /v1/vector_stores/{id}/files/{id} 200",
+                   "DELETE /v1/vector_stores/{id}/files/{id} 200", "POST /v1/vector_stores/{id}/file_batches 200",
+                   "GET /v1/vector_stores/{id}/file_batches/{id} 200",
+                   "GET /v1/vector_stores/{id}/file_batches/{id}/files 200",
+                   "POST /v1/vector_stores/{id}/file_batches/{id}/cancel 200", "POST /v1/conversations 200",
+                   "DELETE /v1/conversations/{id} 200", "GET /v1/responses/{id}/input_items 200",
+                   "POST /v1/responses/compact 200", "POST /v1/realtime/client_secrets 200"]:
         assert labels[needed], needed
     requests = [i.exchange.request_json() or {} for i in ITEMS]
     chat = [r for i, r in zip(ITEMS, requests, strict=True) if i.endpoint == "POST /v1/chat/completions"]

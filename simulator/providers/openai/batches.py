@@ -88,10 +88,8 @@ async def create(ctx: Context, request: Request) -> Plan:
             if i % 64 == 63:
                 await asyncio.sleep(0)  # a big file must not hold up the other clients while it is planned
         batch["_results"] = results
-        batch["model"] = next((r.body.get("model") for r in requests if isinstance(r.body.get("model"), str)),
-                              None)
-        if batch["model"] is None:
-            del batch["model"]
+        batch["_model"] = next((r.body.get("model") for r in requests if isinstance(r.body.get("model"), str)),
+                               None)
     await kept.put(ctx, KIND, batch)
     return json_plan(await _view(ctx, batch))
 
@@ -155,7 +153,7 @@ async def _state(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
     validating, running, finalizing = batch["_clock"]
     t1, t2 = t0 + validating, t0 + validating + running
     t3 = t2 + finalizing
-    view = kept.public(batch)
+    view = kept.public(batch) | {"model": None}
     if "_errors" in batch:
         view["request_counts"] = {"total": 0, "completed": 0, "failed": 0}
         view["usage"] = batch_lines.total_usage([])
@@ -174,8 +172,8 @@ async def _state(ctx: Context, batch: dict[str, Any]) -> dict[str, Any]:
     ok = sum(1 for r in finished if r["ok"])
     view["request_counts"] = {"total": len(results), "completed": ok, "failed": done - ok}
     view["usage"] = batch_lines.total_usage(finished)  # as the live API: zeros until lines finish
-    if now >= t1:
-        view.update(status="in_progress", in_progress_at=int(t1))
+    if now >= t1:  # the model is named once validation has read the file: null before (ruby_llm, 2026-08)
+        view.update(status="in_progress", in_progress_at=int(t1), model=batch.get("_model"))
     if stop is not None and now >= stop:
         if cancel_t is not None and stop == cancel_t:
             view.update(status="cancelling", cancelling_at=int(cancel_t))

@@ -23,12 +23,12 @@ from ...errors import APIError, invalid
 from ...generate import audio, textgen, tokens
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.timing import schedule
-from ...sse import data_event
+from ...sse import DONE, data_event
 from . import captions
 from .speech import SAID
 
 TRANSCRIPTIONS, TRANSLATIONS = "transcriptions", "translations"  # endpoint names in models.yaml
-FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
+FORMATS = ("json", "text", "srt", "verbose_json", "vtt", "diarized_json")
 SUPPORTED = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 MAX_BYTES = 25 * 1024 * 1024
 TOKENS_PER_SECOND = 3.2  # about 150 spoken words a minute
@@ -50,6 +50,7 @@ class Job:
     segments: bool
     stream: bool
     logprobs: bool
+    diarize: bool = False  # gpt-4o-transcribe-diarize: speaker-labelled segments
 
 
 async def transcribe(ctx: Context, request: Request) -> ResponsePlan:
@@ -78,15 +79,19 @@ async def _answer(ctx: Context, request: Request, endpoint: str) -> ResponsePlan
     stats: dict[str, Any] = {"model": job.model, "prompt_tokens": round(seconds * AUDIO_TOKENS_PER_SECOND),
                              "completion_tokens": out_tokens}
     usage = _usage(job, seconds, out_tokens)
-    if job.stream and not job.legacy and endpoint == TRANSCRIPTIONS:
-        return ResponsePlan(chunks=schedule(_events(job, text, usage)), media_type=SSE_TYPE, **stats)
     timed = captions.timed_words(text, seconds)
+    if job.stream and not job.legacy and endpoint == TRANSCRIPTIONS:  # no-store, as live (ruby_llm, 2026-08)
+        return ResponsePlan(chunks=schedule(_events(job, text, usage, _speakers(timed) if job.diarize else None)),
+                            media_type=SSE_TYPE, headers={"cache-control": "no-store"}, **stats)
     if job.fmt == "text":
         return ResponsePlan(body=(text + "\n").encode(), media_type="text/plain; charset=utf-8", **stats)
     if job.fmt in ("srt", "vtt"):
         cues = captions.segments(timed)
         body = captions.srt(cues) if job.fmt == "srt" else captions.vtt(cues)
         return ResponsePlan(body=body.encode(), media_type="text/plain; charset=utf-8", **stats)
+    if job.fmt == "diarized_json":
+        return json_plan({"text": text, "task": "transcribe", "duration": round(seconds, 2),
+                          "segments": _speakers(timed), "usage": usage}, **stats)
     if job.fmt == "verbose_json":
         out: dict[str, Any] = {"task": "transcribe" if endpoint == TRANSCRIPTIONS else "translate",
                                "language": job.language if endpoint == TRANSCRIPTIONS else "english",
@@ -119,7 +124,11 @@ async def _job(ctx: Context, form: FormData, endpoint: str) -> Job:
         listed = ", ".join(f"'{f}'" for f in FORMATS)
         raise invalid(f"Invalid value: '{fmt}'. Supported values are: {listed}.", param="response_format",
                       code="invalid_value")
-    if not model.legacy and fmt not in ("json", "text"):
+    diarize = "diarize" in model_name
+    if fmt == "diarized_json" and not diarize:
+        raise invalid(f"response_format 'diarized_json' is not compatible with model '{model_name}'.",
+                      param="response_format", code="unsupported_value")
+    if not model.legacy and fmt not in ("json", "text", "diarized_json"):
         raise invalid(f"response_format '{fmt}' is not compatible with model '{model_name}'. Use 'json' or 'text' "
                       "instead.", param="response_format", code="unsupported_value")
     filename = file.filename or "audio"
@@ -141,7 +150,7 @@ async def _job(ctx: Context, form: FormData, endpoint: str) -> Job:
                language=LANGUAGES.get(language, language), prompt=_field(form, "prompt", ""),
                words="word" in granularities, segments=not granularities or "segment" in granularities,
                stream=_field(form, "stream", "false").lower() == "true",
-               logprobs="logprobs" in include and not model.legacy)
+               logprobs="logprobs" in include and not model.legacy, diarize=diarize)
 
 
 def _field(form: FormData, name: str, default: str) -> str:
@@ -177,9 +186,17 @@ def _logprobs(text: str) -> list[dict[str, Any]]:
             for i, p in enumerate(tokens.pieces(text))]
 
 
-def _events(job: Job, text: str, usage: dict[str, Any]) -> list[tuple[bytes, bool]]:
-    events: list[tuple[bytes, bool]] = []
-    for piece in tokens.pieces(text):
+def _speakers(timed: list[captions.Timed]) -> list[dict[str, Any]]:
+    """diarized_json's segments, as gpt-4o-transcribe-diarize labels them: one speaker ("A") per sentence here."""
+    return [{"type": "transcript.text.segment", "text": " " + c.text, "speaker": "A", "start": c.start,
+             "end": c.end, "id": f"seg_{i}"} for i, c in enumerate(captions.segments(timed))]
+
+
+def _events(job: Job, text: str, usage: dict[str, Any],
+            segments: list[dict[str, Any]] | None = None) -> list[tuple[bytes, bool]]:
+    """Deltas (a diarizing model sends its segments instead), the done event, then [DONE] as live (2026-08)."""
+    events: list[tuple[bytes, bool]] = [(data_event(seg), True) for seg in segments or []]
+    for piece in tokens.pieces(text) if segments is None else ():
         delta: dict[str, Any] = {"type": "transcript.text.delta", "delta": piece}
         if job.logprobs:
             delta["logprobs"] = _logprobs(piece)
@@ -188,4 +205,5 @@ def _events(job: Job, text: str, usage: dict[str, Any]) -> list[tuple[bytes, boo
     if job.logprobs:
         done["logprobs"] = _logprobs(text)
     events.append((data_event(done), False))
+    events.append((DONE, False))
     return events

@@ -26,15 +26,14 @@ DAY_S = 86400
 
 async def create(ctx: Context, request: Request) -> ResponsePlan:
     body = await read_json(request, ctx.max_body_bytes)
-    name = params.optional(body, "name", str, "")
+    name = params.optional(body, "name", str)  # null when none is given, as live (not "")
     file_ids = params.optional(body, "file_ids", list, [])
     chosen = vector_search.strategy(body.get("chunking_strategy"))
     now = ctx.now()
     store: dict[str, Any] = {"id": ctx.new_id("vs_", 32), "object": "vector_store", "created_at": now,
                              "name": name, "usage_bytes": 0, "status": "completed", "last_active_at": now,
-                             "metadata": kept.metadata(body) or {}}
-    if isinstance(body.get("description"), str):
-        store["description"] = body["description"]
+                             "metadata": kept.metadata(body) or {},
+                             "description": params.optional(body, "description", str)}
     _expiry(store, body)
     for i, file_id in enumerate(file_ids):  # checked before anything is kept
         if not isinstance(file_id, str) or await ctx.store.get_file(file_id) is None:
@@ -61,7 +60,7 @@ async def update(ctx: Context, request: Request) -> ResponsePlan:
     store = await find(ctx, request.path_params["vector_store_id"])
     body = await read_json(request, ctx.max_body_bytes)
     if "name" in body:
-        store["name"] = params.optional(body, "name", str, "")
+        store["name"] = params.optional(body, "name", str)
     if "metadata" in body:
         store["metadata"] = kept.metadata(body) or {}
     if "expires_after" in body:
@@ -123,8 +122,8 @@ async def view(ctx: Context, store: dict[str, Any]) -> dict[str, Any]:
 
 def _expiry(store: dict[str, Any], body: dict[str, Any]) -> None:
     spec = body.get("expires_after")
-    if spec is None:
-        store.pop("expires_after", None)
+    if spec is None:  # live: "expires_after": null, "expires_at": null (ruby-openai 2024, pydantic-ai 2025)
+        store["expires_after"] = None
         store["expires_at"] = None
         return
     days = spec.get("days") if isinstance(spec, dict) else None

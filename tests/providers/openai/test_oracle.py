@@ -75,7 +75,13 @@ def test_wire_nulls_accept_null_and_still_check_values() -> None:
     passes; a wrong non-null value still fails; nothing else is loosened."""
     from oracle import WIRE_NULLS
 
-    assert len(WIRE_NULLS) == 14
+    assert len(WIRE_NULLS) == 16
+    store = {"id": "vs_1", "object": "vector_store", "usage_bytes": 0, "created_at": 1, "status": "completed",
+             "last_active_at": 1, "name": None, "file_counts": {"in_progress": 0, "completed": 0, "failed": 0,
+                                                               "cancelled": 0, "total": 0},
+             "metadata": {}, "expires_after": None}
+    assert validator("VectorStoreObject").is_valid(store)
+    assert not validator("VectorStoreObject").is_valid({**store, "name": 3})
     response = {"id": "resp_1", "object": "response", "created_at": 1, "status": "completed", "error": None,
                 "incomplete_details": None, "instructions": None, "model": "gpt-4o", "tools": [], "output": [],
                 "parallel_tool_calls": True, "metadata": {}, "tool_choice": "auto", "temperature": 1.0,

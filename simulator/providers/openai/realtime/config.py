@@ -148,6 +148,10 @@ def _audio_value(key: str, value: Any, where: str, old: Any, spoke: bool) -> Any
             raise invalid(f"Invalid value: '{kind}'. Supported values are: 'server_vad' and 'semantic_vad'.",
                           param=f"{where}.type", code="invalid_value")
         return {**VAD_DEFAULTS[kind], **value}
+    if key == "transcription" and isinstance(value, dict):
+        # echoed whole, unset fields null: {"language": null, "model": ..., "prompt": null} (a client secret's
+        # session, gpt-realtime 2026: pydantic-ai's test_create_client_secret.yaml)
+        return {"language": None, "prompt": None, **value}
     if key == "voice":
         if spoke and value != old:
             raise invalid("Cannot update a conversation's voice if assistant audio is present.", param=where,
