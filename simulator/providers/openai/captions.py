@@ -50,10 +50,12 @@ def segments(words: list[Timed]) -> list[Timed]:
 
 
 def segment_objects(cues: list[Timed]) -> list[dict[str, Any]]:
-    """verbose_json's segments, with Whisper's fields (the seek in 10 ms frames, as Whisper counts)."""
+    """verbose_json's segments, with Whisper's fields (the seek in 10 ms frames, as Whisper counts) and the
+    `transient: false` the live API adds, though its description does not (whisper-1, recorded 2023-05:
+    tests/data/wire/DataDog__dd-trace-py)."""
     return [{"id": i, "seek": int(c.start * 100), "start": c.start, "end": c.end, "text": " " + c.text,
              "tokens": tokens.encode(" " + c.text), "temperature": 0.0, "avg_logprob": -0.25,
-             "compression_ratio": 1.3, "no_speech_prob": 0.01} for i, c in enumerate(cues)]
+             "compression_ratio": 1.3, "no_speech_prob": 0.01, "transient": False} for i, c in enumerate(cues)]
 
 
 def _stamp(seconds: float, sep: str) -> str:
