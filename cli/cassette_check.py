@@ -28,7 +28,9 @@ COLOURS = {"identical": "green", "benign": "cyan", "regression": "red", "error":
 @click.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="CASSETTE...", type=click.Path(exists=True, dir_okay=False))
 @click.option("--upstream", default="https://api.openai.com", show_default=True,
-              help="The live API (the key from SIMCTL_UPSTREAM_KEY or OPENAI_API_KEY, never written or printed).")
+              help="The live API's root (each provider's key from its own variables, e.g. OPENAI_API_KEY, "
+                   "GEMINI_API_KEY, ANTHROPIC_API_KEY; Bedrock signed with AWS credentials; never written or "
+                   "printed).")
 @click.option("--limit", type=click.IntRange(1), default=None,
               help="Send at most N requests (the first ones, in file order).")
 @click.option("-y", "--yes", is_flag=True, help="Send without asking (CI); without it, ask after the estimate.")
@@ -118,9 +120,9 @@ def _announce(targets: list[drift.Target], skipped: list[drift.Result], over: in
         cost += f" (no price known for: {', '.join(sorted(estimate.unpriced))})"
     if targets:
         err.print(cost, markup=False, highlight=False)
-        if not drift.has_key():
-            err.print("warning: no key in SIMCTL_UPSTREAM_KEY or OPENAI_API_KEY: the requests go without one",
-                      markup=False, highlight=False)
+        for variables in drift.missing_keys(targets):
+            err.print(f"warning: no key in {variables}: those requests go without one", markup=False,
+                      highlight=False)
 
 
 def _confirm(yes: bool, n: int, where: str) -> None:

@@ -202,6 +202,9 @@ def simctl_env(simctl_env_vars: dict[str, str], monkeypatch: pytest.MonkeyPatch)
     if claude and claude != simctl_env_vars.get("ANTHROPIC_API_KEY") and not os.environ.get(
             "SIMCTL_UPSTREAM_ANTHROPIC_KEY"):
         monkeypatch.setenv("SIMCTL_UPSTREAM_ANTHROPIC_KEY", claude)  # and for an Anthropic key
+    ollama = os.environ.get("OLLAMA_API_KEY")
+    if ollama and ollama != simctl_env_vars.get("OLLAMA_API_KEY") and not os.environ.get("SIMCTL_UPSTREAM_OLLAMA_KEY"):
+        monkeypatch.setenv("SIMCTL_UPSTREAM_OLLAMA_KEY", ollama)  # and for an ollama.com key
     aws = os.environ.get("AWS_ACCESS_KEY_ID")
     if aws and aws != simctl_env_vars.get("AWS_ACCESS_KEY_ID") and not os.environ.get(
             "SIMCTL_UPSTREAM_AWS_ACCESS_KEY_ID"):

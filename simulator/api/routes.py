@@ -17,6 +17,9 @@ from .websocket import SocketEndpoint
 # A JSON planner may be async when it reads or writes the store (Responses); most are plain functions.
 JsonPlanner = Callable[[Context, dict[str, Any]], ResponsePlan | Awaitable[ResponsePlan]]
 RawPlanner = Callable[[Context, Request], Awaitable[ResponsePlan]]
+# Whether the drift check may send a request to this route again, asked with the request's path (for a route
+# whose one path pattern holds several operations, as Gemini's `models/{model}:method`).
+Repeatable = Callable[[str], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,25 @@ class Endpoint:
     # The json planner's answer depends on the body, the scenario and the seed alone (but for the ids and
     # times it asks the context for), and it keeps nothing: its whole answers may be memoised (serve/memo.py).
     pure: bool = False
+    # `simctl cassette check` (record/drift.py) may send a recorded request to this route again: it asks for an
+    # answer and changes nothing upstream (it costs tokens, nothing else). A function: asked with the path.
+    repeatable: bool | Repeatable = False
+
+    def repeats(self, path: str) -> bool:
+        return self.repeatable(path) if callable(self.repeatable) else self.repeatable
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamKey:
+    """How the provider's upstream takes simctl's own key when simctl sends a request the client did not (the drift
+    check re-sending a recorded one, whose credentials were never kept): the header it goes in, the environment
+    variables it is read from (the first set), and whether it goes as `Bearer KEY`. Header "sigv4": the request
+    is signed with simctl's own AWS credentials (record/sigv4.py), unless one of the variables holds a bearer
+    token (a Bedrock API key), which then goes as `Authorization: Bearer`."""
+
+    header: str = "authorization"
+    variables: tuple[str, ...] = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
+    bearer: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +94,9 @@ class Provider:
     timed: Callable[[ResponsePlan], ResponsePlan] | None = None
     # WebSocket routes (the Realtime API): sessions, not requests; serve/websocket.py answers them.
     sockets: tuple[SocketEndpoint, ...] = ()
+    # The drift check (record/drift.py): how the upstream takes simctl's key; body fields that name an object stored
+    # upstream (a request with one is not sent again: the object may be gone); path endings of APIs compatible
+    # with this provider's that simctl does not route, whose POSTs are safe to send again (a reranker's /rerank).
+    upstream_key: UpstreamKey = UpstreamKey()
+    stored_refs: tuple[str, ...] = ()
+    repeatable_elsewhere: tuple[str, ...] = ()

@@ -5,6 +5,8 @@ on is their structure. `shape_of` reduces an answer to it:
 
 - a JSON body to its key paths and JSON types (`choices[].message.content: string`), list items
   merged by path, so `[]` stands for every item; null is a type of its own;
+- a JSON array written as it grows (Gemini's stream without alt=sse) is a JSON body; one cut before its `]`
+  is read item by item;
 - an SSE stream to the paths of its events' JSON, per event type (`chunk:` for unnamed `data:`
   events as chat completions send them, `response.created:` and so on for named ones, `[DONE]` as
   an event of its own), the order in which the event types first appear, and the sequence of types
@@ -147,7 +149,26 @@ def shape_of(status: int, headers: Iterable[tuple[str, str]] | Mapping[str, str]
     try:
         return Shape(status, "json", _frozen(json_paths(json.loads(body))), (), names)
     except ValueError:
-        return Shape(status, "text", {}, (), names)
+        items = _array_items(body)  # a JSON-array stream cut before its `]` (Gemini's without alt=sse)
+        return Shape(status, "json", _frozen(json_paths(items)), (), names) if items else Shape(status, "text", {},
+                                                                                               (), names)
+
+
+def _array_items(body: bytes) -> list[Any]:
+    """The whole items of a JSON array whose end never came (a stream cut mid-way), else []."""
+    text = body.decode("utf-8", "replace").lstrip()
+    if not text.startswith("["):
+        return []
+    items: list[Any] = []
+    at, decoder = 1, json.JSONDecoder()
+    while True:
+        while at < len(text) and text[at] in " \t\r\n,":
+            at += 1
+        try:
+            item, at = decoder.raw_decode(text, at)
+        except ValueError:
+            return items
+        items.append(item)
 
 
 def _stream(body: bytes) -> tuple[dict[str, set[str]], tuple[str, ...], tuple[str, ...]]:

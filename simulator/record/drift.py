@@ -6,13 +6,18 @@ same way) and compares each answer with the recorded one by structure (simulator
 wording: identical, benign (new fields, events or headers; other text, ids, numbers), regression (a
 field or event gone, a type changed, another status). Only requests that are safe and meaningful
 to repeat are sent: no deletes, uploads or requests that name stored objects.
+
+Provider-agnostic: what may be sent again is each provider's data (its routes' `repeatable`, its `stored_refs`),
+found by routing the recorded request as simctl's server would (route_of.py); how its upstream takes a key is
+its `upstream_key` (a header, or a SigV4 signature made with simctl's own AWS credentials).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,17 +27,15 @@ from typing import Any
 
 import httpx
 
+from .. import eventstream
+from ..api.routes import UpstreamKey
 from ..cassettes import load as cassettes
 from ..cassettes.load import Interaction, Response
 from ..cassettes.shape import Difference, classify, compare, shape_of
 from ..errors import APIError
-from .forward import KEY_VARIABLES, forward
+from .forward import forward
+from .route_of import Routed, route_of
 
-# Requests that ask for an answer and change nothing: re-sending them costs tokens, nothing else.
-REPEATABLE_POSTS = ("/chat/completions", "/completions", "/embeddings", "/responses", "/moderations",
-                    "/images/generations", "/audio/speech", "/ranking", "/rerank", "/text/generation")
-REPEATABLE_GETS = re.compile(r"^(/v1)?/models(/.+)?$")
-STATEFUL_FIELDS = ("previous_response_id", "conversation")  # answers that depend on stored objects
 TRANSIENT = (408, 409, 429, 500, 502, 503, 504, 529)  # a recorded or live answer that says nothing about shape
 
 
@@ -65,10 +68,28 @@ class Result:
                                  "actual": d.actual, "text": str(d)} for d in self.differences]}
 
 
+def routed(i: Interaction) -> Routed | None:
+    return route_of(i.request.method, i.request.path, i.request.headers, i.request.query)
+
+
 def model_of(i: Interaction) -> str | None:
+    """The model the request names: its body's `model`, else its path's (Gemini's and Bedrock's routes)."""
     body = i.request.body.value
     model = body.get("model") if isinstance(body, dict) else None
-    return model if isinstance(model, str) else None
+    if isinstance(model, str):
+        return model
+    found = routed(i)
+    if found is not None and found.provider.model_of is not None:
+        return found.provider.model_of(found.request)
+    return None
+
+
+def _repeatable(method: str, path: str, found: Routed | None) -> bool:
+    if found is not None:
+        return found.endpoint.repeats(found.path)
+    from ..providers import PROVIDERS  # an OpenAI-compatible API's path simctl does not route (a reranker's)
+
+    return method == "POST" and any(path.endswith(p.repeatable_elsewhere) for p in PROVIDERS if p.repeatable_elsewhere)
 
 
 def skip_reason(i: Interaction) -> str | None:
@@ -76,18 +97,20 @@ def skip_reason(i: Interaction) -> str | None:
     method, path = i.request.method.upper(), i.request.path
     if i.response.status in TRANSIENT:
         return f"recorded a {i.response.status}: a transient answer, nothing to compare"
-    if method == "GET" and REPEATABLE_GETS.match(path):
-        return None
-    if method != "POST":
+    if method not in ("GET", "POST"):
         return f"{method} is not re-sent (it may change or name stored state)"
-    if not path.endswith(REPEATABLE_POSTS):
-        return f"POST {path} is not re-sent (it may create state: uploads, batches, fine-tuning, ...)"
+    found = routed(i)
+    if not _repeatable(method, path, found):
+        return (f"POST {path} is not re-sent (it may create state: uploads, batches, fine-tuning, ...)"
+                if method == "POST" else f"GET {path} is not re-sent (it may name stored state)")
+    if method == "GET":
+        return None
     body = i.request.body.value
     if i.request.body.kind != "json" or not isinstance(body, dict):
         return "the request body is not JSON (an upload or a redacted form)"
-    stateful = [k for k in STATEFUL_FIELDS if body.get(k)]
-    if stateful:
-        return f"depends on a stored object ({stateful[0]})"
+    stored = [k for k in (found.provider.stored_refs if found else ()) if body.get(k)]
+    if stored:
+        return f"depends on a stored object ({stored[0]})"
     return None
 
 
@@ -116,26 +139,65 @@ def select(loaded: Iterable[tuple[str, cassettes.Cassette]], limit: int | None) 
 # -- the cost estimate, from the usage the recorded answers report --------------------------------------
 
 
+IN_KEYS = ("prompt_tokens", "input_tokens", "inputTokens", "promptTokenCount", "prompt_eval_count", "inputTokenCount")
+OUT_KEYS = ("completion_tokens", "output_tokens", "outputTokens", "candidatesTokenCount", "eval_count",
+            "outputTokenCount")
+# Where an answer or event states its usage: at the top, or in the object it carries (the Responses API's
+# response.completed, Anthropic's message_start), or Bedrock's invocation metrics on an InvokeModel stream's end.
+USAGE_AT = (("usage",), ("usageMetadata",), ("response", "usage"), ("message", "usage"),
+            ("amazon-bedrock-invocationMetrics",))
+
+
 def recorded_usage(r: Response) -> tuple[int, int] | None:
-    """(input tokens, output tokens) from a recorded answer's `usage` (chat, completions, embeddings,
-    responses; for a stream, the last event that carries one)."""
-    found = None
-    values = [c.data for c in r.chunks or []] if r.streaming else [r.body.value]
-    for v in values:
+    """(input tokens, output tokens) from what a recorded answer reports: a `usage` object (OpenAI's, Anthropic's,
+    Converse's), `usageMetadata` (Gemini's) or the counters of an NDJSON stream's last line (Ollama's); in a
+    stream, merged over the events (an Anthropic stream states its input at the start, its output at the end)."""
+    found: dict[str, Any] = {}
+    for v in _values(r):
         if not isinstance(v, dict):
             continue
-        usage = v.get("usage")
-        if not isinstance(usage, dict) and isinstance(v.get("response"), dict):
-            usage = v["response"].get("usage")  # the Responses API's response.completed event
-        if isinstance(usage, dict):
-            found = usage
-    if found is None:
-        return None
-    tokens_in = found.get("prompt_tokens", found.get("input_tokens"))
-    tokens_out = found.get("completion_tokens", found.get("output_tokens", 0))
+        for where in USAGE_AT:
+            usage: Any = v
+            for key in where:
+                usage = usage.get(key) if isinstance(usage, dict) else None
+            if isinstance(usage, dict):
+                found.update(usage)
+        if "eval_count" in v or "prompt_eval_count" in v:
+            found.update(v)
+    tokens_in = next((found[k] for k in IN_KEYS if k in found), None)
+    tokens_out = next((found[k] for k in OUT_KEYS if k in found), 0)
     if not isinstance(tokens_in, int) or not isinstance(tokens_out, int):
         return None
-    return tokens_in, tokens_out
+    thoughts = found.get("thoughtsTokenCount")  # Gemini counts thinking apart from the candidates; billed as output
+    return tokens_in, tokens_out + (thoughts if isinstance(thoughts, int) else 0)
+
+
+def _json_line(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _values(r: Response) -> list[Any]:
+    """The JSON values of an answer: its body (each item of a JSON-array stream), or each event of its stream (a
+    binary event stream's payloads, an InvokeModel chunk's base64 `bytes` decoded)."""
+    if not r.streaming:
+        value = r.body.value
+        return value if isinstance(value, list) else [value]
+    chunks = r.chunks or []
+    if not any(c.base64 is not None for c in chunks):
+        return [c.data if c.raw is None else _json_line(c.raw) for c in chunks]  # raw: an NDJSON line
+    out = []
+    try:
+        for _, payload in eventstream.events(body_bytes(r)):
+            value = json.loads(payload)
+            if isinstance(value, dict) and isinstance(value.get("bytes"), str):
+                value = json.loads(base64.b64decode(value["bytes"]))
+            out.append(value)
+    except ValueError:  # not an event stream, or a payload that is no JSON: no usage to read
+        pass
+    return out
 
 
 @dataclass
@@ -185,8 +247,19 @@ def estimate(targets: list[Target], upstream: str) -> Estimate:
 # -- sending and comparing ----------------------------------------------------------------------------
 
 
-def has_key() -> bool:
-    return any(os.environ.get(v) for v in KEY_VARIABLES)
+def missing_keys(targets: Iterable[Target]) -> list[str]:
+    """The key sources none of whose variables is set, for the providers of the requests to send (a warning:
+    such requests go without a key). A SigV4 provider's credentials come from botocore's chain: not looked at."""
+    out: list[str] = []
+    for t in targets:
+        found = routed(t.interaction)
+        key = found.provider.upstream_key if found else UpstreamKey()
+        if key.header == "sigv4" or any(os.environ.get(v) for v in key.variables):
+            continue
+        said = " or ".join(key.variables)
+        if said not in out:
+            out.append(said)
+    return out
 
 
 def body_bytes(r: Response) -> bytes:
@@ -219,8 +292,10 @@ async def _one(client: httpx.AsyncClient, upstream: str, t: Target, gate: asynci
     result = Result(t.cassette, t.index, i.request.method, i.request.path, model_of(i), "error", i.response.status)
     async with gate:
         try:
+            found = routed(i)
             live = await forward(client, upstream, i.request.method, i.request.path, dict(i.request.query),
-                                 dict(i.request.headers), i.request.body.to_bytes())
+                                 dict(i.request.headers), i.request.body.to_bytes(),
+                                 key=found.provider.upstream_key if found else UpstreamKey())
         except APIError as e:
             result.reason = e.message
             return result

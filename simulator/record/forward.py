@@ -13,15 +13,18 @@ import logging
 import os
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
+from ..api.routes import UpstreamKey
 from ..cassettes.load import KEEP_REQUEST_HEADERS, Interaction
+from ..cassettes.redact import MASK
 from ..errors import APIError
 from . import sigv4
 from .capture import Capture, Tap, make_interaction, stream_kind
 from .inflate import decode
+from .route_of import route_of
 
 log = logging.getLogger("simctl.record")
 
@@ -38,15 +41,25 @@ BEDROCK_PATHS = ("/model/", "/guardrail/", "/async-invoke")
 
 
 async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: str, query: dict[str, str],
-                  headers: dict[str, str], body: bytes, raw_path: str | None = None) -> Interaction:
+                  headers: dict[str, str], body: bytes, raw_path: str | None = None,
+                  key: UpstreamKey | None = None) -> Interaction:
     """The upstream's answer to the request, as a redacted Interaction. `raw_path`: the path as the client sent
-    it (escapes kept), sent upstream for a Bedrock request: an ARN's `%2F` must stay one."""
+    it (escapes kept), sent upstream for a Bedrock request: an ARN's `%2F` must stay one. `key`: how the upstream
+    takes simctl's key, for a request simctl sends of its own (the drift check's, from a cassette, which holds no
+    credential); None: as the client's own headers say (record-new)."""
     auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
     params: dict[str, str] | None
-    if sigv4.is_sigv4(auth) or path.startswith(BEDROCK_PATHS):
+    if key is not None:
+        query = {k: v for k, v in query.items() if v != MASK}  # a recorded credential, masked: never sent
+    if key is not None and key.header == "sigv4":
+        auth = next((f"Bearer {os.environ[v]}" for v in key.variables if os.environ.get(v)), "")
+        send, url, params = await _bedrock(upstream, method, raw_path or _escaped(path), query, headers, body, auth,
+                                           sign=not auth)
+    elif sigv4.is_sigv4(auth) or path.startswith(BEDROCK_PATHS):
         send, url, params = await _bedrock(upstream, method, raw_path or path, query, headers, body, auth)
     else:
-        send, params = _with_key(query, headers)
+        send, params = _with_key(query, headers, _bearer_names(method, path, headers, query)) if key is None \
+            else _keyed(query, headers, key)
         url = upstream.rstrip("/") + path
     send["accept-encoding"] = "identity"  # chunks as sent, not compressed
     started = time.perf_counter()
@@ -83,8 +96,35 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
                                     upstream, (time.perf_counter() - started) * 1000))
 
 
-def _with_key(query: dict[str, str], headers: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The headers and query to send: the client's kept ones, with the upstream key from simctl's environment."""
+def _keyed(query: dict[str, str], headers: dict[str, str], key: UpstreamKey) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers and query to send: the kept ones, and simctl's key where the provider's upstream takes it."""
+    send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
+    value = next((os.environ[v] for v in key.variables if os.environ.get(v)), None)
+    if value:
+        send[key.header] = f"Bearer {value}" if key.bearer else value
+    return send, query
+
+
+def _escaped(path: str) -> str:
+    """A Bedrock path as boto3 sends it: the model id (an ARN's `/` and `:`) escaped, as the signature expects."""
+    if not path.startswith("/model/"):
+        return path
+    model, _, operation = path.removeprefix("/model/").rpartition("/")
+    return f"/model/{quote(model, safe='')}/{operation}" if model else path
+
+
+def _bearer_names(method: str, path: str, headers: dict[str, str], query: dict[str, str]) -> tuple[str, ...]:
+    """Where a Bearer key for this request's provider is read: its own variables when it takes a Bearer key
+    (Ollama's: a local Ollama, or ollama.com, is never sent an OpenAI key), else OpenAI's."""
+    found = route_of(method, path, headers, query)
+    own = found.provider.upstream_key if found is not None else None
+    return own.variables if own is not None and own.header == "authorization" and own.bearer else KEY_VARIABLES
+
+
+def _with_key(query: dict[str, str], headers: dict[str, str],
+              bearer: tuple[str, ...] = KEY_VARIABLES) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers and query to send: the client's kept ones, with the upstream key from simctl's environment
+    (`bearer`: the variables of a key that goes as `Authorization: Bearer`)."""
     # A Google client (x-goog-api-key or ?key=) gets the upstream key the same way, from its own variables too.
     google = any(k.lower() == "x-goog-api-key" for k in headers) or "key" in query
     # An Azure client sends `api-key` alone (an OpenAI client that adds one still sends its Bearer key).
@@ -92,7 +132,7 @@ def _with_key(query: dict[str, str], headers: dict[str, str]) -> tuple[dict[str,
         k.lower() == "authorization" for k in headers)
     claude = not google and not azure and any(k.lower() in ("x-api-key", "anthropic-version") for k in headers)
     names = (GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else ANTHROPIC_KEY_VARIABLES if claude
-             else KEY_VARIABLES)
+             else bearer)
     key = next((os.environ[v] for v in names if os.environ.get(v)), None)
     send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
     if google:
@@ -109,15 +149,16 @@ def _with_key(query: dict[str, str], headers: dict[str, str]) -> tuple[dict[str,
 
 
 async def _bedrock(upstream: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                   body: bytes, auth: str) -> tuple[dict[str, str], str, dict[str, str] | None]:
+                   body: bytes, auth: str, sign: bool = False) -> tuple[dict[str, str], str, dict[str, str] | None]:
     """Headers, URL and query for a Bedrock request. A SigV4 signature was made for simctl's host: the request
     is signed again for the upstream's with simctl's own AWS credentials (sigv4.py). A Bedrock API key
-    (`Authorization: Bearer`) carries no signature and goes as the client sent it."""
+    (`Authorization: Bearer`) carries no signature and goes as the client sent it. `sign`: a request of simctl's
+    own (the drift check's), signed whatever it carries."""
     send = {k: v for k, v in headers.items()
             if k.lower() in KEEP_REQUEST_HEADERS or k.lower().startswith("x-amzn-bedrock-")}
     send["accept-encoding"] = "identity"  # signed with the rest: set before signing
     url = upstream.rstrip("/") + path
-    if not sigv4.is_sigv4(auth):
+    if not sign and not sigv4.is_sigv4(auth):
         if auth:
             send["authorization"] = auth
         return send, url, query

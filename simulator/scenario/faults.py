@@ -120,8 +120,13 @@ def inject(plan: ResponsePlan, fault: Fault, error_plan: Callable[[APIError], Re
     if fault.kind == "stream_error":  # some events, then the error event; the stream ends there, cleanly
         assert plan.chunks is not None
         k = min(fault.after_chunks, len(plan.chunks))
-        event = Chunk(stream_error(error_for(fault, plan.model)), 0.0, False)
-        return r(plan, chunks=(*plan.chunks[:k], event), fault=fault.label)
+        err = error_for(fault, plan.model)
+        if plan.media_type.startswith("application/json") and plan.chunks and plan.chunks[0].data.startswith(b"["):
+            # A JSON array written as it grows (Gemini's stream without alt=sse): the error object is its last item.
+            data = (b"[" if k == 0 else b"\r\n,") + error_plan(err).body.rstrip() + b"\r\n]"
+        else:
+            data = stream_error(err)
+        return r(plan, chunks=(*plan.chunks[:k], Chunk(data, 0.0, False)), fault=fault.label)
     if fault.kind == "timeout":
         return r(plan, hold_s=fault.seconds, fault=fault.label)
     if fault.kind == "reset":

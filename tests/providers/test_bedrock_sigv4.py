@@ -193,6 +193,33 @@ def test_record_new_signs_a_miss_for_the_upstream(upstream: tuple[str, Verifier]
     _no_credential_in(folder)
 
 
+def test_the_drift_check_signs_each_recorded_request_again(upstream: tuple[str, Verifier], simctl_aws: None,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`simctl cassette check`: a cassette keeps no credential, so each request is signed anew with simctl's own
+    (its path escaped as boto3 escapes it); with a Bedrock API key set, that goes instead."""
+    from click.testing import CliRunner
+
+    from simctl.main import main
+
+    url, verifier = upstream
+    folder = tmp_path / "cassettes"
+    folder.mkdir()
+    path = folder / "bedrock.yaml"
+    with running_server(ServerConfig(cassettes=(str(path),), mode="record-new", upstream=url, speed=0)) as simctl:
+        _calls(_client(simctl))
+    for bearer in (None, API_KEY):
+        if bearer:
+            monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", bearer)
+        before = len(verifier.passed)
+        report = folder / f"drift-{bool(bearer)}.json"
+        result = CliRunner().invoke(main, ["cassette", "check", "--upstream", url, "--yes", "--report", str(report),
+                                           str(path)])
+        assert result.exit_code == 0, result.stderr
+        assert verifier.refused == [] and sorted(verifier.passed[before:]) == ["converse", "converse-stream", "invoke"]
+        assert {r["verdict"] for r in json.loads(report.read_text())["results"]} == {"identical"}
+    _no_credential_in(folder)
+
+
 def test_record_new_passes_a_bedrock_api_key_as_it_came(upstream: tuple[str, Verifier], simctl_aws: None,
                                                         tmp_path: Path) -> None:
     url, verifier = upstream

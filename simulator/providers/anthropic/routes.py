@@ -3,17 +3,19 @@ the request (wire.claims: an `anthropic-version` or `x-api-key` header means an 
 
 from __future__ import annotations
 
-from ...api.routes import Endpoint, Provider
+from ...api.routes import Endpoint, Provider, UpstreamKey
 from . import messages, models, wire
 
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/v1/messages", json=messages.plan),
-    Endpoint("POST", "/v1/messages/count_tokens", json=models.count_tokens),
-    Endpoint("GET", "/v1/models", raw=models.list_models),
-    Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model),
+    Endpoint("POST", "/v1/messages", json=messages.plan, repeatable=True),
+    Endpoint("POST", "/v1/messages/count_tokens", json=models.count_tokens, repeatable=True),
+    Endpoint("GET", "/v1/models", raw=models.list_models, repeatable=True),
+    Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model, repeatable=True),
 ]
 
 PROVIDER = Provider(name="anthropic", routes=tuple(ROUTES), check_key=wire.check_key,
                     presented_key=wire.presented_key, error_plan=wire.error_plan, answer_headers=wire.answer_headers,
                     claims=wire.claims, stream_error=wire.stream_error, fault_error=wire.fault_error,
-                    rate_headers=wire.rate_headers)
+                    rate_headers=wire.rate_headers,
+                    upstream_key=UpstreamKey("x-api-key", ("SIMCTL_UPSTREAM_ANTHROPIC_KEY", "ANTHROPIC_API_KEY",
+                                                           "SIMCTL_UPSTREAM_KEY"), bearer=False))

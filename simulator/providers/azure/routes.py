@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...api.http import presented_key
-from ...api.routes import Endpoint, Provider
+from ...api.routes import Endpoint, Provider, UpstreamKey
 from ...errors import APIError
 from ...scenario import faults
 from . import planners
@@ -20,15 +20,15 @@ from .headers import answer_headers, rate_headers
 
 _DEPLOYMENT = "/openai/deployments/{deployment}"
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", f"{_DEPLOYMENT}/chat/completions", raw=planners.deployment_chat),
-    Endpoint("POST", f"{_DEPLOYMENT}/completions", raw=planners.deployment_completions),
-    Endpoint("POST", f"{_DEPLOYMENT}/embeddings", raw=planners.deployment_embeddings),
-    Endpoint("POST", f"{_DEPLOYMENT}/images/generations", raw=planners.deployment_images),
-    Endpoint("POST", "/openai/v1/chat/completions", raw=planners.v1_chat),
-    Endpoint("POST", "/openai/v1/responses", raw=planners.v1_responses),
-    Endpoint("POST", "/openai/v1/embeddings", raw=planners.v1_embeddings),
-    Endpoint("GET", "/openai/v1/models", raw=planners.v1_models),
-    Endpoint("POST", "/models/chat/completions", raw=planners.foundry_chat),
+    Endpoint("POST", f"{_DEPLOYMENT}/chat/completions", raw=planners.deployment_chat, repeatable=True),
+    Endpoint("POST", f"{_DEPLOYMENT}/completions", raw=planners.deployment_completions, repeatable=True),
+    Endpoint("POST", f"{_DEPLOYMENT}/embeddings", raw=planners.deployment_embeddings, repeatable=True),
+    Endpoint("POST", f"{_DEPLOYMENT}/images/generations", raw=planners.deployment_images, repeatable=True),
+    Endpoint("POST", "/openai/v1/chat/completions", raw=planners.v1_chat, repeatable=True),
+    Endpoint("POST", "/openai/v1/responses", raw=planners.v1_responses, repeatable=True),
+    Endpoint("POST", "/openai/v1/embeddings", raw=planners.v1_embeddings, repeatable=True),
+    Endpoint("GET", "/openai/v1/models", raw=planners.v1_models, repeatable=True),
+    Endpoint("POST", "/models/chat/completions", raw=planners.foundry_chat, repeatable=True),
 ]
 
 
@@ -66,4 +66,7 @@ def fault_error(fault: Any, model: str | None) -> APIError:
 
 PROVIDER = Provider(name="azure", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=error_plan, model_of=model_of, answer_headers=answer_headers,
-                    fault_error=fault_error, rate_headers=rate_headers, claims=claims)
+                    fault_error=fault_error, rate_headers=rate_headers, claims=claims,
+                    upstream_key=UpstreamKey("api-key", ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY",
+                                                         "SIMCTL_UPSTREAM_KEY"), bearer=False),
+                    stored_refs=("previous_response_id", "conversation"))

@@ -10,16 +10,16 @@ import re
 
 from starlette.requests import Request
 
-from ...api.routes import Endpoint, Provider
+from ...api.routes import Endpoint, Provider, UpstreamKey
 from ...errors import APIError
 from . import common, converse, count_tokens, errors, invoke, timed
 
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan),
-    Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream),
-    Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan),
-    Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream),
-    Endpoint("POST", "/model/{modelId:path}/count-tokens", raw=count_tokens.plan),
+    Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/count-tokens", raw=count_tokens.plan, repeatable=True),
 ]
 
 # `AWS4-HMAC-SHA256 Credential=AKID/20260819/us-east-1/bedrock/aws4_request, SignedHeaders=..., Signature=<hex>`
@@ -62,4 +62,6 @@ def claims(request: Request) -> bool:
 PROVIDER = Provider(name="bedrock", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=errors.error_plan, model_of=common.model_of, answer_headers=common.answer_headers,
                     rate_limit_headers=False, stream_error=errors.stream_error, fault_error=errors.fault_error,
-                    claims=claims, timed=timed.timed)
+                    claims=claims, timed=timed.timed,
+                    # Signed with simctl's own AWS credentials; a Bedrock API key (a Bearer token) when one is set.
+                    upstream_key=UpstreamKey("sigv4", ("AWS_BEARER_TOKEN_BEDROCK",)))

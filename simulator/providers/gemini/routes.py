@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...api.context import Context
-from ...api.routes import Endpoint, Provider
+from ...api.routes import Endpoint, Provider, UpstreamKey
 from ...plan import ResponsePlan
 from ...scenario.catalog import ModelInfo
 from . import embed, errors, generate, models, wire
@@ -38,6 +38,11 @@ METHODS: dict[str, tuple[str, str]] = {
     "countTokens": (GENERATE, "countTokens"), "embedContent": (EMBED, "embedContent"),
     "batchEmbedContents": (EMBED, "embedContent"),
 }
+
+
+def repeatable(path: str) -> bool:
+    """Every method served answers and keeps nothing: the drift check may send each again."""
+    return path.rpartition(":")[2] in METHODS
 
 
 async def dispatch(ctx: Context, request: Request) -> ResponsePlan:
@@ -86,14 +91,17 @@ ROUTES: list[Endpoint] = [
     route
     for version in ("v1beta", "v1")
     for route in (
-        Endpoint("POST", f"/{version}/models/{{model:path}}", raw=dispatch),
-        Endpoint("GET", f"/{version}/models", raw=models.list_models),
-        Endpoint("GET", f"/{version}/models/{{model:path}}", raw=models.get_model),
+        Endpoint("POST", f"/{version}/models/{{model:path}}", raw=dispatch, repeatable=repeatable),
+        Endpoint("GET", f"/{version}/models", raw=models.list_models, repeatable=True),
+        Endpoint("GET", f"/{version}/models/{{model:path}}", raw=models.get_model, repeatable=True),
     )
 ]
 
 PROVIDER = Provider(name="gemini", routes=tuple(ROUTES), check_key=check_key, presented_key=wire.presented_key,
                     error_plan=errors.error_plan, model_of=wire.model_of, answer_headers=wire.answer_headers,
                     rate_limit_headers=False, claims=wire.is_ours, stream_error=errors.stream_error,
-                    fault_error=errors.fault_error)
+                    fault_error=errors.fault_error,
+                    upstream_key=UpstreamKey("x-goog-api-key", ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY",
+                                                                "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY"), bearer=False),
+                    stored_refs=("cachedContent", "cached_content"))
 

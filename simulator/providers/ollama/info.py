@@ -21,7 +21,11 @@ from .wire import JSON_TYPE, created_at
 VERSION = "0.13.0"  # what GET /api/version answers
 KEEP_ALIVE_S = 300  # a model stays loaded 5 minutes after its last request (Ollama's default keep_alive)
 DEFAULT_MODIFIED = "2025-06-01T12:00:00.000000000Z"
-LOADED = "ollama_loaded"  # ctx.provider_state: model name -> when it unloads (this process's requests only)
+# The store's kind for loaded models (one object per model: its name and when it unloads, 0 once unloaded), so
+# /api/ps answers alike on every worker and replica sharing a store. A planner (sync) leaves its changes under
+# ctx.provider_state[PENDING]; routes.bound writes them (save_loaded) before anything else can run.
+LOADED = "ollama_loaded"
+PENDING = "ollama_loaded_pending"
 
 
 def listed(model: ModelInfo) -> bool:
@@ -70,8 +74,10 @@ async def version(ctx: Context, request: Request) -> ResponsePlan:
 
 
 async def ps(ctx: Context, request: Request) -> ResponsePlan:
-    """The models this server answered with in the last keep_alive (5 minutes), newest first."""
-    loaded: dict[str, float] = ctx.provider_state.get(LOADED, {})
+    """The models this server (every worker and replica sharing its store) answered with in the last keep_alive
+    (5 minutes), newest first."""
+    loaded = {o["name"]: float(o["until"]) for o in await ctx.store.list_objects(LOADED)
+              if isinstance(o, dict) and isinstance(o.get("name"), str) and isinstance(o.get("until"), int | float)}
     now = time.time()
     out = []
     for name, until in sorted(loaded.items(), key=lambda kv: -kv[1]):
@@ -88,13 +94,21 @@ async def ps(ctx: Context, request: Request) -> ResponsePlan:
 
 
 def mark_loaded(ctx: Context, model: ModelInfo, keep_alive: Any) -> None:
-    """Remember that a request ran `model`, for /api/ps (keep_alive 0 unloads it at once)."""
+    """Remember that a request ran `model`, for /api/ps (keep_alive 0 unloads it at once): written to the store
+    by save_loaded once the planner returns."""
     seconds = _seconds(keep_alive)
-    loaded = ctx.provider_state.setdefault(LOADED, {})
-    if seconds == 0:
-        loaded.pop(model.id, None)
-    else:
-        loaded[model.id] = time.time() + (10 * 365 * 86400 if seconds < 0 else seconds)
+    until = 0.0 if seconds == 0 else time.time() + (10 * 365 * 86400 if seconds < 0 else seconds)
+    ctx.provider_state.setdefault(PENDING, []).append((model.id, until))
+
+
+async def save_loaded(ctx: Context) -> None:
+    """Write the loads and unloads a planner left (mark_loaded) to the store. Called with no await since the
+    planner ran, so what is pending is that request's alone."""
+    for name, until in ctx.provider_state.pop(PENDING, []):
+        if until:
+            await ctx.store.put_object(LOADED, name, {"name": name, "until": until})
+        else:
+            await ctx.store.delete_object(LOADED, name)
 
 
 def _seconds(keep_alive: Any) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...api.context import Context
-from ...api.routes import Endpoint, Provider, RawPlanner
+from ...api.routes import Endpoint, Provider, RawPlanner, UpstreamKey
 from ...plan import ResponsePlan
 from . import chat, checks, embed, info, pull, show
 from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
@@ -22,22 +22,27 @@ Planner = Callable[[Context, dict[str, Any]], ResponsePlan]
 
 
 def bound(planner: Planner, struct: str) -> RawPlanner:
-    """A planner given the body as Ollama binds it (checks.decode: its own words for no body or bad JSON)."""
+    """A planner given the body as Ollama binds it (checks.decode: its own words for no body or bad JSON); the
+    models it loads or unloads (for /api/ps) are written to the store, shared with every worker and replica."""
     async def plan(ctx: Context, request: Request) -> ResponsePlan:
-        return planner(ctx, checks.decode(await request.body(), struct))
+        body = checks.decode(await request.body(), struct)
+        try:
+            return planner(ctx, body)
+        finally:
+            await info.save_loaded(ctx)  # no await since the planner ran: what it left is this request's alone
 
     return plan
 
 
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/api/chat", raw=bound(chat.plan_chat, "ChatRequest")),
-    Endpoint("POST", "/api/generate", raw=bound(chat.plan_generate, "GenerateRequest")),
-    Endpoint("POST", "/api/embed", raw=bound(embed.plan_embed, "EmbedRequest")),
-    Endpoint("POST", "/api/embeddings", raw=bound(embed.plan_embeddings, "EmbeddingRequest")),
+    Endpoint("POST", "/api/chat", raw=bound(chat.plan_chat, "ChatRequest"), repeatable=True),
+    Endpoint("POST", "/api/generate", raw=bound(chat.plan_generate, "GenerateRequest"), repeatable=True),
+    Endpoint("POST", "/api/embed", raw=bound(embed.plan_embed, "EmbedRequest"), repeatable=True),
+    Endpoint("POST", "/api/embeddings", raw=bound(embed.plan_embeddings, "EmbeddingRequest"), repeatable=True),
     Endpoint("GET", "/api/tags", raw=info.tags),
-    Endpoint("POST", "/api/show", raw=bound(show.show, "ShowRequest")),
+    Endpoint("POST", "/api/show", raw=bound(show.show, "ShowRequest"), repeatable=True),
     Endpoint("GET", "/api/ps", raw=info.ps),
-    Endpoint("GET", "/api/version", raw=info.version),
+    Endpoint("GET", "/api/version", raw=info.version, repeatable=True),
     Endpoint("POST", "/api/pull", raw=bound(pull.pull, "PullRequest")),
 ]
 
@@ -66,4 +71,6 @@ def answer_headers(request_id: str) -> dict[str, str]:
 
 PROVIDER = Provider(name="ollama", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=error_plan, answer_headers=answer_headers, rate_limit_headers=False,
-                    stream_error=stream_error, fault_error=fault_error, timed=timed, claims=claims)
+                    stream_error=stream_error, fault_error=fault_error, timed=timed, claims=claims,
+                    # A local Ollama takes no key; ollama.com (or a proxy) a Bearer one: never an OpenAI key.
+                    upstream_key=UpstreamKey("authorization", ("SIMCTL_UPSTREAM_OLLAMA_KEY", "OLLAMA_API_KEY")))

@@ -8,7 +8,7 @@ from . import batches, speech, transcriptions, uploads, vector_files, vector_sto
 from .realtime import secrets as realtime_secrets
 
 MORE_ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/v1/audio/speech", json=speech.plan),
+    Endpoint("POST", "/v1/audio/speech", json=speech.plan, repeatable=True),
     Endpoint("POST", "/v1/audio/transcriptions", raw=transcriptions.transcribe),
     Endpoint("POST", "/v1/audio/translations", raw=transcriptions.translate),
     Endpoint("POST", "/v1/realtime/client_secrets", json=realtime_secrets.client_secret),
