@@ -39,7 +39,7 @@ CALLS: dict[str, list[tuple[str, dict[str, str], dict[str, Any]]]] = {
     "gemini": [("/v1beta/models/gemini-2.5-flash:generateContent", {"x-goog-api-key": "client"}, HI),
                ("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", {"x-goog-api-key": "client"}, HI),
                ("/v1beta/models/gemini-2.5-flash:streamGenerateContent", {"x-goog-api-key": "client"}, HI),
-               ("/v1beta/models/gemini-2.5-flash:countTokens", {"x-goog-api-key": "client"}, HI),
+               ("/v1beta/models/gemini-2.5-flash:countTokens?key=client", {}, HI),  # the key in the query
                ("/v1beta/models/gemini-embedding-001:embedContent", {"x-goog-api-key": "client"},
                 {"content": {"parts": [{"text": "hi"}]}})],
     "bedrock": [(f"/model/{CLAUDE}/converse", {"authorization": CLIENT_SIGV4}, {"messages": MESSAGES}),
