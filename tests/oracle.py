@@ -112,6 +112,10 @@ WIRE_NULLS = (
     # (tests/data/wire: ruby-openai's vector_stores_create.yml 2024-04, pydantic-ai's file_search_tool 2025-12)
     ("VectorStoreObject", "properties", "name"),
     ("VectorStoreObject", "properties", "expires_after"),
+    # a Realtime session's transcription config says "language": null, "prompt": null when they were not set
+    # (a client secret's session, gpt-realtime 2026: pydantic-ai's test_create_client_secret.yaml)
+    ("AudioTranscriptionResponse", "properties", "language"),
+    ("AudioTranscriptionResponse", "properties", "prompt"),
 )
 
 

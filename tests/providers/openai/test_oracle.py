@@ -75,7 +75,10 @@ def test_wire_nulls_accept_null_and_still_check_values() -> None:
     passes; a wrong non-null value still fails; nothing else is loosened."""
     from oracle import WIRE_NULLS
 
-    assert len(WIRE_NULLS) == 16
+    assert len(WIRE_NULLS) == 18
+    heard = {"model": "gpt-4o-transcribe", "language": None, "prompt": None}
+    assert validator("AudioTranscriptionResponse").is_valid(heard)
+    assert not validator("AudioTranscriptionResponse").is_valid({**heard, "prompt": 3})
     store = {"id": "vs_1", "object": "vector_store", "usage_bytes": 0, "created_at": 1, "status": "completed",
              "last_active_at": 1, "name": None, "file_counts": {"in_progress": 0, "completed": 0, "failed": 0,
                                                                "cancelled": 0, "total": 0},

@@ -81,7 +81,10 @@ def merged(session: dict[str, Any], update: Any, spoke: bool) -> dict[str, Any]:
         out["max_output_tokens"] = max_tokens(update["max_output_tokens"], "session.max_output_tokens")
     if "tools" in update:
         tools(update["tools"], "session.tools")
-        out["tools"] = update["tools"]
+        # a function tool is echoed with "description": null when it has none (gpt-realtime, pydantic-ai's
+        # test_agent_create_client_secret.yaml)
+        out["tools"] = [{"description": None, **t} if isinstance(t, dict) and t.get("type") == "function" else t
+                        for t in update["tools"]]
     if "audio" in update:
         _merge_audio(out["audio"], update["audio"], spoke)
     return out
