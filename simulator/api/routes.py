@@ -57,6 +57,20 @@ class UpstreamKey:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageKeys:
+    """Where the provider's answers (or a stream's events) state the tokens they used, for the drift check's cost
+    estimate: the key paths of the objects holding the counts (`()`: the answer itself), the keys of the input and
+    output counts (the first one found), thinking counted apart from the output (added to it), and the provider's
+    id in the genai-prices package (None: no price known)."""
+
+    at: tuple[tuple[str, ...], ...] = (("usage",), ("response", "usage"))  # a body's, a Responses event's
+    input: tuple[str, ...] = ("prompt_tokens", "input_tokens")
+    output: tuple[str, ...] = ("completion_tokens", "output_tokens")
+    thinking: tuple[str, ...] = ()
+    prices: str | None = "openai"
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
     """A provider as the pipeline sees it: its routes, how its clients present a key, and how its errors look.
 
@@ -98,5 +112,6 @@ class Provider:
     # upstream (a request with one is not sent again: the object may be gone); path endings of APIs compatible
     # with this provider's that simctl does not route, whose POSTs are safe to send again (a reranker's /rerank).
     upstream_key: UpstreamKey = UpstreamKey()
+    usage: UsageKeys = UsageKeys()
     stored_refs: tuple[str, ...] = ()
     repeatable_elsewhere: tuple[str, ...] = ()

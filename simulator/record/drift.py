@@ -9,7 +9,8 @@ to repeat are sent: no deletes, uploads or requests that name stored objects.
 
 Provider-agnostic: what may be sent again is each provider's data (its routes' `repeatable`, its `stored_refs`),
 found by routing the recorded request as simctl's server would (route_of.py); how its upstream takes a key is
-its `upstream_key` (a header, or a SigV4 signature made with simctl's own AWS credentials).
+its `upstream_key` (a header, or a signature made with simctl's own credentials), where its answers state their
+usage (for the estimate) its `usage`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 import httpx
 
 from .. import eventstream
-from ..api.routes import UpstreamKey
+from ..api.routes import UpstreamKey, UsageKeys
 from ..cassettes import load as cassettes
 from ..cassettes.load import Interaction, Response
 from ..cassettes.shape import Difference, classify, compare, shape_of
@@ -73,7 +74,7 @@ def routed(i: Interaction) -> Routed | None:
 
 
 def model_of(i: Interaction) -> str | None:
-    """The model the request names: its body's `model`, else its path's (Gemini's and Bedrock's routes)."""
+    """The model the request names: its body's `model`, else its path's, as the provider reads it (model_of)."""
     body = i.request.body.value
     model = body.get("model") if isinstance(body, dict) else None
     if isinstance(model, str):
@@ -87,7 +88,7 @@ def model_of(i: Interaction) -> str | None:
 def _repeatable(method: str, path: str, found: Routed | None) -> bool:
     if found is not None:
         return found.endpoint.repeats(found.path)
-    from ..providers import PROVIDERS  # an OpenAI-compatible API's path simctl does not route (a reranker's)
+    from ..providers import PROVIDERS  # a compatible API's path simctl does not route (a reranker's)
 
     return method == "POST" and any(path.endswith(p.repeatable_elsewhere) for p in PROVIDERS if p.repeatable_elsewhere)
 
@@ -139,37 +140,24 @@ def select(loaded: Iterable[tuple[str, cassettes.Cassette]], limit: int | None) 
 # -- the cost estimate, from the usage the recorded answers report --------------------------------------
 
 
-IN_KEYS = ("prompt_tokens", "input_tokens", "inputTokens", "promptTokenCount", "prompt_eval_count", "inputTokenCount")
-OUT_KEYS = ("completion_tokens", "output_tokens", "outputTokens", "candidatesTokenCount", "eval_count",
-            "outputTokenCount")
-# Where an answer or event states its usage: at the top, or in the object it carries (the Responses API's
-# response.completed, Anthropic's message_start), or Bedrock's invocation metrics on an InvokeModel stream's end.
-USAGE_AT = (("usage",), ("usageMetadata",), ("response", "usage"), ("message", "usage"),
-            ("amazon-bedrock-invocationMetrics",))
-
-
-def recorded_usage(r: Response) -> tuple[int, int] | None:
-    """(input tokens, output tokens) from what a recorded answer reports: a `usage` object (OpenAI's, Anthropic's,
-    Converse's), `usageMetadata` (Gemini's) or the counters of an NDJSON stream's last line (Ollama's); in a
-    stream, merged over the events (an Anthropic stream states its input at the start, its output at the end)."""
+def recorded_usage(r: Response, keys: UsageKeys | None = None) -> tuple[int, int] | None:
+    """(input tokens, output tokens) from what a recorded answer reports where its provider says it does (`keys`;
+    None: the default `usage`); in a stream, merged over the events (some state the input at the start, the output
+    at the end)."""
+    keys = keys or UsageKeys()
     found: dict[str, Any] = {}
     for v in _values(r):
-        if not isinstance(v, dict):
-            continue
-        for where in USAGE_AT:
+        for where in keys.at:
             usage: Any = v
             for key in where:
                 usage = usage.get(key) if isinstance(usage, dict) else None
             if isinstance(usage, dict):
                 found.update(usage)
-        if "eval_count" in v or "prompt_eval_count" in v:
-            found.update(v)
-    tokens_in = next((found[k] for k in IN_KEYS if k in found), None)
-    tokens_out = next((found[k] for k in OUT_KEYS if k in found), 0)
+    tokens_in = next((found[k] for k in keys.input if k in found), None)
+    tokens_out = next((found[k] for k in keys.output if k in found), 0)
     if not isinstance(tokens_in, int) or not isinstance(tokens_out, int):
         return None
-    thoughts = found.get("thoughtsTokenCount")  # Gemini counts thinking apart from the candidates; billed as output
-    return tokens_in, tokens_out + (thoughts if isinstance(thoughts, int) else 0)
+    return tokens_in, tokens_out + sum(found[k] for k in keys.thinking if isinstance(found.get(k), int))
 
 
 def _json_line(line: str) -> Any:
@@ -217,12 +205,14 @@ class Estimate:
 
 def estimate(targets: list[Target], upstream: str) -> Estimate:
     """Tokens and dollars if each request costs what it cost when recorded; prices from genai-prices
-    (for the upstream's provider when it knows the URL, else OpenAI's)."""
+    (for the upstream's provider when it knows the URL, else the request's provider's)."""
     from genai_prices import Usage, calc_price
 
     out = Estimate(requests=len(targets))
     for t in targets:
-        usage = recorded_usage(t.interaction.response)
+        found = routed(t.interaction)
+        keys = found.provider.usage if found is not None else UsageKeys()
+        usage = recorded_usage(t.interaction.response, keys)
         if usage is None:
             out.without_usage += 1
             continue
@@ -231,7 +221,7 @@ def estimate(targets: list[Target], upstream: str) -> Estimate:
         model = model_of(t.interaction) or "(no model)"
         price = None
         spent = Usage(input_tokens=usage[0], output_tokens=usage[1])
-        for where in ({"provider_api_url": upstream}, {"provider_id": "openai"}):
+        for where in ({"provider_api_url": upstream}, *([{"provider_id": keys.prices}] if keys.prices else [])):
             try:
                 price = calc_price(spent, model_ref=model, **where)  # type: ignore[call-overload]  # one of two keys
                 break

@@ -120,7 +120,9 @@ def test_every_wire_is_identical_against_the_same_scenario(world: tuple[str, dic
     assert found[("gemini", 0)]["model"] == "gemini-2.5-flash" and found[("bedrock", 0)]["model"] == CLAUDE
     # The estimate reads each wire's usage: all but Gemini's countTokens and embedContent, Azure's stream (no
     # include_usage) and the one not sent report some.
-    assert json.loads(report.read_text())["estimate"]["without_usage"] == 3
+    estimate = json.loads(report.read_text())["estimate"]
+    assert estimate["without_usage"] == 3 and estimate["cost_usd"] > 0  # priced per provider (genai-prices)
+    assert set(estimate["unpriced_models"]) == {"llama3.2", "nomic-embed-text"}  # a local model has no price
     # Every key was the provider's own (the upstream refuses any other: a 401/403 would be an error) ...
     written = report.read_text() + "".join(p.read_text() for p in cassettes.values())
     assert not [v for v in (*KEYS.values(), RECORDING_ONLY, "AKIACLIENT") if v in written]  # ... and none written

@@ -3,7 +3,7 @@ the request (wire.claims: an `anthropic-version` or `x-api-key` header means an 
 
 from __future__ import annotations
 
-from ...api.routes import Endpoint, Provider, UpstreamKey
+from ...api.routes import Endpoint, Provider, UpstreamKey, UsageKeys
 from . import messages, models, wire
 
 ROUTES: list[Endpoint] = [
@@ -18,4 +18,7 @@ PROVIDER = Provider(name="anthropic", routes=tuple(ROUTES), check_key=wire.check
                     claims=wire.claims, stream_error=wire.stream_error, fault_error=wire.fault_error,
                     rate_headers=wire.rate_headers,
                     upstream_key=UpstreamKey("x-api-key", ("SIMCTL_UPSTREAM_ANTHROPIC_KEY", "ANTHROPIC_API_KEY",
-                                                           "SIMCTL_UPSTREAM_KEY"), bearer=False))
+                                                           "SIMCTL_UPSTREAM_KEY"), bearer=False),
+                    # a stream states its input in message_start's message, its output in message_delta
+                    usage=UsageKeys(at=(("usage",), ("message", "usage")), input=("input_tokens",),
+                                    output=("output_tokens",), prices="anthropic"))

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...api.http import presented_key
-from ...api.routes import Endpoint, Provider, UpstreamKey
+from ...api.routes import Endpoint, Provider, UpstreamKey, UsageKeys
 from ...errors import APIError
 from ...scenario import faults
 from . import planners
@@ -69,4 +69,4 @@ PROVIDER = Provider(name="azure", routes=tuple(ROUTES), check_key=check_key, pre
                     fault_error=fault_error, rate_headers=rate_headers, claims=claims,
                     upstream_key=UpstreamKey("api-key", ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY",
                                                          "SIMCTL_UPSTREAM_KEY"), bearer=False),
-                    stored_refs=("previous_response_id", "conversation"))
+                    usage=UsageKeys(prices="azure"), stored_refs=("previous_response_id", "conversation"))

@@ -10,7 +10,7 @@ import re
 
 from starlette.requests import Request
 
-from ...api.routes import Endpoint, Provider, UpstreamKey
+from ...api.routes import Endpoint, Provider, UpstreamKey, UsageKeys
 from ...errors import APIError
 from . import common, converse, count_tokens, errors, invoke, timed
 
@@ -21,6 +21,12 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream, repeatable=True),
     Endpoint("POST", "/model/{modelId:path}/count-tokens", raw=count_tokens.plan, repeatable=True),
 ]
+
+# Converse's usage; InvokeModel's in the model family's body (Anthropic's, in message_start's message on a stream,
+# Nova's, Llama's counts, Titan embeddings'), and the invocation metrics at an InvokeModel stream's end.
+USAGE = UsageKeys(at=(("usage",), ("message", "usage"), ("amazon-bedrock-invocationMetrics",), ()),
+                  input=("inputTokens", "input_tokens", "inputTokenCount", "prompt_token_count", "inputTextTokenCount"),
+                  output=("outputTokens", "output_tokens", "outputTokenCount", "generation_token_count"), prices="aws")
 
 # `AWS4-HMAC-SHA256 Credential=AKID/20260819/us-east-1/bedrock/aws4_request, SignedHeaders=..., Signature=<hex>`
 SIGV4 = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^/\s,]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request,\s*"
@@ -64,4 +70,4 @@ PROVIDER = Provider(name="bedrock", routes=tuple(ROUTES), check_key=check_key, p
                     rate_limit_headers=False, stream_error=errors.stream_error, fault_error=errors.fault_error,
                     claims=claims, timed=timed.timed,
                     # Signed with simctl's own AWS credentials; a Bedrock API key (a Bearer token) when one is set.
-                    upstream_key=UpstreamKey("sigv4", ("AWS_BEARER_TOKEN_BEDROCK",)))
+                    upstream_key=UpstreamKey("sigv4", ("AWS_BEARER_TOKEN_BEDROCK",)), usage=USAGE)

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...api.context import Context
-from ...api.routes import Endpoint, Provider, UpstreamKey
+from ...api.routes import Endpoint, Provider, UpstreamKey, UsageKeys
 from ...plan import ResponsePlan
 from ...scenario.catalog import ModelInfo
 from . import embed, errors, generate, models, wire
@@ -103,5 +103,8 @@ PROVIDER = Provider(name="gemini", routes=tuple(ROUTES), check_key=check_key, pr
                     fault_error=errors.fault_error,
                     upstream_key=UpstreamKey("x-goog-api-key", ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY",
                                                                 "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY"), bearer=False),
+                    usage=UsageKeys(at=(("usageMetadata",),), input=("promptTokenCount",),
+                                    output=("candidatesTokenCount",), thinking=("thoughtsTokenCount",),
+                                    prices="google"),
                     stored_refs=("cachedContent", "cached_content"))
 

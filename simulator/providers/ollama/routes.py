@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 
 from ...api.context import Context
-from ...api.routes import Endpoint, Provider, RawPlanner, UpstreamKey
+from ...api.routes import Endpoint, Provider, RawPlanner, UpstreamKey, UsageKeys
 from ...plan import ResponsePlan
 from . import chat, checks, embed, info, pull, show
 from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
@@ -73,4 +73,6 @@ PROVIDER = Provider(name="ollama", routes=tuple(ROUTES), check_key=check_key, pr
                     error_plan=error_plan, answer_headers=answer_headers, rate_limit_headers=False,
                     stream_error=stream_error, fault_error=fault_error, timed=timed, claims=claims,
                     # A local Ollama takes no key; ollama.com (or a proxy) a Bearer one: never an OpenAI key.
-                    upstream_key=UpstreamKey("authorization", ("SIMCTL_UPSTREAM_OLLAMA_KEY", "OLLAMA_API_KEY")))
+                    upstream_key=UpstreamKey("authorization", ("SIMCTL_UPSTREAM_OLLAMA_KEY", "OLLAMA_API_KEY")),
+                    # the counts on the answer itself (a stream's done line); a local model has no price
+                    usage=UsageKeys(at=((),), input=("prompt_eval_count",), output=("eval_count",), prices=None))
