@@ -40,6 +40,7 @@ class Recorder:
         self.writer = writer
         self.upstream = upstream
         self.tally = Tally()
+        self.open_sessions: dict[int, http.HTTPFlow] = {}  # WebSocket flows between websocket_start and _end
 
     def load(self, loader: object) -> None:
         add = loader.add_option  # type: ignore[attr-defined]
@@ -131,20 +132,34 @@ class Recorder:
         self._record(flow, flow.response.status_code, dict(flow.response.headers), b"", tap.events, duration_ms,
                      cut=True)
 
+    def websocket_start(self, flow: http.HTTPFlow) -> None:
+        self.open_sessions[id(flow)] = flow
+
     def websocket_end(self, flow: http.HTTPFlow) -> None:
         """The session, whole, once it closed (or dropped: code 1006): written as one interaction."""
+        if self.open_sessions.pop(id(flow), None) is not None:
+            self._record_session(flow, ended=True)
+
+    def done(self) -> None:
+        """Recording stops: sessions still open are written as they are, with no close (the recorder, not
+        either side, ended them; mitmproxy's shutdown does not always end them through websocket_end)."""
+        for flow in list(self.open_sessions.values()):
+            self._record_session(flow, ended=False)
+        self.open_sessions.clear()
+
+    def _record_session(self, flow: http.HTTPFlow, ended: bool) -> None:
         if not self._wanted(flow) or flow.metadata.get("simctl_refused"):
             return
-        capture = from_flow(flow, self.upstream or origin(flow.request))
-        if capture is None or capture.close is None:
+        capture = from_flow(flow, self.upstream or origin(flow.request), ended)
+        if capture is None:
             return
         redaction = Redaction(tuple(ctx.options.simctl_redact_headers), tuple(ctx.options.simctl_redact_patterns))
         self.writer.submit(lambda: make_ws_interaction(capture, redaction))
         self.tally.recorded += 1
         self.tally.by_route[(capture.path, 101)] += 1
         self.tally.bytes += sum(len(m.payload) for m in capture.messages)
-        self.tally.last = f"WebSocket {capture.path}: {len(capture.messages)} frames, closed {capture.close.code} " \
-                          f"by {capture.close.by}"
+        how = f"closed {capture.close.code} by {capture.close.by}" if capture.close else "open when recording stopped"
+        self.tally.last = f"WebSocket {capture.path}: {len(capture.messages)} frames, {how}"
 
     def _record(self, flow: http.HTTPFlow, status: int, headers: dict[str, str], body: bytes,
                 chunks: list[tuple[float, bytes]] | None, duration_ms: float, cut: bool = False) -> None:

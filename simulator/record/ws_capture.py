@@ -67,9 +67,10 @@ def make_ws_interaction(c: WsCapture, redaction: Redaction | None = None) -> Int
     return redact_interaction(interaction, redaction.headers, redaction.patterns)
 
 
-def from_flow(flow: http.HTTPFlow, upstream: str) -> WsCapture | None:
+def from_flow(flow: http.HTTPFlow, upstream: str, ended: bool = True) -> WsCapture | None:
     """A mitmproxy WebSocket flow (live in the recorder, or read from a flow file) as a WsCapture; None if it
-    is not one. Times are from the 101's arrival; a connection that ended with no close frame is code 1006."""
+    is not one. Times are from the 101's arrival; a connection that ended with no close frame is code 1006;
+    `ended=False`: still open when recording stopped (no close is recorded)."""
     ws, req, resp = flow.websocket, flow.request, flow.response
     if ws is None or resp is None:
         return None
@@ -82,6 +83,6 @@ def from_flow(flow: http.HTTPFlow, upstream: str) -> WsCapture | None:
     messages = [WsMessage(ms(m.timestamp), m.from_client, m.text if m.is_text else m.content)
                 for m in ws.messages if not m.injected]
     close = Close(ms(end), ws.close_code or NO_CLOSE_FRAME, ws.close_reason or "",
-                  "client" if ws.closed_by_client else "server")
+                  "client" if ws.closed_by_client else "server") if ended else None
     return WsCapture(req.path.split("?", 1)[0], dict(req.query), dict(req.headers), dict(resp.headers), messages,
                      close, upstream, ms(end))

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import ssl
 import subprocess
 import sys
@@ -279,3 +281,27 @@ def test_regular_proxy_records_a_wss_session_through_the_mitmproxy_ca(tmp_path: 
     (session,) = cassettes.load(path).interactions
     assert session.upstream == f"https://localhost:{port}" and session.websocket is not None
     assert [f.event_type() for f in session.websocket.frames] == ["session.created", "response.create", *got[1:]]
+
+
+async def _open_while_recording_stops(url: str, proc: subprocess.Popen[str]) -> None:
+    async with connect(url.replace("http://", "ws://") + "/v1/realtime?model=gpt-realtime") as ws:
+        await ws.recv()
+        await ws.send(json.dumps({"type": "session.update", "session": {"instructions": "hi"}}))
+        await ws.recv()
+        proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(ConnectionClosed):
+            await ws.recv()  # the recorder closes the connection as it stops
+        await asyncio.to_thread(proc.wait, 30)
+
+
+def test_a_session_still_open_when_recording_stops_is_written_without_a_close(tmp_path: Path) -> None:
+    path = tmp_path / "open.yaml"
+    with serving(_upstream(), lifespan="off") as upstream, \
+            testing.record_process(upstream, path, cwd=ROOT) as (url, proc):
+        asyncio.run(_open_while_recording_stops(url, proc))
+    (session,) = cassettes.load(path).interactions
+    assert session.websocket is not None
+    assert [f.event_type() for f in session.websocket.frames] == ["session.created", "session.update",
+                                                                  "session.updated"]
+    # Either the shutdown's close reached websocket_end (recorded as it came) or the session is written open.
+    assert session.websocket.close is None or session.websocket.close.code == 1000
