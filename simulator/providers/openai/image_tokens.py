@@ -76,6 +76,19 @@ def size(url: str) -> tuple[int, int] | None:
         return None
 
 
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) of PNG, JPEG or WebP bytes (an uploaded file's start), from its header; else None."""
+    try:
+        return _png(head) or _webp(head) or _jpeg(head)
+    except struct.error:
+        return None
+
+
+def tiles(width: int, height: int) -> int:
+    """512-pixel tiles of an image scaled as the tile models scale it."""
+    return _tiles(width, height)
+
+
 def _png(b: bytes) -> tuple[int, int] | None:
     if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR":
         w, h = struct.unpack(">II", b[16:24])

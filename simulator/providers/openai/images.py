@@ -1,4 +1,5 @@
-"""POST /v1/images/generations, and GET /v1/images/files/{id}: the images that `url` answers point to.
+"""POST /v1/images/generations, and GET /v1/images/files/{id}: the images that `url` answers point to
+(POST /v1/images/edits, image_edits.py, answers through `answer` too).
 
 A raw handler (not a JSON planner) because a `url` answer needs the request's own scheme and host.
 Images are real PNG/JPEG/WebP files of the asked size (see png.py), rendered off the event loop.
@@ -69,12 +70,17 @@ class Job:
 
 async def plan(ctx: Context, request: Request) -> ResponsePlan:
     body = await read_json(request, ctx.max_body_bytes)
-    job = _job(ctx, body)
-    seeds = [int(ctx.rng("image", job.model, job.prompt, job.size, body.get("style"), i).integers(1 << 62))
+    return await answer(ctx, request, job_of(ctx, body), body.get("style"))
+
+
+async def answer(ctx: Context, request: Request, job: Job, salt: Any = None, image_tokens: int = 0) -> ResponsePlan:
+    """The images for a job (generated, or an edit of `image_tokens` worth of input images), as asked."""
+    seeds = [int(ctx.rng("image", job.model, job.prompt, job.size, salt, i).integers(1 << 62))
              for i in range(job.n)]
     prompt_tokens = tokens.count(job.prompt)
     output_tokens = GPT_OUTPUT_TOKENS[job.quality][job.size] * job.n if job.family == "gpt" else 0
-    stats: dict[str, Any] = {"model": job.model, "prompt_tokens": prompt_tokens, "completion_tokens": output_tokens}
+    stats: dict[str, Any] = {"model": job.model, "prompt_tokens": prompt_tokens + image_tokens,
+                             "completion_tokens": output_tokens}
     data: list[dict[str, str | None]]
     if job.response_format == "url":
         base = str(request.base_url).rstrip("/")
@@ -90,9 +96,11 @@ async def plan(ctx: Context, request: Request) -> ResponsePlan:
             item["revised_prompt"] = _revised(ctx, job.prompt, seed)
     if ctx.scenario.explicit_nulls:  # a pydantic server writes every field of its image model
         data = [{key: d.get(key) for key in ("url", "b64_json", "revised_prompt")} for d in data]
-    usage = {"input_tokens": prompt_tokens, "output_tokens": output_tokens,
-             "total_tokens": prompt_tokens + output_tokens,
-             "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": 0}}
+    usage: dict[str, Any] = {"input_tokens": prompt_tokens + image_tokens, "output_tokens": output_tokens,
+                             "total_tokens": prompt_tokens + image_tokens + output_tokens,
+                             "input_tokens_details": {"text_tokens": prompt_tokens, "image_tokens": image_tokens}}
+    if image_tokens:  # an edit's usage splits its output too (gpt-image-1.5, recorded 2026-08)
+        usage["output_tokens_details"] = {"image_tokens": output_tokens, "text_tokens": 0}
     if job.stream:
         return ResponsePlan(chunks=schedule(_events(ctx, job, data, usage)), media_type=SSE_TYPE, **stats)
     out: dict[str, Any] = {"created": ctx.now(), "data": data}
@@ -102,7 +110,7 @@ async def plan(ctx: Context, request: Request) -> ResponsePlan:
     return json_plan(out, **stats)
 
 
-def _job(ctx: Context, body: dict[str, Any]) -> Job:
+def job_of(ctx: Context, body: dict[str, Any]) -> Job:
     prompt = params.required(body, "prompt", str)
     gpt_hint = any(body.get(k) is not None for k in GPT_ONLY)
     name = params.optional(body, "model", str)

@@ -203,6 +203,31 @@ def test_image_errors(http: httpx.Client, body: dict, param: str | None, code: s
         assert error["message"] == message
 
 
+def test_edits(client: openai.OpenAI, http: httpx.Client) -> None:
+    """POST /v1/images/edits: multipart (the SDK's) and JSON with data URLs; the input images read and billed."""
+    src = png.render(3, 64, 64)
+    r = client.images.edit(image=("in.png", src, "image/png"), prompt="make it red", size="256x256")  # dall-e-2
+    assert check_png(httpx.get(r.data[0].url or "").content) == (256, 256, 3)
+    two = client.images.edit(model="gpt-image-1", prompt="combine them", quality="low",
+                             image=[("a.png", src, "image/png"), ("b.jpg", png.jpeg(4, 600, 300), "image/jpeg")])
+    assert check_png(base64.b64decode(two.data[0].b64_json or "")) == (1024, 1024, 3)
+    assert two.usage is not None and two.usage.input_tokens_details.image_tokens == 194 + 65 + 129 * 2  # 1 + 2 tiles
+    data_url = "data:image/png;base64," + base64.b64encode(src).decode()
+    raw = http.post("/v1/images/edits", json={"model": "gpt-image-1", "prompt": "x",
+                                              "images": [{"image_url": data_url}]}).json()
+    validate("ImagesResponse", raw)
+    assert raw["usage"]["input_tokens_details"]["image_tokens"] == 194 and raw["usage"]["output_tokens_details"]
+    for sent, param in (({"files": {"image": ("x.png", b"not an image", "image/png")}, "data": {"prompt": "x"}},
+                         "image"),
+                        ({"json": {"model": "gpt-image-1", "prompt": "x",
+                                   "images": [{"image_url": "https://example.org/logo.svg"}]}}, "images[0].image_url")):
+        bad = http.post("/v1/images/edits", **sent)  # type: ignore[arg-type]
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == param
+        assert bad.json()["error"]["code"] == "invalid_image_file"
+    missing = http.post("/v1/images/edits", json={"model": "gpt-image-1", "prompt": "x"})
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "missing_required_parameter"
+
+
 def test_sdk_errors(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError):
         client.images.generate(model="dall-e-2", prompt="x", size="1792x1024")
