@@ -187,3 +187,23 @@ def test_the_same_cassettes_replay_strict_and_fallback(world: tuple[str, dict[st
         assert simulated["gemini"].json()["candidates"][0]["content"]["parts"][0]["text"]
         assert simulated["bedrock"].json()["output"]["message"]["content"][0]["text"]
         assert simulated["ollama"].json()["message"]["content"]
+
+
+def test_bedrock_without_aws_credentials_is_unchecked_and_says_what_to_set(world: tuple[str, dict[str, Path]],
+                                                                          tmp_path: Path) -> None:
+    upstream, cassettes = world
+    report = tmp_path / "unsigned.json"
+    with pytest.MonkeyPatch.context() as env:
+        for name in ("SIMCTL_UPSTREAM_AWS_ACCESS_KEY_ID", "SIMCTL_UPSTREAM_AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                     "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK",
+                     "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                     "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+            env.delenv(name, raising=False)
+        env.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        code, _ = check("--upstream", upstream, "--report", str(report), str(cassettes["bedrock"]))
+    assert code == 3  # not checked: neither a pass nor a regression
+    results = json.loads(report.read_text())["results"]
+    assert {r["verdict"] for r in results} == {"error"}
+    assert all("AWS_ACCESS_KEY_ID" in r["reason"] for r in results)  # what to set
