@@ -103,7 +103,7 @@ def test_corpus_covers_every_endpoint_from_several_projects() -> None:
                    "POST /v1/vector_stores/{id}/file_batches/{id}/cancel 200", "POST /v1/conversations 200",
                    "DELETE /v1/conversations/{id} 200", "GET /v1/responses/{id}/input_items 200",
                    "POST /v1/responses/compact 200", "POST /v1/realtime/client_secrets 200",
-                   "POST /v1/images/edits 200", "POST /v1/images/edits 400"]:
+                   "POST /v1/images/edits 200", "POST /v1/images/edits 400", "POST /v1/images/variations 200"]:
         assert labels[needed], needed
     requests = [i.exchange.request_json() or {} for i in ITEMS]
     chat = [r for i, r in zip(ITEMS, requests, strict=True) if i.endpoint == "POST /v1/chat/completions"]

@@ -1,16 +1,18 @@
-"""POST /v1/images/edits: images edited from the client's own, as a multipart upload (`image`, or `image[]`
-for several, an optional `mask`) or, for the GPT image models, JSON with `images: [{image_url | file_id}]`.
+"""POST /v1/images/edits and /v1/images/variations: images made from the client's own. Edits come as a
+multipart upload (`image`, or `image[]` for several, an optional `mask`) or, for the GPT image models, JSON
+with `images: [{image_url | file_id}]`.
 
 The answer is a generation's (images.answer: the same sizes, formats and streams); what the edit reads is
 checked as OpenAI checks it: at least one image, each a PNG, JPEG or WebP (by its bytes, not its name),
 DALL-E 2 a single one, DALL-E 3 none. The GPT image models bill the input images as image tokens (65 plus
 129 per 512-pixel tile: 194 for a small image, as recorded). An http(s) `image_url` is not fetched (nothing
 leaves simctl): one whose path does not end in .png, .jpg, .jpeg or .webp gets the recorded 400 for an
-image OpenAI could not read (an .svg, 2026-08).
+image OpenAI could not read (an .svg, 2026-08). Variations are DALL-E 2's alone: one image, no prompt.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +50,20 @@ async def edit(ctx: Context, request: Request) -> ResponsePlan:
                       code="invalid_value")
     spent = sum(BASE_TOKENS + TILE_TOKENS * image_tokens.tiles(w, h) for w, h in sizes) if job.family == "gpt" else 0
     return await images.answer(ctx, request, job, "edit", spent)
+
+
+async def variation(ctx: Context, request: Request) -> ResponsePlan:
+    body, sizes = await _form(ctx, request)
+    if not sizes:
+        raise invalid("Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
+    model = body.get("model") or "dall-e-2"
+    if model != "dall-e-2":
+        raise invalid(f"Invalid value: '{model}'. Supported values are: 'dall-e-2'.", param="model",
+                      code="invalid_value")
+    if len(sizes) > 1:
+        raise invalid("Variations take one image.", param="image", code="invalid_value")
+    job = replace(images.job_of(ctx, {**body, "model": model, "prompt": "variation"}), prompt="")
+    return await images.answer(ctx, request, job, ("variation", *sizes[0]))
 
 
 async def _form(ctx: Context, request: Request) -> tuple[dict[str, Any], list[tuple[int, int]]]:

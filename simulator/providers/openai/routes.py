@@ -36,6 +36,7 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", "/v1/moderations", json=moderations.plan, repeatable=True),
     Endpoint("POST", "/v1/images/generations", raw=images.plan, repeatable=True),
     Endpoint("POST", "/v1/images/edits", raw=image_edits.edit, repeatable=True),
+    Endpoint("POST", "/v1/images/variations", raw=image_edits.variation, repeatable=True),
     Endpoint("GET", "/v1/images/files/{image_id}", raw=images.get_image, auth=False),
     Endpoint("POST", "/v1/files", raw=files.upload),
     Endpoint("GET", "/v1/files", raw=files.list_files),

@@ -226,6 +226,12 @@ def test_edits(client: openai.OpenAI, http: httpx.Client) -> None:
         assert bad.json()["error"]["code"] == "invalid_image_file"
     missing = http.post("/v1/images/edits", json={"model": "gpt-image-1", "prompt": "x"})
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "missing_required_parameter"
+    varied = client.images.create_variation(image=("in.png", src, "image/png"), n=2, size="256x256",
+                                            response_format="b64_json")
+    assert [check_png(base64.b64decode(d.b64_json or "")) for d in varied.data] == [(256, 256, 3)] * 2
+    with pytest.raises(openai.BadRequestError) as e:
+        client.images.create_variation(image=("in.png", src, "image/png"), model="gpt-image-1")
+    assert e.value.param == "model"
 
 
 def test_sdk_errors(client: openai.OpenAI) -> None:
