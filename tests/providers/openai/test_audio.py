@@ -174,6 +174,25 @@ def test_streamed_transcription(client: openai.OpenAI, clip: bytes) -> None:
     assert "".join(d["delta"] for d in deltas) == done["text"]
 
 
+def test_diarized_transcription(client: openai.OpenAI, clip: bytes) -> None:
+    """gpt-4o-transcribe-diarize: diarized_json with speaker-labelled segments, streamed as segment events."""
+    t = client.audio.transcriptions.create(model="gpt-4o-transcribe-diarize", file=("clip.mp3", clip),
+                                           response_format="diarized_json", chunking_strategy="auto")
+    body = t.model_dump(exclude_unset=True)
+    validate("CreateTranscriptionResponseDiarizedJson", body)
+    assert body["segments"][0]["speaker"] and body["segments"][0]["id"] == "seg_0"
+    events = list(client.audio.transcriptions.create(model="gpt-4o-transcribe-diarize", file=("clip.mp3", clip),
+                                                     response_format="diarized_json", chunking_strategy="auto",
+                                                     stream=True))
+    for e in events[:-1]:
+        validate("TranscriptTextSegmentEvent", e.model_dump(exclude_unset=True))
+    assert events[-1].type == "transcript.text.done" and len(events) > 1
+    with pytest.raises(openai.BadRequestError) as err:
+        client.audio.transcriptions.create(model="gpt-4o-transcribe", file=("clip.mp3", clip),
+                                           response_format="diarized_json")
+    assert err.value.body["param"] == "response_format"  # type: ignore[index]
+
+
 def test_transcription_errors(client: openai.OpenAI, clip: bytes) -> None:
     with pytest.raises(openai.BadRequestError) as e:
         client.audio.transcriptions.create(model="whisper-1", file=("notes.txt", b"hello"))
