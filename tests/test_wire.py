@@ -7,8 +7,9 @@ Responses streams with their keys, the header names OpenAI sent, the status (tes
 simulator/cassettes/shape.py). What simctl sends beyond the real answer is not a failure.
 
 KNOWN_GAPS lists the exchanges simctl does not match yet, each with a short reason: they are strict
-xfails, so CI stays green while the gaps are worked on, an exchange that starts matching fails as
-XPASS (remove it from the table then), and a new mismatch anywhere else fails.
+xfails (except CLOCKED ones, which hang on the replay's speed), so CI stays green while the gaps are
+worked on, an exchange that starts matching fails as XPASS (remove it from the table then), and a new
+mismatch anywhere else fails.
 `python scripts/wire_report.py` shows every mismatch grouped by what differs;
 `python scripts/wire_report.py --known-gaps` prints a fresh table.
 """
@@ -64,9 +65,15 @@ def outcomes() -> dict[str, Outcome]:
         return {o.item.id: o for o in run(url, ITEMS)}
 
 
+# Gaps that depend on how fast the replay runs (the batch clock, file indexing): a slow machine may let the
+# batch or the file get there, so they may pass; the others must fail until fixed.
+CLOCKED = (_POLL.format(state="in_progress"), _POLL.format(state="completed"), _INDEXING)
+
+
 def _param(item_id: str) -> object:
     gap = KNOWN_GAPS.get(item_id)
-    marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+    clocked = gap in CLOCKED or (gap or "").startswith("the completed batch's output file")
+    marks = [pytest.mark.xfail(strict=not clocked, reason=gap)] if gap else []
     return pytest.param(item_id, marks=marks, id=item_id)
 
 
