@@ -63,12 +63,25 @@ def pinned(core: int, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", str(core), *cmd] if PIN else cmd
 
 
+SERVERS: dict[int, int] = {}  # port -> pid of the server process started there (its CPU time is read around wrk)
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """The process's own CPU time (user + system), or None (no such process, or not Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @contextmanager
 def server(cmd: list[str], port: int, pin: bool = True, chat: bool = True) -> Iterator[float]:
     """Start a server process; yield seconds from start to its first answered request (chat=False: to the first
     accepted connection, for a server with no chat route)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(pinned(0, cmd) if pin else cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    SERVERS[port] = proc.pid  # taskset execs the server: the same process
     body = json.dumps(CHAT).encode()
     while True:
         try:
@@ -86,6 +99,7 @@ def server(cmd: list[str], port: int, pin: bool = True, chat: bool = True) -> It
     try:
         yield time.perf_counter() - t0
     finally:
+        SERVERS.pop(port, None)
         proc.terminate()
         try:
             proc.wait(15)
@@ -101,9 +115,11 @@ def wrk(port: int, conns: int, seconds: float, body: dict, path: str = "/v1/chat
     extra = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in (headers or {}).items())
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' + extra +
                       f"wrk.body = [[{json.dumps(body)}]]\n")
+    cpu0 = cpu_seconds(SERVERS.get(port))
     out = subprocess.run(pinned(1, ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script),
                                     f"http://127.0.0.1:{port}{path}"]),
                          capture_output=True, text=True).stdout
+    cpu1 = cpu_seconds(SERVERS.get(port))
     script.unlink()
 
     def ms(label: str) -> float:
@@ -114,8 +130,13 @@ def wrk(port: int, conns: int, seconds: float, body: dict, path: str = "/v1/chat
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    done = re.search(r"(\d+) requests in", out)
+    # The server's CPU time per answered request: on a shared machine the most stable figure (it does not
+    # count the time the server waited for a core), the server alone (wrk is on the other core).
+    cpu_us = (cpu1 - cpu0) / int(done.group(1)) * 1e6 if cpu0 is not None and cpu1 is not None and done and \
+        int(done.group(1)) else float("nan")
     return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": ms("50"), "p99_ms": ms("99"),
-            "non_2xx": int(errors.group(1)) if errors else 0}
+            "non_2xx": int(errors.group(1)) if errors else 0, "cpu_us": cpu_us}
 
 
 def scenario_file(tmp: Path, ttft: float = 0.0, itl: float = 0.0) -> str:
@@ -167,6 +188,9 @@ def measure_throughput(tmp: Path, conns: list[int], seconds: float, repeat: int,
         for c in conns:
             base = results["baseline"][c]["rps"]["median"]
             results[name][c]["ratio"] = results[name][c]["rps"]["median"] / base if base else float("nan")
+            # The same as CPU time per request, bare over simctl: what one core gives each, load aside.
+            results[name][c]["cpu_ratio"] = results["baseline"][c]["cpu_us"]["median"] / \
+                results[name][c]["cpu_us"]["median"]
     return results
 
 
@@ -188,6 +212,7 @@ def measure_wires(tmp: Path, conns: list[int], seconds: float, repeat: int) -> d
                         row[label] = {k: spread([r[k] for r in runs]) for k in runs[0]}
                     base = row["baseline"]["rps"]["median"]
                     row["ratio"] = row["simctl"]["rps"]["median"] / base if base else float("nan")
+                    row["cpu_ratio"] = row["baseline"]["cpu_us"]["median"] / row["simctl"]["cpu_us"]["median"]
     return out
 
 
@@ -453,9 +478,10 @@ def print_tables(r: dict) -> None:
         print(f"\n{kind} requests/s (median, spread) and ratio to the bare baseline")
         for name, by_conn in r[kind].items():
             for c, v in by_conn.items():
-                ratio = f"  ratio {v['ratio']:.2f}" if "ratio" in v else ""
+                ratio = f"  ratio {v['ratio']:.2f} (by CPU {v['cpu_ratio']:.2f})" if "ratio" in v else ""
                 print(f"  {name:16} c={c:<4} {v['rps']['median']:9.0f} rps ({v['rps']['min']:.0f}-"
                       f"{v['rps']['max']:.0f})  p50 {v['p50_ms']['median']:.2f} ms  p99 {v['p99_ms']['median']:.2f} ms"
+                      f"  CPU {v['cpu_us']['median']:.0f} us/req"
                       f"{ratio}")
     print("\ntiming (TTFT 100 ms, ITL 20 ms): errors in ms, measured minus configured")
     for name, by_n in r["timing"].items():
@@ -478,7 +504,9 @@ def print_tables(r: dict) -> None:
         for name, by_conn in r["wires"].items():
             for c, v in by_conn.items():
                 print(f"  {name:20} c={c:<4} bare {v['baseline']['rps']['median']:8.0f}  simctl "
-                      f"{v['simctl']['rps']['median']:8.0f}  ratio {v['ratio']:.2f}")
+                      f"{v['simctl']['rps']['median']:8.0f}  ratio {v['ratio']:.2f}  CPU us/req bare "
+                      f"{v['baseline']['cpu_us']['median']:.0f} simctl {v['simctl']['cpu_us']['median']:.0f} "
+                      f"(ratio {v['cpu_ratio']:.2f})")
     print("\ncassette load + index, fresh process (first: YAML parsed; cached: from the parsed-cassette cache)")
     for name, v in r["cassette_load"].items():
         print(f"  {name:22} {v['mb']:5.0f} MB  first {v['first_load_s']:.2f} s (RSS {v['first_rss_mb']:.0f} MB)  "
