@@ -28,11 +28,19 @@ _SCHEMA_KEYS = frozenset({"properties", "$defs", "definitions", "anyOf", "oneOf"
 _JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 _DEFS_INTRO = re.compile(r"more definitions to adhere to", re.I)
 _KEY_LIST = re.compile(
-    r"\b(?:keys?|fields?|properties|attributes|entries)\s*(?:named|called|:)?\s*"
+    r"\b(?:keys?|fields?|properties|attributes|entries)\b\s*(?:named|called|:)?\s*"
     r"((?:[`'\"]?[A-Za-z_][\w-]*[`'\"]?(?:\s*(?:,|and|&|\bor\b)\s*|\s*(?=[.;:)\n]|$))){1,20})", re.I)
+# A list of two or more names, or one quoted name: "`setup` and `punchline`", "name, age and city".
+_NAMES = (r"(?:[`'\"]?[A-Za-z_][\w-]*[`'\"]?\s*(?:,\s*(?:and\s+)?|\band\s+|&\s*)){1,19}[`'\"]?[A-Za-z_][\w-]*[`'\"]?"
+          r"|[`'\"][A-Za-z_][\w-]*[`'\"]")
+# ... named before the word: LangChain's json_mode example "respond in JSON with `setup` and `punchline` keys"
+_KEYS_WORD = re.compile(r"\s(?:keys?|fields?|properties|attributes)\b", re.I)
+_NAMES_AT_END = re.compile(rf"({_NAMES})\Z")
+# ... or right after "JSON with": "Return JSON with name and population."
+_JSON_WITH = re.compile(rf"\bjson(?:\s+object)?\s+(?:with|containing|having)\s+(?:the\s+|an?\s+)?({_NAMES})", re.I)
 _WORD = re.compile(r"[`'\"]?([A-Za-z_][\w-]*)[`'\"]?")
 _NOT_KEYS = frozenset({"and", "or", "the", "a", "an", "with", "of", "in", "json", "object", "format", "named",
-                       "called", "following", "only", "each"})
+                       "called", "following", "only", "each", "keys", "key", "fields", "field"})
 _ASK = re.compile(r"\b(?:list|give|generate|write|name|provide|return|create|suggest|extract|summari[sz]e|"
                   r"describe|find|make)\s+(?:me\s+)?(?:(?:a|an|the|some|one|two|three|four|five|six|seven|eight|"
                   r"nine|ten|\d+|few|several|short|brief|simple|list of)\s+)*([a-z][a-z-]{2,30})", re.I)
@@ -42,7 +50,8 @@ _SPECIAL = re.compile(r"[{}\"'\\]")
 _SPECIAL_CHARS = "{}\"'\\"
 _FENCE = re.compile(r"```json|code ?block", re.I)
 _RANGE = re.compile(r"\bbetween\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)", re.I)
-_INT_HINTS = ("age", "count", "year", "number", "num_", "quantity", "total", "rank", "id")
+_INT_HINTS = ("age", "count", "year", "number", "num_", "quantity", "total", "rank", "id", "population", "size",
+              "length", "height", "width", "weight")
 _FLOAT_HINTS = ("score", "confidence", "probability", "price", "rating", "amount", "ratio", "percent")
 _BOOL_PREFIXES = ("is_", "has_", "can_", "should_", "was_")
 
@@ -241,8 +250,16 @@ def _shape(example: Any) -> dict[str, Any]:
 
 def _named_keys(text: str) -> list[str]:
     keys: list[str] = []
-    for m in _KEY_LIST.finditer(text):
-        for w in _WORD.findall(m.group(1)):
+    found = sorted((m.start(1), m.group(1)) for pattern in (_KEY_LIST, _JSON_WITH) for m in pattern.finditer(text))
+    for i, m in enumerate(_KEYS_WORD.finditer(text)):  # names just before the word, looked for only there
+        before = _NAMES_AT_END.search(text, max(0, m.start() - 400), m.start())
+        if before is not None:
+            found.append((before.start(1), before.group(1)))
+        if i == MAX_CANDIDATES:
+            break
+    found.sort()
+    for _, names in found:
+        for w in _WORD.findall(names):
             if w.lower() not in _NOT_KEYS and w not in keys:
                 keys.append(w)
     return keys[:20]

@@ -110,6 +110,9 @@ def test_an_example_object_gives_its_keys_and_types(client: openai.OpenAI) -> No
 @pytest.mark.parametrize("ask,keys", [
     ("Return a JSON object with the keys name, age and city.", ["name", "age", "city"]),
     ("Reply in json with fields `title`, `summary` and `is_draft`.", ["title", "summary", "is_draft"]),
+    # LangChain's with_structured_output(method="json_mode") leaves the keys to the prompt, as in its docs
+    ("Tell me a joke about cats, respond in JSON with `setup` and `punchline` keys", ["setup", "punchline"]),
+    ("Tell me about Paris. Return JSON with name and population.", ["name", "population"]),
 ])
 def test_keys_the_prompt_names(client: openai.OpenAI, ask: str, keys: list[str]) -> None:
     r = client.chat.completions.create(model="gpt-4o", response_format={"type": "json_object"},
@@ -118,6 +121,8 @@ def test_keys_the_prompt_names(client: openai.OpenAI, ask: str, keys: list[str])
     assert list(out) == keys
     if "age" in out:
         assert isinstance(out["age"], int)
+    if "population" in out:
+        assert isinstance(out["population"], int)
     if "is_draft" in out:
         assert isinstance(out["is_draft"], bool)
 
