@@ -80,13 +80,19 @@ class Session(Protocol):
     async def run(self, socket: Socket) -> None: ...
 
 
+# The provider's simulated session for this upgrade, opened when asked (the cassette player's fallback).
+Simulate = Callable[[], Awaitable[Session]]
+
+
 class CassetteSessions(Protocol):
     """The recorded sessions (the cassette player): tried first on each upgrade, as the server's mode says.
 
     None from `open_session`: no recording answers this upgrade. Then in strict mode the upgrade is a miss
-    (an error frame and a close); in fallback and record-new modes the scenario's simulation answers."""
+    (an error frame and a close); in fallback and record-new modes the scenario's simulation answers.
+    `simulate` opens that simulation: in fallback mode a recorded session hands the connection over to it
+    at a client frame the recording does not have."""
 
-    async def open_session(self, upgrade: Upgrade) -> Session | None: ...
+    async def open_session(self, upgrade: Upgrade, simulate: Simulate | None = None) -> Session | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ import logging
 import socket
 import struct
 import time
+from collections.abc import Awaitable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -160,16 +161,19 @@ class Sockets:
 
     async def session(self, endpoint: SocketEndpoint, provider: str, upgrade: Upgrade) -> Session:
         """A recorded session first (as the mode says), else the provider's simulation."""
+        def simulate() -> Awaitable[Session]:
+            return endpoint.open(self.server.ctx, upgrade,
+                                 lambda event: self.decide(endpoint, upgrade, provider, event))
+
         if self.cassettes is not None:
-            recorded = await self.cassettes.open_session(upgrade)
+            recorded = await self.cassettes.open_session(upgrade, simulate)
             if recorded is not None:
                 return recorded
             if self.server.config.mode == "strict":
                 raise APIError(400, f"simctl: no recorded WebSocket session matches {upgrade.path} "
                                f"(model {upgrade.model!r}) and the server is in strict mode.",
                                code="cassette_miss")
-        return await endpoint.open(self.server.ctx, upgrade,
-                                   lambda event: self.decide(endpoint, upgrade, provider, event))
+        return await simulate()
 
     def upgrade(self, scope: Scope) -> Upgrade:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}

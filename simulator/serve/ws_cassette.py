@@ -11,8 +11,10 @@ A client frame that matches nothing is a miss, reported as an HTTP miss is (the 
 `simctl_cassette_total{result="miss"}` metric, the log). In strict mode the client gets the Realtime API's
 `error` event naming the closest recorded frame and the connection is closed with 1008 (policy violation:
 RFC 6455's code for a message the endpoint will not take; unlike 1011, a client does not take it for a
-server fault to retry). Fallback and record-new modes have no recording to go on with either, so they do
-the same after the miss is reported: the scenario's simulation starts from a fresh session, not mid-way.
+server fault to retry). In fallback mode the scenario's simulated session takes the connection over at that
+frame instead (Handover: it answers the frame that missed and what follows; the client keeps the
+recording's `session.created`; the conversation before the miss is unknown to it). Record-new has no
+recording to go on with: it refuses the frame as strict mode does.
 An upgrade no recording answers is a miss too: strict mode refuses it the same way (error event, 1008);
 record-new carries it to the upstream and journals the session (ws_forward.py); fallback leaves it to the
 scenario's simulated session.
@@ -28,10 +30,11 @@ import time
 from dataclasses import dataclass
 
 from .. import ids
-from ..api.websocket import Session, Socket, Upgrade
+from ..api.websocket import Session, Simulate, Socket, Upgrade
 from ..cassettes.source import CassetteSource, Miss
 from ..cassettes.websocket import NO_CLOSE_FRAME, Close, Frame, sendable
 from ..cassettes.ws_play import Playback, Timed, describe, frame_options, rotate
+from ..plan import ResponsePlan
 from ..record.record_new import Recording
 from ..state.store import Store
 from .metrics import Metrics
@@ -54,7 +57,7 @@ class CassettePlayer:
         self.source, self.store, self.metrics = source, store, metrics
         self.recording, self.upstream = recording, upstream  # record-new: where misses go, and are journalled
 
-    async def open_session(self, upgrade: Upgrade) -> Session | None:
+    async def open_session(self, upgrade: Upgrade, simulate: Simulate | None = None) -> Session | None:
         query = dict(upgrade.query)
         found = self.source.sessions.candidates(upgrade.path, query)
         if not found and self.recording is not None:
@@ -64,8 +67,9 @@ class CassettePlayer:
             n = await self.store.next_play(self.source.play_key(found))
             if n < len(found) or self.source.after_last != "fail":
                 self.metrics.cassette.labels("hit").inc()
-                return RecordedSession(self, upgrade, Playback(rotate(found, n, self.source.after_last),
-                                                               frame_options(self.source.opts)))
+                playback = Playback(rotate(found, n, self.source.after_last), frame_options(self.source.opts))
+                return RecordedSession(self, upgrade, playback,
+                                       simulate if self.source.mode == "fallback" else None)
         self.metrics.cassette.labels("miss").inc()
         closest, diff = self.source.sessions.closest(upgrade.path, query)
         if found:
@@ -99,8 +103,10 @@ class CassettePlayer:
 class RecordedSession:
     """One upgrade played from a recording (api.websocket.Session)."""
 
-    def __init__(self, player: CassettePlayer, upgrade: Upgrade, playback: Playback) -> None:
+    def __init__(self, player: CassettePlayer, upgrade: Upgrade, playback: Playback,
+                 simulate: Simulate | None = None) -> None:
         self.player, self.upgrade, self.playback = player, upgrade, playback
+        self.simulate = simulate  # fallback mode: the simulation takes over at a frame the recording lacks
         self.queue: asyncio.Queue[tuple[float, Frame | _CloseAction]] = asyncio.Queue()
 
     async def run(self, socket: Socket) -> None:
@@ -151,8 +157,48 @@ class RecordedSession:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
+        if self.simulate is not None:
+            simulated = await self.simulate()
+            await simulated.run(Handover(socket, payload))
+            return
         await socket.send(json.dumps(error_event(miss.message(), _event_id(payload))))
         await socket.close(*MISS_CLOSE)
+
+
+class Handover:
+    """The connection as the simulated session sees it when it takes over a recorded one (fallback mode): the
+    client frame that missed comes first, and the simulation's own `session.created` is not sent (the
+    client had the recording's). The simulation knows nothing of the conversation before the miss."""
+
+    def __init__(self, socket: Socket, pending: str | bytes) -> None:
+        self.socket, self.pending = socket, [pending]
+        self.greeted = False
+
+    @property
+    def closed(self) -> bool:
+        return self.socket.closed
+
+    async def receive(self) -> str | bytes | None:
+        return self.pending.pop() if self.pending else await self.socket.receive()
+
+    async def send(self, data: str | bytes) -> bool:
+        if not self.greeted:
+            self.greeted = True
+            if isinstance(data, str) and '"session.created"' in data[:60]:
+                return not self.socket.closed
+        return await self.socket.send(data)
+
+    async def send_plan(self, plan: ResponsePlan, since: float | None = None) -> bool:
+        self.greeted = True
+        return await self.socket.send_plan(plan, since)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.socket.close(code, reason)
+
+    def drop(self, reset: bool = False) -> None:
+        drop = getattr(self.socket, "drop", None)
+        if drop is not None:
+            drop(reset)
 
 
 class RefusedSession:

@@ -308,3 +308,27 @@ def test_a_client_frame_after_the_recording_ended_is_a_miss_naming_the_end() -> 
         message = asyncio.run(_one_too_many(url))
     assert "Closest recorded request: the end of the recorded session (3 client frames)" in message
     assert "the recording has no client frame after the 3 already matched" in message
+
+
+async def _taken_over(url: str) -> tuple[list[str], str]:
+    async with connect(_ws(url)) as ws:
+        types = [json.loads(await ws.recv())["type"]]
+        await ws.send(json.dumps({"type": "session.update", "event_id": "evt_off_script", "session": {
+            "type": "realtime", "output_modalities": ["text"], "instructions": "Answer at length."}}))
+        types.append(json.loads(await ws.recv())["type"])
+        await ws.send(json.dumps({"type": "response.create"}))
+        events = await _events_until(ws, "response.done")
+        types += [e["type"] for e in events]
+        return types, "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+
+
+def test_in_fallback_mode_the_simulation_takes_over_at_a_frame_the_recording_lacks() -> None:
+    with replaying(SAMPLE, speed=0, mode="fallback") as (url, server):
+        types, text = asyncio.run(_taken_over(url))
+        assert server.source is not None
+        misses = [m.message() for m in server.source.misses]
+    # The recording's session.created, then the simulation answers the off-script update and the response,
+    # with no second session.created.
+    assert types[:2] == ["session.created", "session.updated"] and types.count("session.created") == 1
+    assert "response.created" in types and types[-1] == "response.done" and text
+    assert len(misses) == 1 and "client frame #1: session.update" in misses[0]
