@@ -184,7 +184,7 @@ class Handover:
     async def send(self, data: str | bytes) -> bool:
         if not self.greeted:
             self.greeted = True
-            if isinstance(data, str) and '"session.created"' in data[:60]:
+            if isinstance(data, str) and _event_type(data) == "session.created":
                 return not self.socket.closed
         return await self.socket.send(data)
 
@@ -229,13 +229,22 @@ def error_event(message: str, client_event_id: str | None) -> dict[str, object]:
                       "event_id": client_event_id}}
 
 
-def _event_id(payload: str | bytes) -> str | None:
+def _field(payload: str | bytes, name: str) -> str | None:
+    """A top-level string field of a JSON text frame (`event_id`, `type`), or None."""
     if isinstance(payload, bytes):
         return None
     try:
         value = json.loads(payload)
     except ValueError:
         return None
-    event_id = value.get("event_id") if isinstance(value, dict) else None
-    return event_id if isinstance(event_id, str) else None
+    found = value.get(name) if isinstance(value, dict) else None
+    return found if isinstance(found, str) else None
+
+
+def _event_id(payload: str | bytes) -> str | None:
+    return _field(payload, "event_id")
+
+
+def _event_type(payload: str | bytes) -> str | None:
+    return _field(payload, "type")
 
