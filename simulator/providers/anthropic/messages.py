@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.context import Context
-from ...generate import jsongen, textgen, tokens
+from ...generate import json_mode, jsongen, textgen, tokens
 from ...generate import tools as toolgen
 from ...plan import SSE_TYPE, ResponsePlan, dumps
 from . import request, stream, wire
@@ -127,8 +127,9 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
         if schema is not None and ctx.directive.text is None:
             # Structured outputs: the text is JSON valid for the schema (A:M/strict-stream).
             text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
-        else:
-            text = textgen.generate(rng, prompt.last_user, DEFAULT_REPLY, told=ctx.directive).text
+        else:  # a schema written in the prompt and JSON asked for (instructor's ANTHROPIC_JSON): JSON
+            text = json_mode.unprompted(prompt.texts, prompt.last_user, rng, told=ctx.directive) or \
+                textgen.generate(rng, prompt.last_user, DEFAULT_REPLY, told=ctx.directive).text
         for s in body.get("stop_sequences") or []:
             if s and s in text:
                 text, stop_reason, stop_sequence = text[: text.index(s)], "stop_sequence", s

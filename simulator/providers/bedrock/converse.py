@@ -12,7 +12,7 @@ import numpy as np
 from starlette.requests import Request
 
 from ...api.context import Context
-from ...generate import jsongen, textgen, tokens
+from ...generate import json_mode, jsongen, textgen, tokens
 from ...generate.tools import Tool, choose
 from ...plan import ResponsePlan
 from ...scenario.catalog import ModelInfo
@@ -103,6 +103,8 @@ def _turn(ctx: Context, body: dict[str, Any], messages: list[dict[str, Any]], mo
         return Turn(tokens.pieces(json.dumps(given, ensure_ascii=False)), "tool_use", tool, common.tool_use_id(rng),
                     given, thinking, signature, common.lead_in(name, tool))
     text = _structured(body, rng)
+    if text is None:  # a schema written in the prompt and JSON asked for (instructor's BEDROCK_JSON): JSON
+        text = json_mode.unprompted(_said(body, messages), prompt, rng, told=ctx.directive)
     gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text, told=ctx.directive)
     return Turn(gen.pieces, STOP.get(gen.finish_reason, "end_turn"), thinking=thinking, signature=signature)
 
@@ -185,6 +187,13 @@ def _structured(body: dict[str, Any], rng: np.random.Generator) -> str | None:
                          "JSON.") from None
     schema = common.check_schema(schema, "outputConfig.textFormat.structure.jsonSchema.schema")
     return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
+
+
+def _said(body: dict[str, Any], messages: list[dict[str, Any]]) -> list[str]:
+    """The system blocks' and user turns' texts, in order."""
+    blocks = [b for b in body.get("system") or [] if isinstance(b, dict)]
+    blocks += [b for m in messages if m["role"] == "user" for b in m["content"] if isinstance(b, dict)]
+    return [b["text"] for b in blocks if isinstance(b.get("text"), str)]
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

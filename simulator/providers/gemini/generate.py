@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import ids
 from ...api.context import Context
-from ...generate import jsongen, textgen, tokens
+from ...generate import json_mode, jsongen, textgen, tokens
 from ...generate.directive import Directive
 from ...generate.tools import Tool, arguments, choose
 from ...plan import Chunk, ResponsePlan
@@ -188,8 +188,10 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], ind
     if s.schema is not None:  # JSON that validates; for text/x.enum the value itself
         value = jsongen.generate(s.schema, rng)
         text = value if s.mime == "text/x.enum" and isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    elif s.mime == "application/json":
-        text = json.dumps({"response": textgen.compose(rng, conv.prompt, 12).strip()})
+    elif s.mime == "application/json":  # JSON mode without a schema: what the conversation asks for
+        text = json_mode.reply(conv.texts, conv.prompt, rng)
+    else:  # a schema written in the prompt and JSON asked for (instructor's JSON modes): JSON
+        text = json_mode.unprompted(conv.texts, conv.prompt, rng, told=ctx.directive)
     room = None if s.limit is None else s.limit - thoughts
     gen = textgen.generate(rng, conv.prompt, ctx.scenario.reply_tokens, room, s.stops, text=text, told=ctx.directive)
     finish = "MAX_TOKENS" if gen.finish_reason == "length" else "STOP"

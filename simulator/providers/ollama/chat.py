@@ -189,6 +189,8 @@ def _answer(ctx: Context, rng_parts: tuple[Any, ...], prompt: str, said: list[st
         text = json.dumps(jsongen.generate(fmt, rng), ensure_ascii=False)
     elif fmt == "json":
         text = json_mode.reply(said, prompt, rng)
+    else:  # a schema written in the prompt and JSON asked for: JSON, as the model follows it
+        text = json_mode.unprompted(said, prompt, rng, told=ctx.directive)
     stop = opts.get("stop") or []
     gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit, stop, text=text, told=ctx.directive)
     answer.content, answer.done_reason = gen.pieces, gen.finish_reason

@@ -1,0 +1,66 @@
+"""The wire conditions that broke popular client libraries (docs/clients.md), reproduced with the official SDKs
+only: each test sends what the library sends and checks what the library reads from the answer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import anthropic
+import boto3
+import ollama
+import pytest
+from conftest import running_server
+from google import genai
+
+from simulator.config import ServerConfig
+
+# instructor's JSON modes put the model's JSON Schema in the system prompt and parse the first {...} of the
+# answer's text (ANTHROPIC_JSON, BEDROCK_JSON, GEMINI_JSON, and JSON with Ollama's or litellm's models).
+USER_SCHEMA = {"properties": {"name": {"title": "Name", "type": "string"},
+                              "age": {"title": "Age", "type": "integer"}},
+               "required": ["name", "age"], "title": "User", "type": "object"}
+INSTRUCTOR_SYSTEM = ("As a genius expert, your task is to understand the content and provide\n the parsed objects in "
+                     f"json that match the following json_schema:\n\n{json.dumps(USER_SCHEMA, indent=2)}\n\n"
+                     "Make sure to return an instance of the JSON, not the schema itself")
+ASK = "Extract: Jason is 25 years old"
+
+
+@pytest.fixture(scope="module")
+def url() -> Iterator[str]:
+    with running_server(ServerConfig(seed=5)) as base:
+        yield base
+
+
+def _user(text: str) -> None:
+    """instructor's parse: the outermost {...} of the text, validated against the model."""
+    out = json.loads(text[text.index("{"): text.rindex("}") + 1])
+    assert set(out) == {"name", "age"} and isinstance(out["name"], str) and isinstance(out["age"], int)
+
+
+def test_a_schema_in_the_system_prompt_gets_json_on_every_provider(url: str) -> None:
+    a = anthropic.Anthropic(base_url=url, api_key="k")
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, system=INSTRUCTOR_SYSTEM,
+                          messages=[{"role": "user", "content": ASK}])
+    _user(m.content[0].text)  # type: ignore[union-attr]
+    g = genai.Client(api_key="k", http_options={"base_url": url})
+    r = g.models.generate_content(model="gemini-2.5-flash", contents=ASK,
+                                  config={"system_instruction": INSTRUCTOR_SYSTEM})
+    _user(r.text or "")
+    b = boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1", aws_access_key_id="k",
+                     aws_secret_access_key="s")
+    c = b.converse(modelId="anthropic.claude-3-5-sonnet-20240620-v1:0", system=[{"text": INSTRUCTOR_SYSTEM}],
+                   messages=[{"role": "user", "content": [{"text": ASK}]}])
+    _user(c["output"]["message"]["content"][0]["text"])
+    o = ollama.Client(host=url).chat(model="llama3.1", messages=[{"role": "system", "content": INSTRUCTOR_SYSTEM},
+                                                                {"role": "user", "content": ASK}])
+    _user(o.message.content or "")
+
+
+def test_gemini_json_mime_without_a_schema_follows_the_prompt(url: str) -> None:
+    """litellm's `response_format={"type": "json_object"}` on gemini/ is responseMimeType alone."""
+    g = genai.Client(api_key="k", http_options={"base_url": url})
+    r = g.models.generate_content(model="gemini-2.5-flash", contents="Return JSON with the keys name and age.",
+                                  config={"response_mime_type": "application/json"})
+    out = json.loads(r.text or "")
+    assert list(out) == ["name", "age"] and isinstance(out["age"], int)
