@@ -84,6 +84,8 @@ def wait_until_healthy(url: str, proc: subprocess.Popen[Any] | None = None, time
         except httpx.TransportError:
             exited = proc is not None and proc.poll() is not None
             if exited or time.monotonic() > deadline:
+                if proc is not None and not exited:
+                    proc.kill()  # else communicate() waits for a process that may never end
                 said = proc.communicate()[1] if proc is not None and proc.stderr is not None else ""
                 raise RuntimeError(f"no answer from {url}/health: {said!r}") from None
             time.sleep(0.05)
@@ -100,7 +102,7 @@ def replay_process(*args: str, command: Sequence[str] | None = None, env: dict[s
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, proc)
+        wait_until_healthy(url, proc, timeout=60)  # --workers N starts N+1 processes: slow on a busy machine
         yield url, proc
     finally:  # a failed assertion must not leave the process running
         if proc.poll() is None:
@@ -121,13 +123,15 @@ def record_process(upstream: str, cassette: str | Path, *args: str,
     proc = subprocess.Popen([sys.executable, "-m", "simctl", "record", "--upstream", upstream, "--cassette",
                              str(cassette), "--port", str(port), "--quiet", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # mitmproxy's start takes seconds of CPU: long on a busy machine
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:
+                    proc.kill()  # else communicate() waits for a process that may never end
                 raise RuntimeError(proc.communicate()[1]) from None
             time.sleep(0.05)
     try:

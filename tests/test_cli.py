@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import free_port
 
-from simulator.testing import replay_process
+from simulator.testing import replay_process, wait_until_healthy
 
 
 def replay(*args: str) -> AbstractContextManager[tuple[str, subprocess.Popen[str]]]:
@@ -189,14 +189,7 @@ def test_binding_beyond_localhost_without_a_key_warns(extra: tuple[str, ...], wa
     proc = subprocess.Popen([sys.executable, "-m", "simctl", "replay", "--host", "127.0.0.2", "--port", str(port),
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.2:{port}/health")
-                break
-            except httpx.ConnectError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
+        wait_until_healthy(f"http://127.0.0.2:{port}", proc, timeout=60)  # --workers 2: three processes start
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=15)
