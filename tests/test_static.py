@@ -24,17 +24,14 @@ def test_ruff_is_clean() -> None:
 def test_mypy_strict_on_the_library(request: pytest.FixtureRequest) -> None:
     """[tool.mypy] in pyproject.toml: strict, files = simulator. Started when the tests were collected
     (conftest.py), so it has run beside the others; alone, it runs here."""
-    from conftest import MYPY_RUN
+    from conftest import mypy_result
 
-    started = request.config.stash.get(MYPY_RUN, None)
+    started = mypy_result(request.config, timeout=600)
     if started is None:
         done = run("-m", "mypy")
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr
         return
-    proc, out = started
-    code = proc.wait(timeout=600)
-    out.seek(0)
-    text = out.read().decode(errors="replace")
+    code, text = started
     assert code == 0, text[-6000:]
 
 
