@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import boto3
@@ -64,3 +65,45 @@ def test_gemini_json_mime_without_a_schema_follows_the_prompt(url: str) -> None:
                                   config={"response_mime_type": "application/json"})
     out = json.loads(r.text or "")
     assert list(out) == ["name", "age"] and isinstance(out["age"], int)
+
+
+# pydantic-ai's tool output: its output tool beside the agent's tools, under tool_choice required (Anthropic: any).
+WEATHER = {"name": "get_weather", "description": "Get the weather for a city.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+FINAL = {"name": "final_result", "description": "The final response which ends this conversation",
+         "parameters": {"type": "object", "properties": {"name": {"type": "string"},
+                                                         "population": {"type": "integer"}},
+                        "required": ["name", "population"]}}
+
+
+def test_a_required_call_ends_in_the_output_tool_not_a_loop(url: str) -> None:
+    """Calling get_weather for "Tell me about Paris", and again after its result, looped until pydantic-ai's
+    request limit (50)."""
+    import openai
+
+    o = openai.OpenAI(base_url=url + "/v1", api_key="k")
+    tools: list[Any] = [{"type": "function", "function": f} for f in (WEATHER, FINAL)]
+    first = o.chat.completions.create(model="gpt-4o-mini", tool_choice="required", tools=tools,
+                                      messages=[{"role": "user", "content": "Tell me about Paris"}])
+    assert first.choices[0].message.tool_calls[0].function.name == "final_result"  # type: ignore[index,union-attr]
+    weather: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
+    call = o.chat.completions.create(model="gpt-4o-mini", tool_choice="required", tools=tools, messages=weather)
+    tc = call.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert tc.function.name == "get_weather"  # type: ignore[union-attr]
+    weather += [call.choices[0].message.model_dump(exclude_none=True),
+                {"role": "tool", "tool_call_id": tc.id, "content": "sunny"}]
+    then = o.chat.completions.create(model="gpt-4o-mini", tool_choice="required", tools=tools, messages=weather)
+    assert then.choices[0].message.tool_calls[0].function.name == "final_result"  # type: ignore[index,union-attr]
+    a = anthropic.Anthropic(base_url=url, api_key="k")
+    anthropic_tools: list[Any] = [{"name": f["name"], "description": f["description"], "input_schema": f["parameters"]}
+                                  for f in (WEATHER, FINAL)]
+    msgs: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, tools=anthropic_tools,
+                          tool_choice={"type": "any"}, messages=msgs)
+    use = next(b for b in m.content if b.type == "tool_use")
+    assert use.name == "get_weather"
+    msgs += [{"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in m.content]},
+             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "sunny"}]}]
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, tools=anthropic_tools,
+                          tool_choice={"type": "any"}, messages=msgs)
+    assert [b.name for b in m.content if b.type == "tool_use"] == ["final_result"]

@@ -149,6 +149,37 @@ _INVOKE = re.compile(r"\b(?:use|using|call|calling|invoke|run|try|test)\b\W+(?:\
                      re.IGNORECASE)
 
 
+# A tool that delivers the answer itself: agent frameworks' output tools (pydantic-ai's final_result, "The final
+# response which ends this conversation"; structured-output tools named answer, submit, respond ...).
+_FINAL_NAME = frozenset({"final", "answer", "respond", "response", "result", "output", "submit", "finish", "done",
+                         "reply", "complete"})
+_FINAL_ABOUT = re.compile(r"\bfinal (?:answer|response|result|output)\b|\bends? (?:this|the) conversation\b",
+                          re.IGNORECASE)
+
+
+def _final(tool: Tool) -> bool:
+    name = set(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", tool.name).replace("_", " ").replace("-", " ").lower().split())
+    return bool(name & _FINAL_NAME) or bool(_FINAL_ABOUT.search(tool.description))
+
+
+def _required(tools: list[Tool], prompt: str, after_tool_result: bool, calls: Calls | None) -> Tool:
+    """`tool_choice: required` (Anthropic's `any`, Gemini's ANY): a call, but not the same one forever. The
+    tool the user's message is about while it has not answered; else the tool that gives the final answer
+    (pydantic-ai's final_result, offered beside get_weather under `required`: calling get_weather again after
+    its result, or for "Tell me about Paris", looped until the agent's request limit); else the first."""
+    answered = calls.answered if calls is not None else frozenset()
+    open_ = [t for t in tools if t.name not in answered] or tools
+    relevant = [t for t in open_ if relevance(t, prompt) > 0]
+    if calls is None and after_tool_result:  # which tool answered is not known: the answer's tool, if any
+        relevant = []
+    if relevant:
+        return max(relevant, key=lambda t: relevance(t, prompt))
+    final = [t for t in tools if _final(t)]
+    if final:
+        return final[0]
+    return open_[0] if calls is not None else max(tools, key=lambda t: _overlap(t, prompt))
+
+
 def relevance(tool: Tool, prompt: str) -> int:
     """How many of the prompt's meaningful words the tool's name and description share (one more for a
     question of arithmetic put to a calculator)."""
@@ -187,7 +218,9 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
     if tool_choice not in (None, "auto", "required"):
         raise invalid(f"Invalid value: '{tool_choice}'. Supported values are: 'none', 'auto', and 'required'.",
                       param="tool_choice", code="invalid_value")
-    if calls is not None and tool_choice != "required":
+    if tool_choice == "required":
+        return _required(tools, prompt, after_tool_result, calls)
+    if calls is not None:
         open_ = [t for t in tools if t.name not in calls.answered and calls.failed.get(t.name, 0) <= MAX_RETRIES]
         wanted = [t for t in open_ if relevance(t, prompt) > 0]
         if not wanted and calls.earlier and _FOLLOW_UP.fullmatch(prompt):
@@ -195,14 +228,14 @@ def choose(tools: list[Tool], tool_choice: Any, prompt: str, after_tool_result: 
         if not wanted and not calls.used and _INVOKE.search(prompt):
             wanted = open_
         return max(wanted, key=lambda t: relevance(t, prompt)) if wanted else None  # max(): the first of equals
-    if after_tool_result and tool_choice != "required":
+    if after_tool_result:
         return None
+    return max(tools, key=lambda t: _overlap(t, prompt))  # max() keeps the first of equals: the first tool
+
+
+def _overlap(tool: Tool, prompt: str) -> int:
     words = set(re.findall(r"[a-z0-9]+", prompt.lower()))
-
-    def overlap(t: Tool) -> int:
-        return len(words & set(re.findall(r"[a-z0-9]+", f"{t.name.replace('_', ' ')} {t.description}".lower())))
-
-    return max(tools, key=overlap)  # max() keeps the first of equals: the first tool by default
+    return len(words & set(re.findall(r"[a-z0-9]+", f"{tool.name.replace('_', ' ')} {tool.description}".lower())))
 
 
 def arguments(tool: Tool, rng: np.random.Generator) -> str:
