@@ -180,12 +180,15 @@ def test_recorded_timing_and_speed(tmp_path: Path) -> None:
                         out.append((time.perf_counter() - t0) * 1000)
             return out
 
+    # No chunk comes before its recorded time (give or take the clocks' 15 ms); lateness is the machine's
+    # load (another test, another xdist worker), so it gets room, but less than a whole recorded gap: a
+    # stream paced twice, or not at all, still fails.
     at = arrivals(1.0)
     assert len(at) == 5
-    assert abs(at[0] - 200) < 60 and all(abs((b - a) - 100) < 40 for a, b in zip(at[:4], at[1:4], strict=False))
+    assert all(want - 15 <= got < want + 90 for got, want in zip(at, (200, 300, 400, 500), strict=False)), at
     fast = arrivals(2.0)
-    assert abs(fast[3] - 250) < 60
-    assert arrivals(0)[-1] < 100
+    assert all(want - 15 <= got < want + 90 for got, want in zip(fast, (100, 150, 200, 250), strict=False)), fast
+    assert arrivals(0)[-1] < 260  # at speed 1 the last chunk is 520 ms in; 154 ms was seen at load avg ~7
 
 
 def test_fallback_and_record_new(tmp_path: Path) -> None:
