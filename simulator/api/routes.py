@@ -38,6 +38,10 @@ class Endpoint:
     # `simctl cassette check` (record/drift.py) may send a recorded request to this route again: it asks for an
     # answer and changes nothing upstream (it costs tokens, nothing else). A function: asked with the path.
     repeatable: bool | Repeatable = False
+    # The recorders (record/capture.py) keep this route's `application/json` answer as a stream, item by item with
+    # its time, when the function says so of the request: Gemini's `:streamGenerateContent` without `alt=sse`
+    # sends one JSON array over time, which a whole body would replay at once, without the recorded pace.
+    array_stream: Callable[[Request], bool] | None = None
 
     def repeats(self, path: str) -> bool:
         return self.repeatable(path) if callable(self.repeatable) else self.repeatable
@@ -45,8 +49,9 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class UpstreamKey:
-    """How the provider's upstream takes simctl's own key when simctl sends a request the client did not (the drift
-    check re-sending a recorded one, whose credentials were never kept): the header it goes in, the environment
+    """How the provider's upstream takes simctl's own key when simctl sends a request upstream (the drift check
+    re-sending a recorded one, whose credentials were never kept; record-new forwarding a miss, whose client's
+    credentials are never passed on): the header it goes in, the environment
     variables it is read from (the first set), and whether it goes as `Bearer KEY`. Header "sigv4": the request
     is signed with simctl's own AWS credentials (record/sigv4.py), unless one of the variables holds a bearer
     token (a Bedrock API key), which then goes as `Authorization: Bearer`."""
@@ -54,6 +59,9 @@ class UpstreamKey:
     header: str = "authorization"
     variables: tuple[str, ...] = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
     bearer: bool = True
+    # A query parameter the provider's clients may present their key in (Gemini's `?key=`): never sent upstream,
+    # simctl's own key goes in `header` instead.
+    query: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import eventstream
@@ -23,8 +23,11 @@ from ..cassettes.load import (
 from ..cassettes.redact import redact_interaction
 from ..sse import split_events
 from .inflate import Inflate
+from .json_array import ArraySplit
+from .route_of import route_of
 
 SSE = "text/event-stream"
+JSON = "application/json"
 # Streams of binary frames, recorded frame by frame as base64 chunks: AWS's event-stream (Bedrock).
 BINARY_STREAMS = (eventstream.MEDIA_TYPE,)
 # Streams of JSON lines, recorded line by line (Ollama's NDJSON).
@@ -41,6 +44,19 @@ def stream_kind(content_type: str) -> str | None:
     return "binary" if media in BINARY_STREAMS else None
 
 
+def response_stream_kind(content_type: str, status: int, method: str, path: str, headers: Mapping[str, str],
+                         query: Mapping[str, str]) -> str | None:
+    """stream_kind, and "array" for a JSON array sent over time: a 2xx JSON answer of a route whose provider says
+    the request asks for one (Endpoint.array_stream: Gemini's `:streamGenerateContent` without `alt=sse`)."""
+    kind = stream_kind(content_type)
+    if kind is not None or not 200 <= status < 300 or content_type.split(";", 1)[0].strip().lower() != JSON:
+        return kind
+    found = route_of(method, path, headers, query)
+    if found is None or found.endpoint.array_stream is None:
+        return None
+    return "array" if found.endpoint.array_stream(found.request) else None
+
+
 def split_lines(buffer: bytes) -> tuple[list[bytes], bytes]:
     """Whole lines (each with its newline) and the unfinished rest."""
     end = buffer.rfind(b"\n") + 1
@@ -51,14 +67,17 @@ class Tap:
     """A stream's events as they go by: (ms since `started` on `clock`, event bytes), data returned unchanged.
 
     A compressed stream is decoded for the record (the client still gets it as it came); one that
-    does not decode is not recorded (`failed` says why): redaction could not see into it. `binary`: the
-    events are length-prefixed frames (AWS event-stream), not SSE events; `lines`: each line is one (NDJSON).
+    does not decode is not recorded (`failed` says why): redaction could not see into it. `kind` (as
+    response_stream_kind says): "binary": the events are length-prefixed frames (AWS event-stream), not SSE events;
+    "lines": each line is one (NDJSON); "array": each item of a JSON array (json_array.py).
     """
 
     def __init__(self, started: float, content_encoding: str = "",
-                 clock: Callable[[], float] = time.time, binary: bool = False, lines: bool = False) -> None:
+                 clock: Callable[[], float] = time.time, kind: str = "sse") -> None:
         self.started, self.clock = started, clock
-        self.split = eventstream.split if binary else split_lines if lines else split_events
+        splits: dict[str, Callable[[bytes], tuple[list[bytes], bytes]]] = {
+            "binary": eventstream.split, "lines": split_lines, "array": ArraySplit()}
+        self.split = splits.get(kind, split_events)
         self.events: list[tuple[float, bytes]] = []
         self.rest = b""
         self.failed: str | None = None

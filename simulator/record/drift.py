@@ -161,8 +161,9 @@ def recorded_usage(r: Response, keys: UsageKeys | None = None) -> tuple[int, int
 
 
 def _json_line(line: str) -> Any:
+    """An NDJSON line's value, or a JSON-array stream's item (its `[` or separator before it taken off)."""
     try:
-        return json.loads(line)
+        return json.loads(line.lstrip(" \t\r\n[,"))
     except ValueError:
         return None
 
@@ -175,7 +176,7 @@ def _values(r: Response) -> list[Any]:
         return value if isinstance(value, list) else [value]
     chunks = r.chunks or []
     if not any(c.base64 is not None for c in chunks):
-        return [c.data if c.raw is None else _json_line(c.raw) for c in chunks]  # raw: an NDJSON line
+        return [c.data if c.raw is None else _json_line(c.raw) for c in chunks]  # raw: a line or an item
     out = []
     try:
         for _, payload in eventstream.events(body_bytes(r)):

@@ -22,20 +22,15 @@ from ..cassettes.load import KEEP_REQUEST_HEADERS, Interaction
 from ..cassettes.redact import MASK
 from ..errors import APIError
 from . import sigv4
-from .capture import Capture, Tap, make_interaction, stream_kind
+from .capture import Capture, Tap, make_interaction, response_stream_kind
 from .inflate import decode
 from .route_of import route_of
 
 log = logging.getLogger("simctl.record")
 
-KEY_VARIABLES = ("SIMCTL_UPSTREAM_KEY", "OPENAI_API_KEY")
-# A Google client's (google-genai reads GEMINI_API_KEY and GOOGLE_API_KEY; the pytest plugin keeps a real one
-# in SIMCTL_UPSTREAM_GOOGLE_KEY while the test's environment holds a dummy).
-GOOGLE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY")
-# An Azure client's key travels as `api-key` (an Entra token as a Bearer, which the default case forwards).
-AZURE_KEY_VARIABLES = ("SIMCTL_UPSTREAM_AZURE_KEY", "AZURE_OPENAI_API_KEY", "SIMCTL_UPSTREAM_KEY")
-# An Anthropic client's key travels as `x-api-key` (the client sends anthropic-version with it).
-ANTHROPIC_KEY_VARIABLES = ("SIMCTL_UPSTREAM_ANTHROPIC_KEY", "ANTHROPIC_API_KEY", "SIMCTL_UPSTREAM_KEY")
+# OpenAI's key (the default UpstreamKey's variables): what the Realtime API's WebSocket forwarding sends
+# (serve/ws_forward.py; only OpenAI's provider has WebSocket routes).
+KEY_VARIABLES = UpstreamKey().variables
 # Bedrock Runtime's paths (providers/bedrock/routes.py claims them): never an OpenAI-style key for these.
 BEDROCK_PATHS = ("/model/", "/guardrail/", "/async-invoke")
 
@@ -46,20 +41,23 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
     """The upstream's answer to the request, as a redacted Interaction. `raw_path`: the path as the client sent
     it (escapes kept), sent upstream for a Bedrock request: an ARN's `%2F` must stay one. `key`: how the upstream
     takes simctl's key, for a request simctl sends of its own (the drift check's, from a cassette, which holds no
-    credential); None: as the client's own headers say (record-new)."""
+    credential); None (record-new): the key the provider whose route the path is declares (Provider.upstream_key),
+    so no provider's key ever goes to another's path, whatever headers the client sent."""
     auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    found = route_of(method, path, headers, query)
     params: dict[str, str] | None
     if key is not None:
         query = {k: v for k, v in query.items() if v != MASK}  # a recorded credential, masked: never sent
+    own = found.provider.upstream_key if found is not None else None
     if key is not None and key.header == "sigv4":
         auth = next((f"Bearer {os.environ[v]}" for v in key.variables if os.environ.get(v)), "")
         send, url, params = await _bedrock(upstream, method, raw_path or _escaped(path), query, headers, body, auth,
                                            sign=not auth)
-    elif sigv4.is_sigv4(auth) or path.startswith(BEDROCK_PATHS):
+    elif key is None and (own.header == "sigv4" if own is not None else
+                          sigv4.is_sigv4(auth) or path.startswith(BEDROCK_PATHS)):
         send, url, params = await _bedrock(upstream, method, raw_path or path, query, headers, body, auth)
     else:
-        send, params = _with_key(query, headers, _bearer_names(method, path, headers, query)) if key is None \
-            else _keyed(query, headers, key)
+        send, params = _keyed(query, headers, key or own or UpstreamKey())
         url = upstream.rstrip("/") + path
     send["accept-encoding"] = "identity"  # chunks as sent, not compressed
     started = time.perf_counter()
@@ -67,9 +65,8 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
         async with client.stream(method, url, params=params, headers=send, content=body) as r:
             # Asked for identity, an upstream may still compress: what is recorded is the decoded text.
             encoding = r.headers.get("content-encoding", "")
-            kind = stream_kind(r.headers.get("content-type", ""))
-            tap = (Tap(started, encoding, clock=time.perf_counter, binary=kind == "binary", lines=kind == "lines")
-                   if kind else None)
+            kind = response_stream_kind(r.headers.get("content-type", ""), r.status_code, method, path, headers, query)
+            tap = Tap(started, encoding, clock=time.perf_counter, kind=kind) if kind else None
             raw = b""
             async for part in r.aiter_raw():
                 if tap is not None:
@@ -97,12 +94,14 @@ async def forward(client: httpx.AsyncClient, upstream: str, method: str, path: s
 
 
 def _keyed(query: dict[str, str], headers: dict[str, str], key: UpstreamKey) -> tuple[dict[str, str], dict[str, str]]:
-    """The headers and query to send: the kept ones, and simctl's key where the provider's upstream takes it."""
+    """The headers and query to send: the kept ones (never a credential of the client's: no key header is kept, and
+    the provider's key query parameter goes), and simctl's key, from the provider's own variables, where the
+    provider's upstream takes it."""
     send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
     value = next((os.environ[v] for v in key.variables if os.environ.get(v)), None)
     if value:
         send[key.header] = f"Bearer {value}" if key.bearer else value
-    return send, query
+    return send, {k: v for k, v in query.items() if not key.query or k != key.query}
 
 
 def _escaped(path: str) -> str:
@@ -111,41 +110,6 @@ def _escaped(path: str) -> str:
         return path
     model, _, operation = path.removeprefix("/model/").rpartition("/")
     return f"/model/{quote(model, safe='')}/{operation}" if model else path
-
-
-def _bearer_names(method: str, path: str, headers: dict[str, str], query: dict[str, str]) -> tuple[str, ...]:
-    """Where a Bearer key for this request's provider is read: its own variables when it takes a Bearer key
-    (Ollama's: a local Ollama, or ollama.com, is never sent an OpenAI key), else OpenAI's."""
-    found = route_of(method, path, headers, query)
-    own = found.provider.upstream_key if found is not None else None
-    return own.variables if own is not None and own.header == "authorization" and own.bearer else KEY_VARIABLES
-
-
-def _with_key(query: dict[str, str], headers: dict[str, str],
-              bearer: tuple[str, ...] = KEY_VARIABLES) -> tuple[dict[str, str], dict[str, str]]:
-    """The headers and query to send: the client's kept ones, with the upstream key from simctl's environment
-    (`bearer`: the variables of a key that goes as `Authorization: Bearer`)."""
-    # A Google client (x-goog-api-key or ?key=) gets the upstream key the same way, from its own variables too.
-    google = any(k.lower() == "x-goog-api-key" for k in headers) or "key" in query
-    # An Azure client sends `api-key` alone (an OpenAI client that adds one still sends its Bearer key).
-    azure = not google and any(k.lower() == "api-key" for k in headers) and not any(
-        k.lower() == "authorization" for k in headers)
-    claude = not google and not azure and any(k.lower() in ("x-api-key", "anthropic-version") for k in headers)
-    names = (GOOGLE_KEY_VARIABLES if google else AZURE_KEY_VARIABLES if azure else ANTHROPIC_KEY_VARIABLES if claude
-             else bearer)
-    key = next((os.environ[v] for v in names if os.environ.get(v)), None)
-    send = {k: v for k, v in headers.items() if k.lower() in KEEP_REQUEST_HEADERS}
-    if google:
-        query = {k: v for k, v in query.items() if k != "key"}
-        if key:
-            send["x-goog-api-key"] = key
-    elif azure and key:
-        send["api-key"] = key
-    elif claude and key:
-        send["x-api-key"] = key
-    elif key:
-        send["authorization"] = f"Bearer {key}"
-    return send, query
 
 
 async def _bedrock(upstream: str, method: str, path: str, query: dict[str, str], headers: dict[str, str],

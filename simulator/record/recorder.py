@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from mitmproxy import ctx, exceptions, http
 from mitmproxy.proxy.layers.http import _http1
 
-from .capture import Capture, Redaction, Tap, make_interaction, stream_kind
+from .capture import Capture, Redaction, Tap, make_interaction, response_stream_kind
 from .inflate import decode
 from .writer import CassetteWriter
 from .ws_capture import from_flow, make_ws_interaction
@@ -77,10 +77,11 @@ class Recorder:
         assert flow.response is not None
         if not self._wanted(flow):
             return
-        kind = stream_kind(flow.response.headers.get("content-type", ""))
+        req = flow.request
+        kind = response_stream_kind(flow.response.headers.get("content-type", ""), flow.response.status_code,
+                                    req.method, req.path.split("?", 1)[0], dict(req.headers), dict(req.query))
         if kind is not None:
-            tap = Tap(flow.request.timestamp_start, flow.response.headers.get("content-encoding", ""),
-                      binary=kind == "binary", lines=kind == "lines")
+            tap = Tap(req.timestamp_start, flow.response.headers.get("content-encoding", ""), kind=kind)
             flow.response.stream = tap
             flow.metadata["simctl_tap"] = tap
         elif flow.response.stream:  # a body over stream_large_bodies: passed on as it comes, kept here

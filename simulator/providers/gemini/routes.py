@@ -40,6 +40,11 @@ METHODS: dict[str, tuple[str, str]] = {
 }
 
 
+def array_stream(request: Request) -> bool:
+    """`:streamGenerateContent` without `alt=sse`: the JSON array sent item by item (recorded as a stream)."""
+    return wire.target(request)[1] == "streamGenerateContent" and request.query_params.get("alt") != "sse"
+
+
 def repeatable(path: str) -> bool:
     """Every method served answers and keeps nothing: the drift check may send each again."""
     return path.rpartition(":")[2] in METHODS
@@ -91,7 +96,8 @@ ROUTES: list[Endpoint] = [
     route
     for version in ("v1beta", "v1")
     for route in (
-        Endpoint("POST", f"/{version}/models/{{model:path}}", raw=dispatch, repeatable=repeatable),
+        Endpoint("POST", f"/{version}/models/{{model:path}}", raw=dispatch, repeatable=repeatable,
+                 array_stream=array_stream),
         Endpoint("GET", f"/{version}/models", raw=models.list_models, repeatable=True),
         Endpoint("GET", f"/{version}/models/{{model:path}}", raw=models.get_model, repeatable=True),
     )
@@ -102,7 +108,8 @@ PROVIDER = Provider(name="gemini", routes=tuple(ROUTES), check_key=check_key, pr
                     rate_limit_headers=False, claims=wire.is_ours, stream_error=errors.stream_error,
                     fault_error=errors.fault_error,
                     upstream_key=UpstreamKey("x-goog-api-key", ("SIMCTL_UPSTREAM_GOOGLE_KEY", "GEMINI_API_KEY",
-                                                                "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY"), bearer=False),
+                                                                "GOOGLE_API_KEY", "SIMCTL_UPSTREAM_KEY"), bearer=False,
+                                              query="key"),
                     usage=UsageKeys(at=(("usageMetadata",),), input=("promptTokenCount",),
                                     output=("candidatesTokenCount",), thinking=("thoughtsTokenCount",),
                                     prices="google"),
