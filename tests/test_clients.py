@@ -107,3 +107,106 @@ def test_a_required_call_ends_in_the_output_tool_not_a_loop(url: str) -> None:
     m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, tools=anthropic_tools,
                           tool_choice={"type": "any"}, messages=msgs)
     assert [b.name for b in m.content if b.type == "tool_use"] == ["final_result"]
+
+
+# LlamaIndex's ReActAgent: the tools and the format in the system prompt, the observation as the next user message.
+LLAMA_REACT = """You have access to the following tools:
+> Tool Name: get_weather
+Tool Description: get_weather(city: str) -> str
+Get the weather for a city.
+Tool Args: {"properties": {"city": {"title": "City", "type": "string"}}, "required": ["city"], "type": "object"}
+
+## Output Format
+
+```
+Thought: The current language of the user is: (user's language). I need to use a tool to help me answer the question.
+Action: tool name (one of get_weather) if using a tool.
+Action Input: the input to the tool, in a JSON format representing the kwargs (e.g. {"input": "hello world"})
+```
+
+If this format is used, the tool will respond in the following format:
+
+```
+Observation: tool response
+```
+
+At that point, you MUST respond in one of the following two formats:
+
+```
+Thought: I can answer without using any more tools. I'll use the user's language to answer
+Answer: [your answer here (In the same language as the user's question)]
+```
+"""
+# LangChain's create_react_agent (the hwchase17/react prompt): one message, the scratchpad appended to it.
+LANGCHAIN_REACT = """Answer the following questions as best you can. You have access to the following tools:
+
+get_weather(city: str) -> str - Get the weather for a city.
+
+Use the following format:
+
+Question: the input question you must answer
+Thought: you should always think about what to do
+Action: the action to take, should be one of [get_weather]
+Action Input: the input to the action
+Observation: the result of the action
+... (this Thought/Action/Action Input/Observation can repeat N times)
+Thought: I now know the final answer
+Final Answer: the final answer to the original input question
+
+Begin!
+
+Question: What's the weather in Paris?
+Thought:"""
+
+
+def test_a_react_prompt_gets_an_action_then_an_answer(url: str) -> None:
+    """A ReAct agent got prose: LlamaIndex took the schema-shaped JSON simctl wrote for its final answer."""
+    import openai
+
+    o = openai.OpenAI(base_url=url + "/v1", api_key="k")
+    msgs: list[Any] = [{"role": "system", "content": LLAMA_REACT},
+                       {"role": "user", "content": "What's the weather in Paris?"}]
+    act = o.chat.completions.create(model="gpt-4o-mini", messages=msgs).choices[0].message.content or ""
+    lines = act.splitlines()
+    assert lines[0].startswith("Thought:") and lines[1] == "Action: get_weather"
+    assert list(json.loads(lines[2].removeprefix("Action Input: "))) == ["city"]
+    msgs += [{"role": "assistant", "content": act}, {"role": "user", "content": "Observation: sunny"}]
+    done = o.chat.completions.create(model="gpt-4o-mini", messages=msgs).choices[0].message.content or ""
+    assert done.startswith("Thought:") and "\nAnswer: " in done and "Action:" not in done
+    a = anthropic.Anthropic(base_url=url, api_key="k")
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500,
+                          messages=[{"role": "user", "content": LANGCHAIN_REACT}])
+    text = m.content[0].text  # type: ignore[union-attr]
+    assert "\nAction: get_weather\nAction Input: " in text and "Final Answer" not in text
+    scratch = LANGCHAIN_REACT + " I should look it up.\nAction: get_weather\nAction Input: Paris\nObservation: sunny\n"
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=[{"role": "user", "content": scratch}])
+    assert "\nFinal Answer: " in m.content[0].text  # type: ignore[union-attr]
+
+
+# litellm's prompt for a model it sends no `tools` to (`ollama/` on /api/generate, format json).
+LITELLM_FUNCTIONS = ('### User:\nWhat\'s the weather in Paris?\n\n### System:\nTo call a function, reply with JSON '
+                     'ONLY in this format {"name": "function_name", "arguments":{"argument_name": "argument_value"}}. '
+                     'Once a function result answers the request, reply to the user in plain text instead of calling a '
+                     'function again. The following functions are available to you:\n'
+                     "{'type': 'function', 'function': {'name': 'get_weather', 'description': 'Get the weather for a "
+                     "city', 'parameters': {'type': 'object', 'properties': {'city': {'type': 'string'}}, "
+                     "'required': ['city']}}}\n\n\n")
+
+
+def test_litellm_function_prompt_gets_one_call_then_an_answer(url: str) -> None:
+    """The object simctl wrote had the function definition's shape: litellm saw no call, the tool never ran."""
+    o = ollama.Client(host=url)
+    call = json.loads(o.generate(model="llama3.1", prompt=LITELLM_FUNCTIONS, format="json").response)
+    assert call["name"] == "get_weather" and list(call["arguments"]) == ["city"]
+    after = LITELLM_FUNCTIONS + f"### Assistant:\n{json.dumps(call)}\n\n### User:\nsunny\n\n"
+    answer = json.loads(o.generate(model="llama3.1", prompt=after, format="json").response)
+    assert "arguments" not in answer
+
+
+def test_json_with_named_keys_without_json_mode(url: str) -> None:
+    """litellm drops `response_format: json_object` for Claude (no schema): the prompt alone asks for JSON."""
+    a = anthropic.Anthropic(base_url=url, api_key="k")
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=[
+        {"role": "user", "content": "Tell me about Paris in JSON with keys name and population"}])
+    out = json.loads(m.content[0].text)  # type: ignore[union-attr]
+    assert list(out) == ["name", "population"] and isinstance(out["population"], int)

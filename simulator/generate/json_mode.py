@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import directive, jsongen, textgen
+from . import directive, jsongen, prompted, textgen
 
 MAX_SCAN = 200_000  # characters of one message searched for a schema
 MAX_SCAN_TOTAL = 400_000  # ... and of the whole conversation, latest messages first
@@ -64,19 +64,30 @@ def mentions_json(texts: Iterable[str]) -> bool:
 def unprompted(texts: list[str], prompt: str, rng: np.random.Generator, *, told: directive.Directive) -> str | None:
     """Without JSON mode: a conversation that writes out a JSON Schema and asks for JSON gets JSON, as a model
     following it answers (instructor's MD_JSON mode, prompts such as "Respond only with valid JSON that matches
-    this exact schema"), in a ```json block when a code block is asked for. None: prose as usual, and always
-    when a scenario rule gives the reply text."""
-    if told.text is not None or not mentions_json(texts):
+    this exact schema"), and so does a last message asking for JSON with the keys it names or an example, in a
+    ```json block when a code block is asked for; a tool protocol written in the prompt gets its reply
+    (generate/prompted.py). None: prose as usual, and always when a scenario rule gives the reply text."""
+    if told.text is not None:
         return None
-    schema = find_schema(texts)
-    if schema is None:
+    protocol = prompted.reply(texts, prompt, rng)  # ReAct, or litellm's JSON function calls, in the prompt
+    if protocol is not None or not mentions_json(texts):
+        return protocol
+    if find_schema(texts) is not None:
+        text = reply(texts, prompt, rng)
+    elif mentions_json([prompt]) and (_named_keys(prompt) or any(o and not _is_schema(o) for o in _objects(prompt))):
+        text = reply([prompt], prompt, rng)  # "Tell me about Paris in JSON with keys name and population"
+    else:
         return None
-    text = reply(texts, prompt, rng)
     return f"```json\n{text}\n```" if _FENCE.search(" ".join(texts[-2:])) else text
 
 
 def reply(texts: list[str], prompt: str, rng: np.random.Generator) -> str:
     """The JSON object text for a conversation whose messages are `texts` (system first) and last ask `prompt`."""
+    call = prompted.json_call(texts, prompt, rng)  # litellm's function calls for models without tools
+    if call == "":  # ... made: the answer, as an object that is not a call
+        return json.dumps({"response": textgen.compose(rng, prompt, 24).strip()}, ensure_ascii=False)
+    if call is not None:
+        return call
     schema = find_schema(texts)
     if schema is not None:
         instance = jsongen.generate(_bounded(schema, prompt), rng, hint=prompt)
