@@ -140,7 +140,7 @@ class CassetteSource:
             played: list[Chunk] = []
             last = 0.0
             for c in r.chunks or []:
-                token = c.data not in ("[DONE]", None) or c.base64 is not None
+                token = c.data not in ("[DONE]", None) or c.base64 is not None or _array_item(c.raw)
                 played.append(Chunk(c.to_bytes(), self._scale(c.at_ms - last), token))
                 last = c.at_ms
             media = r.headers.get("content-type", SSE_TYPE)
@@ -162,6 +162,12 @@ class CassetteSource:
 
     def _scale(self, ms: float) -> float:
         return 0.0 if self.speed == 0 else max(ms, 0.0) / 1000.0 / self.speed
+
+
+def _array_item(raw: str | None) -> bool:
+    """A JSON-array stream's item as recorded (record/json_array.py: the `[` or a separator, then an object): a
+    token-bearing chunk, as an SSE event is, for `--timing scenario` and the inter-token metrics."""
+    return raw is not None and raw.lstrip(" \t\r\n")[:1] in ("[", ",") and raw.rstrip().endswith("}")
 
 
 def split(completion: dict[str, Any]) -> list[bytes]:

@@ -8,6 +8,8 @@ the client is a raw httpx stream, as a REST client without the SDK reads it."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,8 +115,18 @@ def test_record_new_keeps_each_item_with_its_time(upstream: str, tmp_path: Path)
         assert r.status_code == 200
     live = b"".join(reads)
     _check_recorded(path, live)
+    validate = subprocess.run([sys.executable, "-m", "simctl", "cassette", "validate", str(path)],
+                              capture_output=True, text=True)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict")) as replay:
         _check_replayed(replay, live)
+    # --timing scenario: the items are the stream's tokens, paced by the scenario's model (a lower bound)
+    items = len(json.loads(live))
+    with running_server(ServerConfig(cassettes=(str(path),), mode="strict", timing="scenario",
+                                     knobs={"ttft": "0", "itl": "60"})) as replay:
+        started = time.perf_counter()
+        _check_replayed(replay, live)
+        assert time.perf_counter() - started >= 0.060 * (items - 1) * 0.9
 
 
 SEEN: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (path, headers, query) each request reached with
