@@ -31,8 +31,9 @@ from ..cassettes.redact import binary_stream_text, find_secrets, websocket_binar
 from ..errors import ConfigError
 from ..sse import split_events
 from . import har_ws, vcr
-from .capture import Capture, Redaction, make_interaction, split_lines, stream_kind
+from .capture import Capture, Redaction, make_interaction, response_stream_kind, split_lines
 from .exporter import EXTENSION
+from .json_array import ArraySplit
 from .ws_capture import WsCapture, from_flow, make_ws_interaction
 
 FORMATS = ("vcr", "har", "mitmproxy")
@@ -191,7 +192,9 @@ def _ws_interaction(c: Captured, upstream: str, rules: Rules) -> Interaction | s
 def _events(c: Captured) -> list[tuple[float, bytes]] | None:
     """A stream's events with their times: as exported by simctl when the extension says so; else
     spread over the recorded duration (the first at the first byte when known); else evenly."""
-    kind = stream_kind(c.resp_headers.get("content-type", ""))
+    url = urlsplit(c.url)
+    kind = response_stream_kind(c.resp_headers.get("content-type", ""), c.status, c.method, url.path or "/",
+                                c.req_headers, dict(parse_qsl(url.query, keep_blank_values=True)))
     if kind is None:
         return None
     marks = c.ext.get("events")
@@ -202,9 +205,9 @@ def _events(c: Captured) -> list[tuple[float, bytes]] | None:
             start += int(size)
         return out
     # SSE events, or AWS event-stream frames (Bedrock: VCR keeps the whole binary stream as one body)
-    # NDJSON (Ollama): one event per line
+    # NDJSON (Ollama): one event per line; a JSON-array stream (Gemini without alt=sse): one per item
     events, rest = (eventstream.split(c.body) if kind == "binary" else split_lines(c.body) if kind == "lines"
-                    else split_events(c.body))
+                    else ArraySplit()(c.body) if kind == "array" else split_events(c.body))
     events += [rest] if rest else []
     n = len(events)
     if not c.duration_ms:

@@ -120,6 +120,13 @@ def test_record_new_keeps_each_item_with_its_time(upstream: str, tmp_path: Path)
     assert validate.returncode == 0, validate.stdout + validate.stderr
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict")) as replay:
         _check_replayed(replay, live)
+    # exported as VCR.py (one body) and imported again: the same items at the same times
+    exported, back = tmp_path / "vcr.yaml", tmp_path / "back.yaml"
+    for argv in (["export", "--format", "vcr", str(path), "-o", str(exported)], ["import", str(exported), "-o",
+                                                                                  str(back)]):
+        done = subprocess.run([sys.executable, "-m", "simctl", *argv], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert _items_and_times(back) == _items_and_times(path)
     # --timing scenario: the items are the stream's tokens, paced by the scenario's model (a lower bound)
     items = len(json.loads(live))
     with running_server(ServerConfig(cassettes=(str(path),), mode="strict", timing="scenario",
@@ -127,6 +134,24 @@ def test_record_new_keeps_each_item_with_its_time(upstream: str, tmp_path: Path)
         started = time.perf_counter()
         _check_replayed(replay, live)
         assert time.perf_counter() - started >= 0.060 * (items - 1) * 0.9
+
+
+def test_a_vcr_cassette_of_a_json_array_stream_imports_item_by_item(tmp_path: Path) -> None:
+    """A VCR.py cassette (no times) of a REST client's JSON-array stream: one chunk per item, spread evenly."""
+    items = [{"candidates": [{"content": {"parts": [{"text": w}], "role": "model"}, "index": 0}]}
+             for w in ("One", " two", " three")]
+    body = "[" + "\r\n,".join(json.dumps(i, indent=2) for i in items) + "]"
+    vcr = {"interactions": [{"request": {"method": "POST", "uri": "https://generativelanguage.googleapis.com" + STREAM,
+                                         "body": json.dumps(BODY), "headers": {"content-type": ["application/json"]}},
+                             "response": {"status": {"code": 200, "message": "OK"}, "body": {"string": body},
+                                          "headers": {"content-type": ["application/json; charset=UTF-8"]}}}],
+           "version": 1}
+    (tmp_path / "vcr.yaml").write_text(json.dumps(vcr))
+    done = subprocess.run([sys.executable, "-m", "simctl", "import", str(tmp_path / "vcr.yaml"), "-o",
+                           str(tmp_path / "c.yaml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    texts, times = _items_and_times(tmp_path / "c.yaml")
+    assert "".join(texts) == body and len(texts) == 4 and times == sorted(times) and times[0] < times[-1]
 
 
 SEEN: list[tuple[str, dict[str, str], dict[str, str]]] = []  # (path, headers, query) each request reached with
