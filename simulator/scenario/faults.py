@@ -123,7 +123,8 @@ def inject(plan: ResponsePlan, fault: Fault, error_plan: Callable[[APIError], Re
         err = error_for(fault, plan.model)
         if plan.media_type.startswith("application/json") and plan.chunks and plan.chunks[0].data.startswith(b"["):
             # A JSON array written as it grows (Gemini's stream without alt=sse): the error object is its last item.
-            data = (b"[" if k == 0 else b"\r\n,") + error_plan(err).body.rstrip() + b"\r\n]"
+            # Framed as the items before it (providers/gemini/wire.ARRAY_SEPARATOR): `,\r\n`, the item and its newline.
+            data = (b"[" if k == 0 else b",\r\n") + error_plan(err).body.rstrip() + b"\n]"
         else:
             data = stream_error(err)
         return r(plan, chunks=(*plan.chunks[:k], Chunk(data, 0.0, False)), fault=fault.label)

@@ -57,7 +57,9 @@ def _check_recorded(path: Path, live: bytes) -> None:
     assert "".join(texts).encode() == live  # the pieces are the body, byte for byte
     items = json.loads(live)
     assert len(texts) == len(items) + 1 and texts[-1].strip() == "]"  # one piece per item, then the `]`
-    # each item with the separator before it, as the upstream wrote it (simctl's emitter: `\r\n,`)
+    # as Google frames it (simctl's emitter): each item pretty-printed with its newline, `,\r\n` between them
+    assert live.startswith(b"[{\n") and live.count(b"}\n,\r\n{\n") == len(items) - 1 and live.endswith(b"}\n]")
+    # each item with the separator before it, as the upstream wrote it
     assert texts[0].startswith("[{") and all(t.lstrip().startswith(",") and t.rstrip().endswith("}")
                                              for t in texts[1:-1])
     assert times == sorted(times) and times[-2] - times[0] >= GAP_MS * (len(items) - 1) * 0.8

@@ -331,8 +331,9 @@ def stream(answers: list[Answer], name: str, sse: bool) -> ResponsePlan:
                 events.append((response(answers[i], parts, name, rid, final, sum(seen), i, total), token))
     if sse:
         chunks = [(wire.event(obj), token) for obj, token in events]
-    else:  # the JSON array google's REST clients read without alt=sse: `[{...}\r\n,{...}\r\n]`
-        chunks = [((b"[" if i == 0 else b"\r\n,") + wire.pretty(obj).rstrip(b"\n"), tok)
+    else:  # the JSON array REST clients read without alt=sse: each item pretty-printed with its newline, `,\r\n`
+        # between items, as Google's front end frames it: `[{...}\n,\r\n{...}\n]`
+        chunks = [((b"[" if i == 0 else wire.ARRAY_SEPARATOR) + wire.pretty(obj), tok)
                   for i, (obj, tok) in enumerate(events)]
         chunks.append((b"]", False))
     planned: tuple[Chunk, ...] = schedule(chunks)

@@ -11,6 +11,10 @@ from starlette.requests import Request
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream"
+# Between the items of the JSON-array stream (`:streamGenerateContent` without alt=sse), after an item's newline:
+# `}\n,\r\n{\n`, as REST clients of the Gemini API split it (Google's front end frames Firestore's streamed
+# answers the same way).
+ARRAY_SEPARATOR = b",\r\n"
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 
 
