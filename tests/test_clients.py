@@ -210,3 +210,19 @@ def test_json_with_named_keys_without_json_mode(url: str) -> None:
         {"role": "user", "content": "Tell me about Paris in JSON with keys name and population"}])
     out = json.loads(m.content[0].text)  # type: ignore[union-attr]
     assert list(out) == ["name", "population"] and isinstance(out["population"], int)
+
+
+def test_tool_arguments_take_the_place_the_question_names(url: str) -> None:
+    """Agent loops called get_weather(city="Toronto") for "What's the weather in Paris?"."""
+    import openai
+
+    ask = "What's the weather in New York?"
+    o = openai.OpenAI(base_url=url + "/v1", api_key="k")
+    r = o.chat.completions.create(model="gpt-4o-mini", tools=[{"type": "function", "function": WEATHER}],
+                                  messages=[{"role": "user", "content": ask}])
+    assert json.loads(r.choices[0].message.tool_calls[0].function.arguments) == {"city": "New York"}  # type: ignore
+    a = anthropic.Anthropic(base_url=url, api_key="k")
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=[{"role": "user", "content": ask}],
+                          tools=[{"name": "get_weather", "description": WEATHER["description"],
+                                  "input_schema": WEATHER["parameters"]}])
+    assert [b.input for b in m.content if b.type == "tool_use"] == [{"city": "New York"}]

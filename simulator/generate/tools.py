@@ -238,6 +238,35 @@ def _overlap(tool: Tool, prompt: str) -> int:
     return len(words & set(re.findall(r"[a-z0-9]+", f"{tool.name.replace('_', ' ')} {tool.description}".lower())))
 
 
-def arguments(tool: Tool, rng: np.random.Generator) -> str:
-    """JSON arguments that validate against the tool's parameter schema."""
-    return json.dumps(jsongen.generate(tool.parameters, rng), ensure_ascii=False)
+def arguments(tool: Tool, rng: np.random.Generator, prompt: str = "") -> str:
+    """JSON arguments that validate against the tool's parameter schema, taking what the user's message names
+    where a model would ("What's the weather in Paris?" -> `city: "Paris"`)."""
+    return json.dumps(given(tool.parameters, rng, prompt), ensure_ascii=False)
+
+
+# String arguments a model copies from the question: a place named after "in", "for", "to"... (capitalised
+# words), or the question itself for a search.
+_PLACE_KEYS = frozenset({"city", "location", "place", "country", "region", "destination", "origin", "town",
+                         "state", "city_name", "location_name", "address"})
+_QUERY_KEYS = frozenset({"query", "q", "search", "search_query", "question", "input", "text", "prompt", "topic",
+                         "keywords", "search_term", "term"})
+_PLACE = re.compile(r"\b(?:in|for|at|to|from|of|near)\s+((?:[A-Z][\w'.-]*)(?:\s+[A-Z][\w'.-]*){0,3})")
+
+
+def given(schema: dict[str, Any], rng: np.random.Generator, prompt: str) -> Any:
+    """An instance of `schema` whose top-level free strings come from `prompt` where it names them."""
+    value = jsongen.generate(schema, rng)
+    props = schema.get("properties")
+    if not prompt or not isinstance(value, dict) or not isinstance(props, dict):
+        return value
+    place = _PLACE.search(prompt)
+    for key, sub in props.items():
+        if key not in value or not isinstance(sub, dict) or sub.get("type") != "string" or \
+                {"enum", "const", "format", "pattern", "maxLength", "minLength"} & set(sub):
+            continue
+        name = key.lower()
+        if name in _PLACE_KEYS and place is not None:
+            value[key] = place.group(1).rstrip(".")
+        elif name in _QUERY_KEYS:
+            value[key] = prompt.strip()[:200]
+    return value

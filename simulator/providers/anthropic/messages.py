@@ -164,7 +164,7 @@ def _tool_blocks(body: dict[str, Any], prompt: request.Prompt, tool: toolgen.Too
     if choice != "required" and not named:
         out.append(Block("text", pieces=tokens.pieces(f"I'll use the {tool.name} tool to help with this.")))
     for t in chosen:
-        args = toolgen.arguments(t, rng)
+        args = toolgen.arguments(t, rng, prompt.last_user)
         out.append(Block("tool_use", pieces=_json_pieces(args), name=t.name, id=wire.tool_use_id()))
     return out
 

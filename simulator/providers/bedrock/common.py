@@ -13,7 +13,7 @@ from starlette.requests import Request
 from ...api.context import Context
 from ...errors import APIError
 from ...generate import jsongen, tokens
-from ...generate.tools import Tool
+from ...generate.tools import Tool, given
 from ...scenario.catalog import ModelInfo
 
 TEXT_KINDS = ("chat", "reasoning")
@@ -111,9 +111,9 @@ def check_schema(schema: Any, where: str) -> dict[str, Any]:
     return schema
 
 
-def arguments(tool: Tool, rng: np.random.Generator) -> dict[str, Any]:
-    """A tool's input, valid for its schema."""
-    value = jsongen.generate(tool.parameters, rng)
+def arguments(tool: Tool, rng: np.random.Generator, prompt: str = "") -> dict[str, Any]:
+    """A tool's input, valid for its schema (a place or query the question names, as a model copies it)."""
+    value = given(tool.parameters, rng, prompt)
     return value if isinstance(value, dict) else {}
 
 

@@ -99,7 +99,7 @@ def _turn(ctx: Context, body: dict[str, Any], messages: list[dict[str, Any]], mo
     thinking, signature = _thinking(body, model, name, prompt, rng)
     tool = choose(tools, choice, prompt, after_tool, told=ctx.directive)
     if tool is not None:
-        given = common.arguments(tool, rng)
+        given = common.arguments(tool, rng, prompt)
         return Turn(tokens.pieces(json.dumps(given, ensure_ascii=False)), "tool_use", tool, common.tool_use_id(rng),
                     given, thinking, signature, common.lead_in(name, tool))
     text = _structured(body, rng)

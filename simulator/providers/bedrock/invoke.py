@@ -81,7 +81,7 @@ def _answer(ctx: Context, ask: Ask, rng: np.random.Generator) -> Answer:
     prompt_tokens = common.count(common.text_of(ask.counted))
     tool = choose(ask.tools, ask.choice, ask.prompt, ask.after_tool, told=ctx.directive)
     if tool is not None:
-        given = common.arguments(tool, rng)
+        given = common.arguments(tool, rng, ask.prompt)
         pieces = tokens.pieces(json.dumps(given, ensure_ascii=False))
         latency = common.latency_ms(rng, len(pieces))
         return Answer(pieces, "tool_use", prompt_tokens, ask.prompt, latency, latency // 3, tool,

@@ -179,7 +179,7 @@ def _answer(ctx: Context, rng_parts: tuple[Any, ...], prompt: str, said: list[st
         limit = None if limit is None else limit - len(answer.thinking)
     tool = choose(tools, None, prompt, after_tool, told=ctx.directive)
     if tool is not None:
-        args = arguments(tool, rng)
+        args = arguments(tool, rng, prompt)
         answer.call = {"id": "call_" + _call_suffix(rng), "function": {"index": 0, "name": tool.name,
                                                                         "arguments": json.loads(args)}}
         answer.call_tokens = len(tokens.pieces(args))

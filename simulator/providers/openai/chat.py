@@ -142,7 +142,7 @@ def _choices(ctx: Context, job: Job) -> list[Choice]:
         tool = None if refused else choose(job.tools, job.tool_choice, prompt, after_tool, told=ctx.directive,
                                            calls=calls)
         if tool is not None:
-            choices.append(Choice(i, tokens.pieces(arguments(tool, rng)),
+            choices.append(Choice(i, tokens.pieces(arguments(tool, rng, prompt)),
                                   "function_call" if job.legacy else "tool_calls", tool,
                                   "" if job.legacy else ctx.new_id("call_"), job.legacy))
             continue

@@ -108,7 +108,7 @@ def _call(ctx: Context, job: Job, out: Answer, ids: Ids, tool: Tool, rng: Any) -
         said = f"I'll use {tool.name} to look that up."
         out.output.append(message_item(ids("msg_"), said, False, "commentary"))
         out.pieces[out.output[-1]["id"]] = tokens.pieces(said)
-    out.output.append(function_call_item(ids("fc_"), ctx.new_id("call_"), tool.name, arguments(tool, rng)))
+    out.output.append(function_call_item(ids("fc_"), ctx.new_id("call_"), tool.name, arguments(tool, rng, job.prompt)))
     out.pieces[out.output[-1]["id"]] = tokens.pieces(out.output[-1]["arguments"])
 
 
