@@ -101,10 +101,14 @@ def test_measured_ttft_and_gaps_match_the_model(tmp_path: Path) -> None:
             ttfts += t
             gaps += g
     assert len(ttfts) == 40 and len(gaps) > 400
-    assert abs(statistics.median(ttfts) - 0.15) < 0.02
-    assert abs(statistics.mean(ttfts) - 0.15) < 0.03
-    assert abs(statistics.median(gaps) - 0.02) < 0.006
-    assert abs(statistics.mean(gaps) - 0.02) < 0.006
+    # Early is a bug (a socket cannot be ahead of the plan), so the lower bounds are the model's, less a few
+    # standard errors; late is mostly the machine's load (another xdist worker, other processes: a median
+    # TTFT of 173 ms was seen at load avg ~8), so the upper bounds leave room, still well short of what a
+    # delay applied twice gives (300 ms, 40 ms).
+    assert 0.13 < statistics.median(ttfts) < 0.20
+    assert 0.13 < statistics.mean(ttfts) < 0.21
+    assert 0.014 < statistics.median(gaps) < 0.032
+    assert 0.014 < statistics.mean(gaps) < 0.032
     # The spread is the model's, not a constant: uniform(10 ms, 30 ms) has an interquartile range of 10 ms.
     q1, q3 = np.quantile(gaps, [0.25, 0.75])
     assert 0.005 < q3 - q1 < 0.02
