@@ -226,3 +226,8 @@ def test_tool_arguments_take_the_place_the_question_names(url: str) -> None:
                           tools=[{"name": "get_weather", "description": WEATHER["description"],
                                   "input_schema": WEATHER["parameters"]}])
     assert [b.input for b in m.content if b.type == "tool_use"] == [{"city": "New York"}]
+    g = genai.Client(api_key="k", http_options={"base_url": url})
+    call = g.models.generate_content(model="gemini-2.5-flash", contents=ask, config={
+        "tools": [{"function_declarations": [WEATHER]}],
+        "automatic_function_calling": {"disable": True}}).function_calls
+    assert call and call[0].args == {"city": "New York"}

@@ -218,7 +218,7 @@ def _calls(offered: list[Tool], choice: Any, conv: req.Conversation, rng: np.ran
             chosen = named
     parts = []
     for k, t in enumerate(chosen):
-        call: dict[str, Any] = {"name": t.name, "args": json.loads(arguments(t, rng))}
+        call: dict[str, Any] = {"name": t.name, "args": json.loads(arguments(t, rng, conv.prompt))}
         if name.startswith("gemini-3"):  # Gemini 3 numbers its calls: 8 lowercase alphanumerics (recorded)
             call["id"] = ids.token(8).lower()
         part: dict[str, Any] = {"functionCall": call}
