@@ -96,7 +96,7 @@ def plan(ctx: Context, ask: Ask) -> Planned:
     previous = ask.conversation[-1].get("id") if ask.conversation and in_conversation else None
     builder = _Builder(ask.beta, response, previous, in_conversation)
     if tool is not None:
-        pieces, spoken = _call(builder, tool, rng), 0.0
+        pieces, spoken = _call(builder, tool, rng, prompt), 0.0
     else:
         gen = textgen.generate(rng, prompt, ctx.scenario.reply_tokens, limit if isinstance(limit, int) else None,
                                told=ctx.directive)
@@ -187,9 +187,9 @@ def _message(b: _Builder, pieces: list[str], speak: bool, voice: str, speed: flo
     return seconds
 
 
-def _call(b: _Builder, tool: Tool, rng: np.random.Generator) -> list[str]:
+def _call(b: _Builder, tool: Tool, rng: np.random.Generator, prompt: str) -> list[str]:
     """A function_call item, its arguments streamed in deltas."""
-    args = arguments(tool, rng)
+    args = arguments(tool, rng, prompt)
     item = {"id": new_id("item_"), "type": "function_call", "status": "in_progress", "name": tool.name,
             "call_id": "call_" + new_id("")[:16], "arguments": ""}
     b.open(item)
