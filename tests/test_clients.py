@@ -210,6 +210,9 @@ def test_json_with_named_keys_without_json_mode(url: str) -> None:
         {"role": "user", "content": "Tell me about Paris in JSON with keys name and population"}])
     out = json.loads(m.content[0].text)  # type: ignore[union-attr]
     assert list(out) == ["name", "population"] and isinstance(out["population"], int)
+    m = a.messages.create(model="claude-sonnet-4-5", max_tokens=500, messages=[
+        {"role": "user", "content": "My JSON has fields name and age, how do I validate it?"}])
+    assert not m.content[0].text.startswith("{")  # type: ignore[union-attr]  # a question about JSON: prose
 
 
 def test_tool_arguments_take_the_place_the_question_names(url: str) -> None:

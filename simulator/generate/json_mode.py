@@ -40,7 +40,8 @@ _NAMES_AT_END = re.compile(rf"({_NAMES})\Z")
 _JSON_WITH = re.compile(rf"\bjson(?:\s+object)?\s+(?:with|containing|having)\s+(?:the\s+|an?\s+)?({_NAMES})", re.I)
 _WORD = re.compile(r"[`'\"]?([A-Za-z_][\w-]*)[`'\"]?")
 _NOT_KEYS = frozenset({"and", "or", "the", "a", "an", "with", "of", "in", "json", "object", "format", "named",
-                       "called", "following", "only", "each", "keys", "key", "fields", "field"})
+                       "called", "following", "only", "each", "keys", "key", "fields", "field", "are", "is",
+                       "be", "to", "for", "that", "this", "should", "must", "will"})
 _ASK = re.compile(r"\b(?:list|give|generate|write|name|provide|return|create|suggest|extract|summari[sz]e|"
                   r"describe|find|make)\s+(?:me\s+)?(?:(?:a|an|the|some|one|two|three|four|five|six|seven|eight|"
                   r"nine|ten|\d+|few|several|short|brief|simple|list of)\s+)*([a-z][a-z-]{2,30})", re.I)
@@ -48,6 +49,10 @@ _PLURAL_COUNT = re.compile(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+
                            re.I)
 _SPECIAL = re.compile(r"[{}\"'\\]")
 _SPECIAL_CHARS = "{}\"'\\"
+# The message asks for its answer in JSON ("in JSON", "return a JSON object", "JSON only"), not about JSON.
+_ASKS_JSON = re.compile(r"\b(?:in|as|return|respond|reply|answer|output|formatted(?:\s+as)?|give|produce|provide|"
+                        r"write|generate)\s+(?:(?:a|an|the|valid|only|strict|me|it|back)\s+)*json\b|"
+                        r"\bjson\s+(?:only|object|format|response|output)\b", re.I)
 _FENCE = re.compile(r"```json|code ?block", re.I)
 _RANGE = re.compile(r"\bbetween\s+(-?\d+(?:\.\d+)?)\s+and\s+(-?\d+(?:\.\d+)?)", re.I)
 _INT_HINTS = ("age", "count", "year", "number", "num_", "quantity", "total", "rank", "id", "population", "size",
@@ -74,7 +79,7 @@ def unprompted(texts: list[str], prompt: str, rng: np.random.Generator, *, told:
         return protocol
     if find_schema(texts) is not None:
         text = reply(texts, prompt, rng)
-    elif mentions_json([prompt]) and (_named_keys(prompt) or any(o and not _is_schema(o) for o in _objects(prompt))):
+    elif _ASKS_JSON.search(prompt) and (_named_keys(prompt) or any(o and not _is_schema(o) for o in _objects(prompt))):
         text = reply([prompt], prompt, rng)  # "Tell me about Paris in JSON with keys name and population"
     else:
         return None
