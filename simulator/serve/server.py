@@ -416,7 +416,7 @@ class Server:
         app = Starlette(routes=[*routes, *self.sockets.routes()], exception_handlers=handlers, lifespan=self.lifespan)
         fixed = {(g[0].method, g[0].path): route.endpoint for g, route in zip(groups, routes, strict=True)
                  if "{" not in g[0].path}
-        return Direct(app, fixed)
+        return Direct(app, fixed, app.routes)
 
 
 def _applies(route: str | None, api: bool) -> bool:
