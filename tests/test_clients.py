@@ -234,3 +234,8 @@ def test_tool_arguments_take_the_place_the_question_names(url: str) -> None:
         "tools": [{"function_declarations": [WEATHER]}],
         "automatic_function_calling": {"disable": True}}).function_calls
     assert call and call[0].args == {"city": "New York"}
+    # ... and structured outputs (openai-agents' output_type, LangChain's and pydantic-ai's json_schema)
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "w", "strict": True, "schema": {
+        **WEATHER["parameters"], "additionalProperties": False}}}
+    r = o.chat.completions.create(model="gpt-4o-mini", response_format=fmt, messages=[{"role": "user", "content": ask}])
+    assert json.loads(r.choices[0].message.content or "") == {"city": "New York"}

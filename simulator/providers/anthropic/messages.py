@@ -126,7 +126,7 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
         schema = _output_schema(body)
         if schema is not None and ctx.directive.text is None:
             # Structured outputs: the text is JSON valid for the schema (A:M/strict-stream).
-            text = json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
+            text = json.dumps(toolgen.given(schema, rng, prompt.last_user), ensure_ascii=False)
         else:  # a schema written in the prompt and JSON asked for (instructor's ANTHROPIC_JSON): JSON
             text = json_mode.unprompted(prompt.texts, prompt.last_user, rng, told=ctx.directive) or \
                 textgen.generate(rng, prompt.last_user, DEFAULT_REPLY, told=ctx.directive).text

@@ -17,7 +17,7 @@ from ... import ids
 from ...api.context import Context
 from ...generate import json_mode, jsongen, textgen, tokens
 from ...generate.directive import Directive
-from ...generate.tools import Tool, arguments, choose
+from ...generate.tools import Tool, arguments, choose, given
 from ...plan import Chunk, ResponsePlan
 from ...scenario.catalog import ModelInfo
 from ...scenario.timing import schedule
@@ -186,7 +186,7 @@ def _answer(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any], ind
         return Answer(calls, [], summary, "STOP", prompt_tokens, thoughts, used, images=conv.images)
     text = None
     if s.schema is not None:  # JSON that validates; for text/x.enum the value itself
-        value = jsongen.generate(s.schema, rng)
+        value = given(s.schema, rng, conv.prompt)
         text = value if s.mime == "text/x.enum" and isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     elif s.mime == "application/json":  # JSON mode without a schema: what the conversation asks for
         text = json_mode.reply(conv.texts, conv.prompt, rng)

@@ -14,7 +14,7 @@ from typing import Any
 from ...api.context import Context
 from ...errors import APIError
 from ...generate import json_mode, jsongen, textgen, tokens
-from ...generate.tools import Tool, arguments, choose, parse_tools
+from ...generate.tools import Tool, arguments, choose, given, parse_tools
 from ...plan import ResponsePlan
 from ...scenario.catalog import ModelInfo
 from ...scenario.timing import schedule
@@ -186,7 +186,7 @@ def _answer(ctx: Context, rng_parts: tuple[Any, ...], prompt: str, said: list[st
         return answer
     text = None
     if isinstance(fmt, dict):
-        text = json.dumps(jsongen.generate(fmt, rng), ensure_ascii=False)
+        text = json.dumps(given(fmt, rng, prompt), ensure_ascii=False)
     elif fmt == "json":
         text = json_mode.reply(said, prompt, rng)
     else:  # a schema written in the prompt and JSON asked for: JSON, as the model follows it

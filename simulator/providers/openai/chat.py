@@ -13,7 +13,7 @@ from ...api import params
 from ...api.context import Context
 from ...errors import invalid
 from ...generate import directive, json_mode, jsongen, textgen, tokens
-from ...generate.tools import Calls, Tool, Turn, arguments, choose, read_calls
+from ...generate.tools import Calls, Tool, Turn, arguments, choose, given, read_calls
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.catalog import CHAT, ModelInfo
 from ...scenario.timing import schedule
@@ -256,7 +256,7 @@ def _formatted_text(fmt: dict[str, Any] | None, rng: np.random.Generator, prompt
         return json_mode.unprompted(said, prompt, rng, told=told)
     if fmt["type"] == "json_schema":
         schema = fmt["json_schema"].get("schema") or {"type": "object"}
-        return json.dumps(jsongen.generate(schema, rng), ensure_ascii=False)
+        return json.dumps(given(schema, rng, prompt), ensure_ascii=False)  # valid; places the question names
     # JSON mode: what the conversation asks for (a schema in it, an example, keys it names). A `schema`
     # beside the type (instructor's JSON_SCHEMA mode) is one more place a schema is written.
     extra = [json.dumps(fmt["schema"])] if isinstance(fmt.get("schema"), dict) else []

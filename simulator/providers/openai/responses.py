@@ -17,7 +17,8 @@ from starlette.requests import Request
 from ...api import params
 from ...api.context import Context
 from ...errors import APIError, invalid
-from ...generate import directive, json_mode, jsongen, textgen, tokens
+from ...generate import directive, json_mode, textgen, tokens
+from ...generate import tools as toolgen
 from ...generate.tools import Tool, arguments, choose
 from ...plan import SSE_TYPE, ResponsePlan, json_plan
 from ...scenario.timing import schedule
@@ -238,7 +239,7 @@ def _formatted(fmt: dict[str, Any] | None, rng: Any, prompt: str, said: list[str
     if fmt is None or fmt["type"] == "text":
         return json_mode.unprompted(said, prompt, rng, told=told)  # JSON when the input gives a schema and asks for it
     if fmt["type"] == "json_schema":
-        return json.dumps(jsongen.generate(fmt.get("schema") or {"type": "object"}, rng), ensure_ascii=False)
+        return json.dumps(toolgen.given(fmt.get("schema") or {"type": "object"}, rng, prompt), ensure_ascii=False)
     return json_mode.reply(said, prompt, rng)  # JSON mode: what the instructions and input ask for
 
 
