@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import dataclasses
 import inspect
 import logging
-import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -49,6 +48,7 @@ from ..state.store import open_store, state_report, unavailable
 from . import replies, service, ticker
 from .bookkeeping import Bookkeeping, Call, retry_after
 from .cassette_stage import CassetteStage
+from .clients import ClientIds, watch_files
 from .direct import Direct
 from .emitter import Gate, PlanResponse
 from .memo import Marks, Memo
@@ -79,7 +79,7 @@ class Server:
         self.gates: dict[str, Gate] = {}
         self.timings: dict[tuple[str | None, int], TimingModel] = {}
         self.count = 0
-        self.fingerprints: dict[str, str] = {}  # API key -> the id logs and reports show for it
+        self.clients = ClientIds()
         # The BPEs load while the rest starts (they take a few tenths of a second); the server opens once they
         # are in, so that no first request waits for them (its TTFT would be the load's, not the model's).
         self._bpe = threading.Thread(target=tokens.preload, name="simctl-bpe", daemon=True)
@@ -225,7 +225,7 @@ class Server:
             plan = await endpoint.raw(ctx, request if raw is None else replayed(request, raw))
         if reply is not None and (reply.status or reply.headers):
             headers = {**plan.headers, **replies.rendered_headers(reply, seen())}
-            plan = _replace(plan, status=reply.status or plan.status, headers=headers)
+            plan = dataclasses.replace(plan, status=reply.status or plan.status, headers=headers)
         return plan
 
     async def _pure(self, endpoint: Endpoint, body: Any, marks: Marks | None) -> ResponsePlan:
@@ -284,17 +284,7 @@ class Server:
         return model.id if model else None
 
     def _client(self, request: Request, endpoint: Endpoint | None = None) -> str:
-        if self.ctx.scenario.rate_limit_by == "key":
-            key = self.provider(endpoint).presented_key(request)
-            if key:
-                # A fingerprint, never the key: this id reaches logs, the verdict and the run report.
-                found = self.fingerprints.get(key)
-                if found is None:
-                    if len(self.fingerprints) > 10_000:  # keys are few; a client inventing them is not
-                        self.fingerprints.clear()
-                    found = self.fingerprints[key] = "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
-                return found
-        return "ip:" + (request.client.host if request.client else "?")
+        return self.clients.of(request, self.provider(endpoint), self.ctx.scenario.rate_limit_by)
 
     # -- answers ----------------------------------------------------------------------------
 
@@ -366,22 +356,11 @@ class Server:
         self.memo.clear()
         log.info("scenario reloaded from %s", ", ".join(scenario.sources))
 
-    async def _watch(self) -> None:
-        def stamp() -> tuple[float, ...]:
-            return tuple(_mtime(s) for s in self.ctx.scenario.sources)
-
-        seen = stamp()
-        while True:
-            await asyncio.sleep(0.5)
-            now = stamp()
-            if now != seen:
-                seen = now
-                self.reload()
-
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         await asyncio.to_thread(self._bpe.join)
-        task = asyncio.ensure_future(self._watch()) if self.config.watch else None
+        task = (asyncio.ensure_future(watch_files(lambda: self.ctx.scenario.sources, self.reload))
+                if self.config.watch else None)
         with contextlib.suppress(StoreUnavailable):  # without the store, the files wait for the next start
             for f in self.ctx.scenario.files:  # the scenario's seeded files (a shared store may have them)
                 if await self.store.get_file(f.id) is None:
@@ -422,16 +401,3 @@ class Server:
 def _applies(route: str | None, api: bool) -> bool:
     """A rule or fault without a `route` is about the API (/v1/...), never the service routes."""
     return route is not None or api
-
-
-def _mtime(path: str) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
-
-
-def _replace(plan: ResponsePlan, **changes: Any) -> ResponsePlan:
-    import dataclasses
-
-    return dataclasses.replace(plan, **changes)
