@@ -2,7 +2,7 @@
 
     python scripts/wire_report.py                 # a server with the default scenario, in this process
     python scripts/wire_report.py --url URL       # a running `simctl replay` (it must require the key below)
-    python scripts/wire_report.py --known-gaps    # KNOWN_GAPS for tests/test_wire.py, as Python
+    python scripts/wire_report.py --known-gaps    # KNOWN_GAPS for tests/providers/openai/test_wire.py, as Python
     python scripts/wire_report.py --out FILE      # also write the report to FILE
 
 The corpus and its sources: tests/data/wire/SOURCES.md. What is compared: simulator/cassettes/shape.py. A
@@ -197,7 +197,7 @@ def known_gaps(outs: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help=f"a running simctl replay (started with --api-key {KEY})")
-    ap.add_argument("--known-gaps", action="store_true", help="print KNOWN_GAPS for tests/test_wire.py")
+    ap.add_argument("--known-gaps", action="store_true", help="print KNOWN_GAPS for test_wire.py")
     ap.add_argument("--out", help="also write the report to this file")
     args = ap.parse_args(argv)
     outs = outcomes(args.url)

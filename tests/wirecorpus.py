@@ -11,7 +11,7 @@ later requests of the same repository by the ids simctl gave for them, as a clie
 got back. The recorded credentials are never sent: every request carries the test key, except those
 recorded as a 401, which carry a wrong key (the server requires the test key).
 
-Used by tests/test_wire.py and scripts/wire_report.py.
+Used by tests/providers/openai/test_wire.py and scripts/wire_report.py.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Retired:
     ones lack, a type a field no longer takes (`was`: "null" for a field that was null and is now a
     value), or a status a request no longer gets (`where` "status", `was` "200": the same request is
     refused now). simctl is not asked for it. The evidence is two exchanges of this corpus: the last
-    one that shows it and a newer one that does not; tests/test_wire.py checks that both say so."""
+    one that shows it and a newer one that does not; tests/providers/openai/test_wire.py checks that both say so."""
 
     endpoints: tuple[str, ...]  # Item.endpoint values
     where: str  # "body" (a key path; in a Responses stream, the event's `response.<path>`), "header", "status"

@@ -388,7 +388,7 @@ def test_every_cassette_of_the_wire_corpus_replays_its_recorded_answers(tmp_path
                 else:
                     assert r.content == e.response_body, (source, e.index)
                 checked += 1
-    assert checked >= 50  # 89 interactions when this was written; the corpus is curated by tests/test_wire.py
+    assert checked >= 50  # 89 interactions when this was written; the corpus is curated by test_wire.py
 
 
 def test_mitmproxy_flows_streams_timed_from_their_timestamps_and_what_is_skipped(tmp_path: Path) -> None:

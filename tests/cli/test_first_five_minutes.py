@@ -250,7 +250,7 @@ def test_explain_names_the_rule_fault_and_timing_and_why_the_others_did_not_appl
 
 
 def test_explain_says_which_recording_answers_and_how_a_miss_differs(tmp_path: Path) -> None:
-    cassette = str(Path(__file__).resolve().parents[1] / "cassettes" / "chat.yaml")
+    cassette = str(Path(__file__).resolve().parents[2] / "cassettes" / "chat.yaml")
     recorded = yaml.safe_load(Path(cassette).read_text())["interactions"][0]["request"]["body"]
     (tmp_path / "body.json").write_text(json.dumps(recorded))
     code, said, _ = cli("explain", "--cassette", cassette, "--path", "/v1/chat/completions", "--body",

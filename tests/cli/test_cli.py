@@ -113,7 +113,7 @@ def test_cli_reference_is_current() -> None:
     """docs/cli.md is generated from the commands; a new option without regenerating it fails here."""
     import importlib.util
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location("gen_cli_docs", root / "scripts" / "gen_cli_docs.py")
     assert spec is not None and spec.loader is not None
     gen = importlib.util.module_from_spec(spec)
