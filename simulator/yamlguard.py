@@ -87,3 +87,20 @@ def invalid(e: yaml.YAMLError, source: str) -> ConfigError:
     else:
         what = " ".join(str(e).split())
     return ConfigError(f"{where}: invalid YAML: {what}")
+
+
+def node_at(node: yaml.Node | None, path: tuple[Any, ...]) -> yaml.Node | None:
+    """The node a key path leads to in a composed document, or the deepest one on the way to it; None
+    when not even its first step is there. Errors point at its start mark (`FILE:LINE:COLUMN`)."""
+    found = None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+        if node is None:
+            break
+        found = node
+    return found

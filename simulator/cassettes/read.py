@@ -81,19 +81,8 @@ def place_of(text: str, path: tuple[Any, ...]) -> str:
 
 
 def _mark_of(text: str, path: tuple[Any, ...]) -> tuple[int, int]:
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
-    line, column = 1, 1
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node, line, column = nxt, nxt.start_mark.line + 1, nxt.start_mark.column + 1
-    return line, column
+    node = yamlguard.node_at(yaml.compose(text, Loader=yaml.SafeLoader), path)
+    return (1, 1) if node is None else (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 def from_data(data: Any, source: str = "<memory>") -> Cassette:

@@ -175,16 +175,5 @@ def _compose_quietly(text: str) -> yaml.Node | None:
 
 
 def _where(node: yaml.Node | None, path: tuple[Any, ...]) -> str:
-    if node is None:
-        return "1:1"
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            nxt = node.value[part]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        node = nxt
-    return f"{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+    node = yamlguard.node_at(node, path) or node
+    return "1:1" if node is None else f"{node.start_mark.line + 1}:{node.start_mark.column + 1}"

@@ -22,6 +22,7 @@ from simulator.cassettes.load import load as cassettes_load
 from simulator.config import ServerConfig
 from simulator.testing import running_server, serve
 
+# Made-up keys (the upstream is simctl itself): the test checks none of them reaches a cassette or the report.
 KEYS = {"SIMCTL_UPSTREAM_GOOGLE_KEY": "gk-drift-google-0123456789", "SIMCTL_UPSTREAM_AZURE_KEY": "az0123456789abcdef",
         "SIMCTL_UPSTREAM_ANTHROPIC_KEY": "sk-ant-drift-0123456789", "SIMCTL_UPSTREAM_OLLAMA_KEY": "ollama-drift-key-01",
         "SIMCTL_UPSTREAM_AWS_ACCESS_KEY_ID": "AKIADRIFTCHECK000001",
