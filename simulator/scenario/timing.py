@@ -46,6 +46,13 @@ class TimingModel:
             merged.update(layer)
         return cls(**merged)
 
+    @property
+    def steady(self) -> bool:
+        """A whole answer's delay draws nothing: the same body is delayed the same every time."""
+        if self.latency is not None:
+            return self.latency.kind == "constant"
+        return self.ttft.kind == "constant" and self.itl.kind == "constant"
+
     def apply(self, plan: ResponsePlan, rng: np.random.Generator) -> ResponsePlan:
         prefill = self.prefill_per_token * plan.prompt_tokens
         if plan.chunks is None:

@@ -23,6 +23,7 @@ from ..scenario.rules import Incoming
 from ..server_state import ServerState
 from ..state.store import Store
 from . import logs
+from .cassette_stage import Again
 from .emitter import Gate, PlanResponse
 from .metrics import Metrics
 from .verdict import Attempt, Verdict
@@ -38,6 +39,7 @@ class Call:
     model_id: str | None = None
     fault: faults.Fault | None = None
     recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
+    again: Again | None = None  # how a repeat plays that answer again, when every repeat gets it (cassette_stage)
     limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
     rule: Rule | None = None  # the scenario rule that matched, if one did
     incoming: Incoming | None = None  # what rules, faults and cassettes matched against
@@ -67,21 +69,15 @@ class Bookkeeping:
             self.metrics.active_streams.inc()
 
         request_id = "req_" + ids.hex_token(16)
+        method, path = (request.method, request.scope["path"]) if request is not None else (None, route)
 
         def finished(plan: ResponsePlan, seconds: float, completed: bool) -> None:
-            self.finished(plan, seconds, completed, route, request_id, attempt, request)
+            self.finished(plan, seconds, completed, route, request_id, attempt, method, path)
 
-        if provider is not None and provider.answer_headers is not None:
-            # The plan's own win: an error whose body quotes its request id keeps that id in the header.
-            headers = {k: v for k, v in provider.answer_headers(request_id).items() if k not in plan.headers}
-        else:
-            headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
-            if "server" not in plan.headers:  # the OpenAI-compatible servers simctl emulates run on uvicorn
-                headers["server"] = "uvicorn"
-        return PlanResponse(plan, headers, started, finished, gate)
+        return PlanResponse(plan, answer_headers(plan, provider, request_id), started, finished, gate)
 
     def finished(self, plan: ResponsePlan, seconds: float, completed: bool, route: str, request_id: str,
-                 attempt: Attempt | None, request: Request | None) -> None:
+                 attempt: Attempt | None, method: str | None, path: str) -> None:
         stats = self.state.stats
         stats.active_requests -= 1
         if plan.streaming:
@@ -94,11 +90,21 @@ class Bookkeeping:
         if attempt is not None and self.is_api(route):
             self.verdict.record(attempt)
         self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
-        logs.request_done(request_id=request_id, method=request.method if request else None,
-                          path=request.scope["path"] if request else route, route=route, model=plan.model,
+        logs.request_done(request_id=request_id, method=method, path=path, route=route, model=plan.model,
                           status=plan.status, duration_ms=round(seconds * 1000, 1),
                           prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
                           fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
+
+
+def answer_headers(plan: ResponsePlan, provider: Provider | None, request_id: str) -> dict[str, str]:
+    """The headers every answer carries beside the plan's own: its request id, the provider's fixed ones."""
+    if provider is not None and provider.answer_headers is not None:
+        # The plan's own win: an error whose body quotes its request id keeps that id in the header.
+        return {k: v for k, v in provider.answer_headers(request_id).items() if k not in plan.headers}
+    headers = {"x-request-id": request_id, "openai-version": "2020-10-01"}
+    if "server" not in plan.headers:  # the OpenAI-compatible servers simctl emulates run on uvicorn
+        headers["server"] = "uvicorn"
+    return headers
 
 
 def retry_after(headers: dict[str, str]) -> float | None:

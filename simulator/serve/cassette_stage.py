@@ -6,6 +6,8 @@ record-new: the upstream's answer, appended to the cassette.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -39,6 +41,18 @@ def recorded_form(content_type: str, raw: bytes | None) -> Any:
     return body.value
 
 
+Again = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A recorded answer, and `again`: what playing it once more counts, when every repeat of the request gets
+    this same answer (the last of its recordings, or its only one), so a repeat may skip the search."""
+
+    plan: ResponsePlan
+    again: Again | None = None
+
+
 class CassetteStage:
     def __init__(self, config: ServerConfig, source: CassetteSource, recording: Recording | None, store: Store,
                  metrics: Metrics) -> None:
@@ -50,18 +64,19 @@ class CassetteStage:
         self.http: httpx.AsyncClient | None = None  # record-new's client, made on the first miss
         self.hit = metrics.cassette.labels("hit")  # labels() takes a lock and builds a key on every call
 
-    async def answer(self, request: Request, incoming: Incoming, raw: bytes | None) -> ResponsePlan | None:
+    async def answer(self, request: Request, incoming: Incoming, raw: bytes | None) -> Recorded | None:
         """The recorded answer; on a miss: an error (strict), None (fallback), or the upstream's (record-new)."""
         query = dict(request.query_params) if request.scope.get("query_string") else {}
         # What the parsed body follows from: its bytes and how they were sent (a form's fields depend on both).
         same = None if raw is None else request.headers.get("content-type", "").encode("latin-1") + b"\n" + raw
-        hit = await self._find(incoming, query, same)
-        if hit is None and self.recording is not None:
+        found = await self._find(incoming, query, same)
+        if found is None and self.recording is not None:
             await self.recording.sync()  # another worker or replica may have recorded it already
-            hit = await self._find(incoming, query, same)
-        if hit is not None:
+            found = await self._find(incoming, query, same)
+        if found is not None:
             self.hit.inc()
-            return self.source.plan(hit, incoming.body)
+            hit, again = found
+            return Recorded(self.source.plan(hit, incoming.body), again)
         self.metrics.cassette.labels("miss").inc()
         if self.config.mode == "fallback":
             self.source.miss(incoming.method, incoming.path, incoming.body)
@@ -76,7 +91,7 @@ class CassetteStage:
             assert self.recording is not None
             await self.recording.append(interaction)
             plan = self.source.plan(interaction, incoming.body)
-            return without_delays(plan)  # the client already waited for the upstream once
+            return Recorded(without_delays(plan))  # the client already waited for the upstream once
         miss = self.source.miss(incoming.method, incoming.path, incoming.body)
         raise APIError(self.config.miss_status, miss.message(), code="cassette_miss")
 
@@ -93,21 +108,35 @@ class CassetteStage:
         except APIError:
             return None
         body = recorded_form(request.headers.get("content-type", ""), raw)
-        hit = await self._find(Incoming(request.method, request.scope["path"], request.headers, body, arrived),
-                               dict(request.query_params))
-        if hit is None:
+        found = await self._find(Incoming(request.method, request.scope["path"], request.headers, body, arrived),
+                                 dict(request.query_params))
+        if found is None:
             return None
         self.metrics.cassette.labels("hit").inc()
-        return self.source.plan(hit, body)
+        return self.source.plan(found[0], body)
 
-    async def _find(self, incoming: Incoming, query: dict[str, str], same: bytes | None = None) -> Interaction | None:
+    async def _find(self, incoming: Incoming, query: dict[str, str], same: bytes | None = None
+                    ) -> tuple[Interaction, Again | None] | None:
+        """The recorded interaction for the request, and how a repeat plays it again when every repeat gets it."""
         found = self.source.candidates(incoming.method, incoming.path, query, incoming.body, same)
         if not found:
             return None
         # The play count lives in the store: with Redis, the 2nd identical request gets the 2nd
         # recorded answer whichever replica it reaches.
-        n = await self.store.next_play(self.source.play_key(found))
-        return self.source.pick(found, n, incoming.method, incoming.path)
+        key = self.source.play_key(found)
+        n = await self.store.next_play(key)
+        hit = self.source.pick(found, n, incoming.method, incoming.path)
+        after_last = self.source.after_last
+        last = (after_last == "repeat-last" and n >= len(found) - 1) or (after_last == "cycle" and len(found) == 1)
+        if not last or self.store.shared or self.recording is not None:  # a repeat may get another answer
+            return hit, None
+
+        async def again() -> None:
+            await self.store.next_play(key)
+            self.source.played(hit)
+            self.hit.inc()
+
+        return hit, again
 
     async def close(self) -> None:
         if self.http is not None:

@@ -18,15 +18,18 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .express import Express
+
 Handler = Callable[[Request], Awaitable[ASGIApp]]
 
 
 class Direct:
     def __init__(self, app: ASGIApp, handlers: Mapping[tuple[str, str], Handler],
-                 routes: Sequence[BaseRoute] = ()) -> None:
+                 routes: Sequence[BaseRoute] = (), express: Express | None = None) -> None:
         self.app = app
         self.handlers = dict(handlers)
         self.by_segment = _by_first_segment(routes)
+        self.express = express  # repeats of plain requests, answered from the compiled answer (express.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -34,6 +37,11 @@ class Direct:
             if handler is None and self.by_segment:
                 handler = self._matched(scope)
             if handler is not None:
+                express = self.express
+                if express is not None and express.on and scope["path"] in express.paths and \
+                        (found := await express.lookup(scope, receive)) is not None:
+                    await express.answer(*found, scope, send)
+                    return
                 scope["app"] = self.app  # as Starlette sets it, for anything that looks
                 response = await handler(Request(scope, receive, send))
                 await response(scope, receive, send)
@@ -46,7 +54,7 @@ class Direct:
             match, child = route.matches(scope)
             if match is Match.FULL:
                 scope.update(child)  # path_params and endpoint, as Starlette's router sets them
-                return route.endpoint  # type: ignore[no-any-return]
+                return route.endpoint
             if match is Match.PARTIAL:  # this path, another method: Starlette answers (405, or a later route)
                 return None
         return None

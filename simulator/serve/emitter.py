@@ -34,6 +34,24 @@ def _name(key: str) -> bytes:
     return name
 
 
+def head_fields(plan: ResponsePlan, answer: dict[str, str], ms: int) -> dict[str, str]:
+    """The headers an answer goes out with: the plan's, the answer's own (`answer`: request id, ...), its
+    length, and the times that read `ms`, the processing time in milliseconds."""
+    headers = {"content-type": plan.media_type, **plan.headers, **answer}
+    # A stream's other headers are its provider's (the plan's): the real APIs differ (Anthropic sends
+    # `cache-control: no-cache`; OpenAI's chat and Responses streams, Gemini, Bedrock and Ollama send none).
+    if plan.chunks is None and plan.abort is None:
+        headers["content-length"] = str(len(plan.body))
+    if "openai-version" in answer:  # OpenAI's answers (a provider with its own headers has its own)
+        headers["openai-processing-ms"] = str(ms)
+    for k, v in answer.items():  # a provider's timed header, e.g. Gemini's `server-timing: ...dur={ms}`
+        if "{ms}" in v:
+            headers[k] = v.replace("{ms}", str(ms))
+    if ENVOY in headers:  # OpenAI's proxy header (wire.py), timed when the headers go out
+        headers[ENVOY] = envoy_ms(ms)
+    return headers
+
+
 class Gate:
     """A model's `max_concurrency`: answers beyond it wait in a queue, as on an inference server."""
 
@@ -71,20 +89,7 @@ class PlanResponse:
         return {"type": "http.response.start", "status": self.plan.status, "headers": raw}
 
     def _headers(self) -> dict[str, str]:
-        headers = {"content-type": self.plan.media_type, **self.plan.headers, **self.headers}
-        # A stream's other headers are its provider's (the plan's): the real APIs differ (Anthropic sends
-        # `cache-control: no-cache`; OpenAI's chat and Responses streams, Gemini, Bedrock and Ollama send none).
-        if self.plan.chunks is None and self.plan.abort is None:
-            headers["content-length"] = str(len(self.plan.body))
-        ms = processing_ms(time.perf_counter() - self.started, self.plan)
-        if "openai-version" in self.headers:  # OpenAI's answers (a provider with its own headers has its own)
-            headers["openai-processing-ms"] = str(ms)
-        for k, v in self.headers.items():  # a provider's timed header, e.g. Gemini's `server-timing: ...dur={ms}`
-            if "{ms}" in v:
-                headers[k] = v.replace("{ms}", str(ms))
-        if ENVOY in headers:  # OpenAI's proxy header (wire.py), timed when the headers go out
-            headers[ENVOY] = envoy_ms(ms)
-        return headers
+        return head_fields(self.plan, self.headers, processing_ms(time.perf_counter() - self.started, self.plan))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         completed = False

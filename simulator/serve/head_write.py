@@ -6,7 +6,7 @@ app's whole response. Here the head is composed as one string, checked with the 
 expressions once over all names and once over all values, and written with the body in one system
 call; then the connection's state is set as uvicorn's `send` would leave it (response started and
 complete, the next pipelined request let in). Anything unusual (HEAD, a `connection` or framing
-header from a scenario, a paused or gone client, uvicorn's access log, another server) goes through
+header from a scenario, a paused or gone client, another server) goes through
 `send` as before, so the bytes on the wire are the same either way.
 """
 
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
 try:
     from uvicorn.protocols.http import httptools_impl
 except ImportError:  # pragma: no cover - httptools is optional for uvicorn
     httptools_impl = None  # type: ignore[assignment]
 
-_CYCLE = getattr(httptools_impl, "RequestResponseCycle", None)
+CYCLE = _CYCLE = getattr(httptools_impl, "RequestResponseCycle", None)
 _BAD_NAME = getattr(httptools_impl, "HEADER_RE", None)
 _BAD_VALUE = getattr(httptools_impl, "HEADER_VALUE_RE", None)
 _STATUS = getattr(httptools_impl, "STATUS_LINE", {})
@@ -28,25 +30,52 @@ _FRAMING = ("connection", "transfer-encoding")  # uvicorn acts on these: its own
 
 def whole(receive: Any, status: int, headers: dict[str, str], body: bytes) -> bool:
     """Write head and body at once; False (nothing written) when uvicorn's own `send` must do it."""
-    cycle: Any = getattr(receive, "__self__", None)  # uvicorn's RequestResponseCycle, when there is one
-    if (_CYCLE is None or type(cycle) is not _CYCLE or cycle.response_started or cycle.disconnected
-            or cycle.flow.write_paused or cycle.access_log or cycle.scope["method"] == "HEAD"
-            or status in (204, 304) or status not in _STATUS or any(k in headers for k in _FRAMING)):
+    cycle = writable(receive, status)
+    if cycle is None:
         return False
+    text = head_text(headers)
+    if text is None or headers.get("content-length") != str(len(body)):
+        return False
+    write(cycle, status, text, body)
+    return True
+
+
+def writable(receive: Any, status: int) -> Any:
+    """uvicorn's RequestResponseCycle behind `receive`, when a whole answer may be written to it here (else None)."""
+    cycle: Any = getattr(receive, "__self__", None)
+    if (_CYCLE is None or type(cycle) is not _CYCLE or cycle.response_started or cycle.disconnected
+            or cycle.flow.write_paused or cycle.scope["method"] == "HEAD"
+            or status in (204, 304) or status not in _STATUS):
+        return None
+    return cycle
+
+
+def head_text(headers: dict[str, str]) -> bytes | None:
+    """The header lines as uvicorn's `send` would write them, or None when its own path must see them (a
+    `connection` or framing header it acts on, a name or value it refuses)."""
+    if any(k in headers for k in _FRAMING):
+        return None
     try:
         names = "".join(headers).encode("latin-1")
         values = "".join(headers.values()).encode("latin-1")
     except UnicodeEncodeError:
-        return False
+        return None
     if _BAD_NAME is None or _BAD_VALUE is None or _BAD_NAME.search(names) or _BAD_VALUE.search(values):
-        return False  # uvicorn refuses these: its own error path stays the one that answers
-    if headers.get("content-length") != str(len(body)):
-        return False
-    lines = [_STATUS[status], *(b"%s: %s\r\n" % pair for pair in cycle.default_headers)]
-    text = "".join([f"{k.lower()}: {v}\r\n" for k, v in headers.items()])
+        return None  # uvicorn refuses these: its own error path stays the one that answers
+    return "".join([f"{k.lower()}: {v}\r\n" for k, v in headers.items()]).encode("latin-1")
+
+
+def write(cycle: Any, status: int, text: bytes, body: bytes) -> None:
+    """Status line, uvicorn's default headers (date, server), `text` (head_text's lines) and the body in one
+    write; then the cycle left as uvicorn's `send` leaves it (complete, the next pipelined request let in)."""
+    if cycle.access_log:  # uvicorn's access log line, as its `send` writes it
+        scope = cycle.scope
+        cycle.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+                                 get_path_with_query_string(scope), scope["http_version"], status)
+    lines = [_STATUS[status], *(b"%s: %s\r\n" % pair for pair in cycle.default_headers), text]
     if not cycle.keep_alive:
-        text += "connection: close\r\n"
-    lines += (text.encode("latin-1"), b"\r\n", body)
+        lines.append(b"connection: close\r\n")
+    lines += (b"\r\n", body)
     cycle.response_started = True
     cycle.waiting_for_100_continue = False
     cycle.chunked_encoding = False
@@ -57,4 +86,3 @@ def whole(receive: Any, status: int, headers: dict[str, str], body: bytes) -> bo
     if not cycle.keep_alive:
         cycle.transport.close()
     cycle.on_response()
-    return True

@@ -68,16 +68,35 @@ class Template:
     slots: tuple[tuple[str, int], ...]
 
     def fill(self) -> ResponsePlan:
+        # A fresh headers dict: later stages add the answer's own headers to it. (Built field by field:
+        # dataclasses.replace, which looks every field up by name, cost more than the rest of the fill.)
+        p = self.plan
+        return ResponsePlan(p.status, dict(p.headers), self.body(), None, p.latency_s, p.media_type, p.model,
+                            p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
+
+    def body(self) -> bytes:
+        """The body with fresh ids and the time now."""
+        if not self.order:
+            return self.pieces[0]
         now = str(int(time.time()))
         values = [ids.token(size) if kind == "id" else now for kind, size in self.slots]
         parts = [self.pieces[0]]
         for slot, piece in zip(self.order, self.pieces[1:], strict=True):
             parts += (values[slot].encode(), piece)
-        # A fresh headers dict: later stages add the answer's own headers to it. (Built field by field:
-        # dataclasses.replace, which looks every field up by name, cost more than the rest of the fill.)
-        p = self.plan
-        return ResponsePlan(p.status, dict(p.headers), b"".join(parts), None, p.latency_s, p.media_type, p.model,
-                            p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
+        return b"".join(parts)
+
+    def fits(self, body: bytes) -> bool:
+        """Whether `body` is one of this template's fills (its pieces in order, an id of its size or a time
+        of ten digits between them): what a later stage left of a filled body unchanged."""
+        at = 0
+        for n, piece in enumerate(self.pieces):
+            if n:
+                kind, size = self.slots[self.order[n - 1]]
+                at += 10 if kind == "now" else size
+            if body[at : at + len(piece)] != piece:
+                return False
+            at += len(piece)
+        return at == len(body)
 
 
 def cut(plan: ResponsePlan, marks: Marks) -> Template | None:
@@ -184,6 +203,11 @@ class Memo:
         else:
             self._keep(k, template if same(first, template) else None)
         return template.fill()
+
+    def trusted(self, key: Any, raw: bytes | None) -> Template | None:
+        """The template `plan` fills for this body, once a second plan has confirmed it (else None)."""
+        found = self.entries.get((key, raw)) if raw is not None else None
+        return found if isinstance(found, Template) else None
 
     def _keep(self, k: tuple[Any, bytes], template: Template | None) -> None:
         if len(self.entries) >= MAX_ENTRIES:

@@ -45,13 +45,14 @@ from ..scenario.parts import Rule
 from ..scenario.rules import Incoming
 from ..scenario.timing import TimingModel
 from ..state.store import open_store, state_report, unavailable
-from . import replies, service, ticker
-from .bookkeeping import Bookkeeping, Call, retry_after
+from . import express, replies, service, ticker
+from .bookkeeping import Bookkeeping, Call, answer_headers, retry_after
 from .cassette_stage import CassetteStage
 from .clients import ClientIds, watch_files
 from .direct import Direct
 from .emitter import Gate, PlanResponse
-from .memo import Marks, Memo
+from .express import Express
+from .memo import Marks, Memo, Template
 from .metrics import Metrics
 from .verdict import Attempt, Verdict
 from .websocket import Sockets
@@ -96,6 +97,8 @@ class Server:
         self.sockets = Sockets(self)  # WebSocket upgrades (the Realtime API): serve/websocket.py
         self.memo = Memo()  # whole answers of pure planners by body: serve/memo.py
         self.books = Bookkeeping(self.ctx.state, self.metrics, self.verdict, self.store, self._api)
+        self.express = Express(self.books, self.ctx.state, self.wire.meter.take, self._counted)
+        self.express.on = self.express_allowed()
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -124,17 +127,43 @@ class Server:
         call, plan = await self.decide(endpoint, request)
         provider = self.provider(endpoint)
         client = self._client(request, endpoint)
-        openai = self.provider(endpoint).name == "openai"
-        if openai and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
+        taken = None
+        if provider.name == "openai" and self.ctx.scenario.openai_headers and request.scope["path"].startswith("/v1/"):
             if call.recorded is None:
-                self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body, call.model_id,
-                                client, self.memo.tokens(call.raw, call.body, self.ctx.scenario.reply_tokens))
+                taken = self.wire.apply(plan, self.ctx.scenario, endpoint.path, request.headers, call.body,
+                                        call.model_id, client,
+                                        self.memo.tokens(call.raw, call.body, self.ctx.scenario.reply_tokens))
             else:
                 wire.replayed(plan)
         gate = self._gate(call.model_id) if plan.status < 400 else None
         attempt = Attempt(call.arrived, client, self.memo.call_key(request.scope["path"], call.identity(endpoint)),
                           plan.status, plan.fault, retry_after(plan.headers), plan.streaming)
+        if self.express.on and gate is None:
+            self._compile(endpoint, request, call, plan, provider, attempt, taken)
         return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
+
+    def _compile(self, endpoint: Endpoint, request: Request, call: Call, plan: ResponsePlan, provider: Provider,
+                 attempt: Attempt, taken: wire.Taken | None) -> None:
+        """Teach the express lane this answer (serve/express.py), if nothing about it can change on a repeat
+        but what express splices in: no rule, fault or limit, no stream or delay fault, a timing without draws,
+        a memoised body (its template) or a cassette's answer that repeats."""
+        timed = call.recorded is None or self.config.timing == "scenario"
+        if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None
+                or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
+                or (timed and not self._timing(call.model_id, None).steady)):
+            return
+        key = express.request_key(request.scope, call.raw)
+        if call.recorded is not None:  # a cassette's answer that every repeat gets: its body as recorded
+            template = Template(plan, (plan.body,), (), ()) if call.again is not None else None
+        else:  # the scenario's (with a cassette, only after a miss, which a repeat must count again: never)
+            template = self.memo.trusted(endpoint, call.raw) if self.cassettes is None else None
+        if key is None or template is None or not template.fits(plan.body):
+            return
+        compiled = express.compile_answer(
+            plan, template, partial(answer_headers, plan, provider), taken.headers if taken else None,
+            route=endpoint.path, countdown=(taken.client, taken.model, taken.tokens) if taken else None,
+            client=attempt.client, call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again)
+        self.express.learn(key, compiled)
 
     async def decide(self, endpoint: Endpoint, request: Request) -> tuple[Call, ResponsePlan]:
         """Everything about the answer, before its first byte: the plan after timing and faults, and what was
@@ -183,7 +212,9 @@ class Server:
                                             provider.name)
         api = self._api(endpoint.path)
         call.model_id = self._model_id(incoming.model)
-        call.recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
+        recorded = await self.cassettes.answer(request, incoming, call.raw) if self.cassettes and api else None
+        if recorded is not None:
+            call.recorded, call.again = recorded.plan, recorded.again
         if self.ctx.scenario.rate_limits and api:
             call.limit_headers = await self.store.take(self._client(request, endpoint), self.ctx.scenario.rate_limits,
                                                        self.memo.tokens(call.raw, call.body,
@@ -283,6 +314,15 @@ class Server:
         model = self.ctx.catalog.get(name) if isinstance(name, str) else None
         return model.id if model else None
 
+    def express_allowed(self) -> bool:
+        """Whether the scenario leaves requests that nothing can single out (serve/express.py): no rules, faults
+        or rate limits. (A cassette's answers go express only where every repeat gets the same: cassette_stage.)"""
+        s = self.ctx.scenario
+        return not (s.rules or s.faults or s.rate_limits)
+
+    def _counted(self) -> None:
+        self.count += 1  # an express answer is a request of the run: later seeds follow the count
+
     def _client(self, request: Request, endpoint: Endpoint | None = None) -> str:
         return self.clients.of(request, self.provider(endpoint), self.ctx.scenario.rate_limit_by)
 
@@ -354,6 +394,8 @@ class Server:
         self.timings.clear()
         self.gates.clear()
         self.memo.clear()
+        self.express.clear()
+        self.express.on = self.express_allowed()
         log.info("scenario reloaded from %s", ", ".join(scenario.sources))
 
     @contextlib.asynccontextmanager
@@ -395,7 +437,7 @@ class Server:
         app = Starlette(routes=[*routes, *self.sockets.routes()], exception_handlers=handlers, lifespan=self.lifespan)
         fixed = {(g[0].method, g[0].path): route.endpoint for g, route in zip(groups, routes, strict=True)
                  if "{" not in g[0].path}
-        return Direct(app, fixed, app.routes)
+        return Direct(app, fixed, app.routes, self.express)
 
 
 def _applies(route: str | None, api: bool) -> bool:

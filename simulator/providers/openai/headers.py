@@ -159,8 +159,9 @@ class WireHeaders:
     fixed: dict[tuple[str, int, str, str, str | None], dict[str, str]] = field(default_factory=dict)
 
     def apply(self, plan: ResponsePlan, scenario: Scenario, route: str, request_headers: Mapping[str, str],
-              body: Any, model: str | None, client: str, tokens: int | None = None) -> None:
-        """`tokens`: the request's estimate_tokens, when the caller has it already."""
+              body: Any, model: str | None, client: str, tokens: int | None = None) -> Taken | None:
+        """`tokens`: the request's estimate_tokens, when the caller has it already. Returns what the countdown
+        took and the headers it gave (None: no countdown)."""
         asked = request_headers.get("openai-project", "")
         # The project a request names is the one it is billed to, and the one the answer names.
         project = asked if asked.startswith("proj_") and asked[5:].isalnum() and len(asked) < 64 else scenario.project
@@ -173,16 +174,29 @@ class WireHeaders:
                 self.fixed.clear()
             out = self.fixed[key] = headers(*key)
         limits: dict[str, str] = {}
+        taken = None
         if model and scenario.rate_limits is None and metered(plan.status) and route not in UNMETERED:
             cost = estimate_tokens(body, scenario.reply_tokens) if tokens is None else tokens
             limits = self.meter.take(client, model, cost)
+            taken = Taken(client, model, cost, limits)
         mine = plan.headers
         if not mine:  # the usual case: nothing of the plan's own to keep
             mine.update(out)
             mine.update(limits)
-            return
+            return taken
         for key_, value in (*out.items(), *limits.items()):
             mine.setdefault(key_, value)
+        return taken
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """What the default limits' countdown took for one answer, and the headers it gave."""
+
+    client: str
+    model: str
+    tokens: int
+    headers: dict[str, str]
 
 
 # What the recorder leaves out of a cassette (cassette_model.DROP_RESPONSE_HEADERS: per-answer or transport

@@ -1,0 +1,227 @@
+"""Express: a repeated plain request answered from the pipeline's own answer, compiled.
+
+The pipeline (server.py) decides every answer from the start: key, body, rules, faults, limits,
+source, plan, timing, headers. When nothing can single a request out (the scenario has no rules,
+faults or rate limits; the answer is a memoised template, serve/memo.py, or a cassette's answer that
+every later repeat gets too; the timing draws nothing), the same request bytes get the same decision
+every time: only the ids, times, request id, rate-limit countdown, processing time and length
+change. Express keeps that decision compiled into byte pieces per exact request (method, path,
+query, headers, body, client address) and answers a repeat by splicing those values in and writing
+head and body in one system call, with the same bookkeeping (statistics, metrics, verdict, shared
+counters, access log) as the pipeline. The pipeline itself is skipped; what it would decide is not.
+
+Trust, as memo.py trusts a template: an answer compiles with marked values (a marked request id,
+processing time, length and countdown) and is cut at the marks. A compiled answer is used only once
+a second answer to the same request, compiled with other marks, cut into the same pieces; anything
+that varied elsewhere (a header the marks did not reach) shows as a difference, and that request
+stays with the pipeline. A reload of the scenario forgets everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from .. import ids
+from ..plan import ResponsePlan
+from ..providers.openai.headers import envoy_ms
+from ..server_state import ServerState
+from . import head_write, ticker
+from .bookkeeping import Bookkeeping
+from .emitter import head_fields
+from .memo import MAX_BODY, MAX_ENTRIES, Template
+from .verdict import Attempt
+
+Key = tuple[Any, ...]
+Countdown = Callable[[str, str, int], dict[str, str]]  # TierMeter.take: client, model, tokens -> x-ratelimit-*
+
+
+def request_key(scope: Scope, body: bytes) -> Key | None:
+    """What makes two requests the same request here: everything the pipeline could read of them."""
+    if len(body) > MAX_BODY:
+        return None
+    client = scope.get("client")
+    return (scope["method"], scope["path"], scope["query_string"], client[0] if client else None,
+            tuple(scope["headers"]), body)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """One request's answer as the pipeline gave it, cut where it changes from answer to answer."""
+
+    status: int
+    head: tuple[bytes, ...]  # the header lines' literal bytes, between the slots
+    slots: tuple[str, ...]  # after each piece but the last: "rid", "ms", "envoy", "len" or a rate-limit header
+    body: Template  # the memo's template (a recorded body: one piece)
+    plan: ResponsePlan  # what the bookkeeping needs (status, model, tokens, latency); its body unused
+    route: str
+    countdown: tuple[str, str, int] | None  # client, model, tokens: the rate-limit countdown to take
+    client: str
+    call: str  # the verdict's call key
+    retry_after_s: float | None
+    replay: Callable[[], Awaitable[None]] | None  # a cassette answer's play, counted again
+
+    def same(self, other: Compiled) -> bool:
+        """Two compilations of one request, with different marks, cut the same: the pieces hold."""
+        return (self.head, self.slots, self.body, self.status, self.route, self.countdown, self.client,
+                self.call, self.retry_after_s, self.plan.latency_s, self.plan.model, self.plan.prompt_tokens,
+                self.plan.completion_tokens) == (
+                other.head, other.slots, other.body, other.status, other.route, other.countdown, other.client,
+                other.call, other.retry_after_s, other.plan.latency_s, other.plan.model, other.plan.prompt_tokens,
+                other.plan.completion_tokens)
+
+    def head_bytes(self, values: dict[str, str]) -> bytes:
+        parts = [self.head[0]]
+        for slot, piece in zip(self.slots, self.head[1:], strict=True):
+            parts += (values[slot].encode("latin-1"), piece)
+        return b"".join(parts)
+
+
+def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], dict[str, str]],
+                   limits: dict[str, str] | None, **facts: Any) -> Compiled | None:
+    """The answer the pipeline is about to send, compiled; None when it cannot be (uvicorn's own `send` must
+    see its head). `answer(request_id)`: the answer headers the bookkeeping adds for that request id;
+    `limits`: the rate-limit headers the countdown put on the plan; `facts`: the rest of Compiled's fields."""
+    rid = "req_" + ids.hex_token(16)
+    ms = 7_000_000_000 + ids.randbelow(1_000_000_000)  # a processing time no answer takes, found again in the head
+    marks = {rid: "rid", str(ms): "ms", envoy_ms(ms): "envoy"}
+    headers = dict(plan.headers)
+    for name, value in (limits or {}).items():
+        if headers.get(name) == value:  # the countdown's value, not one the plan brought itself
+            headers[name] = mark = "SIMCTL" + ids.hex_token(8)
+            marks[mark] = name
+    marked = ResponsePlan(plan.status, headers, plan.body, None, plan.latency_s, plan.media_type)
+    fields = head_fields(marked, answer(rid), ms)
+    if fields.get("content-length") != str(len(plan.body)):
+        return None
+    fields["content-length"] = length = str(90_000_000_000 + ids.randbelow(9_000_000_000))
+    marks[length] = "len"
+    text = head_write.head_text(fields)
+    if text is None:
+        return None
+    pieces, slots = _cut(text, marks)
+    if "rid" not in slots:  # the request id went in changed, or not at all: not a head this can fill
+        return None
+    return Compiled(plan.status, pieces, slots, body, plan, **facts)
+
+
+def _cut(text: bytes, marks: dict[str, str]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    """`text` cut at every place a mark occurs: the pieces between, and which value goes in each place."""
+    places: list[tuple[int, int, str]] = []
+    for mark, slot in marks.items():
+        found = mark.encode()
+        at = text.find(found)
+        while at >= 0:
+            places.append((at, at + len(found), slot))
+            at = text.find(found, at + len(found))
+    pieces: list[bytes] = []
+    slots: list[str] = []
+    at = 0
+    for start, end, slot in sorted(places):
+        pieces.append(text[at:start])
+        slots.append(slot)
+        at = end
+    pieces.append(text[at:])
+    return tuple(pieces), tuple(slots)
+
+
+class Express:
+    """Compiled answers by exact request; see the module's docstring."""
+
+    def __init__(self, books: Bookkeeping, state: ServerState, countdown: Countdown,
+                 counted: Callable[[], None]) -> None:
+        self.books = books
+        self.state = state
+        self.countdown = countdown
+        self.counted = counted  # the pipeline's request count goes on (its seeds follow it)
+        self.on = False  # whether the scenario lets requests go express at all (Server.express_allowed)
+        self.entries: dict[Key, Compiled] = {}
+        self.candidates: dict[Key, Compiled] = {}
+        self.refused: set[Key] = set()  # compiled twice, differently: stays with the pipeline
+        self.answered = 0  # requests answered here (the run report's `express` figure)
+        self.paths: set[str] = set()  # the paths with a compiled answer: only their requests are looked up
+
+    def clear(self) -> None:
+        self.paths.clear()
+        self.entries.clear()
+        self.candidates.clear()
+        self.refused.clear()
+
+    def learn(self, key: Key, compiled: Compiled | None) -> None:
+        """An answer the pipeline gave to `key`; the second that compiles the same makes an entry."""
+        if key in self.refused or key in self.entries:
+            return
+        first = self.candidates.pop(key, None)
+        if compiled is None or (first is not None and not first.same(compiled)):
+            self._bound(self.refused).add(key)
+        elif first is None:
+            self._bound(self.candidates)[key] = compiled
+        else:
+            self._bound(self.entries)[key] = compiled
+            self.paths.add(key[1])
+
+    def _bound(self, table: Any) -> Any:
+        if len(table) >= MAX_ENTRIES:
+            table.clear()
+        return table
+
+    async def lookup(self, scope: Scope, receive: Receive) -> tuple[Compiled, Any] | None:
+        """The compiled answer to this request and uvicorn's cycle to write it to, when there is one."""
+        cycle: Any = getattr(receive, "__self__", None)
+        if type(cycle) is not head_write.CYCLE or not await _whole_body(cycle):
+            return None
+        key = request_key(scope, bytes(cycle.body))
+        found = self.entries.get(key) if key is not None else None
+        if found is None or head_write.writable(receive, found.status) is not cycle:
+            return None
+        return found, cycle
+
+    async def answer(self, found: Compiled, cycle: Any, scope: Scope, send: Send) -> None:
+        started = time.perf_counter()
+        self.counted()
+        self.answered += 1
+        await asyncio.sleep(0)  # as the pipeline does: a burst's requests all take their arrival first
+        ticker.for_loop().service()
+        stats = self.state.stats
+        stats.active_requests += 1
+        arrived = time.monotonic() - self.state.started_monotonic
+        values: dict[str, str] = self.countdown(*found.countdown) if found.countdown else {}
+        if found.replay is not None:
+            await found.replay()
+        body = found.body.body()
+        if found.plan.latency_s:
+            await asyncio.sleep(max(0.0, started + found.plan.latency_s - time.perf_counter()))
+        ms = int((time.perf_counter() - started) * 1000)
+        request_id = values["rid"] = "req_" + ids.hex_token(16)
+        values["ms"], values["envoy"], values["len"] = str(ms), envoy_ms(ms), str(len(body))
+        head = found.head_bytes(values)
+        completed = True
+        if head_write.writable(cycle.receive, found.status) is cycle:
+            head_write.write(cycle, found.status, head, body)
+        else:  # the client went away or stopped reading while the answer waited: uvicorn's `send` knows what to do
+            lines = [line.partition(b": ") for line in head.split(b"\r\n") if line]
+            await send({"type": "http.response.start", "status": found.status,
+                        "headers": [(name, value) for name, _, value in lines]})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            completed = not cycle.disconnected
+        attempt = Attempt(arrived, found.client, found.call, found.status, None, found.retry_after_s, False)
+        self.books.finished(found.plan, time.perf_counter() - started, completed, found.route, request_id,
+                            attempt, scope["method"], scope["path"])
+
+
+async def _whole_body(cycle: Any) -> bool:
+    """Wait until uvicorn has the whole body (an SDK sends it after the head, so the request starts without it),
+    without taking it: the pipeline's `receive` still gets it all. False: too large to look up, or gone."""
+    while cycle.more_body:
+        if len(cycle.body) > MAX_BODY or cycle.disconnected or cycle.waiting_for_100_continue:
+            return False  # (a client waiting for `100 Continue` sends nothing until the pipeline's `receive`)
+        cycle.flow.resume_reading()  # as uvicorn's `receive` does: a paused reader would never finish
+        cycle.message_event.clear()
+        await cycle.message_event.wait()
+    cycle.message_event.set()  # the pipeline's `receive` must not wait for a message that already came
+    return not cycle.disconnected

@@ -1,0 +1,205 @@
+"""The express lane (serve/express.py): a repeated plain request gets what the pipeline gives it, byte for byte
+but for the values that change from answer to answer, and is counted as the pipeline counts it."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from simulator.cassettes import load as cassettes
+from simulator.cassettes.load import Body, Cassette, Interaction, Request, Response
+from simulator.config import ServerConfig
+from simulator.plan import ResponsePlan
+from simulator.serve import express
+from simulator.serve.memo import Template
+from simulator.testing import serve
+
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name three colours."}]}
+VOLATILE = re.compile(rb"(date|x-request-id|openai-processing-ms|x-envoy-upstream-service-time|"
+                      rb"x-ratelimit-remaining-[a-z]+|x-ratelimit-reset-[a-z]+): [^\r]*|chatcmpl-\w{29}|"
+                      rb"\"created\":\d+")
+
+
+def _request(body: dict[str, Any], extra: bytes = b"") -> bytes:
+    data = json.dumps(body).encode()
+    return (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"authorization: Bearer sk-test\r\n%scontent-length: %d\r\n\r\n%s" % (extra, len(data), data))
+
+
+def _answers(url: str, request: bytes, n: int) -> list[bytes]:
+    """`n` answers to the same request, one after another on one connection, as they came off the socket."""
+    host, port = url.removeprefix("http://").split(":")
+    out = []
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        reader = s.makefile("rb")
+        for _ in range(n):
+            s.sendall(request)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += reader.readline()
+            length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            out.append(head + reader.read(length))
+    return out
+
+
+def _header(raw: bytes, name: str) -> str:
+    return re.search(rb"\r\n" + name.encode() + rb": ([^\r]*)", raw).group(1).decode()  # type: ignore[union-attr]
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Any]:
+    with serve(ServerConfig(seed=7)) as r:
+        yield r
+
+
+def test_a_repeat_goes_express_with_the_bytes_the_pipeline_gives(running: Any) -> None:
+    lane = running.server.express
+    before, count = lane.answered, running.server.count
+    answers = _answers(running.url, _request(CHAT), 5)
+    assert lane.answered == before + 2  # planned (the memo learns), planned twice more (the 2nd confirms), express
+    assert running.server.count == count + 5  # an express answer is a request of the run (later seeds follow)
+    masked = {VOLATILE.sub(b"~", a) for a in answers}
+    assert len(masked) == 1, masked  # header for header, in order, and the body: the same but for the volatile
+    assert len({_header(a, "x-request-id") for a in answers}) == 5
+    assert len({re.search(rb"chatcmpl-\w{29}", a).group(0) for a in answers}) == 5  # type: ignore[union-attr]
+    for a in answers:
+        body = a.split(b"\r\n\r\n", 1)[1]
+        assert _header(a, "content-length") == str(len(body)) and json.loads(body)["object"] == "chat.completion"
+        assert int(_header(a, "x-envoy-upstream-service-time")) >= int(_header(a, "openai-processing-ms")) + 3
+
+
+def test_the_rate_limit_countdown_counts_every_answer(running: Any) -> None:
+    meter = running.server.wire.meter
+    clock, meter.clock = meter.clock, lambda: 1000.0  # a stopped clock: no refill between answers
+    try:
+        body = dict(CHAT, model="gpt-4.1")  # a model no other test here has counted down
+        answers = _answers(running.url, _request(body), 6)
+    finally:
+        meter.clock = clock
+    remaining = [int(_header(a, "x-ratelimit-remaining-requests")) for a in answers]
+    assert remaining == [9_999, 9_998, 9_997, 9_996, 9_995, 9_994]
+
+
+def test_express_answers_are_counted_as_the_pipeline_counts_them(running: Any) -> None:
+    body = dict(CHAT, messages=[{"role": "user", "content": "Counted?"}])
+
+    def requests() -> float:
+        text = httpx.get(running.url + "/metrics").text
+        found = re.search(r'simctl_requests_total\{model="gpt-4o-mini",route="/v1/chat/completions",status="200"\} '
+                          r"([\d.e+]+)", text)
+        return float(found.group(1)) if found else 0.0
+
+    stats = running.server.ctx.state.stats
+    _settled(stats)  # an answer is counted once it has gone: the last of the test before may still be going
+    chat = ("/v1/chat/completions", 200)
+    routes, metrics, verdict = stats.by_route_status[chat], requests(), len(running.server.verdict.attempts)
+    before = running.server.express.answered
+    _answers(running.url, _request(body), 6)
+    _settled(stats)
+    assert running.server.express.answered == before + 3
+    assert stats.by_route_status[chat] == routes + 6
+    assert requests() == metrics + 6
+    assert len(running.server.verdict.attempts) == verdict + 6
+
+
+def _settled(stats: Any) -> None:
+    deadline = time.monotonic() + 10
+    while stats.active_requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_another_header_is_another_request(running: Any) -> None:
+    body = dict(CHAT, messages=[{"role": "user", "content": "Which project?"}])
+    mine = _answers(running.url, _request(body, b"openai-project: proj_abc123\r\n"), 4)
+    theirs = _answers(running.url, _request(body), 4)
+    assert {_header(a, "openai-project") for a in mine} == {"proj_abc123"}
+    assert "proj_abc123" not in {_header(a, "openai-project") for a in theirs}
+
+
+def test_the_sdk_gets_express_answers(running: Any) -> None:
+    client = openai.OpenAI(base_url=running.url + "/v1", api_key="sk-test", max_retries=0)
+    before = running.server.express.answered
+    answers = [client.chat.completions.create(**CHAT) for _ in range(4)]  # type: ignore[call-overload]
+    assert running.server.express.answered == before + 1  # its own bytes: the memo learns them first
+    # (and the SDK sends its body after the head: the lookup waits for it without taking it from the pipeline)
+    assert len({a.id for a in answers}) == 4 and {a.choices[0].message.content for a in answers} == \
+        {answers[0].choices[0].message.content}
+
+
+def _scenario(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "scenario.yaml"
+    path.write_text("extends: default\n" + text)
+    return str(path)
+
+
+@pytest.mark.parametrize("text", [
+    "rules: [{when: {header: {x-team: a}}, reply: {text: hi}}]\n",
+    "faults: [{kind: error, status: 500, when: {probability: 0.0}}]\n",
+    "rate_limits: {requests_per_minute: 100000}\n",
+])
+def test_a_scenario_that_can_single_a_request_out_keeps_every_request_in_the_pipeline(
+        tmp_path: Path, text: str) -> None:
+    with serve(ServerConfig(scenarios=(_scenario(tmp_path, text),))) as r:
+        assert not r.server.express.on
+        _answers(r.url, _request(CHAT), 4)
+        assert r.server.express.answered == 0 and not r.server.express.entries
+
+
+def test_a_timing_that_draws_keeps_the_request_in_the_pipeline(tmp_path: Path) -> None:
+    text = "timing: {latency: {dist: uniform, low: 0.001, high: 0.002}}\n"
+    with serve(ServerConfig(scenarios=(_scenario(tmp_path, text),))) as r:
+        assert r.server.express.on
+        _answers(r.url, _request(CHAT), 4)
+        assert r.server.express.answered == 0
+
+
+def _cassette(tmp_path: Path, answers: list[str]) -> str:
+    items = [Interaction(Request("POST", "/v1/chat/completions", body=Body("json", CHAT)),
+                         Response(200, {"content-type": "application/json", "openai-version": "2020-10-01"},
+                                  Body("json", {"id": f"chatcmpl-{n}", "object": "chat.completion", "note": text})),
+                         duration_ms=1)
+             for n, text in enumerate(answers)]
+    path = tmp_path / "c.yaml"
+    cassettes.save(Cassette(items), path)
+    return str(path)
+
+
+def test_a_cassette_answer_goes_express_once_every_repeat_gets_it(tmp_path: Path) -> None:
+    """Two recordings of one request: played in order, then the last for every repeat (after_last:
+    repeat-last); express takes over only then, and counts its plays and hits as the cassette does."""
+    config = ServerConfig(cassettes=(_cassette(tmp_path, ["first", "second"]),), speed=0)
+    with serve(config) as r:
+        answers = _answers(r.url, _request(CHAT), 6)
+        notes = [json.loads(a.split(b"\r\n\r\n", 1)[1])["note"] for a in answers]
+        assert notes == ["first", "second", "second", "second", "second", "second"]
+        assert r.server.express.answered == 3  # "second" twice through the pipeline (the 2nd confirms), then here
+        assert r.server.source.hits == 6 and r.server.store.plays  # every play counted
+        assert sum(r.server.store.plays.values()) == 6
+        assert len({VOLATILE.sub(b"~", a) for a in answers[1:]}) == 1
+
+
+def test_a_cassette_that_cycles_stays_in_the_pipeline(tmp_path: Path) -> None:
+    config = ServerConfig(cassettes=(_cassette(tmp_path, ["a", "b"]),), speed=0, after_last="cycle")
+    with serve(config) as r:
+        answers = _answers(r.url, _request(CHAT), 5)
+        assert [json.loads(a.split(b"\r\n\r\n", 1)[1])["note"] for a in answers] == ["a", "b", "a", "b", "a"]
+        assert r.server.express.answered == 0
+
+
+def test_a_head_that_does_not_carry_the_request_id_as_given_is_not_compiled() -> None:
+    plan = ResponsePlan(body=b"{}")
+    facts: dict[str, Any] = {"route": "/v1/x", "countdown": None, "client": "c", "call": "k", "retry_after_s": None,
+                             "replay": None}
+    template = Template(plan, (plan.body,), (), ())
+    assert express.compile_answer(plan, template, lambda rid: {"x-request-id": rid.upper()}, None, **facts) is None
+    made = express.compile_answer(plan, template, lambda rid: {"x-request-id": rid}, None, **facts)
+    assert made is not None and made.slots == ("rid", "len")
