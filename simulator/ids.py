@@ -21,6 +21,22 @@ def token(size: int) -> str:
     return text.replace("+", "A").replace("/", "b")
 
 
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58(size: int) -> str:
+    """`size` characters of Bitcoin's base58 alphabet (no 0, O, I or l): Anthropic's ids."""
+    return "".join(_rand.choices(_BASE58, k=size))
+
+
+def uuid4() -> str:
+    """A random (version 4) UUID as text, like str(uuid.uuid4()) but from this module's generator (no system
+    call per id: every Bedrock and Azure answer carries one or two)."""
+    n = _rand.getrandbits(128) & ~(0xF << 76) & ~(0xC << 60) | (0x4 << 76) | (0x8 << 60)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def hex_token(nbytes: int) -> str:
     return format(_rand.getrandbits(nbytes * 8), f"0{nbytes * 2}x")
 

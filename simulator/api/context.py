@@ -77,6 +77,15 @@ class Context:
     def new_id(self, prefix: str, size: int = 24) -> str:
         return prefix + (ids.token(size) if self.marks is None else self.marks.token(size))
 
+    def new_base58_id(self, prefix: str, size: int) -> str:
+        """An id in base58 (Anthropic's `msg_01...`, `toolu_01...`), marked as `new_id` is."""
+        return prefix + (ids.base58(size) if self.marks is None else self.marks.token(size, "b58"))
+
+    def keeps(self) -> None:
+        """This answer reads or changes what the store keeps (a prompt cache): it is never memoised."""
+        if self.marks is not None:
+            self.marks.kept = True
+
     def now(self) -> int:
         return int(time.time()) if self.marks is None else int(self.marks.now())
 

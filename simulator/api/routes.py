@@ -32,9 +32,17 @@ class Endpoint:
     json: JsonPlanner | None = None
     raw: RawPlanner | None = None
     auth: bool = True
-    # The json planner's answer depends on the body, the scenario and the seed alone (but for the ids and
-    # times it asks the context for), and it keeps nothing: its whole answers may be memoised (serve/memo.py).
-    pure: bool = False
+    # The planner's answer depends on the body, the scenario and the seed alone (but for the ids and times it
+    # asks the context for; a raw planner's on the path and query too, never the headers), and it keeps nothing:
+    # its whole answers may be memoised (serve/memo.py). A function: asked with the request and its parsed body
+    # (a route that also streams, whose streams are never memoised, says which requests want a whole answer).
+    pure: bool | Callable[[Request, Any], bool] = False
+    # For a pure route whose planner also does something per request that a memoised answer must still get
+    # (headers from a meter or the clock, state kept): `plain` is the planner the memo runs (the same kind as
+    # the route's own), `after` does the rest on every answer the memo gives, so that the route's own planner
+    # is `after(ctx, request, body, plain(...))`.
+    plain: JsonPlanner | RawPlanner | None = None
+    after: Callable[[Context, Request, Any, ResponsePlan], Awaitable[ResponsePlan]] | None = None
     # `simctl cassette check` (record/drift.py) may send a recorded request to this route again: it asks for an
     # answer and changes nothing upstream (it costs tokens, nothing else). A function: asked with the path.
     repeatable: bool | Repeatable = False
@@ -45,6 +53,10 @@ class Endpoint:
 
     def repeats(self, path: str) -> bool:
         return self.repeatable(path) if callable(self.repeatable) else self.repeatable
+
+    def memoised(self, request: Request, body: Any) -> bool:
+        """Whether this request's whole answer may come from the memo (the route is pure for it)."""
+        return self.pure(request, body) if callable(self.pure) else self.pure
 
 
 @dataclass(frozen=True, slots=True)

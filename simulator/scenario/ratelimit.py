@@ -105,11 +105,9 @@ def headers_for(wanted: list[Check], levels: list[float]) -> dict[str, str]:
 def reset_notation(seconds: float) -> str:
     """When a bucket is full again, as OpenAI writes it (Go's duration notation, to the millisecond):
     0s when it is full, 2ms, 400ms, 8.64s, 6m0s, 1h0m0s."""
-    ms = max(0, round(seconds * 1000))
-    if ms == 0:
-        return "0s"
+    ms = round(seconds * 1000)
     if ms < 1000:
-        return f"{ms}ms"
+        return f"{ms}ms" if ms > 0 else "0s"
     minutes, ms = divmod(ms, 60_000)
     hours, minutes = divmod(minutes, 60)
     secs = f"{ms // 1000}.{ms % 1000:03d}".rstrip("0").rstrip(".") + "s"

@@ -33,19 +33,21 @@ class Marks:
     """Ids and timestamps that can be found again in the planned body: `Context.new_id` and `Context.now`
     ask for them while a template is being made."""
 
-    __slots__ = ("slots", "values")
+    __slots__ = ("kept", "slots", "values")
 
     def __init__(self) -> None:
-        self.slots: list[tuple[str, int]] = []  # ("id", size) or ("now", 0), in the order asked
+        self.slots: list[tuple[str, int]] = []  # ("id" or "b58", size) or ("now", 0), in the order asked
         self.values: list[str] = []
+        self.kept = False  # the answer read or changed what the store keeps (Context.keeps): no template
 
-    def token(self, size: int) -> str:
+    def token(self, size: int, kind: str = "id") -> str:
+        """A mark for an id of `size` characters: "id" letters and digits, "b58" base58 (ids.base58)."""
         value = ids.token(size)
         while value in self.values or len(value) < 6:  # short ids are not marks: planned afresh
             if size < 6:
                 raise Unmarkable
             value = ids.token(size)
-        self.slots.append(("id", size))
+        self.slots.append((kind, size))
         self.values.append(value)
         return value
 
@@ -71,7 +73,7 @@ class Template:
         # A fresh headers dict: later stages add the answer's own headers to it. (Built field by field:
         # dataclasses.replace, which looks every field up by name, cost more than the rest of the fill.)
         p = self.plan
-        return ResponsePlan(p.status, dict(p.headers), self.body(), None, p.latency_s, p.media_type, p.model,
+        return ResponsePlan(p.status, dict(p.headers), self.body(), p.chunks, p.latency_s, p.media_type, p.model,
                             p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
 
     def body(self) -> bytes:
@@ -79,7 +81,8 @@ class Template:
         if not self.order:
             return self.pieces[0]
         now = str(int(time.time()))
-        values = [ids.token(size) if kind == "id" else now for kind, size in self.slots]
+        values = [now if kind == "now" else ids.base58(size) if kind == "b58" else ids.token(size)
+                  for kind, size in self.slots]
         parts = [self.pieces[0]]
         for slot, piece in zip(self.order, self.pieces[1:], strict=True):
             parts += (values[slot].encode(), piece)
@@ -101,9 +104,9 @@ class Template:
 
 def cut(plan: ResponsePlan, marks: Marks) -> Template | None:
     """The plan's body cut at every mark (None: the plan cannot be a template)."""
-    if plan.chunks is not None or plan.status >= 400 or plan.abort or plan.hold_s:
+    if plan.status >= 400 or plan.abort or plan.hold_s or (plan.chunks is not None and marks.values):
         return None
-    if not marks.values:
+    if not marks.values:  # chunks too: a whole answer planned as chunks for its timing (Ollama's), nothing marked
         return Template(plan, (plan.body,), (), ())
     # Every place a mark occurs, found with bytes.find (a few marks: cheaper than compiling a pattern per body).
     body = plan.body
@@ -195,6 +198,9 @@ class Memo:
         template = cut(made, marks)
         if template is None:  # an error or a stream, whose marks are not to be sent: planned again, unmarked
             return await planner(None)
+        if marks.kept:  # what the store keeps went into it: planned afresh every time
+            self._keep(k, None)
+            return template.fill()
         first = self.candidates.pop(k, None)
         if first is None:
             if len(self.candidates) >= MAX_ENTRIES:

@@ -149,6 +149,7 @@ class Server:
         a memoised body (its template) or a cassette's answer that repeats."""
         timed = call.recorded is None or self.config.timing == "scenario"
         if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None
+                or endpoint.after is not None  # made per answer (Endpoint.after): not what express splices in
                 or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
                 or (timed and not self._timing(call.model_id, None).steady)):
             return
@@ -239,8 +240,10 @@ class Server:
     async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
         reply = rule.reply if rule is not None else None
-        if reply is None and endpoint.pure and endpoint.json is not None:
-            return await self.memo.plan(endpoint, raw, body, partial(self._pure, endpoint, body))
+        if reply is None and endpoint.pure and endpoint.memoised(request, body):
+            plan = await self.memo.plan(self.memo_key(endpoint, request), raw, body,
+                                        partial(self._pure, endpoint, request, raw, body))
+            return plan if endpoint.after is None else await endpoint.after(self.ctx, request, body, plan)
         count = self.count
 
         def seen() -> dict[str, Any]:
@@ -259,13 +262,23 @@ class Server:
             plan = dataclasses.replace(plan, status=reply.status or plan.status, headers=headers)
         return plan
 
-    async def _pure(self, endpoint: Endpoint, body: Any, marks: Marks | None) -> ResponsePlan:
+    async def _pure(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any,
+                    marks: Marks | None) -> ResponsePlan:
         """A pure planner's answer (no rule reply to follow), with marked ids and times when `marks` is given."""
-        assert endpoint.json is not None
         ctx = self.ctx.for_request(NONE)
         ctx.marks = marks
-        made = endpoint.json(ctx, body)
+        planner: Any = endpoint.plain or endpoint.json or endpoint.raw
+        made = planner(ctx, body) if endpoint.json is not None else planner(ctx, replayed(request, raw or b""))
         return await made if inspect.isawaitable(made) else made
+
+    @staticmethod
+    def memo_key(endpoint: Endpoint, request: Request) -> Any:
+        """What a pure route's answer depends on besides the body: the route, and for a path with parameters or
+        a query, the path and query (Gemini's and Bedrock's model, Azure's deployment and api-version)."""
+        scope = request.scope
+        if "{" not in endpoint.path and not scope["query_string"]:
+            return endpoint
+        return endpoint, scope["path"], scope["query_string"]
 
     def _fault(self, request: Request, incoming: Incoming, rule: Rule | None, rng: np.random.Generator,
                api: bool) -> faults.Fault | None:

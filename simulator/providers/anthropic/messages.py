@@ -63,7 +63,7 @@ class Answer:
     cache_write: int = 0
     cache_read: int = 0
     thinking_tokens: int = 0
-    id: str = field(default_factory=wire.message_id)
+    id: str = field(default_factory=wire.message_id)  # compose asks the context for it (a memoised answer's is new)
 
     def usage(self) -> dict[str, Any]:
         out: dict[str, Any] = {"input_tokens": self.input_tokens, "cache_creation_input_tokens": self.cache_write,
@@ -89,10 +89,21 @@ class Answer:
 
 
 async def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    return await fresh(ctx, None, body, await plain(ctx, body))
+
+
+async def fresh(ctx: Context, request: Any, body: Any, plan: ResponsePlan) -> ResponsePlan:
+    """What each answer gets at the time it is sent, memoised or not (Endpoint.after): the rate-limit resets."""
+    wire.fill_resets(plan.headers)
+    return plan
+
+
+async def plain(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
+    """The answer, but for its rate-limit resets (`fresh`): the same for the same body (Endpoint.plain)."""
     prompt = request.read(ctx, body)
     answer = compose(ctx, body, prompt, await _cache(ctx, prompt))
     headers = wire.known() | wire.rate_limit_headers(answer.input_tokens + answer.cache_read + answer.cache_write,
-                                      body["max_tokens"])
+                                                     body["max_tokens"], resets=False)
     if body.get("stream") is True:
         headers["cache-control"] = "no-cache"  # every recorded stream has it, no whole answer does
         return ResponsePlan(chunks=stream.events(answer), headers=headers, media_type=SSE_TYPE, model=answer.model,
@@ -118,7 +129,7 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
     stop_reason, stop_sequence = "end_turn", None
     used = thought
     if tool is not None:
-        calls = _tool_blocks(body, prompt, tool, choice, rng)
+        calls = _tool_blocks(ctx, body, prompt, tool, choice, rng)
         blocks += calls
         used += sum(len(b.pieces) if b.kind == "text" else tokens.count("".join(b.pieces)) + 20 for b in calls)
         stop_reason = "tool_use"
@@ -147,10 +158,10 @@ def compose(ctx: Context, body: dict[str, Any], prompt: request.Prompt, cache: t
     write, read = cache
     return Answer(model=prompt.model.id, blocks=blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,
                   input_tokens=prompt.input_tokens - write - read, output_tokens=max(1, used),
-                  cache_write=write, cache_read=read, thinking_tokens=thought)
+                  cache_write=write, cache_read=read, thinking_tokens=thought, id=ctx.new_base58_id("msg_01", 22))
 
 
-def _tool_blocks(body: dict[str, Any], prompt: request.Prompt, tool: toolgen.Tool, choice: Any,
+def _tool_blocks(ctx: Context, body: dict[str, Any], prompt: request.Prompt, tool: toolgen.Tool, choice: Any,
                  rng: Any) -> list[Block]:
     """The tool calls: the chosen tool, and every other tool the prompt names (parallel calls, as A:M/tools-sync
     records two) unless `disable_parallel_tool_use` or a named choice; a short text first unless forced."""
@@ -165,7 +176,8 @@ def _tool_blocks(body: dict[str, Any], prompt: request.Prompt, tool: toolgen.Too
         out.append(Block("text", pieces=tokens.pieces(f"I'll use the {tool.name} tool to help with this.")))
     for t in chosen:
         args = toolgen.arguments(t, rng, prompt.last_user)
-        out.append(Block("tool_use", pieces=_json_pieces(args), name=t.name, id=wire.tool_use_id()))
+        out.append(Block("tool_use", pieces=_json_pieces(args), name=t.name,
+                         id=ctx.new_base58_id("toolu_01", 22)))
     return out
 
 
@@ -235,6 +247,7 @@ async def _cache(ctx: Context, prompt: request.Prompt) -> tuple[int, int]:
     written, then read by later requests, each read refreshing it. In the server's store: shared by workers."""
     if not prompt.cached_prefix:
         return 0, 0
+    ctx.keeps()  # the answer depends on the store: never memoised
     key = hashlib.sha256(f"{prompt.model.id}\0{prompt.prefix_key}".encode()).hexdigest()
     seen = await ctx.store.get_object(CACHE_KIND, key)
     now = time.time()

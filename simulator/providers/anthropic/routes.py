@@ -3,11 +3,23 @@ the request (wire.claims: an `anthropic-version` or `x-api-key` header means an 
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.requests import Request
+
 from ...api.routes import Endpoint, Provider, UpstreamKey, UsageKeys
 from . import messages, models, wire
 
+
+def whole(request: Request, body: Any) -> bool:
+    """A Messages answer that is not a stream may be memoised (serve/memo.py): the same for the same body, but
+    for its ids and rate-limit resets (messages.fresh); a prompt-cached one never is (Context.keeps)."""
+    return not (isinstance(body, dict) and body.get("stream"))
+
+
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/v1/messages", json=messages.plan, repeatable=True),
+    Endpoint("POST", "/v1/messages", json=messages.plan, pure=whole, plain=messages.plain, after=messages.fresh,
+             repeatable=True),
     Endpoint("POST", "/v1/messages/count_tokens", json=models.count_tokens, repeatable=True),
     Endpoint("GET", "/v1/models", raw=models.list_models, repeatable=True),
     Endpoint("GET", "/v1/models/{model:path}", raw=models.get_model, repeatable=True),

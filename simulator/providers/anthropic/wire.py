@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import hmac
 import math
-import random
 import re
 import time
 from datetime import UTC, datetime
 
 from starlette.requests import Request
 
+from ... import ids
 from ...errors import APIError
 from ...plan import ResponsePlan, dumps
 from ...scenario.faults import Fault
 from ...scenario.file import Scenario
 
-_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_rand = random.Random()
 ORGANIZATION = "5b1c3e2a-7d4f-4e8a-9c6b-510c71000000"  # any uuid: one simulated organisation
 VERSION = "2023-06-01"
 
@@ -47,7 +45,7 @@ RATE_LIMITED = (f"This request would exceed the rate limit for your organization
 
 
 def base58(n: int) -> str:
-    return "".join(_rand.choice(_B58) for _ in range(n))
+    return ids.base58(n)
 
 
 def request_id() -> str:
@@ -62,24 +60,49 @@ def tool_use_id() -> str:
     return "toolu_01" + base58(22)
 
 
+_STAMPS: dict[int, str] = {}  # whole seconds already written: a minute's resets take a few of them
+
+
 def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = round(epoch * 1_000_000) // 1_000_000  # as datetime rounds it: to the microsecond
+    found = _STAMPS.get(second)
+    if found is None:
+        if len(_STAMPS) > 256:
+            _STAMPS.clear()
+        found = _STAMPS[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return found
+
+
+KINDS = ("requests", "input-tokens", "output-tokens", "tokens")
 
 
 def rate_limit_headers(input_tokens: int, output_tokens: int, limits: dict[str, int] | None = None,
-                       remaining: dict[str, int] | None = None) -> dict[str, str]:
-    """The twelve anthropic-ratelimit-* headers: what this request spent of a full minute's limits."""
+                       remaining: dict[str, int] | None = None, resets: bool = True) -> dict[str, str]:
+    """The twelve anthropic-ratelimit-* headers: what this request spent of a full minute's limits (resets=False:
+    the resets left empty, for `fill_resets` to write when the answer leaves)."""
     limits = limits or LIMITS
     spent = {"requests": 1, "input-tokens": input_tokens, "output-tokens": output_tokens,
              "tokens": input_tokens + output_tokens}
-    now = time.time()
     out: dict[str, str] = {}
-    for kind in ("requests", "input-tokens", "output-tokens", "tokens"):
+    for kind in KINDS:
         left = remaining[kind] if remaining and kind in remaining else max(0, limits[kind] - spent[kind])
         out[f"anthropic-ratelimit-{kind}-limit"] = str(limits[kind])
         out[f"anthropic-ratelimit-{kind}-remaining"] = str(left)
-        out[f"anthropic-ratelimit-{kind}-reset"] = rfc3339(now + 60.0 * (limits[kind] - left) / limits[kind])
-    return out
+        out[f"anthropic-ratelimit-{kind}-reset"] = ""
+    return fill_resets(out) if resets else out
+
+
+def fill_resets(headers: dict[str, str]) -> dict[str, str]:
+    """Each anthropic-ratelimit-*-reset the headers have, written from its limit and remaining as of now: when
+    the spent share of the minute's limit is back."""
+    now = time.time()
+    for kind in KINDS:
+        reset = f"anthropic-ratelimit-{kind}-reset"
+        if reset in headers:
+            limit = int(headers[f"anthropic-ratelimit-{kind}-limit"])
+            left = int(headers[f"anthropic-ratelimit-{kind}-remaining"])
+            headers[reset] = rfc3339(now + 60.0 * (limit - left) / limit)
+    return headers
 
 
 def _seconds(notation: str) -> float:

@@ -15,7 +15,9 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
+from ... import ids
 from ...ids import hex_token
 from ...scenario.ratelimit import Bucket
 
@@ -30,17 +32,27 @@ def answer_headers(request_id: str) -> dict[str, str]:
     try:
         rid = str(uuid.UUID(hex=digits))
     except ValueError:
-        rid = str(uuid.uuid4())
-    apim = str(uuid.uuid4())
+        rid = ids.uuid4()
+    apim = ids.uuid4()
     # The gateway's and the model's time (2024-12 recordings); the emitter writes the milliseconds in.
     return {"apim-request-id": apim, "x-request-id": rid, "x-ms-client-request-id": apim,
             "strict-transport-security": STS, "x-content-type-options": "nosniff",
             "cmp-upstream-response-duration": "{ms}", "ms-azureml-model-time": "{ms}"}
 
 
+_SESSION_TIME: list[Any] = [0, ""]  # the last second the session stamp was written for, and the stamp
+
+
+def _session_time() -> str:
+    now = int(time.time())
+    if _SESSION_TIME[0] != now:
+        _SESSION_TIME[:] = [now, time.strftime("%Y%m%d%H%M%S", time.gmtime(now))]
+    return str(_SESSION_TIME[1])
+
+
 def deployment_headers(region: str, deployment: str) -> dict[str, str]:
     """What an answer from a deployment adds (Z:T/chat #1, 2026-03)."""
-    return {"azureml-model-session": f"d{time.strftime('%Y%m%d%H%M%S', time.gmtime())}-{hex_token(6)}",
+    return {"azureml-model-session": f"d{_session_time()}-{hex_token(6)}",
             "skip-error-remapping": "true", "x-accel-buffering": "no", "x-ms-deployment-name": deployment,
             "x-ms-is-spilled-over": "false", "x-ms-rai-invoked": "true", "x-ms-region": region,
             "x-ratelimit-key": deployment,  # crewAI's 2026 recordings (deployment and v1 routes)

@@ -41,7 +41,7 @@ def _text(body: dict[str, Any]) -> str:
 def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, Any],
              served: str | None = None) -> dict[str, str]:
     out = deployment_headers(ctx.scenario.azure.region, deployment)
-    if not request.url.path.startswith("/openai/deployments/"):  # the v1 and Foundry front end's (Z:R/*, 2026)
+    if not request.scope["path"].startswith("/openai/deployments/"):  # the v1 and Foundry front end's (Z:R/*, 2026)
         streaming = "True" if body.get("stream") is True else "False"
         out.update({"azureai-fe-is-streaming": streaming, "azureai-fe-offer-type": "paygo",
                     "azureai-requested-tier": "default", "azureai-processed-tier": "default",
@@ -86,16 +86,21 @@ def _filters(ctx: Context, body: dict[str, Any]) -> FilterRule | None:
 async def _generate(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str,
                     kind: str) -> ResponsePlan:
     """Chat or legacy completions for `model`, as Azure answers them."""
+    return _with(_generated(ctx, request, body, deployment, model, kind), _headers(ctx, request, deployment, body))
+
+
+def _generated(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str,
+               kind: str) -> ResponsePlan:
+    """The answer of `_generate` before its headers."""
     _check_operation(ctx, model, kind, CHAT if kind == "chat" else "completions")
     rule = _filters(ctx, body)
     planner = chat.plan if kind == "chat" else completions.plan
     plan = planner(ctx, {**body, "model": model})
     served = served_as(ctx, deployment, model)
     prompt = prompt_filter_results(has_image(body))
-    latency = request.url.path.startswith("/models/") and served.startswith("gpt-5")  # Foundry's (recorded)
+    latency = request.scope["path"].startswith("/models/") and served.startswith("gpt-5")  # Foundry's (recorded)
     make = shape.chunks if plan.streaming else shape.body
-    plan = make(plan, served, rule, prompt, latency)
-    return _with(plan, _headers(ctx, request, deployment, body))
+    return make(plan, served, rule, prompt, latency)
 
 
 def _with(plan: ResponsePlan, headers: dict[str, str]) -> ResponsePlan:
@@ -105,30 +110,60 @@ def _with(plan: ResponsePlan, headers: dict[str, str]) -> ResponsePlan:
 # -- /openai/deployments/{deployment}/... ------------------------------------------------------------------
 
 
-async def deployment_chat(ctx: Context, request: Request) -> ResponsePlan:
+async def _deployment(ctx: Context, request: Request, kind: str, headers: bool = True) -> ResponsePlan:
+    """Chat, completions or embeddings from a deployment; headers=False: without the headers (`deployment_after`
+    adds them), the same answer for the same path, query and body (Endpoint.plain)."""
     check_version(request)
     deployment = request.path_params["deployment"]
     body = await _json_body(request)
-    return await _generate(ctx, request, body, deployment, model_for(ctx, deployment), "chat")
+    model = model_for(ctx, deployment)
+    plan = _embedded(ctx, body, model) if kind == "embeddings" else \
+        _generated(ctx, request, body, deployment, model, kind)
+    return _with(plan, _headers(ctx, request, deployment, body)) if headers else plan
+
+
+def whole(request: Request, body: Any) -> bool:
+    """A deployment's whole answer (not a stream) to a JSON object may be memoised (serve/memo.py)."""
+    return isinstance(body, dict) and not body.get("stream")
+
+
+async def deployment_after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
+    """Each answer's own headers (the meter's countdown, the model session): Endpoint.after."""
+    return _with(plan, _headers(ctx, request, request.path_params["deployment"], body))
+
+
+async def deployment_chat(ctx: Context, request: Request) -> ResponsePlan:
+    return await _deployment(ctx, request, "chat")
+
+
+async def deployment_chat_plain(ctx: Context, request: Request) -> ResponsePlan:
+    return await _deployment(ctx, request, "chat", headers=False)
 
 
 async def deployment_completions(ctx: Context, request: Request) -> ResponsePlan:
-    check_version(request)
-    deployment = request.path_params["deployment"]
-    body = await _json_body(request)
-    return await _generate(ctx, request, body, deployment, model_for(ctx, deployment), "completions")
+    return await _deployment(ctx, request, "completions")
+
+
+async def deployment_completions_plain(ctx: Context, request: Request) -> ResponsePlan:
+    return await _deployment(ctx, request, "completions", headers=False)
 
 
 async def deployment_embeddings(ctx: Context, request: Request) -> ResponsePlan:
-    check_version(request)
-    deployment = request.path_params["deployment"]
-    return await _embed(ctx, request, await _json_body(request), deployment, model_for(ctx, deployment))
+    return await _deployment(ctx, request, "embeddings")
+
+
+async def deployment_embeddings_plain(ctx: Context, request: Request) -> ResponsePlan:
+    return await _deployment(ctx, request, "embeddings", headers=False)
 
 
 async def _embed(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str) -> ResponsePlan:
-    _check_operation(ctx, model, "embeddings", "embeddings")
-    plan = embeddings.plan(ctx, {**body, "model": model})
+    plan = _embedded(ctx, body, model)
     return _with(plan, _headers(ctx, request, deployment, body))  # with OpenAI's access-control-allow-origin
+
+
+def _embedded(ctx: Context, body: dict[str, Any], model: str) -> ResponsePlan:
+    _check_operation(ctx, model, "embeddings", "embeddings")
+    return embeddings.plan(ctx, {**body, "model": model})
 
 
 async def deployment_images(ctx: Context, request: Request) -> ResponsePlan:

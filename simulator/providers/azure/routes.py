@@ -20,9 +20,13 @@ from .headers import answer_headers, rate_headers
 
 _DEPLOYMENT = "/openai/deployments/{deployment}"
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", f"{_DEPLOYMENT}/chat/completions", raw=planners.deployment_chat, repeatable=True),
-    Endpoint("POST", f"{_DEPLOYMENT}/completions", raw=planners.deployment_completions, repeatable=True),
-    Endpoint("POST", f"{_DEPLOYMENT}/embeddings", raw=planners.deployment_embeddings, repeatable=True),
+    # Whole answers memoised by path, query and body (serve/memo.py); each answer's own headers added after.
+    Endpoint("POST", f"{_DEPLOYMENT}/chat/completions", raw=planners.deployment_chat, pure=planners.whole,
+             plain=planners.deployment_chat_plain, after=planners.deployment_after, repeatable=True),
+    Endpoint("POST", f"{_DEPLOYMENT}/completions", raw=planners.deployment_completions, pure=planners.whole,
+             plain=planners.deployment_completions_plain, after=planners.deployment_after, repeatable=True),
+    Endpoint("POST", f"{_DEPLOYMENT}/embeddings", raw=planners.deployment_embeddings, pure=planners.whole,
+             plain=planners.deployment_embeddings_plain, after=planners.deployment_after, repeatable=True),
     Endpoint("POST", f"{_DEPLOYMENT}/images/generations", raw=planners.deployment_images, repeatable=True),
     Endpoint("POST", "/openai/v1/chat/completions", raw=planners.v1_chat, repeatable=True),
     Endpoint("POST", "/openai/v1/responses", raw=planners.v1_responses, repeatable=True),

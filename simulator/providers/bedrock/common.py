@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from starlette.requests import Request
 
+from ... import ids
 from ...api.context import Context
 from ...errors import APIError
 from ...generate import jsongen, tokens
@@ -78,7 +78,7 @@ async def json_body(request: Request) -> dict[str, Any]:
 
 
 def request_id() -> str:
-    return str(uuid.uuid4())
+    return ids.uuid4()
 
 
 def answer_headers(_simctl_id: str) -> dict[str, str]:
@@ -161,6 +161,7 @@ class Answer:
     tool_id: str = ""
     tool_input: dict[str, Any] | None = None
     lead: list[str] = field(default_factory=list)  # text before a tool call
+    created: int = 0  # when it was made (epoch seconds, asked of the context: a memoised answer's is fresh)
 
     @property
     def text(self) -> str:

@@ -58,6 +58,8 @@ async def _plan(ctx: Context, request: Request, stream: bool) -> ResponsePlan:
                          "Try again with a maximum tokens value that is lower than the model limit.")
     rng = ctx.rng("bedrock-invoke", name, body)
     answer = _answer(ctx, ask, rng)
+    if kind == "openai":
+        answer.created = ctx.now()
     stats: dict[str, Any] = {"model": name, "prompt_tokens": answer.prompt_tokens,
                              "completion_tokens": len(answer.pieces)}
     if stream:

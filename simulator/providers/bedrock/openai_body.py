@@ -3,7 +3,6 @@ its stream's chunks carry chat.completion.chunk objects."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -37,13 +36,13 @@ def _id(rng: np.random.Generator) -> str:
 
 def body(a: Answer, name: str, rng: np.random.Generator) -> dict[str, Any]:
     n = len(a.pieces)
-    return {"id": _id(rng), "object": "chat.completion", "created": int(time.time()), "model": name,
+    return {"id": _id(rng), "object": "chat.completion", "created": a.created, "model": name,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": a.text}, "finish_reason": _finish(a)}],
             "usage": {"prompt_tokens": a.prompt_tokens, "completion_tokens": n, "total_tokens": a.prompt_tokens + n}}
 
 
 def stream(a: Answer, name: str, rng: np.random.Generator) -> list[tuple[dict[str, Any], bool]]:
-    head = {"id": _id(rng), "object": "chat.completion.chunk", "created": int(time.time()), "model": name}
+    head = {"id": _id(rng), "object": "chat.completion.chunk", "created": a.created, "model": name}
     out: list[tuple[dict[str, Any], bool]] = [
         ({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": p} if i == 0 else
                                {"content": p}, "finish_reason": None}]}, True) for i, p in enumerate(a.pieces)]

@@ -15,9 +15,10 @@ from ...errors import APIError
 from . import common, converse, count_tokens, errors, invoke, timed
 
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan, repeatable=True),
+    # Whole answers depend on the path's model and the body alone: memoised (serve/memo.py); streams are not.
+    Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan, pure=True, repeatable=True),
     Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream, repeatable=True),
-    Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan, pure=True, repeatable=True),
     Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream, repeatable=True),
     Endpoint("POST", "/model/{modelId:path}/count-tokens", raw=count_tokens.plan, repeatable=True),
 ]

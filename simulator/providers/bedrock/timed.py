@@ -38,14 +38,27 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+_REWRITTEN: dict[tuple[bytes, int], bytes] = {}  # Converse bodies with their latency written in, by body and latency
+_KEEP, _KEPT_SIZE = 1024, 16 * 1024  # at most a few MB
+
+
 def _whole(plan: ResponsePlan) -> ResponsePlan:
     total = _ms(plan.latency_s)
     headers = {**plan.headers, LATENCY: str(total)} if LATENCY in plan.headers else plan.headers
     body = plan.body
     if body.startswith(b'{"metrics":{"latencyMs":'):  # Converse
-        out = json.loads(body)
-        out["metrics"]["latencyMs"] = total
-        body = compact(out)
+        # A memoised answer's body is the same bytes every time: rewritten once per latency, not parsed each time.
+        key = (body, total)
+        found = _REWRITTEN.get(key)
+        if found is None:
+            out = json.loads(body)
+            out["metrics"]["latencyMs"] = total
+            found = compact(out)
+            if len(body) <= _KEPT_SIZE:
+                if len(_REWRITTEN) >= _KEEP:
+                    _REWRITTEN.clear()
+                _REWRITTEN[key] = found
+        body = found
     return dataclasses.replace(plan, headers=headers, body=body)
 
 

@@ -284,16 +284,17 @@ def combined(answers: list[Answer]) -> Answer:
                                thoughts_tokens=sum(a.thoughts_tokens for a in answers))
 
 
-def response_id() -> str:
-    return ids.token(23).replace("+", "-").replace("/", "_")
+def response_id(ctx: Context) -> str:
+    """23 URL-safe characters, asked of the context (a memoised answer gets a fresh one)."""
+    return ctx.new_id("", 23).replace("+", "-").replace("/", "_")
 
 
-def whole(answers: list[Answer], name: str) -> ResponsePlan:
+def whole(ctx: Context, answers: list[Answer], name: str) -> ResponsePlan:
     total = combined(answers)
     candidates = [_candidate(a, ([{"text": "".join(a.thought), "thought": True}] if a.thought else []) + a.parts,
                              True, True, i) for i, a in enumerate(answers)]
     body = {"candidates": candidates, "usageMetadata": usage(total), "modelVersion": name,
-            "responseId": response_id()}
+            "responseId": response_id(ctx)}
     return ResponsePlan(body=wire.pretty(body), media_type=wire.JSON_TYPE, model=name,
                         prompt_tokens=total.prompt_tokens,
                         completion_tokens=total.candidate_tokens + total.thoughts_tokens)
@@ -316,11 +317,11 @@ def _steps(a: Answer, name: str) -> list[Step]:
     return steps
 
 
-def stream(answers: list[Answer], name: str, sse: bool) -> ResponsePlan:
+def stream(ctx: Context, answers: list[Answer], name: str, sse: bool) -> ResponsePlan:
     """One event per token, the candidates' events in turn: thought summary parts first, then the text (or the
     whole call in one event); a candidate's last event has its `finishReason`; usage is cumulative on every
     event."""
-    rid, total = response_id(), combined(answers)
+    rid, total = response_id(ctx), combined(answers)
     per = [_steps(a, name) for a in answers]
     seen = [0] * len(answers)
     events: list[tuple[dict[str, Any], bool]] = []

@@ -23,12 +23,12 @@ Planner = Callable[[Context, str, ModelInfo, dict[str, Any]], ResponsePlan]
 
 
 def _generate(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> ResponsePlan:
-    return generate.whole(generate.answers(ctx, name, model, body), name)
+    return generate.whole(ctx, generate.answers(ctx, name, model, body), name)
 
 
 def _stream(sse: bool) -> Planner:
     def plan(ctx: Context, name: str, model: ModelInfo, body: dict[str, Any]) -> ResponsePlan:
-        return generate.stream(generate.answers(ctx, name, model, body), name, sse)
+        return generate.stream(ctx, generate.answers(ctx, name, model, body), name, sse)
     return plan
 
 
@@ -43,6 +43,15 @@ METHODS: dict[str, tuple[str, str]] = {
 def array_stream(request: Request) -> bool:
     """`:streamGenerateContent` without `alt=sse`: the JSON array sent item by item (recorded as a stream)."""
     return wire.target(request)[1] == "streamGenerateContent" and request.query_params.get("alt") != "sse"
+
+
+WHOLE = frozenset(("generateContent", "countTokens", "embedContent", "batchEmbedContents"))
+
+
+def whole(request: Request, body: Any) -> bool:
+    """A method answered with one whole body (not a stream): its answer depends on the path's model and
+    method and the body alone, so the memo may keep it (Endpoint.pure)."""
+    return wire.target(request)[1] in WHOLE
 
 
 def repeatable(path: str) -> bool:
@@ -96,7 +105,7 @@ ROUTES: list[Endpoint] = [
     route
     for version in ("v1beta", "v1")
     for route in (
-        Endpoint("POST", f"/{version}/models/{{model:path}}", raw=dispatch, repeatable=repeatable,
+        Endpoint("POST", f"/{version}/models/{{model:path}}", raw=dispatch, pure=whole, repeatable=repeatable,
                  array_stream=array_stream),
         Endpoint("GET", f"/{version}/models", raw=models.list_models, repeatable=True),
         Endpoint("GET", f"/{version}/models/{{model:path}}", raw=models.get_model, repeatable=True),

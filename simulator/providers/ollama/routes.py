@@ -7,7 +7,7 @@ with the same models (docs/providers/ollama.md).
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -15,10 +15,12 @@ from starlette.requests import Request
 from ...api.context import Context
 from ...api.routes import Endpoint, Provider, RawPlanner, UpstreamKey, UsageKeys
 from ...plan import ResponsePlan
+from ...scenario.catalog import ModelInfo
 from . import chat, checks, embed, info, pull, show
 from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
 
 Planner = Callable[[Context, dict[str, Any]], ResponsePlan]
+After = Callable[[Context, Request, Any, ResponsePlan], Awaitable[ResponsePlan]]
 
 
 def bound(planner: Planner, struct: str) -> RawPlanner:
@@ -34,10 +36,31 @@ def bound(planner: Planner, struct: str) -> RawPlanner:
     return plan
 
 
+def whole(request: Request, body: Any) -> bool:
+    """`stream: false` (Ollama streams unless told not to): the whole answer may be memoised (serve/memo.py)."""
+    return isinstance(body, dict) and body.get("stream") is False
+
+
+def loads(struct: str, resolve: Callable[[Context, str], ModelInfo]) -> After:
+    """A memoised answer's model is loaded all the same (for /api/ps), as its planner marks it (Endpoint.after):
+    for a body the memo answers, the request was good and names a model the catalog has."""
+    async def after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
+        info.mark_loaded(ctx, resolve(ctx, checks.model_name(body, struct)), body.get("keep_alive"))
+        await info.save_loaded(ctx)
+        return plan
+
+    return after
+
+
 ROUTES: list[Endpoint] = [
-    Endpoint("POST", "/api/chat", raw=bound(chat.plan_chat, "ChatRequest"), repeatable=True),
-    Endpoint("POST", "/api/generate", raw=bound(chat.plan_generate, "GenerateRequest"), repeatable=True),
-    Endpoint("POST", "/api/embed", raw=bound(embed.plan_embed, "EmbedRequest"), repeatable=True),
+    # Whole answers memoised by body; the planners mark the model loaded, and so does `loads` for a memoised one.
+    Endpoint("POST", "/api/chat", raw=bound(chat.plan_chat, "ChatRequest"), pure=whole,
+             after=loads("ChatRequest", checks.find), repeatable=True),
+    Endpoint("POST", "/api/generate", raw=bound(chat.plan_generate, "GenerateRequest"), pure=whole,
+             after=loads("GenerateRequest", checks.find), repeatable=True),
+    Endpoint("POST", "/api/embed", raw=bound(embed.plan_embed, "EmbedRequest"),
+             pure=lambda request, body: isinstance(body, dict), after=loads("EmbedRequest", checks.embedding),
+             repeatable=True),
     Endpoint("POST", "/api/embeddings", raw=bound(embed.plan_embeddings, "EmbeddingRequest"), repeatable=True),
     Endpoint("GET", "/api/tags", raw=info.tags),
     Endpoint("POST", "/api/show", raw=bound(show.show, "ShowRequest"), repeatable=True),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...plan import ResponsePlan
-from ...scenario.ratelimit import Bucket, Check, estimate_tokens, headers_for
+from ...scenario.ratelimit import Bucket, estimate_tokens, reset_notation
 
 if TYPE_CHECKING:
     from ...scenario.file import Scenario
@@ -101,23 +101,29 @@ class TierMeter:
     They only inform: nothing is refused (a scenario's `rate_limits` enforce). Per process."""
 
     clock: Callable[[], float] = time.monotonic
-    buckets: dict[tuple[str, str, str], Bucket] = field(default_factory=dict)
+    buckets: dict[tuple[str, str], tuple[Bucket, Bucket]] = field(default_factory=dict)  # requests, tokens
 
     def take(self, client: str, model: str, tokens: int) -> dict[str, str]:
         rpm, tpm = tier_limits(model)
-        wanted: list[Check] = [("requests", rpm, 1), ("tokens", tpm, tokens)]
         now = self.clock()
-        if len(self.buckets) > 50_000:  # clients and models are few; a client inventing them is not
-            self.buckets.clear()
-        levels = []
-        for kind, capacity, cost in wanted:
-            bucket = self.buckets.get((client, model, kind))
-            if bucket is None:
-                bucket = self.buckets[(client, model, kind)] = Bucket(float(capacity), float(capacity), now)
-            bucket.refill(now)
-            bucket.level = max(0.0, bucket.level - cost)
-            levels.append(bucket.level)
-        return headers_for(wanted, levels)
+        pair = self.buckets.get((client, model))
+        if pair is None:
+            if len(self.buckets) > 50_000:  # clients and models are few; a client inventing them is not
+                self.buckets.clear()
+            pair = self.buckets[(client, model)] = (Bucket(float(rpm), float(rpm), now),
+                                                     Bucket(float(tpm), float(tpm), now))
+        requests, tokens_left = pair
+        requests.refill(now)
+        requests.level = max(0.0, requests.level - 1)
+        tokens_left.refill(now)
+        tokens_left.level = max(0.0, tokens_left.level - tokens)
+        # headers_for's six headers, written out: this runs for every metered answer.
+        return {"x-ratelimit-limit-requests": str(rpm),
+                "x-ratelimit-remaining-requests": str(int(requests.level)),
+                "x-ratelimit-reset-requests": reset_notation((rpm - requests.level) * 60.0 / rpm),
+                "x-ratelimit-limit-tokens": str(tpm),
+                "x-ratelimit-remaining-tokens": str(int(tokens_left.level)),
+                "x-ratelimit-reset-tokens": reset_notation((tpm - tokens_left.level) * 60.0 / tpm)}
 
 
 def headers(route: str, status: int, organization: str, project: str, model: str | None) -> dict[str, str]:
