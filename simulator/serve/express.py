@@ -38,6 +38,7 @@ from .memo import MAX_BODY, MAX_ENTRIES, Template
 from .verdict import Attempt
 
 Key = tuple[Any, ...]
+MAX_HELD = 64 << 20  # bytes of requests (bodies and headers) kept as keys before everything starts again
 Countdown = Callable[[str, str, int], dict[str, str]]  # TierMeter.take: client, model, tokens -> x-ratelimit-*
 
 
@@ -145,8 +146,10 @@ class Express:
         self.refused: set[Key] = set()  # compiled twice, differently: stays with the pipeline
         self.answered = 0  # requests answered here (the run report's `express` figure)
         self.paths: set[str] = set()  # the paths with a compiled answer: only their requests are looked up
+        self.held = 0  # bytes of the requests kept as keys
 
     def clear(self) -> None:
+        self.held = 0
         self.paths.clear()
         self.entries.clear()
         self.candidates.clear()
@@ -156,6 +159,9 @@ class Express:
         """An answer the pipeline gave to `key`; the second that compiles the same makes an entry."""
         if key in self.refused or key in self.entries:
             return
+        self.held += len(key[-1]) + sum(len(k) + len(v) for k, v in key[4])
+        if self.held > MAX_HELD:  # request bodies are the keys: bound what they hold, not only their number
+            self.clear()
         first = self.candidates.pop(key, None)
         if compiled is None or (first is not None and not first.same(compiled)):
             self._bound(self.refused).add(key)
