@@ -91,13 +91,35 @@ def qualified(name: str) -> str:
     return name if ":" in last else name + ":latest"
 
 
+_STAMPS: dict[int, str] = {}
+_PARSED: dict[bytes, dict[str, Any]] = {}  # last lines as planned (before their time is written in), parsed
+_PARSED_SIZE = 16 * 1024
+
+
+def _last(data: bytes) -> dict[str, Any]:
+    """The planned last line parsed, a fresh copy of its top level (the only level `timed` changes): a memoised
+    answer's last line is the same bytes every time, parsed once."""
+    found = _PARSED.get(data)
+    if found is None:
+        found = json.loads(data)
+        if len(data) <= _PARSED_SIZE:
+            if len(_PARSED) >= 1024:
+                _PARSED.clear()
+            _PARSED[data] = found
+    return dict(found)
+
+
 def created_at(seconds: float) -> str:
     """RFC 3339 UTC with nanoseconds, trailing zeros dropped, as Go's time.RFC3339Nano writes it."""
     whole = int(seconds)
     nanos = int(round((seconds - whole) * 1e9))
     if nanos >= 1_000_000_000:
         whole, nanos = whole + 1, nanos - 1_000_000_000
-    stamp = dt.datetime.fromtimestamp(whole, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = _STAMPS.get(whole)
+    if stamp is None:  # a second's stamp is written once: every answer in it reuses it
+        if len(_STAMPS) > 256:
+            _STAMPS.clear()
+        stamp = _STAMPS[whole] = dt.datetime.fromtimestamp(whole, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     frac = f"{nanos:09d}".rstrip("0")
     return f"{stamp}.{frac}Z" if frac else f"{stamp}Z"
 
@@ -120,15 +142,20 @@ def timed(plan: ResponsePlan) -> ResponsePlan:
     at = plan.latency_s
     first = None
     stamped = []
-    for c in plan.chunks:
+    end = len(plan.chunks) - 1
+    for n, c in enumerate(plan.chunks):
         at += c.delay_s
         if first is None and c.token:
             first = at
-        stamped.append(c._replace(data=c.data.replace(_WHEN, dumps(created_at(now + at)), 1)) if c.data else c)
+        # (the last line is written whole below)
+        stamped.append(c._replace(data=c.data.replace(_WHEN, dumps(created_at(now + at)), 1)) if c.data and n < end
+                       else c)
     ttft = first if first is not None else at
-    last = json.loads(stamped[-1].data)
+    last = _last(plan.chunks[-1].data)
     if last.get("created_at") == DROP:
         del last["created_at"]
+    elif last.get("created_at") == WHEN:  # as the stamp the loop wrote in its bytes
+        last["created_at"] = created_at(now + at)
     durations = {"total_duration": max(1, int(at * ns)), "load_duration": int(ttft * 0.1 * ns),
                  "prompt_eval_duration": int(ttft * 0.85 * ns), "eval_duration": int(max(0.0, at - ttft) * ns)}
     for key, value in durations.items():  # the ones the answer has (an embedding has no eval_duration)
