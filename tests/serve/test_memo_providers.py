@@ -186,3 +186,23 @@ def test_ollama_answers_are_the_planners_and_load_their_model(running: Any, scen
     assert "llama3.2" not in httpx.get(running.url + "/api/ps").text
     _repeat(running, "/api/chat", OLLAMA, n=1)
     assert [m["name"] for m in httpx.get(running.url + "/api/ps").json()["models"]] == ["llama3.2:latest"]
+
+
+@pytest.mark.parametrize(("path", "planner", "body"), [
+    (f"/model/{CLAUDE}/converse-stream", converse.plan_stream, CONVERSE),
+    (f"/model/{CLAUDE}/invoke-with-response-stream", invoke.plan_stream,
+     {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": [{"role": "user", "content": ASK}]}),
+])
+def test_bedrock_streams_are_the_planners_frames(running: Any, scenario: Path, path: str, planner: Any,
+                                                 body: dict[str, Any]) -> None:
+    """Every frame as planned, the last one's latencies as this answer's timing states them (timed)."""
+    from simulator.eventstream import split
+
+    answers = _repeat(running, path, body)
+    direct = _direct(scenario, planner, path, body, {"modelId": CLAUDE})
+    assert direct.chunks is not None
+    for a in answers:
+        frames, rest = split(a.content)
+        assert not rest and frames[:-1] == [c.data for c in direct.chunks[:-1]]
+        assert len(frames) == len(direct.chunks)
+    assert _memoised(running, path)

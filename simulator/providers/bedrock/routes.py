@@ -15,11 +15,14 @@ from ...errors import APIError
 from . import common, converse, count_tokens, errors, invoke, timed
 
 ROUTES: list[Endpoint] = [
-    # Whole answers depend on the path's model and the body alone: memoised (serve/memo.py); streams are not.
+    # Answers depend on the path's model and the body alone (a stream's padding and ids are drawn from a generator
+    # seeded by them): memoised (serve/memo.py), streams as their planned frames, timed afresh for each answer.
     Endpoint("POST", "/model/{modelId:path}/converse", raw=converse.plan, pure=True, repeatable=True),
-    Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/converse-stream", raw=converse.plan_stream, pure=True, repeatable=True),
     Endpoint("POST", "/model/{modelId:path}/invoke", raw=invoke.plan, pure=True, repeatable=True),
-    Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream, repeatable=True),
+    Endpoint("POST", "/model/{modelId:path}/invoke-with-response-stream", raw=invoke.plan_stream,
+             pure=lambda request, body: common.family(common.model_name(request)) != "openai",  # its `created`: now
+             repeatable=True),
     Endpoint("POST", "/model/{modelId:path}/count-tokens", raw=count_tokens.plan, repeatable=True),
 ]
 
