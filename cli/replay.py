@@ -142,6 +142,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         _serve_workers(config, workers, log_level, grace)
         return
     _serve_one(server, config, grace, dashboard)
+    unreadable = _late_problems(server)
     report = server.verdict.report()
     _summary(server, report)
     if report_path:
@@ -150,6 +151,21 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
         sys.exit(EXIT_VERDICT)
     if fail_on_unmatched and server.source is not None and server.source.misses:
         sys.exit(EXIT_UNMATCHED)
+    if unreadable:
+        sys.exit(EXIT_CONFIG)
+
+
+def _late_problems(server: Server) -> list[str]:
+    """Problems in a large cassette's answers, which are read after start-up (docs/cassettes.md): the
+    background check is finished first, so a bad file never ends a run with 0."""
+    if server.source is None:
+        return []
+    from simulator.cassettes import lazy
+
+    found = lazy.settle(server.source.cassettes)
+    for problem in found:
+        click.echo(f"simctl: {problem}", err=True)
+    return found
 
 
 def _configure_logging(log_format: str, log_level: str) -> None:

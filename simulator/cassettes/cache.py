@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from .model import Body, Cassette, Interaction, LazyResponse, Request, Response
 from .websocket import session_from_data
 from .write import chunk_data, to_data
@@ -122,32 +123,70 @@ def _finish_writes() -> None:
 
 
 def _write(target: Path, c: Cassette) -> None:
+    try:
+        built = entry_bytes(c)
+    except ConfigError:  # a block of a large file read late (cassettes/lazy.py) is bad: its check reports it
+        return
+    if built is not None:
+        store(target, *built)
+
+
+def entry_bytes(c: Cassette) -> tuple[bytes, list[bytes]] | None:
+    """An entry's head line and chunk blobs; None when the data is not JSON's. Every answer of the cassette is
+    read on the way (a part of a large file not read yet is parsed and checked: ConfigError if it is bad)."""
     blobs: list[bytes] = []
     size = 0
+    storable = True
 
     def chunks(response: Response) -> list[int]:
         # A stream not served yet still holds what was read: no need to build its chunks to store them.
-        nonlocal size
+        nonlocal size, storable
         pending = response.pending if isinstance(response, LazyResponse) else None
-        if isinstance(pending, bytes):
-            data = pending
-        else:
-            data = _dumps(pending if pending is not None else [chunk_data(ch) for ch in response.chunks or []])
+        if callable(pending):
+            pending = pending()
+        try:
+            data = pending if isinstance(pending, bytes) else _dumps(
+                pending if pending is not None else [chunk_data(ch) for ch in response.chunks or []])
+        except (TypeError, ValueError):
+            storable, data = False, b""
         blobs.append(data)
         size += len(data)
         return [size - len(data), len(data)]
 
+    data = to_data(c, chunks=chunks)
+    try:
+        head = _dumps({"cache": FORMAT, **data})
+    except (TypeError, ValueError):
+        return None
+    return (head, blobs) if storable else None
+
+
+def store(target: Path, head: bytes, blobs: list[bytes]) -> None:
     tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        head = _dumps({"cache": FORMAT, **to_data(c, chunks=chunks)})
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             f.write(head + b"\n")
             f.writelines(blobs)
         os.replace(tmp, target)
-    except (OSError, TypeError, ValueError):  # a read-only home, or data JSON cannot hold: parse the YAML next time
+    except OSError:  # a read-only home: parse the YAML next time
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
+
+
+def track(thread: threading.Thread) -> None:
+    """A background thread that exit waits for (it may be writing an entry)."""
+    _writers.append(thread)
+
+
+def wait_a_moment() -> None:
+    """DELAY_S, or less if the process is on its way out."""
+    _exiting.wait(DELAY_S)
+
+
+def hurry() -> None:
+    """Background work waiting for DELAY_S starts now (the server has stopped)."""
+    _exiting.set()
 
 
 def _dumps(value: Any) -> bytes:

@@ -47,10 +47,14 @@ def journal_path(path: str | Path) -> Path:
     return path.with_name(f".{path.name}.journal")
 
 
-def load(path: str | Path, use_cache: bool = True) -> Cassette:
-    """Parse a cassette, or take it from the cache of cassettes parsed before (cassette_cache)."""
+def load(path: str | Path, use_cache: bool = True, lazy: bool = False) -> Cassette:
+    """Parse a cassette, or take it from the cache of cassettes parsed before (cassette_cache).
+
+    `lazy` (the replay server's load): a large file's recorded answers are parsed when first used, and by a
+    background check a moment later (cassettes/lazy.py); a bad one is then a ConfigError on first use and
+    one of the cassette's `problems`. Everything else is parsed and checked at once, as without it."""
     with collector_paused():
-        return _load(Path(path), use_cache)
+        return _load(Path(path), use_cache, lazy)
 
 
 @contextlib.contextmanager
@@ -66,8 +70,9 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load(path: Path, use_cache: bool) -> Cassette:
+def _load(path: Path, use_cache: bool, lazy: bool = False) -> Cassette:
     from . import cache as cassette_cache
+    from . import lazy as deferred
 
     journal = journal_path(path)
     if journal.is_file():
@@ -82,6 +87,8 @@ def _load(path: Path, use_cache: bool) -> Cassette:
         cached = cassette_cache.read(entry, str(path))
         if cached is not None:
             return cached
+    if lazy and len(raw) >= deferred.LAZY_BYTES:
+        return deferred.load(_text(raw, path), str(path), entry)
     c = parse(_text(raw, path), str(path))
     if entry is not None:
         cassette_cache.write(entry, c)

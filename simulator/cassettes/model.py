@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +136,8 @@ class LazyResponse(Response):
     def streaming(self) -> bool:
         return True  # without building the chunks to find out
 
-    def __init__(self, status: int, headers: dict[str, str], body: Body, pending: list[Any] | bytes,
-                 cut: bool = False) -> None:
+    def __init__(self, status: int, headers: dict[str, str], body: Body,
+                 pending: list[Any] | bytes | Callable[[], list[Any] | bytes], cut: bool = False) -> None:
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "body", body)
@@ -146,7 +147,10 @@ class LazyResponse(Response):
     def __getattr__(self, name: str) -> Any:  # only reached while the `chunks` slot is still empty
         if name != "chunks" or self.pending is None:
             raise AttributeError(name)
-        pending = json.loads(self.pending) if isinstance(self.pending, bytes) else self.pending
+        pending = self.pending
+        if callable(pending):  # a part of the file not parsed yet (cassettes/lazy.py); ConfigError if it is bad
+            pending = pending()
+        pending = json.loads(pending) if isinstance(pending, bytes) else pending
         object.__setattr__(self, "chunks", [_make_chunk(c) for c in pending])
         object.__setattr__(self, "pending", None)
         return self.chunks
@@ -163,6 +167,29 @@ class LazyResponse(Response):
             other.status, other.headers, other.body, other.chunks, other.cut)
 
     __hash__ = None  # type: ignore[assignment]  # like Response: mutable, compared by value
+
+
+class LazyBodyResponse(Response):
+    """A whole (not streamed) recorded answer whose body is parsed when first used (cassettes/lazy.py): the
+    index needs none of them. `load()` gives the Body, or raises ConfigError for a part of the file that is bad."""
+
+    __slots__ = ("load",)
+
+    def __init__(self, status: int, headers: dict[str, str], load: Callable[[], Body]) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "chunks", None)
+        object.__setattr__(self, "cut", False)
+        object.__setattr__(self, "load", load)
+
+    def __getattr__(self, name: str) -> Any:  # only reached while the `body` slot is still empty
+        if name != "body":
+            raise AttributeError(name)
+        object.__setattr__(self, "body", self.load())
+        return self.body
+
+    __eq__ = LazyResponse.__eq__
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(slots=True)
@@ -182,6 +209,8 @@ class Cassette:
     name: str = ""
     matching: dict[str, Any] = field(default_factory=dict)  # per-cassette matching options
     source: str = "<memory>"
+    # Problems found after loading, in parts of the file read late (cassettes/lazy.py): `FILE:LINE:COLUMN: what`.
+    problems: list[str] = field(default_factory=list)
 
 
 def _make_chunk(c: dict[str, Any]) -> RecordedChunk:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from ..errors import APIError, ConfigError
 from ..generate import tokens
 from ..plan import JSON_TYPE, SSE_TYPE, Chunk, ResponsePlan
 from ..sse import DONE, data_event
+from . import lazy
 from .load import Cassette, Interaction, RecordedChunk, collector_paused, load_yaml_only
 from .load import load as load_cassette
 from .matching import Index, MatchOptions
 from .ws_play import SessionIndex
 
+log = logging.getLogger("simctl.cassettes")
 AFTER_LAST = ("cycle", "repeat-last", "fail")
 MODES = ("strict", "fallback", "record-new")
 SKIP_HEADERS = {"content-length", "transfer-encoding", "connection", "date", "content-encoding", "server",
@@ -46,6 +49,7 @@ class CassetteSource:
     after_last: str = "repeat-last"
     speed: float = 1.0  # recorded time divided by this; 0 sends everything at once
     mode: str = "strict"  # what a miss means (MODES); the WebSocket player needs it to word an upgrade's miss
+    miss_status: int = 404  # also the status of a recorded answer that cannot be read (cassettes/lazy.py)
     index: Index = field(init=False)
     sessions: SessionIndex = field(init=False)  # recorded WebSocket sessions, by upgrade (not HTTP answers)
     plays: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # play_key -> times played
@@ -57,10 +61,14 @@ class CassetteSource:
     # A whole recorded body as sent, by interaction id (the interaction kept beside it: ids are reused once an
     # object is gone): encoding it again on every play was a tenth of a replayed request's time.
     _bodies: dict[int, tuple[Interaction, bytes]] = field(default_factory=dict)
+    # Recorded answers of a large file that turned out bad when first read (cassettes/lazy.py), by interaction id.
+    unreadable: dict[int, str] = field(default_factory=dict)
+    _deferred: bool = field(default=False, init=False)  # some answers are read on first use: a lookup reads them
 
     def __post_init__(self) -> None:
         self.index = Index(self.opts)
         self.sessions = SessionIndex(self.opts)
+        self._deferred = any(lazy.deferred(c) for c in self.cassettes)
         with collector_paused():
             for c in self.cassettes:
                 for n, i in enumerate(c.interactions):
@@ -100,7 +108,19 @@ class CassetteSource:
     def candidates(self, method: str, path: str, query: dict[str, str], body: Any,
                    same: bytes | None = None) -> list[Interaction]:
         """`same`: bytes that `body` follows from, when known (the index key is then computed once for them)."""
-        return self.index.candidates(method, path, query, body, same)
+        found = self.index.candidates(method, path, query, body, same)
+        return self._readable(found) if self._deferred and found else found
+
+    def _readable(self, found: list[Interaction]) -> list[Interaction]:
+        """The candidates whose recorded answer can be read: one that cannot is not there (a miss that says
+        why), whichever way it is asked for (a request no route serves included: never a 500)."""
+        for i in found:
+            if id(i) not in self.unreadable:
+                try:
+                    _ = i.response.chunks if i.response.streaming else i.response.body  # read now, if not yet
+                except ConfigError as e:
+                    self._unreadable(i, e)
+        return [i for i in found if id(i) not in self.unreadable] if self.unreadable else found
 
     def play_key(self, found: list[Interaction]) -> str:
         """A name for a group of identical recorded requests that every process agrees on (the first
@@ -119,6 +139,8 @@ class CassetteSource:
 
     def miss(self, method: str, path: str, body: Any) -> Miss:
         closest, diff = self.index.closest(method, path, body)
+        if closest is not None and id(closest) in self.unreadable:
+            diff = [f"its recorded answer cannot be read: {self.unreadable[id(closest)]}"]
         where = f"{closest.request.method} {closest.request.path}" if closest else "none"
         m = Miss(method, path, where, diff)
         self.misses.append(m)
@@ -126,6 +148,23 @@ class CassetteSource:
 
     def plan(self, interaction: Interaction, body: Any) -> ResponsePlan:
         """The recorded answer as a plan; converted between stream and whole body when asked for."""
+        try:
+            return self._plan(interaction, body)
+        except ConfigError as e:  # a large file's answer read on first use (cassettes/lazy.py), and it is bad
+            self._unreadable(interaction, e)
+            raise APIError(self.miss_status, f"simctl: the recorded answer cannot be read: {e}",
+                           code="cassette_invalid") from None
+
+    def _unreadable(self, interaction: Interaction, e: ConfigError) -> None:
+        """Logged, and kept with its cassette's problems: `simctl replay` exits 2 for them when it stops."""
+        self.unreadable[id(interaction)] = str(e)
+        source = self.origin.get(id(interaction), ("", -1))[0]
+        for c in self.cassettes:
+            if c.source == source and str(e) not in c.problems:
+                c.problems.append(str(e))
+                log.error("simctl: %s", e)
+
+    def _plan(self, interaction: Interaction, body: Any) -> ResponsePlan:
         want_stream = bool(isinstance(body, dict) and body.get("stream"))
         r = interaction.response
         headers = {k: v for k, v in r.headers.items() if k not in SKIP_HEADERS and k != "content-type"}
@@ -221,7 +260,7 @@ def source_from_config(config: ServerConfig) -> CassetteSource | None:
             # server (simulator/record/record_new.py), so a line is never counted twice.
             loaded.append(load_yaml_only(p) if p.exists() else Cassette(source=str(p)))
         else:
-            loaded.append(load_cassette(p))
+            loaded.append(load_cassette(p, lazy=True))  # a large file's answers read when first used
     settings = {**loaded[0].matching, **config.match}
     try:
         opts = MatchOptions.from_settings(settings)
@@ -230,7 +269,8 @@ def source_from_config(config: ServerConfig) -> CassetteSource | None:
     after = config.after_last or settings.get("after_last", "repeat-last")
     if after not in AFTER_LAST:
         raise ConfigError(f"after_last: expected one of {', '.join(AFTER_LAST)}, got {after!r}")
-    return CassetteSource(loaded, opts, after_last=after, speed=config.speed, mode=config.mode)
+    return CassetteSource(loaded, opts, after_last=after, speed=config.speed, mode=config.mode,
+                          miss_status=config.miss_status)
 
 
 def without_delays(plan: ResponsePlan) -> ResponsePlan:
