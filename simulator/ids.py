@@ -22,11 +22,18 @@ def token(size: int) -> str:
 
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# Random bytes to base58 in C (bytes.translate): bytes 0-231 map four to a character, 232-255 are dropped, so every
+# character is as likely as any other.
+_TO_BASE58 = bytes(ord(_BASE58[b % 58]) if b < 232 else 0 for b in range(256))
+_NOT_BASE58 = bytes(range(232, 256))
 
 
 def base58(size: int) -> str:
     """`size` characters of Bitcoin's base58 alphabet (no 0, O, I or l): Anthropic's ids."""
-    return "".join(_rand.choices(_BASE58, k=size))
+    out = _rand.randbytes(2 * size).translate(_TO_BASE58, _NOT_BASE58)
+    while len(out) < size:  # fewer than half kept: never in practice
+        out += _rand.randbytes(size).translate(_TO_BASE58, _NOT_BASE58)
+    return out[:size].decode()
 
 
 def uuid4() -> str:
