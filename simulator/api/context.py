@@ -89,6 +89,13 @@ class Context:
     def now(self) -> int:
         return int(time.time()) if self.marks is None else int(self.marks.now())
 
+    def padding(self, size: int) -> str:
+        """`size` random letters and digits that pad a stream's event (OpenAI's `obfuscation`). Marked while a
+        stream is made into a template (serve/stream_memo.py); a whole answer's marks have no `pad`, so padding
+        there stays random and its template fails the second plan's check."""
+        pad = getattr(self.marks, "pad", None)
+        return ids.token(size) if pad is None else str(pad(size))
+
     def fingerprint(self, model: str) -> str:
         return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
 

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -61,18 +62,23 @@ class TimingModel:
             else:
                 total = self.ttft.one(rng) + prefill + self.itl.total(rng, plan.completion_tokens)
             return dataclasses.replace(plan, latency_s=plan.latency_s + total) if total else plan
+        if not plan.chunks:
+            return plan
         # Events before the first token (a Responses stream's `response.created`...) go out at once;
-        # the first token waits for the TTFT; later tokens each wait one inter-token gap.
-        first_token = next((i for i, c in enumerate(plan.chunks) if c.token), 0)
-        tokens = sum(1 for c in plan.chunks[first_token + 1 :] if c.token)
-        gaps = iter(self.itl.sample(rng, tokens).tolist()) if tokens else iter(())
-        first = self.ttft.one(rng) + prefill
-        make = _new_chunk
-        chunks = [make((c.data, 0.0, c.token)) for c in plan.chunks[:first_token]]
-        head = plan.chunks[first_token]
-        chunks.append(make((head.data, first, head.token)))
-        chunks.extend(make((c.data, next(gaps) if c.token else 0.0, c.token)) for c in plan.chunks[first_token + 1 :])
-        return dataclasses.replace(plan, chunks=tuple(chunks))
+        # the first token waits for the TTFT; later tokens each wait one inter-token gap. (Columns rather
+        # than a loop over chunks: a thousand streams start two thousand a second, each of them timed here.)
+        datas, _, marks = zip(*plan.chunks, strict=True)
+        first_token = marks.index(True) if True in marks else 0
+        tokens = marks.count(True) - marks[first_token]
+        if self.itl.kind == "constant":  # no draw: the same gap for every token
+            gap = self.itl.one(rng)
+            delays = [gap if m else 0.0 for m in marks]
+        else:
+            gaps = iter(self.itl.sample(rng, tokens).tolist()) if tokens else iter(())
+            delays = [next(gaps) if m and n > first_token else 0.0 for n, m in enumerate(marks)]
+        delays[first_token] = self.ttft.one(rng) + prefill
+        return dataclasses.replace(plan, chunks=tuple(map(tuple.__new__, repeat(Chunk),
+                                                          zip(datas, delays, marks, strict=True))))
 
 
 def parse_timing(spec: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ the server's time under load).
 A template is trusted only once a second plan of the same body, with other marks, cut into the
 same pieces: anything else the planner varies (a draw it did not seed from the body, a clock read
 not asked of the context) shows as a difference, and that body is planned afresh every time.
-Streams and errors are not memoised.
+Errors are not memoised; streams are, the same way, chunk by chunk (stream_memo.py).
 """
 
 from __future__ import annotations
@@ -149,11 +149,15 @@ class Memo:
         self.candidates: dict[tuple[Any, bytes], Template] = {}
         self.estimates: dict[tuple[bytes, int], int] = {}  # estimate_tokens by body and reply_tokens
         self.keys: dict[tuple[str, bytes | None], str] = {}  # the verdict's call_key by route and body
+        from .stream_memo import Streams  # stream_memo builds on this module's marks
+
+        self.streams = Streams()  # streamed answers by body
 
     def clear(self) -> None:
         self.entries.clear()
         self.candidates.clear()
         self.estimates.clear()
+        self.streams.clear()
 
     def tokens(self, raw: bytes | None, body: Any, reply_tokens: int) -> int:
         """estimate_tokens(body, reply_tokens), once per distinct body."""
@@ -181,8 +185,10 @@ class Memo:
 
     async def plan(self, key: Any, raw: bytes | None, body: Any, planner: Planner) -> ResponsePlan:
         """The planner's answer to `raw` (parsed: `body`): memoised, or planned afresh by `planner(None)`."""
-        if raw is None or len(raw) > MAX_BODY or not isinstance(body, dict) or body.get("stream"):
+        if raw is None or len(raw) > MAX_BODY or not isinstance(body, dict):
             return await planner(None)
+        if body.get("stream"):
+            return await self.streams.plan((key, raw), planner)
         k = (key, raw)
         found = self.entries.get(k, self)
         if isinstance(found, Template):

@@ -67,7 +67,7 @@ def test_repeated_embeddings_are_the_planned_bytes(running: Any) -> None:
     assert bodies == [_fresh(embeddings.plan, EMBED)] * 3
 
 
-def test_a_stream_of_a_repeated_body_is_planned_afresh(running: Any) -> None:
+def test_each_stream_of_a_repeated_body_has_its_own_id_and_time(running: Any) -> None:
     client = openai.OpenAI(base_url=running.url + "/v1", api_key="sk-test", max_retries=0)
     for _ in range(3):
         chunks = list(client.chat.completions.create(**CHAT, stream=True))  # type: ignore[call-overload]

@@ -113,7 +113,7 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
     lp_key = job.logprobs or not job.model.reasoning
     if job.stream:
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        chunks = Chunks(head, usage if include_usage else None, _obfuscated(body), lp_key)
+        chunks = Chunks(head, usage if include_usage else None, _obfuscated(body), lp_key, ctx.padding)
         parts = stream_parts(chunks, choices, job.top_logprobs, logprob_rng)
         return ResponsePlan(chunks=schedule(parts), media_type=SSE_TYPE, **common)
     out = {

@@ -3,11 +3,13 @@ chunk, the usage chunk when asked, `[DONE]`), each padded by `obfuscation` unles
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ... import ids
 from ...sse import DONE, Template, data_event, encode_string
 from . import obfuscation
 from .logprobs import token_logprobs
@@ -19,9 +21,10 @@ if TYPE_CHECKING:
 class _Slots:
     """A token chunk's template: the piece spliced in, then (when padded) the padding that evens its size out."""
 
-    def __init__(self, event: bytes, padded: bool) -> None:
+    def __init__(self, event: bytes, padded: bool, token: Callable[[int], str] = ids.token) -> None:
         self.template = Template(event)
         self.padded = padded
+        self.token = token
         # The chunk's JSON with an empty padding ("") and without the piece; the SSE framing does not count.
         self.fixed = sum(len(p.decode()) for p in self.template.parts) - len(b"data: \n\n") + 2
 
@@ -29,7 +32,7 @@ class _Slots:
         if not self.padded:
             return self.template.fill(piece)
         text = encode_string(piece)  # with its quotes
-        pad = obfuscation.chat_padding(self.fixed + len(text))
+        pad = obfuscation.chat_padding(self.fixed + len(text), self.token)
         parts = self.template.parts
         return b"".join((parts[0], text.encode(), parts[1], b'"', pad.encode(), b'"', parts[2]))
 
@@ -43,6 +46,7 @@ class Chunks:
     usage: dict[str, Any] | None
     padded: bool = True
     lp_key: bool = True
+    token: Callable[[int], str] = ids.token  # the padding's random text: the planner's `Context.padding`
 
     def chunk(self, choice: dict[str, Any] | None, pad: bool = True, **extra: Any) -> bytes:
         head = self.head
@@ -59,7 +63,7 @@ class Chunks:
         data = data_event({**obj, "obfuscation": ""})
         # The chunk ends '..."obfuscation":""}' and a blank line: the padding goes between the quotes.
         size = len(data.decode()) - len(b"data: \n\n")
-        return data[:-4] + obfuscation.chat_padding(size).encode() + data[-4:]
+        return data[:-4] + obfuscation.chat_padding(size, self.token).encode() + data[-4:]
 
     def delta(self, c: Choice, d: dict[str, Any], finish: str | None = None, lp: Any = None) -> dict[str, Any]:
         if not self.lp_key:  # reasoning models' chunks have no logprobs key (recorded: gpt-5, 2025-2026)
@@ -74,7 +78,7 @@ class Chunks:
             d = {"function_call": {"arguments": Template.MARK}}
         else:
             d = {"tool_calls": [{"index": 0, "function": {"arguments": Template.MARK}}]}
-        return _Slots(self.chunk(self.delta(c, d), pad=False), self.padded)
+        return _Slots(self.chunk(self.delta(c, d), pad=False), self.padded, self.token)
 
 
 def first_delta(c: Choice) -> dict[str, Any]:

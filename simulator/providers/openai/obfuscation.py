@@ -11,6 +11,7 @@ How long the padding is, from recorded streams:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ... import ids
@@ -18,9 +19,10 @@ from ... import ids
 KEY = b',"obfuscation":""'  # what the key adds to a chunk's JSON besides the padding itself
 
 
-def chat_padding(json_length: int) -> str:
-    """Padding for a chat chunk whose JSON, with `"obfuscation":""` in it, is `json_length` characters."""
-    return ids.token((1 - json_length) % 16)
+def chat_padding(json_length: int, token: Callable[[int], str] = ids.token) -> str:
+    """Padding for a chat chunk whose JSON, with `"obfuscation":""` in it, is `json_length` characters; `token`
+    makes the random text (the planner's `Context.padding`, which a stream's template marks: serve/stream_memo.py)."""
+    return token((1 - json_length) % 16)
 
 
 def delta_padding(delta: str) -> str:
