@@ -92,21 +92,52 @@ def qualified(name: str) -> str:
 
 
 _STAMPS: dict[int, str] = {}
-_PARSED: dict[bytes, dict[str, Any]] = {}  # last lines as planned (before their time is written in), parsed
-_PARSED_SIZE = 16 * 1024
+DURATIONS = ("total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
+# Stand-ins for the time and durations while a last line's form is made: values no answer states.
+_TIME_MARK = "\x01simctl created_at\x01"
+_DURATION_MARK = 7_777_777_777_777_000_000
+Form = tuple[tuple[bytes, ...], tuple[str, ...]]  # the last line as it leaves, cut where the values go; their names
+_FORMS: dict[bytes, Form | None] = {}  # by the planned last line (a memoised answer's is the same bytes each time)
+_FORM_SIZE = 16 * 1024
 
 
-def _last(data: bytes) -> dict[str, Any]:
-    """The planned last line parsed, a fresh copy of its top level (the only level `timed` changes): a memoised
-    answer's last line is the same bytes every time, parsed once."""
-    found = _PARSED.get(data)
-    if found is None:
-        found = json.loads(data)
-        if len(data) <= _PARSED_SIZE:
-            if len(_PARSED) >= 1024:
-                _PARSED.clear()
-            _PARSED[data] = found
-    return dict(found)
+def _rewritten(data: bytes) -> dict[str, Any]:
+    """The planned last line parsed, its created_at dropped (DROP) or left to be written (WHEN)."""
+    last: dict[str, Any] = json.loads(data)
+    if last.get("created_at") == DROP:
+        del last["created_at"]
+    return last
+
+
+def _form(data: bytes) -> Form | None:
+    """`dumps` of the last line with its time and durations written in, cut where they go: once per distinct
+    line, each answer then joins the pieces with its own values (None: a stand-in was not found exactly once)."""
+    if data in _FORMS:
+        return _FORMS[data]
+    last = _rewritten(data)
+    marks: dict[bytes, str] = {}
+    if last.get("created_at") == WHEN:
+        last["created_at"] = _TIME_MARK
+        marks[dumps(_TIME_MARK)] = "created_at"
+    for n, key in enumerate(DURATIONS):
+        if key in last:
+            last[key] = _DURATION_MARK + n
+            marks[str(_DURATION_MARK + n).encode()] = key
+    text = dumps(last)
+    form: Form | None = None
+    if all(text.count(mark) == 1 for mark in marks):
+        places = sorted((text.index(mark), len(mark), name) for mark, name in marks.items())
+        pieces, names, at = [], [], 0
+        for start, size, name in places:
+            pieces.append(text[at:start])
+            names.append(name)
+            at = start + size
+        form = (*pieces, text[at:]), tuple(names)
+    if len(data) <= _FORM_SIZE:
+        if len(_FORMS) >= 1024:
+            _FORMS.clear()
+        _FORMS[data] = form
+    return form
 
 
 def created_at(seconds: float) -> str:
@@ -151,17 +182,21 @@ def timed(plan: ResponsePlan) -> ResponsePlan:
         stamped.append(c._replace(data=c.data.replace(_WHEN, dumps(created_at(now + at)), 1)) if c.data and n < end
                        else c)
     ttft = first if first is not None else at
-    last = _last(plan.chunks[-1].data)
-    if last.get("created_at") == DROP:
-        del last["created_at"]
-    elif last.get("created_at") == WHEN:  # as the stamp the loop wrote in its bytes
-        last["created_at"] = created_at(now + at)
     durations = {"total_duration": max(1, int(at * ns)), "load_duration": int(ttft * 0.1 * ns),
                  "prompt_eval_duration": int(ttft * 0.85 * ns), "eval_duration": int(max(0.0, at - ttft) * ns)}
-    for key, value in durations.items():  # the ones the answer has (an embedding has no eval_duration)
-        if key in last:
-            last[key] = value
-    data = dumps(last)
+    form = _form(plan.chunks[-1].data)
+    if form is not None:
+        pieces, names = form
+        values = [dumps(created_at(now + at)) if name == "created_at" else b"%d" % durations[name] for name in names]
+        data = b"".join(part for pair in zip(pieces, [*values, b""], strict=True) for part in pair)
+    else:
+        last = _rewritten(plan.chunks[-1].data)
+        if last.get("created_at") == WHEN:  # as the stamp the loop wrote in its bytes
+            last["created_at"] = created_at(now + at)
+        for key, value in durations.items():  # the ones the answer has (an embedding has no eval_duration)
+            if key in last:
+                last[key] = value
+        data = dumps(last)
     if plan.media_type == NDJSON_TYPE:
         stamped[-1] = stamped[-1]._replace(data=data + b"\n")
         return dataclasses.replace(plan, chunks=tuple(stamped))
