@@ -40,6 +40,7 @@ class Call:
     fault: faults.Fault | None = None
     recorded: ResponsePlan | None = None  # the cassette's answer, when it had one
     again: Again | None = None  # how a repeat plays that answer again, when every repeat gets it (cassette_stage)
+    hook: Hook | None = None  # what the route's Endpoint.after did to a memoised answer
     limit_headers: dict[str, str] = field(default_factory=dict)  # the rate limiter's x-ratelimit-* headers
     rule: Rule | None = None  # the scenario rule that matched, if one did
     incoming: Incoming | None = None  # what rules, faults and cassettes matched against
@@ -49,6 +50,16 @@ class Call:
         if endpoint.json is not None or self.body is None:
             return self.raw
         return json.dumps(self.body, sort_keys=True).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """What a route's `Endpoint.after` did to a memoised answer: the headers it was given, the ones it set, and
+    whether it left the body as it was (the express lane makes such an answer again with the hook's headers)."""
+
+    before: dict[str, str]
+    keys: frozenset[str]
+    body_kept: bool
 
 
 @dataclass

@@ -57,7 +57,9 @@ class Compiled:
 
     status: int
     head: tuple[bytes, ...]  # the header lines' literal bytes, between the slots
-    slots: tuple[str, ...]  # after each piece but the last: "rid", "ms", "envoy", "len" or a rate-limit header
+    # after each piece but the last: "ms", "envoy", "len", "answer:NAME" (an answer header made per request) or
+    # the name of a header made per answer (the countdown's, Endpoint.after's)
+    slots: tuple[str, ...]
     body: Template  # the memo's template (a recorded body: one piece)
     plan: ResponsePlan  # what the bookkeeping needs (status, model, tokens, latency); its body unused
     route: str
@@ -66,6 +68,8 @@ class Compiled:
     call: str  # the verdict's call key
     retry_after_s: float | None
     replay: Callable[[], Awaitable[None]] | None  # a cassette answer's play, counted again
+    answer: Callable[[str], dict[str, str]]  # the answer headers for a request id (Bookkeeping's answer_headers)
+    fresh: Callable[[], Awaitable[dict[str, str]]] | None = None  # the route's per-answer headers (Endpoint.after)
 
     def same(self, other: Compiled) -> bool:
         """Two compilations of one request, with different marks, cut the same: the pieces hold."""
@@ -84,20 +88,29 @@ class Compiled:
 
 
 def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], dict[str, str]],
-                   limits: dict[str, str] | None, **facts: Any) -> Compiled | None:
+                   dynamic: dict[str, str] | None, **facts: Any) -> Compiled | None:
     """The answer the pipeline is about to send, compiled; None when it cannot be (uvicorn's own `send` must
     see its head). `answer(request_id)`: the answer headers the bookkeeping adds for that request id;
-    `limits`: the rate-limit headers the countdown put on the plan; `facts`: the rest of Compiled's fields."""
-    rid = "req_" + ids.hex_token(16)
+    `dynamic`: the headers made per answer (the countdown's, Endpoint.after's) as the plan has them; `facts`:
+    the rest of Compiled's fields but `answer`."""
     ms = 7_000_000_000 + ids.randbelow(1_000_000_000)  # a processing time no answer takes, found again in the head
-    marks = {rid: "rid", str(ms): "ms", envoy_ms(ms): "envoy"}
+    marks = {str(ms): "ms", envoy_ms(ms): "envoy"}
+    # The answer headers that differ from one request id to the next (the id, and ids a provider draws itself:
+    # Bedrock's, Azure's, Anthropic's) are made again for every express answer; the rest are as here.
+    first, second = answer("req_" + ids.hex_token(16)), answer("req_" + ids.hex_token(16))
+    own = {}
+    for name, value in first.items():
+        own[name] = value
+        if second.get(name) != value:
+            own[name] = mark = "SIMCTL" + ids.hex_token(8)
+            marks[mark] = "answer:" + name
     headers = dict(plan.headers)
-    for name, value in (limits or {}).items():
+    for name, value in (dynamic or {}).items():
         if headers.get(name) == value:  # the countdown's value, not one the plan brought itself
             headers[name] = mark = "SIMCTL" + ids.hex_token(8)
             marks[mark] = name
     marked = ResponsePlan(plan.status, headers, plan.body, None, plan.latency_s, plan.media_type)
-    fields = head_fields(marked, answer(rid), ms)
+    fields = head_fields(marked, own, ms)
     if fields.get("content-length") != str(len(plan.body)):
         return None
     fields["content-length"] = length = str(90_000_000_000 + ids.randbelow(9_000_000_000))
@@ -106,9 +119,7 @@ def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], d
     if text is None:
         return None
     pieces, slots = _cut(text, marks)
-    if "rid" not in slots:  # the request id went in changed, or not at all: not a head this can fill
-        return None
-    return Compiled(plan.status, pieces, slots, body, plan, **facts)
+    return Compiled(plan.status, pieces, slots, body, plan, answer=answer, **facts)
 
 
 def _cut(text: bytes, marks: dict[str, str]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
@@ -197,13 +208,17 @@ class Express:
         stats.active_requests += 1
         arrived = time.monotonic() - self.state.started_monotonic
         values: dict[str, str] = self.countdown(*found.countdown) if found.countdown else {}
+        if found.fresh is not None:
+            values.update(await found.fresh())
         if found.replay is not None:
             await found.replay()
         body = found.body.body()
         if found.plan.latency_s:
             await asyncio.sleep(max(0.0, started + found.plan.latency_s - time.perf_counter()))
         ms = int((time.perf_counter() - started) * 1000)
-        request_id = values["rid"] = "req_" + ids.hex_token(16)
+        request_id = "req_" + ids.hex_token(16)
+        for name, value in found.answer(request_id).items():
+            values["answer:" + name] = value
         values["ms"], values["envoy"], values["len"] = str(ms), envoy_ms(ms), str(len(body))
         head = found.head_bytes(values)
         completed = True

@@ -46,7 +46,7 @@ from ..scenario.rules import Incoming
 from ..scenario.timing import TimingModel
 from ..state.store import open_store, state_report, unavailable
 from . import express, replies, service, ticker
-from .bookkeeping import Bookkeeping, Call, answer_headers, retry_after
+from .bookkeeping import Bookkeeping, Call, Hook, answer_headers, retry_after
 from .cassette_stage import CassetteStage
 from .clients import ClientIds, watch_files
 from .direct import Direct
@@ -148,23 +148,40 @@ class Server:
         but what express splices in: no rule, fault or limit, no stream or delay fault, a timing without draws,
         a memoised body (its template) or a cassette's answer that repeats."""
         timed = call.recorded is None or self.config.timing == "scenario"
+        hook = call.hook
         if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None
-                or endpoint.after is not None  # made per answer (Endpoint.after): not what express splices in
                 or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
-                or (timed and not self._timing(call.model_id, None).steady)):
+                or (timed and not self._timing(call.model_id, None).steady)
+                or (endpoint.after is not None and (hook is None or not hook.body_kept))):
             return
         key = express.request_key(request.scope, call.raw)
         if call.recorded is not None:  # a cassette's answer that every repeat gets: its body as recorded
             template = Template(plan, (plan.body,), (), ()) if call.again is not None else None
         else:  # the scenario's (with a cassette, only after a miss, which a repeat must count again: never)
-            template = self.memo.trusted(endpoint, call.raw) if self.cassettes is None else None
+            template = self.memo.trusted(self.memo_key(endpoint, request), call.raw) if self.cassettes is None else None
+            if template is not None and not template.order and not template.fits(plan.body):
+                # A body with no ids or times that a later stage rewrote (Bedrock's latencyMs from the timing): the
+                # body as sent, which a second compilation must find the same.
+                template = Template(plan, (plan.body,), (), ())
         if key is None or template is None or not template.fits(plan.body):
             return
+        dynamic = dict(taken.headers) if taken else {}
+        fresh = None
+        if hook is not None and endpoint.after is not None:
+            dynamic.update({k: plan.headers[k] for k in hook.keys if k in plan.headers})
+            fresh = partial(self._hooked, endpoint.after, request, call.body, hook)
         compiled = express.compile_answer(
-            plan, template, partial(answer_headers, plan, provider), taken.headers if taken else None,
+            plan, template, partial(answer_headers, plan, provider), dynamic,
             route=endpoint.path, countdown=(taken.client, taken.model, taken.tokens) if taken else None,
-            client=attempt.client, call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again)
+            client=attempt.client, call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again,
+            fresh=fresh)
         self.express.learn(key, compiled)
+
+    async def _hooked(self, after: Any, request: Request, body: Any, hook: Hook) -> dict[str, str]:
+        """An express answer's `Endpoint.after` work (a meter's countdown, reset times, a loaded model): the hook
+        run again on the headers it was given, and the values of the headers it made."""
+        made = await after(self.ctx, request, body, ResponsePlan(headers=dict(hook.before)))
+        return {k: made.headers[k] for k in hook.keys}
 
     async def decide(self, endpoint: Endpoint, request: Request) -> tuple[Call, ResponsePlan]:
         """Everything about the answer, before its first byte: the plan after timing and faults, and what was
@@ -231,19 +248,27 @@ class Server:
         if rule is not None and rule.reply is not None and replies.is_whole(rule.reply):
             plan = replies.whole(rule.reply, replies.scope(self.ctx, incoming, self.count), incoming.model)
         else:
-            plan = await self._planned(endpoint, request, call.raw, call.body, rule, incoming, rng)
+            plan = await self._planned(endpoint, request, call, rule, incoming, rng)
         if plan.status >= 400:
             return plan
         plan = self._timing(call.model_id, rule).apply(plan, rng)
         return provider.timed(plan) if provider.timed is not None else plan
 
-    async def _planned(self, endpoint: Endpoint, request: Request, raw: bytes | None, body: Any, rule: Rule | None,
+    async def _planned(self, endpoint: Endpoint, request: Request, call: Call, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:
         reply = rule.reply if rule is not None else None
+        raw, body = call.raw, call.body
         if reply is None and endpoint.pure and endpoint.memoised(request, body):
             plan = await self.memo.plan(self.memo_key(endpoint, request), raw, body,
                                         partial(self._pure, endpoint, request, raw, body))
-            return plan if endpoint.after is None else await endpoint.after(self.ctx, request, body, plan)
+            if endpoint.after is None:
+                return plan
+            before, planned = dict(plan.headers), plan.body
+            plan = await endpoint.after(self.ctx, request, body, plan)
+            # What the hook made of this answer, for the express lane to make again on a repeat (Server._compile).
+            call.hook = Hook(before, frozenset(k for k, v in plan.headers.items() if before.get(k) != v),
+                             plan.body is planned)
+            return plan
         count = self.count
 
         def seen() -> dict[str, Any]:
@@ -269,7 +294,8 @@ class Server:
         ctx.marks = marks
         planner: Any = endpoint.plain or endpoint.json or endpoint.raw
         made = planner(ctx, body) if endpoint.json is not None else planner(ctx, replayed(request, raw or b""))
-        return await made if inspect.isawaitable(made) else made
+        plan: ResponsePlan = await made if inspect.isawaitable(made) else made
+        return plan
 
     @staticmethod
     def memo_key(endpoint: Endpoint, request: Request) -> Any:

@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from simulator import ids
 from simulator.cassettes import load as cassettes
 from simulator.cassettes.load import Body, Cassette, Interaction, Request, Response
 from simulator.config import ServerConfig
@@ -135,6 +136,37 @@ def test_the_sdk_gets_express_answers(running: Any) -> None:
         {answers[0].choices[0].message.content}
 
 
+def test_a_path_with_parameters_goes_express_by_its_own_path(running: Any) -> None:
+    """Gemini's model is in the path: each path is its own request, and its own answer."""
+    ask = {"contents": [{"role": "user", "parts": [{"text": "Name a colour."}]}]}
+    before = running.server.express.answered
+    answers = {}
+    for model in ("gemini-2.0-flash", "gemini-2.5-pro"):
+        with httpx.Client(base_url=running.url, headers={"x-goog-api-key": "k"}) as http:
+            got = [http.post(f"/v1beta/models/{model}:generateContent", json=ask) for _ in range(4)]
+        assert {g.status_code for g in got} == {200}
+        ids = {g.json()["responseId"] for g in got}
+        assert len(ids) == 4 and len({re.sub(rb'"responseId": "\w+"', b"", g.content) for g in got}) == 1
+        assert [g.headers["server-timing"].startswith("gfet4t7; dur=") for g in got] == [True] * 4
+        answers[model] = got[0].json()["modelVersion"]
+    assert running.server.express.answered == before + 2  # the 4th of each path
+    assert answers == {"gemini-2.0-flash": "gemini-2.0-flash", "gemini-2.5-pro": "gemini-2.5-pro"}
+
+
+def test_a_route_with_per_answer_work_goes_express_with_that_work_done(running: Any) -> None:
+    """Azure's deployment answers: a meter counted down and a model session stamped per answer (Endpoint.after),
+    ids drawn by the provider (apim-request-id): all made again for every express answer."""
+    before = running.server.express.answered
+    with httpx.Client(base_url=running.url, headers={"api-key": "k"}) as http:
+        got = [http.post("/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21",
+                         json={"messages": [{"role": "user", "content": "Per answer?"}]}) for _ in range(6)]
+    assert running.server.express.answered == before + 3
+    remaining = [int(g.headers["x-ratelimit-remaining-requests"]) for g in got]
+    assert remaining == sorted(remaining, reverse=True) and remaining[0] > remaining[-1]  # counted every time
+    assert len({g.headers["apim-request-id"] for g in got}) == 6 == len({g.json()["id"] for g in got})
+    assert {g.headers["x-ms-client-request-id"] == g.headers["apim-request-id"] for g in got} == {True}
+
+
 def _scenario(tmp_path: Path, text: str) -> str:
     path = tmp_path / "scenario.yaml"
     path.write_text("extends: default\n" + text)
@@ -195,11 +227,23 @@ def test_a_cassette_that_cycles_stays_in_the_pipeline(tmp_path: Path) -> None:
         assert r.server.express.answered == 0
 
 
-def test_a_head_that_does_not_carry_the_request_id_as_given_is_not_compiled() -> None:
+def test_answer_headers_made_per_request_are_made_again_and_others_refuse() -> None:
+    """The answer headers that differ from one request id to the next are made again for every express answer
+    (a reformatted id, an id the provider draws); a value that changes between two compilations some other way
+    (say, a clock) leaves the request with the pipeline."""
     plan = ResponsePlan(body=b"{}")
     facts: dict[str, Any] = {"route": "/v1/x", "countdown": None, "client": "c", "call": "k", "retry_after_s": None,
                              "replay": None}
     template = Template(plan, (plan.body,), (), ())
-    assert express.compile_answer(plan, template, lambda rid: {"x-request-id": rid.upper()}, None, **facts) is None
-    made = express.compile_answer(plan, template, lambda rid: {"x-request-id": rid}, None, **facts)
-    assert made is not None and made.slots == ("rid", "len")
+    lane = express.Express(None, None, None, lambda: None)  # type: ignore[arg-type]
+    clock = [0]
+    drawn, clocked = ("POST", "/v1/x", b"", None, (), b"1"), ("POST", "/v1/x", b"", None, (), b"2")
+    for _ in range(2):
+        lane.learn(drawn, express.compile_answer(
+            plan, template, lambda rid: {"x-request-id": rid.upper(), "x-other": "req_" + ids.hex_token(4)}, None,
+            **facts))
+        lane.learn(clocked, express.compile_answer(plan, template, lambda rid: {"x-at": str(clock[0])}, None,
+                                                   **facts))
+        clock[0] += 1
+    assert lane.entries[drawn].slots == ("answer:x-request-id", "answer:x-other", "len")
+    assert clocked in lane.refused and clocked not in lane.entries
