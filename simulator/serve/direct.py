@@ -33,15 +33,15 @@ class Direct:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            express = self.express  # a path with a compiled answer: a repeat of a request answered before
+            if express is not None and express.on and scope["path"] in express.paths and \
+                    (found := await express.lookup(scope, receive)) is not None:
+                await express.answer(*found, scope, send)
+                return
             handler = self.handlers.get((scope["method"], scope["path"]))
             if handler is None and self.by_segment:
                 handler = self._matched(scope)
             if handler is not None:
-                express = self.express
-                if express is not None and express.on and scope["path"] in express.paths and \
-                        (found := await express.lookup(scope, receive)) is not None:
-                    await express.answer(*found, scope, send)
-                    return
                 scope["app"] = self.app  # as Starlette sets it, for anything that looks
                 response = await handler(Request(scope, receive, send))
                 await response(scope, receive, send)
