@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from starlette.requests import Request
 
@@ -206,3 +207,25 @@ def test_bedrock_streams_are_the_planners_frames(running: Any, scenario: Path, p
         assert not rest and frames[:-1] == [c.data for c in direct.chunks[:-1]]
         assert len(frames) == len(direct.chunks)
     assert _memoised(running, path)
+
+
+@pytest.mark.parametrize("body", [
+    OLLAMA, {**OLLAMA, "stream": True}, {"model": "llama3.2", "stream": False, "prompt": "Why is the sky blue?"},
+    {"model": "nomic-embed-text", "input": ["a", "b c"]},
+])
+def test_ollamas_last_line_from_its_form_is_the_parsed_and_dumped_one(scenario: Path, body: dict[str, Any],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """wire.timed writes a last line from its cut form; the same bytes as parsing and dumping it (its fallback)."""
+    from simulator.providers.ollama import chat, embed, wire
+    from simulator.scenario.timing import TimingModel
+
+    planner = embed.plan_embed if "input" in body else chat.plan_generate if "prompt" in body else chat.plan_chat
+    plan = _direct(scenario, planner, "/api/x", body, {})
+    timing = TimingModel.layered(scenarios.load().timing_layer)  # the default scenario's: drawn TTFT and gaps
+    timed = timing.apply(plan, np.random.default_rng(5))
+    monkeypatch.setattr(time, "time", lambda: 1764950000.123456)
+    by_form = wire.timed(timed)
+    assert plan.chunks is not None and wire._form(plan.chunks[-1].data) is not None  # written from its form
+    monkeypatch.setattr(wire, "_form", lambda data: None)  # as when a stand-in is not found exactly once
+    parsed = wire.timed(timed)
+    assert (by_form.body, by_form.chunks) == (parsed.body, parsed.chunks)
