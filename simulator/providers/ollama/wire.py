@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 import json
 import time
+from itertools import accumulate
+from operator import itemgetter
 from typing import Any
 
 from starlette.requests import Request
@@ -170,18 +172,12 @@ def timed(plan: ResponsePlan) -> ResponsePlan:
         return plan
     now = time.time()
     ns = 1_000_000_000
-    at = plan.latency_s
-    first = None
-    stamped = []
-    end = len(plan.chunks) - 1
-    for n, c in enumerate(plan.chunks):
-        at += c.delay_s
-        if first is None and c.token:
-            first = at
-        # (the last line is written whole below)
-        stamped.append(c._replace(data=c.data.replace(_WHEN, dumps(created_at(now + at)), 1)) if c.data and n < end
-                       else c)
-    ttft = first if first is not None else at
+    chunks = plan.chunks
+    # When each chunk leaves: the delays added one by one (accumulate adds in order, as a loop would).
+    times = list(accumulate(map(itemgetter(1), chunks), initial=plan.latency_s))
+    at = times[-1]
+    first = next((n for n, c in enumerate(chunks) if c.token), None)
+    ttft = times[first + 1] if first is not None else at
     durations = {"total_duration": max(1, int(at * ns)), "load_duration": int(ttft * 0.1 * ns),
                  "prompt_eval_duration": int(ttft * 0.85 * ns), "eval_duration": int(max(0.0, at - ttft) * ns)}
     form = _form(plan.chunks[-1].data)
@@ -197,10 +193,14 @@ def timed(plan: ResponsePlan) -> ResponsePlan:
             if key in last:
                 last[key] = value
         data = dumps(last)
-    if plan.media_type == NDJSON_TYPE:
-        stamped[-1] = stamped[-1]._replace(data=data + b"\n")
+    if plan.media_type == NDJSON_TYPE:  # every line its own time; the last one written whole above
+        stamped = [c._replace(data=c.data.replace(_WHEN, dumps(created_at(now + t)), 1)) if c.data else c
+                   for c, t in zip(chunks[:-1], times[1:], strict=False)]
+        stamped.append(chunks[-1]._replace(data=data + b"\n"))
         return dataclasses.replace(plan, chunks=tuple(stamped))
-    return dataclasses.replace(plan, chunks=None, body=data, latency_s=at)
+    p = plan  # a whole answer: the body after all of it (built field by field: replace() looks each one up)
+    return ResponsePlan(p.status, p.headers, data, None, at, p.media_type, p.model, p.prompt_tokens,
+                        p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
 
 
 def placeholder_metrics(prompt_tokens: int, eval_tokens: int) -> dict[str, int]:
