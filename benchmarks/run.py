@@ -373,15 +373,16 @@ QUICK_KINDS = {"chat": 0, "half streamed": 2}
 
 
 def measure_cassette_load(tmp: Path, sizes: list[int], kinds: dict[str, int] = LOAD_KINDS) -> dict:
-    """Load + index in a fresh process: with an empty cache (the YAML is parsed), then from the cache."""
+    """Load + index in a fresh process, as `simctl replay --cassette` does it (source_from_config): with an empty
+    cache (a file simctl has not seen: its requests parsed, its answers left for first use), then from the cache.
+    After the timed part, the background check that reads every answer and writes the cache is run to its end:
+    its time and the process's peak RSS after it are reported beside the load's."""
     # Peak RSS from VmHWM: ru_maxrss would carry this (large) process's own peak over fork and exec.
-    code = ("import re,time,sys;sys.path.insert(0,%r);from simulator.cassettes import load as c;"
-            "from simulator.cassettes import cache as cc;"
-            "from simulator.cassettes.source import CassetteSource;"
-            "from simulator.cassettes.matching import MatchOptions;"
-            "t=time.perf_counter();x=c.load(%r);CassetteSource([x],MatchOptions());e=time.perf_counter()-t;"
-            "hwm=re.search(r'VmHWM:\\s+(\\d+)',open('/proc/self/status').read()).group(1);"
-            "cc._finish_writes();print(e, hwm)")
+    code = ("import re,time,sys;sys.path.insert(0,%r);from simulator.cassettes import cache as cc;"
+            "from simulator.cassettes.source import source_from_config;from simulator.config import ServerConfig;"
+            "hwm=lambda:re.search(r'VmHWM:\\s+(\\d+)',open('/proc/self/status').read()).group(1);"
+            "t=time.perf_counter();source_from_config(ServerConfig(cassettes=(%r,)));e=time.perf_counter()-t;"
+            "h=hwm();t=time.perf_counter();cc._finish_writes();print(e,h,time.perf_counter()-t,hwm())")
     out: dict = {}
     for n in sizes:
         for kind, every in kinds.items():
@@ -391,7 +392,7 @@ def measure_cassette_load(tmp: Path, sizes: list[int], kinds: dict[str, int] = L
             for _ in range(3):  # the first parses the YAML and writes the cache; the others read it
                 res = subprocess.run(pinned(0, [PY, "-c", code % (str(HERE.parent), path)]), capture_output=True,
                                      text=True, env=env).stdout.split()
-                runs.append((float(res[0]), int(res[1]) / 1024))
+                runs.append((float(res[0]), int(res[1]) / 1024, float(res[2]), int(res[3]) / 1024))
             # The same file as `simctl record`/compact/redact leave it: saved by simctl (which parses a large
             # file ahead into the cache), then its first load in a fresh process.
             written = tmp / f"written-{n}-{every}.yaml"
@@ -402,7 +403,8 @@ def measure_cassette_load(tmp: Path, sizes: list[int], kinds: dict[str, int] = L
             res = subprocess.run(pinned(0, [PY, "-c", code % (str(HERE.parent), str(written))]), capture_output=True,
                                  text=True, env=env).stdout.split()
             out[f"{n} {kind}"] = {"mb": Path(path).stat().st_size / 1e6, "first_load_s": runs[0][0],
-                                  "first_rss_mb": runs[0][1], "cached_load_s": spread([r[0] for r in runs[1:]]),
+                                  "first_rss_mb": runs[0][1], "first_check_s": runs[0][2],
+                                  "first_check_rss_mb": runs[0][3], "cached_load_s": spread([r[0] for r in runs[1:]]),
                                   "cached_rss_mb": runs[-1][1], "written_first_load_s": float(res[0]),
                                   "written_rss_mb": int(res[1]) / 1024}
     return out
@@ -507,9 +509,11 @@ def print_tables(r: dict) -> None:
                       f"{v['simctl']['rps']['median']:8.0f}  ratio {v['ratio']:.2f}  CPU us/req bare "
                       f"{v['baseline']['cpu_us']['median']:.0f} simctl {v['simctl']['cpu_us']['median']:.0f} "
                       f"(ratio {v['cpu_ratio']:.2f})")
-    print("\ncassette load + index, fresh process (first: YAML parsed; cached: from the parsed-cassette cache)")
+    print("\ncassette load + index, fresh process (first: a file simctl has not seen, empty cache; then the "
+          "background check of its answers; cached: from the parsed-cassette cache)")
     for name, v in r["cassette_load"].items():
         print(f"  {name:22} {v['mb']:5.0f} MB  first {v['first_load_s']:.2f} s (RSS {v['first_rss_mb']:.0f} MB)  "
+              f"check after it {v['first_check_s']:.2f} s (RSS {v['first_check_rss_mb']:.0f} MB)  "
               f"cached {v['cached_load_s']['median']:.2f} s (RSS {v['cached_rss_mb']:.0f} MB)  "
               f"first after simctl wrote it {v['written_first_load_s']:.2f} s")
 

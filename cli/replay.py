@@ -112,8 +112,9 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     Timing, errors, rate limits and chaos need no file: --ttft, --itl, --tps, --error-rate, --rpm, --tpm
     and --chaos are scenario fragments layered over the scenarios (`simctl scenario show` prints the result).
 
-    Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration,
-    3 the resilience verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
+    Exit codes: 0 clean stop, 1 could not serve (e.g. port in use), 2 bad configuration (also at the stop,
+    for a large cassette's recorded answer found bad after start-up: docs/cassettes.md), 3 the resilience
+    verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
     """
     from simulator.serve.server import Server
 

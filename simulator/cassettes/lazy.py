@@ -34,7 +34,7 @@ from .. import yamlguard
 from ..errors import ConfigError
 from . import cache
 from .model import Body, Cassette, Interaction, LazyBodyResponse, LazyResponse, Response
-from .read import _ANCHOR, _Bad, _check_chunk, _fast_load, from_data, parse
+from .read import _Bad, _check_chunk, _fast_load, from_data, has_anchor, parse
 
 LAZY_BYTES = 1 << 20  # smaller files parse whole in well under a second
 log = logging.getLogger("simctl.cassettes")
@@ -49,7 +49,7 @@ _Composer: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def load(text: str, source: str, entry: Any = None) -> Cassette:
     """The cassette of `text`, its answers read on first use; the whole parse where the cut is not safe.
     `entry`: the cache entry to store it in once every block has been checked (None: no cache)."""
-    if "&" in text and _ANCHOR.search(text):
+    if has_anchor(text):
         return _whole(text, source, entry)  # anchors: the guard's pass and the whole parse (read.parse)
     blocks = _cut(text)
     nonce = f"simctl-deferred-{secrets.token_hex(8)}"

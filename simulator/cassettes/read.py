@@ -28,7 +28,7 @@ def parse(text: str, source: str = "<memory>") -> Cassette:
     # Aliases need anchors; only a file with anchors pays for the guard's pass over its events
     # (text such as " &amp;" in a recorded answer is enough to bring a file there). libyaml itself
     # refuses nesting deeper than 1,000 levels.
-    if "&" in text and _ANCHOR.search(text):
+    if has_anchor(text):
         yamlguard.check(text, source)
     fast = _fast_load(text)
     if fast is not None:
@@ -47,7 +47,19 @@ def parse(text: str, source: str = "<memory>") -> Cassette:
         raise ConfigError(f"{source}:{place_of(text, e.path)}: {key}: {e.what}") from None
 
 
-_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[^\s,\]}]+", re.M)
+_AMPERSAND = re.compile(r"&[^\s,\]}]")  # `&` and a name: an anchor if what comes before starts a node
+
+
+def has_anchor(text: str) -> bool:
+    """Whether the text may hold an anchor: `&name` at the start of a line or after a space, `[`, `{`, `,`, `:`
+    or `-`. The scan looks for `&` only (one regular expression that tried every position took 3.5 s on 76 MB)."""
+    if "&" not in text:
+        return False
+    for m in _AMPERSAND.finditer(text):
+        i = m.start()
+        if i == 0 or text[i - 1].isspace() or text[i - 1] in "[{,:-":
+            return True
+    return False
 
 
 def _fast_load(text: str) -> Any:

@@ -4,6 +4,7 @@ and a bad answer still reported with its place, when first used and by the check
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from simulator.cassettes import lazy
 from simulator.cassettes import load as cassettes
 from simulator.cassettes.load import Body, Cassette, Interaction, LazyResponse, RecordedChunk, Request, Response
 from simulator.cassettes.model import LazyBodyResponse
+from simulator.cassettes.read import has_anchor
 from simulator.config import ServerConfig
 from simulator.errors import ConfigError
 from simulator.record import importer
@@ -325,3 +327,9 @@ def test_lazy_and_whole_parses_agree_on_generated_files(items: list[Any], width:
     assert (late[0] if late else None) == whole_error
     if whole is not None:
         assert c.interactions == whole.interactions
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(st.text(alphabet="& \n\t[{,:-]}xa\u3000\x1c", max_size=12))
+def test_the_anchor_scan_finds_what_the_old_expression_found(text: str) -> None:
+    assert has_anchor(text) == bool(re.search(r"(?:^|[\s\[{,:-])&[^\s,\]}]+", text, re.M))
