@@ -50,8 +50,26 @@ def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, An
     if ctx.scenario.rate_limits is None:  # else the scenario's limiter sends them (routes.rate_headers)
         meter = ctx.provider_state.setdefault("azure_meter", Meter())
         client = presented_key(request) or (request.client.host if request.client else "?")
-        out.update(meter.take(client, deployment, estimate_tokens(body, ctx.scenario.reply_tokens)))
+        out.update(meter.take(client, deployment, _estimate(body, ctx.scenario.reply_tokens)))
     return out
+
+
+# Small bodies estimated lately, by identity (each held here, so that no other object takes its id while it is kept):
+# an express answer's hook is given the same parsed body every time (serve/server.py _hooked).
+_ESTIMATES: dict[int, tuple[Any, int, int]] = {}
+
+
+def _estimate(body: Any, reply_tokens: int) -> int:
+    """estimate_tokens(body, reply_tokens), once per body object."""
+    found = _ESTIMATES.get(id(body))
+    if found is not None and found[0] is body and found[1] == reply_tokens:
+        return found[2]
+    n = estimate_tokens(body, reply_tokens)
+    if n <= 20_000:  # small bodies only (a prompt of ~80 kB at most) are held
+        if len(_ESTIMATES) >= 64:
+            _ESTIMATES.clear()
+        _ESTIMATES[id(body)] = (body, reply_tokens, n)
+    return n
 
 
 def _check_operation(ctx: Context, model: str, kind: str, endpoint: str | None = CHAT) -> None:
@@ -104,7 +122,9 @@ def _generated(ctx: Context, request: Request, body: dict[str, Any], deployment:
 
 
 def _with(plan: ResponsePlan, headers: dict[str, str]) -> ResponsePlan:
-    return dataclasses.replace(plan, headers={**headers, **plan.headers})
+    p = plan  # built field by field: dataclasses.replace looks every field up by name, per answer
+    return ResponsePlan(p.status, {**headers, **p.headers}, p.body, p.chunks, p.latency_s, p.media_type, p.model,
+                        p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
 
 
 # -- /openai/deployments/{deployment}/... ------------------------------------------------------------------
