@@ -94,9 +94,10 @@ class PlanResponse:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         completed = False
         try:
-            if self.plan.chunks is None and not self.plan.hold_s and self.gate is None:
-                # A whole body sent at once needs no watch for a client going away: the common fast path.
-                completed = await self._emit(send, receive, self.started)
+            if not self.plan.hold_s and self.gate is None:
+                # Nothing to wait for before the answer starts. A whole body sent at once needs no watch for a
+                # client going away (the common fast path); a stream sets up its own (_emit, watched=False).
+                completed = await self._emit(send, receive, self.started, watched=False)
             else:
                 completed = await _until_first(self._run(send, receive), _disconnected(receive))
         finally:
@@ -114,7 +115,9 @@ class PlanResponse:
                 return await self._emit(send, receive, time.perf_counter())
         return await self._emit(send, receive, self.started)
 
-    async def _emit(self, send: Send, receive: Receive, origin: float) -> bool:
+    async def _emit(self, send: Send, receive: Receive, origin: float, watched: bool = True) -> bool:
+        """Send the plan from `origin` (perf_counter time). `watched`: already run under _until_first, which ends
+        it when the client goes away; else a stream watches for that itself."""
         plan = self.plan
         if plan.abort == "reset":
             _abort(receive, reset=True)
@@ -141,13 +144,21 @@ class PlanResponse:
         groups = _due_together(plan.chunks)
         cycle: Any = getattr(receive, "__self__", None)  # uvicorn's RequestResponseCycle, when there is one
         if not plan.bytes_per_second and _writes_chunked(cycle):
-            if not await ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline):
+            played = ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline)
+            if not await (played if watched else _dropped_when_gone(played, receive)):
                 return False  # the connection closed under the stream
             if plan.abort == "cut":
                 _abort(receive)
                 return False
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             return True
+        if not watched:
+            return await _until_first(self._paced(send, receive, groups, deadline), _disconnected(receive))
+        return await self._paced(send, receive, groups, deadline)
+
+    async def _paced(self, send: Send, receive: Receive, groups: list[tuple[float, bytes]], deadline: float) -> bool:
+        """The stream's groups sent through `send`, each after its gap (no ticker: another server, or a byte rate)."""
+        plan = self.plan
         for n, (delay, data) in enumerate(groups, 1):
             deadline = ticker.next_deadline(deadline, delay, time.perf_counter()) if n > 1 else deadline + delay
             await _sleep_until(deadline)
@@ -265,6 +276,22 @@ async def _disconnected(receive: Receive) -> bool:
     while (await receive())["type"] != "http.disconnect":
         pass
     return False
+
+
+async def _dropped_when_gone(played: asyncio.Future[bool], receive: Receive) -> bool:
+    """The ticker's future for a stream, cancelled (the stream dropped, its connection and chunks let go) the
+    moment the client goes away: then False. One task watching, where _until_first takes two and a wait."""
+    watch = asyncio.ensure_future(_disconnected(receive))
+    watch.add_done_callback(lambda _: played.cancel())
+    try:
+        return await played
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if watch.done() and not watch.cancelled() and not (task is not None and task.cancelling()):
+            return False  # the client went away (and this task itself was not cancelled)
+        raise
+    finally:
+        watch.cancel()
 
 
 async def _until_first(work: Coroutine[Any, Any, bool], watch: Coroutine[Any, Any, bool]) -> bool:

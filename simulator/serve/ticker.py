@@ -113,25 +113,40 @@ class Ticker:
         now = self.clock()
         horizon = (now + SLACK_S) * SLOTS_PER_S
         due, slots = self.due, self.slots
+        # Runs once per chunk of every stream: next_deadline and _push are spelled out, locals kept local.
         while due and due[0] <= horizon:
             for s in slots.pop(heapq.heappop(due)):
                 if s.future.done():  # cancelled: the client went away and the response task is gone
                     continue
-                if s.transport.is_closing():
+                transport = s.transport
+                if transport.is_closing():
                     s.future.set_result(False)
                     continue
                 if s.flow is not None and s.flow.write_paused:
                     # Backpressure: a client that stops reading holds up its own stream, nobody else's.
                     self._push(s, now + RETRY_S)
                     continue
-                data = s.groups[s.index][1]
-                s.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-                s.index += 1
-                if s.index == len(s.groups):
+                groups = s.groups
+                index = s.index
+                data = groups[index][1]
+                transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+                index += 1
+                if index == len(groups):
                     s.future.set_result(True)
                     continue
-                s.deadline = next_deadline(s.deadline, s.groups[s.index][0], now)
-                self._push(s, s.deadline)  # an overdue next chunk lands in a due slot: sent in this wake
+                s.index = index
+                gap = groups[index][0]
+                deadline = s.deadline + gap  # next_deadline(s.deadline, gap, now)
+                if deadline < now + gap - CATCH_UP_S:
+                    deadline = now + gap - CATCH_UP_S
+                s.deadline = deadline
+                slot = round(deadline * SLOTS_PER_S)  # self._push(s, deadline)
+                waiting = slots.get(slot)
+                if waiting is None:  # an overdue next chunk lands in a due slot: sent in this wake
+                    slots[slot] = [s]
+                    heapq.heappush(due, slot)
+                else:
+                    waiting.append(s)
         self._arm()
 
 
