@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from operator import itemgetter
 from typing import Any
 
 from ...eventstream import decode, message
@@ -22,15 +23,22 @@ def timed(plan: ResponsePlan) -> ResponsePlan:
         return _whole(plan)
     if not plan.chunks:
         return plan
-    delays = [c.delay_s for c in plan.chunks]
+    delays = list(map(itemgetter(1), plan.chunks))  # each chunk's delay_s
     first = next((i for i, c in enumerate(plan.chunks) if c.token), 0)
     total = _ms(plan.latency_s + sum(delays))
     ttft = _ms(plan.latency_s + sum(delays[: first + 1]))
     last = plan.chunks[-1]
-    try:
-        rewritten = _last_event(last.data, total, ttft)
-    except ValueError:  # not a frame of ours (a rule's whole reply, a fault's bytes): as planned
-        return plan
+    key = (last.data, total, ttft)
+    rewritten = _LAST.get(key)
+    if rewritten is None:
+        try:
+            rewritten = _last_event(last.data, total, ttft)
+        except ValueError:  # not a frame of ours (a rule's whole reply, a fault's bytes): as planned
+            return plan
+        if len(last.data) <= _KEPT_SIZE:  # a memoised stream's last frame is the same bytes every time
+            if len(_LAST) >= _KEEP:
+                _LAST.clear()
+            _LAST[key] = rewritten
     return dataclasses.replace(plan, chunks=(*plan.chunks[:-1], last._replace(data=rewritten)))
 
 
@@ -39,6 +47,7 @@ def _ms(seconds: float) -> int:
 
 
 _REWRITTEN: dict[tuple[bytes, int], bytes] = {}  # Converse bodies with their latency written in, by body and latency
+_LAST: dict[tuple[bytes, int, int], bytes] = {}  # streams' last frames rewritten, by frame, latency and first byte
 _KEEP, _KEPT_SIZE = 1024, 16 * 1024  # at most a few MB
 
 
