@@ -75,7 +75,8 @@ def _direct(scenario: Path, planner: Any, path: str, body: dict[str, Any], param
 
     scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": query,
              "headers": [(b"content-type", b"application/json")], "path_params": params}
-    made = planner(ctx, Request(scope, receive)) if params or query else planner(ctx, body)
+    made = planner(ctx, Request(scope, receive)) if params or query or path.startswith("/openai/") else \
+        planner(ctx, body)
     return asyncio.run(made) if asyncio.iscoroutine(made) else made
 
 
@@ -97,6 +98,8 @@ def _memoised(running: Any, path: str) -> bool:
     (AZURE_CHAT, CHAT, azure.deployment_chat, {"deployment": "gpt-4o-mini"}, b"api-version=2024-10-21"),
     (AZURE_EMBED, {"input": ["one", "two"]}, azure.deployment_embeddings, {"deployment": "text-embedding-3-small"},
      b"api-version=2024-10-21"),
+    ("/openai/v1/chat/completions", {**CHAT, "model": "gpt-4o-mini"}, azure.v1_chat, {}, b""),
+    ("/openai/v1/embeddings", {"model": "text-embedding-3-small", "input": "one"}, azure.v1_embeddings, {}, b""),
     (GEMINI_PATH, GEMINI, gemini.dispatch, {"model": "gemini-2.5-flash:generateContent"}, b""),
     ("/v1beta/models/gemini-embedding-001:embedContent", {"content": {"parts": [{"text": ASK}]}}, gemini.dispatch,
      {"model": "gemini-embedding-001:embedContent"}, b""),

@@ -176,11 +176,6 @@ async def deployment_embeddings_plain(ctx: Context, request: Request) -> Respons
     return await _deployment(ctx, request, "embeddings", headers=False)
 
 
-async def _embed(ctx: Context, request: Request, body: dict[str, Any], deployment: str, model: str) -> ResponsePlan:
-    plan = _embedded(ctx, body, model)
-    return _with(plan, _headers(ctx, request, deployment, body))  # with OpenAI's access-control-allow-origin
-
-
 def _embedded(ctx: Context, body: dict[str, Any], model: str) -> ResponsePlan:
     _check_operation(ctx, model, "embeddings", "embeddings")
     return embeddings.plan(ctx, {**body, "model": model})
@@ -215,16 +210,34 @@ def _named(ctx: Context, body: dict[str, Any]) -> tuple[str, str]:
     return deployment, model_for(ctx, deployment)
 
 
-async def v1_chat(ctx: Context, request: Request) -> ResponsePlan:
+async def _v1(ctx: Context, request: Request, kind: str, headers: bool = True) -> ResponsePlan:
+    """Chat or embeddings on the v1 API; headers=False: without the headers (`v1_after` adds them)."""
     body = await _json_body(request)
     deployment, model = _named(ctx, body)
-    return await _generate(ctx, request, body, deployment, model, "chat")
+    plan = _embedded(ctx, body, model) if kind == "embeddings" else \
+        _generated(ctx, request, body, deployment, model, kind)
+    return _with(plan, _headers(ctx, request, deployment, body)) if headers else plan
+
+
+async def v1_after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
+    """Each v1 answer's own headers (Endpoint.after): the body's model names the deployment."""
+    return _with(plan, _headers(ctx, request, body["model"], body))
+
+
+async def v1_chat(ctx: Context, request: Request) -> ResponsePlan:
+    return await _v1(ctx, request, "chat")
+
+
+async def v1_chat_plain(ctx: Context, request: Request) -> ResponsePlan:
+    return await _v1(ctx, request, "chat", headers=False)
 
 
 async def v1_embeddings(ctx: Context, request: Request) -> ResponsePlan:
-    body = await _json_body(request)
-    deployment, model = _named(ctx, body)
-    return await _embed(ctx, request, body, deployment, model)
+    return await _v1(ctx, request, "embeddings")
+
+
+async def v1_embeddings_plain(ctx: Context, request: Request) -> ResponsePlan:
+    return await _v1(ctx, request, "embeddings", headers=False)
 
 
 async def v1_responses(ctx: Context, request: Request) -> ResponsePlan:

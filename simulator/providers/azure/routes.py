@@ -28,9 +28,11 @@ ROUTES: list[Endpoint] = [
     Endpoint("POST", f"{_DEPLOYMENT}/embeddings", raw=planners.deployment_embeddings, pure=planners.whole,
              plain=planners.deployment_embeddings_plain, after=planners.deployment_after, repeatable=True),
     Endpoint("POST", f"{_DEPLOYMENT}/images/generations", raw=planners.deployment_images, repeatable=True),
-    Endpoint("POST", "/openai/v1/chat/completions", raw=planners.v1_chat, repeatable=True),
+    Endpoint("POST", "/openai/v1/chat/completions", raw=planners.v1_chat, pure=planners.whole,
+             plain=planners.v1_chat_plain, after=planners.v1_after, repeatable=True),
     Endpoint("POST", "/openai/v1/responses", raw=planners.v1_responses, repeatable=True),
-    Endpoint("POST", "/openai/v1/embeddings", raw=planners.v1_embeddings, repeatable=True),
+    Endpoint("POST", "/openai/v1/embeddings", raw=planners.v1_embeddings, pure=planners.whole,
+             plain=planners.v1_embeddings_plain, after=planners.v1_after, repeatable=True),
     Endpoint("GET", "/openai/v1/models", raw=planners.v1_models, repeatable=True),
     Endpoint("POST", "/models/chat/completions", raw=planners.foundry_chat, repeatable=True),
 ]
