@@ -6,11 +6,15 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import APIError
 from ..plan import Chunk, ResponsePlan, dumps
-from .rules import Match, parse_match
+from .rules import Incoming, Match, about, parse_match
+
+if TYPE_CHECKING:
+    from .file import Scenario
+    from .parts import Rule
 
 KINDS = ("error", "timeout", "reset", "cut", "malformed", "empty", "truncated", "slow", "stall", "stream_error")
 STATUSES = (400, 401, 403, 404, 409, 413, 429, 500, 502, 503, 504, 529)
@@ -238,3 +242,22 @@ def _num(spec: Mapping[str, Any], key: str) -> float:
 
 
 __all__ = ["Fault", "dumps", "error_for", "from_header", "inject", "parse_fault"]
+
+
+HEADER = "x-simctl-fault"  # names a fault for this one request, when the scenario allows it (fault_header)
+
+
+def chosen(scenario: Scenario, headers: Mapping[str, str], incoming: Incoming, rule: Rule | None, rng: Any,
+           api: bool) -> Fault | None:
+    """The fault a request gets: the one its `x-simctl-fault` header names, else the first of the matched rule's
+    and then the scenario's whose `when` matches."""
+    if scenario.fault_header and HEADER in headers:
+        named = from_header(headers[HEADER])
+        if named is None:
+            raise APIError(400, f"Invalid {HEADER} header: {headers[HEADER]!r}", param=HEADER)
+        return named
+    for f in [*(rule.faults if rule else []), *scenario.faults]:
+        if about(f.when.route, api) and f.when(incoming, rng):
+            found: Fault = f
+            return found
+    return None

@@ -207,3 +207,9 @@ def _regex(key: str, source: str) -> re.Pattern[str]:
         return re.compile(source)
     except re.error as e:
         raise ValueError(f"{key}: invalid regex: {e}") from None
+
+
+def about(route: str | None, api: bool) -> bool:
+    """Whether a rule or fault applies to a request on a provider's route (`api`) or a service route: one without
+    a `route` of its own is about the API (/v1/...), never the service routes."""
+    return route is not None or api

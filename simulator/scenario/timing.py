@@ -7,13 +7,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..plan import Chunk, ResponsePlan
 from . import distributions
 from .distributions import ZERO, Distribution
+
+if TYPE_CHECKING:
+    from .file import Scenario
+    from .parts import Rule
 
 # tuple.__new__ straight from C: a NamedTuple's own __new__ and _make are Python calls, and a
 # stream builds one Chunk per token, twice.
@@ -113,3 +117,21 @@ def parse_timing(spec: Any) -> dict[str, Any]:
             raise ValueError(f"max_concurrency: expected a positive integer, got {value!r}")
         out["max_concurrency"] = value
     return out
+
+
+class Timings:
+    """Each model and rule's timing model, layered once: the scenario's, then the model's, then the rule's."""
+
+    def __init__(self) -> None:
+        self.models: dict[tuple[str | None, int], TimingModel] = {}
+
+    def clear(self) -> None:
+        self.models.clear()
+
+    def of(self, scenario: Scenario, model_id: str | None, rule: Rule | None) -> TimingModel:
+        key = (model_id, id(rule))
+        model = self.models.get(key)
+        if model is None:
+            model = self.models[key] = TimingModel.layered(
+                scenario.timing_layer, scenario.model_timing.get(model_id or "", {}), rule.timing if rule else {})
+        return model

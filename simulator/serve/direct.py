@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..api.routes import Endpoint
 from .express import Express
 
 Handler = Callable[[Request], Awaitable[ASGIApp]]
@@ -75,3 +76,11 @@ def _by_first_segment(routes: Sequence[BaseRoute]) -> dict[str, list[Route]]:
         if "{" in route.path:
             out.setdefault(first, []).append(route)
     return out
+
+
+def grouped(endpoints: Sequence[Endpoint]) -> list[list[Endpoint]]:
+    """The endpoints by method and path, in order: providers that share a path share one route."""
+    out: dict[tuple[str, str], list[Endpoint]] = {}
+    for e in endpoints:
+        out.setdefault((e.method, e.path), []).append(e)
+    return list(out.values())

@@ -24,6 +24,7 @@ from ..plan import ResponsePlan
 from ..scenario.rules import Incoming, Match
 from ..scenario.timing import TimingModel
 from .bookkeeping import Call
+from .direct import grouped
 from .server import Server
 
 
@@ -94,7 +95,7 @@ async def _decide(server: Server, method: str, path: str, query: dict[str, str],
 
 def _endpoint(server: Server, scope: dict[str, Any], request: Request) -> Endpoint | None:
     """The endpoint Starlette's routing would call for this scope (path parameters added to it)."""
-    for group in server.groups():
+    for group in grouped(server.endpoints):
         route = server.route(group)
         matched, child = route.matches(scope)
         if matched == RouteMatch.FULL:

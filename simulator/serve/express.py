@@ -23,23 +23,34 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from .. import ids
+from ..api.context import Context
+from ..api.routes import Endpoint
 from ..plan import ResponsePlan
-from ..providers.openai.headers import envoy_ms
-from ..server_state import ServerState
+from ..providers.openai.headers import Taken, envoy_ms
+from ..scenario.file import Scenario
 from . import head_write, ticker
-from .bookkeeping import Bookkeeping
+from .bookkeeping import Bookkeeping, Call, Hook
 from .emitter import head_fields
 from .memo import MAX_BODY, MAX_ENTRIES, Template
 from .verdict import Attempt
 
 Key = tuple[Any, ...]
 MAX_HELD = 64 << 20  # bytes of requests (bodies and headers) kept as keys before everything starts again
+After = Callable[[Context, Request, Any, ResponsePlan], Awaitable[ResponsePlan]]  # Endpoint.after
 Countdown = Callable[[str, str, int], dict[str, str]]  # TierMeter.take: client, model, tokens -> x-ratelimit-*
+
+
+def allowed(scenario: Scenario) -> bool:
+    """Whether the scenario leaves requests that nothing can single out: no rules, faults or rate limits. (A
+    cassette's answers go express only where every repeat gets the same: cassette_stage's `again`.)"""
+    return not (scenario.rules or scenario.faults or scenario.rate_limits)
 
 
 def request_key(scope: Scope, body: bytes) -> Key | None:
@@ -145,10 +156,10 @@ def _cut(text: bytes, marks: dict[str, str]) -> tuple[tuple[bytes, ...], tuple[s
 class Express:
     """Compiled answers by exact request; see the module's docstring."""
 
-    def __init__(self, books: Bookkeeping, state: ServerState, countdown: Countdown,
-                 counted: Callable[[], None]) -> None:
+    def __init__(self, books: Bookkeeping, ctx: Context, countdown: Countdown, counted: Callable[[], None]) -> None:
         self.books = books
-        self.state = state
+        self.ctx = ctx  # the scenario's context: a route's Endpoint.after work needs it
+        self.state = ctx.state
         self.countdown = countdown
         self.counted = counted  # the pipeline's request count goes on (its seeds follow it)
         self.on = False  # whether the scenario lets requests go express at all (Server.express_allowed)
@@ -165,6 +176,44 @@ class Express:
         self.entries.clear()
         self.candidates.clear()
         self.refused.clear()
+
+    def offer(self, request: Request, endpoint: Endpoint, call: Call, plan: ResponsePlan, attempt: Attempt,
+              answer: Callable[[str], dict[str, str]], taken: Taken | None, memoised: Template | None,
+              steady: bool) -> None:
+        """The pipeline's answer to `request`, to learn if nothing about it can change on a repeat but what express
+        makes again: no rule, fault or limit, no stream or delay fault, a timing without draws (`steady`), a
+        memoised body (`memoised`: its template) or a cassette's answer that every repeat gets (`call.again`).
+        `answer(request_id)`: the bookkeeping's answer headers; `taken`: the default limits' countdown."""
+        hook = call.hook
+        if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None or not steady
+                or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
+                or (endpoint.after is not None and (hook is None or not hook.body_kept))):
+            return
+        key = request_key(request.scope, call.raw)
+        template = memoised
+        if call.recorded is not None:  # a cassette's answer that every repeat gets: its body as recorded
+            template = Template(plan, (plan.body,), (), ()) if call.again is not None else None
+        elif template is not None and not template.order and not template.fits(plan.body):
+            # A body with no ids or times that a later stage rewrote (Bedrock's latencyMs from the timing): the
+            # body as sent, which a second compilation must find the same.
+            template = Template(plan, (plan.body,), (), ())
+        if key is None or template is None or not template.fits(plan.body):
+            return
+        dynamic = dict(taken.headers) if taken else {}
+        fresh = None
+        if hook is not None and endpoint.after is not None:
+            dynamic.update({k: plan.headers[k] for k in hook.keys if k in plan.headers})
+            fresh = partial(self._hooked, endpoint.after, request, call.body, hook)
+        self.learn(key, compile_answer(
+            plan, template, answer, dynamic, route=endpoint.path,
+            countdown=(taken.client, taken.model, taken.tokens) if taken else None, client=attempt.client,
+            call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again, fresh=fresh))
+
+    async def _hooked(self, after: After, request: Request, body: Any, hook: Hook) -> dict[str, str]:
+        """An express answer's `Endpoint.after` work (a meter's countdown, reset times, a loaded model): the hook
+        run again on the headers it was given, and the values of the headers it made."""
+        made = await after(self.ctx, request, body, ResponsePlan(headers=dict(hook.before)))
+        return {k: made.headers[k] for k in hook.keys}
 
     def learn(self, key: Key, compiled: Compiled | None) -> None:
         """An answer the pipeline gave to `key`; the second that compiles the same makes an entry."""

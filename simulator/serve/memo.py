@@ -225,3 +225,12 @@ class Memo:
         if len(self.entries) >= MAX_ENTRIES:
             self.entries.clear()
         self.entries[k] = template
+
+
+def memo_key(endpoint: Any, request: Any) -> Any:
+    """What a pure route's answer depends on besides the body: the route, and for a path with parameters or
+    a query, the path and query (Gemini's and Bedrock's model, Azure's deployment and api-version)."""
+    scope = request.scope
+    if "{" not in endpoint.path and not scope["query_string"]:
+        return endpoint
+    return endpoint, scope["path"], scope["query_string"]

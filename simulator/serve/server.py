@@ -42,23 +42,22 @@ from ..rng import LazyRng
 from ..scenario import faults
 from ..scenario import file as scenarios
 from ..scenario.parts import Rule
-from ..scenario.rules import Incoming
-from ..scenario.timing import TimingModel
+from ..scenario.rules import Incoming, about
+from ..scenario.timing import TimingModel, Timings
 from ..state.store import open_store, state_report, unavailable
 from . import express, replies, service, ticker
 from .bookkeeping import Bookkeeping, Call, Hook, answer_headers, retry_after
 from .cassette_stage import CassetteStage
 from .clients import ClientIds, watch_files
-from .direct import Direct
+from .direct import Direct, grouped
 from .emitter import Gate, PlanResponse
 from .express import Express
-from .memo import Marks, Memo, Template
+from .memo import Marks, Memo, memo_key
 from .metrics import Metrics
 from .verdict import Attempt, Verdict
 from .websocket import Sockets
 
 log = logging.getLogger("simctl")
-FAULT_HEADER = "x-simctl-fault"
 
 
 class Server:
@@ -78,7 +77,7 @@ class Server:
         self.metrics = Metrics()
         self.store = self.ctx.store = open_store(config.state, self.ctx.state)
         self.gates: dict[str, Gate] = {}
-        self.timings: dict[tuple[str | None, int], TimingModel] = {}
+        self.timings = Timings()  # layered once per model and rule
         self.count = 0
         self.clients = ClientIds()
         # The BPEs load while the rest starts (they take a few tenths of a second); the server opens once they
@@ -97,8 +96,8 @@ class Server:
         self.sockets = Sockets(self)  # WebSocket upgrades (the Realtime API): serve/websocket.py
         self.memo = Memo()  # whole answers of pure planners by body: serve/memo.py
         self.books = Bookkeeping(self.ctx.state, self.metrics, self.verdict, self.store, self._api)
-        self.express = Express(self.books, self.ctx.state, self.wire.meter.take, self._counted)
-        self.express.on = self.express_allowed()
+        self.express = Express(self.books, self.ctx, self.wire.meter.take, self._counted)
+        self.express.on = express.allowed(self.ctx.scenario)
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -108,13 +107,6 @@ class Server:
             return await self.handle(group[0] if len(group) == 1 else self.claimed(group, request), request)
 
         return Route(group[0].path, handle, methods=[group[0].method], name=group[0].path)
-
-    def groups(self) -> list[list[Endpoint]]:
-        """The endpoints by method and path, in order: providers that share a path share one route."""
-        out: dict[tuple[str, str], list[Endpoint]] = {}
-        for e in self.endpoints:
-            out.setdefault((e.method, e.path), []).append(e)
-        return list(out.values())
 
     async def handle(self, endpoint: Endpoint, request: Request) -> PlanResponse:
         started = time.perf_counter()
@@ -138,50 +130,14 @@ class Server:
         gate = self._gate(call.model_id) if plan.status < 400 else None
         attempt = Attempt(call.arrived, client, self.memo.call_key(request.scope["path"], call.identity(endpoint)),
                           plan.status, plan.fault, retry_after(plan.headers), plan.streaming)
-        if self.express.on and gate is None:
-            self._compile(endpoint, request, call, plan, provider, attempt, taken)
+        if self.express.on and gate is None:  # the same answer for a repeat? (serve/express.py)
+            memoised = (self.memo.trusted(memo_key(endpoint, request), call.raw)
+                        if call.recorded is None and self.cassettes is None else None)
+            steady = (call.recorded is not None and self.config.timing != "scenario") or \
+                self._timing(call.model_id, None).steady
+            self.express.offer(request, endpoint, call, plan, attempt, partial(answer_headers, plan, provider),
+                               taken, memoised, steady)
         return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
-
-    def _compile(self, endpoint: Endpoint, request: Request, call: Call, plan: ResponsePlan, provider: Provider,
-                 attempt: Attempt, taken: wire.Taken | None) -> None:
-        """Teach the express lane this answer (serve/express.py), if nothing about it can change on a repeat
-        but what express splices in: no rule, fault or limit, no stream or delay fault, a timing without draws,
-        a memoised body (its template) or a cassette's answer that repeats."""
-        timed = call.recorded is None or self.config.timing == "scenario"
-        hook = call.hook
-        if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None
-                or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
-                or (timed and not self._timing(call.model_id, None).steady)
-                or (endpoint.after is not None and (hook is None or not hook.body_kept))):
-            return
-        key = express.request_key(request.scope, call.raw)
-        if call.recorded is not None:  # a cassette's answer that every repeat gets: its body as recorded
-            template = Template(plan, (plan.body,), (), ()) if call.again is not None else None
-        else:  # the scenario's (with a cassette, only after a miss, which a repeat must count again: never)
-            template = self.memo.trusted(self.memo_key(endpoint, request), call.raw) if self.cassettes is None else None
-            if template is not None and not template.order and not template.fits(plan.body):
-                # A body with no ids or times that a later stage rewrote (Bedrock's latencyMs from the timing): the
-                # body as sent, which a second compilation must find the same.
-                template = Template(plan, (plan.body,), (), ())
-        if key is None or template is None or not template.fits(plan.body):
-            return
-        dynamic = dict(taken.headers) if taken else {}
-        fresh = None
-        if hook is not None and endpoint.after is not None:
-            dynamic.update({k: plan.headers[k] for k in hook.keys if k in plan.headers})
-            fresh = partial(self._hooked, endpoint.after, request, call.body, hook)
-        compiled = express.compile_answer(
-            plan, template, partial(answer_headers, plan, provider), dynamic,
-            route=endpoint.path, countdown=(taken.client, taken.model, taken.tokens) if taken else None,
-            client=attempt.client, call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again,
-            fresh=fresh)
-        self.express.learn(key, compiled)
-
-    async def _hooked(self, after: Any, request: Request, body: Any, hook: Hook) -> dict[str, str]:
-        """An express answer's `Endpoint.after` work (a meter's countdown, reset times, a loaded model): the hook
-        run again on the headers it was given, and the values of the headers it made."""
-        made = await after(self.ctx, request, body, ResponsePlan(headers=dict(hook.before)))
-        return {k: made.headers[k] for k in hook.keys}
 
     async def decide(self, endpoint: Endpoint, request: Request) -> tuple[Call, ResponsePlan]:
         """Everything about the answer, before its first byte: the plan after timing and faults, and what was
@@ -239,8 +195,8 @@ class Server:
                                                                         self.ctx.scenario.reply_tokens),
                                                        incoming.model)
         rule = call.rule = next((r for r in self.ctx.scenario.rules
-                                 if _applies(r.when.route, api) and r.when(incoming, rng)), None)
-        call.fault = self._fault(request, incoming, rule, rng, api)
+                                 if about(r.when.route, api) and r.when(incoming, rng)), None)
+        call.fault = faults.chosen(self.ctx.scenario, request.headers, incoming, rule, rng, api)
         if call.recorded is not None:
             if self.config.timing != "scenario":
                 return call.recorded
@@ -259,7 +215,7 @@ class Server:
         reply = rule.reply if rule is not None else None
         raw, body = call.raw, call.body
         if reply is None and endpoint.pure and endpoint.memoised(request, body):
-            plan = await self.memo.plan(self.memo_key(endpoint, request), raw, body,
+            plan = await self.memo.plan(memo_key(endpoint, request), raw, body,
                                         partial(self._pure, endpoint, request, raw, body))
             if endpoint.after is None:
                 return plan
@@ -297,41 +253,11 @@ class Server:
         plan: ResponsePlan = await made if inspect.isawaitable(made) else made
         return plan
 
-    @staticmethod
-    def memo_key(endpoint: Endpoint, request: Request) -> Any:
-        """What a pure route's answer depends on besides the body: the route, and for a path with parameters or
-        a query, the path and query (Gemini's and Bedrock's model, Azure's deployment and api-version)."""
-        scope = request.scope
-        if "{" not in endpoint.path and not scope["query_string"]:
-            return endpoint
-        return endpoint, scope["path"], scope["query_string"]
-
-    def _fault(self, request: Request, incoming: Incoming, rule: Rule | None, rng: np.random.Generator,
-               api: bool) -> faults.Fault | None:
-        if self.ctx.scenario.fault_header and FAULT_HEADER in request.headers:
-            named = faults.from_header(request.headers[FAULT_HEADER])
-            if named is None:
-                raise APIError(400, f"Invalid {FAULT_HEADER} header: {request.headers[FAULT_HEADER]!r}",
-                               param=FAULT_HEADER)
-            return named
-        for f in [*(rule.faults if rule else []), *self.ctx.scenario.faults]:
-            if _applies(f.when.route, api) and f.when(incoming, rng):
-                return f
-        return None
-
     def _timing(self, model_id: str | None, rule: Rule | None) -> TimingModel:
-        key = (model_id, id(rule))
-        model = self.timings.get(key)
-        if model is None:
-            s = self.ctx.scenario
-            model = TimingModel.layered(s.timing_layer, s.model_timing.get(model_id or "", {}),
-                                        rule.timing if rule else {})
-            self.timings[key] = model
-        return model
+        """The timing model an answer of this model under this rule gets (`simctl explain` shows it too)."""
+        return self.timings.of(self.ctx.scenario, model_id, rule)
 
-    def timing_for(self, model_id: str | None, rule: Rule | None) -> TimingModel:
-        """The timing model an answer of this model under this rule gets (`simctl explain` shows it)."""
-        return self._timing(model_id, rule)
+    timing_for = _timing
 
     def _gate(self, model_id: str | None) -> Gate | None:
         if model_id is None:
@@ -352,12 +278,6 @@ class Server:
     def _model_id(self, name: str | None) -> str | None:
         model = self.ctx.catalog.get(name) if isinstance(name, str) else None
         return model.id if model else None
-
-    def express_allowed(self) -> bool:
-        """Whether the scenario leaves requests that nothing can single out (serve/express.py): no rules, faults
-        or rate limits. (A cassette's answers go express only where every repeat gets the same: cassette_stage.)"""
-        s = self.ctx.scenario
-        return not (s.rules or s.faults or s.rate_limits)
 
     def _counted(self) -> None:
         self.count += 1  # an express answer is a request of the run: later seeds follow the count
@@ -434,7 +354,7 @@ class Server:
         self.gates.clear()
         self.memo.clear()
         self.express.clear()
-        self.express.on = self.express_allowed()
+        self.express.on = express.allowed(self.ctx.scenario)
         log.info("scenario reloaded from %s", ", ".join(scenario.sources))
 
     @contextlib.asynccontextmanager
@@ -469,7 +389,7 @@ class Server:
             await asyncio.to_thread(journal.compact, self.recording.path)
 
     def app(self) -> Direct:
-        groups = self.groups()
+        groups = grouped(self.endpoints)
         routes = [self.route(g) for g in groups]
         # http_error answers with a PlanResponse, an ASGI app like Starlette's Response but not a subclass of it.
         handlers: dict[Any, Any] = {HTTPException: self.http_error}
@@ -477,8 +397,3 @@ class Server:
         fixed = {(g[0].method, g[0].path): route.endpoint for g, route in zip(groups, routes, strict=True)
                  if "{" not in g[0].path}
         return Direct(app, fixed, app.routes, self.express)
-
-
-def _applies(route: str | None, api: bool) -> bool:
-    """A rule or fault without a `route` is about the API (/v1/...), never the service routes."""
-    return route is not None or api

@@ -16,10 +16,12 @@ import openai
 import pytest
 
 from simulator import ids
+from simulator.api.context import Context
 from simulator.cassettes import load as cassettes
 from simulator.cassettes.load import Body, Cassette, Interaction, Request, Response
 from simulator.config import ServerConfig
 from simulator.plan import ResponsePlan
+from simulator.scenario import file as scenarios
 from simulator.serve import express
 from simulator.serve.memo import Template
 from simulator.testing import serve
@@ -235,7 +237,7 @@ def test_answer_headers_made_per_request_are_made_again_and_others_refuse() -> N
     facts: dict[str, Any] = {"route": "/v1/x", "countdown": None, "client": "c", "call": "k", "retry_after_s": None,
                              "replay": None}
     template = Template(plan, (plan.body,), (), ())
-    lane = express.Express(None, None, None, lambda: None)  # type: ignore[arg-type]
+    lane = express.Express(None, Context(scenario=scenarios.load()), None, lambda: None)  # type: ignore[arg-type]
     clock = [0]
     drawn, clocked = ("POST", "/v1/x", b"", None, (), b"1"), ("POST", "/v1/x", b"", None, (), b"2")
     for _ in range(2):
