@@ -139,18 +139,26 @@ class PlanResponse:
                 await send(self._start())
                 await send({"type": "http.response.body", "body": plan.body, "more_body": False})
             return True
-        await send(self._start())
+        # The head written straight to uvicorn's connection when it can be (head_write), else through `send`.
+        direct = None if plan.bytes_per_second else head_write.stream_head(receive, plan.status, self._headers())
+        if direct is None:
+            await send(self._start())
         deadline = origin + plan.latency_s
         groups = _due_together(plan.chunks)
         cycle: Any = getattr(receive, "__self__", None)  # uvicorn's RequestResponseCycle, when there is one
         if not plan.bytes_per_second and _writes_chunked(cycle):
-            played = ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline)
+            ends = direct is not None and plan.abort != "cut"  # the closing chunk goes with the last: one write
+            played = ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline,
+                                            head_write.END if ends else b"")
             if not await (played if watched else _dropped_when_gone(played, receive)):
                 return False  # the connection closed under the stream
             if plan.abort == "cut":
                 _abort(receive)
                 return False
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if ends:
+                head_write.stream_end(cycle)
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
             return True
         if not watched:
             return await _until_first(self._paced(send, receive, groups, deadline), _disconnected(receive))

@@ -68,10 +68,7 @@ def head_text(headers: dict[str, str]) -> bytes | None:
 def write(cycle: Any, status: int, text: bytes, body: bytes) -> None:
     """Status line, uvicorn's default headers (date, server), `text` (head_text's lines) and the body in one
     write; then the cycle left as uvicorn's `send` leaves it (complete, the next pipelined request let in)."""
-    if cycle.access_log:  # uvicorn's access log line, as its `send` writes it
-        scope = cycle.scope
-        cycle.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
-                                 get_path_with_query_string(scope), scope["http_version"], status)
+    _log(cycle, status)
     lines = [_STATUS[status], *(b"%s: %s\r\n" % pair for pair in cycle.default_headers), text]
     if not cycle.keep_alive:
         lines.append(b"connection: close\r\n")
@@ -81,6 +78,53 @@ def write(cycle: Any, status: int, text: bytes, body: bytes) -> None:
     cycle.chunked_encoding = False
     cycle.expected_content_length = 0
     cycle.transport.write(b"".join(lines))
+    cycle.response_complete = True
+    cycle.message_event.set()
+    if not cycle.keep_alive:
+        cycle.transport.close()
+    cycle.on_response()
+
+
+def _log(cycle: Any, status: int) -> None:
+    if cycle.access_log:  # uvicorn's access log line, as its `send` writes it
+        scope = cycle.scope
+        cycle.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+                                 get_path_with_query_string(scope), scope["http_version"], status)
+
+
+_STREAM_FRAMING = ("content-length", "connection", "transfer-encoding")
+
+
+def stream_head(receive: Any, status: int, headers: dict[str, str]) -> Any:
+    """A stream's head written here as uvicorn's `send` writes it (its body to follow in chunked encoding), the
+    cycle left as `send` leaves it and returned; None (nothing written) when uvicorn's own `send` must do it.
+    A stream starts a thousand times a second under load: `send` checks each header alone."""
+    cycle = writable(receive, status)
+    if cycle is None or any(k.lower() in _STREAM_FRAMING for k in headers):
+        return None
+    text = head_text(headers)
+    if text is None:
+        return None
+    _log(cycle, status)
+    lines = [_STATUS[status], *(b"%s: %s\r\n" % pair for pair in cycle.default_headers), text]
+    if not cycle.keep_alive:
+        lines.append(b"connection: close\r\n")
+    lines.append(b"transfer-encoding: chunked\r\n\r\n")
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    cycle.chunked_encoding = True
+    cycle.transport.write(b"".join(lines))
+    return cycle
+
+
+END = b"0\r\n\r\n"  # the closing chunk of a chunked body
+
+
+def stream_end(cycle: Any) -> None:
+    """A stream whose closing chunk (END) went out with its last chunk: the cycle left as uvicorn's `send` of
+    the body's end leaves it (complete, the next pipelined request let in)."""
+    if cycle.disconnected:  # as `send` does: a gone client's connection is uvicorn's to clean up
+        return
     cycle.response_complete = True
     cycle.message_event.set()
     if not cycle.keep_alive:

@@ -33,13 +33,14 @@ def next_deadline(deadline: float, gap: float, sent_at: float) -> float:
 
 
 class _Stream:
-    __slots__ = ("transport", "flow", "groups", "index", "deadline", "future")
+    __slots__ = ("transport", "flow", "groups", "last", "index", "deadline", "future")
 
-    def __init__(self, transport: Any, flow: Any, groups: list[tuple[float, bytes]], deadline: float,
+    def __init__(self, transport: Any, flow: Any, groups: list[tuple[float, bytes]], last: bytes, deadline: float,
                  future: asyncio.Future[bool]) -> None:
         self.transport = transport
         self.flow = flow
         self.groups = groups
+        self.last = last
         self.index = 0
         self.deadline = deadline
         self.future = future
@@ -69,14 +70,18 @@ class Ticker:
         self.timer: asyncio.TimerHandle | None = None
         self.armed_at = math.inf  # the slot number the timer is set for
 
-    def play(self, transport: Any, flow: Any, groups: list[tuple[float, bytes]], start: float) -> asyncio.Future[bool]:
-        """Write each group at `start` (perf_counter time) plus the gaps so far. The future is True when all are
-        written, False if the connection closed first; cancelling it drops the stream."""
+    def play(self, transport: Any, flow: Any, groups: list[tuple[float, bytes]], start: float,
+             last: bytes = b"") -> asyncio.Future[bool]:
+        """Write each group at `start` (perf_counter time) plus the gaps so far, `last` (raw bytes: the body's
+        closing chunk) in the same write as the last group. The future is True when all are written, False if the
+        connection closed first; cancelling it drops the stream."""
         future: asyncio.Future[bool] = self.loop.create_future()
         if not groups:
+            if last:
+                transport.write(last)
             future.set_result(True)
             return future
-        stream = _Stream(transport, flow, groups, start + groups[0][0], future)
+        stream = _Stream(transport, flow, groups, last, start + groups[0][0], future)
         future.add_done_callback(stream.release)
         self._push(stream, stream.deadline)
         self._arm()
@@ -129,11 +134,12 @@ class Ticker:
                 groups = s.groups
                 index = s.index
                 data = groups[index][1]
-                transport.write(b"%x\r\n%b\r\n" % (len(data), data))
                 index += 1
                 if index == len(groups):
+                    transport.write(b"%x\r\n%b\r\n%b" % (len(data), data, s.last))
                     s.future.set_result(True)
                     continue
+                transport.write(b"%x\r\n%b\r\n" % (len(data), data))
                 s.index = index
                 gap = groups[index][0]
                 deadline = s.deadline + gap  # next_deadline(s.deadline, gap, now)

@@ -144,6 +144,19 @@ def test_chunks_go_out_on_their_deadlines_in_chunked_framing() -> None:
         assert abs(at - (start + due)) <= 1 / 4000, (at - start, due)
 
 
+def test_the_closing_bytes_go_out_with_the_last_chunk() -> None:
+    t: list[VirtualTransport] = []
+
+    def play(ticker: Ticker, loop: VirtualLoop) -> list[asyncio.Future[bool]]:
+        t.extend([VirtualTransport(loop), VirtualTransport(loop)])
+        return [ticker.play(t[0], Flow(), [(0.0, b"a1"), (0.01, b"a2")], loop.now, b"0\r\n\r\n"),
+                ticker.play(t[1], Flow(), [], loop.now, b"0\r\n\r\n")]
+
+    virtual(play)
+    assert [d for _, d in t[0].writes] == [b"2\r\na1\r\n", b"2\r\na2\r\n0\r\n\r\n"]
+    assert [d for _, d in t[1].writes] == [b"0\r\n\r\n"]  # no chunks: the end alone
+
+
 def test_a_stream_that_fell_behind_keeps_its_gaps_instead_of_bursting_the_backlog() -> None:
     # The loop is blocked for 60 ms (a loaded machine) after the second chunk: the chunks due meanwhile
     # go out after it one gap apart, less at most CATCH_UP_S, as a loaded model server slows down.
