@@ -21,6 +21,7 @@ alone later (then that parse runs once, when the block is first needed).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -39,28 +40,30 @@ from .read import _Bad, _check_chunk, _fast_load, from_data, has_anchor, parse
 LAZY_BYTES = 1 << 20  # smaller files parse whole in well under a second
 log = logging.getLogger("simctl.cassettes")
 # A response's `chunks:` or `body:` key line, with nothing after the colon, among its indented lines.
-_KEY = re.compile(r"\n  response:\r?\n(?:    (?!body:|chunks:)[^\n]*\n)*?    (body|chunks):\r?\n")
+_KEY = re.compile(rb"\n  response:\r?\n(?:    (?!body:|chunks:)[^\n]*\n)*?    (body|chunks):\r?\n")
 # The line after a block: not blank, not a comment, not indented 5 or more, not a `    - ` item of the block.
-_END = re.compile(r"\n(?! {5}| {4}- | *#| *\r?\n| *\Z)")
+_END = re.compile(rb"\n(?! {5}| {4}- | *#| *\r?\n| *\Z)")
 _checks: list[tuple[Cassette, threading.Thread]] = []
 _Composer: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load(text: str, source: str, entry: Any = None) -> Cassette:
-    """The cassette of `text`, its answers read on first use; the whole parse where the cut is not safe.
-    `entry`: the cache entry to store it in once every block has been checked (None: no cache)."""
+def load(raw: bytes, text: str, source: str, entry: Any = None) -> Cassette:
+    """The cassette of `raw` (UTF-8; `text` its decoding), its answers read on first use; the whole parse where
+    the cut is not safe. `entry`: the cache entry to store it in once every block has been checked (None: no
+    cache). The blocks are cut from the bytes, which are kept: the text of a file with one character beyond
+    Latin-1 would take two or four times their size, for as long as the server runs."""
     if has_anchor(text):
         return _whole(text, source, entry)  # anchors: the guard's pass and the whole parse (read.parse)
-    blocks = _cut(text)
+    blocks = _cut(raw)
     nonce = f"simctl-deferred-{secrets.token_hex(8)}"
-    if not blocks or nonce in text:
+    if not blocks or nonce.encode() in raw:
         return _whole(text, source, entry)
     try:
-        data = _fast_load(_with_placeholders(text, blocks, nonce))
+        data = _fast_load(_with_placeholders(raw, blocks, nonce).decode())
         c = from_data(data, source) if data is not None else None
     except _Bad:
         c = None
-    if c is None or not _defer(c, Deferred(text, source, blocks), nonce):
+    if c is None or not _defer(c, Deferred(raw, source, blocks), nonce):
         return _whole(text, source, entry)  # parsed again, whole: the same result or the error with its place
     thread = threading.Thread(target=_check, args=(c, entry), name="simctl-cassette-check", daemon=True)
     _checks.append((c, thread))
@@ -76,32 +79,33 @@ def _whole(text: str, source: str, entry: Any) -> Cassette:
     return c
 
 
-def _cut(text: str) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of every block to defer, in file order; [] when a boundary is not plain."""
+def _cut(raw: bytes) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of every block to defer, in file order; [] when a boundary is not plain. UTF-8 puts
+    no ASCII byte inside another character, so the bytes are cut where the text would be."""
     blocks: list[tuple[str, int, int]] = []
     pos = 0
-    while (m := _KEY.search(text, pos)) is not None:
+    while (m := _KEY.search(raw, pos)) is not None:
         start = m.end()
-        end_m = _END.search(text, start - 1)
-        end = end_m.start() + 1 if end_m is not None else len(text)
-        if end_m is not None and text[end:end + 6].lstrip(" ")[:1] == "\t":
+        end_m = _END.search(raw, start - 1)
+        end = end_m.start() + 1 if end_m is not None else len(raw)
+        if end_m is not None and raw[end:end + 6].lstrip(b" ")[:1] == b"\t":
             return []  # a tab after the indentation: leave such a file to the whole parse
         if end > start:
-            blocks.append((m.group(1), start, end))
+            blocks.append((m.group(1).decode(), start, end))
         pos = max(end - 1, start)
     return blocks
 
 
-def _with_placeholders(text: str, blocks: list[tuple[str, int, int]], nonce: str) -> str:
-    parts: list[str] = []
+def _with_placeholders(raw: bytes, blocks: list[tuple[str, int, int]], nonce: str) -> bytes:
+    parts: list[bytes] = []
     prev = 0
     for k, (kind, start, end) in enumerate(blocks):
-        parts.append(text[prev:text.rfind("\n", 0, start - 1) + 1])  # up to the key line
-        parts.append(f"    chunks: [{{at_ms: 0, raw: {nonce}-{k}}}]\n" if kind == "chunks" else
-                     f"    body: {nonce}-{k}\n")
+        parts.append(raw[prev:raw.rfind(b"\n", 0, start - 1) + 1])  # up to the key line
+        parts.append((f"    chunks: [{{at_ms: 0, raw: {nonce}-{k}}}]\n" if kind == "chunks" else
+                      f"    body: {nonce}-{k}\n").encode())
         prev = end
-    parts.append(text[prev:])
-    return "".join(parts)
+    parts.append(raw[prev:])
+    return b"".join(parts)
 
 
 def _defer(c: Cassette, deferred: Deferred, nonce: str) -> bool:
@@ -133,30 +137,36 @@ def _defer(c: Cassette, deferred: Deferred, nonce: str) -> bool:
 class Deferred:
     """The blocks of one file not parsed yet, and the whole file's parse if one of them needs it."""
 
-    def __init__(self, text: str, source: str, blocks: list[tuple[str, int, int]]) -> None:
-        self.text, self.source, self.blocks = text, source, blocks
+    def __init__(self, raw: bytes, source: str, blocks: list[tuple[str, int, int]]) -> None:
+        self.raw, self.source, self.blocks = raw, source, blocks
         self.owners: list[int] = []  # the interaction of each block
         self.cassette = Cassette()  # the one being loaded (set by _defer)
         self.lock = threading.Lock()
         self.whole: Cassette | None = None
+        self.agrees = False  # the whole parse reads everything read at load time as the load did
         self.error: ConfigError | None = None
 
     def chunks(self, k: int) -> list[Any]:
         """Block k's chunks, checked as a load checks them; ConfigError, with its place, if they are bad."""
         parsed, data = (False, None) if self.whole is not None else self._alone(k)
-        if not parsed:  # it does not parse alone, or the whole file had to be parsed: its reading wins
-            theirs = self._from_whole(k)
-            if not isinstance(theirs, LazyResponse) or not isinstance(theirs.pending, list):
-                raise self._differs(k)
-            return theirs.pending
-        if not isinstance(data, list):
-            raise self._bad(k, (), "expected a list")
-        for j, chunk in enumerate(data):
+        if parsed:
+            if _chunks_problem(data) is None:
+                return data  # type: ignore[return-value]
+            # read.parse reads a file whose yaml-rs reading fails a check again with PyYAML (YAML 1.1: `0E0` is
+            # a string there) and takes that reading if it passes; a problem in both is this block's own.
+            _, start, end = self.blocks[k]
             try:
-                _check_chunk(chunk, (j,))
-            except _Bad as e:
-                raise self._bad(k, e.path, e.what) from None
-        return data
+                again = yaml.load(self.raw[start:end].decode(), Loader=_Composer)  # noqa: S506 - a safe loader
+            except yaml.YAMLError:
+                pass
+            else:
+                if (problem := _chunks_problem(again)) is not None:
+                    raise self._bad(k, *problem)
+        # It does not parse alone, the whole file had to be parsed, or PyYAML's reading passes: the whole wins.
+        theirs = self._from_whole(k)
+        if not isinstance(theirs, LazyResponse) or not isinstance(theirs.pending, list):
+            raise self._differs(k)
+        return theirs.pending
 
     def body(self, k: int) -> Body:
         parsed, data = (False, None) if self.whole is not None else self._alone(k)
@@ -172,40 +182,76 @@ class Deferred:
 
         _, start, end = self.blocks[k]
         try:
-            return True, yaml_rs.loads(self.text[start:end], parse_datetime=False)
+            return True, yaml_rs.loads(self.raw[start:end].decode(), parse_datetime=False)
         except Exception:  # noqa: BLE001 - any complaint: the whole file's parse says what and where
             return False, None
 
     def _bad(self, k: int, path: tuple[Any, ...], what: str) -> ConfigError:
         """A check failed in block k (which parsed alone, so its own lines place it in the file)."""
         kind, start, end = self.blocks[k]
-        root = yaml.compose(self.text[start:end], Loader=_Composer)
+        root = yaml.compose(self.raw[start:end].decode(), Loader=_Composer)
         node = yamlguard.node_at(root, path) if path else root
         line, column = (node.start_mark.line, node.start_mark.column + 1) if node is not None else (0, 1)
         key = ".".join(map(str, ("interactions", self.owners[k], "response", kind, *path)))
-        return ConfigError(f"{self.source}:{self.text.count(chr(10), 0, start) + line + 1}:{column}: {key}: {what}")
+        line += self.raw.count(b"\n", 0, start) + 1
+        return ConfigError(f"{self.source}:{line}:{column}: {key}: {what}")
 
     def _from_whole(self, k: int) -> Response:
-        """Block k as the whole file's parse reads it (block k does not parse alone): the error with its
-        place, or (a file yaml-rs refuses and PyYAML reads) the same answer, if that parse agrees on
-        everything read at load time. It runs once per file, in the thread that first needs it."""
+        """Block k as the whole file's parse reads it: the error with its place, or (a file that parse reads
+        with PyYAML: yaml-rs refuses it, or its reading fails a check) that reading, of every block, if it
+        agrees on everything read at load time. It runs once per file, in the thread that first needs it."""
         with self.lock:
             if self.whole is None and self.error is None:
                 try:
-                    self.whole = parse(self.text, self.source)
+                    whole = parse(self.raw.decode(), self.source)
                 except ConfigError as e:
                     self.error = e
+                else:
+                    self.agrees = self._agree(whole)
+                    if self.agrees:
+                        self._take(whole)
+                    self.whole = whole
         if self.error is not None:
             raise self.error
-        assert self.whole is not None
-        n, theirs = self.owners[k], self.whole.interactions
-        if len(theirs) != len(self.cassette.interactions) or not _same_head(self.cassette.interactions[n], theirs[n]):
+        if not self.agrees:
             raise self._differs(k)
-        return theirs[n].response
+        assert self.whole is not None
+        return self.whole.interactions[self.owners[k]].response
+
+    def _agree(self, whole: Cassette) -> bool:
+        mine, theirs = self.cassette.interactions, whole.interactions
+        if (len(mine), self.cassette.name, self.cassette.matching) != (len(theirs), whole.name, whole.matching):
+            return False
+        deferred = set(self.owners)
+        pairs = enumerate(zip(mine, theirs, strict=True))
+        return all(_same_head(a, b) if n in deferred else a == b for n, (a, b) in pairs)
+
+    def _take(self, whole: Cassette) -> None:
+        """Every block as the whole parse read it, those read before included: the cassette is then that parse's."""
+        for n in self.owners:
+            mine, theirs = self.cassette.interactions[n].response, whole.interactions[n].response
+            if isinstance(mine, LazyBodyResponse):
+                object.__setattr__(mine, "body", theirs.body)
+            elif isinstance(mine, LazyResponse) and isinstance(theirs, LazyResponse):
+                with contextlib.suppress(AttributeError):
+                    object.__delattr__(mine, "chunks")  # built from the other reading: built again from this one
+                mine.pending = theirs.pending
 
     def _differs(self, k: int) -> ConfigError:
         return ConfigError(f"{self.source}: interactions.{self.owners[k]}: read differently by the whole file's YAML "
                            "parse (PyYAML) than by yaml-rs; `simctl cassette validate` it")
+
+
+def _chunks_problem(data: Any) -> tuple[tuple[Any, ...], str] | None:
+    """Where and what the first problem of a block's chunks is, as a load checks them; None if there is none."""
+    if not isinstance(data, list):
+        return (), "expected a list"
+    for j, chunk in enumerate(data):
+        try:
+            _check_chunk(chunk, (j,))
+        except _Bad as e:
+            return e.path, e.what
+    return None
 
 
 def _same_head(a: Interaction, b: Interaction) -> bool:

@@ -88,7 +88,7 @@ def _load(path: Path, use_cache: bool, lazy: bool = False) -> Cassette:
         if cached is not None:
             return cached
     if lazy and len(raw) >= deferred.LAZY_BYTES:
-        return deferred.load(_text(raw, path), str(path), entry)
+        return deferred.load(raw, _text(raw, path), str(path), entry)
     c = parse(_text(raw, path), str(path))
     if entry is not None:
         cassette_cache.write(entry, c)
