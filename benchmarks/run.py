@@ -109,12 +109,27 @@ def server(cmd: list[str], port: int, pin: bool = True, chat: bool = True) -> It
             proc.wait(10)
 
 
+# Every request's body new (a counter in the last message): no memo, no express lane, the whole pipeline each time.
+# ({start} first, then % the body with %d where the counter goes.)
+DISTINCT = """local n = {start}
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, string.format([[%s]], n))
+end
+"""
+
+
 def wrk(port: int, conns: int, seconds: float, body: dict, path: str = "/v1/chat/completions",
-        headers: dict[str, str] | None = None) -> dict[str, float]:
+        headers: dict[str, str] | None = None, distinct: bool = False) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     extra = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in (headers or {}).items())
+    text = json.dumps(body)
+    if distinct:
+        # From a number no earlier run reached: a later run against the same server must not repeat their bodies.
+        extra += DISTINCT.replace("{start}", str(int(time.time() * 1000) % 10**12 * 1000)) % \
+            text.replace("%", "%%").replace('short."', 'short. %d"')
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n' + extra +
-                      f"wrk.body = [[{json.dumps(body)}]]\n")
+                      f"wrk.body = [[{text}]]\n")
     cpu0 = cpu_seconds(SERVERS.get(port))
     out = subprocess.run(pinned(1, ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(script),
                                     f"http://127.0.0.1:{port}{path}"]),
@@ -178,13 +193,15 @@ def measure_throughput(tmp: Path, conns: list[int], seconds: float, repeat: int,
                "simctl-scenario": lambda p: simctl(p, "--scenario", scenario_file(tmp)),
                "simctl-cassette": lambda p: simctl(p, "--cassette", cassette_file(tmp), "--speed", "0")}
     results: dict = {}
+    if not stream:  # the same scenario server, every body new: the whole pipeline, what a repeat skips
+        targets["simctl-distinct"] = targets["simctl-scenario"]
     for name, cmd in targets.items():
         port = free_port()
         with server(cmd(port), port):
             for c in conns:
-                runs = [wrk(port, c, seconds, body) for _ in range(repeat)]
+                runs = [wrk(port, c, seconds, body, distinct=name == "simctl-distinct") for _ in range(repeat)]
                 results.setdefault(name, {})[c] = {k: spread([r[k] for r in runs]) for k in runs[0]}
-    for name in ("simctl-scenario", "simctl-cassette"):
+    for name in [n for n in targets if n.startswith("simctl")]:
         for c in conns:
             base = results["baseline"][c]["rps"]["median"]
             results[name][c]["ratio"] = results[name][c]["rps"]["median"] / base if base else float("nan")

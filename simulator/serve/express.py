@@ -190,6 +190,8 @@ class Express:
                 or (endpoint.after is not None and (hook is None or not hook.body_kept))):
             return
         key = request_key(request.scope, call.raw)
+        if key is None or key in self.refused or key in self.entries:  # decided already: compile nothing
+            return
         template = memoised
         if call.recorded is not None:  # a cassette's answer that every repeat gets: its body as recorded
             template = Template(plan, (plan.body,), (), ()) if call.again is not None else None
@@ -197,7 +199,7 @@ class Express:
             # A body with no ids or times that a later stage rewrote (Bedrock's latencyMs from the timing): the
             # body as sent, which a second compilation must find the same.
             template = Template(plan, (plan.body,), (), ())
-        if key is None or template is None or not template.fits(plan.body):
+        if template is None or not template.fits(plan.body):
             return
         dynamic = dict(taken.headers) if taken else {}
         fresh = None
