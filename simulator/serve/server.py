@@ -337,7 +337,8 @@ class Server:
                 "by_route_and_status": by_status,
                 "faults": dict(stats.faults), "verdict": self.verdict.report(),
                 "cassettes": self.source.report() if self.source is not None else None,
-                "state": state_report(self.store, self.shared_counters)}
+                "state": state_report(self.store, self.shared_counters),
+                "express": {"answered": self.express.answered, "requests": len(self.express.entries)}}
 
     def reload(self) -> None:
         """Swap in the scenario files as they are now. Answers already planned (streams in flight)

@@ -109,6 +109,7 @@ def test_express_answers_are_counted_as_the_pipeline_counts_them(running: Any) -
     _answers(running.url, _request(body), 6)
     _settled(stats)
     assert running.server.express.answered == before + 3
+    assert running.server.report()["express"]["answered"] == running.server.express.answered
     assert stats.by_route_status[chat] == routes + 6
     assert requests() == metrics + 6
     assert len(running.server.verdict.attempts) == verdict + 6
