@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from starlette.requests import Request
 
 from ..api.http import read_body
@@ -20,13 +19,14 @@ from ..config import ServerConfig
 from ..errors import APIError
 from ..forms import request_fields
 from ..plan import ResponsePlan
-from ..record.forward import forward
 from ..record.record_new import Recording
 from ..scenario.rules import Incoming
 from ..state.store import Store
 from .metrics import Metrics
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..cassettes.load import Interaction
 
 
@@ -82,6 +82,10 @@ class CassetteStage:
             self.source.miss(incoming.method, incoming.path, incoming.body)
             return None
         if self.config.mode == "record-new":
+            import httpx  # record-new only: httpx's import (it brings rich, for its command line) waits until then
+
+            from ..record.forward import forward
+
             if self.http is None:
                 self.http = httpx.AsyncClient(timeout=httpx.Timeout(600, connect=10))
             raw_path = request.scope.get("raw_path")  # escapes as sent (a Bedrock ARN's %2F)

@@ -21,11 +21,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from ..api.routes import UpstreamKey
 from ..api.websocket import Socket, Upgrade
 from ..cassettes import load as cassettes
 from ..cassettes.redact import SECRET_QUERY, SECRET_SUBPROTOCOL, find_secrets, websocket_binary_text, without_blobs
 from ..cassettes.websocket import NO_CLOSE_FRAME, Close, sendable
-from ..record.forward import KEY_VARIABLES
 from ..record.record_new import Recording
 from ..record.ws_capture import WsCapture, WsMessage, make_ws_interaction
 
@@ -53,7 +53,7 @@ class ForwardedSession:
         return (time.perf_counter() - self.opened) * 1000
 
     async def run(self, socket: Socket) -> None:
-        key = next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), "")
+        key = next((os.environ[v] for v in UpstreamKey().variables if os.environ.get(v)), "")
         headers = {k: v for k, v in self.upgrade.headers.items() if k in PASSED_HEADERS}
         if key:
             headers["authorization"] = f"Bearer {key}"
