@@ -15,8 +15,10 @@ response's chunks or body: the text before a placeholder is the file's text befo
 was read as that key there. A block that yaml-rs parses on its own (it refuses continuation lines indented
 less than their block, so the block cannot have run on past its end) is the value the whole file gives it.
 Anything else goes to the whole file's parse (read.parse), which also words an error with its place in the
-file: anchors in the file, a cut refused, the rest not parsing or failing a check now; a block failing
-alone later (then that parse runs once, when the block is first needed).
+file: anchors in the file, a cut refused, the rest not parsing or failing a check. So does, later and once
+per file, a block that does not parse alone, or whose chunks fail a check as yaml-rs reads them and pass as
+PyYAML reads them (read.parse then reads the whole file with PyYAML; every block then takes that reading). A
+check failing in both readings is the block's own problem, placed by its own lines.
 """
 
 from __future__ import annotations
