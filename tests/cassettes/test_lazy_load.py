@@ -201,10 +201,11 @@ def test_a_lazy_load_is_the_whole_parse(name: str, lazy_from_0: None, tmp_path: 
 BAD_CHUNK = CHAT.format(n=1) + "  response:\n    status: 200\n    chunks:\n    - at_ms: 1\n      data: x\n" \
     "    - data: no time\n"
 BAD_YAML = CHAT.format(n=1) + "  response:\n    status: 200\n    chunks:\n    - at_ms: 1\n      data: {a: 1\n"
+BAD_TAG = BAD_YAML.replace("{a: 1", "!!python/object:os.system x")  # refused: no tag builds an object
 GOOD = CHAT.format(n=9) + "  response:\n    status: 200\n    body:\n      id: fine\n"
 
 
-@pytest.mark.parametrize("bad", [BAD_CHUNK, BAD_YAML])
+@pytest.mark.parametrize("bad", [BAD_CHUNK, BAD_YAML, BAD_TAG])
 def test_a_bad_answer_is_found_on_first_use_and_by_the_check(bad: str, lazy_from_0: None, tmp_path: Path) -> None:
     text = HEAD + GOOD + bad
     path = tmp_path / "bad.yaml"
