@@ -117,7 +117,7 @@ def _cache_path(name: str = DEFAULT) -> Path:
 
 
 def encode(text: str, name: str = DEFAULT) -> list[int]:
-    return encoding(name).encode(text, disallowed_special=())
+    return encoding(name).encode_ordinary(text)  # encode(text, disallowed_special=()), a check less
 
 
 def count(text: str, name: str = DEFAULT) -> int:
@@ -136,16 +136,41 @@ def _count(text: str, name: str) -> int:
     return len(encode(text, name))
 
 
+# Each token's text, for tokens that are whole UTF-8 text on their own (most): by encoding, filled as met.
+# Bounded by the vocabularies (200k and 100k tokens).
+_texts: dict[str, dict[int, str]] = {name: {} for name in ENCODINGS}
+
+
 def pieces(text: str, name: str = DEFAULT) -> list[str]:
     """Split text into one string per token, keeping multi-byte characters whole.
 
     A token can end inside a UTF-8 character; such bytes are carried into the next piece, so the
     pieces always join back to `text` and each is valid text for a stream delta.
     """
+    toks = encode(text, name)
+    known = _texts[name]
+    try:  # every token whole text on its own, seen before: what most replies are (a dict lookup per token)
+        return [known[tok] for tok in toks]
+    except KeyError:
+        pass
     enc = encoding(name)
     out: list[str] = []
     pending = b""
-    for tok in encode(text, name):
+    for tok in toks:
+        if not pending:
+            try:
+                out.append(known[tok])
+                continue
+            except KeyError:
+                pass
+            tok_bytes = enc.decode_single_token_bytes(tok)
+            try:
+                known[tok] = tok_text = tok_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                pending = tok_bytes
+                continue
+            out.append(tok_text)
+            continue
         pending += enc.decode_single_token_bytes(tok)
         try:
             out.append(pending.decode("utf-8"))

@@ -9,6 +9,8 @@ they are the answer's text, as a real model writes a refusal.
 
 from __future__ import annotations
 
+import re
+
 from ...api.context import Context
 from ...scenario import moderation
 
@@ -19,11 +21,23 @@ REFUSED = frozenset({"illicit", "illicit/violent", "self-harm/instructions", "se
 
 
 def refuses(ctx: Context, prompt: str) -> bool:
+    """Whether `REFUSED & moderation.flagged(policy, prompt)` is not empty."""
     if ctx.directive.stop_reason is not None:
         return ctx.directive.stop_reason == "refusal"
-    return bool(REFUSED & moderation.flagged(ctx.scenario.moderation, prompt))
+    policy = ctx.scenario.moderation
+    for rule in policy.rules:  # the scenario's own rules, one by one (few, and any regex at all)
+        if (rule.input in ("any", "text") and REFUSED.intersection(rule.categories)
+                and (rule.score is None or rule.score >= 0.5) and rule.pattern.search(prompt)):
+            return True
+    return policy.builtin and _BUILTIN.search(prompt) is not None
 
 
 def words(ctx: Context) -> str:
     """The refusal: the rule's text, else the recorded words."""
     return ctx.directive.text() if ctx.directive.text is not None else WORDS
+
+
+# The built-in rules that flag a refused category, as one pattern: alternatives match somewhere if and only if
+# one of them does, so every new prompt is read once instead of once per rule (each keeps its own flags).
+_BUILTIN = re.compile("|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})"
+                               for p, cats in moderation.BUILTIN if REFUSED.intersection(cats)))

@@ -1,0 +1,59 @@
+"""The planner's shortcuts give what the plain ways give: token pieces from the table of known token texts,
+the refusal check as one pattern."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator.api.context import Context
+from simulator.generate import tokens
+from simulator.providers.openai import refusals
+from simulator.scenario import file as scenarios
+from simulator.scenario import moderation
+
+
+def _plain_pieces(text: str, name: str) -> list[str]:
+    """tokens.pieces as first written: each token's bytes decoded, a split character carried over."""
+    enc = tokens.encoding(name)
+    out, pending = [], b""
+    for tok in enc.encode(text, disallowed_special=()):
+        pending += enc.decode_single_token_bytes(tok)
+        try:
+            out.append(pending.decode("utf-8"))
+            pending = b""
+        except UnicodeDecodeError:
+            continue
+    if pending:
+        out.append(pending.decode("utf-8", errors="replace"))
+    return out
+
+
+# Characters of one to four UTF-8 bytes (a token can end inside one), a special token's text, common words.
+TEXTS = st.lists(st.sampled_from(list("ab cé日本語🎉\n\"'<|>") + ["<|endoftext|>", " the", "ünïcode", "✓"]),
+                 max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS, st.sampled_from(tokens.ENCODINGS))
+def test_pieces_are_the_tokens_decoded_one_by_one(text: str, name: str) -> None:
+    assert tokens.pieces(text, name) == _plain_pieces(text, name)
+    assert tokens.pieces(text, name) == _plain_pieces(text, name)  # again, every token text known now
+
+
+WORDS = ["how", "to", "do i", "can i", "make", "build", "a", "pipe", "bomb", "kill myself", "commit suicide",
+         "synthesizing", "fentanyl", "meth", "sarin", "HOW", "MAKE", "Bomb", ".", "?", "the", "of", "cook meth",
+         "steal", "you", "kill", "them"]
+
+
+CTX = Context(scenario=scenarios.load())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12), st.booleans(), st.booleans())
+def test_refusal_is_what_the_moderation_policy_flags(words: list[str], own_rules: bool, builtin: bool) -> None:
+    rules = [{"match": "(?i)steal", "categories": ["illicit"]}, {"match": "kill", "categories": ["illicit"],
+             "score": 0.4}, {"match": "bomb", "categories": ["violence"]}] if own_rules else []
+    policy = CTX.scenario.moderation = moderation.parse({"flag": rules, "builtin": builtin})
+    prompt = " ".join(words)
+    assert refusals.refuses(CTX, prompt) == bool(refusals.REFUSED & moderation.flagged(policy, prompt))
