@@ -38,7 +38,7 @@ from ..scenario.file import Scenario
 from . import head_write, ticker
 from .bookkeeping import Bookkeeping, Call, Hook
 from .emitter import head_fields
-from .memo import MAX_BODY, MAX_ENTRIES, Template
+from .memo import MAX_BODY, MAX_ENTRIES, Template, marked_places
 from .verdict import Attempt
 
 Key = tuple[Any, ...]
@@ -135,19 +135,13 @@ def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], d
 
 def _cut(text: bytes, marks: dict[str, str]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
     """`text` cut at every place a mark occurs: the pieces between, and which value goes in each place."""
-    places: list[tuple[int, int, str]] = []
-    for mark, slot in marks.items():
-        found = mark.encode()
-        at = text.find(found)
-        while at >= 0:
-            places.append((at, at + len(found), slot))
-            at = text.find(found, at + len(found))
+    names = list(marks.values())
     pieces: list[bytes] = []
     slots: list[str] = []
     at = 0
-    for start, end, slot in sorted(places):
+    for start, end, n in marked_places(text, list(marks)):
         pieces.append(text[at:start])
-        slots.append(slot)
+        slots.append(names[n])
         at = end
     pieces.append(text[at:])
     return tuple(pieces), tuple(slots)

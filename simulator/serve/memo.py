@@ -108,16 +108,8 @@ def cut(plan: ResponsePlan, marks: Marks) -> Template | None:
         return None
     if not marks.values:  # chunks too: a whole answer planned as chunks for its timing (Ollama's), nothing marked
         return Template(plan, (plan.body,), (), ())
-    # Every place a mark occurs, found with bytes.find (a few marks: cheaper than compiling a pattern per body).
     body = plan.body
-    places: list[tuple[int, int, int]] = []  # start, end, slot
-    for n, value in enumerate(marks.values):
-        mark = value.encode()
-        at = body.find(mark)
-        while at >= 0:
-            places.append((at, at + len(mark), n))
-            at = body.find(mark, at + len(mark))
-    places.sort()
+    places = marked_places(body, marks.values)
     pieces: list[bytes] = []
     order: list[int] = []
     at = 0
@@ -129,6 +121,20 @@ def cut(plan: ResponsePlan, marks: Marks) -> Template | None:
         at = end
     pieces.append(body[at:])
     return Template(plan, tuple(pieces), tuple(order), tuple(marks.slots))
+
+
+def marked_places(data: bytes, marks: list[str]) -> list[tuple[int, int, int]]:
+    """Every place a mark occurs in `data`, in order: (start, end, which mark). Found with bytes.find: a few marks,
+    cheaper than compiling a pattern per body."""
+    places: list[tuple[int, int, int]] = []
+    for n, value in enumerate(marks):
+        mark = value.encode()
+        at = data.find(mark)
+        while at >= 0:
+            places.append((at, at + len(mark), n))
+            at = data.find(mark, at + len(mark))
+    places.sort()
+    return places
 
 
 def same(a: Template, b: Template) -> bool:
