@@ -283,9 +283,15 @@ class Express:
 async def _whole_body(cycle: Any) -> bool:
     """Wait until uvicorn has the whole body (an SDK sends it after the head, so the request starts without it),
     without taking it: the pipeline's `receive` still gets it all. False: too large to look up, or gone."""
+    if cycle.more_body and cycle.waiting_for_100_continue:  # the client waits for a go-ahead before its body
+        declared = next((v for k, v in cycle.scope["headers"] if k == b"content-length"), b"")
+        if not declared.isdigit() or int(declared) > MAX_BODY or cycle.transport.is_closing():
+            return False  # (a large one the pipeline may refuse unread, 413 and no go-ahead; a chunked one)
+        cycle.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # as uvicorn's `receive` would, first
+        cycle.waiting_for_100_continue = False
     while cycle.more_body:
-        if len(cycle.body) > MAX_BODY or cycle.disconnected or cycle.waiting_for_100_continue:
-            return False  # (a client waiting for `100 Continue` sends nothing until the pipeline's `receive`)
+        if len(cycle.body) > MAX_BODY or cycle.disconnected:
+            return False
         cycle.flow.resume_reading()  # as uvicorn's `receive` does: a paused reader would never finish
         cycle.message_event.clear()
         await cycle.message_event.wait()

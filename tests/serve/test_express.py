@@ -115,6 +115,27 @@ def test_express_answers_are_counted_as_the_pipeline_counts_them(running: Any) -
     assert len(running.server.verdict.attempts) == verdict + 6
 
 
+def test_a_client_that_waits_for_100_continue_gets_it_and_goes_express(running: Any) -> None:
+    data = json.dumps(dict(CHAT, messages=[{"role": "user", "content": "Go ahead?"}])).encode()
+    head = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"expect: 100-continue\r\ncontent-length: %d\r\n\r\n" % len(data))
+    host, port = running.url.removeprefix("http://").split(":")
+    before = running.server.express.answered
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        reader = s.makefile("rb")
+        for _ in range(4):
+            s.sendall(head)
+            assert reader.readline() == b"HTTP/1.1 100 Continue\r\n" and reader.readline() == b"\r\n"
+            s.sendall(data)
+            answer = b""
+            while not answer.endswith(b"\r\n\r\n"):
+                answer += reader.readline()
+            assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+            body = reader.read(int(_header(answer, "content-length")))
+            assert json.loads(body)["object"] == "chat.completion"
+    assert running.server.express.answered == before + 1
+
+
 def _settled(stats: Any) -> None:
     deadline = time.monotonic() + 10
     while stats.active_requests and time.monotonic() < deadline:
