@@ -30,6 +30,7 @@ from ..plan import Chunk, ResponsePlan
 from .memo import Marks, Planner, Unmarkable
 
 MAX_ENTRIES = 512  # distinct stream bodies remembered (a template holds its whole stream: tens of kB)
+MAX_BYTES = 64 * 1024 * 1024  # and the bytes of the streams they hold (long streams): then it starts again
 PAD_MARK = 16  # characters of a padding's mark: long enough to be found again only where it was put
 
 
@@ -55,7 +56,7 @@ class StreamMarks(Marks):
 
 @dataclass(frozen=True, slots=True)
 class StreamTemplate:
-    plan: ResponsePlan  # the plan as made (its chunks hold the marks)
+    plan: ResponsePlan  # the plan as made, without its chunks (the form holds them)
     form: bytes  # every chunk's bytes one after another, '%' doubled, b'%s' at each slot
     order: tuple[int, ...]  # which value goes to each b'%s', in order (see _numbered)
     slots: tuple[tuple[str, int], ...]
@@ -123,7 +124,7 @@ def cut(plan: ResponsePlan, marks: Marks) -> StreamTemplate | None:
         shrink[bisect_right(ends, start)] += end - start - filled[n]
     sizes = tuple(len(c.data) - d for c, d in zip(plan.chunks, shrink, strict=True))
     random = "".join(f"{size}s" for kind, size in marks.slots if kind != "now")
-    return StreamTemplate(plan, b"%s".join(p.replace(b"%", b"%%") for p in pieces),
+    return StreamTemplate(replace(plan, chunks=None), b"%s".join(p.replace(b"%", b"%%") for p in pieces),
                           tuple(numbers[n] for n in order), tuple(marks.slots), tuple(c.delay_s for c in plan.chunks),
                           tuple(c.token for c in plan.chunks), now_size, struct.Struct(random).unpack,
                           struct.calcsize(random), sizes, struct.Struct("".join(f"{n}s" for n in sizes)).unpack)
@@ -144,7 +145,7 @@ def same(a: StreamTemplate, b: StreamTemplate) -> bool:
     """Two plans of one body, made with different marks, cut the same: the template holds."""
     return (a.form == b.form and a.order == b.order and a.slots == b.slots and a.sizes == b.sizes
             and a.delays == b.delays and a.tokens == b.tokens
-            and replace(a.plan, chunks=None) == replace(b.plan, chunks=None))
+            and a.plan == b.plan)
 
 
 class Streams:
@@ -154,10 +155,12 @@ class Streams:
     def __init__(self) -> None:
         self.entries: dict[Any, StreamTemplate | None] = {}  # None: planned afresh every time
         self.candidates: dict[Any, StreamTemplate | None] = {}  # None: seen once, not yet marked
+        self.held = 0  # bytes of the templates made since the last clear (those dropped since too: an upper bound)
 
     def clear(self) -> None:
         self.entries.clear()
         self.candidates.clear()
+        self.held = 0
 
     async def plan(self, k: Any, planner: Planner) -> ResponsePlan:
         """The planner's stream for this key (endpoint, body): from its template, or planned."""
@@ -183,6 +186,9 @@ class Streams:
         if template is None or filled is None:  # an error, not a stream, or cut wrong: its marks are not to be sent
             self._keep(k, None)
             return await planner(None)
+        if self.held + len(template.form) > MAX_BYTES:
+            self.clear()
+        self.held += len(template.form)
         first = self.candidates.pop(k, None)
         if first is None:  # the first marked plan: a candidate
             if len(self.candidates) >= MAX_ENTRIES:

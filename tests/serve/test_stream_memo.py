@@ -19,6 +19,7 @@ from simulator.config import ServerConfig
 from simulator.plan import Chunk, ResponsePlan
 from simulator.providers.openai import chat
 from simulator.scenario import file as scenarios
+from simulator.serve import stream_memo
 from simulator.serve.memo import Marks
 from simulator.serve.stream_memo import StreamMarks, Streams, StreamTemplate, cut
 from simulator.testing import serve
@@ -129,3 +130,23 @@ def test_an_error_is_never_a_template() -> None:
 
     assert [p.body for p in asyncio.run(go())] == [b'{"error":{}}'] * 3
     assert streams.entries == {"k": None}
+
+
+def test_the_streams_held_are_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long streams: the memo starts again once its templates hold MAX_BYTES, as it does at MAX_ENTRIES bodies."""
+    monkeypatch.setattr(stream_memo, "MAX_BYTES", 20_000)  # six templates of 3 kB
+    streams = Streams()
+
+    async def planner(marks: Marks | None) -> ResponsePlan:
+        made = marks.token(20) if marks else "x" * 20
+        return ResponsePlan(chunks=(Chunk(made.encode() + b"y" * 3000), Chunk(b"[DONE]")))
+
+    async def go() -> None:
+        for key in range(6):
+            for _ in range(3):
+                await streams.plan(key, planner)
+            assert streams.held <= 20_000
+
+    asyncio.run(go())
+    assert sorted(streams.entries) == [3, 4, 5]  # started again at the fourth body
+    assert all(isinstance(t, StreamTemplate) for t in streams.entries.values())
