@@ -10,6 +10,7 @@ import numpy as np
 
 from ..rng import LazyRng
 from . import directive, tokens
+from .pcg import Pcg64
 
 _OPENERS = (
     "Sure, here is a short answer.",
@@ -90,10 +91,12 @@ def compose_pieces(rng: np.random.Generator, prompt: str, target_tokens: int) ->
 
 @lru_cache(maxsize=4096)
 def _composed(seed: int, prompt: str, target_tokens: int) -> tuple[str, ...]:
-    return tuple(_compose(np.random.default_rng(seed), prompt, target_tokens))
+    # numpy's draws for this seed, without numpy's cost of seeding a generator (a new body, a new seed)
+    draws = Pcg64(seed) if type(seed) is int and 0 <= seed < 1 << 128 else np.random.default_rng(seed)
+    return tuple(_compose(draws, prompt, target_tokens))
 
 
-def _compose(rng: np.random.Generator, prompt: str, target_tokens: int) -> list[str]:
+def _compose(rng: np.random.Generator | Pcg64, prompt: str, target_tokens: int) -> list[str]:
     words = prompt.split()
     pieces = list(_sentence_pieces(_OPENERS[int(rng.integers(len(_OPENERS)))]))
     if words:
