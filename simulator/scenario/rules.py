@@ -71,6 +71,13 @@ class Match:
     probability: float | None = None
     seen: int = 0  # requests that passed the non-count predicates so far
 
+    @property
+    def pure(self) -> bool:
+        """Whether the same request always gets the same answer from this match: no count, chance or time window
+        (the express lane relies on it: serve/express.py)."""
+        return (self.every is None and self.first is None and self.after is None and self.window is None
+                and self.probability is None)
+
     def static(self, req: Incoming) -> bool:
         if self.route and not fnmatch.fnmatchcase(req.path, self.route):
             return False

@@ -48,9 +48,13 @@ Countdown = Callable[[str, str, int], dict[str, str]]  # TierMeter.take: client,
 
 
 def allowed(scenario: Scenario) -> bool:
-    """Whether the scenario leaves requests that nothing can single out: no rules, faults or rate limits. (A
-    cassette's answers go express only where every repeat gets the same: cassette_stage's `again`.)"""
-    return not (scenario.rules or scenario.faults or scenario.rate_limits)
+    """Whether the same request always meets the same scenario: no rate limits, and no rule or fault that
+    counts requests, draws a chance or keeps a time window (a rule or fault that matches by route, model,
+    header or body decides the same for the same bytes: a request it matches is never compiled). (A cassette's
+    answers go express only where every repeat gets the same: cassette_stage's `again`.)"""
+    whens = [r.when for r in scenario.rules] + [f.when for r in scenario.rules for f in r.faults] + \
+        [f.when for f in scenario.faults]
+    return not scenario.rate_limits and all(w.pure for w in whens)
 
 
 def request_key(scope: Scope, body: bytes) -> Key | None:

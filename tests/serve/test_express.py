@@ -198,8 +198,9 @@ def _scenario(tmp_path: Path, text: str) -> str:
 
 
 @pytest.mark.parametrize("text", [
-    "rules: [{when: {header: {x-team: a}}, reply: {text: hi}}]\n",
+    "rules: [{when: {header: {x-team: a}, every: 2}, reply: {text: hi}}]\n",
     "faults: [{kind: error, status: 500, when: {probability: 0.0}}]\n",
+    "faults: [{kind: error, status: 503, when: {window: {start: 3600, end: 7200}}}]\n",
     "rate_limits: {requests_per_minute: 100000}\n",
 ])
 def test_a_scenario_that_can_single_a_request_out_keeps_every_request_in_the_pipeline(
@@ -208,6 +209,20 @@ def test_a_scenario_that_can_single_a_request_out_keeps_every_request_in_the_pip
         assert not r.server.express.on
         _answers(r.url, _request(CHAT), 4)
         assert r.server.express.answered == 0 and not r.server.express.entries
+
+
+def test_a_rule_that_matches_by_the_request_leaves_the_others_express(tmp_path: Path) -> None:
+    text = ("rules: [{when: {header: {x-team: a}}, reply: {text: hi}}]\n"
+            "faults: [{kind: error, status: 503, when: {model: gpt-3.5-*}}]\n")
+    with serve(ServerConfig(scenarios=(_scenario(tmp_path, text),))) as r:
+        assert r.server.express.on
+        ruled = _answers(r.url, _request(CHAT, b"x-team: a\r\n"), 4)
+        assert r.server.express.answered == 0  # the rule's answer, each time from the pipeline
+        assert {json.loads(a.split(b"\r\n\r\n", 1)[1])["choices"][0]["message"]["content"] for a in ruled} == {"hi"}
+        faulted = _answers(r.url, _request(dict(CHAT, model="gpt-3.5-turbo")), 4)
+        assert {a.split(b" ", 2)[1] for a in faulted} == {b"503"} and r.server.express.answered == 0
+        plain = _answers(r.url, _request(CHAT), 4)
+        assert r.server.express.answered == 1 and b"hi" not in plain[-1].split(b"\r\n\r\n", 1)[1]
 
 
 def test_a_timing_that_draws_keeps_the_request_in_the_pipeline(tmp_path: Path) -> None:
