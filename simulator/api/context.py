@@ -97,5 +97,13 @@ class Context:
         return ids.token(size) if pad is None else str(pad(size))
 
     def fingerprint(self, model: str) -> str:
-        return "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+        found = _FINGERPRINTS.get(model)
+        if found is None:
+            if len(_FINGERPRINTS) >= 1024:
+                _FINGERPRINTS.clear()
+            found = _FINGERPRINTS[model] = "fp_" + hashlib.sha256(model.encode()).hexdigest()[:10]
+        return found
+
+
+_FINGERPRINTS: dict[str, str] = {}  # by model: a hash per answer was a few per cent of planning a short one
 

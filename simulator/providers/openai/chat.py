@@ -14,7 +14,7 @@ from ...api.context import Context
 from ...errors import invalid
 from ...generate import directive, json_mode, jsongen, textgen, tokens
 from ...generate.tools import Calls, Tool, Turn, arguments, choose, given, read_calls
-from ...plan import SSE_TYPE, ResponsePlan, json_plan
+from ...plan import SSE_TYPE, ResponsePlan, dumps_floatless, json_plan
 from ...scenario.catalog import CHAT, ModelInfo
 from ...scenario.timing import schedule
 from . import obfuscation, refusals
@@ -29,7 +29,7 @@ ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 REASONING_TOKENS = 64  # what a reasoning model reports having thought, per choice
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__
 class Choice:
     index: int
     pieces: list[str]  # text tokens, or the tool call's argument tokens
@@ -40,7 +40,7 @@ class Choice:
     refusal: bool = False  # the model declined under structured outputs: the pieces are message.refusal's
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Choice
 class Job:
     """The request, validated: everything the planner decides from."""
 
@@ -126,6 +126,8 @@ def plan(ctx: Context, body: dict[str, Any]) -> ResponsePlan:
         "service_tier": "default",
         "system_fingerprint": head["system_fingerprint"],
     }
+    if logprob_rng is None and type(prompt_tokens) is int:  # no float in it: logprobs are its only floats
+        return ResponsePlan(body=dumps_floatless(out), **common)
     return json_plan(out, **common)
 
 
@@ -133,7 +135,7 @@ def _choices(ctx: Context, job: Job) -> list[Choice]:
     """Each of the n choices: a tool call, a refusal, or the text (JSON for a format)."""
     prompt = job.prompt
     after_tool = any(m.get("role") in ("tool", "function") for m in job.messages[-1:])
-    calls = _calls(job.messages)
+    calls = _calls(job.messages) if job.tools else None  # what the tools did: nothing to read without tools
     refused = refusals.refuses(ctx, prompt)
     structured = job.fmt is not None and job.fmt["type"] == "json_schema"
     choices = []
