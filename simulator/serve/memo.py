@@ -7,8 +7,10 @@ So the planner runs with marked ids and times (`Marks`), the body is cut at the 
 fresh plan would give, for a fraction of the cost (planning a short chat answer was a quarter of
 the server's time under load).
 
-A template is trusted only once a second plan of the same body, with other marks, cut into the
-same pieces: anything else the planner varies (a draw it did not seed from the body, a clock read
+A body seen for the first time is planned plainly (most bodies of a load with varied prompts never
+come again: marking, cutting and filling cost a fifth of planning a short chat answer). Seen again, it
+is planned twice with different marks, and the template is trusted only if both cut into the same
+pieces: anything else the planner varies (a draw it did not seed from the body, a clock read
 not asked of the context) shows as a difference, and that body is planned afresh every time.
 Errors are not memoised; streams are, the same way, chunk by chunk (stream_memo.py).
 """
@@ -147,12 +149,12 @@ Planner = Callable[[Marks | None], Awaitable[ResponsePlan]]
 
 
 class Memo:
-    """Templates by (endpoint, body). A body seen once has a candidate; seen again, the candidate is
-    checked against a second plan and kept (or the body is marked to be planned afresh)."""
+    """Templates by (endpoint, body). A body seen once is planned plainly; seen again, it is planned twice
+    with marks and the template kept if both cut the same (else the body is marked to be planned afresh)."""
 
     def __init__(self) -> None:
         self.entries: dict[tuple[Any, bytes], Template | None] = {}  # None: planned afresh every time
-        self.candidates: dict[tuple[Any, bytes], Template] = {}
+        self.seen: dict[tuple[Any, bytes], None] = {}  # bodies seen once (planned plainly), oldest first
         self.estimates: dict[tuple[bytes, int], int] = {}  # estimate_tokens by body and reply_tokens
         self.keys: dict[tuple[str, bytes | None], str] = {}  # the verdict's call_key by route and body
         from .stream_memo import Streams  # stream_memo builds on this module's marks
@@ -161,7 +163,7 @@ class Memo:
 
     def clear(self) -> None:
         self.entries.clear()
-        self.candidates.clear()
+        self.seen.clear()
         self.estimates.clear()
         self.streams.clear()
 
@@ -201,6 +203,24 @@ class Memo:
             return found.fill()
         if found is None:  # known not to hold
             return await planner(None)
+        if k not in self.seen:  # seen for the first time: planned plainly
+            if len(self.seen) >= MAX_ENTRIES:
+                self.seen.clear()
+            self.seen[k] = None
+            return await planner(None)
+        # Seen again: planned twice with different marks, and the template kept if both cut the same.
+        del self.seen[k]
+        first = await self._template(k, planner)
+        if not isinstance(first, Template):
+            return first
+        second = await self._template(k, planner)
+        if not isinstance(second, Template):
+            return second
+        self._keep(k, second if same(first, second) else None)
+        return second.fill()
+
+    async def _template(self, k: tuple[Any, bytes], planner: Planner) -> Template | ResponsePlan:
+        """A plan with marked ids and times, cut into a template; or, when it cannot be one, the answer."""
         marks = Marks()
         try:
             made = await planner(marks)
@@ -213,14 +233,7 @@ class Memo:
         if marks.kept:  # what the store keeps went into it: planned afresh every time
             self._keep(k, None)
             return template.fill()
-        first = self.candidates.pop(k, None)
-        if first is None:
-            if len(self.candidates) >= MAX_ENTRIES:
-                self.candidates.clear()
-            self.candidates[k] = template
-        else:
-            self._keep(k, template if same(first, template) else None)
-        return template.fill()
+        return template
 
     def trusted(self, key: Any, raw: bytes | None) -> Template | None:
         """The template `plan` fills for this body, once a second plan has confirmed it (else None)."""

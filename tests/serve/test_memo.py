@@ -53,7 +53,7 @@ def test_repeated_chat_bodies_answer_as_planned_afresh_with_new_ids(running: Any
     answers = [client.chat.completions.with_raw_response.create(**CHAT) for _ in range(4)]  # type: ignore[call-overload]
     bodies = [a.http_response.content for a in answers]
     want = _masked(_fresh(chat.plan, CHAT))
-    assert [_masked(b) for b in bodies] == [want] * 4  # candidate, checked, then from the template twice
+    assert [_masked(b) for b in bodies] == [want] * 4  # planned, planned twice with marks, then from the template twice
     ids = [ID.search(b.decode()).group(1) for b in bodies]  # type: ignore[union-attr]
     assert len(set(ids)) == 4
     for b in bodies:
@@ -84,12 +84,14 @@ def test_a_planner_that_varies_beyond_its_marks_is_planned_every_time() -> None:
         return ResponsePlan(body=dumps({"id": made, "roll": random.random()}))
 
     async def go() -> list[bytes]:
-        return [(await memo.plan("k", b"{}", {}, planner)).body for _ in range(4)]
+        return [(await memo.plan("k", b"{}", {}, planner)).body for _ in range(5)]
 
     bodies = asyncio.run(go())
-    assert len(set(bodies)) == 4
+    assert len(set(bodies)) == 5
     assert memo.entries == {("k", b"{}"): None}
-    assert calls[2:] == [None, None]  # known not to hold: planned without marks from then on
+    assert calls[0] is None  # seen for the first time: planned plainly
+    assert calls[1] is not None and calls[2] is not None  # seen again: twice with marks, which cut differently
+    assert calls[3:] == [None, None, None]  # known not to hold: planned without marks from then on
 
 
 def _exchange(url: str, requests: bytes) -> bytes:
