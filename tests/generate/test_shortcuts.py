@@ -1,5 +1,5 @@
 """The planner's shortcuts give what the plain ways give: token pieces from the table of known token texts,
-the refusal check as one pattern."""
+the refusal check as one pattern, a request's context copied field by field."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from simulator.api.context import Context
 from simulator.generate import tokens
+from simulator.generate.directive import Directive
 from simulator.providers.openai import refusals
 from simulator.scenario import file as scenarios
 from simulator.scenario import moderation
@@ -57,3 +58,13 @@ def test_refusal_is_what_the_moderation_policy_flags(words: list[str], own_rules
     policy = CTX.scenario.moderation = moderation.parse({"flag": rules, "builtin": builtin})
     prompt = " ".join(words)
     assert refusals.refuses(CTX, prompt) == bool(refusals.REFUSED & moderation.flagged(policy, prompt))
+
+
+def test_a_requests_context_is_the_servers_but_for_its_directive() -> None:
+    ctx = Context(scenario=scenarios.load(), seed=3)
+    ctx.marks, ctx.verdict, ctx.endpoints = object(), object(), ("POST /v1/x",)  # type: ignore[assignment]
+    told = Directive(tokens=5)
+    mine = ctx.for_request(told)
+    assert type(mine) is Context and mine.directive is told
+    assert all(getattr(mine, name) is getattr(ctx, name) for name in Context.__slots__  # type: ignore[attr-defined]
+               if name != "directive")
