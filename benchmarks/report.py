@@ -65,7 +65,7 @@ def targets(d: dict) -> list[str]:
     if "1000" in sim:
         s1k, b1k = sim["1000"], bare["1000"]
         share = med(s1k["delivered_share"])
-        rows.append(f"| 1000 streams: delivered share of the asked chunk rate | {share:.0%} "
+        rows.append(f"| 1000 streams: delivered share of the asked chunk rate | {share:.1%} "
                     f"(bare {med(b1k['delivered_share']):.0%}) | >= 98% | {yes(share >= 0.98)} |")
         ratio = med(s1k["gap_err_p99"]) / med(b1k["gap_err_p99"])
         rows.append(f"| 1000 streams: p99 gap error vs bare | {med(s1k['gap_err_p99']):.1f} vs "
