@@ -185,7 +185,8 @@ class Express:
         hook = call.hook
         if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None or not steady
                 or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
-                or (endpoint.after is not None and (hook is None or not hook.body_kept))):
+                or (endpoint.after is not None and (hook is None or not hook.body_kept))
+                or (memoised is None and call.again is None)):  # no body a repeat is sure to get (a new one)
             return
         key = request_key(request.scope, call.raw)
         if key is None or key in self.refused or key in self.entries:  # decided already: compile nothing

@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import ids
 from ..plan import Chunk, ResponsePlan
-from .memo import Marks, Planner, Unmarkable
+from .memo import Marks, Planner, Unmarkable, marked_places
 
 MAX_ENTRIES = 512  # distinct stream bodies remembered (a template holds its whole stream: tens of kB)
 MAX_BYTES = 64 * 1024 * 1024  # and the bytes of the streams they hold (long streams): then it starts again
@@ -96,14 +96,7 @@ def cut(plan: ResponsePlan, marks: Marks) -> StreamTemplate | None:
     if plan.chunks is None or plan.status >= 400 or plan.abort or plan.hold_s or plan.body:
         return None
     whole = b"".join(c.data for c in plan.chunks)
-    places: list[tuple[int, int, int]] = []  # start, end, slot
-    for n, value in enumerate(marks.values):
-        mark = value.encode()
-        at = whole.find(mark)
-        while at >= 0:
-            places.append((at, at + len(mark), n))
-            at = whole.find(mark, at + len(mark))
-    places.sort()
+    places = marked_places(whole, marks.values)  # start, end, slot
     ends = list(accumulate(len(c.data) for c in plan.chunks))  # each chunk's end in the marked stream
     now_size = len(b"%d" % time.time())
     filled = [now_size if kind == "now" else size for kind, size in marks.slots]  # each slot's size when filled
