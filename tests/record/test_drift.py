@@ -23,6 +23,7 @@ from simulator.cassettes.load import Response as RecordedResponse
 from simulator.config import ServerConfig
 from simulator.testing import serve, serving
 
+# A made-up key (the upstream is a test server in this process): the tests check it never reaches a cassette.
 KEY = "sk-drift-check-key-0123456789abcdef"
 
 
