@@ -77,6 +77,11 @@ SAMPLERS: dict[str, Sampler] = {
     "exponential": _exponential, "gamma": _gamma, "pareto": _pareto, "empirical": _empirical,
 }
 
+PARAMS: dict[str, tuple[str, ...]] = {  # each distribution's own keys (`min` and `max` clip any of them)
+    "constant": ("value",), "uniform": ("low", "high"), "normal": ("mean", "std"), "lognormal": ("median", "sigma"),
+    "exponential": ("mean",), "gamma": ("shape", "scale"), "pareto": ("shape", "scale"), "empirical": ("samples",),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Distribution:
@@ -130,6 +135,10 @@ def parse(spec: Any) -> Distribution:
     low, high = float(spec.get("min", 0.0)), float(spec.get("max", MAX_SECONDS))
     if not 0 <= low <= high <= MAX_SECONDS:
         raise ValueError(f"min/max must satisfy 0 <= min <= max <= {MAX_SECONDS:g}")
-    dist = Distribution(kind, params, low, high)
-    dist.sample(np.random.default_rng(0), 1)  # fails now, at load time, on missing or bad parameters
-    return dist
+    unknown = sorted(set(params) - set(PARAMS[kind]), key=str)
+    if unknown:
+        hint = "" if "dist" in spec else "; `dist:` picks another distribution"
+        raise ValueError(f"unknown key {unknown[0]!r} for dist {kind} (its keys: "
+                         f"{', '.join((*PARAMS[kind], 'min', 'max'))}{hint})")
+    SAMPLERS[kind](np.random.default_rng(0), params, 1)  # fails now, at load time, on missing or bad parameters
+    return Distribution(kind, params, low, high)

@@ -45,6 +45,14 @@ def test_samples_are_clipped_and_bad_specs_refused() -> None:
                                                                                     "high": 1}):
         with pytest.raises(ValueError):
             distributions.parse(bad)
+    # A mapping with no `dist` is a constant: a distribution's name as its key says what went wrong (it was a
+    # KeyError out of `simctl scenario validate`).
+    with pytest.raises(ValueError, match="unknown key 'uniform' for dist constant .*`dist:` picks"):
+        distributions.parse({"uniform": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="unknown key 'mean' for dist uniform"):
+        distributions.parse({"dist": "uniform", "low": 0.1, "high": 0.2, "mean": 0.15})
+    with pytest.raises(ValueError, match="needs value"):
+        distributions.parse({"min": 0.1})
 
 
 def test_timing_model_fills_the_plan() -> None:
