@@ -124,8 +124,12 @@ class Provider:
     # The rate limiter's `x-ratelimit-*` headers renamed to this provider's (when rate_limit_headers is True).
     rate_headers: Callable[[dict[str, str]], dict[str, str]] | None = None
     # Once the timing model has set the delays: a provider whose bodies state their own timing (Ollama's
-    # per-line `created_at` and its durations) writes it in; None: the plan goes out as planned.
-    timed: Callable[[ResponsePlan], ResponsePlan] | None = None
+    # per-line `created_at` and its durations) writes it in, given the wall-clock time (time.time()) the pipeline
+    # read for the answer; None: the plan goes out as planned.
+    timed: Callable[[ResponsePlan, float], ResponsePlan] | None = None
+    # How `timed` writes a time into a whole answer's body (Ollama's `created_at`), given the seconds: a body
+    # timed at `now` states stamp(now + its plan's latency_s), which the express lane writes afresh for a repeat.
+    stamp: Callable[[float], str] | None = None
     # WebSocket routes (the Realtime API): sessions, not requests; serve/websocket.py answers them.
     sockets: tuple[SocketEndpoint, ...] = ()
     # The drift check (record/drift.py): how the upstream takes simctl's key; body fields that name an object stored

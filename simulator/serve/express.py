@@ -20,6 +20,7 @@ stays with the pipeline. A reload of the scenario forgets everything.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,15 +86,25 @@ class Compiled:
     replay: Callable[[], Awaitable[None]] | None  # a cassette answer's play, counted again
     answer: Callable[[str], dict[str, str]]  # the answer headers for a request id (Bookkeeping's answer_headers)
     fresh: Callable[[], Awaitable[dict[str, str]]] | None = None  # the route's per-answer headers (Endpoint.after)
+    # The time the body states (Provider.stamp: Ollama's created_at), in its one slot; None: the body has none.
+    stamp: Callable[[float], str] | None = None
 
     def same(self, other: Compiled) -> bool:
         """Two compilations of one request, with different marks, cut the same: the pieces hold."""
         return (self.head, self.slots, self.body, self.status, self.route, self.countdown, self.client,
                 self.call, self.retry_after_s, self.plan.latency_s, self.plan.model, self.plan.prompt_tokens,
-                self.plan.completion_tokens) == (
+                self.plan.completion_tokens, self.stamp) == (
                 other.head, other.slots, other.body, other.status, other.route, other.countdown, other.client,
                 other.call, other.retry_after_s, other.plan.latency_s, other.plan.model, other.plan.prompt_tokens,
-                other.plan.completion_tokens)
+                other.plan.completion_tokens, other.stamp)
+
+    def body_at(self, now: float) -> bytes:
+        """The body of an answer decided at wall-clock time `now`: fresh ids, or the time it states (as `timed`
+        writes it: the stamp of when the answer is due, `now` plus its latency)."""
+        if self.stamp is None:
+            return self.body.body()
+        before, after = self.body.pieces
+        return before + self.stamp(now + self.plan.latency_s).encode() + after
 
     def head_bytes(self, values: dict[str, str]) -> bytes:
         parts = [self.head[0]]
@@ -137,6 +148,24 @@ def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], d
     return Compiled(plan.status, pieces, slots, body, plan, answer=answer, **facts)
 
 
+def _stamped(plan: ResponsePlan, template: Template, stamp: Callable[[float], str] | None, clock: float | None
+             ) -> tuple[Template, Callable[[float], str] | None] | None:
+    """The body's template with the time it states (stamp(clock + latency), as the provider's `timed` wrote it)
+    in a slot of its own, and the stamp; as it was when the body states none; None (not compiled) when the time
+    is written more than once, or in a body that also has ids (no provider's has both)."""
+    if stamp is None or clock is None:
+        return template, None
+    mark = stamp(clock + plan.latency_s).encode()
+    found = plan.body.count(mark)
+    if not found:
+        return template, None
+    if found > 1 or template.order:
+        return None
+    before, _, after = plan.body.partition(mark)
+    # Its plan without the body: two compilations with different times must compare equal (Compiled.same).
+    return Template(dataclasses.replace(plan, body=b""), (before, after), (0,), (("stamp", 0),)), stamp
+
+
 def _cut(text: bytes, marks: dict[str, str]) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
     """`text` cut at every place a mark occurs: the pieces between, and which value goes in each place."""
     names = list(marks.values())
@@ -177,11 +206,12 @@ class Express:
 
     def offer(self, request: Request, endpoint: Endpoint, call: Call, plan: ResponsePlan, attempt: Attempt,
               answer: Callable[[str], dict[str, str]], taken: Taken | None, memoised: Template | None,
-              steady: bool) -> None:
+              steady: bool, stamp: Callable[[float], str] | None = None) -> None:
         """The pipeline's answer to `request`, to learn if nothing about it can change on a repeat but what express
         makes again: no rule, fault or limit, no stream or delay fault, a timing without draws (`steady`), a
         memoised body (`memoised`: its template) or a cassette's answer that every repeat gets (`call.again`).
-        `answer(request_id)`: the bookkeeping's answer headers; `taken`: the default limits' countdown."""
+        `answer(request_id)`: the bookkeeping's answer headers; `taken`: the default limits' countdown; `stamp`:
+        how the provider's `timed` wrote the time the body states (Provider.stamp), from `call.clock`."""
         hook = call.hook
         if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None or not steady
                 or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
@@ -200,6 +230,11 @@ class Express:
             template = Template(plan, (plan.body,), (), ())
         if template is None or not template.fits(plan.body):
             return
+        stamped = _stamped(plan, template, stamp, call.clock)
+        if stamped is None:
+            self.learn(key, None)
+            return
+        template, stamp = stamped
         dynamic = dict(taken.headers) if taken else {}
         fresh = None
         if hook is not None and endpoint.after is not None:
@@ -208,7 +243,7 @@ class Express:
         self.learn(key, compile_answer(
             plan, template, answer, dynamic, route=endpoint.path,
             countdown=(taken.client, taken.model, taken.tokens) if taken else None, client=attempt.client,
-            call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again, fresh=fresh))
+            call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again, fresh=fresh, stamp=stamp))
 
     async def _hooked(self, after: After, request: Request, body: Any, hook: Hook) -> dict[str, str]:
         """An express answer's `Endpoint.after` work (a meter's countdown, reset times, a loaded model): the hook
@@ -249,7 +284,7 @@ class Express:
         return found, cycle
 
     async def answer(self, found: Compiled, cycle: Any, scope: Scope, send: Send) -> None:
-        started = time.perf_counter()
+        started, now = time.perf_counter(), time.time()
         self.counted()
         self.answered += 1
         await asyncio.sleep(0)  # as the pipeline does: a burst's requests all take their arrival first
@@ -262,7 +297,7 @@ class Express:
             values.update(await found.fresh())
         if found.replay is not None:
             await found.replay()
-        body = found.body.body()
+        body = found.body_at(now)
         if found.plan.latency_s:
             await asyncio.sleep(max(0.0, started + found.plan.latency_s - time.perf_counter()))
         ms = int((time.perf_counter() - started) * 1000)

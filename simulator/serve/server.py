@@ -136,7 +136,7 @@ class Server:
             steady = (call.recorded is not None and self.config.timing != "scenario") or \
                 self._timing(call.model_id, None).steady
             self.express.offer(request, endpoint, call, plan, attempt, partial(answer_headers, plan, provider),
-                               taken, memoised, steady)
+                               taken, memoised, steady, provider.stamp)
         return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)
 
     async def decide(self, endpoint: Endpoint, request: Request) -> tuple[Call, ResponsePlan]:
@@ -147,7 +147,7 @@ class Server:
         # One generator per request, fixed by the seed and the request's place in the run, so the
         # same sequence of requests gets the same rule picks, timings and faults.
         rng: Any = LazyRng([self.config.seed or 0, self.count])
-        call = Call(arrived=time.monotonic() - self.ctx.state.started_monotonic)
+        call = Call(arrived=time.monotonic() - self.ctx.state.started_monotonic, clock=time.time())
         errors = partial(self.error_plan, endpoint=endpoint)
         try:
             plan = await self._plan(endpoint, request, call, rng)
@@ -208,7 +208,7 @@ class Server:
         if plan.status >= 400:
             return plan
         plan = self._timing(call.model_id, rule).apply(plan, rng)
-        return provider.timed(plan) if provider.timed is not None else plan
+        return provider.timed(plan, call.clock) if provider.timed is not None else plan
 
     async def _planned(self, endpoint: Endpoint, request: Request, call: Call, rule: Rule | None,
                        incoming: Incoming, rng: np.random.Generator) -> ResponsePlan:

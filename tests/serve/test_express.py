@@ -3,6 +3,7 @@ but for the values that change from answer to answer, and is counted as the pipe
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
 import socket
@@ -286,3 +287,77 @@ def test_answer_headers_made_per_request_are_made_again_and_others_refuse() -> N
         clock[0] += 1
     assert lane.entries[drawn].slots == ("answer:x-request-id", "answer:x-other", "len")
     assert clocked in lane.refused and clocked not in lane.entries
+
+
+OLLAMA_TIMING = "timing: {latency: 0.002, ttft: 0.004, itl: 0.0002}\n"  # steady (no draws), short, not zero
+STAMP = re.compile(rb'"created_at":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{0,8}[1-9]))?Z"')
+
+
+@pytest.fixture(scope="module")
+def ollama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with serve(ServerConfig(seed=7, scenarios=(_scenario(tmp_path_factory.mktemp("ollama"), OLLAMA_TIMING),))) as r:
+        yield r
+
+
+def _when(answer: bytes) -> float:
+    """An Ollama body's created_at (RFC 3339 with up to nine digits of nanoseconds, trailing zeros dropped)."""
+    found = STAMP.search(answer)
+    assert found is not None, answer[:300]
+    return _seconds(found.group(1).decode(), (found.group(2) or b"").decode())
+
+
+def _seconds(stamp: str, fraction: str) -> float:
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")) + int(fraction.ljust(9, "0")) / 1e9
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/chat", {"model": "llama3.2", "stream": False, "keep_alive": "10m",
+                   "messages": [{"role": "user", "content": "When was this?"}]}),
+    ("/api/generate", {"model": "llama3.2", "stream": False, "prompt": "When was this?"}),
+])
+def test_an_ollama_answer_goes_express_with_the_time_it_states_written_afresh(
+        ollama: Any, path: str, body: dict[str, Any]) -> None:
+    """Ollama's whole answer states when it was made (created_at, to the nanosecond) and how long it took (its
+    durations): express writes the time afresh (Provider.stamp) and the rest as the pipeline gave it."""
+    lane = ollama.server.express
+    before = lane.answered
+    data = json.dumps(body).encode()
+    request = (b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+               % (path.encode(), len(data), data))
+    answers, sent, received = [], [], []
+    for _ in range(5):
+        sent.append(time.time())
+        answers += _answers(ollama.url, request, 1)
+        received.append(time.time())
+    assert lane.answered == before + 2  # as for OpenAI's: the memo learns, the lane learns twice, then express
+    masked = {STAMP.sub(b"~", re.sub(rb"(date|content-length): [^\r]*", b"~", a)) for a in answers}
+    assert len(masked) == 1, masked  # the pipeline's bytes but for the time (and the length it changes)
+    metrics = [{k: v for k, v in json.loads(a.split(b"\r\n\r\n", 1)[1]).items() if k.endswith(("_duration", "_count"))}
+               for a in answers]
+    assert metrics == [metrics[0]] * 5 and metrics[0]["total_duration"] > 0
+    for a, start, end in zip(answers, sent, received, strict=True):
+        assert start <= _when(a) < end + 60  # decided after the request came; seconds, not some other unit
+        assert end - start >= metrics[0]["total_duration"] / 1e9 - 0.001  # the time it states was taken
+        assert _header(a, "content-length") == str(len(a.split(b"\r\n\r\n", 1)[1]))
+    if "keep_alive" in body:  # an express answer loads the model for /api/ps as the pipeline's does
+        expires = httpx.get(ollama.url + "/api/ps").json()["models"][0]["expires_at"]
+        stamp, _, fraction = expires.removesuffix("Z").partition(".")
+        assert _seconds(stamp, fraction) >= sent[-1] + 599
+
+
+def test_ollama_models_on_openai_routes_go_express_as_openai_answers(ollama: Any) -> None:
+    before = ollama.server.express.answered
+    answers = _answers(ollama.url, _request(dict(CHAT, model="llama3.2")), 5)
+    assert ollama.server.express.answered == before + 2
+    assert len({VOLATILE.sub(b"~", a) for a in answers}) == 1
+    assert {json.loads(a.split(b"\r\n\r\n", 1)[1])["model"] for a in answers} == {"llama3.2"}
+
+
+def test_a_body_that_states_its_time_twice_stays_with_the_pipeline() -> None:
+    plan = ResponsePlan(body=b'{"a":"T1","b":"T1"}')
+    template = Template(plan, (plan.body,), (), ())
+    assert express._stamped(plan, template, lambda seconds: f"T{seconds:.0f}", 1.0) is None
+    assert express._stamped(plan, template, lambda seconds: f"T{seconds + 1:.0f}", 1.0) == (template, None)
+    once = ResponsePlan(body=b'{"a":"T1","b":"x"}')
+    cut = express._stamped(once, Template(once, (once.body,), (), ()), lambda seconds: f"T{seconds:.0f}", 1.0)
+    assert cut is not None and cut[0].pieces == (b'{"a":"', b'","b":"x"}')

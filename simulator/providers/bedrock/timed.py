@@ -18,7 +18,9 @@ from .eventstream import compact
 LATENCY = "x-amzn-bedrock-invocation-latency"
 
 
-def timed(plan: ResponsePlan) -> ResponsePlan:
+def timed(plan: ResponsePlan, now: float | None = None) -> ResponsePlan:
+    """The plan with the latencies it states made the timing's (`now`, the wall clock, unused: Bedrock states
+    how long an answer took, never when it was made)."""
     if plan.chunks is None:
         return _whole(plan)
     if not plan.chunks:

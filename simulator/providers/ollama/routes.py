@@ -17,7 +17,7 @@ from ...api.routes import Endpoint, Provider, RawPlanner, UpstreamKey, UsageKeys
 from ...plan import ResponsePlan
 from ...scenario.catalog import ModelInfo
 from . import chat, checks, embed, info, pull, show
-from .wire import OllamaError, claims, error_plan, fault_error, stream_error, timed
+from .wire import OllamaError, claims, created_at, error_plan, fault_error, stream_error, timed
 
 Planner = Callable[[Context, dict[str, Any]], ResponsePlan]
 After = Callable[[Context, Request, Any, ResponsePlan], Awaitable[ResponsePlan]]
@@ -94,7 +94,7 @@ def answer_headers(request_id: str) -> dict[str, str]:
 
 PROVIDER = Provider(name="ollama", routes=tuple(ROUTES), check_key=check_key, presented_key=presented_key,
                     error_plan=error_plan, answer_headers=answer_headers, rate_limit_headers=False,
-                    stream_error=stream_error, fault_error=fault_error, timed=timed, claims=claims,
+                    stream_error=stream_error, fault_error=fault_error, timed=timed, stamp=created_at, claims=claims,
                     # A local Ollama takes no key; ollama.com (or a proxy) a Bearer one: never an OpenAI key.
                     upstream_key=UpstreamKey("authorization", ("SIMCTL_UPSTREAM_OLLAMA_KEY", "OLLAMA_API_KEY")),
                     # the counts on the answer itself (a stream's done line); a local model has no price

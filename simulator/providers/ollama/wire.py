@@ -161,16 +161,18 @@ def line(obj: dict[str, Any]) -> bytes:
     return dumps(obj) + b"\n"
 
 
-def timed(plan: ResponsePlan) -> ResponsePlan:
-    """Write the timing the plan's delays give into an Ollama answer (anything else passes unchanged).
+def timed(plan: ResponsePlan, now: float | None = None) -> ResponsePlan:
+    """Write the timing the plan's delays give into an Ollama answer (anything else passes unchanged), for an
+    answer decided at wall-clock time `now` (time.time(); the pipeline gives the one it read).
 
     A stream's lines get their own `created_at`; its last line and a whole answer get the durations.
     A whole answer is planned as a stream of empty token chunks and its body last, so the same model
-    times both; it is folded here into one body sent after all of it.
+    times both; it is folded here into one body sent after all of it, whose `created_at` is
+    `created_at(now + latency_s)` of the plan returned (Provider.stamp: the express lane writes it so).
     """
     if not plan.chunks or (_WHEN not in plan.chunks[-1].data and _DROP not in plan.chunks[-1].data):
         return plan
-    now = time.time()
+    now = time.time() if now is None else now
     ns = 1_000_000_000
     chunks = plan.chunks
     # When each chunk leaves: the delays added one by one (accumulate adds in order, as a loop would).
