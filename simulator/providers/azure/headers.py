@@ -24,15 +24,19 @@ from ...scenario.ratelimit import Bucket
 STS = "max-age=31536000; includeSubDomains; preload"
 # A deployment's default quota when the scenario sets no rate_limits (the recorded S0 deployment's).
 DEFAULT_RPM, DEFAULT_TPM = 120, 120_000
+_HEX = frozenset("0123456789abcdef")
 
 
 def answer_headers(request_id: str) -> dict[str, str]:
     """The headers every Azure answer carries; x-request-id is simctl's request id written as a UUID."""
     digits = request_id.removeprefix("req_")
-    try:
-        rid = str(uuid.UUID(hex=digits))
-    except ValueError:
-        rid = ids.uuid4()
+    if len(digits) == 32 and _HEX.issuperset(digits):  # simctl's own ids: str(uuid.UUID(hex=digits)), by slicing
+        rid = f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    else:
+        try:
+            rid = str(uuid.UUID(hex=digits))
+        except ValueError:
+            rid = ids.uuid4()
     apim = ids.uuid4()
     # The gateway's and the model's time (2024-12 recordings); the emitter writes the milliseconds in.
     return {"apim-request-id": apim, "x-request-id": rid, "x-ms-client-request-id": apim,
@@ -50,9 +54,18 @@ def _session_time() -> str:
     return str(_SESSION_TIME[1])
 
 
-def deployment_headers(region: str, deployment: str) -> dict[str, str]:
-    """What an answer from a deployment adds (Z:T/chat #1, 2026-03)."""
-    return {"azureml-model-session": f"d{_session_time()}-{hex_token(6)}",
+def model_session() -> str:
+    """An `azureml-model-session` value: the second it was written in and six random bytes, made per answer."""
+    return f"d{_session_time()}-{hex_token(6)}"
+
+
+SESSION = "azureml-model-session"
+
+
+def deployment_headers(region: str, deployment: str, session: str | None = None) -> dict[str, str]:
+    """What an answer from a deployment adds (Z:T/chat #1, 2026-03); `session`: the model session's value
+    (a new one when None; planners.py leaves it "" in a memoised answer, for each answer to fill in)."""
+    return {SESSION: model_session() if session is None else session,
             "skip-error-remapping": "true", "x-accel-buffering": "no", "x-ms-deployment-name": deployment,
             "x-ms-is-spilled-over": "false", "x-ms-rai-invoked": "true", "x-ms-region": region,
             "x-ratelimit-key": deployment,  # crewAI's 2026 recordings (deployment and v1 routes)
@@ -83,26 +96,42 @@ def rate_headers(limiter: dict[str, str]) -> dict[str, str]:
     return out
 
 
+# The meter's headers in the order Azure sends them, with the values no answer changes; the countdown's
+# (COUNTED) left "" for Meter.counts to fill in per answer.
+METERED = {"x-ratelimit-abusepenalty-active": "False", "x-ratelimit-limit-requests": str(DEFAULT_RPM),
+           "x-ratelimit-remaining-requests": "", "x-ratelimit-renewalperiod-requests": "60",
+           "x-ratelimit-reset-requests": "", "x-ratelimit-limit-tokens": str(DEFAULT_TPM),
+           "x-ratelimit-remaining-tokens": "", "x-ratelimit-renewalperiod-tokens": "60", "x-ratelimit-reset-tokens": ""}
+COUNTED = ("x-ratelimit-remaining-requests", "x-ratelimit-reset-requests", "x-ratelimit-remaining-tokens",
+           "x-ratelimit-reset-tokens")
+
+
 @dataclass(slots=True)
 class Meter:
     """A deployment's default quota counted down per client, as Azure reports it; informative only (a
     scenario's `rate_limits` enforce). Per process."""
 
-    buckets: dict[tuple[str, str, str], Bucket] = field(default_factory=dict)
+    buckets: dict[tuple[str, str], tuple[Bucket, Bucket]] = field(default_factory=dict)  # requests', tokens'
 
     def take(self, client: str, deployment: str, tokens: int) -> dict[str, str]:
-        now = time.monotonic()
-        if len(self.buckets) > 50_000:  # deployments and clients are few; a client inventing them is not
-            self.buckets.clear()
-        out = {"x-ratelimit-abusepenalty-active": "False"}
-        for kind, capacity, cost in (("requests", DEFAULT_RPM, 1), ("tokens", DEFAULT_TPM, tokens)):
-            bucket = self.buckets.get((client, deployment, kind))
-            if bucket is None:
-                bucket = self.buckets[(client, deployment, kind)] = Bucket(float(capacity), float(capacity), now)
-            bucket.refill(now)
-            bucket.level = max(0.0, bucket.level - cost)
-            out[f"x-ratelimit-limit-{kind}"] = str(capacity)
-            out[f"x-ratelimit-remaining-{kind}"] = str(int(bucket.level))
-            out[f"x-ratelimit-renewalperiod-{kind}"] = "60"
-            out[f"x-ratelimit-reset-{kind}"] = str(round(bucket.reset_after() * 1000))
+        """Spend one request and `tokens`: the meter's headers (METERED, filled in)."""
+        out = dict(METERED)
+        out.update(zip(COUNTED, self.counts(client, deployment, tokens), strict=True))
         return out
+
+    def counts(self, client: str, deployment: str, tokens: int) -> tuple[str, str, str, str]:
+        """Spend one request and `tokens`: the values of COUNTED's headers, in its order."""
+        now = time.monotonic()
+        pair = self.buckets.get((client, deployment))
+        if pair is None:
+            if len(self.buckets) > 25_000:  # deployments and clients are few; a client inventing them is not
+                self.buckets.clear()
+            pair = self.buckets[(client, deployment)] = (Bucket(float(DEFAULT_RPM), float(DEFAULT_RPM), now),
+                                                         Bucket(float(DEFAULT_TPM), float(DEFAULT_TPM), now))
+        requests, spent = pair
+        requests.refill(now)
+        requests.level = max(0.0, requests.level - 1)
+        spent.refill(now)
+        spent.level = max(0.0, spent.level - tokens)
+        return (str(int(requests.level)), str(round(requests.reset_after() * 1000)), str(int(spent.level)),
+                str(round(spent.reset_after() * 1000)))

@@ -23,7 +23,7 @@ from . import foundry, shape
 from .deployments import FOUNDRY_VERSIONS, check_version, is_openai, model_for, served_as
 from .errors import AzureError, content_filtered
 from .filters import choice_results, has_image, prompt_filter_results, prompt_results
-from .headers import Meter, deployment_headers
+from .headers import COUNTED, METERED, SESSION, Meter, deployment_headers, model_session
 
 _OPERATION = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings",
               "images": "imageGeneration"}
@@ -40,7 +40,16 @@ def _text(body: dict[str, Any]) -> str:
 
 def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, Any],
              served: str | None = None) -> dict[str, str]:
-    out = deployment_headers(ctx.scenario.azure.region, deployment)
+    """Every header an answer from `deployment` adds, in Azure's order."""
+    return _fresh(ctx, request, deployment, body, _fixed(ctx, request, deployment, body, served))
+
+
+def _fixed(ctx: Context, request: Request, deployment: str, body: dict[str, Any],
+           served: str | None = None) -> dict[str, str]:
+    """The headers of `_headers`, in their order, with the values made per answer (the model session, the meter's
+    countdown) left "": the same for the same path, query and body (a memoised answer keeps them; `_fresh` fills
+    them in on every answer, and the express lane makes only those again for a repeat)."""
+    out = deployment_headers(ctx.scenario.azure.region, deployment, session="")
     if not request.scope["path"].startswith("/openai/deployments/"):  # the v1 and Foundry front end's (Z:R/*, 2026)
         streaming = "True" if body.get("stream") is True else "False"
         out.update({"azureai-fe-is-streaming": streaming, "azureai-fe-offer-type": "paygo",
@@ -48,10 +57,35 @@ def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, An
                     "x-ms-served-model": served or served_as(ctx, deployment, model_for(ctx, deployment)),
                     "x-ms-aoai-configured-data-retention-days": "30"})
     if ctx.scenario.rate_limits is None:  # else the scenario's limiter sends them (routes.rate_headers)
-        meter = ctx.provider_state.setdefault("azure_meter", Meter())
-        client = presented_key(request) or (request.client.host if request.client else "?")
-        out.update(meter.take(client, deployment, _estimate(body, ctx.scenario.reply_tokens)))
+        out.update(METERED)
     return out
+
+
+def _fresh(ctx: Context, request: Request, deployment: str, body: Any, out: dict[str, str]) -> dict[str, str]:
+    """`out` (headers `_fixed` made, then the plan's own) with the values made per answer filled in where they
+    were left "" (a plan's own header wins, as in `_with`)."""
+    if out.get(SESSION) == "":
+        out[SESSION] = model_session()
+    if out.get(COUNTED[0]) == "":  # the meter's (rate_limits None when `_fixed` ran)
+        meter = ctx.provider_state.get("azure_meter") or ctx.provider_state.setdefault("azure_meter", Meter())
+        counts = meter.counts(_client(request), deployment, _estimate(body, ctx.scenario.reply_tokens))
+        for name, value in zip(COUNTED, counts, strict=True):
+            if out[name] == "":
+                out[name] = value
+    return out
+
+
+_CLIENT = "simctl.azure.client"  # the scope's key for `_client`'s answer
+
+
+def _client(request: Request) -> str:
+    """Whom the meter counts for: the key presented, else the address. Kept in the request's scope, whose headers
+    it is made from: an express answer's hook is given the same request every time (serve/express.py)."""
+    scope = request.scope
+    client: str | None = scope.get(_CLIENT)
+    if client is None:
+        client = scope[_CLIENT] = presented_key(request) or (request.client.host if request.client else "?")
+    return client
 
 
 # Small bodies estimated lately, by identity (each held here, so that no other object takes its id while it is kept):
@@ -139,7 +173,7 @@ async def _deployment(ctx: Context, request: Request, kind: str, headers: bool =
     model = model_for(ctx, deployment)
     plan = _embedded(ctx, body, model) if kind == "embeddings" else \
         _generated(ctx, request, body, deployment, model, kind)
-    return _with(plan, _headers(ctx, request, deployment, body)) if headers else plan
+    return _with(plan, (_headers if headers else _fixed)(ctx, request, deployment, body))
 
 
 def whole(request: Request, body: Any) -> bool:
@@ -148,8 +182,11 @@ def whole(request: Request, body: Any) -> bool:
 
 
 async def deployment_after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
-    """Each answer's own headers (the meter's countdown, the model session): Endpoint.after."""
-    return _with(plan, _headers(ctx, request, request.path_params["deployment"], body))
+    """Each answer's own headers (the meter's countdown, the model session) filled in: Endpoint.after. In the
+    plan's own headers dict, as Anthropic's `fresh` does: the memo and the express lane give each answer a dict of
+    its own (serve/memo.py Template.plan, serve/express.py), for later stages to add to; a new plan cost ~3 us."""
+    _fresh(ctx, request, request.path_params["deployment"], body, plan.headers)
+    return plan
 
 
 async def deployment_chat(ctx: Context, request: Request) -> ResponsePlan:
@@ -216,12 +253,13 @@ async def _v1(ctx: Context, request: Request, kind: str, headers: bool = True) -
     deployment, model = _named(ctx, body)
     plan = _embedded(ctx, body, model) if kind == "embeddings" else \
         _generated(ctx, request, body, deployment, model, kind)
-    return _with(plan, _headers(ctx, request, deployment, body)) if headers else plan
+    return _with(plan, (_headers if headers else _fixed)(ctx, request, deployment, body))
 
 
 async def v1_after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
-    """Each v1 answer's own headers (Endpoint.after): the body's model names the deployment."""
-    return _with(plan, _headers(ctx, request, body["model"], body))
+    """Each v1 answer's own headers filled in, as `deployment_after` does: the body's model names the deployment."""
+    _fresh(ctx, request, body["model"], body, plan.headers)
+    return plan
 
 
 async def v1_chat(ctx: Context, request: Request) -> ResponsePlan:
