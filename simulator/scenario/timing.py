@@ -51,10 +51,9 @@ class TimingModel:
             merged.update(layer)
         return cls(**merged)
 
-    @property
-    def steady(self) -> bool:
-        """A whole answer's delay draws nothing: the same body is delayed the same every time."""
-        if self.latency is not None:
+    def steady(self, plan: ResponsePlan) -> bool:
+        """`plan` is timed the same every time: a whole answer's delay draws nothing, or a stream's gaps."""
+        if plan.chunks is None and self.latency is not None:
             return self.latency.kind == "constant"
         return self.ttft.kind == "constant" and self.itl.kind == "constant"
 

@@ -123,7 +123,7 @@ class PlanResponse:
             _abort(receive, reset=True)
             return False
         if plan.chunks is None:
-            await _sleep_until(origin + plan.latency_s)
+            await sleep_until(origin + plan.latency_s)
             if plan.abort == "cut":
                 await send(self._start())
                 await send({"type": "http.response.body", "body": plan.body[: len(plan.body) // 2], "more_body": True})
@@ -150,7 +150,7 @@ class PlanResponse:
             ends = direct is not None and plan.abort != "cut"  # the closing chunk goes with the last: one write
             played = ticker.for_loop().play(cycle.transport, getattr(cycle, "flow", None), groups, deadline,
                                             head_write.END if ends else b"")
-            if not await (played if watched else _dropped_when_gone(played, receive)):
+            if not await (played if watched else dropped_when_gone(played, receive)):
                 return False  # the connection closed under the stream
             if plan.abort == "cut":
                 _abort(receive)
@@ -169,7 +169,7 @@ class PlanResponse:
         plan = self.plan
         for n, (delay, data) in enumerate(groups, 1):
             deadline = ticker.next_deadline(deadline, delay, time.perf_counter()) if n > 1 else deadline + delay
-            await _sleep_until(deadline)
+            await sleep_until(deadline)
             # The last write also ends the body, unless the stream is to be cut instead.
             await self._send(send, data, more=n < len(groups) or plan.abort == "cut")
         if plan.abort == "cut":
@@ -274,7 +274,7 @@ def _abort(receive: Receive, reset: bool = False) -> None:
     transport.abort()
 
 
-async def _sleep_until(deadline: float) -> None:
+async def sleep_until(deadline: float) -> None:
     delay = deadline - time.perf_counter()
     if delay > 0:
         await asyncio.sleep(delay)
@@ -286,7 +286,7 @@ async def _disconnected(receive: Receive) -> bool:
     return False
 
 
-async def _dropped_when_gone(played: asyncio.Future[bool], receive: Receive) -> bool:
+async def dropped_when_gone(played: asyncio.Future[bool], receive: Receive) -> bool:
     """The ticker's future for a stream, cancelled (the stream dropped, its connection and chunks let go) the
     moment the client goes away: then False. One task watching, where _until_first takes two and a wait."""
     watch = asyncio.ensure_future(_disconnected(receive))

@@ -40,6 +40,8 @@ from . import head_write, ticker
 from .bookkeeping import Bookkeeping, Call, Hook
 from .emitter import head_fields
 from .memo import MAX_BODY, MAX_ENTRIES, Template, marked_places
+from .stream_express import StreamForm, form_of, play
+from .stream_memo import StreamTemplate
 from .verdict import Attempt
 
 Key = tuple[Any, ...]
@@ -76,7 +78,7 @@ class Compiled:
     # after each piece but the last: "ms", "envoy", "len", "answer:NAME" (an answer header made per request) or
     # the name of a header made per answer (the countdown's, Endpoint.after's)
     slots: tuple[str, ...]
-    body: Template  # the memo's template (a recorded body: one piece)
+    body: Template | StreamForm  # the memo's template (a recorded body: one piece), or a stream's form
     plan: ResponsePlan  # what the bookkeeping needs (status, model, tokens, latency); its body unused
     route: str
     countdown: tuple[str, str, int] | None  # client, model, tokens: the rate-limit countdown to take
@@ -101,9 +103,11 @@ class Compiled:
     def body_at(self, now: float) -> bytes:
         """The body of an answer decided at wall-clock time `now`: fresh ids, or the time it states (as `timed`
         writes it: the stamp of when the answer is due, `now` plus its latency)."""
+        body = self.body
+        assert isinstance(body, Template), "a stream's form has no body: Express._stream"
         if self.stamp is None:
-            return self.body.body()
-        before, after = self.body.pieces
+            return body.body()
+        before, after = body.pieces
         return before + self.stamp(now + self.plan.latency_s).encode() + after
 
     def head_bytes(self, values: dict[str, str]) -> bytes:
@@ -113,7 +117,7 @@ class Compiled:
         return b"".join(parts)
 
 
-def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], dict[str, str]],
+def compile_answer(plan: ResponsePlan, body: Template | StreamForm, answer: Callable[[str], dict[str, str]],
                    dynamic: dict[str, str] | None, **facts: Any) -> Compiled | None:
     """The answer the pipeline is about to send, compiled; None when it cannot be (uvicorn's own `send` must
     see its head). `answer(request_id)`: the answer headers the bookkeeping adds for that request id;
@@ -135,12 +139,16 @@ def compile_answer(plan: ResponsePlan, body: Template, answer: Callable[[str], d
         if headers.get(name) == value:  # the countdown's value, not one the plan brought itself
             headers[name] = mark = "SIMCTL" + ids.hex_token(8)
             marks[mark] = name
-    marked = ResponsePlan(plan.status, headers, plan.body, None, plan.latency_s, plan.media_type)
+    marked = ResponsePlan(plan.status, headers, plan.body, plan.chunks, plan.latency_s, plan.media_type)
     fields = head_fields(marked, own, ms)
-    if fields.get("content-length") != str(len(plan.body)):
+    if plan.chunks is not None:  # a stream: no length, chunked (as head_write.stream_head writes its head)
+        if any(k.lower() in head_write.STREAM_FRAMING for k in fields):
+            return None
+    elif fields.get("content-length") != str(len(plan.body)):
         return None
-    fields["content-length"] = length = str(90_000_000_000 + ids.randbelow(9_000_000_000))
-    marks[length] = "len"
+    else:
+        fields["content-length"] = length = str(90_000_000_000 + ids.randbelow(9_000_000_000))
+        marks[length] = "len"
     text = head_write.head_text(fields)
     if text is None:
         return None
@@ -205,21 +213,26 @@ class Express:
         self.refused.clear()
 
     def offer(self, request: Request, endpoint: Endpoint, call: Call, plan: ResponsePlan, attempt: Attempt,
-              answer: Callable[[str], dict[str, str]], taken: Taken | None, memoised: Template | None,
+              answer: Callable[[str], dict[str, str]], taken: Taken | None, memoised: Template | StreamTemplate | None,
               steady: bool, stamp: Callable[[float], str] | None = None) -> None:
         """The pipeline's answer to `request`, to learn if nothing about it can change on a repeat but what express
         makes again: no rule, fault or limit, no stream or delay fault, a timing without draws (`steady`), a
-        memoised body (`memoised`: its template) or a cassette's answer that every repeat gets (`call.again`).
+        memoised body (`memoised`: its template, a stream's too) or a cassette's answer that every repeat gets
+        (`call.again`).
         `answer(request_id)`: the bookkeeping's answer headers; `taken`: the default limits' countdown; `stamp`:
         how the provider's `timed` wrote the time the body states (Provider.stamp), from `call.clock`."""
         hook = call.hook
         if (call.rule is not None or call.fault is not None or call.limit_headers or call.raw is None or not steady
-                or plan.chunks is not None or plan.hold_s or plan.abort or plan.bytes_per_second
+                or (plan.chunks is not None and not isinstance(memoised, StreamTemplate))
+                or plan.hold_s or plan.abort or plan.bytes_per_second
                 or (endpoint.after is not None and (hook is None or not hook.body_kept))
                 or (memoised is None and call.again is None)):  # no body a repeat is sure to get (a new one)
             return
         key = request_key(request.scope, call.raw)
         if key is None or key in self.refused or key in self.entries:  # decided already: compile nothing
+            return
+        if isinstance(memoised, StreamTemplate):  # a stream: the template's fill, cut into the emitter's writes
+            self._compile(key, request, endpoint, call, plan, attempt, answer, taken, form_of(plan, memoised), None)
             return
         template = memoised
         if call.recorded is not None:  # a cassette's answer that every repeat gets: its body as recorded
@@ -234,14 +247,23 @@ class Express:
         if stamped is None:
             self.learn(key, None)
             return
-        template, stamp = stamped
+        self._compile(key, request, endpoint, call, plan, attempt, answer, taken, *stamped)
+
+    def _compile(self, key: Key, request: Request, endpoint: Endpoint, call: Call, plan: ResponsePlan,
+                 attempt: Attempt, answer: Callable[[str], dict[str, str]], taken: Taken | None,
+                 body: Template | StreamForm | None, stamp: Callable[[float], str] | None) -> None:
+        """Learn `plan` compiled with `body`, the answer's body or stream as a repeat makes it (None: it cannot be)."""
+        if body is None:
+            self.learn(key, None)
+            return
+        hook = call.hook
         dynamic = dict(taken.headers) if taken else {}
         fresh = None
         if hook is not None and endpoint.after is not None:
             dynamic.update({k: plan.headers[k] for k in hook.keys if k in plan.headers})
             fresh = partial(self._hooked, endpoint.after, request, call.body, hook)
         self.learn(key, compile_answer(
-            plan, template, answer, dynamic, route=endpoint.path,
+            plan, body, answer, dynamic, route=endpoint.path,
             countdown=(taken.client, taken.model, taken.tokens) if taken else None, client=attempt.client,
             call=attempt.call, retry_after_s=attempt.retry_after_s, replay=call.again, fresh=fresh, stamp=stamp))
 
@@ -279,7 +301,8 @@ class Express:
             return None
         key = request_key(scope, bytes(cycle.body))
         found = self.entries.get(key) if key is not None else None
-        if found is None or head_write.writable(receive, found.status) is not cycle:
+        if found is None or head_write.writable(receive, found.status) is not cycle or \
+                (isinstance(found.body, StreamForm) and not found.body.current()):
             return None
         return found, cycle
 
@@ -297,6 +320,9 @@ class Express:
             values.update(await found.fresh())
         if found.replay is not None:
             await found.replay()
+        if isinstance(found.body, StreamForm):
+            await self._stream(found, found.body, cycle, scope, send, started, arrived, values)
+            return
         body = found.body_at(now)
         if found.plan.latency_s:
             await asyncio.sleep(max(0.0, started + found.plan.latency_s - time.perf_counter()))
@@ -316,6 +342,23 @@ class Express:
             await send({"type": "http.response.body", "body": body, "more_body": False})
             completed = not cycle.disconnected
         attempt = Attempt(arrived, found.client, found.call, found.status, None, found.retry_after_s, False)
+        self.books.finished(found.plan, time.perf_counter() - started, completed, found.route, request_id,
+                            attempt, scope["method"], scope["path"])
+
+
+    async def _stream(self, found: Compiled, form: StreamForm, cycle: Any, scope: Scope, send: Send, started: float,
+                      arrived: float, values: dict[str, str]) -> None:
+        """A stream's start: the head now, its groups to the ticker from the answer's start (stream_express.py)."""
+        self.books.metrics.active_streams.inc()
+        groups = form.groups()
+        ms = int((time.perf_counter() - started + found.plan.latency_s + form.delays[0]) * 1000)  # processing_ms
+        request_id = "req_" + ids.hex_token(16)
+        for name, value in found.answer(request_id).items():
+            values["answer:" + name] = value
+        values["ms"], values["envoy"] = str(ms), envoy_ms(ms)
+        completed = await play(cycle, found.status, found.head_bytes(values), groups, started + found.plan.latency_s,
+                               send)
+        attempt = Attempt(arrived, found.client, found.call, found.status, None, found.retry_after_s, True)
         self.books.finished(found.plan, time.perf_counter() - started, completed, found.route, request_id,
                             attempt, scope["method"], scope["path"])
 

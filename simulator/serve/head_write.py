@@ -92,7 +92,7 @@ def _log(cycle: Any, status: int) -> None:
                                  get_path_with_query_string(scope), scope["http_version"], status)
 
 
-_STREAM_FRAMING = ("content-length", "connection", "transfer-encoding")
+STREAM_FRAMING = ("content-length", "connection", "transfer-encoding")
 
 
 def stream_head(receive: Any, status: int, headers: dict[str, str]) -> Any:
@@ -100,11 +100,18 @@ def stream_head(receive: Any, status: int, headers: dict[str, str]) -> Any:
     cycle left as `send` leaves it and returned; None (nothing written) when uvicorn's own `send` must do it.
     A stream starts a thousand times a second under load: `send` checks each header alone."""
     cycle = writable(receive, status)
-    if cycle is None or any(k.lower() in _STREAM_FRAMING for k in headers):
+    if cycle is None or any(k.lower() in STREAM_FRAMING for k in headers):
         return None
     text = head_text(headers)
     if text is None:
         return None
+    stream_head_text(cycle, status, text)
+    return cycle
+
+
+def stream_head_text(cycle: Any, status: int, text: bytes) -> None:
+    """A stream's head with `text` (head_text's lines) written to `cycle` (one `writable` gave), the cycle left as
+    uvicorn's `send` leaves it: its body to follow in chunked encoding."""
     _log(cycle, status)
     lines = [_STATUS[status], *(b"%s: %s\r\n" % pair for pair in cycle.default_headers), text]
     if not cycle.keep_alive:
@@ -114,7 +121,6 @@ def stream_head(receive: Any, status: int, headers: dict[str, str]) -> Any:
     cycle.waiting_for_100_continue = False
     cycle.chunked_encoding = True
     cycle.transport.write(b"".join(lines))
-    return cycle
 
 
 END = b"0\r\n\r\n"  # the closing chunk of a chunked body

@@ -20,12 +20,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..plan import ResponsePlan
 from ..scenario.ratelimit import estimate_tokens
 from .verdict import call_key
+
+if TYPE_CHECKING:
+    from .stream_memo import StreamTemplate
 
 MAX_ENTRIES = 4096  # distinct bodies remembered; the memo starts again when full
 MAX_BODY = 64 * 1024  # larger requests are planned every time (their answers are rarely repeated)
@@ -235,10 +238,12 @@ class Memo:
             return template.fill()
         return template
 
-    def trusted(self, key: Any, raw: bytes | None) -> Template | None:
-        """The template `plan` fills for this body, once a second plan has confirmed it (else None)."""
-        found = self.entries.get((key, raw)) if raw is not None else None
-        return found if isinstance(found, Template) else None
+    def trusted(self, key: Any, raw: bytes | None) -> Template | StreamTemplate | None:
+        """The template `plan` fills for this body (a stream's too), once a second plan has confirmed it."""
+        if raw is None:
+            return None
+        found = self.entries.get((key, raw))
+        return found if isinstance(found, Template) else self.streams.trusted((key, raw))
 
     def _keep(self, k: tuple[Any, bytes], template: Template | None) -> None:
         if len(self.entries) >= MAX_ENTRIES:

@@ -134,7 +134,7 @@ class Server:
             memoised = (self.memo.trusted(memo_key(endpoint, request), call.raw)
                         if call.recorded is None and self.cassettes is None else None)
             steady = (call.recorded is not None and self.config.timing != "scenario") or \
-                self._timing(call.model_id, None).steady
+                self._timing(call.model_id, None).steady(plan)
             self.express.offer(request, endpoint, call, plan, attempt, partial(answer_headers, plan, provider),
                                taken, memoised, steady, provider.stamp)
         return self.books.respond(plan, endpoint.path, started, gate, attempt, request, provider)

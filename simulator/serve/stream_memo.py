@@ -15,6 +15,7 @@ distinct bodies pays nothing for templates it would never use.
 
 from __future__ import annotations
 
+import re
 import struct
 import time
 from base64 import b64encode
@@ -70,17 +71,44 @@ class StreamTemplate:
 
     def fill(self) -> ResponsePlan | None:
         """The stream with fresh ids, padding and the time now (None: the time has another number of digits)."""
+        stream = self.filled()
+        if stream is None:
+            return None
+        datas = self.chunked(stream)
+        chunks = tuple(map(tuple.__new__, repeat(Chunk), zip(datas, self.delays, self.tokens, strict=True)))
+        p = self.plan
+        return ResponsePlan(p.status, dict(p.headers), p.body, chunks, p.latency_s, p.media_type, p.model,
+                            p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
+
+    def filled(self) -> bytes | None:
+        """Every chunk's bytes one after another, with fresh ids, padding and the time now (None: the time has
+        another number of digits)."""
         now = b"%d" % time.time()
         if len(now) != self.now_size:
             return None
         # One random text for every id and padding, split by size in one call; the time last.
         values = self.split(_random_text(self.random_size)) + (now,)
         picked = itemgetter(*self.order)(values) if len(self.order) > 1 else tuple(values[n] for n in self.order)
-        datas = self.chunked(self.form % picked)
-        chunks = tuple(map(tuple.__new__, repeat(Chunk), zip(datas, self.delays, self.tokens, strict=True)))
-        p = self.plan
-        return ResponsePlan(p.status, dict(p.headers), p.body, chunks, p.latency_s, p.media_type, p.model,
-                            p.prompt_tokens, p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
+        return self.form % picked
+
+    def fits(self, stream: bytes) -> bool:
+        """Whether `stream` (chunks joined) is one of this template's fills: its literal pieces in order, a value
+        of its slot's size in each slot. What a later stage (the timing) left of a filled stream unchanged."""
+        sizes = [size for kind, size in self.slots if kind != "now"] + [self.now_size]
+        at = begin = slot = 0
+        for mark in _FORMAT.finditer(self.form):  # '%%': a literal sign; '%s': a slot
+            piece = self.form[begin : mark.start()] + (b"%" if mark.group() == b"%%" else b"")
+            if stream[at : at + len(piece)] != piece:
+                return False
+            at += len(piece)
+            if mark.group() == b"%s":
+                at += sizes[self.order[slot]]
+                slot += 1
+            begin = mark.end()
+        return stream[at:] == self.form[begin:]
+
+
+_FORMAT = re.compile(rb"%[%s]")
 
 
 def _random_text(size: int) -> bytes:
@@ -190,6 +218,11 @@ class Streams:
         else:
             self._keep(k, template if same(first, template) else None)
         return filled
+
+    def trusted(self, k: Any) -> StreamTemplate | None:
+        """The template `plan` fills for this key, once a second plan has confirmed it (else None)."""
+        found = self.entries.get(k)
+        return found if isinstance(found, StreamTemplate) else None
 
     def _keep(self, k: Any, template: StreamTemplate | None) -> None:
         self.candidates.pop(k, None)
