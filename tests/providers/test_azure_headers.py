@@ -1,13 +1,15 @@
 """Azure's per-answer headers (providers/azure/headers.py, planners.py): a memoised answer keeps the headers that
-are the same for the same request and fills in the model session and the meter's countdown per answer, so the
-express lane (serve/express.py) makes only those again. Whichever way an answer is made, a client sees the same
-headers in the same order, and an express answer is the pipeline's byte for byte but for the values made anew."""
+are the same for the same request (the deployment's model session among them, as recorded) and fills in the
+meter's countdown per answer, so the express lane (serve/express.py) makes only that again. Whichever way an answer
+is made, a client sees the same headers in the same order, and an express answer is the pipeline's byte for byte
+but for the values made anew."""
 
 from __future__ import annotations
 
 import json
 import re
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +22,8 @@ from simulator.config import ServerConfig
 from simulator.providers.azure import headers
 from simulator.testing import serve
 
-# The values that change from answer to answer: ids, times, the session stamp, the meter's countdown, lengths.
-VOLATILE = re.compile(rb"(date|apim-request-id|x-request-id|x-ms-client-request-id|azureml-model-session|"
+# The values that change from answer to answer: ids, times, the meter's countdown.
+VOLATILE = re.compile(rb"(date|apim-request-id|x-request-id|x-ms-client-request-id|"
                       rb"x-ratelimit-remaining-[a-z]+|x-ratelimit-reset-[a-z]+|cmp-upstream-response-duration|"
                       rb"ms-azureml-model-time): [^\r]*|chatcmpl-\w{29}|\"created\":\d+")
 ASK = [{"role": "user", "content": "Per answer, please."}]
@@ -74,13 +76,14 @@ def test_express_answers_are_the_pipelines_but_for_what_each_answer_makes_anew(
     assert lane.answered == before + 2  # three from the pipeline (the memo and the lane learn), two express
     masked = {VOLATILE.sub(b"~", a) for a in answers}
     assert len(masked) == 1, masked  # header for header, in order, and the body
-    for name in ("apim-request-id", "x-request-id", "azureml-model-session", "x-ratelimit-remaining-tokens"):
+    for name in ("apim-request-id", "x-request-id", "x-ratelimit-remaining-tokens"):
         assert len({_value(a, name) for a in answers}) == 5, name
     remaining = [int(_value(a, "x-ratelimit-remaining-requests")) for a in answers]
     assert remaining == sorted(remaining, reverse=True) and remaining[0] > remaining[-1]
     for a in answers:
         assert _value(a, "x-ms-client-request-id") == _value(a, "apim-request-id")
-        assert re.fullmatch(r"d\d{14}-[0-9a-f]{12}", _value(a, "azureml-model-session"))
+        stamp = re.fullmatch(r"d(\d{14})-[0-9a-f]{12}", _value(a, "azureml-model-session"))
+        assert stamp and stamp.group(1) <= time.strftime("%Y%m%d%H%M%S", time.gmtime())  # begun before the answer
         assert _value(a, "x-ratelimit-limit-requests") == "120" and _value(a, "x-ratelimit-reset-tokens").isdigit()
         assert b': \r\n' not in a  # no value left empty for an answer to fill in
 
@@ -98,6 +101,14 @@ def test_a_planned_answer_has_the_memoised_answers_headers_in_the_same_order(tmp
     assert b"Ruled." in ruled and b"Ruled." not in memoised[-1]
     assert _names(ruled) == _names(memoised[0]) == _names(memoised[-1])
     assert _names(ruled).index(b"azureml-model-session") < _names(ruled).index(b"x-ratelimit-remaining-requests")
+
+
+def test_a_deployment_keeps_its_model_session(running: Any) -> None:
+    """Recorded answers of one deployment name one model session, begun before them (a day before, on 2026-03-31's);
+    another deployment has its own."""
+    chat = [_value(a, "azureml-model-session") for p, b in ROUTES[:2] for a in _answers(running.url, p, b, 2)]
+    embeddings = _value(_answers(running.url, *ROUTES[2], 1)[0], "azureml-model-session")
+    assert len(set(chat)) == 1 and embeddings != chat[0]
 
 
 def test_the_request_id_is_written_as_a_uuid() -> None:

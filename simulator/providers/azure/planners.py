@@ -23,7 +23,7 @@ from . import foundry, shape
 from .deployments import FOUNDRY_VERSIONS, check_version, is_openai, model_for, served_as
 from .errors import AzureError, content_filtered
 from .filters import choice_results, has_image, prompt_filter_results, prompt_results
-from .headers import COUNTED, METERED, SESSION, Meter, deployment_headers, model_session
+from .headers import COUNTED, METERED, Meter, deployment_headers, model_session
 
 _OPERATION = {"chat": "chatCompletion", "completions": "completion", "embeddings": "embeddings",
               "images": "imageGeneration"}
@@ -46,10 +46,16 @@ def _headers(ctx: Context, request: Request, deployment: str, body: dict[str, An
 
 def _fixed(ctx: Context, request: Request, deployment: str, body: dict[str, Any],
            served: str | None = None) -> dict[str, str]:
-    """The headers of `_headers`, in their order, with the values made per answer (the model session, the meter's
-    countdown) left "": the same for the same path, query and body (a memoised answer keeps them; `_fresh` fills
-    them in on every answer, and the express lane makes only those again for a repeat)."""
-    out = deployment_headers(ctx.scenario.azure.region, deployment, session="")
+    """The headers of `_headers`, in their order, with the values made per answer (the meter's countdown) left "":
+    the same for the same path, query and body (a memoised answer keeps them; `_fresh` fills them in on every
+    answer, and the express lane makes only those again for a repeat)."""
+    sessions = ctx.provider_state.get("azure_sessions") or ctx.provider_state.setdefault("azure_sessions", {})
+    session = sessions.get(deployment)
+    if session is None:  # one model session per deployment, as recorded (headers.model_session)
+        if len(sessions) > 10_000:  # deployments are few; a client inventing them is not
+            sessions.clear()
+        session = sessions[deployment] = model_session()
+    out = deployment_headers(ctx.scenario.azure.region, deployment, session)
     if not request.scope["path"].startswith("/openai/deployments/"):  # the v1 and Foundry front end's (Z:R/*, 2026)
         streaming = "True" if body.get("stream") is True else "False"
         out.update({"azureai-fe-is-streaming": streaming, "azureai-fe-offer-type": "paygo",
@@ -64,8 +70,6 @@ def _fixed(ctx: Context, request: Request, deployment: str, body: dict[str, Any]
 def _fresh(ctx: Context, request: Request, deployment: str, body: Any, out: dict[str, str]) -> dict[str, str]:
     """`out` (headers `_fixed` made, then the plan's own) with the values made per answer filled in where they
     were left "" (a plan's own header wins, as in `_with`)."""
-    if out.get(SESSION) == "":
-        out[SESSION] = model_session()
     if out.get(COUNTED[0]) == "":  # the meter's (rate_limits None when `_fixed` ran)
         meter = ctx.provider_state.get("azure_meter") or ctx.provider_state.setdefault("azure_meter", Meter())
         counts = meter.counts(_client(request), deployment, _estimate(body, ctx.scenario.reply_tokens))
