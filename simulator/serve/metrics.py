@@ -32,16 +32,16 @@ class Metrics:
         self.faults = Counter("simctl_faults_injected", "Faults injected, by kind", ["kind"], registry=r)
         self.cassette = Counter("simctl_cassette_lookups", "Cassette lookups, by result", ["result"], registry=r)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        self._pending: list[tuple[str, str, int, float, int, int]] = []  # whole answers not yet in the registry
+        self._pending: list[tuple[str, ResponsePlan, float]] = []  # answers not yet in the registry
         self.active_streams = Gauge("simctl_active_streams", "Streams being sent now", registry=r,
                                     multiprocess_mode="livesum")
 
     def observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
-        if plan.chunks is None and not plan.fault and not self.multiprocess:
-            # A whole answer's figures wait in a list and reach the registry in bulk (each counter and
-            # histogram update takes a lock); every scrape flushes first, so /metrics is always exact.
-            self._pending.append((route, plan.model or "", plan.status, seconds, plan.prompt_tokens,
-                                  plan.completion_tokens))
+        if not plan.fault and not self.multiprocess:
+            # An answer's figures wait in a list and reach the registry in bulk (each counter and histogram
+            # update takes a lock, and a stream has a gap per token); every scrape flushes first, so /metrics
+            # is always exact.
+            self._pending.append((route, plan, seconds))
             if len(self._pending) >= 512:
                 self.flush()
             return
@@ -50,18 +50,29 @@ class Metrics:
     def flush(self) -> None:
         pending, self._pending = self._pending, []
         child = self._child
-        for (route, model, status), n in Tally((p[0], p[1], p[2]) for p in pending).items():
+        for (route, model, status), n in Tally((r, p.model or "", p.status) for r, p, _ in pending).items():
             child(self.requests, route, model, str(status)).inc(n)
         by_route: dict[str, list[float]] = {}
-        for p in pending:
-            by_route.setdefault(p[0], []).append(p[3])
+        for route, _, seconds in pending:
+            by_route.setdefault(route, []).append(seconds)
         for route, values in by_route.items():
             observe_many(child(self.latency, route), values)
-        prompt, completion = sum(p[4] for p in pending), sum(p[5] for p in pending)
+        prompt = sum(p.prompt_tokens for _, p, _ in pending)
+        completion = sum(p.completion_tokens for _, p, _ in pending)
         if prompt:
             child(self.tokens, "in").inc(prompt)
         if completion:
             child(self.tokens, "out").inc(completion)
+        # Streams by plan: a stream the express lane starts again is one plan object, its gaps tallied once.
+        streams: dict[tuple[str, int], tuple[ResponsePlan, int]] = {}
+        for route, plan, _ in pending:
+            if plan.chunks:
+                k = (route, id(plan))
+                streams[k] = (plan, streams[k][1] + 1 if k in streams else 1)
+        for (route, _), (plan, n) in streams.items():
+            assert plan.chunks
+            observe_many(child(self.ttft, route), [plan.latency_s + plan.chunks[0].delay_s], n)
+            observe_many(child(self.itl, route), [c.delay_s for c in plan.chunks[1:] if c.token], n)
 
     def _observe(self, route: str, plan: ResponsePlan, seconds: float) -> None:
         child = self._child
@@ -94,17 +105,18 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def observe_many(histogram: Any, values: list[float]) -> None:
-    """Observe a stream's gaps in one step per bucket instead of one locked update per gap.
+def observe_many(histogram: Any, values: list[float], times: int = 1) -> None:
+    """Observe values (each `times` times: a stream's gaps, for that many streams alike) in one step per bucket
+    instead of one locked update per value.
 
     Reaches into prometheus_client's histogram child (its `_upper_bounds`, `_buckets`, `_sum`), which
     has no bulk API; anything else gets the plain loop.
     """
     bounds = getattr(histogram, "_upper_bounds", None)
-    if bounds is None or not hasattr(histogram, "_buckets") or len(values) < 8:
-        for v in values:
+    if bounds is None or not hasattr(histogram, "_buckets") or len(values) * times < 8:
+        for v in values * times:
             histogram.observe(v)
         return
     for index, n in Tally(bisect_left(bounds, v) for v in values).items():
-        histogram._buckets[index].inc(n)
-    histogram._sum.inc(sum(values))
+        histogram._buckets[index].inc(n * times)
+    histogram._sum.inc(sum(values) * times)

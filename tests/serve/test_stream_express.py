@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -110,14 +111,36 @@ def test_the_sdk_reads_express_streams(running: Any) -> None:
     assert len(set(texts)) == 1 and texts[0]
 
 
+def _histograms(url: str) -> dict[str, float]:
+    text = httpx.get(url + "/metrics").text
+    out = {}
+    for name, metric in (("itl", "inter_token_latency"), ("ttft", "time_to_first_token")):
+        for part in ("count", "sum"):
+            found = re.search(rf'simctl_{metric}_seconds_{part}\{{route="/v1/chat/completions"\}} ([\d.e+-]+)', text)
+            out[f"{name}_{part}"] = float(found.group(1)) if found else 0.0
+    return out
+
+
 def test_express_streams_are_counted_and_closed_as_the_pipeline_does(running: Any) -> None:
     stats = running.server.ctx.state.stats
     body = dict(CHAT, messages=[{"role": "user", "content": "Counted?"}])
     _settled(stats)
     chat = ("/v1/chat/completions", 200)
     routes, verdict = stats.by_route_status[chat], len(running.server.verdict.attempts)
-    _streams(running.url, body, 6)
+    before = _histograms(running.url)
+    _streams(running.url, body, 1)  # the pipeline's
     _settled(stats)
+    one = _histograms(running.url)
+    _streams(running.url, body, 5)  # the last two express's
+    _settled(stats)
+    six = _histograms(running.url)
+    gaps = one["itl_count"] - before["itl_count"]
+    assert gaps >= 11  # twelve tokens: a gap before each but the first
+    assert six["itl_count"] - before["itl_count"] == 6 * gaps
+    assert six["itl_sum"] - before["itl_sum"] == pytest.approx(6 * gaps * 0.004)
+    assert six["ttft_count"] - before["ttft_count"] == 6
+    assert six["ttft_sum"] - before["ttft_sum"] == pytest.approx(6 * 0.02)
+    _settled(stats)  # (the scrape's own answer is counted once it has gone)
     assert stats.active_requests == 0
     assert running.server.metrics.active_streams._value.get() == 0
     assert stats.by_route_status[chat] == routes + 6
