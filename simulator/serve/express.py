@@ -261,7 +261,8 @@ class Express:
         fresh = None
         if hook is not None and endpoint.after is not None:
             dynamic.update({k: plan.headers[k] for k in hook.keys if k in plan.headers})
-            fresh = partial(self._hooked, endpoint.after, request, call.body, hook)
+            fresh = partial(self._hooked, endpoint.after, request, call.body, hook) if endpoint.after_headers is None \
+                else partial(self._headed, endpoint.after_headers, request, call.body, hook)
         self.learn(key, compile_answer(
             plan, body, answer, dynamic, route=endpoint.path,
             countdown=(taken.client, taken.model, taken.tokens) if taken else None, client=attempt.client,
@@ -272,6 +273,13 @@ class Express:
         run again on the headers it was given, and the values of the headers it made."""
         made = await after(self.ctx, request, body, ResponsePlan(headers=dict(hook.before)))
         return {k: made.headers[k] for k in hook.keys}
+
+    async def _headed(self, after: Callable[[Context, Request, Any, dict[str, str]], None], request: Request,
+                      body: Any, hook: Hook) -> dict[str, str]:
+        """`_hooked` for a route whose `after` only sets headers (Endpoint.after_headers): without a plan."""
+        headers = dict(hook.before)
+        after(self.ctx, request, body, headers)
+        return {k: headers[k] for k in hook.keys}
 
     def learn(self, key: Key, compiled: Compiled | None) -> None:
         """An answer the pipeline gave to `key`; the second that compiles the same makes an entry."""

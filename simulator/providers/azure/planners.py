@@ -186,11 +186,16 @@ def whole(request: Request, body: Any) -> bool:
 
 
 async def deployment_after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
-    """Each answer's own headers (the meter's countdown, the model session) filled in: Endpoint.after. In the
-    plan's own headers dict, as Anthropic's `fresh` does: the memo and the express lane give each answer a dict of
-    its own (serve/memo.py Template.plan, serve/express.py), for later stages to add to; a new plan cost ~3 us."""
-    _fresh(ctx, request, request.path_params["deployment"], body, plan.headers)
+    """Each answer's own headers (the meter's countdown) filled in: Endpoint.after. In the plan's own headers
+    dict, as Anthropic's `fresh` does: the memo gives each answer a dict of its own (serve/memo.py Template.fill),
+    for later stages to add to; a new plan cost ~3 us."""
+    deployment_headers_after(ctx, request, body, plan.headers)
     return plan
+
+
+def deployment_headers_after(ctx: Context, request: Request, body: Any, headers: dict[str, str]) -> None:
+    """`deployment_after` on the headers alone (Endpoint.after_headers: the express lane's)."""
+    _fresh(ctx, request, request.path_params["deployment"], body, headers)
 
 
 async def deployment_chat(ctx: Context, request: Request) -> ResponsePlan:
@@ -262,8 +267,13 @@ async def _v1(ctx: Context, request: Request, kind: str, headers: bool = True) -
 
 async def v1_after(ctx: Context, request: Request, body: Any, plan: ResponsePlan) -> ResponsePlan:
     """Each v1 answer's own headers filled in, as `deployment_after` does: the body's model names the deployment."""
-    _fresh(ctx, request, body["model"], body, plan.headers)
+    v1_headers_after(ctx, request, body, plan.headers)
     return plan
+
+
+def v1_headers_after(ctx: Context, request: Request, body: Any, headers: dict[str, str]) -> None:
+    """`v1_after` on the headers alone (Endpoint.after_headers: the express lane's)."""
+    _fresh(ctx, request, body["model"], body, headers)
 
 
 async def v1_chat(ctx: Context, request: Request) -> ResponsePlan:
