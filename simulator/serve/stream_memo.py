@@ -202,7 +202,7 @@ class Streams:
         except Unmarkable:
             self._keep(k, None)
             return await planner(None)
-        template = cut(made, marks)
+        template = cut(made, marks) if not marks.kept else None  # (kept: it read or changed what the store keeps)
         filled = template.fill() if template is not None else None
         if template is None or filled is None:  # an error, not a stream, or cut wrong: its marks are not to be sent
             self._keep(k, None)

@@ -119,6 +119,27 @@ def test_a_stream_that_varies_beyond_its_marks_is_planned_every_time() -> None:
     assert calls[0] is None and calls[1] is not None and calls[2] is not None and calls[3:] == [None, None]
 
 
+def test_a_stream_that_reads_what_the_store_keeps_is_never_a_template() -> None:
+    streams = Streams()
+    calls: list[Marks | None] = []
+
+    async def planner(marks: Marks | None) -> ResponsePlan:
+        calls.append(marks)
+        if marks is not None:
+            marks.kept = True  # as Context.keeps() marks it (a prompt cache read)
+        made = marks.token(20) if marks else "y" * 20
+        return ResponsePlan(chunks=(Chunk(made.encode()),))
+
+    async def go() -> list[bytes]:
+        return [b"".join(c.data for c in (await streams.plan("k", planner)).chunks or ()) for _ in range(4)]
+
+    assert asyncio.run(go()) == [b"y" * 20] * 4  # never a marked stream sent, never a template's fill
+    assert streams.entries == {"k": None}
+    assert streams.trusted("k") is None
+    # Seen once: plain; again: marked, found to keep, planned again plain; from then on plain.
+    assert calls[0] is None and calls[1] is not None and calls[2:] == [None, None, None]
+
+
 def test_an_error_is_never_a_template() -> None:
     streams = Streams()
 
