@@ -25,6 +25,7 @@ from simulator.serve.protocol import PROTOCOL
 from simulator.state.store import PER_WORKER
 
 from . import banner, knobs
+from .main import collector_off
 
 if TYPE_CHECKING:
     from simulator.serve.server import Server
@@ -116,29 +117,32 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
     for a large cassette's recorded answer found bad after start-up: docs/cassettes.md), 3 the resilience
     verdict failed under --fail-on-verdict, 4 cassette misses under --fail-on-unmatched.
     """
-    from simulator.serve.server import Server
+    # The collector stays off while the server is made, as while this command loaded: what is made now lives as
+    # long as the server (settle_memory freezes it before serving).
+    with collector_off():
+        from simulator.serve.server import Server
 
-    keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
-    config = ServerConfig(host=host, port=port, seed=seed, api_keys=keys, scenarios=scenarios,
-                          max_body_bytes=max_body, log_level=log_level, watch=watch, cassettes=cassettes, mode=mode,
-                          upstream=upstream, speed=speed, timing=timing_mode, miss_status=miss_status,
-                          after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
-                                                              convert), state=state, workers=workers,
-                          knobs=knobs.take(knob_args))
-    _configure_logging(log_format, log_level)
-    try:
-        check_url(state)
-        server = Server(config)
-    except ConfigError as e:
-        click.echo(f"simctl: {e}", err=True)
-        sys.exit(EXIT_CONFIG)
-    _check_state(state)
-    if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
-        click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
-                   err=True)
-    _banner(config, workers)
-    if not quiet:
-        banner.show(err, config, server)
+        keys = tuple(k.strip() for key in api_keys for k in key.split(",") if k.strip())
+        config = ServerConfig(host=host, port=port, seed=seed, api_keys=keys, scenarios=scenarios,
+                              max_body_bytes=max_body, log_level=log_level, watch=watch, cassettes=cassettes,
+                              mode=mode, upstream=upstream, speed=speed, timing=timing_mode, miss_status=miss_status,
+                              after_last=after_last, match=_match(match_ignore, match_on, match_normalize, matchers,
+                                                                  convert), state=state, workers=workers,
+                              knobs=knobs.take(knob_args))
+        _configure_logging(log_format, log_level)
+        try:
+            check_url(state)
+            server = Server(config)
+        except ConfigError as e:
+            click.echo(f"simctl: {e}", err=True)
+            sys.exit(EXIT_CONFIG)
+        _check_state(state)
+        if host not in ("127.0.0.1", "localhost", "::1") and not server.keys:
+            click.echo(f"simctl: warning: listening on {host} with no --api-key: anyone who can reach it can use it",
+                       err=True)
+        _banner(config, workers)
+        if not quiet:
+            banner.show(err, config, server)
     if workers > 1:
         _serve_workers(config, workers, log_level, grace)
         return

@@ -18,7 +18,8 @@ MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 2_000_000  # what the document would hold once every alias is expanded
 MAX_DEPTH = 200  # deeper YAML is no hand-written scenario or recorded body; it would recurse deeply
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's safe loader when PyYAML has it (the parse is the same, ~10x faster).
+LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def check(text: str, source: str) -> None:
@@ -28,7 +29,7 @@ def check(text: str, source: str) -> None:
     aliases = 0
     total = 0
     try:
-        for ev in yaml.parse(text, Loader=_Loader):
+        for ev in yaml.parse(text, Loader=LOADER):
             anchor: Any = getattr(ev, "anchor", None)  # node events have one (the class is checked by identity)
             kind = type(ev)
             if kind is yaml.ScalarEvent:

@@ -10,8 +10,7 @@ import base64
 import contextlib
 import gzip
 import hashlib
-import importlib.metadata
-import importlib.resources
+import importlib.util
 import json
 import marshal
 import os
@@ -96,7 +95,7 @@ def _load(name: str = DEFAULT) -> tiktoken.Encoding:
 
 
 def _read_ranks(name: str, sha256: str) -> dict[bytes, int]:
-    data = gzip.decompress((importlib.resources.files(_RANKS_PACKAGE) / "data" / f"{name}.tiktoken.gz").read_bytes())
+    data = gzip.decompress(_ranks_file(name).read_bytes())
     if hashlib.sha256(data).hexdigest() != sha256:
         raise RuntimeError(f"{_RANKS_PACKAGE}'s {name} ranks are not OpenAI's (SHA-256 differs): reinstall it")
     ranks: dict[bytes, int] = {}
@@ -107,13 +106,25 @@ def _read_ranks(name: str, sha256: str) -> dict[bytes, int]:
     return ranks
 
 
+def _ranks_file(name: str) -> Path:
+    """The package's gzipped ranks, found without importing the package (nor importlib.metadata: ~10 ms of a
+    server's start)."""
+    spec = importlib.util.find_spec(_RANKS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{_RANKS_PACKAGE} is not installed: simctl needs its ranks (pip install {_RANKS_PACKAGE})")
+    return Path(spec.submodule_search_locations[0]) / "data" / f"{name}.tiktoken.gz"
+
+
 def _cache_path(name: str = DEFAULT) -> Path:
+    """Named after the ranks file's size and time, so another install of the package (another version) is
+    another cache file."""
     try:
-        version = importlib.metadata.version(_RANKS_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        version = "unknown"
+        st = _ranks_file(name).stat()
+        stamp = f"{st.st_size}-{st.st_mtime_ns}"
+    except (OSError, RuntimeError):
+        stamp = "unknown"
     base = Path(os.environ.get("SIMCTL_CACHE_DIR") or Path.home() / ".cache" / "simctl")
-    return base / f"{name}-{_RANKS_PACKAGE}-{version}-{tiktoken.__version__}.marshal"
+    return base / f"{name}-{_RANKS_PACKAGE}-{stamp}-{tiktoken.__version__}.marshal"
 
 
 def encode(text: str, name: str = DEFAULT) -> list[int]:

@@ -16,9 +16,9 @@ import json
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ..api.routes import UpstreamKey
@@ -28,6 +28,9 @@ from ..cassettes.redact import SECRET_QUERY, SECRET_SUBPROTOCOL, find_secrets, w
 from ..cassettes.websocket import NO_CLOSE_FRAME, Close, sendable
 from ..record.record_new import Recording
 from ..record.ws_capture import WsCapture, WsMessage, make_ws_interaction
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 log = logging.getLogger("simctl.record")
 PASSED_HEADERS = ("openai-beta",)
@@ -59,6 +62,9 @@ class ForwardedSession:
             headers["authorization"] = f"Bearer {key}"
         offered = [p for p in self.upgrade.subprotocols if not SECRET_SUBPROTOCOL.match(p)]
         url = upstream_url(self.upstream, self.upgrade.path, dict(self.upgrade.query))
+        # The client (and its SOCKS proxy support) is loaded with the first forwarded session, not at every start.
+        from websockets.asyncio.client import connect
+
         try:
             up = await connect(url, additional_headers=headers, subprotocols=offered or None,  # type: ignore[arg-type]
                                max_size=None, open_timeout=10)
