@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import signal
@@ -15,8 +16,6 @@ from typing import TYPE_CHECKING
 import click
 import numpy as np
 import uvicorn
-from rich.console import Console
-from rich.table import Table
 
 from simulator.config import DEFAULT_MAX_BODY, MEMORY, ServerConfig, check_url, safe_url
 from simulator.errors import ConfigError, StoreUnavailable
@@ -28,10 +27,19 @@ from . import banner, knobs
 from .main import collector_off
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from simulator.serve.server import Server
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_VERDICT, EXIT_UNMATCHED = 0, 1, 2, 3, 4
-err = Console(stderr=True)
+
+
+@functools.cache
+def err() -> Console:
+    """stderr through rich, for the run summary and the notes on shared state (rich loads ~20 ms: not at start)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 class _Server(uvicorn.Server):
@@ -142,7 +150,7 @@ def replay(host: str, port: int, scenarios: tuple[str, ...], seed: int | None, a
                        err=True)
         _banner(config, workers)
         if not quiet:
-            banner.show(err, config, server)
+            banner.show(config, server)
     if workers > 1:
         _serve_workers(config, workers, log_level, grace)
         return
@@ -224,15 +232,15 @@ def _check_state(url: str) -> None:
 
 def _banner(config: ServerConfig, workers: int) -> None:
     if config.state != MEMORY:
-        err.print(f"simctl replay: state in {safe_url(config.state)}, shared by every worker and replica: uploaded "
+        err().print(f"simctl replay: state in {safe_url(config.state)}, shared by every worker and replica: uploaded "
                   "files, stored responses, rate-limit buckets, cassette play order, the record-new journal and "
                   "the run counters. Per process: /stats, the resilience verdict and the summary's latency figures; "
                   "/metrics is per replica (scrape each).", highlight=False, markup=False)
         if config.mode == "record-new" and config.cassettes:
-            err.print(f"simctl replay: record-new journals to Redis; fold it into {config.cassettes[0]} with "
+            err().print(f"simctl replay: record-new journals to Redis; fold it into {config.cassettes[0]} with "
                       f"`simctl cassette compact {config.cassettes[0]} --state URL`.", highlight=False, markup=False)
     elif workers > 1:
-        err.print(f"simctl replay: {workers} workers with in-memory state. Per worker: {', '.join(PER_WORKER)} "
+        err().print(f"simctl replay: {workers} workers with in-memory state. Per worker: {', '.join(PER_WORKER)} "
                   "(a client may see a file or response on one connection and not the next; a rate limit "
                   f"lets through up to {workers}x its figure). Shared: /metrics (summed) and the record-new "
                   "journal. Use --state redis://... to share everything.", highlight=False, markup=False)
@@ -274,6 +282,8 @@ def _match(ignore: tuple[str, ...], on: tuple[str, ...], normalize: tuple[str, .
 
 
 def _summary(server: object, report: dict) -> None:
+    from rich.table import Table
+
     stats = server.ctx.state.stats  # type: ignore[attr-defined]
     table = Table("route", "requests", "by status", "tokens out", "latency p50/p99", title="simctl replay: run summary")
     for route, n in sorted(stats.by_route.items()):
@@ -281,24 +291,24 @@ def _summary(server: object, report: dict) -> None:
         p50, p99 = (float(np.percentile(times, q)) * 1000 for q in (50, 99))
         statuses = " ".join(f"{st}:{c}" for (r, st), c in sorted(stats.by_route_status.items()) if r == route)
         table.add_row(route, str(n), statuses, str(stats.tokens_by_route.get(route, 0)), f"{p50:.0f}/{p99:.0f} ms")
-    err.print(table)
+    err().print(table)
     ttfts = [r[2] for r in stats.recent if r[2] is not None]
     if ttfts:
-        err.print(f"time to first token: p50 {np.percentile(ttfts, 50) * 1000:.0f} ms, "
+        err().print(f"time to first token: p50 {np.percentile(ttfts, 50) * 1000:.0f} ms, "
                   f"p99 {np.percentile(ttfts, 99) * 1000:.0f} ms")
     if stats.faults:
-        err.print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
+        err().print("faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(stats.faults.items())))
     shared = server.shared_counters  # type: ignore[attr-defined]
     if shared is not None:
-        err.print(f"all replicas (shared state): {shared.get('requests', 0)} requests, "
+        err().print(f"all replicas (shared state): {shared.get('requests', 0)} requests, "
                   f"{shared.get('tokens', 0)} tokens out so far", highlight=False)
     source = server.source  # type: ignore[attr-defined]
     if source is not None:
-        err.print(f"cassettes: {source.hits} hits, {len(source.misses)} misses")
+        err().print(f"cassettes: {source.hits} hits, {len(source.misses)} misses")
         for miss in source.misses[:20]:
-            err.print(f"  - miss: {miss.message()}", markup=False)
+            err().print(f"  - miss: {miss.message()}", markup=False)
     if report["requests"]:
         verdict = "[green]passed[/green]" if report["passed"] else "[red]failed[/red]"
-        err.print(f"resilience verdict: {verdict} ({report['clients']} clients, {report['requests']} requests)")
+        err().print(f"resilience verdict: {verdict} ({report['clients']} clients, {report['requests']} requests)")
         for f in report["findings"]:
-            err.print(f"  - {f['kind']} x{f['count']}: {f['what']}; e.g. {f['examples'][0]}", markup=False)
+            err().print(f"  - {f['kind']} x{f['count']}: {f['what']}; e.g. {f['examples'][0]}", markup=False)
