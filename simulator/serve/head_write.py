@@ -12,6 +12,7 @@ header from a scenario, a paused or gone client, another server) goes through
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
@@ -52,17 +53,40 @@ def writable(receive: Any, status: int) -> Any:
 
 def head_text(headers: dict[str, str]) -> bytes | None:
     """The header lines as uvicorn's `send` would write them, or None when its own path must see them (a
-    `connection` or framing header it acts on, a name or value it refuses)."""
-    if any(k in headers for k in _FRAMING):
+    `connection` or framing header it acts on, a name or value it refuses, a character beyond latin-1)."""
+    if "connection" in headers or "transfer-encoding" in headers:  # _FRAMING
         return None
-    try:
-        names = "".join(headers).encode("latin-1")
-        values = "".join(headers.values()).encode("latin-1")
+    names = "".join(headers)
+    lower = _NAMES.get(names)
+    if lower is None:  # names never seen together: checked once (answers of one route have the same few sets)
+        if len(_NAMES) >= 256:
+            _NAMES.clear()
+        lower = _NAMES[names] = _names_state(names)
+    if lower == "bad" or _BAD_VALUE_TEXT is None or _BAD_VALUE_TEXT.search("".join(headers.values())):
+        return None  # uvicorn refuses these: its own error path stays the one that answers
+    try:  # ": ".join of each (name, value) pair: the lines built in C, when the names are lower case already
+        if lower == "lower":
+            return ("\r\n".join(map(": ".join, headers.items())) + "\r\n").encode("latin-1")
+        return "".join([f"{k.lower()}: {v}\r\n" for k, v in headers.items()]).encode("latin-1")
     except UnicodeEncodeError:
         return None
-    if _BAD_NAME is None or _BAD_VALUE is None or _BAD_NAME.search(names) or _BAD_VALUE.search(values):
-        return None  # uvicorn refuses these: its own error path stays the one that answers
-    return "".join([f"{k.lower()}: {v}\r\n" for k, v in headers.items()]).encode("latin-1")
+
+
+def _names_state(names: str) -> str:
+    """"bad" (not latin-1, or a name uvicorn refuses), "lower" (all lower case) or "mixed"."""
+    try:
+        encoded = names.encode("latin-1")
+    except UnicodeEncodeError:
+        return "bad"
+    if _BAD_NAME is None or _BAD_NAME.search(encoded):
+        return "bad"
+    return "lower" if names == names.lower() else "mixed"
+
+
+# head_text's verdict on a set of header names, by the names joined: the names check runs once per set.
+_NAMES: dict[str, str] = {}
+# uvicorn's value check as a text pattern (the same characters): a value beyond latin-1 fails the encode instead.
+_BAD_VALUE_TEXT = re.compile(_BAD_VALUE.pattern.decode("latin-1")) if _BAD_VALUE is not None else None
 
 
 def write(cycle: Any, status: int, text: bytes, body: bytes) -> None:

@@ -122,6 +122,27 @@ def test_the_head_written_at_once_is_what_uvicorn_writes(running: Any, monkeypat
     assert _volatile(ours) == _volatile(theirs)
 
 
+
+def test_mixed_case_and_latin_1_headers_are_written_as_uvicorn_writes_them(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule's own headers (names in any case, a latin-1 value) through head_write's lines: what `send` writes."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text('extends: default\nrules: [{when: {header: {x-team: a}}, reply: {text: hi, '
+                        'headers: {X-Team-Reply: "caf\u00e9", x-plain: "1"}}}]\n', encoding="utf-8")
+    body = json.dumps(CHAT).encode()
+    one = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-team: a\r\ncontent-type: application/json\r\n"
+           b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+    written: list[bool] = []
+    whole = head_write.whole
+    monkeypatch.setattr(head_write, "whole", lambda *a: written.append(whole(*a)) or written[-1])
+    with serve(ServerConfig(scenarios=(str(scenario),))) as r:
+        ours = _exchange(r.url, one)
+        monkeypatch.setattr(head_write, "whole", lambda *a: False)
+        theirs = _exchange(r.url, one)
+    assert written == [True] and "x-team-reply: café\r\n".encode("latin-1") in ours
+    assert _volatile(ours) == _volatile(theirs)
+
+
 def test_metrics_of_whole_answers_are_exact_at_every_scrape(running: Any) -> None:
     """Whole answers' figures reach the registry in bulk (serve/metrics.py); a scrape flushes them first."""
     def count() -> float:
