@@ -43,7 +43,9 @@ _QUOTE_WORDS = 12
 # (finish_reason "length", status "incomplete"). Any other prompt gets the scenario's length.
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
             "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100}
-_LIST_VERB = r"\b(?:list|name|enumerate|give(?: me)?|suggest|provide)\s+"
+# The lookahead first: every verb starts with one of these letters, and the engine skips any other position at once
+# (the same matches, a third of the time over a long prompt: trying each verb at every position was ~60 ns a character).
+_LIST_VERB = r"(?=[lnegsp])\b(?:list|name|enumerate|give(?: me)?|suggest|provide)\s+"
 _LIST_OF_N = re.compile(_LIST_VERB + r"(?:the\s+|me\s+)?(?:top\s+)?(\d{1,3}|" + "|".join(_NUMBERS) + r")\b",
                         re.IGNORECASE)
 _LIST_OF_ALL = re.compile(_LIST_VERB + r"(?:all|every|each)\b", re.IGNORECASE)

@@ -44,7 +44,7 @@ def test_pieces_are_the_tokens_decoded_one_by_one(text: str, name: str) -> None:
 
 WORDS = ["how", "to", "do i", "can i", "make", "build", "a", "pipe", "bomb", "kill myself", "commit suicide",
          "synthesizing", "fentanyl", "meth", "sarin", "HOW", "MAKE", "Bomb", ".", "?", "the", "of", "cook meth",
-         "steal", "you", "kill", "them"]
+         "steal", "you", "kill", "them", "ſynthesizing", "\u212aill myself", "hoW", "ıf", "x-how", "_make", "2bomb"]
 
 
 CTX = Context(scenario=scenarios.load())
@@ -58,6 +58,15 @@ def test_refusal_is_what_the_moderation_policy_flags(words: list[str], own_rules
     policy = CTX.scenario.moderation = moderation.parse({"flag": rules, "builtin": builtin})
     prompt = " ".join(words)
     assert refusals.refuses(CTX, prompt) == bool(refusals.REFUSED & moderation.flagged(policy, prompt))
+
+
+def test_the_built_in_refusal_pattern_looks_only_where_a_rule_can_start() -> None:
+    """Every built-in rule starts `\\b` and a word from a known few letters: the combined pattern's lookahead for
+    them; a rule of any other shape (the test above checks the answers either way) leaves the lookahead out."""
+    assert refusals._BUILTIN.pattern.startswith("(?=(?i:[abchmpsw]))")
+    assert refusals.first_letters(r"(?i)\b(make|build)\s+x|\bsuicid\w*") == {"m", "b", "s"}
+    for shape in (r"\b(ab|cd)?x", r"\bk?x", r"kill", r"\b(?:a|b)", r"\b[ab]x", r"\b(a|)x"):
+        assert refusals.first_letters(shape) is None
 
 
 def test_a_requests_context_is_the_servers_but_for_its_directive() -> None:
