@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -48,9 +49,31 @@ class ResponsePlan:
         return self.chunks is not None
 
 
+def encoder(*, ensure_ascii: bool, separators: tuple[str, str]) -> Callable[[Any], str]:
+    """json.JSONEncoder(ensure_ascii=..., separators=...).encode, the same text, without the set-up it does on every
+    call: JSONEncoder.encode builds json's C encoder (c_make_encoder) anew each time (half the cost of encoding a
+    short list); this builds it once. Without a circular-reference check: what is encoded here is a tree (a parsed
+    body, a planned answer). The plain encode where the C encoder is missing or takes other arguments."""
+    plain = json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators)
+    item, key = separators
+    text = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+    try:
+        made: Any = json.encoder.c_make_encoder(None, plain.default, text, None, key, item, False, False, True)  # type: ignore[attr-defined]
+        probe = [{"a": "é\n\u2028", "b": [1.5, 1e-05, 10**20]}, None, True, "x"]
+        if "".join(made(probe, 0)) != plain.encode(probe):
+            return plain.encode
+    except (AttributeError, TypeError):  # no C encoder (another Python), or another signature
+        return plain.encode
+
+    def encode(obj: Any) -> str:
+        return "".join(made(obj, 0))
+
+    return encode
+
+
 # Compact separators and real UTF-8, as OpenAI writes its bodies. One encoder for every call:
 # json.dumps with options builds a new one each time.
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = encoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def dumps(obj: Any) -> bytes:

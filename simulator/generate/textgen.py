@@ -99,7 +99,7 @@ def _composed(seed: int, prompt: str, target_tokens: int) -> tuple[str, ...]:
 
 
 def _compose(rng: np.random.Generator | Pcg64, prompt: str, target_tokens: int) -> list[str]:
-    words = prompt.split()
+    words = prompt.split(maxsplit=_QUOTE_WORDS)  # the words quoted, and a 13th item only when there are more
     pieces = list(_sentence_pieces(_OPENERS[int(rng.integers(len(_OPENERS)))]))
     if words:
         quoted = " ".join(words[:_QUOTE_WORDS]) + ("..." if len(words) > _QUOTE_WORDS else "")

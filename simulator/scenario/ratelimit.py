@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import APIError
+from ..plan import encoder
 from .faults import format_duration
 
 
@@ -120,15 +121,16 @@ def estimate_tokens(body: Any, default_reply: int) -> int:
     """What OpenAI charges against TPM up front: the prompt's size plus the most it may generate."""
     if not isinstance(body, Mapping):
         return 1
-    import json
-
     said = body.get("messages") or body.get("input") or body.get("prompt") or body.get("contents")  # Gemini's last
-    prompt = len(json.dumps(said or "")) // 4
+    prompt = len(_dumps(said or "")) // 4
     most = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
     config = body.get("generationConfig") or body.get("generation_config")
     if most is None and isinstance(config, Mapping):
         most = config.get("maxOutputTokens") or config.get("max_output_tokens")
     return max(1, prompt + (most if isinstance(most, int) else default_reply))
+
+
+_dumps = encoder(ensure_ascii=True, separators=(", ", ": "))  # json.dumps's own text, built once
 
 
 def parse_limits(spec: Any) -> Limits:
