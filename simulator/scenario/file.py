@@ -186,7 +186,10 @@ def _mapping(text: str, source: str) -> tuple[dict[str, Any], Where]:
         yamlguard.check(text, source)
         # Parsed once, by libyaml (as the guard just did), and built from the nodes the line map reads: parsing
         # twice in Python took ~20 ms of every start.
-        root = yaml.compose(text, Loader=yamlguard.LOADER)
+        try:
+            root = yaml.compose(text, Loader=yamlguard.LOADER)
+        except yaml.YAMLError:  # said in the Python loader's words, which name the alias or anchor
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.SafeLoader("").construct_document(root) if root is not None else None
     except yaml.YAMLError as e:
         raise yamlguard.invalid(e, source) from None
