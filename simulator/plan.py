@@ -49,6 +49,14 @@ class ResponsePlan:
         return self.chunks is not None
 
 
+def retimed(plan: ResponsePlan, latency_s: float, chunks: tuple[Chunk, ...] | None) -> ResponsePlan:
+    """dataclasses.replace(plan, latency_s=..., chunks=...), field by field: the timing model retimes nearly every
+    answer, and replace, which looks each field up by name, cost ~2.5 us of it (this ~0.8 us)."""
+    p = plan
+    return ResponsePlan(p.status, p.headers, p.body, chunks, latency_s, p.media_type, p.model, p.prompt_tokens,
+                        p.completion_tokens, p.hold_s, p.abort, p.bytes_per_second, p.fault)
+
+
 def encoder(*, ensure_ascii: bool, separators: tuple[str, str]) -> Callable[[Any], str]:
     """json.JSONEncoder(ensure_ascii=..., separators=...).encode, the same text, without the set-up it does on every
     call: JSONEncoder.encode builds json's C encoder (c_make_encoder) anew each time (half the cost of encoding a

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..plan import Chunk, ResponsePlan
+from ..plan import Chunk, ResponsePlan, retimed
 from . import distributions
 from .distributions import ZERO, Distribution
 
@@ -64,7 +63,7 @@ class TimingModel:
                 total = self.latency.one(rng)
             else:
                 total = self.ttft.one(rng) + prefill + self.itl.total(rng, plan.completion_tokens)
-            return dataclasses.replace(plan, latency_s=plan.latency_s + total) if total else plan
+            return retimed(plan, plan.latency_s + total, None) if total else plan
         if not plan.chunks:
             return plan
         # Events before the first token (a Responses stream's `response.created`...) go out at once;
@@ -80,8 +79,8 @@ class TimingModel:
             gaps = iter(self.itl.sample(rng, tokens).tolist()) if tokens else iter(())
             delays = [next(gaps) if m and n > first_token else 0.0 for n, m in enumerate(marks)]
         delays[first_token] = self.ttft.one(rng) + prefill
-        return dataclasses.replace(plan, chunks=tuple(map(tuple.__new__, repeat(Chunk),
-                                                          zip(datas, delays, marks, strict=True))))
+        return retimed(plan, plan.latency_s, tuple(map(tuple.__new__, repeat(Chunk), zip(datas, delays, marks,
+                                                                                      strict=True))))
 
 
 def parse_timing(spec: Any) -> dict[str, Any]:

@@ -253,8 +253,10 @@ class Memo:
 
 def memo_key(endpoint: Any, request: Any) -> Any:
     """What a pure route's answer depends on besides the body: the route, and for a path with parameters or
-    a query, the path and query (Gemini's and Bedrock's model, Azure's deployment and api-version)."""
+    a query, the path and query (Gemini's and Bedrock's model, Azure's deployment and api-version). The route by
+    its id: the server's endpoints live as long as it does, and hashing a frozen Endpoint hashes each of its
+    fields, which a new body's key did five times (a key's tuple is hashed again at every dict look-up)."""
     scope = request.scope
     if "{" not in endpoint.path and not scope["query_string"]:
-        return endpoint
-    return endpoint, scope["path"], scope["query_string"]
+        return id(endpoint)
+    return id(endpoint), scope["path"], scope["query_string"]

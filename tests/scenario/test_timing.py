@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import statistics
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from conftest import running_server
 
 from simulator.config import ServerConfig
-from simulator.plan import Chunk, ResponsePlan
+from simulator.plan import Chunk, ResponsePlan, retimed
 from simulator.scenario import distributions
 from simulator.scenario.timing import TimingModel, parse_timing
 
@@ -146,3 +147,14 @@ async def _one_ttft(client: httpx.AsyncClient, url: str) -> float:
         async for _ in r.aiter_raw():
             return time.perf_counter() - t0
     return float("nan")
+
+
+def test_retimed_is_replace_of_the_timing_fields() -> None:
+    """retimed builds the plan field by field: every field of a plan (none at its default) is carried over."""
+    plan = ResponsePlan(201, {"x": "1"}, b"b", (Chunk(b"c", 0.5),), 0.25, "text/plain", "m", 3, 4, 0.5, "cut", 9.0,
+                        "error")
+    assert {f.name for f in dataclasses.fields(plan)
+            if getattr(plan, f.name) == getattr(ResponsePlan(), f.name)} == set()
+    chunks = (Chunk(b"d", 1.0),)
+    assert retimed(plan, 2.0, chunks) == dataclasses.replace(plan, latency_s=2.0, chunks=chunks)
+    assert retimed(plan, 2.0, None) == dataclasses.replace(plan, latency_s=2.0, chunks=None)

@@ -90,7 +90,8 @@ def _repeat(running: Any, path: str, body: dict[str, Any], headers: dict[str, st
 
 def _memoised(running: Any, path: str) -> bool:
     """A trusted template is kept for this path: the third answer on came from it, not from the planner."""
-    return any(isinstance(t, Template) and (k[0][1] if isinstance(k[0], tuple) else k[0].path) == path
+    routes = {id(e): e.path for e in running.server.endpoints}  # memo keys name a route by its id (memo_key)
+    return any(isinstance(t, Template) and (k[0][1] if isinstance(k[0], tuple) else routes[k[0]]) == path
                for k, t in running.server.memo.entries.items())
 
 
