@@ -8,6 +8,7 @@ sends it and does the accounting when it ends.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,10 +107,11 @@ class Bookkeeping:
         if attempt is not None and self.is_api(route):
             self.verdict.record(attempt)
         self.store.count(route, plan.status, plan.completion_tokens, plan.fault)
-        logs.request_done(request_id=request_id, method=method, path=path, route=route, model=plan.model,
-                          status=plan.status, duration_ms=round(seconds * 1000, 1),
-                          prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
-                          fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
+        if logs.access.isEnabledFor(logging.INFO):  # the line's fields made only for a log that writes them
+            logs.request_done(request_id=request_id, method=method, path=path, route=route, model=plan.model,
+                              status=plan.status, duration_ms=round(seconds * 1000, 1),
+                              prompt_tokens=plan.prompt_tokens, completion_tokens=plan.completion_tokens,
+                              fault=plan.fault, completed=completed, client=attempt.client if attempt else None)
 
 
 def answer_headers(plan: ResponsePlan, provider: Provider | None, request_id: str) -> dict[str, str]:

@@ -168,7 +168,8 @@ class WireHeaders:
               body: Any, model: str | None, client: str, tokens: int | None = None) -> Taken | None:
         """`tokens`: the request's estimate_tokens, when the caller has it already. Returns what the countdown
         took and the headers it gave (None: no countdown)."""
-        asked = request_headers.get("openai-project", "")
+        # `in` first: a Mapping's get of an absent key raises and catches KeyError inside (Starlette's Headers).
+        asked = request_headers["openai-project"] if "openai-project" in request_headers else ""
         # The project a request names is the one it is billed to, and the one the answer names.
         project = asked if asked.startswith("proj_") and asked[5:].isalnum() and len(asked) < 64 else scenario.project
         if model is None and isinstance(body, Mapping) and isinstance(body.get("model"), str):
