@@ -45,6 +45,7 @@ _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "e
             "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50, "hundred": 100}
 # The lookahead first: every verb starts with one of these letters, and the engine skips any other position at once
 # (the same matches, a third of the time over a long prompt: trying each verb at every position was ~60 ns a character).
+_VERBS = ("list", "name", "enumerate", "give", "suggest", "provide")  # _LIST_VERB's words: one starts every match
 _LIST_VERB = r"(?=[lnegsp])\b(?:list|name|enumerate|give(?: me)?|suggest|provide)\s+"
 _LIST_OF_N = re.compile(_LIST_VERB + r"(?:the\s+|me\s+)?(?:top\s+)?(\d{1,3}|" + "|".join(_NUMBERS) + r")\b",
                         re.IGNORECASE)
@@ -66,6 +67,10 @@ class Generated:
 def wanted_tokens(prompt: str, target_tokens: int) -> int:
     """How long the prose reply to `prompt` is: the scenario's length, or a list's when the prompt asks for a list of
     N things (N lines) or of all of them (ALL_ITEMS lines), whichever is longer."""
+    if prompt.isascii():  # in ASCII text any case of a verb is its lower case: `in` rules most prompts out in C
+        low = prompt.lower()
+        if not any(verb in low for verb in _VERBS):
+            return target_tokens
     counted = _LIST_OF_N.search(prompt)
     if counted is not None:
         word = counted.group(1).lower()

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.api.context import Context
-from simulator.generate import tokens
+from simulator.generate import textgen, tokens
 from simulator.generate.directive import Directive
 from simulator.providers.openai import refusals
 from simulator.scenario import file as scenarios
@@ -63,10 +63,11 @@ def test_refusal_is_what_the_moderation_policy_flags(words: list[str], own_rules
 def test_the_built_in_refusal_pattern_looks_only_where_a_rule_can_start() -> None:
     """Every built-in rule starts `\\b` and a word from a known few letters: the combined pattern's lookahead for
     them; a rule of any other shape (the test above checks the answers either way) leaves the lookahead out."""
-    assert refusals._BUILTIN.pattern.startswith("(?=(?i:[abchmpsw]))")
-    assert refusals.first_letters(r"(?i)\b(make|build)\s+x|\bsuicid\w*") == {"m", "b", "s"}
+    assert refusals._BUILTIN.pattern.startswith("(?=(?i:[abchmpsw]))") and "how" in refusals._LEADS
+    assert refusals.leads(r"(?i)\b(make|Build)\s+x|\bsuicid\w*|\bkill(ing)?|\ban?\b") == {"make", "build", "suicid",
+                                                                                         "kill", "a"}
     for shape in (r"\b(ab|cd)?x", r"\bk?x", r"kill", r"\b(?:a|b)", r"\b[ab]x", r"\b(a|)x"):
-        assert refusals.first_letters(shape) is None
+        assert refusals.leads(shape) is None
 
 
 def test_a_requests_context_is_the_servers_but_for_its_directive() -> None:
@@ -77,3 +78,18 @@ def test_a_requests_context_is_the_servers_but_for_its_directive() -> None:
     assert type(mine) is Context and mine.directive is told
     assert all(getattr(mine, name) is getattr(ctx, name) for name in Context.__slots__  # type: ignore[attr-defined]
                if name != "directive")
+
+
+LIST_WORDS = ["list", "LIST", "Name", "enumerate", "give me", "Suggest", "provide", "all", "every", "3", "ten", "top",
+              "the", "ſuggest", "lıst", "colours", ".", "\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LIST_WORDS), max_size=10))
+def test_a_lists_length_is_what_its_patterns_read(words: list[str]) -> None:
+    """wanted_tokens rules an ASCII prompt without a list verb out before its patterns: the same lengths."""
+    prompt = " ".join(words)
+    counted = textgen._LIST_OF_N.search(prompt)
+    items = (int(counted.group(1)) if counted.group(1).isdigit() else textgen._NUMBERS[counted.group(1).lower()]) \
+        if counted else textgen.ALL_ITEMS if textgen._LIST_OF_ALL.search(prompt) else 0
+    assert textgen.wanted_tokens(prompt, 40) == max(40, items * textgen.ITEM_TOKENS)

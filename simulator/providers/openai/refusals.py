@@ -29,7 +29,13 @@ def refuses(ctx: Context, prompt: str) -> bool:
         if (rule.input in ("any", "text") and REFUSED.intersection(rule.categories)
                 and (rule.score is None or rule.score >= 0.5) and rule.pattern.search(prompt)):
             return True
-    return policy.builtin and _BUILTIN.search(prompt) is not None
+    if not policy.builtin:
+        return False
+    if _LEADS and prompt.isascii():  # in ASCII text, any case of a word is its lower case: `in` reads it in C
+        low = prompt.lower()
+        if not any(w in low for w in _LEADS):
+            return False
+    return _BUILTIN.search(prompt) is not None
 
 
 def words(ctx: Context) -> str:
@@ -37,27 +43,36 @@ def words(ctx: Context) -> str:
     return ctx.directive.text() if ctx.directive.text is not None else WORDS
 
 
-def first_letters(pattern: str) -> set[str] | None:
-    """The letters a match of `pattern` can start with (any case), when each of its alternatives is `\\b` and then a
-    letter, or a group of words each starting with a letter (what the built-in rules are); None for any other shape."""
-    letters: set[str] = set()
+def leads(pattern: str) -> set[str] | None:
+    """The words (lower case) one of which a match of `pattern` starts with, in any case: the letters each of its
+    alternatives has first, when each is `\\b` and then a letter, or a group of words each starting with one (what
+    the built-in rules are); None for any other shape. A letter made optional (`?`, `*`, `{`) ends a word before it."""
+    found: set[str] = set()
     for alt in _alternatives(pattern.removeprefix("(?i)")):
         rest = alt.removeprefix("\\b")
         if rest == alt or not rest:
             return None
-        if rest[0].isascii() and rest[0].isalpha() and rest[1:2] not in ("?", "*", "{"):
-            letters.add(rest[0].lower())
-            continue
-        if not rest.startswith("(") or rest.startswith("(?"):
-            return None
-        inner = _group(rest)
-        if inner is None or rest[len(inner) + 2 : len(inner) + 3] in ("?", "*", "{"):  # an optional group
-            return None
-        for word in _alternatives(inner):
-            if not (word[:1].isascii() and word[:1].isalpha()) or word[1:2] in ("?", "*", "{"):
+        if rest.startswith("(") and not rest.startswith("(?"):
+            inner = _group(rest)
+            if inner is None or rest[len(inner) + 2 : len(inner) + 3] in ("?", "*", "{"):  # an optional group
                 return None
-            letters.add(word[0].lower())
-    return letters
+            words = _alternatives(inner)
+        else:
+            words = [rest]
+        for word in words:
+            lead = _lead(word)
+            if not lead:
+                return None
+            found.add(lead)
+    return found
+
+
+def _lead(word: str) -> str:
+    """The ASCII letters `word` (a pattern) starts with, lower case, up to the first one made optional."""
+    n = 0
+    while n < len(word) and word[n].isascii() and word[n].isalpha() and word[n + 1 : n + 2] not in ("?", "*", "{"):
+        n += 1
+    return word[:n].lower()
 
 
 def _alternatives(pattern: str) -> list[str]:
@@ -97,18 +112,20 @@ def _token_end(pattern: str, at: int) -> int:
     return at
 
 
-def _combined(patterns: list[str]) -> re.Pattern[str]:
-    """The patterns as one: alternatives match somewhere if and only if one of them does, so every new prompt is
-    read once instead of once per rule (each keeps its own flags). When every match must start with one of a few
-    letters, a lookahead for them goes first: the engine then passes over any other position at once instead of
-    trying each rule there (the same matches, a third of the time: ~100 ns a character of prompt before)."""
+def _combined(patterns: list[str]) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """The patterns as one, and the words a match must start with (none: no such words known). Alternatives match
+    somewhere if and only if one of them does, so every new prompt is read once instead of once per rule (each keeps
+    its own flags). When every match must start with one of a few letters, a lookahead for them goes first: the engine
+    then passes over any other position at once instead of trying each rule there (the same matches, a third of the
+    time: ~100 ns a character of prompt before)."""
     joined = "|".join(f"(?i:{p[4:]})" if p.startswith("(?i)") else f"(?:{p})" for p in patterns)
-    found = [first_letters(p) for p in patterns]
+    found = [leads(p) for p in patterns]
     if not patterns or any(f is None for f in found):
-        return re.compile(joined)
-    letters = "".join(sorted(set().union(*(f for f in found if f is not None))))
-    return re.compile(f"(?=(?i:[{letters}]))(?:{joined})")
+        return re.compile(joined), ()
+    words = sorted(set().union(*(f for f in found if f is not None)))
+    letters = "".join(sorted({w[0] for w in words}))
+    return re.compile(f"(?=(?i:[{letters}]))(?:{joined})"), tuple(words)
 
 
-# The built-in rules that flag a refused category.
-_BUILTIN = _combined([p for p, cats in moderation.BUILTIN if REFUSED.intersection(cats)])
+# The built-in rules that flag a refused category, and the words each of their matches starts with.
+_BUILTIN, _LEADS = _combined([p for p, cats in moderation.BUILTIN if REFUSED.intersection(cats)])
