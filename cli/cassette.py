@@ -93,7 +93,7 @@ def problems(path: str) -> list[str]:
     except ConfigError as e:
         return [str(e)]
     try:
-        data = yaml.safe_load(text)
+        data = yamlguard.safe_load(text)
     except yaml.YAMLError as e:
         return [str(yamlguard.invalid(e, path))]
     found = []

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from simulator import yamlguard
 from simulator.errors import ConfigError
 
 # A CI log is no terminal (rich would assume 80 columns and fold every file name): lines as long as they need.
@@ -24,7 +25,7 @@ def redaction(headers: tuple[str, ...], patterns: tuple[str, ...], config: str |
     h, p = list(headers), list(patterns)
     if config:
         try:
-            extra = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+            extra = yamlguard.safe_load(Path(config).read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise click.BadParameter(f"{config}: not a YAML file: {e}", param_hint="--redact-config") from None
         if not isinstance(extra, dict):

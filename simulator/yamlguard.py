@@ -8,7 +8,7 @@ what loading would build: the number of aliases, the expanded node count and the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -18,8 +18,33 @@ MAX_ALIASES = 100
 MAX_EXPANDED_NODES = 2_000_000  # what the document would hold once every alias is expanded
 MAX_DEPTH = 200  # deeper YAML is no hand-written scenario or recorded body; it would recurse deeply
 
+
+
+class _Strict:
+    """A safe loader whose scalars a tag cannot read (`!!int abc`, `!!float x`, `!!binary` that is not base64)
+    are a ConstructorError at their place, as every other YAML problem is, not a bare ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        except (ValueError, TypeError, OverflowError, AttributeError) as e:  # (a timestamp that is none: the last)
+            kind = node.tag.rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid {kind} ({e})", node.start_mark) from None
+
+
+class SafeLoader(_Strict, yaml.SafeLoader):
+    pass
+
+
 # libyaml's safe loader when PyYAML has it (the parse is the same, ~10x faster).
-LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_C_LOADER = getattr(yaml, "CSafeLoader", None)
+LOADER = SafeLoader if _C_LOADER is None else cast(type[yaml.SafeLoader], type("CSafeLoader", (_Strict, _C_LOADER), {}))
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load, strict about what a tag cannot read (see _Strict)."""
+    return yaml.load(text, Loader=LOADER)  # noqa: S506 - a safe loader
 
 
 def check(text: str, source: str) -> None:

@@ -47,3 +47,14 @@ def test_deep_nesting_in_a_cassette_is_refused_with_its_line() -> None:
         cassette_read.parse(_cassette_with_body("[" * 20_000 + "]" * 20_000), "c.yaml")
     # Deep but within libyaml's bound: a recorded body may nest, and it loads.
     assert len(cassette_read.parse(_cassette_with_body("[" * 500 + "]" * 500), "c.yaml").interactions) == 1
+
+
+@pytest.mark.parametrize("value", ["!!int abc", "!!float abc", "!!timestamp yesterday"])
+def test_a_scalar_its_tag_cannot_read_is_an_error_at_its_place(value: str) -> None:
+    # A bare ValueError (a traceback out of `simctl scenario validate`, `replay`, `cassette validate`) before.
+    with pytest.raises(ConfigError, match=r"s\.yaml:2:15: invalid YAML: .* is not a valid "):
+        scenario.parse(f"extends: default\nreply_tokens: {value}\n", "s.yaml")
+    with pytest.raises(ConfigError, match=r"c\.yaml:3:21: invalid YAML: .* is not a valid "):
+        cassette_read.parse("version: 1\ninteractions:\n- request: {method: " + value + ", path: /v1/x}\n"
+                            "  response: {status: 200, body: {}}\n", "c.yaml")
+    assert yamlguard.safe_load("a: !!int 12\nb: !!float 1.5\n") == {"a": 12, "b": 1.5}  # a tag that reads stays

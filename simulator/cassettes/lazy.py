@@ -46,7 +46,7 @@ _KEY = re.compile(rb"\n  response:\r?\n(?:    (?!body:|chunks:)[^\n]*\n)*?    (b
 # The line after a block: not blank, not a comment, not indented 5 or more, not a `    - ` item of the block.
 _END = re.compile(rb"\n(?! {5}| {4}- | *#| *\r?\n| *\Z)")
 _checks: list[tuple[Cassette, threading.Thread]] = []
-_Composer: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Composer = yamlguard.LOADER
 
 
 def load(raw: bytes, text: str, source: str, entry: Any = None) -> Cassette:

@@ -21,7 +21,7 @@ from .model import VERSION, Body, Cassette, Interaction, LazyResponse, Request, 
 
 # Migrations from older versions: {from_version: fn(data) -> data of from_version + 1}.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Loader = yamlguard.LOADER  # safe, and strict about what a tag cannot read
 
 
 def parse(text: str, source: str = "<memory>") -> Cassette:

@@ -37,7 +37,7 @@ __all__ = ["Exchange", "Exchanges", "Headers", "is_vcr", "load", "loads"]
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # as simulator.cassettes.load: on disk, and once a .gz file is inflated
 
-_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base = yamlguard.LOADER
 
 
 class _Loader(_Base):  # type: ignore[misc, valid-type]

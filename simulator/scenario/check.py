@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .. import yamlguard
 from ..errors import ConfigError
 from . import file as scenario
 from .parts import Where
@@ -35,7 +36,7 @@ def problems(path: str) -> list[str]:
         if "invalid YAML" in str(e) or "aliases" in str(e) or "no such" in str(e):
             return [str(e)]
         text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
-    data = yaml.safe_load(text)
+    data = yamlguard.safe_load(text)
     where = Where(str(path), yaml.compose(text, Loader=yaml.SafeLoader))
     found = []
     errors = jsonschema.Draft202012Validator(schema()).iter_errors(data)

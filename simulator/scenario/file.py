@@ -190,7 +190,7 @@ def _mapping(text: str, source: str) -> tuple[dict[str, Any], Where]:
             root = yaml.compose(text, Loader=yamlguard.LOADER)
         except yaml.YAMLError:  # said in the Python loader's words, which name the alias or anchor
             root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.SafeLoader("").construct_document(root) if root is not None else None
+        data = yamlguard.SafeLoader("").construct_document(root) if root is not None else None
     except yaml.YAMLError as e:
         raise yamlguard.invalid(e, source) from None
     w = Where(source, root)
