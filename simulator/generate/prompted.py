@@ -31,7 +31,8 @@ _CALL_FORMAT = re.compile(r"""\{\s*"name"\s*:\s*"[^"]*"\s*,\s*"(?:arguments|para
 
 def reply(texts: list[str], prompt: str, rng: np.random.Generator) -> str | None:
     """The reply the conversation's own tool protocol asks for, or None when it has none."""
-    if any(_REACT_ACTION.search(t) and _OBSERVATION.search(t) for t in texts):
+    # The literal first: a line-start pattern is tried at every position of the text, `in` finds it in C.
+    if any("Action Input:" in t and _REACT_ACTION.search(t) and _OBSERVATION.search(t) for t in texts):
         return _react(texts, prompt, rng)
     if any(_CALL_FORMAT.search(t) for t in texts):
         return json_call(texts, prompt, rng) or None  # "": the call was made, the model answers in prose
