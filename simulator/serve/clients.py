@@ -28,7 +28,8 @@ class ClientIds:
                         self.fingerprints.clear()
                     found = self.fingerprints[key] = "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
                 return found
-        return "ip:" + (request.client.host if request.client else "?")
+        client = request.scope.get("client")  # what request.client makes an Address of, each time it is asked
+        return "ip:" + (client[0] if client else "?")
 
 
 async def watch_files(paths: Callable[[], Sequence[str]], changed: Callable[[], None], every_s: float = 0.5) -> None:
