@@ -219,7 +219,9 @@ def count_messages(messages: list[dict[str, Any]], name: str = DEFAULT, *, reaso
         total += MESSAGE_FRAME + count(str(m.get("role") or ""), name) + count(content_text(m.get("content")), name)
         if m.get("name"):
             total += NAME_EXTRA + count(str(m["name"]), name)
-        total += _calls(m.get("tool_calls") or [], name)
+        calls = m.get("tool_calls")
+        if calls:  # none counts 0: _calls only for a message that has some (most have none)
+            total += _calls(calls, name)
         if isinstance(m.get("function_call"), dict):  # the deprecated function calling
             total += _calls([{"function": m["function_call"]}], name)
     return total
