@@ -332,7 +332,7 @@ async def pinned_client(port: int, streams: int, body: dict, ramp: float = 0.0) 
 
 def measure_recording(tmp: Path, samples: int) -> dict:
     """Time to first token through `simctl record` and through plain `mitmdump` (the same proxy, reverse mode,
-    streaming, no addon) versus straight to the same upstream, in alternating rounds."""
+    streaming, no addon) versus straight to the same upstream, one sample of each in turn, in two rounds."""
     body = dict(CHAT, stream=True)
     up = free_port()
     out: dict = {}
@@ -344,9 +344,11 @@ def measure_recording(tmp: Path, samples: int) -> dict:
                  "127.0.0.1", "--listen-port", str(mitm), "--set", "stream_large_bodies=1", "--quiet"]
         with server(cmd, rec), server(plain, mitm):
             ttfts: dict[str, list[float]] = {}
+            # One sample of each in turn: a slow minute of the machine touches all three alike (in blocks of twenty
+            # per path, one such minute moved the figure by a millisecond).
             for rounds in ("", "-again"):
-                for name, port in (("direct", up), ("mitmdump", mitm), ("recorder", rec)):
-                    for _ in range(samples // 2):
+                for _ in range(samples // 2):
+                    for name, port in (("direct", up), ("mitmdump", mitm), ("recorder", rec)):
                         ttfts.setdefault(name + rounds, []).extend(run_client(pinned_client(port, 1, body)).ttfts)
             for name, values in ttfts.items():
                 out[name] = {"ttft_p50_ms": float(np.percentile(values, 50) * 1000),
