@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import importlib
-from collections.abc import Iterator
 
 import click
 
-from simulator import __version__
+from simulator import __version__, collector
 
 # Each command's module is imported when that command runs: `simctl replay` should not pay for the
 # cassette tools' jsonschema and rich syntax highlighting, nor the recorder's mitmproxy.
@@ -25,16 +22,7 @@ COMMANDS = {
 }
 
 
-@contextlib.contextmanager
-def collector_off() -> Iterator[None]:
-    """The cyclic garbage collector off for a while (as it was after)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+collector_off = collector.paused
 
 
 class LazyGroup(click.Group):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -147,6 +149,23 @@ def async_client(base_url: str) -> openai.AsyncOpenAI:
 def http(base_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base_url, timeout=30) as c:
         yield c
+
+
+def answers_on_one_connection(url: str, request: bytes, n: int) -> list[bytes]:
+    """`n` answers to the same raw request (each with a content-length), one after another on one connection,
+    as they came off the socket."""
+    host, port = url.removeprefix("http://").split(":")
+    out = []
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        reader = s.makefile("rb")
+        for _ in range(n):
+            s.sendall(request)
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                head += reader.readline()
+            length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            out.append(head + reader.read(length))
+    return out
 
 
 def run(coro):  # noqa: ANN001, ANN201 - tiny helper for async SDK tests without a plugin

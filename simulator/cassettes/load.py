@@ -10,11 +10,9 @@ in cassette_write, and all three are part of this module's interface.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 
+from .. import collector
 from ..errors import ConfigError
 from .model import (
     DROP_RESPONSE_HEADERS,
@@ -57,17 +55,7 @@ def load(path: str | Path, use_cache: bool = True, lazy: bool = False) -> Casset
         return _load(Path(path), use_cache, lazy)
 
 
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Loading builds objects by the hundred thousand and frees none: the collector would walk the
-    growing heap again and again for nothing (a third of a large load's time)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+collector_paused = collector.paused  # (source.py pauses it too)
 
 
 def _load(path: Path, use_cache: bool, lazy: bool = False) -> Cassette:

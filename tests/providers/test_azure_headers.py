@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import answers_on_one_connection
 
 from simulator import ids
 from simulator.config import ServerConfig
@@ -35,22 +35,10 @@ ROUTES = [
 
 
 def _answers(url: str, path: str, body: dict[str, Any], n: int) -> list[bytes]:
-    """`n` answers to the same request, one after another on one connection, as they came off the socket."""
-    host, port = url.removeprefix("http://").split(":")
     data = json.dumps(body).encode()
     request = (b"POST %s HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\napi-key: k\r\n"
                b"content-length: %d\r\n\r\n%s" % (path.encode(), len(data), data))
-    out = []
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        reader = s.makefile("rb")
-        for _ in range(n):
-            s.sendall(request)
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                head += reader.readline()
-            length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
-            out.append(head + reader.read(length))
-    return out
+    return answers_on_one_connection(url, request, n)
 
 
 def _names(answer: bytes) -> list[bytes]:

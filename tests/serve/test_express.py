@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from conftest import answers_on_one_connection
 
 from simulator import ids
 from simulator.api.context import Context
@@ -40,19 +41,7 @@ def _request(body: dict[str, Any], extra: bytes = b"") -> bytes:
 
 
 def _answers(url: str, request: bytes, n: int) -> list[bytes]:
-    """`n` answers to the same request, one after another on one connection, as they came off the socket."""
-    host, port = url.removeprefix("http://").split(":")
-    out = []
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        reader = s.makefile("rb")
-        for _ in range(n):
-            s.sendall(request)
-            head = b""
-            while not head.endswith(b"\r\n\r\n"):
-                head += reader.readline()
-            length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
-            out.append(head + reader.read(length))
-    return out
+    return answers_on_one_connection(url, request, n)
 
 
 def _header(raw: bytes, name: str) -> str:
