@@ -16,7 +16,7 @@ from redisproc import RedisProcess
 from redisproc import available as redis_available
 
 from simulator.config import ServerConfig
-from simulator.testing import free_port, running_server
+from simulator.testing import Running, free_port, running_server, serve
 
 __all__ = ["free_port", "running_server", "run"]
 
@@ -151,6 +151,23 @@ def http(base_url: str) -> Iterator[httpx.Client]:
         yield c
 
 
+# What differs between two answers to one request: the time, ids, measured times, the limits' countdown.
+VOLATILE = re.compile(rb"(date|x-request-id|openai-processing-ms|x-envoy-upstream-service-time|"
+                      rb"x-ratelimit-remaining-[a-z]+|x-ratelimit-reset-[a-z]+): [^\r]*|chatcmpl-\w{29}|"
+                      rb"\"created\":\d+")
+
+
+def exchange(url: str, raw: bytes) -> bytes:
+    """Everything the server sends back to `raw` until it closes the connection."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(raw)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
 def answers_on_one_connection(url: str, request: bytes, n: int) -> list[bytes]:
     """`n` answers to the same raw request (each with a content-length), one after another on one connection,
     as they came off the socket."""
@@ -170,6 +187,14 @@ def answers_on_one_connection(url: str, request: bytes, n: int) -> list[bytes]:
 
 def run(coro):  # noqa: ANN001, ANN201 - tiny helper for async SDK tests without a plugin
     return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Running]:
+    """The replay server with seed 7, one per test module, for tests that read its state as well as its answers
+    (a module that needs another configuration defines its own `running`)."""
+    with serve(ServerConfig(seed=7)) as r:
+        yield r
 
 
 @pytest.fixture(scope="session")

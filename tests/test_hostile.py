@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from conftest import running_server
+from conftest import exchange, running_server
 
 from simulator.config import ServerConfig
 
@@ -152,12 +152,7 @@ def test_slowloris_does_not_block_others(base_url: str, http: httpx.Client) -> N
                                  b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: -5\r\n\r\n",
                                  b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64])  # TLS to plain HTTP
 def test_requests_too_broken_to_parse_get_openai_shaped_400(base_url: str, raw: bytes) -> None:
-    host, port = base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as s:
-        s.sendall(raw)
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
+    answer = exchange(base_url, raw)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, answer
     assert set(json.loads(body)["error"]) == {"message", "type", "param", "code"}

@@ -34,6 +34,18 @@ class Bucket:
         return (self.capacity - self.level) * 60.0 / self.capacity
 
 
+def bucket_pair(buckets: dict[Any, tuple[Bucket, Bucket]], key: Any, rpm: float, tpm: float, now: float,
+                most: int) -> tuple[Bucket, Bucket]:
+    """The (requests, tokens) buckets kept under `key`, full ones made if new. Past `most` keys all start again:
+    clients and models are few, a client inventing them is not."""
+    pair = buckets.get(key)
+    if pair is None:
+        if len(buckets) > most:
+            buckets.clear()
+        pair = buckets[key] = (Bucket(float(rpm), float(rpm), now), Bucket(float(tpm), float(tpm), now))
+    return pair
+
+
 @dataclass(slots=True)
 class RateLimiter:
     limits: Limits

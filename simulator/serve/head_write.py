@@ -26,7 +26,6 @@ CYCLE = _CYCLE = getattr(httptools_impl, "RequestResponseCycle", None)
 _BAD_NAME = getattr(httptools_impl, "HEADER_RE", None)
 _BAD_VALUE = getattr(httptools_impl, "HEADER_VALUE_RE", None)
 _STATUS = getattr(httptools_impl, "STATUS_LINE", {})
-_FRAMING = ("connection", "transfer-encoding")  # uvicorn acts on these: its own path keeps doing so
 
 
 def whole(receive: Any, status: int, headers: dict[str, str], body: bytes) -> bool:
@@ -54,7 +53,7 @@ def writable(receive: Any, status: int) -> Any:
 def head_text(headers: dict[str, str]) -> bytes | None:
     """The header lines as uvicorn's `send` would write them, or None when its own path must see them (a
     `connection` or framing header it acts on, a name or value it refuses, a character beyond latin-1)."""
-    if "connection" in headers or "transfer-encoding" in headers:  # _FRAMING
+    if "connection" in headers or "transfer-encoding" in headers:  # uvicorn acts on these: its own path does
         return None
     names = "".join(headers)
     lower = _NAMES.get(names)

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from conftest import answers_on_one_connection
+from conftest import VOLATILE, answers_on_one_connection
 
 from simulator import ids
 from simulator.api.context import Context
@@ -29,10 +29,6 @@ from simulator.serve.memo import Template
 from simulator.testing import serve
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name three colours."}]}
-VOLATILE = re.compile(rb"(date|x-request-id|openai-processing-ms|x-envoy-upstream-service-time|"
-                      rb"x-ratelimit-remaining-[a-z]+|x-ratelimit-reset-[a-z]+): [^\r]*|chatcmpl-\w{29}|"
-                      rb"\"created\":\d+")
-
 
 def _request(body: dict[str, Any], extra: bytes = b"") -> bytes:
     data = json.dumps(body).encode()
@@ -46,12 +42,6 @@ def _answers(url: str, request: bytes, n: int) -> list[bytes]:
 
 def _header(raw: bytes, name: str) -> str:
     return re.search(rb"\r\n" + name.encode() + rb": ([^\r]*)", raw).group(1).decode()  # type: ignore[union-attr]
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Any]:
-    with serve(ServerConfig(seed=7)) as r:
-        yield r
 
 
 def test_a_repeat_goes_express_with_the_bytes_the_pipeline_gives(running: Any) -> None:

@@ -7,14 +7,13 @@ import asyncio
 import json
 import random
 import re
-import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
+from conftest import VOLATILE, exchange
 
 from simulator.api.context import Context
 from simulator.config import ServerConfig
@@ -29,12 +28,6 @@ CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name t
 EMBED = {"model": "text-embedding-3-small", "input": ["one", "two"]}
 ID = re.compile(r'"id":"(chatcmpl-[A-Za-z0-9]{29})"')
 CREATED = re.compile(r'"created":(\d+)')
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Any]:
-    with serve(ServerConfig(seed=7)) as r:
-        yield r
 
 
 def _fresh(planner: Any, body: dict[str, Any]) -> bytes:
@@ -94,19 +87,8 @@ def test_a_planner_that_varies_beyond_its_marks_is_planned_every_time() -> None:
     assert calls[3:] == [None, None, None]  # known not to hold: planned without marks from then on
 
 
-def _exchange(url: str, requests: bytes) -> bytes:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        s.sendall(requests)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
-
-
 def _volatile(raw: bytes) -> bytes:
-    return re.sub(rb"(date|x-request-id|openai-processing-ms|x-envoy-upstream-service-time|x-ratelimit-[a-z-]+): "
-                  rb"[^\r]*|chatcmpl-\w{29}|\"created\":\d+", b"~", raw)
+    return VOLATILE.sub(b"~", raw)
 
 
 def test_the_head_written_at_once_is_what_uvicorn_writes(running: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,9 +97,9 @@ def test_the_head_written_at_once_is_what_uvicorn_writes(running: Any, monkeypat
     one = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
            b"content-length: %d\r\n\r\n%s" % (len(body), body))
     two = one.replace(b"host: x\r\n", b"host: x\r\nconnection: close\r\n")
-    ours = _exchange(running.url, one + two)
+    ours = exchange(running.url, one + two)
     monkeypatch.setattr(head_write, "whole", lambda *a: False)
-    theirs = _exchange(running.url, one + two)
+    theirs = exchange(running.url, one + two)
     assert ours.count(b"HTTP/1.1 200 OK\r\n") == 2 and b"connection: close\r\n" in ours
     assert _volatile(ours) == _volatile(theirs)
 
@@ -136,9 +118,9 @@ def test_mixed_case_and_latin_1_headers_are_written_as_uvicorn_writes_them(
     whole = head_write.whole
     monkeypatch.setattr(head_write, "whole", lambda *a: written.append(whole(*a)) or written[-1])
     with serve(ServerConfig(scenarios=(str(scenario),))) as r:
-        ours = _exchange(r.url, one)
+        ours = exchange(r.url, one)
         monkeypatch.setattr(head_write, "whole", lambda *a: False)
-        theirs = _exchange(r.url, one)
+        theirs = exchange(r.url, one)
     assert written == [True] and "x-team-reply: café\r\n".encode("latin-1") in ours
     assert _volatile(ours) == _volatile(theirs)
 

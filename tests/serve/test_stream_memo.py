@@ -8,21 +8,18 @@ import json
 import random
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from simulator.api.context import Context
-from simulator.config import ServerConfig
 from simulator.plan import Chunk, ResponsePlan
 from simulator.providers.openai import chat
 from simulator.scenario import file as scenarios
 from simulator.serve import stream_memo
 from simulator.serve.memo import Marks
 from simulator.serve.stream_memo import StreamMarks, Streams, StreamTemplate, cut
-from simulator.testing import serve
 
 USER = [{"role": "user", "content": "Name three colours, ünïcode ✓ 100% sure."}]
 BODIES = {
@@ -40,12 +37,6 @@ ID = re.compile(rb'"id":"chatcmpl-([A-Za-z0-9]{29})"')
 CALL_ID = re.compile(rb'"id":"(call_[A-Za-z0-9]{24})"')
 CREATED = re.compile(rb'"created":(\d+)')
 PADDING = re.compile(rb'"obfuscation":"([A-Za-z0-9]*)"')
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[Any]:
-    with serve(ServerConfig(seed=7)) as r:
-        yield r
 
 
 def _fresh(body: dict[str, Any]) -> ResponsePlan:

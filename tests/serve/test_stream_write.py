@@ -5,40 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import VOLATILE, exchange
 
-from simulator.config import ServerConfig
 from simulator.serve import head_write
-from simulator.testing import serve
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Name three colours."}], "stream": True,
         "stream_options": {"include_usage": True}}
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[Any]:
-    with serve(ServerConfig(seed=7)) as r:
-        yield r
-
-
-def _exchange(url: str, requests: bytes) -> bytes:
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as s:
-        s.sendall(requests)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-    return out
-
-
 def _volatile(raw: bytes) -> bytes:
     """What differs between two answers to one request: the time, ids, measured times, padding letters."""
-    raw = re.sub(rb"(date|x-request-id|openai-processing-ms|x-envoy-upstream-service-time|x-ratelimit-[a-z-]+): "
-                 rb"[^\r]*|chatcmpl-\w{29}|\"created\":\d+", b"~", raw)
+    raw = VOLATILE.sub(b"~", raw)
     return re.sub(rb'"obfuscation":"([A-Za-z0-9]*)"', lambda m: b"pad" + b"x" * len(m.group(1)), raw)
 
 
@@ -56,10 +36,10 @@ def test_streams_written_here_are_what_uvicorns_send_writes(running: Any, monkey
         return written[-1]
 
     monkeypatch.setattr(head_write, "stream_head", counted)
-    ours = _exchange(running.url, one + two)
+    ours = exchange(running.url, one + two)
     assert len(written) == 2 and None not in written  # both heads were written here
     monkeypatch.setattr(head_write, "stream_head", lambda *a: None)
-    theirs = _exchange(running.url, one + two)
+    theirs = exchange(running.url, one + two)
     assert ours.count(b"HTTP/1.1 200 OK\r\n") == 2 and ours.count(b"\r\n0\r\n\r\n") == 2
     assert b"transfer-encoding: chunked\r\n" in ours and b"connection: close\r\n" in ours
     assert _volatile(ours) == _volatile(theirs)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ... import ids
 from ...ids import hex_token
-from ...scenario.ratelimit import Bucket
+from ...scenario.ratelimit import Bucket, bucket_pair
 
 STS = "max-age=31536000; includeSubDomains; preload"
 # A deployment's default quota when the scenario sets no rate_limits (the recorded S0 deployment's).
@@ -110,12 +110,7 @@ class Meter:
     def counts(self, client: str, deployment: str, tokens: int) -> tuple[str, str, str, str]:
         """Spend one request and `tokens`: the values of COUNTED's headers, in its order."""
         now = time.monotonic()
-        pair = self.buckets.get((client, deployment))
-        if pair is None:
-            if len(self.buckets) > 25_000:  # deployments and clients are few; a client inventing them is not
-                self.buckets.clear()
-            pair = self.buckets[(client, deployment)] = (Bucket(float(DEFAULT_RPM), float(DEFAULT_RPM), now),
-                                                         Bucket(float(DEFAULT_TPM), float(DEFAULT_TPM), now))
+        pair = bucket_pair(self.buckets, (client, deployment), DEFAULT_RPM, DEFAULT_TPM, now, 25_000)
         # Bucket.refill, the cost taken, Bucket.reset_after, written out (the method calls were a third of the time).
         r, t = pair
         r.level = max(0.0, min(r.capacity, r.level + (now - r.stamp) * r.capacity / 60.0) - 1)

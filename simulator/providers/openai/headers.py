@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...plan import ResponsePlan
-from ...scenario.ratelimit import Bucket, estimate_tokens, reset_notation
+from ...scenario.ratelimit import Bucket, bucket_pair, estimate_tokens, reset_notation
 
 if TYPE_CHECKING:
     from ...scenario.file import Scenario
@@ -106,12 +106,7 @@ class TierMeter:
     def take(self, client: str, model: str, tokens: int) -> dict[str, str]:
         rpm, tpm = tier_limits(model)
         now = self.clock()
-        pair = self.buckets.get((client, model))
-        if pair is None:
-            if len(self.buckets) > 50_000:  # clients and models are few; a client inventing them is not
-                self.buckets.clear()
-            pair = self.buckets[(client, model)] = (Bucket(float(rpm), float(rpm), now),
-                                                     Bucket(float(tpm), float(tpm), now))
+        pair = bucket_pair(self.buckets, (client, model), rpm, tpm, now, 50_000)
         requests, tokens_left = pair
         requests.refill(now)
         requests.level = max(0.0, requests.level - 1)
